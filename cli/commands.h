@@ -1,0 +1,16 @@
+/* The ccrfs subcommands. Each returns the process exit status:
+ * 0 success, 1 the operation failed (a clear message was printed), 2 bad usage. */
+#ifndef CCRFS_CLI_COMMANDS_H
+#define CCRFS_CLI_COMMANDS_H
+
+#define CLI_EXIT_OK    0
+#define CLI_EXIT_FAIL  1
+#define CLI_EXIT_USAGE 2
+
+int cli_cmd_keygen(int argc, char **argv);
+int cli_cmd_pack(int argc, char **argv);
+int cli_cmd_inspect(int argc, char **argv);
+int cli_cmd_verify(int argc, char **argv);
+int cli_cmd_unpack(int argc, char **argv);
+
+#endif

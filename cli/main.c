@@ -1,0 +1,57 @@
+/* ccrfs: one program, many subcommands. */
+#include "cli/commands.h"
+#include "cli/util.h"
+#include "common/log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct cli_command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct cli_command cli_commands[] = {
+    {"keygen", cli_cmd_keygen, "create a new data encryption key file"},
+    {"pack", cli_cmd_pack, "encrypt a folder into a dataset (manifest and blobs)"},
+    {"inspect", cli_cmd_inspect, "show what a blob or manifest says, and with --key its files"},
+    {"verify", cli_cmd_verify, "authenticate every block and hash of a dataset"},
+    {"unpack", cli_cmd_unpack, "decrypt a dataset back into a folder"},
+};
+
+static void print_help(FILE *out)
+{
+    fprintf(out, "usage: ccrfs COMMAND [OPTIONS] [ARGS]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof cli_commands / sizeof cli_commands[0]; i++)
+        fprintf(out, "  %-10s %s\n", cli_commands[i].name, cli_commands[i].summary);
+    fprintf(out, "\n'ccrfs COMMAND --help' describes a command. Version %s.\n", CCRFS_VERSION);
+}
+
+int main(int argc, char **argv)
+{
+    static char name[64];
+
+    if (argc < 2) {
+        print_help(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        print_help(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("ccrfs %s\n", CCRFS_VERSION);
+        return CLI_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof cli_commands / sizeof cli_commands[0]; i++) {
+        if (strcmp(argv[1], cli_commands[i].name) == 0) {
+            snprintf(name, sizeof name, "ccrfs %s", cli_commands[i].name);
+            cli_command_name = name;
+            ccr_log_set_prefix(name);
+            return cli_commands[i].run(argc - 1, argv + 1);
+        }
+    }
+    fprintf(stderr, "ccrfs: unknown command '%s' (see 'ccrfs --help')\n", argv[1]);
+    return CLI_EXIT_USAGE;
+}

@@ -1,0 +1,211 @@
+#include "cli/util.h"
+#include "cli/commands.h"
+#include "common/err.h"
+#include "fetch/store.h"
+#include "keys/dataset.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ftw.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *cli_command_name = "ccrfs";
+
+int cli_fail(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", cli_command_name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return CLI_EXIT_FAIL;
+}
+
+int cli_fail_rc(int rc, const char *context)
+{
+    if (context != NULL)
+        return cli_fail("%s: %s", context, ccr_err_msg(rc));
+    return cli_fail("%s", ccr_err_msg(rc));
+}
+
+int cli_usage(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", cli_command_name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (see '%s --help')\n", cli_command_name);
+    return CLI_EXIT_USAGE;
+}
+
+int cli_parse_uint(const char *text, uint64_t min, uint64_t max, uint64_t *out)
+{
+    char *end;
+    unsigned long long v;
+
+    if (text == NULL || !isdigit((unsigned char)text[0]))
+        return EINVAL;
+    errno = 0;
+    v = strtoull(text, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return EINVAL;
+    *out = v;
+    return 0;
+}
+
+int cli_parse_size(const char *text, uint64_t *out)
+{
+    char *end;
+    unsigned long long v;
+    uint64_t mult = 1;
+
+    if (text == NULL || !isdigit((unsigned char)text[0]))
+        return EINVAL;
+    errno = 0;
+    v = strtoull(text, &end, 10);
+    if (errno != 0)
+        return EINVAL;
+    if (*end != '\0') {
+        switch (toupper((unsigned char)*end)) {
+        case 'K': mult = UINT64_C(1) << 10; break;
+        case 'M': mult = UINT64_C(1) << 20; break;
+        case 'G': mult = UINT64_C(1) << 30; break;
+        default: return EINVAL;
+        }
+        end++;
+        if (*end == 'i' || *end == 'I')
+            end++;
+        if (*end == 'B' || *end == 'b')
+            end++;
+        if (*end != '\0')
+            return EINVAL;
+    }
+    if (v > UINT64_MAX / mult)
+        return EINVAL;
+    *out = v * mult;
+    return 0;
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void cli_progress_start(struct cli_progress *p, const char *label, uint64_t total)
+{
+    memset(p, 0, sizeof *p);
+    p->label = label;
+    p->total = total;
+    p->start_ms = now_ms();
+    /* Only worth drawing for large inputs, and only for a person watching. */
+    p->enabled = isatty(STDERR_FILENO) && total >= (64u << 20);
+}
+
+static void progress_draw(struct cli_progress *p)
+{
+    unsigned pct = p->total ? (unsigned)(p->done * 100 / p->total) : 100;
+    unsigned filled = pct * 30 / 100;
+    double secs = (double)(now_ms() - p->start_ms) / 1000.0;
+    double rate = secs > 0 ? (double)p->done / secs / 1048576.0 : 0;
+    char bar[31];
+
+    memset(bar, '#', filled);
+    memset(bar + filled, '.', 30 - filled);
+    bar[30] = '\0';
+    fprintf(stderr, "\r%s [%s] %3u%% %llu/%llu MiB %.0f MiB/s ", p->label, bar, pct,
+            (unsigned long long)(p->done >> 20), (unsigned long long)(p->total >> 20), rate);
+    fflush(stderr);
+}
+
+void cli_progress_add(struct cli_progress *p, uint64_t bytes)
+{
+    uint64_t t;
+    p->done += bytes;
+    if (!p->enabled)
+        return;
+    t = now_ms();
+    if (t - p->last_shown_ms >= 200) {
+        p->last_shown_ms = t;
+        progress_draw(p);
+    }
+}
+
+void cli_progress_finish(struct cli_progress *p)
+{
+    if (!p->enabled)
+        return;
+    progress_draw(p);
+    fputc('\n', stderr);
+}
+
+char *cli_temp_sibling(const char *path)
+{
+    char *copy = strdup(path), *copy2 = strdup(path), *result = NULL;
+    if (copy != NULL && copy2 != NULL) {
+        const char *dir = dirname(copy), *base = basename(copy2);
+        size_t n = strlen(dir) + strlen(base) + 48;
+        result = malloc(n);
+        if (result != NULL)
+            snprintf(result, n, "%s/.%s.partial-%ld", dir, base, (long)getpid());
+    }
+    free(copy);
+    free(copy2);
+    return result;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+void cli_remove_tree(const char *path)
+{
+    (void)nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int cli_open_dataset(const char *url, const char *key_file, const char *expect_id, struct fetch_store **store,
+                     struct keys_dek **dek, struct keys_dataset **ds)
+{
+    int rc;
+
+    *store = NULL;
+    *dek = NULL;
+    *ds = NULL;
+    if ((rc = keys_dek_load_file(key_file, dek)) != 0)
+        return cli_fail_rc(rc, NULL);
+    if ((rc = fetch_store_open(url, NULL, store)) != 0) {
+        cli_fail_rc(rc, url);
+        goto fail;
+    }
+    if ((rc = keys_dataset_open(*store, *dek, expect_id, ds)) != 0) {
+        cli_fail_rc(rc, url);
+        goto fail;
+    }
+    return CLI_EXIT_OK;
+fail:
+    fetch_store_destroy(*store);
+    keys_dek_free(*dek);
+    *store = NULL;
+    *dek = NULL;
+    return CLI_EXIT_FAIL;
+}
+
+void cli_close_dataset(struct fetch_store *store, struct keys_dek *dek, struct keys_dataset *ds)
+{
+    keys_dataset_close(ds);
+    fetch_store_destroy(store);
+    keys_dek_free(dek);
+}

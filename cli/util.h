@@ -1,0 +1,47 @@
+/* Shared pieces of the command-line programs: messages, option values, progress bars. */
+#ifndef CCRFS_CLI_UTIL_H
+#define CCRFS_CLI_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The running subcommand's name, for messages ("ccrfs pack: ..."). */
+extern const char *cli_command_name;
+
+/* Prints "ccrfs CMD: <message>" to stderr and returns CLI_EXIT_FAIL. */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints the last error message recorded for rc, with optional context, returns CLI_EXIT_FAIL. */
+int cli_fail_rc(int rc, const char *context);
+/* Prints "ccrfs CMD: <message>" and a hint to --help, returns CLI_EXIT_USAGE. */
+int cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Parses "64K", "1M", "4096" into bytes; EINVAL on anything else. */
+int cli_parse_size(const char *text, uint64_t *out);
+/* Parses an unsigned decimal number within [min, max]. */
+int cli_parse_uint(const char *text, uint64_t min, uint64_t max, uint64_t *out);
+
+/* A hidden sibling path for building `path` before renaming it into place (malloc'd). */
+char *cli_temp_sibling(const char *path);
+/* Removes a folder tree this program created (never follows links). */
+void cli_remove_tree(const char *path);
+
+/* A progress bar on stderr when it is a terminal and the work is large; silent otherwise. */
+struct cli_progress {
+    const char *label;
+    uint64_t total, done, last_shown_ms, start_ms;
+    int enabled;
+};
+void cli_progress_start(struct cli_progress *p, const char *label, uint64_t total);
+void cli_progress_add(struct cli_progress *p, uint64_t bytes);
+void cli_progress_finish(struct cli_progress *p);
+
+struct fetch_store;
+struct keys_dek;
+struct keys_dataset;
+/* Opens the store at url (a folder or a store URL), loads the key file and opens the dataset,
+ * pinned to expect_id when given. Prints the reason and returns CLI_EXIT_FAIL on failure. */
+int cli_open_dataset(const char *url, const char *key_file, const char *expect_id, struct fetch_store **store,
+                     struct keys_dek **dek, struct keys_dataset **ds);
+void cli_close_dataset(struct fetch_store *store, struct keys_dek *dek, struct keys_dataset *ds);
+
+#endif

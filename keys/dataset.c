@@ -1,0 +1,176 @@
+#include "keys/dataset.h"
+#include "common/err.h"
+#include "common/secmem.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int keys_dataset_open(struct fetch_store *store, const struct keys_dek *dek, const char *expect_id,
+                      struct keys_dataset **out)
+{
+    struct keys_dataset *ds = calloc(1, sizeof *ds);
+    uint8_t *obj = NULL;
+    size_t len;
+    int rc;
+
+    if (ds == NULL)
+        return ENOMEM;
+    ds->store = store;
+    ds->dek = dek;
+    rc = fetch_read_object(store, KEYS_MANIFEST_NAME, KEYS_MANIFEST_MAX, &obj, &len);
+    if (rc != 0) {
+        if (rc == ENOENT)
+            ccr_err_set(ENOENT, "not a dataset: no %s", KEYS_MANIFEST_NAME);
+        goto fail;
+    }
+    keys_dataset_id(obj, len, ds->id);
+    if (expect_id != NULL && strcmp(expect_id, ds->id) != 0) {
+        rc = ccr_err_set(EPERM, "dataset id mismatch: expected %s, the manifest is %s", expect_id, ds->id);
+        goto fail;
+    }
+    rc = keys_manifest_open(dek, obj, len, &ds->manifest);
+    if (rc != 0) {
+        if (rc == EINVAL && strncmp(ccr_err_msg(rc), "manifest:", 9) != 0)
+            ccr_err_wrap(rc, "%s: ", KEYS_MANIFEST_NAME);
+        goto fail;
+    }
+    free(obj);
+    *out = ds;
+    return 0;
+fail:
+    free(obj);
+    free(ds);
+    return rc;
+}
+
+void keys_dataset_close(struct keys_dataset *ds)
+{
+    if (ds == NULL)
+        return;
+    keys_manifest_free(&ds->manifest);
+    free(ds);
+}
+
+void keys_dataset_blob_key(const struct keys_manifest_entry *e, char *out, size_t out_len)
+{
+    snprintf(out, out_len, "blobs/%s", e->blob);
+}
+
+int keys_dataset_open_file(struct keys_dataset *ds, const struct keys_manifest_entry *e, struct keys_blob_key **out)
+{
+    char key[KEYS_BLOB_NAME_MAX + 8];
+    uint8_t raw[KEYS_BLOB_HEADER_LEN];
+    struct fetch_object_info info;
+    struct keys_blob_header h;
+    int rc;
+
+    if (e->type != KEYS_ENTRY_FILE)
+        return ccr_err_set(EISDIR, "%s: not a file", e->path);
+    keys_dataset_blob_key(e, key, sizeof key);
+    if ((rc = fetch_stat(ds->store, key, &info)) != 0)
+        return ccr_err_wrap(rc, "%s: blob %s: ", e->path, e->blob);
+    if (info.size < KEYS_BLOB_HEADER_LEN)
+        return ccr_err_set(EBADMSG, "%s: blob %s is %llu bytes, too short for a header (truncated)", e->path,
+                           e->blob, (unsigned long long)info.size);
+    if ((rc = fetch_read_range(ds->store, key, 0, sizeof raw, raw)) != 0)
+        return ccr_err_wrap(rc, "%s: blob %s: ", e->path, e->blob);
+    if ((rc = keys_blob_header_parse(raw, sizeof raw, &h)) != 0)
+        return ccr_err_wrap(EBADMSG, "%s: blob %s: ", e->path, e->blob);
+    /* The manifest pins each blob: a blob swapped in from another file, another dataset or
+     * an older version has another salt and tag. */
+    if (CRYPTO_memcmp(h.salt, e->salt, KEYS_SALT_LEN) != 0 || CRYPTO_memcmp(h.tag, e->header_tag, KEYS_TAG_LEN) != 0)
+        return ccr_err_set(EBADMSG, "%s: blob %s is not the blob the manifest names (header salt or tag differs)",
+                           e->path, e->blob);
+    if (h.plain_len != e->size || h.log2_block != e->log2_block)
+        return ccr_err_set(EBADMSG, "%s: blob %s header disagrees with the manifest on length or block size",
+                           e->path, e->blob);
+    if (info.size != keys_blob_object_size(&h))
+        return ccr_err_set(EBADMSG, "%s: blob %s is %llu bytes but its header implies %llu (%s)", e->path, e->blob,
+                           (unsigned long long)info.size, (unsigned long long)keys_blob_object_size(&h),
+                           info.size < keys_blob_object_size(&h) ? "truncated" : "bytes appended");
+    if ((rc = keys_blob_key_open(ds->dek, &h, out)) != 0)
+        return ccr_err_wrap(rc, "%s: ", e->path);
+    return 0;
+}
+
+int keys_dataset_read_blocks(struct keys_dataset *ds, const struct keys_manifest_entry *e,
+                             const struct keys_blob_key *k, uint64_t first, uint64_t count, uint8_t *scratch,
+                             uint8_t *out)
+{
+    const struct keys_blob_header *h = &k->header;
+    size_t bs = keys_blob_block_size(h), enc_len = 0;
+    char key[KEYS_BLOB_NAME_MAX + 8];
+    int rc;
+
+    if (count == 0)
+        return 0;
+    if (first + count > keys_blob_block_count(h))
+        return ccr_err_set(EINVAL, "%s: blocks %llu..%llu past the end", e->path, (unsigned long long)first,
+                           (unsigned long long)(first + count - 1));
+    for (uint64_t i = first; i < first + count; i++)
+        enc_len += keys_blob_block_plain_len(h, i) + KEYS_TAG_LEN;
+    keys_dataset_blob_key(e, key, sizeof key);
+    if ((rc = fetch_read_range(ds->store, key, keys_blob_block_offset(h, first), enc_len, scratch)) != 0)
+        return ccr_err_wrap(rc, "%s: blob %s: ", e->path, e->blob);
+    for (uint64_t i = first, in_off = 0; i < first + count; i++) {
+        size_t plain = keys_blob_block_plain_len(h, i);
+        rc = keys_blob_decrypt_block(k, i, scratch + in_off, plain + KEYS_TAG_LEN, out + (i - first) * bs);
+        if (rc != 0) {
+            /* Nothing of this batch may be used: wipe what did authenticate too. */
+            OPENSSL_cleanse(out, (i - first) * bs);
+            return ccr_err_wrap(EBADMSG, "%s: ", e->path);
+        }
+        in_off += plain + KEYS_TAG_LEN;
+    }
+    return 0;
+}
+
+#define STREAM_BLOCKS_BYTES (8u << 20) /* plaintext fetched per round trip */
+
+int keys_dataset_stream_file(struct keys_dataset *ds, const struct keys_manifest_entry *e, keys_dataset_sink cb,
+                             void *arg)
+{
+    struct keys_blob_key *k = NULL;
+    uint8_t *plain = NULL, *scratch = NULL, digest[KEYS_SHA256_LEN];
+    EVP_MD_CTX *sha = NULL;
+    uint64_t blocks, per;
+    size_t bs, plain_cap = 0;
+    int rc;
+
+    if ((rc = keys_dataset_open_file(ds, e, &k)) != 0)
+        return rc;
+    bs = keys_blob_block_size(&k->header);
+    blocks = keys_blob_block_count(&k->header);
+    per = STREAM_BLOCKS_BYTES / bs ? STREAM_BLOCKS_BYTES / bs : 1;
+    if (per > blocks)
+        per = blocks ? blocks : 1;
+    plain_cap = per * bs;
+    plain = ccr_secmem_alloc(plain_cap);
+    scratch = malloc(per * (bs + KEYS_TAG_LEN));
+    sha = EVP_MD_CTX_new();
+    if (plain == NULL || scratch == NULL || sha == NULL || EVP_DigestInit_ex(sha, EVP_sha256(), NULL) != 1) {
+        rc = ENOMEM;
+        goto out;
+    }
+    for (uint64_t i = 0; i < blocks; i += per) {
+        uint64_t n = blocks - i < per ? blocks - i : per;
+        size_t got = (size_t)((n - 1) * bs + keys_blob_block_plain_len(&k->header, i + n - 1));
+        if ((rc = keys_dataset_read_blocks(ds, e, k, i, n, scratch, plain)) != 0)
+            goto out;
+        EVP_DigestUpdate(sha, plain, got);
+        if ((rc = cb(arg, plain, got, i * bs)) != 0)
+            goto out;
+    }
+    EVP_DigestFinal_ex(sha, digest, NULL);
+    if (CRYPTO_memcmp(digest, e->sha256, sizeof digest) != 0)
+        rc = ccr_err_set(EBADMSG, "%s: plaintext SHA-256 differs from the manifest", e->path);
+out:
+    EVP_MD_CTX_free(sha);
+    ccr_secmem_free(plain, plain_cap);
+    free(scratch);
+    keys_blob_key_free(k);
+    return rc;
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs everything ccrfs and its tests need on Debian 12, as root. Does nothing when all
+# of it is present already.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  libfuse3-dev fuse3 libssl-dev libcurl4-openssl-dev libjson-c-dev libattr1-dev
+  libcmocka-dev libmicrohttpd-dev libsqlite3-dev
+  # used by the tests: real programs reading the mount, and servers on loopback
+  attr openssl curl ca-certificates python3 sqlite3 fio nginx-light xxd procps psmisc
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: missing packages: ${missing[*]}; run this script as root" >&2
+    exit 1
+  fi
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
