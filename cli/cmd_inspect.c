@@ -8,6 +8,7 @@
 #include "keys/blob.h"
 #include "keys/dataset.h"
 #include "keys/manifest.h"
+#include "keys/release.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -146,7 +147,9 @@ int cli_cmd_inspect(int argc, char **argv)
         struct fetch_store *store;
         struct keys_dek *dek;
         struct keys_dataset *ds;
-        if (cli_open_dataset(path, key_file, NULL, &store, &dek, &ds) != CLI_EXIT_OK)
+        struct keys_release_request keysrc = {0};
+        keysrc.key_file = key_file;
+        if (cli_open_dataset(path, &keysrc, NULL, &store, &dek, &ds) != CLI_EXIT_OK)
             return CLI_EXIT_FAIL;
         printf("dataset id:       %s\n", ds->id);
         print_entries(&ds->manifest);

@@ -1,6 +1,7 @@
 /* ccrfs unpack: the exact plaintext tree back, with modes and mtimes. Built in a hidden
  * sibling folder and renamed into place only when every file authenticated. */
 #include "cli/commands.h"
+#include "cli/keysrc.h"
 #include "cli/util.h"
 #include "common/err.h"
 #include "common/fileio.h"
@@ -15,7 +16,7 @@
 #include <unistd.h>
 
 static const char unpack_usage[] =
-    "usage: ccrfs unpack --key FILE [--id sha256:...] DATASET DEST_DIR\n"
+    "usage: ccrfs unpack KEY_SOURCE [--id sha256:...] DATASET DEST_DIR\n"
     "Decrypts DATASET (a dataset folder or a store URL) into DEST_DIR, which must not exist.\n"
     "Every block is authenticated and every file's SHA-256 checked before DEST_DIR appears.\n";
 
@@ -63,11 +64,12 @@ static int unpack_file(struct keys_dataset *ds, const struct keys_manifest_entry
 
 int cli_cmd_unpack(int argc, char **argv)
 {
-    static const struct option opts[] = {{"key", required_argument, 0, 'k'},
+    static const struct option opts[] = {CLI_KEYSRC_LONG_OPTIONS,
                                          {"id", required_argument, 0, 'i'},
                                          {"help", no_argument, 0, 'h'},
                                          {0}};
-    const char *key_file = NULL, *id_text = NULL, *dest;
+    struct keys_release_request keysrc = {0};
+    const char *id_text = NULL, *dest;
     char id[KEYS_DATASET_ID_LEN + 1];
     struct fetch_store *store;
     struct keys_dek *dek;
@@ -80,16 +82,17 @@ int cli_cmd_unpack(int argc, char **argv)
 
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "k:i:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "i:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'k': key_file = optarg; break;
         case 'i': id_text = optarg; break;
-        case 'h': fputs(unpack_usage, stdout); return CLI_EXIT_OK;
-        default: return cli_usage("unknown option or missing value: %s", argv[optind - 1]);
+        case 'h': fputs(unpack_usage, stdout); fputs(CLI_KEYSRC_USAGE, stdout); return CLI_EXIT_OK;
+        default:
+            if (!cli_keysrc_take(&keysrc, c, optarg))
+                return cli_usage("unknown option or missing value: %s", argv[optind - 1]);
         }
     }
-    if (key_file == NULL)
-        return cli_usage("missing --key FILE");
+    if ((c = cli_keysrc_check(&keysrc)) != 0)
+        return c;
     if (argc - optind != 2)
         return cli_usage("expected DATASET and DEST_DIR");
     if (id_text != NULL && keys_dataset_id_parse(id_text, id) != 0)
@@ -97,7 +100,7 @@ int cli_cmd_unpack(int argc, char **argv)
     dest = argv[optind + 1];
     if (lstat(dest, &st) == 0)
         return cli_fail("%s: already exists; give a new folder", dest);
-    if (cli_open_dataset(argv[optind], key_file, id_text ? id : NULL, &store, &dek, &ds) != CLI_EXIT_OK)
+    if (cli_open_dataset(argv[optind], &keysrc, id_text ? id : NULL, &store, &dek, &ds) != CLI_EXIT_OK)
         return CLI_EXIT_FAIL;
     tmp = cli_temp_sibling(dest);
     if (tmp == NULL || mkdir(tmp, 0700) != 0) {

@@ -1,6 +1,7 @@
 /* ccrfs verify: authenticates the manifest and every block of every file, checks every
  * plaintext SHA-256 and, when given, the dataset id. Exit 0 only when all of it holds. */
 #include "cli/commands.h"
+#include "cli/keysrc.h"
 #include "cli/util.h"
 #include "common/err.h"
 #include "keys/dataset.h"
@@ -10,7 +11,7 @@
 #include <string.h>
 
 static const char verify_usage[] =
-    "usage: ccrfs verify --key FILE [--id sha256:...] DATASET\n"
+    "usage: ccrfs verify KEY_SOURCE [--id sha256:...] DATASET\n"
     "DATASET is a dataset folder or a store URL. Authenticates the manifest and every block of\n"
     "every file, and checks each file's SHA-256; with --id, also the dataset id.\n"
     "Names each file and block that fails and exits 1; exits 0 only when everything holds.\n";
@@ -30,11 +31,12 @@ static int verify_sink(void *arg, const uint8_t *plain, size_t len, uint64_t off
 
 int cli_cmd_verify(int argc, char **argv)
 {
-    static const struct option opts[] = {{"key", required_argument, 0, 'k'},
+    static const struct option opts[] = {CLI_KEYSRC_LONG_OPTIONS,
                                          {"id", required_argument, 0, 'i'},
                                          {"help", no_argument, 0, 'h'},
                                          {0}};
-    const char *key_file = NULL, *id_text = NULL;
+    struct keys_release_request keysrc = {0};
+    const char *id_text = NULL;
     char id[KEYS_DATASET_ID_LEN + 1];
     struct fetch_store *store;
     struct keys_dek *dek;
@@ -47,21 +49,22 @@ int cli_cmd_verify(int argc, char **argv)
 
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "k:i:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "i:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'k': key_file = optarg; break;
         case 'i': id_text = optarg; break;
-        case 'h': fputs(verify_usage, stdout); return CLI_EXIT_OK;
-        default: return cli_usage("unknown option or missing value: %s", argv[optind - 1]);
+        case 'h': fputs(verify_usage, stdout); fputs(CLI_KEYSRC_USAGE, stdout); return CLI_EXIT_OK;
+        default:
+            if (!cli_keysrc_take(&keysrc, c, optarg))
+                return cli_usage("unknown option or missing value: %s", argv[optind - 1]);
         }
     }
-    if (key_file == NULL)
-        return cli_usage("missing --key FILE");
+    if ((c = cli_keysrc_check(&keysrc)) != 0)
+        return c;
     if (argc - optind != 1)
         return cli_usage("expected one DATASET");
     if (id_text != NULL && keys_dataset_id_parse(id_text, id) != 0)
         return cli_usage("%s", ccr_err_msg(EINVAL));
-    if (cli_open_dataset(argv[optind], key_file, id_text ? id : NULL, &store, &dek, &ds) != CLI_EXIT_OK)
+    if (cli_open_dataset(argv[optind], &keysrc, id_text ? id : NULL, &store, &dek, &ds) != CLI_EXIT_OK)
         return CLI_EXIT_FAIL;
     for (size_t i = 0; i < ds->manifest.count; i++)
         total += ds->manifest.entries[i].size;

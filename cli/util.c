@@ -3,6 +3,7 @@
 #include "common/err.h"
 #include "fetch/store.h"
 #include "keys/dataset.h"
+#include "keys/release.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -176,18 +177,20 @@ void cli_remove_tree(const char *path)
     (void)nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-int cli_open_dataset(const char *url, const char *key_file, const char *expect_id, struct fetch_store **store,
-                     struct keys_dek **dek, struct keys_dataset **ds)
+int cli_open_dataset(const char *url, struct keys_release_request *keysrc, const char *expect_id,
+                     struct fetch_store **store, struct keys_dek **dek, struct keys_dataset **ds)
 {
+    struct keys_release_info info;
     int rc;
 
     *store = NULL;
     *dek = NULL;
     *ds = NULL;
-    if ((rc = keys_dek_load_file(key_file, dek)) != 0)
-        return cli_fail_rc(rc, NULL);
-    if ((rc = fetch_store_open(url, NULL, store)) != 0) {
-        cli_fail_rc(rc, url);
+    if ((rc = fetch_store_open(url, NULL, store)) != 0)
+        return cli_fail_rc(rc, url);
+    keysrc->dataset_store = *store;
+    if ((rc = keys_release_obtain(keysrc, dek, &info)) != 0) {
+        cli_fail_rc(rc, "key");
         goto fail;
     }
     if ((rc = keys_dataset_open(*store, *dek, expect_id, ds)) != 0) {
