@@ -8,7 +8,7 @@ packages=(
   libfuse3-dev fuse3 libssl-dev libcurl4-openssl-dev libjson-c-dev libattr1-dev
   libcmocka-dev libmicrohttpd-dev libsqlite3-dev
   # used by the tests: real programs reading the mount, and servers on loopback
-  attr openssl curl ca-certificates python3 sqlite3 fio nginx-light xxd procps psmisc
+  attr openssl curl ca-certificates python3 python3-cryptography sqlite3 fio nginx-light xxd procps psmisc
 )
 
 missing=()
