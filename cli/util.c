@@ -1,6 +1,7 @@
 #include "cli/util.h"
 #include "cli/commands.h"
 #include "common/err.h"
+#include "fetch/http.h"
 #include "fetch/store.h"
 #include "keys/dataset.h"
 
@@ -179,19 +180,29 @@ void cli_remove_tree(const char *path)
 int cli_open_dataset(const char *url, const char *key_file, const char *expect_id, struct fetch_store **store,
                      struct keys_dek **dek, struct keys_dataset **ds)
 {
+    struct fetch_options opt;
+    char shown[512];
     int rc;
 
     *store = NULL;
     *dek = NULL;
     *ds = NULL;
+    memset(&opt, 0, sizeof opt);
     if ((rc = keys_dek_load_file(key_file, dek)) != 0)
         return cli_fail_rc(rc, NULL);
-    if ((rc = fetch_store_open(url, NULL, store)) != 0) {
-        cli_fail_rc(rc, url);
+    /* Store options (CA file, timeouts, Azure credentials) come from the environment, so
+     * every command that reads a dataset takes them the same way and no secret is in argv. */
+    if ((rc = fetch_options_from_env(&opt)) != 0) {
+        cli_fail_rc(rc, NULL);
+        goto fail;
+    }
+    fetch_url_scrub(url, shown, sizeof shown); /* a SAS or pre-signed query is a secret */
+    if ((rc = fetch_store_open(url, &opt, store)) != 0) {
+        cli_fail_rc(rc, shown);
         goto fail;
     }
     if ((rc = keys_dataset_open(*store, *dek, expect_id, ds)) != 0) {
-        cli_fail_rc(rc, url);
+        cli_fail_rc(rc, shown);
         goto fail;
     }
     return CLI_EXIT_OK;
