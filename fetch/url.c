@@ -70,8 +70,8 @@ int fetch_key_check(const char *key)
             if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
                 return ccr_err_set(EINVAL, "\"%s\": control character in object key", key);
         p += len;
-        if (*p == '/')
-            p++;
+        if (*p == '/' && *++p == '\0')
+            return ccr_err_set(EINVAL, "\"%s\": object key ends with '/'", key);
     }
     return 0;
 }

@@ -65,7 +65,7 @@ fi
 # Interrupted push: stop it part way, run it again, and the dataset is whole.
 "$CCRFS" push --jobs 1 "$W/ds" "$A/three" >/dev/null 2>&1 &
 pid=$!
-sleep 0.3
+sleep 0.15
 kill "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
 if out=$("$CCRFS" push "$W/ds" "$A/three" 2>&1) && "$CCRFS" verify --key "$W/dek" --id "$id" "$A/three" >/dev/null 2>"$W/err"; then
