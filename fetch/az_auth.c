@@ -203,7 +203,8 @@ static int canonical_query(struct sbuf *b, const char *query)
         p = amp ? amp + 1 : NULL;
     }
     if (rc == 0) {
-        qsort(ps, n, sizeof *ps, qparam_cmp);
+        if (n > 1)
+            qsort(ps, n, sizeof *ps, qparam_cmp);
         for (size_t i = 0; i < n; i++) {
             if (i > 0 && strcmp(ps[i].name, ps[i - 1].name) == 0) {
                 sb_str(b, ",");
