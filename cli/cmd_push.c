@@ -38,6 +38,9 @@ static const char push_usage[] =
 struct push_item {
     char *key;
     uint64_t size;
+    int listed;           /* the store's listing was read: remote_size is what it holds */
+    int remote_present;
+    uint64_t remote_size;
 };
 
 struct push_job {
@@ -72,11 +75,13 @@ static int collect(void *arg, const char *key, const struct fetch_object_info *i
 }
 
 /* Uploads one local file as key, unless the store holds it with that size already. */
-static int push_one(const char *dir, struct fetch_store *dst, const char *key, int *skipped, uint64_t *size)
+static int push_one(const char *dir, struct fetch_store *dst, const struct push_item *it, int *skipped,
+                    uint64_t *size)
 {
     struct fetch_object_info there;
     struct fetch_source src;
     struct stat st;
+    const char *key = it->key;
     char *path = ccr_path_join(dir, key);
     int fd, rc;
 
@@ -92,7 +97,12 @@ static int push_one(const char *dir, struct fetch_store *dst, const char *key, i
         return rc;
     }
     *size = (uint64_t)st.st_size;
-    rc = fetch_stat(dst, key, &there);
+    if (it->listed) {
+        rc = it->remote_present ? 0 : ENOENT;
+        there.size = it->remote_size;
+    } else {
+        rc = fetch_stat(dst, key, &there);
+    }
     if (rc == 0 && there.size == (uint64_t)st.st_size) {
         *skipped = 1;
     } else if (rc == 0 || rc == ENOENT) {
@@ -121,7 +131,7 @@ static void *push_worker(void *arg)
         }
         it = &job->items[job->next++];
         pthread_mutex_unlock(&job->lock);
-        rc = push_one(job->dir, job->dst, it->key, &skipped, &size);
+        rc = push_one(job->dir, job->dst, it, &skipped, &size);
         pthread_mutex_lock(&job->lock);
         if (rc != 0) {
             if (!job->failed)
@@ -137,6 +147,44 @@ static void *push_worker(void *arg)
         pthread_mutex_unlock(&job->lock);
     }
     return NULL;
+}
+
+static int item_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct push_item *)a)->key, ((const struct push_item *)b)->key);
+}
+
+static int mark_remote(void *arg, const char *key, const struct fetch_object_info *info)
+{
+    struct push_job *job = arg;
+    struct push_item probe = {.key = (char *)key};
+    struct push_item *it = bsearch(&probe, job->items, job->count, sizeof *it, item_cmp);
+
+    if (it != NULL) {
+        it->remote_present = 1;
+        it->remote_size = info->size;
+    }
+    return 0;
+}
+
+/* One listing of the store replaces a request per object where the store can list; where it
+ * cannot (plain HTTP), each object is asked about on its own. */
+static int read_remote_listing(struct push_job *job)
+{
+    int rc;
+
+    if (job->count > 1)
+        qsort(job->items, job->count, sizeof *job->items, item_cmp);
+    rc = fetch_list(job->dst, "", mark_remote, job);
+    if (rc == ENOTSUP) {
+        ccr_err_clear();
+        return 0;
+    }
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < job->count; i++)
+        job->items[i].listed = 1;
+    return 0;
 }
 
 /* The manifest goes last, and only when it differs from what the store holds. */
@@ -229,6 +277,10 @@ int cli_cmd_push(int argc, char **argv)
         goto out;
     }
     job.dst = dst;
+    if ((rc = read_remote_listing(&job)) != 0) {
+        cli_fail_rc(rc, shown);
+        goto out;
+    }
     for (size_t i = 0; i < job.count; i++)
         total += job.items[i].size;
     pthread_mutex_init(&job.lock, NULL);

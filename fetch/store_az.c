@@ -40,6 +40,7 @@ struct az_store {
     struct fetch_http *mi_engine;
     char *mi_url;
     pthread_mutex_t token_lock;
+    unsigned list_page; /* maxresults of one List Blobs call */
 };
 
 /* What a request is, beyond its method: extra headers it must carry and sign. */
@@ -426,7 +427,7 @@ static int az_list(struct fetch_store *s, const char *prefix, fetch_list_cb cb, 
             rc = ENOMEM;
             break;
         }
-        snprintf(query, qlen, "restype=container&comp=list&maxresults=5000&prefix=%s", enc_prefix);
+        snprintf(query, qlen, "restype=container&comp=list&maxresults=%u&prefix=%s", az->list_page, enc_prefix);
         if (marker != NULL) {
             size_t used = strlen(query);
             snprintf(query + used, qlen - used, "&marker=");
@@ -713,6 +714,14 @@ int fetch_az_create(const char *url, const struct fetch_options *opt, struct fet
     snprintf(az->container_url, len, "%s/%s", endpoint, az->u.container);
     if ((rc = az_credentials(az, opt)) != 0)
         goto fail;
+    az->list_page = 5000;
+    /* Smaller pages let the tests walk continuation markers. */
+    if ((rc = fetch_env_uint("CCRFS_AZURE_LIST_PAGE", &az->list_page)) != 0)
+        goto fail;
+    if (az->list_page == 0 || az->list_page > 5000) {
+        rc = ccr_err_set(EINVAL, "CCRFS_AZURE_LIST_PAGE: expected 1 to 5000");
+        goto fail;
+    }
     if ((rc = fetch_http_create(opt, az_prepare, az, &az->engine)) != 0)
         goto fail;
     az->pub.kind = "az";
