@@ -211,7 +211,7 @@ static int az_prepare(void *arg, struct fetch_http_req *r, struct curl_slist **h
         char *token = NULL, *line;
         size_t len;
         if ((rc = az_token(az, &token)) != 0)
-            return ccr_err_wrap(rc, "bearer token: ");
+            return ccr_err_wrap(rc == ENOMEM ? rc : EACCES, "bearer token: ");
         len = strlen(token) + 8;
         line = malloc(len);
         if (line == NULL) {
