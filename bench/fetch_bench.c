@@ -60,8 +60,9 @@ int main(int argc, char **argv)
     }
     secs = now_s() - t0;
     fetch_get_stats(s, &st);
-    printf("%llu %.3f %.1f %llu %llu\n", (unsigned long long)info.size, secs, (double)info.size / secs / 1048576.0,
-           (unsigned long long)st.requests, (unsigned long long)st.retries);
+    printf("%llu %.3f %.1f %llu %llu\n", (unsigned long long)info.size, secs,
+           (double)info.size / secs / 1048576.0, (unsigned long long)st.requests,
+           (unsigned long long)st.retries);
     free(ranges);
     free(bufs);
     fetch_store_destroy(s);

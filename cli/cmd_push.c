@@ -38,7 +38,7 @@ static const char push_usage[] =
 struct push_item {
     char *key;
     uint64_t size;
-    int listed;           /* the store's listing was read: remote_size is what it holds */
+    int listed; /* the store's listing was read: remote_size is what it holds */
     int remote_present;
     uint64_t remote_size;
 };
@@ -239,14 +239,29 @@ int cli_cmd_push(int argc, char **argv)
             if (cli_parse_uint(optarg, 1, 64, &jobs) != 0)
                 return cli_usage("--jobs: expected a number from 1 to 64, got \"%s\"", optarg);
             break;
-        case 'c': opt.ca_file = optarg; break;
-        case 'e': opt.endpoint = optarg; break;
-        case 'K': opt.az_key_file = optarg; break;
-        case 'S': opt.az_sas_file = optarg; break;
-        case 'T': opt.az_token_file = optarg; break;
-        case 'M': opt.az_managed_identity = 1; break;
-        case 'h': fputs(push_usage, stdout); return CLI_EXIT_OK;
-        default: return cli_usage("unknown option or missing value: %s", argv[optind - 1]);
+        case 'c':
+            opt.ca_file = optarg;
+            break;
+        case 'e':
+            opt.endpoint = optarg;
+            break;
+        case 'K':
+            opt.az_key_file = optarg;
+            break;
+        case 'S':
+            opt.az_sas_file = optarg;
+            break;
+        case 'T':
+            opt.az_token_file = optarg;
+            break;
+        case 'M':
+            opt.az_managed_identity = 1;
+            break;
+        case 'h':
+            fputs(push_usage, stdout);
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage("unknown option or missing value: %s", argv[optind - 1]);
         }
     }
     if (argc - optind != 2)
@@ -307,7 +322,8 @@ int cli_cmd_push(int argc, char **argv)
         goto out;
     }
     printf("pushed to %s: %zu objects uploaded (%llu bytes), %zu already there, manifest %s\n", shown,
-           job.uploaded, (unsigned long long)job.bytes_uploaded, job.skipped, same ? "already there" : "uploaded");
+           job.uploaded, (unsigned long long)job.bytes_uploaded, job.skipped,
+           same ? "already there" : "uploaded");
     printf("%s\n", id);
     status = CLI_EXIT_OK;
 out:

@@ -31,8 +31,9 @@ int fetch_az_url_parse(const char *url, struct fetch_az_url *out)
     if (strncmp(url, "az://", 5) != 0)
         return ccr_err_set(EINVAL, "not an az:// URL");
     if (strchr(url, '?') != NULL)
-        return ccr_err_set(EINVAL, "az:// URLs take no query; give a SAS token through CCRFS_AZURE_SAS_FILE or "
-                                   "AZURE_STORAGE_SAS_TOKEN");
+        return ccr_err_set(EINVAL,
+                           "az:// URLs take no query; give a SAS token through CCRFS_AZURE_SAS_FILE or "
+                           "AZURE_STORAGE_SAS_TOKEN");
     p = url + 5;
     slash = strchr(p, '/');
     n = slash ? (size_t)(slash - p) : strlen(p);
@@ -49,14 +50,16 @@ int fetch_az_url_parse(const char *url, struct fetch_az_url *out)
     n = slash ? (size_t)(slash - p) : strlen(p);
     if (n < 3 || n > 63 || p[0] == '-' || p[n - 1] == '-') {
         fetch_az_url_free(out);
-        return ccr_err_set(EINVAL, "az:// container name must be 3 to 63 lowercase letters, digits and hyphens");
+        return ccr_err_set(EINVAL,
+                           "az:// container name must be 3 to 63 lowercase letters, digits and hyphens");
     }
     for (size_t i = 0; i < n; i++) {
         if ((!islower((unsigned char)p[i]) && !isdigit((unsigned char)p[i]) && p[i] != '-') ||
             (p[i] == '-' && p[i + 1] == '-')) {
             fetch_az_url_free(out);
-            return ccr_err_set(EINVAL, "az:// container name must be 3 to 63 lowercase letters, digits and single "
-                                       "hyphens");
+            return ccr_err_set(EINVAL,
+                               "az:// container name must be 3 to 63 lowercase letters, digits and single "
+                               "hyphens");
         }
     }
     out->container = strndup(p, n);
@@ -71,7 +74,8 @@ int fetch_az_url_parse(const char *url, struct fetch_az_url *out)
     }
     if (n > 0 && fetch_key_check(out->prefix) != 0) {
         fetch_az_url_free(out);
-        return ccr_err_set(EINVAL, "az:// prefix has an empty, \".\" or \"..\" segment or a control character");
+        return ccr_err_set(EINVAL,
+                           "az:// prefix has an empty, \".\" or \"..\" segment or a control character");
     }
     return 0;
 }
@@ -300,20 +304,21 @@ int fetch_az_token_parse(const char *json, size_t len, char **token, int64_t *ex
     if (tok == NULL)
         return ENOMEM;
     root = json_tokener_parse_ex(tok, json, (int)len);
-    if (root == NULL || json_tokener_get_error(tok) != json_tokener_success ||
-        tok->char_offset != (int)len) {
+    if (root == NULL || json_tokener_get_error(tok) != json_tokener_success || tok->char_offset != (int)len) {
         rc = ccr_err_set(EINVAL, "managed-identity answer: not one JSON object");
         goto out;
     }
-    if (!json_object_is_type(root, json_type_object) || !json_object_object_get_ex(root, "access_token", &at) ||
-        !json_object_is_type(at, json_type_string) || json_object_get_string_len(at) == 0) {
+    if (!json_object_is_type(root, json_type_object) ||
+        !json_object_object_get_ex(root, "access_token", &at) || !json_object_is_type(at, json_type_string) ||
+        json_object_get_string_len(at) == 0) {
         rc = ccr_err_set(EINVAL, "managed-identity answer: no access_token string");
         goto out;
     }
     t = json_object_get_string(at);
     for (const char *c = t; *c; c++) {
         if ((unsigned char)*c <= 0x20 || *c == 0x7f) {
-            rc = ccr_err_set(EINVAL, "managed-identity answer: access_token holds a space or control character");
+            rc = ccr_err_set(EINVAL,
+                             "managed-identity answer: access_token holds a space or control character");
             goto out;
         }
     }

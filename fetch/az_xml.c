@@ -201,7 +201,8 @@ static int element_end(struct xml_reader *x)
             return xml_fail(x, "NUL in a blob name");
         memcpy(x->name, x->text, x->text_len + 1);
         x->have_name = 1;
-    } else if (x->depth == 5 && strcmp(parent(x, 1), "Properties") == 0 && strcmp(parent(x, 2), "Blob") == 0) {
+    } else if (x->depth == 5 && strcmp(parent(x, 1), "Properties") == 0 &&
+               strcmp(parent(x, 2), "Blob") == 0) {
         if (strcmp(el, "Content-Length") == 0) {
             uint64_t v = 0;
             if (x->text_len == 0 || x->text_len > 19)

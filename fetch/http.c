@@ -51,9 +51,9 @@ struct xfer {
     enum xfer_state state;
     uint64_t deadline_ms, not_before_ms, start_ms;
     /* per attempt */
-    size_t got;         /* body bytes received */
-    uint64_t sent;      /* upload bytes sent */
-    int abort_rc;       /* set when a callback stopped the transfer */
+    size_t got;    /* body bytes received */
+    uint64_t sent; /* upload bytes sent */
+    int abort_rc;  /* set when a callback stopped the transfer */
     char abort_msg[200];
     unsigned retry_after_ms;
     int have_cr;
@@ -375,7 +375,8 @@ static size_t write_cb(char *data, size_t size, size_t n, void *arg)
             if (x->cr_first != r->range_off || x->cr_last != r->range_off + r->range_len - 1) {
                 char want[120];
                 snprintf(want, sizeof want, "bytes %llu-%llu, got %llu-%llu",
-                         (unsigned long long)r->range_off, (unsigned long long)(r->range_off + r->range_len - 1),
+                         (unsigned long long)r->range_off,
+                         (unsigned long long)(r->range_off + r->range_len - 1),
                          (unsigned long long)x->cr_first, (unsigned long long)x->cr_last);
                 xfer_abort(x, EIO, "Content-Range does not match the range asked for: asked %s", want);
                 return 0;
@@ -541,11 +542,16 @@ static int curl_transient(CURLcode cc)
 static int curl_errno(CURLcode cc)
 {
     switch (cc) {
-    case CURLE_COULDNT_CONNECT: return ECONNREFUSED;
-    case CURLE_OPERATION_TIMEDOUT: return ETIMEDOUT;
-    case CURLE_COULDNT_RESOLVE_HOST: return EHOSTUNREACH;
-    case CURLE_OUT_OF_MEMORY: return ENOMEM;
-    default: return EIO;
+    case CURLE_COULDNT_CONNECT:
+        return ECONNREFUSED;
+    case CURLE_OPERATION_TIMEDOUT:
+        return ETIMEDOUT;
+    case CURLE_COULDNT_RESOLVE_HOST:
+        return EHOSTUNREACH;
+    case CURLE_OUT_OF_MEMORY:
+        return ENOMEM;
+    default:
+        return EIO;
     }
 }
 
@@ -588,7 +594,8 @@ static int xfer_outcome(struct xfer *x, CURLcode cc, char *why, size_t why_len)
                 return EIO;
             }
             if (x->got != r->range_len) {
-                snprintf(why, why_len, "206 answer carried %zu bytes, the range is %zu", x->got, r->range_len);
+                snprintf(why, why_len, "206 answer carried %zu bytes, the range is %zu", x->got,
+                         r->range_len);
                 return EIO;
             }
         }
@@ -751,8 +758,9 @@ int fetch_http_run(struct fetch_http *h, struct fetch_http_req **reqs, size_t n)
                     char final[FETCH_HTTP_MSG_MAX + 64];
                     snprintf(final, sizeof final, "%s; gave up after %.1f s", why,
                              (double)(t - x->start_ms) / 1000.0);
-                    xfer_finish(x, x->r->status >= 400 ? fetch_http_status_errno(x->r->status)
-                                                       : curl_errno(m->data.result),
+                    xfer_finish(x,
+                                x->r->status >= 400 ? fetch_http_status_errno(x->r->status)
+                                                    : curl_errno(m->data.result),
                                 final);
                     if (x->r->result == 0)
                         x->r->result = EIO;

@@ -74,11 +74,15 @@ int fetch_retry_status(long status)
 int fetch_http_status_errno(long status)
 {
     switch (status) {
-    case 404: return ENOENT;
+    case 404:
+        return ENOENT;
     case 401:
-    case 403: return EACCES;
-    case 412: return ESTALE;
-    default: return EIO;
+    case 403:
+        return EACCES;
+    case 412:
+        return ESTALE;
+    default:
+        return EIO;
     }
 }
 

@@ -157,7 +157,8 @@ int fetch_env_uint(const char *name, unsigned *out)
         return 0;
     for (const char *p = v; *p; p++) {
         if (!isdigit((unsigned char)*p) || (n = n * 10 + (unsigned)(*p - '0')) > 86400000ull)
-            return ccr_err_set(EINVAL, "environment variable %s: \"%s\" is not a number up to 86400000", name, v);
+            return ccr_err_set(EINVAL, "environment variable %s: \"%s\" is not a number up to 86400000", name,
+                               v);
     }
     *out = (unsigned)n;
     return 0;

@@ -125,6 +125,7 @@ struct fetch_faulty_conf {
     unsigned fail_first;          /* fail the first N calls, whatever the rates */
     unsigned seed;
 };
-int fetch_faulty_create(const struct fetch_faulty_conf *conf, struct fetch_store *inner, struct fetch_store **out);
+int fetch_faulty_create(const struct fetch_faulty_conf *conf, struct fetch_store *inner,
+                        struct fetch_store **out);
 
 #endif

@@ -287,7 +287,7 @@ static int az_read_many(struct fetch_store *s, struct fetch_range *ranges, size_
     struct az_store *az = s->priv;
     struct fetch_http_req *reqs = calloc(n ? n : 1, sizeof *reqs);
     struct fetch_http_req **ptrs = calloc(n ? n : 1, sizeof *ptrs);
-    char (*pinned)[FETCH_ETAG_MAX] = calloc(n ? n : 1, FETCH_ETAG_MAX);
+    char(*pinned)[FETCH_ETAG_MAX] = calloc(n ? n : 1, FETCH_ETAG_MAX);
     size_t m = 0;
     int first = 0, rc;
 
@@ -327,7 +327,8 @@ static int az_read_many(struct fetch_store *s, struct fetch_range *ranges, size_
         struct fetch_http_req *r = &reqs[i];
         if (r->url == NULL)
             continue;
-        if (r->result == 0 && r->if_match == NULL && (rc = fetch_pins_check(az->pins, r->key, r->etag)) != 0) {
+        if (r->result == 0 && r->if_match == NULL &&
+            (rc = fetch_pins_check(az->pins, r->key, r->etag)) != 0) {
             r->result = rc;
             if (first == 0)
                 first = rc;
@@ -427,7 +428,8 @@ static int az_list(struct fetch_store *s, const char *prefix, fetch_list_cb cb, 
             rc = ENOMEM;
             break;
         }
-        snprintf(query, qlen, "restype=container&comp=list&maxresults=%u&prefix=%s", az->list_page, enc_prefix);
+        snprintf(query, qlen, "restype=container&comp=list&maxresults=%u&prefix=%s", az->list_page,
+                 enc_prefix);
         if (marker != NULL) {
             size_t used = strlen(query);
             snprintf(query + used, qlen - used, "&marker=");
@@ -450,7 +452,8 @@ static int az_list(struct fetch_store *s, const char *prefix, fetch_list_cb cb, 
         r.grow_max = AZ_LIST_MAX;
         rc = fetch_http_run(az->engine, &p, 1);
         if (rc == 0)
-            rc = fetch_az_list_parse(r.body ? (const char *)r.body : "", r.body_len, az_list_entry, &w, &next);
+            rc =
+                fetch_az_list_parse(r.body ? (const char *)r.body : "", r.body_len, az_list_entry, &w, &next);
         free(r.body);
         free(url);
         free(marker);
@@ -469,7 +472,7 @@ static int az_put_blocks(struct az_store *az, const char *key, const struct fetc
     uint64_t nblocks = (src->len + AZ_BLOCK_SIZE - 1) / AZ_BLOCK_SIZE;
     struct fetch_http_req *reqs = calloc(nblocks, sizeof *reqs);
     struct fetch_http_req **ptrs = calloc(nblocks, sizeof *ptrs);
-    char (*ids)[32] = calloc(nblocks, 32);
+    char(*ids)[32] = calloc(nblocks, 32);
     struct sbuf_list {
         char *s;
         size_t len;
@@ -496,7 +499,8 @@ static int az_put_blocks(struct az_store *az, const char *key, const struct fetc
         reqs[i].key = key;
         reqs[i].src = src;
         reqs[i].src_off = i * AZ_BLOCK_SIZE;
-        reqs[i].src_len = src->len - reqs[i].src_off < AZ_BLOCK_SIZE ? src->len - reqs[i].src_off : AZ_BLOCK_SIZE;
+        reqs[i].src_len =
+            src->len - reqs[i].src_off < AZ_BLOCK_SIZE ? src->len - reqs[i].src_off : AZ_BLOCK_SIZE;
         reqs[i].user = (void *)&az_put_block;
         ptrs[i] = &reqs[i];
     }
@@ -510,7 +514,8 @@ static int az_put_blocks(struct az_store *az, const char *key, const struct fetc
         goto out;
     }
     {
-        size_t used = (size_t)snprintf(list.s, list.len, "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
+        size_t used =
+            (size_t)snprintf(list.s, list.len, "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
         for (uint64_t i = 0; i < nblocks; i++)
             used += (size_t)snprintf(list.s + used, list.len - used, "<Latest>%s</Latest>", ids[i]);
         used += (size_t)snprintf(list.s + used, list.len - used, "</BlockList>");
@@ -651,7 +656,8 @@ static int az_credentials(struct az_store *az, const struct fetch_options *opt)
         len = strlen(ep) + (client ? strlen(client) * 3 : 0) + 128;
         if ((az->mi_url = malloc(len)) == NULL)
             return ENOMEM;
-        snprintf(az->mi_url, len, "%s%sapi-version=2018-02-01&resource=https%%3A%%2F%%2Fstorage.azure.com%%2F", ep,
+        snprintf(az->mi_url, len,
+                 "%s%sapi-version=2018-02-01&resource=https%%3A%%2F%%2Fstorage.azure.com%%2F", ep,
                  strchr(ep, '?') ? "&" : "?");
         if (client != NULL && client[0] != '\0') {
             size_t used = strlen(az->mi_url);

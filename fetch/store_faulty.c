@@ -147,7 +147,8 @@ static void faulty_destroy(struct fetch_store *s)
     free(f);
 }
 
-int fetch_faulty_create(const struct fetch_faulty_conf *conf, struct fetch_store *inner, struct fetch_store **out)
+int fetch_faulty_create(const struct fetch_faulty_conf *conf, struct fetch_store *inner,
+                        struct fetch_store **out)
 {
     struct faulty_store *f;
 

@@ -59,7 +59,7 @@ static int http_read_many(struct fetch_store *s, struct fetch_range *ranges, siz
     struct http_store *hs = s->priv;
     struct fetch_http_req *reqs = calloc(n ? n : 1, sizeof *reqs);
     struct fetch_http_req **ptrs = calloc(n ? n : 1, sizeof *ptrs);
-    char (*pinned)[FETCH_ETAG_MAX] = calloc(n ? n : 1, FETCH_ETAG_MAX);
+    char(*pinned)[FETCH_ETAG_MAX] = calloc(n ? n : 1, FETCH_ETAG_MAX);
     size_t m = 0;
     int first = 0, rc;
 
@@ -99,7 +99,8 @@ static int http_read_many(struct fetch_store *s, struct fetch_range *ranges, siz
         struct fetch_http_req *r = &reqs[i];
         if (r->url == NULL)
             continue;
-        if (r->result == 0 && r->if_match == NULL && (rc = fetch_pins_check(hs->pins, r->key, r->etag)) != 0) {
+        if (r->result == 0 && r->if_match == NULL &&
+            (rc = fetch_pins_check(hs->pins, r->key, r->etag)) != 0) {
             r->result = rc;
             if (first == 0)
                 first = rc;
@@ -155,8 +156,8 @@ static int http_list(struct fetch_store *s, const char *prefix, fetch_list_cb cb
     (void)prefix;
     (void)cb;
     (void)arg;
-    return ccr_err_set(ENOTSUP, "%s store: plain HTTP has no way to list objects; read known keys, or use az://",
-                       s->kind);
+    return ccr_err_set(
+        ENOTSUP, "%s store: plain HTTP has no way to list objects; read known keys, or use az://", s->kind);
 }
 
 static int http_put(struct fetch_store *s, const char *key, const struct fetch_source *src)
@@ -176,8 +177,9 @@ static int http_put(struct fetch_store *s, const char *key, const struct fetch_s
     r.src_len = src->len;
     rc = fetch_http_run(hs->engine, &p, 1);
     if (rc != 0 && (r.status == 405 || r.status == 501))
-        rc = ccr_err_set(ENOTSUP, "%s: the server does not accept uploads (HTTP %ld); it needs WebDAV PUT or a "
-                                  "pre-signed upload URL",
+        rc = ccr_err_set(ENOTSUP,
+                         "%s: the server does not accept uploads (HTTP %ld); it needs WebDAV PUT or a "
+                         "pre-signed upload URL",
                          key, r.status);
     if (rc == 0)
         fetch_pins_forget(hs->pins, key);

@@ -158,7 +158,8 @@ char *fetch_http_url_object(const struct fetch_http_url *u, const char *key)
     len = strlen(u->origin) + strlen(u->path) + strlen(enc) + (u->query ? strlen(u->query) : 0) + 4;
     url = malloc(len);
     if (url != NULL)
-        snprintf(url, len, "%s%s/%s%s%s", u->origin, u->path, enc, u->query ? "?" : "", u->query ? u->query : "");
+        snprintf(url, len, "%s%s/%s%s%s", u->origin, u->path, enc, u->query ? "?" : "",
+                 u->query ? u->query : "");
     free(enc);
     return url;
 }

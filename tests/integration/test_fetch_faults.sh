@@ -79,5 +79,9 @@ if [ $? -eq 1 ] && grep -q "HTTP 500" <<<"$out"; then ok "retry budget bounds th
 out=$(CCRFS_STORE_RETRY_BUDGET_MS=oops "$CCRFS" verify --key "$W/dek" "$U/ok/ds" 2>&1)
 if [ $? -eq 1 ] && grep -q "CCRFS_STORE_RETRY_BUDGET_MS" <<<"$out"; then ok "malformed option variable is named"; else bad "malformed variable: $out"; fi
 
+# A server without uploads: push fails clearly and uploads no manifest.
+out=$("$CCRFS" push "$W/www/ds" "$U/ok/pushed" 2>&1)
+if [ $? -eq 1 ] && grep -q "does not accept uploads" <<<"$out"; then ok "push to a server without PUT is refused clearly"; else bad "push without PUT: $out"; fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -107,11 +107,12 @@ static void test_content_range(void **state)
     assert_true(f == 5 && l == 5 && t == 6);
     assert_int_equal(fetch_parse_content_range("bytes 100-199/*", &f, &l, &t), 0);
     assert_true(t == UINT64_MAX);
-    assert_int_equal(fetch_parse_content_range("bytes 0-18446744073709551614/18446744073709551615", &f, &l, &t), 0);
+    assert_int_equal(
+        fetch_parse_content_range("bytes 0-18446744073709551614/18446744073709551615", &f, &l, &t), 0);
 
     assert_int_equal(fetch_parse_content_range("bytes */4096", &f, &l, &t), EINVAL);
-    assert_int_equal(fetch_parse_content_range("bytes 10-5/100", &f, &l, &t), EINVAL);   /* first > last */
-    assert_int_equal(fetch_parse_content_range("bytes 0-100/100", &f, &l, &t), EINVAL);  /* last >= total */
+    assert_int_equal(fetch_parse_content_range("bytes 10-5/100", &f, &l, &t), EINVAL);  /* first > last */
+    assert_int_equal(fetch_parse_content_range("bytes 0-100/100", &f, &l, &t), EINVAL); /* last >= total */
     assert_int_equal(fetch_parse_content_range("bytes=0-1/2", &f, &l, &t), EINVAL);
     assert_int_equal(fetch_parse_content_range("items 0-1/2", &f, &l, &t), EINVAL);
     assert_int_equal(fetch_parse_content_range("bytes 0-1/2 ", &f, &l, &t), EINVAL);
@@ -423,11 +424,11 @@ static void test_options_env(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_http_url),    cmocka_unit_test(test_scrub_and_encode),
-        cmocka_unit_test(test_key_check),   cmocka_unit_test(test_content_range),
+        cmocka_unit_test(test_http_url),     cmocka_unit_test(test_scrub_and_encode),
+        cmocka_unit_test(test_key_check),    cmocka_unit_test(test_content_range),
         cmocka_unit_test(test_retry_policy), cmocka_unit_test(test_pins),
-        cmocka_unit_test(test_file_store),  cmocka_unit_test(test_faulty_store),
-        cmocka_unit_test(test_store_open),  cmocka_unit_test(test_options_env),
+        cmocka_unit_test(test_file_store),   cmocka_unit_test(test_faulty_store),
+        cmocka_unit_test(test_store_open),   cmocka_unit_test(test_options_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,7 +15,8 @@
 #include <cmocka.h>
 
 /* Azurite's published development key for devstoreaccount1 (not a secret). */
-static const char dev_key[] = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+static const char dev_key[] =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 static const char date[] = "Sat, 21 Nov 2026 07:00:00 GMT";
 
 static void test_az_url(void **state)
@@ -35,14 +36,14 @@ static void test_az_url(void **state)
     assert_string_equal(u.prefix, "p");
     fetch_az_url_free(&u);
 
-    assert_int_equal(fetch_az_url_parse("az://Acct/data", &u), EINVAL);     /* uppercase account */
-    assert_int_equal(fetch_az_url_parse("az://ab/data", &u), EINVAL);       /* account too short */
-    assert_int_equal(fetch_az_url_parse("az://acct1", &u), EINVAL);         /* no container */
-    assert_int_equal(fetch_az_url_parse("az://acct1/", &u), EINVAL);        /* empty container */
-    assert_int_equal(fetch_az_url_parse("az://acct1/da", &u), EINVAL);      /* container too short */
-    assert_int_equal(fetch_az_url_parse("az://acct1/a--b", &u), EINVAL);    /* double hyphen */
-    assert_int_equal(fetch_az_url_parse("az://acct1/-ab", &u), EINVAL);     /* leading hyphen */
-    assert_int_equal(fetch_az_url_parse("az://acct1/Data", &u), EINVAL);    /* uppercase container */
+    assert_int_equal(fetch_az_url_parse("az://Acct/data", &u), EINVAL);  /* uppercase account */
+    assert_int_equal(fetch_az_url_parse("az://ab/data", &u), EINVAL);    /* account too short */
+    assert_int_equal(fetch_az_url_parse("az://acct1", &u), EINVAL);      /* no container */
+    assert_int_equal(fetch_az_url_parse("az://acct1/", &u), EINVAL);     /* empty container */
+    assert_int_equal(fetch_az_url_parse("az://acct1/da", &u), EINVAL);   /* container too short */
+    assert_int_equal(fetch_az_url_parse("az://acct1/a--b", &u), EINVAL); /* double hyphen */
+    assert_int_equal(fetch_az_url_parse("az://acct1/-ab", &u), EINVAL);  /* leading hyphen */
+    assert_int_equal(fetch_az_url_parse("az://acct1/Data", &u), EINVAL); /* uppercase container */
     assert_int_equal(fetch_az_url_parse("az://acct1/data/../x", &u), EINVAL);
     assert_int_equal(fetch_az_url_parse("az://acct1/data/a//b", &u), EINVAL);
     assert_int_equal(fetch_az_url_parse("az://acct1/data?sig=x", &u), EINVAL); /* SAS belongs in a file */
@@ -83,7 +84,8 @@ static void test_shared_key_get_range(void **state)
     r.path = "/devstoreaccount1/data/ds/blobs/abc";
     check_sign(&r,
                "GET\n\n\n\n\n\n\n\n\"0x8D\"\n\n\n\nx-ms-date:Sat, 21 Nov 2026 07:00:00 GMT\n"
-               "x-ms-range:bytes=0-1023\nx-ms-version:2021-08-06\n/devstoreaccount1/devstoreaccount1/data/ds/blobs/abc",
+               "x-ms-range:bytes=0-1023\nx-ms-version:2021-08-06\n/devstoreaccount1/devstoreaccount1/data/ds/"
+               "blobs/abc",
                "ZPOuYjZ6WRkfVSgabd56sN5zaRnhmrXmbDL0L0QfH0g=");
 }
 
@@ -121,10 +123,11 @@ static void test_shared_key_put(void **state)
     r.n_ms = 3;
     r.account = "myaccount";
     r.path = "/mycontainer/a%20b.txt";
-    check_sign(&r,
-               "PUT\n\n\n11\n\napplication/octet-stream\n\n\n\n\n\n\nx-ms-blob-type:BlockBlob\n"
-               "x-ms-date:Sat, 21 Nov 2026 07:00:00 GMT\nx-ms-version:2021-08-06\n/myaccount/mycontainer/a%20b.txt",
-               "YUcrr8lArLSq5FqcWHfl4zg/5DFV7gIk1LJanAsf7h8=");
+    check_sign(
+        &r,
+        "PUT\n\n\n11\n\napplication/octet-stream\n\n\n\n\n\n\nx-ms-blob-type:BlockBlob\n"
+        "x-ms-date:Sat, 21 Nov 2026 07:00:00 GMT\nx-ms-version:2021-08-06\n/myaccount/mycontainer/a%20b.txt",
+        "YUcrr8lArLSq5FqcWHfl4zg/5DFV7gIk1LJanAsf7h8=");
 }
 
 static void test_shared_key_bad_query(void **state)
@@ -167,7 +170,8 @@ static const char list_page[] =
     "<EnumerationResults ServiceEndpoint=\"http://127.0.0.1/devstoreaccount1\" ContainerName=\"data\">"
     "<Prefix>ds/</Prefix><MaxResults>5000</MaxResults>"
     "<Blobs>"
-    "<Blob><Name>ds/blobs/a&amp;b</Name><Properties><Creation-Time>Sat, 21 Nov 2026 07:00:00 GMT</Creation-Time>"
+    "<Blob><Name>ds/blobs/a&amp;b</Name><Properties><Creation-Time>Sat, 21 Nov 2026 07:00:00 "
+    "GMT</Creation-Time>"
     "<Last-Modified>Sat, 21 Nov 2026 07:00:00 GMT</Last-Modified><Etag>0x8DABC</Etag>"
     "<Content-Length>1234</Content-Length><BlobType>BlockBlob</BlobType></Properties><Metadata /></Blob>"
     "<!-- a comment -->"
@@ -192,7 +196,8 @@ static void test_list_parse(void **state)
     assert_int_equal(s.info[0].mtime, 1795244400); /* 2026-11-21T07:00:00Z */
     assert_string_equal(s.names[1], "ds/manifest.ccrfs");
     assert_int_equal(s.info[1].size, 0);
-    assert_string_equal(s.names[2], "ds/x\xC3\xA9" "A");
+    assert_string_equal(s.names[2], "ds/x\xC3\xA9"
+                                    "A");
     assert_non_null(marker);
     assert_string_equal(marker, "2!84!next");
     free(marker);
@@ -215,18 +220,18 @@ static void test_list_malformed(void **state)
     static const char *const bad[] = {
         "",
         "not xml",
-        "<EnumerationResults>",                                          /* unclosed */
-        "<EnumerationResults></Other>",                                  /* mismatched */
-        "<Other></Other>",                                               /* wrong root */
+        "<EnumerationResults>",                                           /* unclosed */
+        "<EnumerationResults></Other>",                                   /* mismatched */
+        "<Other></Other>",                                                /* wrong root */
         "<EnumerationResults></EnumerationResults><EnumerationResults/>", /* two roots */
-        "<EnumerationResults>&bogus;</EnumerationResults>",             /* unknown entity */
-        "<EnumerationResults>&amp</EnumerationResults>",                /* unterminated entity */
-        "<EnumerationResults>&#0;</EnumerationResults>",                /* NUL reference */
-        "<EnumerationResults>&#x110000;</EnumerationResults>",          /* out of range */
+        "<EnumerationResults>&bogus;</EnumerationResults>",               /* unknown entity */
+        "<EnumerationResults>&amp</EnumerationResults>",                  /* unterminated entity */
+        "<EnumerationResults>&#0;</EnumerationResults>",                  /* NUL reference */
+        "<EnumerationResults>&#x110000;</EnumerationResults>",            /* out of range */
         "<!DOCTYPE x><EnumerationResults/>",                              /* DOCTYPE */
-        "<EnumerationResults><![CDATA[x]]></EnumerationResults>",       /* CDATA */
-        "<EnumerationResults a=b></EnumerationResults>",                /* unquoted attribute */
-        "<EnumerationResults a=\"b></EnumerationResults>",              /* unterminated attribute */
+        "<EnumerationResults><![CDATA[x]]></EnumerationResults>",         /* CDATA */
+        "<EnumerationResults a=b></EnumerationResults>",                  /* unquoted attribute */
+        "<EnumerationResults a=\"b></EnumerationResults>",                /* unterminated attribute */
         "<EnumerationResults><Blobs><Blob><Name>x</Name></Blob></Blobs></EnumerationResults>", /* no length */
         "<EnumerationResults><Blobs><Blob><Properties><Content-Length>1</Content-Length></Properties></Blob>"
         "</Blobs></EnumerationResults>", /* no name */
@@ -261,8 +266,9 @@ static void test_list_malformed(void **state)
     }
     {
         /* Broken after a good blob: still nothing reported. */
-        static const char late[] = "<EnumerationResults><Blobs><Blob><Name>x</Name><Properties><Content-Length>1"
-                                   "</Content-Length></Properties></Blob><Blob></Blobs></EnumerationResults>";
+        static const char late[] =
+            "<EnumerationResults><Blobs><Blob><Name>x</Name><Properties><Content-Length>1"
+            "</Content-Length></Properties></Blob><Blob></Blobs></EnumerationResults>";
         struct seen s = {0};
         char *marker = NULL;
         assert_int_equal(fetch_az_list_parse(late, strlen(late), collect, &s, &marker), EINVAL);
@@ -284,8 +290,14 @@ static void test_token_parse(void **state)
     free(token);
     {
         static const char *const bad[] = {
-            "", "[]", "{}", "{\"access_token\":1}", "{\"access_token\":\"\"}", "{\"access_token\":\"a b\"}",
-            "{\"access_token\":\"a\",\"expires_on\":\"soon\"}", "{\"access_token\":\"a\"} trailing",
+            "",
+            "[]",
+            "{}",
+            "{\"access_token\":1}",
+            "{\"access_token\":\"\"}",
+            "{\"access_token\":\"a b\"}",
+            "{\"access_token\":\"a\",\"expires_on\":\"soon\"}",
+            "{\"access_token\":\"a\"} trailing",
         };
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
             token = NULL;

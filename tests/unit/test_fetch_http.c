@@ -47,7 +47,8 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const vo
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                               const char *version, const char *upload_data, size_t *upload_size, void **state)
+                               const char *version, const char *upload_data, size_t *upload_size,
+                               void **state)
 {
     const char *range;
     unsigned long long first, last;
@@ -87,7 +88,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     *state = NULL;
     if (strncmp(url, "/flaky/", 7) == 0 && atomic_fetch_sub(&fail_left, 1) > 0)
         return reply(c, 503, "busy", 4, NULL);
-    if (strcmp(method, "HEAD") == 0 || (range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range")) == NULL)
+    if (strcmp(method, "HEAD") == 0 ||
+        (range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range")) == NULL)
         return reply(c, 200, object, OBJ_LEN, NULL);
     if (sscanf(range, "bytes=%llu-%llu", &first, &last) != 2 || first > last || last >= OBJ_LEN)
         return reply(c, 416, "", 0, NULL);
