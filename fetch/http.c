@@ -120,7 +120,9 @@ int fetch_http_create(const struct fetch_options *opt, fetch_http_prepare_fn pre
         return ENOMEM;
     }
     h->opt.ca_file = h->ca_file;
-    h->opt.endpoint = NULL; /* not needed here; the backend keeps its own copy */
+    /* Not needed here, and not owned: the backend keeps what it needs of them. */
+    h->opt.endpoint = NULL;
+    h->opt.az_sas_file = h->opt.az_key_file = h->opt.az_token_file = NULL;
     h->retry.base_ms = 100;
     h->retry.cap_ms = 5000;
     h->retry.budget_ms = h->opt.retry_budget_ms;
