@@ -83,8 +83,6 @@ void fetch_url_scrub(const char *url, char *out, size_t out_len);
 int fetch_url_encode_path(const char *in, char *out, size_t out_len);
 /* Percent-encodes a query value (everything but unreserved characters). */
 int fetch_url_encode_query(const char *in, char *out, size_t out_len);
-/* Object keys must stay inside the store: no empty, "." or ".." segment, no leading '/'. */
-int fetch_key_check(const char *key);
 
 /* A parsed http(s) store URL: scheme://authority/path?query. */
 struct fetch_http_url {

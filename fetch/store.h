@@ -101,6 +101,10 @@ int fetch_put(struct fetch_store *s, const char *key, const struct fetch_source 
 void fetch_get_stats(struct fetch_store *s, struct fetch_stats *out);
 void fetch_store_destroy(struct fetch_store *s);
 
+/* Object keys must stay inside the store: EINVAL (with a message) for an empty key, a leading
+ * or trailing '/', an empty, "." or ".." segment, or a control character. */
+int fetch_key_check(const char *key);
+
 /* Reads a whole object of at most max_len bytes into a malloc'd buffer. */
 int fetch_read_object(struct fetch_store *s, const char *key, size_t max_len, uint8_t **out, size_t *out_len);
 

@@ -1,6 +1,5 @@
 /* The file store: objects are files below a root folder, read with pread. */
 #include "fetch/store.h"
-#include "fetch/http.h"
 #include "common/err.h"
 #include "common/fileio.h"
 
