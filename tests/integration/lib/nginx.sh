@@ -1,7 +1,8 @@
 # nginx on loopback for the tests, unprivileged, in its own temporary folder.
 #   start_nginx ROOT   serves ROOT over plain HTTP and HTTPS (a certificate made here),
-#                      with WebDAV PUT into ROOT; exports NGINX_PORT, NGINX_TLS_PORT,
-#                      NGINX_CA (the certificate to trust) and NGINX_DIR.
+#                      with WebDAV PUT into ROOT when the build has the module; exports
+#                      NGINX_PORT, NGINX_TLS_PORT, NGINX_CA (the certificate to trust),
+#                      NGINX_DIR and NGINX_DAV (1 when PUT works, else 0).
 #   stop_nginx         stops it and removes its folder (safe to call twice).
 # Source this file; call stop_nginx from the test's EXIT trap.
 
@@ -29,7 +30,13 @@ start_nginx() {
     export NGINX_CA="$NGINX_DIR/cert.pem"
     # Run as root (as the tests do), nginx's workers would become "nobody" and could not
     # read the test's private folders; keep them the test's own user.
-    local user_line=""
+    local user_line="" dav_lines=""
+    if "$nginx_bin" -V 2>&1 | grep -q -- --with-http_dav_module; then
+        dav_lines="dav_methods PUT; create_full_put_path on; dav_access user:rw group:r all:r;"
+        export NGINX_DAV=1
+    else
+        export NGINX_DAV=0
+    fi
     if [ "$(id -u)" -eq 0 ]; then
         user_line="user $(id -un) $(id -gn);"
     fi
@@ -63,9 +70,7 @@ http {
         ssl_certificate_key $NGINX_DIR/key.pem;
         root $root;
         location / {
-            dav_methods PUT;
-            create_full_put_path on;
-            dav_access user:rw group:r all:r;
+            $dav_lines
         }
     }
 }
