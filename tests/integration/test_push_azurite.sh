@@ -64,6 +64,25 @@ else
     bad "wrong key: $out"
 fi
 
+# SAS tokens (a container SAS signed here): write with one, read with a read-only one from a
+# file and from the environment; a read-only one cannot push; the signature is never printed.
+azurite_sas data racwl >"$W/sas.rw"
+azurite_sas data rl >"$W/sas.r"
+sig=$(sed 's/.*sig=//' "$W/sas.r")
+if out=$(env -u AZURE_STORAGE_KEY "$CCRFS" push --sas-file "$W/sas.rw" "$W/ds" "$A/sas" 2>&1) &&
+    out2=$(env -u AZURE_STORAGE_KEY CCRFS_AZURE_SAS_FILE="$W/sas.r" "$CCRFS" verify --key "$W/dek" --id "$id" "$A/sas" 2>&1) &&
+    out3=$(env -u AZURE_STORAGE_KEY AZURE_STORAGE_SAS_TOKEN="?$(cat "$W/sas.r")" "$CCRFS" verify --key "$W/dek" "$A/sas" 2>&1); then
+    ok "push and verify with SAS tokens"
+else
+    bad "SAS: $out ${out2:-} ${out3:-}"
+fi
+out=$(env -u AZURE_STORAGE_KEY CCRFS_AZURE_SAS_FILE="$W/sas.r" "$CCRFS" push "$W/ds" "$A/sas-ro" 2>&1)
+if [ $? -eq 1 ] && grep -q "403" <<<"$out" && ! grep -qF "$sig" <<<"$out" && grep -q "<redacted>" <<<"$out"; then
+    ok "a read-only SAS cannot push, and the SAS is scrubbed from the message"
+else
+    bad "read-only SAS push: $out"
+fi
+
 # Interrupted push: stop it part way, run it again, and the dataset is whole.
 "$CCRFS" push --jobs 1 "$W/ds" "$A/three" >/dev/null 2>&1 &
 pid=$!

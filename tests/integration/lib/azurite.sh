@@ -110,3 +110,21 @@ claims = {"aud": "https://storage.azure.com", "iss": "https://sts.windows.net/00
 print(b64({"alg": "HS256", "typ": "JWT"}) + "." + b64(claims) + "." + base64.urlsafe_b64encode(b"x" * 32).rstrip(b"=").decode())
 PY
 }
+
+# Prints a container SAS token (query string) for CONTAINER with PERMISSIONS (e.g. "rl"),
+# signed with the development key, valid for an hour (service SAS, version 2021-08-06).
+azurite_sas() {
+    python3 - "$AZURITE_ACCOUNT" "$1" "$2" <<'PY'
+import base64, hashlib, hmac, os, sys, time, urllib.parse
+account, container, perms = sys.argv[1:4]
+fmt = "%Y-%m-%dT%H:%M:%SZ"
+start = time.strftime(fmt, time.gmtime(time.time() - 300))
+expiry = time.strftime(fmt, time.gmtime(time.time() + 3600))
+version = "2021-08-06"
+fields = [perms, start, expiry, "/blob/%s/%s" % (account, container), "", "", "", version, "c", "", "",
+          "", "", "", "", ""]
+sig = base64.b64encode(hmac.new(base64.b64decode(os.environ["AZURE_STORAGE_KEY"]), "\n".join(fields).encode(),
+                                hashlib.sha256).digest()).decode()
+print(urllib.parse.urlencode({"sv": version, "st": start, "se": expiry, "sr": "c", "sp": perms, "sig": sig}))
+PY
+}
