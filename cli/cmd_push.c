@@ -67,6 +67,7 @@ static int collect(void *arg, const char *key, const struct fetch_object_info *i
     if (grown == NULL)
         return ENOMEM;
     job->items = grown;
+    memset(&job->items[job->count], 0, sizeof job->items[job->count]);
     if ((job->items[job->count].key = strdup(key)) == NULL)
         return ENOMEM;
     job->items[job->count].size = info->size;
