@@ -7,6 +7,7 @@
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -77,7 +78,15 @@ static CURLcode curl_init_rc;
 
 static void curl_global(void)
 {
+    struct sigaction sa;
+
     curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    /* Transfers run with CURLOPT_NOSIGNAL (threads); a peer closing a TLS connection could
+     * then raise SIGPIPE and kill the process, so a default disposition becomes "ignore". */
+    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+        sa.sa_handler = SIG_IGN;
+        sigaction(SIGPIPE, &sa, NULL);
+    }
 }
 
 static void share_lock(CURL *c, curl_lock_data data, curl_lock_access access, void *arg)
