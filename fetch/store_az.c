@@ -209,32 +209,21 @@ static int az_prepare(void *arg, struct fetch_http_req *r, struct curl_slist **h
         free(path_only);
     } else if (az->auth == AZ_AUTH_TOKEN_FILE || az->auth == AZ_AUTH_MANAGED) {
         char *token = NULL, *line;
+        struct curl_slist *n = NULL;
         size_t len;
         if ((rc = az_token(az, &token)) != 0)
             return ccr_err_wrap(rc == ENOMEM ? rc : EACCES, "bearer token: ");
-        len = strlen(token) + 8;
-        line = malloc(len);
-        if (line == NULL) {
-            az_wipe(token);
-            return ENOMEM;
+        /* Tokens can be longer than header_add's buffer; built on the heap and wiped. */
+        len = strlen(token) + 32;
+        if ((line = malloc(len)) != NULL) {
+            snprintf(line, len, "Authorization: Bearer %s", token);
+            n = curl_slist_append(*headers, line);
+            ccr_freezero(line, len);
         }
-        snprintf(line, len, "Bearer %s", token);
-        {
-            size_t l2 = strlen(line) + 16;
-            char *full = malloc(l2);
-            struct curl_slist *n = NULL;
-            if (full != NULL) {
-                snprintf(full, l2, "Authorization: %s", line);
-                n = curl_slist_append(*headers, full);
-                ccr_freezero(full, strlen(full));
-            }
-            if (n == NULL)
-                rc = ENOMEM;
-            else
-                *headers = n;
-        }
-        az_wipe(line);
         az_wipe(token);
+        if (n == NULL)
+            return ENOMEM;
+        *headers = n;
     }
     return rc;
 }
