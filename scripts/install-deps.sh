@@ -28,3 +28,19 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# Azurite, the Azure Storage emulator, for the az:// store tests: the machine's node when it has
+# one, else Debian's nodejs and npm; installed only when missing.
+if ! command -v azurite-blob >/dev/null 2>&1; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: azurite is missing; run this script as root" >&2
+    exit 1
+  fi
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  fi
+  echo "install-deps: installing azurite (npm)"
+  npm install -g --no-fund --no-audit azurite >/dev/null
+fi
