@@ -42,5 +42,5 @@ if ! command -v azurite-blob >/dev/null 2>&1; then
     apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
   fi
   echo "install-deps: installing azurite (npm)"
-  npm install -g --no-fund --no-audit azurite >/dev/null
+  npm install -g --no-fund --no-audit azurite@3.35.0 >/dev/null  # 3.35 runs on Debian 12's node 18; later ones want node 22
 fi
