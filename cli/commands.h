@@ -12,5 +12,6 @@ int cli_cmd_pack(int argc, char **argv);
 int cli_cmd_inspect(int argc, char **argv);
 int cli_cmd_verify(int argc, char **argv);
 int cli_cmd_unpack(int argc, char **argv);
+int cli_cmd_attest(int argc, char **argv);
 
 #endif

@@ -18,6 +18,7 @@ static const struct cli_command cli_commands[] = {
     {"inspect", cli_cmd_inspect, "show what a blob or manifest says, and with --key its files"},
     {"verify", cli_cmd_verify, "authenticate every block and hash of a dataset"},
     {"unpack", cli_cmd_unpack, "decrypt a dataset back into a folder"},
+    {"attest", cli_cmd_attest, "SEV-SNP evidence: simulate a guest, make and verify reports"},
 };
 
 static void print_help(FILE *out)
