@@ -1,0 +1,36 @@
+/* Pieces of the Trustee KBS attestation protocol (RCAR, version 0.4.0) that the client and
+ * the broker must compute identically. */
+#ifndef CCRFS_KEYS_KBS_PROTOCOL_H
+#define CCRFS_KEYS_KBS_PROTOCOL_H
+
+#include "keys/attest/evidence.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define KEYS_KBS_PROTOCOL_VERSION "0.4.0"
+#define KEYS_KBS_COOKIE           "kbs-session-id"
+#define KEYS_KBS_TEE              "snp"
+
+struct json_object;
+
+/* JSON text with object keys sorted and no whitespace: what serde_json produces for a
+ * json!() value, which is what Trustee hashes. malloc'd. */
+char *keys_kbs_canonical_json(struct json_object *v);
+
+/* runtime-data = {"nonce": NONCE, "tee-pubkey": JWK}; report_data = SHA-384 of its canonical
+ * text, zero-padded to 64 bytes (Trustee's default hash for SNP). */
+struct json_object *keys_kbs_runtime_data(const char *nonce, struct json_object *tee_pubkey);
+int keys_kbs_report_data(struct json_object *runtime_data, uint8_t out[KEYS_SNP_REPORT_DATA_LEN]);
+
+/* The SNP evidence object: {"attestation_report": base64(1184 bytes),
+ * "cert_chain": [{"cert_type": "VCEK", "data": base64(DER)}]}. */
+struct json_object *keys_kbs_snp_evidence(const struct keys_evidence *ev);
+/* Parses it back; *vcek_der is malloc'd. EINVAL naming the member at fault. */
+int keys_kbs_snp_evidence_parse(struct json_object *o, struct keys_snp_report *r, uint8_t **vcek_der,
+                                size_t *vcek_len);
+
+/* Resource paths REPO/TYPE/TAG: three non-empty parts of [A-Za-z0-9._-], none "." or "..". */
+int keys_kbs_resource_check(const char *path);
+
+#endif
