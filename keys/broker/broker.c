@@ -164,16 +164,21 @@ static enum MHD_Result handle_auth(struct keys_broker *b, struct MHD_Connection 
     }
     if (!json_object_object_get_ex(req, "version", &v) || !json_object_is_type(v, json_type_string) ||
         strcmp(json_object_get_string(v), KEYS_KBS_PROTOCOL_VERSION) != 0) {
+        enum MHD_Result r = send_problem(c, 401, "ProtocolVersion",
+                                         "protocol version %.32s is not supported (this broker speaks %s)",
+                                         v && json_object_is_type(v, json_type_string) ? json_object_get_string(v)
+                                                                                       : "(none)",
+                                         KEYS_KBS_PROTOCOL_VERSION);
         json_object_put(req);
-        return send_problem(c, 401, "ProtocolVersion", "protocol version %s is not supported (this broker speaks %s)",
-                            v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "(none)",
-                            KEYS_KBS_PROTOCOL_VERSION);
+        return r;
     }
     if (!json_object_object_get_ex(req, "tee", &v) || !json_object_is_type(v, json_type_string) ||
         strcmp(json_object_get_string(v), KEYS_KBS_TEE) != 0) {
+        enum MHD_Result r = send_problem(c, 401, "UnsupportedTee", "TEE type %.32s is not supported (only \"snp\")",
+                                         v && json_object_is_type(v, json_type_string) ? json_object_get_string(v)
+                                                                                       : "(none)");
         json_object_put(req);
-        return send_problem(c, 401, "UnsupportedTee", "TEE type %s is not supported (only \"snp\")",
-                            v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "(none)");
+        return r;
     }
     json_object_put(req);
     pthread_mutex_lock(&b->lock);
@@ -200,7 +205,7 @@ static enum MHD_Result handle_auth(struct keys_broker *b, struct MHD_Connection 
     snprintf(s->nonce, sizeof s->nonce, "%s", nonce_b64);
     s->state = S_CHALLENGED;
     s->expires = now + b->ttl;
-    snprintf(cookie, sizeof cookie, KEYS_KBS_COOKIE "=%s; Path=/; Max-Age=%u; HttpOnly", s->id, b->ttl);
+    snprintf(cookie, sizeof cookie, KEYS_KBS_COOKIE "=%s; Path=/; HttpOnly", s->id);
     resp = json_object_new_object();
     json_object_object_add(resp, "nonce", json_object_new_string(s->nonce));
     json_object_object_add(resp, "extra-params", json_object_new_object());
