@@ -436,7 +436,9 @@ int keys_jwe_decrypt(const char *json, size_t json_len, EVP_PKEY *priv, uint8_t 
         rc = ccr_err_wrap(EINVAL, "JWE: ");
         goto out;
     }
-    hdr = json_tokener_parse((const char *)hdr_raw);
+    tok = json_tokener_new();
+    hdr = tok ? json_tokener_parse_ex(tok, (const char *)hdr_raw, (int)hdr_len) : NULL;
+    json_tokener_free(tok);
     if (hdr == NULL || !json_object_is_type(hdr, json_type_object)) {
         rc = ccr_err_set(EINVAL, "JWE: the protected header is not a JSON object");
         goto out;
