@@ -28,8 +28,18 @@ static const char attest_usage[] =
     "the ASK then the ARK, PEM), the reported TCB and chip id against the VCEK, and prints the\n"
     "claims. REPORT is binary or hex text. TIME is seconds since the epoch or YYYY-MM-DD[THH:MM:SSZ].\n";
 
-enum { OPT_HOST_DATA = 0x2000, OPT_MEASUREMENT, OPT_DEBUG, OPT_VMPL, OPT_ATTEST, OPT_REPORT_DATA, OPT_VCEK,
-       OPT_CHAIN, OPT_AT, OPT_VCEK_OUT };
+enum {
+    OPT_HOST_DATA = 0x2000,
+    OPT_MEASUREMENT,
+    OPT_DEBUG,
+    OPT_VMPL,
+    OPT_ATTEST,
+    OPT_REPORT_DATA,
+    OPT_VCEK,
+    OPT_CHAIN,
+    OPT_AT,
+    OPT_VCEK_OUT
+};
 
 static int parse_time(const char *text, time_t *out)
 {
@@ -70,24 +80,34 @@ static int cmd_sim_init(int argc, char **argv)
     cfg.policy = KEYS_SNP_POLICY_SMT | KEYS_SNP_POLICY_RESERVED1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case OPT_HOST_DATA: cfg.host_data_hex = optarg; break;
-        case OPT_MEASUREMENT: cfg.measurement_hex = optarg; break;
-        case OPT_DEBUG: cfg.policy |= KEYS_SNP_POLICY_DEBUG; break;
+        case OPT_HOST_DATA:
+            cfg.host_data_hex = optarg;
+            break;
+        case OPT_MEASUREMENT:
+            cfg.measurement_hex = optarg;
+            break;
+        case OPT_DEBUG:
+            cfg.policy |= KEYS_SNP_POLICY_DEBUG;
+            break;
         case OPT_VMPL:
             if (cli_parse_uint(optarg, 0, 3, &v) != 0)
                 return cli_usage("--vmpl: expected 0-3, got '%s'", optarg);
             cfg.vmpl = (uint32_t)v;
             break;
-        case 'h': fputs(attest_usage, stdout); return CLI_EXIT_OK;
-        default: return cli_usage("unknown option or missing value: %s", argv[optind - 1]);
+        case 'h':
+            fputs(attest_usage, stdout);
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage("unknown option or missing value: %s", argv[optind - 1]);
         }
     }
     if (argc - optind != 1)
         return cli_usage("expected one DIR");
     if ((rc = keys_sim_init(argv[optind], &cfg)) != 0)
         return cli_fail_rc(rc, argv[optind]);
-    printf("simulated SEV-SNP guest in %s (TEST ONLY: trusted only by a broker started with --trust-sim-root)\n",
-           argv[optind]);
+    printf(
+        "simulated SEV-SNP guest in %s (TEST ONLY: trusted only by a broker started with --trust-sim-root)\n",
+        argv[optind]);
     return CLI_EXIT_OK;
 }
 
@@ -109,12 +129,23 @@ static int cmd_report(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
         switch (c) {
-        case OPT_ATTEST: spec = optarg; break;
-        case OPT_REPORT_DATA: rd_hex = optarg; break;
-        case 'o': out = optarg; break;
-        case OPT_VCEK_OUT: vcek_out = optarg; break;
-        case 'h': fputs(attest_usage, stdout); return CLI_EXIT_OK;
-        default: return cli_usage("unknown option or missing value: %s", argv[optind - 1]);
+        case OPT_ATTEST:
+            spec = optarg;
+            break;
+        case OPT_REPORT_DATA:
+            rd_hex = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case OPT_VCEK_OUT:
+            vcek_out = optarg;
+            break;
+        case 'h':
+            fputs(attest_usage, stdout);
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage("unknown option or missing value: %s", argv[optind - 1]);
         }
     }
     if (spec == NULL || out == NULL || argc != optind)
@@ -153,14 +184,22 @@ static int cmd_verify(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case OPT_VCEK: vcek_path = optarg; break;
-        case OPT_CHAIN: chain_path = optarg; break;
+        case OPT_VCEK:
+            vcek_path = optarg;
+            break;
+        case OPT_CHAIN:
+            chain_path = optarg;
+            break;
         case OPT_AT:
             if (parse_time(optarg, &at) != 0)
-                return cli_usage("--at: expected seconds since the epoch or YYYY-MM-DD[THH:MM:SSZ], got '%s'", optarg);
+                return cli_usage("--at: expected seconds since the epoch or YYYY-MM-DD[THH:MM:SSZ], got '%s'",
+                                 optarg);
             break;
-        case 'h': fputs(attest_usage, stdout); return CLI_EXIT_OK;
-        default: return cli_usage("unknown option or missing value: %s", argv[optind - 1]);
+        case 'h':
+            fputs(attest_usage, stdout);
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage("unknown option or missing value: %s", argv[optind - 1]);
         }
     }
     if (argc - optind != 1 || vcek_path == NULL || chain_path == NULL)
@@ -179,12 +218,14 @@ static int cmd_verify(int argc, char **argv)
         cli_fail("%s: expected two certificates (ASK then ARK), found %d", chain_path, sk_X509_num(chain));
         goto out;
     }
-    if ((rc = keys_snp_verify(&r, vcek, sk_X509_value(chain, 0), sk_X509_value(chain, 1), at, &verdict)) != 0) {
+    if ((rc = keys_snp_verify(&r, vcek, sk_X509_value(chain, 0), sk_X509_value(chain, 1), at, &verdict)) !=
+        0) {
         cli_fail("%s: FAILED: %s", argv[optind], ccr_err_msg(rc));
         goto out;
     }
     claims = keys_snp_claims(&r);
-    printf("%s\n", json_object_to_json_string_ext(claims, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+    printf("%s\n",
+           json_object_to_json_string_ext(claims, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(claims);
     printf("verified: signature, VCEK -> ASK -> %s chain, reported TCB and chip id\n", verdict.ark_cn);
     if (verdict.debug)

@@ -24,7 +24,8 @@ static const char kbs_usage[] =
     "usage: ccrfs kbs serve --state DIR [--listen HOST:PORT] [--admin-token-file FILE]\n"
     "                       [--trust-sim-root DIR] [--tls-cert PEM --tls-key PEM]\n"
     "                       [--session-ttl SECONDS] [--allow-debug] [--port-file FILE]\n"
-    "       ccrfs kbs put --url URL --resource REPO/TYPE/TAG --policy FILE --value-file FILE [--token-file FILE]\n"
+    "       ccrfs kbs put --url URL --resource REPO/TYPE/TAG --policy FILE --value-file FILE [--token-file "
+    "FILE]\n"
     "       ccrfs kbs list --url URL [--token-file FILE]\n"
     "       ccrfs kbs delete --url URL --resource REPO/TYPE/TAG [--token-file FILE]\n"
     "serve runs a key broker speaking the Trustee KBS protocol (RCAR 0.4.0) on 127.0.0.1 (port 0 =\n"
@@ -34,19 +35,40 @@ static const char kbs_usage[] =
     "Policies use the Azure Key Vault release policy grammar (anyOf/allOf/claim/equals).\n"
     "Common: --broker-ca FILE trusts an extra CA for an https broker.\n";
 
-enum { OPT_STATE = 0x3000, OPT_LISTEN, OPT_TOKEN, OPT_SIM, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TTL, OPT_DEBUG,
-       OPT_PORT_FILE, OPT_URL, OPT_RESOURCE, OPT_POLICY, OPT_VALUE, OPT_CA };
+enum {
+    OPT_STATE = 0x3000,
+    OPT_LISTEN,
+    OPT_TOKEN,
+    OPT_SIM,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
+    OPT_TTL,
+    OPT_DEBUG,
+    OPT_PORT_FILE,
+    OPT_URL,
+    OPT_RESOURCE,
+    OPT_POLICY,
+    OPT_VALUE,
+    OPT_CA
+};
 
-static const struct option kbs_opts[] = {
-    {"state", required_argument, 0, OPT_STATE},           {"listen", required_argument, 0, OPT_LISTEN},
-    {"admin-token-file", required_argument, 0, OPT_TOKEN}, {"token-file", required_argument, 0, OPT_TOKEN},
-    {"trust-sim-root", required_argument, 0, OPT_SIM},    {"tls-cert", required_argument, 0, OPT_TLS_CERT},
-    {"tls-key", required_argument, 0, OPT_TLS_KEY},       {"session-ttl", required_argument, 0, OPT_TTL},
-    {"allow-debug", no_argument, 0, OPT_DEBUG},           {"port-file", required_argument, 0, OPT_PORT_FILE},
-    {"url", required_argument, 0, OPT_URL},               {"resource", required_argument, 0, OPT_RESOURCE},
-    {"policy", required_argument, 0, OPT_POLICY},         {"value-file", required_argument, 0, OPT_VALUE},
-    {"broker-ca", required_argument, 0, OPT_CA},          {"help", no_argument, 0, 'h'},
-    {0}};
+static const struct option kbs_opts[] = {{"state", required_argument, 0, OPT_STATE},
+                                         {"listen", required_argument, 0, OPT_LISTEN},
+                                         {"admin-token-file", required_argument, 0, OPT_TOKEN},
+                                         {"token-file", required_argument, 0, OPT_TOKEN},
+                                         {"trust-sim-root", required_argument, 0, OPT_SIM},
+                                         {"tls-cert", required_argument, 0, OPT_TLS_CERT},
+                                         {"tls-key", required_argument, 0, OPT_TLS_KEY},
+                                         {"session-ttl", required_argument, 0, OPT_TTL},
+                                         {"allow-debug", no_argument, 0, OPT_DEBUG},
+                                         {"port-file", required_argument, 0, OPT_PORT_FILE},
+                                         {"url", required_argument, 0, OPT_URL},
+                                         {"resource", required_argument, 0, OPT_RESOURCE},
+                                         {"policy", required_argument, 0, OPT_POLICY},
+                                         {"value-file", required_argument, 0, OPT_VALUE},
+                                         {"broker-ca", required_argument, 0, OPT_CA},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0}};
 
 struct kbs_args {
     const char *state, *listen, *token_file, *sim, *tls_cert, *tls_key, *port_file, *url, *resource, *policy,
@@ -100,7 +122,8 @@ static int cmd_serve(struct kbs_args *a)
         return cli_usage("serve needs --state DIR");
     if (a->listen != NULL) {
         const char *colon = strrchr(a->listen, ':');
-        if (colon == NULL || (size_t)(colon - a->listen) >= sizeof host || cli_parse_uint(colon + 1, 0, 65535, &port) != 0)
+        if (colon == NULL || (size_t)(colon - a->listen) >= sizeof host ||
+            cli_parse_uint(colon + 1, 0, 65535, &port) != 0)
             return cli_usage("--listen: expected HOST:PORT, got '%s'", a->listen);
         memcpy(host, a->listen, (size_t)(colon - a->listen));
         host[colon - a->listen] = '\0';
@@ -126,7 +149,8 @@ static int cmd_serve(struct kbs_args *a)
         return cli_fail_rc(rc, "kbs serve");
     ccr_log_set_level(CCR_LOG_INFO);
     if (a->sim != NULL)
-        ccr_log_warn("trusting the simulated SEV-SNP test root in %s: TEST ONLY, never in production", a->sim);
+        ccr_log_warn("trusting the simulated SEV-SNP test root in %s: TEST ONLY, never in production",
+                     a->sim);
     if (a->allow_debug)
         ccr_log_warn("accepting evidence from debuggable guests (--allow-debug)");
     ccr_log_info("listening on %s://%s:%u (KBS protocol %s)", a->tls_cert ? "https" : "http", host,
@@ -207,7 +231,8 @@ static int cmd_put(struct kbs_args *a)
     json_object_object_add(body, "policy", pol_obj);
     pol_obj = NULL;
     json_object_object_add(body, "value", json_object_new_string(b64));
-    text = strdup(json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    text =
+        strdup(json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
     snprintf(path, sizeof path, "/admin/v0/resource/%s", a->resource);
     status = text ? admin_call(a, "PUT", path, text, 201) : cli_fail("out of memory");
     if (status == CLI_EXIT_OK)
@@ -221,7 +246,8 @@ out:
     if (body) {
         struct json_object *v;
         if (json_object_object_get_ex(body, "value", &v))
-            OPENSSL_cleanse((void *)(uintptr_t)json_object_get_string(v), (size_t)json_object_get_string_len(v));
+            OPENSSL_cleanse((void *)(uintptr_t)json_object_get_string(v),
+                            (size_t)json_object_get_string_len(v));
     }
     json_object_put(body);
     json_object_put(pol_obj);
@@ -249,26 +275,55 @@ int cli_cmd_kbs(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", kbs_opts, NULL)) != -1) {
         switch (c) {
-        case OPT_STATE: a.state = optarg; break;
-        case OPT_LISTEN: a.listen = optarg; break;
-        case OPT_TOKEN: a.token_file = optarg; break;
-        case OPT_SIM: a.sim = optarg; break;
-        case OPT_TLS_CERT: a.tls_cert = optarg; break;
-        case OPT_TLS_KEY: a.tls_key = optarg; break;
+        case OPT_STATE:
+            a.state = optarg;
+            break;
+        case OPT_LISTEN:
+            a.listen = optarg;
+            break;
+        case OPT_TOKEN:
+            a.token_file = optarg;
+            break;
+        case OPT_SIM:
+            a.sim = optarg;
+            break;
+        case OPT_TLS_CERT:
+            a.tls_cert = optarg;
+            break;
+        case OPT_TLS_KEY:
+            a.tls_key = optarg;
+            break;
         case OPT_TTL:
             if (cli_parse_uint(optarg, 1, 86400, &v) != 0)
                 return cli_usage("--session-ttl: expected 1-86400 seconds, got '%s'", optarg);
             a.ttl = (unsigned)v;
             break;
-        case OPT_DEBUG: a.allow_debug = 1; break;
-        case OPT_PORT_FILE: a.port_file = optarg; break;
-        case OPT_URL: a.url = optarg; break;
-        case OPT_RESOURCE: a.resource = optarg; break;
-        case OPT_POLICY: a.policy = optarg; break;
-        case OPT_VALUE: a.value_file = optarg; break;
-        case OPT_CA: a.ca = optarg; break;
-        case 'h': fputs(kbs_usage, stdout); return CLI_EXIT_OK;
-        default: return cli_usage("unknown option or missing value: %s", argv[optind - 1]);
+        case OPT_DEBUG:
+            a.allow_debug = 1;
+            break;
+        case OPT_PORT_FILE:
+            a.port_file = optarg;
+            break;
+        case OPT_URL:
+            a.url = optarg;
+            break;
+        case OPT_RESOURCE:
+            a.resource = optarg;
+            break;
+        case OPT_POLICY:
+            a.policy = optarg;
+            break;
+        case OPT_VALUE:
+            a.value_file = optarg;
+            break;
+        case OPT_CA:
+            a.ca = optarg;
+            break;
+        case 'h':
+            fputs(kbs_usage, stdout);
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage("unknown option or missing value: %s", argv[optind - 1]);
         }
     }
     if (optind != argc)

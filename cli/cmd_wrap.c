@@ -39,12 +39,23 @@ int cli_cmd_wrap(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'k': key_path = optarg; break;
-        case 'p': pub_path = optarg; break;
-        case 'i': kid = optarg; break;
-        case 'o': out = optarg; break;
-        case 'h': fputs(wrap_usage, stdout); return CLI_EXIT_OK;
-        default: return cli_usage("unknown option or missing value: %s", argv[optind - 1]);
+        case 'k':
+            key_path = optarg;
+            break;
+        case 'p':
+            pub_path = optarg;
+            break;
+        case 'i':
+            kid = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'h':
+            fputs(wrap_usage, stdout);
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage("unknown option or missing value: %s", argv[optind - 1]);
         }
     }
     if (key_path == NULL || pub_path == NULL || out == NULL || optind != argc)

@@ -9,22 +9,24 @@
 #include <stdio.h>
 #include <string.h>
 
-static int release_kbs(const struct keys_release_request *req, struct keys_dek **dek, struct keys_release_info *info)
+static int release_kbs(const struct keys_release_request *req, struct keys_dek **dek,
+                       struct keys_release_info *info)
 {
     uint8_t *value = NULL;
     size_t len = 0;
     int rc;
 
     if (req->resource == NULL || req->attest == NULL)
-        return ccr_err_set(EINVAL, "a KBS key source needs a resource (REPO/TYPE/TAG) and evidence (sim:DIR or snp)");
+        return ccr_err_set(EINVAL,
+                           "a KBS key source needs a resource (REPO/TYPE/TAG) and evidence (sim:DIR or snp)");
     rc = keys_kbs_fetch(req->kbs_url, req->ca_file, req->resource, req->attest, &value, &len, info->detail,
                         sizeof info->detail);
     if (rc != 0)
         return rc;
     if (len != KEYS_DEK_LEN) {
         ccr_secmem_free(value, len);
-        return ccr_err_set(EINVAL, "key broker %s: resource %s holds %zu bytes, a data key is %d", req->kbs_url,
-                           req->resource, len, KEYS_DEK_LEN);
+        return ccr_err_set(EINVAL, "key broker %s: resource %s holds %zu bytes, a data key is %d",
+                           req->kbs_url, req->resource, len, KEYS_DEK_LEN);
     }
     rc = keys_dek_from_bytes(value, len, dek);
     ccr_secmem_free(value, len);
@@ -33,7 +35,8 @@ static int release_kbs(const struct keys_release_request *req, struct keys_dek *
     info->attested = 1;
     snprintf(info->method, sizeof info->method, "kbs");
     snprintf(info->broker, sizeof info->broker, "%s", req->kbs_url);
-    snprintf(info->evidence, sizeof info->evidence, "%s", strncmp(req->attest, "sim:", 4) == 0 ? "sim" : "snp");
+    snprintf(info->evidence, sizeof info->evidence, "%s",
+             strncmp(req->attest, "sim:", 4) == 0 ? "sim" : "snp");
     return 0;
 }
 

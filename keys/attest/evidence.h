@@ -20,8 +20,8 @@ int keys_evidence_get(const char *spec, const uint8_t report_data[KEYS_SNP_REPOR
 void keys_evidence_clear(struct keys_evidence *ev);
 
 /* Real hardware. */
-int keys_snp_dev_report(const uint8_t report_data[KEYS_SNP_REPORT_DATA_LEN], uint8_t report[KEYS_SNP_REPORT_LEN],
-                        uint8_t **vcek_der, size_t *vcek_len);
+int keys_snp_dev_report(const uint8_t report_data[KEYS_SNP_REPORT_DATA_LEN],
+                        uint8_t report[KEYS_SNP_REPORT_LEN], uint8_t **vcek_der, size_t *vcek_len);
 
 /* Finds the VCEK in a certificate table as the host supplies it (configfs-tsm auxblob or the
  * extended report): entries of a 16-byte GUID, a u32 offset and a u32 length, ended by an

@@ -92,7 +92,8 @@ int keys_snp_roots_add_sim(struct keys_snp_roots *roots, const char *dir)
 
     if (p_ask == NULL || p_ark == NULL)
         goto out;
-    if ((rc = ccr_read_file(p_ask, 1 << 16, &a, &alen)) != 0 || (rc = ccr_read_file(p_ark, 1 << 16, &b, &blen)) != 0)
+    if ((rc = ccr_read_file(p_ask, 1 << 16, &a, &alen)) != 0 ||
+        (rc = ccr_read_file(p_ark, 1 << 16, &b, &blen)) != 0)
         goto out;
     pem = malloc(alen + blen + 1);
     if (pem == NULL) {
@@ -117,7 +118,8 @@ int keys_snp_roots_find(struct keys_snp_roots *roots, X509 *vcek, X509 **ask, X5
 {
     for (size_t i = 0; i < roots->n; i++) {
         struct root *r = &roots->v[i];
-        if (X509_check_issued(r->ask, vcek) == X509_V_OK && X509_verify(vcek, X509_get0_pubkey(r->ask)) == 1) {
+        if (X509_check_issued(r->ask, vcek) == X509_V_OK &&
+            X509_verify(vcek, X509_get0_pubkey(r->ask)) == 1) {
             *ask = r->ask;
             *ark = r->ark;
             if (name)
@@ -127,7 +129,8 @@ int keys_snp_roots_find(struct keys_snp_roots *roots, X509 *vcek, X509 **ask, X5
             return 0;
         }
     }
-    return ccr_err_set(ENOENT, "the VCEK was not issued by any trusted root (%zu trusted: AMD Milan, Genoa, Turin%s)",
+    return ccr_err_set(ENOENT,
+                       "the VCEK was not issued by any trusted root (%zu trusted: AMD Milan, Genoa, Turin%s)",
                        roots->n, roots->n > 3 ? " and a test root" : "");
 }
 

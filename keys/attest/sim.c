@@ -45,8 +45,8 @@ static X509_NAME *amd_name(const char *cn)
     X509_NAME_add_entry_by_txt(n, "C", MBSTRING_ASC, (const unsigned char *)"US", -1, -1, 0);
     X509_NAME_add_entry_by_txt(n, "L", MBSTRING_ASC, (const unsigned char *)"Santa Clara", -1, -1, 0);
     X509_NAME_add_entry_by_txt(n, "ST", MBSTRING_ASC, (const unsigned char *)"CA", -1, -1, 0);
-    X509_NAME_add_entry_by_txt(n, "O", MBSTRING_ASC, (const unsigned char *)"ccrfs simulated SEV-SNP (TEST ONLY)", -1,
-                               -1, 0);
+    X509_NAME_add_entry_by_txt(n, "O", MBSTRING_ASC,
+                               (const unsigned char *)"ccrfs simulated SEV-SNP (TEST ONLY)", -1, -1, 0);
     X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
     return n;
 }
@@ -99,8 +99,8 @@ static int sign_pss(X509 *x, EVP_PKEY *key)
     EVP_PKEY_CTX *pctx = NULL;
     int ok = md != NULL && EVP_DigestSignInit(md, &pctx, EVP_sha384(), NULL, key) == 1 &&
              EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
-             EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 48) == 1 && EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha384()) == 1 &&
-             X509_sign_ctx(x, md) > 0;
+             EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 48) == 1 &&
+             EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha384()) == 1 && X509_sign_ctx(x, md) > 0;
     EVP_MD_CTX_free(md);
     return ok ? 0 : ccr_err_set(EIO, "cannot sign a simulated certificate with RSA-PSS");
 }
@@ -165,8 +165,8 @@ static EVP_PKEY *read_key(const char *dir, const char *name)
     if (f)
         fclose(f);
     if (k == NULL)
-        ccr_err_set(ENOENT, "%s: cannot read the simulator key (run 'ccrfs attest sim-init %s')", path ? path : name,
-                    dir);
+        ccr_err_set(ENOENT, "%s: cannot read the simulator key (run 'ccrfs attest sim-init %s')",
+                    path ? path : name, dir);
     free(path);
     return k;
 }
@@ -192,7 +192,8 @@ int keys_sim_init(const char *dir, const struct keys_sim_config *cfg)
         return rc;
     chmod(dir, 0700);
     rc = EIO;
-    if ((ark_key = gen_rsa4096()) == NULL || (ask_key = gen_rsa4096()) == NULL || (vcek_key = gen_p384()) == NULL) {
+    if ((ark_key = gen_rsa4096()) == NULL || (ask_key = gen_rsa4096()) == NULL ||
+        (vcek_key = gen_p384()) == NULL) {
         rc = ccr_err_set(EIO, "cannot generate the simulator's keys");
         goto out;
     }
@@ -206,7 +207,8 @@ int keys_sim_init(const char *dir, const struct keys_sim_config *cfg)
         add_ext_nid(ask, ark, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") != 0 ||
         add_ext_nid(ask, ark, NID_key_usage, "critical,keyCertSign,cRLSign") != 0 ||
         add_ext_nid(ask, ark, NID_subject_key_identifier, "hash") != 0 ||
-        add_ext_nid(ask, ark, NID_authority_key_identifier, "keyid:always") != 0 || (rc = sign_pss(ask, ark_key)) != 0)
+        add_ext_nid(ask, ark, NID_authority_key_identifier, "keyid:always") != 0 ||
+        (rc = sign_pss(ask, ark_key)) != 0)
         goto fail;
     if ((rc = keys_random(chip_id, sizeof chip_id)) != 0)
         goto out;
@@ -218,8 +220,10 @@ int keys_sim_init(const char *dir, const struct keys_sim_config *cfg)
         add_ext_int(vcek, "1.3.6.1.4.1.3704.1.3.1", sim_tcb.bootloader) != 0 ||
         add_ext_int(vcek, "1.3.6.1.4.1.3704.1.3.2", sim_tcb.tee) != 0 ||
         add_ext_int(vcek, "1.3.6.1.4.1.3704.1.3.3", sim_tcb.snp) != 0 ||
-        add_ext_int(vcek, "1.3.6.1.4.1.3704.1.3.4", 0) != 0 || add_ext_int(vcek, "1.3.6.1.4.1.3704.1.3.5", 0) != 0 ||
-        add_ext_int(vcek, "1.3.6.1.4.1.3704.1.3.6", 0) != 0 || add_ext_int(vcek, "1.3.6.1.4.1.3704.1.3.7", 0) != 0 ||
+        add_ext_int(vcek, "1.3.6.1.4.1.3704.1.3.4", 0) != 0 ||
+        add_ext_int(vcek, "1.3.6.1.4.1.3704.1.3.5", 0) != 0 ||
+        add_ext_int(vcek, "1.3.6.1.4.1.3704.1.3.6", 0) != 0 ||
+        add_ext_int(vcek, "1.3.6.1.4.1.3704.1.3.7", 0) != 0 ||
         add_ext_int(vcek, "1.3.6.1.4.1.3704.1.3.8", sim_tcb.microcode) != 0 ||
         add_ext_der(vcek, "1.3.6.1.4.1.3704.1.4", hwid_der, sizeof hwid_der) != 0 ||
         (rc = sign_pss(vcek, ask_key)) != 0)
@@ -230,7 +234,8 @@ int keys_sim_init(const char *dir, const struct keys_sim_config *cfg)
         goto out;
     ccr_hex_encode(chip_id, sizeof chip_id, chip_hex);
     conf = json_object_new_object();
-    json_object_object_add(conf, "policy", json_object_new_int64((int64_t)(cfg->policy ? cfg->policy : SIM_DEFAULT_POLICY)));
+    json_object_object_add(conf, "policy",
+                           json_object_new_int64((int64_t)(cfg->policy ? cfg->policy : SIM_DEFAULT_POLICY)));
     json_object_object_add(conf, "vmpl", json_object_new_int64(cfg->vmpl));
     json_object_object_add(conf, "chip_id", json_object_new_string(chip_hex));
     if (cfg->host_data_hex)
@@ -338,7 +343,8 @@ int keys_sim_report(const char *dir, const uint8_t report_data[KEYS_SNP_REPORT_D
         goto out;
     if (!present && (rc = keys_sim_self_measurement(report + KEYS_SNP_OFF_MEASUREMENT)) != 0)
         goto out;
-    if ((rc = conf_hex(conf, "host_data", report + KEYS_SNP_OFF_HOST_DATA, KEYS_SNP_HOST_DATA_LEN, &present)) != 0)
+    if ((rc = conf_hex(conf, "host_data", report + KEYS_SNP_OFF_HOST_DATA, KEYS_SNP_HOST_DATA_LEN,
+                       &present)) != 0)
         goto out;
     if (access(hd_path, F_OK) == 0) {
         char hex[2 * KEYS_SNP_HOST_DATA_LEN + 1];
@@ -365,7 +371,8 @@ int keys_sim_report(const char *dir, const uint8_t report_data[KEYS_SNP_REPORT_D
     /* Sign bytes 0x000-0x29F; store R and S little-endian, 72 bytes each, at 0x2A0. */
     md = EVP_MD_CTX_new();
     if (md == NULL || EVP_DigestSignInit(md, NULL, EVP_sha384(), NULL, key) != 1 ||
-        EVP_DigestSign(md, NULL, &sig_len, report, KEYS_SNP_SIGNED_LEN) != 1 || (sig = malloc(sig_len)) == NULL ||
+        EVP_DigestSign(md, NULL, &sig_len, report, KEYS_SNP_SIGNED_LEN) != 1 ||
+        (sig = malloc(sig_len)) == NULL ||
         EVP_DigestSign(md, sig, &sig_len, report, KEYS_SNP_SIGNED_LEN) != 1) {
         rc = ccr_err_set(EIO, "cannot sign the simulated report");
         goto out;
@@ -380,13 +387,15 @@ int keys_sim_report(const char *dir, const uint8_t report_data[KEYS_SNP_REPORT_D
         }
         ECDSA_SIG_get0(es, &r, &s);
         if (BN_bn2lebinpad(r, report + KEYS_SNP_SIG_OFFSET, KEYS_SNP_SIG_COMPONENT) < 0 ||
-            BN_bn2lebinpad(s, report + KEYS_SNP_SIG_OFFSET + KEYS_SNP_SIG_COMPONENT, KEYS_SNP_SIG_COMPONENT) < 0) {
+            BN_bn2lebinpad(s, report + KEYS_SNP_SIG_OFFSET + KEYS_SNP_SIG_COMPONENT, KEYS_SNP_SIG_COMPONENT) <
+                0) {
             rc = ccr_err_set(EIO, "cannot encode the report signature");
             goto out;
         }
     }
     if (vcek_der != NULL) {
-        if ((rc = keys_x509_load(vcek_path, &vcek)) != 0 || (rc = keys_x509_to_der(vcek, vcek_der, vcek_len)) != 0)
+        if ((rc = keys_x509_load(vcek_path, &vcek)) != 0 ||
+            (rc = keys_x509_to_der(vcek, vcek_der, vcek_len)) != 0)
             goto out;
     }
     rc = 0;

@@ -14,7 +14,7 @@
 #include "keys/attest/snp.h"
 
 struct keys_sim_config {
-    uint64_t policy;      /* 0: the default, SMT allowed, no debug, no migration agent */
+    uint64_t policy; /* 0: the default, SMT allowed, no debug, no migration agent */
     uint32_t vmpl;
     const char *host_data_hex;   /* NULL: zeros */
     const char *measurement_hex; /* NULL: SHA-384 of the running executable at report time */

@@ -89,7 +89,8 @@ int keys_snp_report_load(const char *path, struct keys_snp_report *out)
         if (n != 2 * KEYS_SNP_REPORT_LEN) {
             free(hex);
             free(buf);
-            return ccr_err_set(EINVAL, "%s: %zu bytes: neither a 1184-byte report nor its hex text", path, len);
+            return ccr_err_set(EINVAL, "%s: %zu bytes: neither a 1184-byte report nor its hex text", path,
+                               len);
         }
         bin = malloc(KEYS_SNP_REPORT_LEN);
         if (bin == NULL || ccr_hex_decode(hex, bin, KEYS_SNP_REPORT_LEN) != 0) {
@@ -141,7 +142,7 @@ int keys_x509_load_all(const char *path, STACK_OF(X509) * *out)
 {
     uint8_t *buf;
     size_t len;
-    STACK_OF(X509) *sk;
+    STACK_OF(X509) * sk;
     BIO *bio;
     X509 *x;
     int rc;
@@ -173,7 +174,7 @@ int keys_x509_load_all(const char *path, STACK_OF(X509) * *out)
 
 int keys_x509_load(const char *path, X509 **out)
 {
-    STACK_OF(X509) *sk;
+    STACK_OF(X509) * sk;
     int rc = keys_x509_load_all(path, &sk);
     if (rc != 0)
         return rc;
@@ -187,7 +188,8 @@ int keys_snp_verify_signature(const struct keys_snp_report *r, X509 *vcek)
     EVP_PKEY *pub = X509_get0_pubkey(vcek);
     ECDSA_SIG *sig = ECDSA_SIG_new();
     BIGNUM *br = BN_lebin2bn(r->raw + KEYS_SNP_SIG_OFFSET, KEYS_SNP_SIG_COMPONENT, NULL);
-    BIGNUM *bs = BN_lebin2bn(r->raw + KEYS_SNP_SIG_OFFSET + KEYS_SNP_SIG_COMPONENT, KEYS_SNP_SIG_COMPONENT, NULL);
+    BIGNUM *bs =
+        BN_lebin2bn(r->raw + KEYS_SNP_SIG_OFFSET + KEYS_SNP_SIG_COMPONENT, KEYS_SNP_SIG_COMPONENT, NULL);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     unsigned char *der = NULL;
     int der_len, ok = 0;
@@ -212,7 +214,8 @@ int keys_snp_verify_signature(const struct keys_snp_report *r, X509 *vcek)
     OPENSSL_free(der);
     EVP_MD_CTX_free(md);
     if (!ok)
-        return ccr_err_set(EBADMSG, "SNP report: the signature over bytes 0x000-0x29F does not verify with the VCEK");
+        return ccr_err_set(EBADMSG,
+                           "SNP report: the signature over bytes 0x000-0x29F does not verify with the VCEK");
     return 0;
 }
 
@@ -288,7 +291,8 @@ int keys_snp_verify(const struct keys_snp_report *r, X509 *vcek, X509 *ask, X509
     memset(v, 0, sizeof *v);
     X509_NAME_get_text_by_NID(X509_get_subject_name(ark), NID_commonName, v->ark_cn, sizeof v->ark_cn);
     if ((rc = check_signed_by(ark, ark, "ARK", "ARK itself")) != 0 ||
-        (rc = check_signed_by(ask, ark, "ASK", "ARK")) != 0 || (rc = check_signed_by(vcek, ask, "VCEK", "ASK")) != 0)
+        (rc = check_signed_by(ask, ark, "ASK", "ARK")) != 0 ||
+        (rc = check_signed_by(vcek, ask, "VCEK", "ASK")) != 0)
         return rc;
     if ((rc = check_validity(ark, "ARK", at)) != 0 || (rc = check_validity(ask, "ASK", at)) != 0 ||
         (rc = check_validity(vcek, "VCEK", at)) != 0)
@@ -299,8 +303,8 @@ int keys_snp_verify(const struct keys_snp_report *r, X509 *vcek, X509 *ask, X509
         if ((rc = amd_ext_int(vcek, tcb_ext[i].oid, tcb_ext[i].name, &val)) != 0)
             return rc;
         if (val != reported)
-            return ccr_err_set(EBADMSG, "SNP report: reported TCB %s is %u but the VCEK is for %ld", tcb_ext[i].name,
-                               reported, val);
+            return ccr_err_set(EBADMSG, "SNP report: reported TCB %s is %u but the VCEK is for %ld",
+                               tcb_ext[i].name, reported, val);
     }
     hw = amd_ext(vcek, "1.3.6.1.4.1.3704.1.4");
     if (hw == NULL)
@@ -314,7 +318,8 @@ int keys_snp_verify(const struct keys_snp_report *r, X509 *vcek, X509 *ask, X509
     if (hwlen != KEYS_SNP_CHIP_ID_LEN)
         return ccr_err_set(EBADMSG, "VCEK: hwID extension is %d bytes, expected 64", hwlen);
     if (memcmp(hwp, r->chip_id, KEYS_SNP_CHIP_ID_LEN) != 0)
-        return ccr_err_set(EBADMSG, "SNP report: chip id differs from the VCEK's hwID: the VCEK is for another chip");
+        return ccr_err_set(EBADMSG,
+                           "SNP report: chip id differs from the VCEK's hwID: the VCEK is for another chip");
     if ((rc = keys_snp_verify_signature(r, vcek)) != 0)
         return rc;
     v->debug = (r->policy & KEYS_SNP_POLICY_DEBUG) != 0;
@@ -341,7 +346,8 @@ struct json_object *keys_snp_claims(const struct keys_snp_report *r)
     add_hex(o, "family_id", r->family_id, sizeof r->family_id);
     add_hex(o, "image_id", r->image_id, sizeof r->image_id);
     json_object_object_add(o, "debug", json_object_new_boolean((r->policy & KEYS_SNP_POLICY_DEBUG) != 0));
-    json_object_object_add(o, "migrate_ma", json_object_new_boolean((r->policy & KEYS_SNP_POLICY_MIGRATE_MA) != 0));
+    json_object_object_add(o, "migrate_ma",
+                           json_object_new_boolean((r->policy & KEYS_SNP_POLICY_MIGRATE_MA) != 0));
     json_object_object_add(o, "smt", json_object_new_boolean((r->policy & KEYS_SNP_POLICY_SMT) != 0));
     json_object_object_add(o, "vmpl", json_object_new_int64(r->vmpl));
     json_object_object_add(o, "version", json_object_new_int64(r->version));

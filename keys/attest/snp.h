@@ -20,10 +20,10 @@
 #define KEYS_SNP_CHIP_ID_LEN     64
 
 /* Guest policy bits (SEV-SNP ABI, GUEST_POLICY). */
-#define KEYS_SNP_POLICY_SMT          (1ULL << 16)
-#define KEYS_SNP_POLICY_RESERVED1    (1ULL << 17)
-#define KEYS_SNP_POLICY_MIGRATE_MA   (1ULL << 18)
-#define KEYS_SNP_POLICY_DEBUG        (1ULL << 19)
+#define KEYS_SNP_POLICY_SMT           (1ULL << 16)
+#define KEYS_SNP_POLICY_RESERVED1     (1ULL << 17)
+#define KEYS_SNP_POLICY_MIGRATE_MA    (1ULL << 18)
+#define KEYS_SNP_POLICY_DEBUG         (1ULL << 19)
 #define KEYS_SNP_POLICY_SINGLE_SOCKET (1ULL << 20)
 
 /* TCB_VERSION as laid out on Milan and Genoa: byte 0 boot loader, 1 TEE, 6 SNP, 7 microcode. */
@@ -101,7 +101,7 @@ int keys_snp_verify_signature(const struct keys_snp_report *r, X509 *vcek);
 
 /* Loads one certificate (PEM or DER) from a file, or all certificates of a PEM file. */
 int keys_x509_load(const char *path, X509 **out);
-int keys_x509_load_all(const char *path, STACK_OF(X509) **out);
+int keys_x509_load_all(const char *path, STACK_OF(X509) * *out);
 int keys_x509_from_der(const uint8_t *der, size_t len, X509 **out);
 int keys_x509_to_der(X509 *cert, uint8_t **der, size_t *len);
 

@@ -72,8 +72,8 @@ static int tsm_report(const uint8_t report_data[64], uint8_t report[KEYS_SNP_REP
     if ((rc = ccr_read_file(path, 64, &buf, &len)) != 0)
         goto out;
     if (strncmp((const char *)buf, "sev_guest", 9) != 0) {
-        rc = ccr_err_set(ENODEV, "configfs-tsm provider is '%.*s', not SEV-SNP (sev_guest)", (int)strcspn((char *)buf, "\n"),
-                         (char *)buf);
+        rc = ccr_err_set(ENODEV, "configfs-tsm provider is '%.*s', not SEV-SNP (sev_guest)",
+                         (int)strcspn((char *)buf, "\n"), (char *)buf);
         goto out;
     }
     free(buf);
@@ -99,7 +99,8 @@ static int tsm_report(const uint8_t report_data[64], uint8_t report[KEYS_SNP_REP
     buf = NULL;
     snprintf(path, sizeof path, "%s/auxblob", dir);
     if ((rc = ccr_read_file(path, 1 << 20, &buf, &len)) != 0 || len == 0) {
-        rc = ccr_err_set(ENOENT, "the host supplied no certificates (configfs-tsm auxblob is empty): no VCEK to send");
+        rc = ccr_err_set(
+            ENOENT, "the host supplied no certificates (configfs-tsm auxblob is empty): no VCEK to send");
         goto out;
     }
     rc = copy_vcek(buf, len, vcek_der, vcek_len);
@@ -109,8 +110,8 @@ out:
     return rc;
 }
 
-static int ioctl_report(const uint8_t report_data[64], uint8_t report[KEYS_SNP_REPORT_LEN], uint8_t **vcek_der,
-                        size_t *vcek_len)
+static int ioctl_report(const uint8_t report_data[64], uint8_t report[KEYS_SNP_REPORT_LEN],
+                        uint8_t **vcek_der, size_t *vcek_len)
 {
     struct snp_ext_report_req req;
     struct snp_report_resp resp;
@@ -123,8 +124,9 @@ static int ioctl_report(const uint8_t report_data[64], uint8_t report[KEYS_SNP_R
     fd = open(SEV_GUEST_DEV, O_RDWR | O_CLOEXEC);
     if (fd < 0) {
         free(certs);
-        return ccr_err_set(ENODEV, "no SEV-SNP device: neither " TSM_REPORT_DIR " nor " SEV_GUEST_DEV
-                                   " exists (%s); this is not an SEV-SNP guest. For local tests use --attest sim:DIR",
+        return ccr_err_set(ENODEV,
+                           "no SEV-SNP device: neither " TSM_REPORT_DIR " nor " SEV_GUEST_DEV
+                           " exists (%s); this is not an SEV-SNP guest. For local tests use --attest sim:DIR",
                            strerror(errno));
     }
     memset(&req, 0, sizeof req);
@@ -137,13 +139,15 @@ static int ioctl_report(const uint8_t report_data[64], uint8_t report[KEYS_SNP_R
     io.req_data = (uint64_t)(uintptr_t)&req;
     io.resp_data = (uint64_t)(uintptr_t)&resp;
     if (ioctl(fd, SNP_GET_EXT_REPORT, &io) != 0) {
-        rc = ccr_err_set(EIO, SEV_GUEST_DEV ": SNP_GET_EXT_REPORT failed: %s (firmware error 0x%x, VMM error 0x%x)",
-                         strerror(errno), io.fw_error, io.vmm_error);
+        rc = ccr_err_set(
+            EIO, SEV_GUEST_DEV ": SNP_GET_EXT_REPORT failed: %s (firmware error 0x%x, VMM error 0x%x)",
+            strerror(errno), io.fw_error, io.vmm_error);
         goto out;
     }
     /* MSG_REPORT_RSP: status (u32), report size (u32), 24 reserved bytes, then the report. */
     if (ccr_get_le32(resp.data) != 0 || ccr_get_le32(resp.data + 4) < KEYS_SNP_REPORT_LEN) {
-        rc = ccr_err_set(EIO, SEV_GUEST_DEV ": report request failed with status 0x%x", ccr_get_le32(resp.data));
+        rc = ccr_err_set(EIO, SEV_GUEST_DEV ": report request failed with status 0x%x",
+                         ccr_get_le32(resp.data));
         goto out;
     }
     memcpy(report, resp.data + 32, KEYS_SNP_REPORT_LEN);
@@ -154,8 +158,8 @@ out:
     return rc;
 }
 
-int keys_snp_dev_report(const uint8_t report_data[KEYS_SNP_REPORT_DATA_LEN], uint8_t report[KEYS_SNP_REPORT_LEN],
-                        uint8_t **vcek_der, size_t *vcek_len)
+int keys_snp_dev_report(const uint8_t report_data[KEYS_SNP_REPORT_DATA_LEN],
+                        uint8_t report[KEYS_SNP_REPORT_LEN], uint8_t **vcek_der, size_t *vcek_len)
 {
     struct stat st;
     if (stat(TSM_REPORT_DIR, &st) == 0 && S_ISDIR(st.st_mode) && access(SEV_GUEST_DEV, F_OK) != 0)

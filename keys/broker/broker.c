@@ -67,8 +67,8 @@ static void session_clear(struct session *s)
     memset(s, 0, sizeof *s);
 }
 
-static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *ctype, const char *text,
-                                 const char *cookie)
+static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *ctype,
+                                 const char *text, const char *cookie)
 {
     struct MHD_Response *r =
         MHD_create_response_from_buffer(strlen(text), (void *)(uintptr_t)text, MHD_RESPMEM_MUST_COPY);
@@ -84,19 +84,21 @@ static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, cons
     return ret;
 }
 
-static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, struct json_object *o, const char *cookie)
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, struct json_object *o,
+                                 const char *cookie)
 {
-    enum MHD_Result r =
-        send_text(c, status, "application/json",
-                  json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), cookie);
+    enum MHD_Result r = send_text(
+        c, status, "application/json",
+        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), cookie);
     json_object_put(o);
     return r;
 }
 
 /* RFC 7807 problem details, with Trustee's problem-type URIs. */
-static enum MHD_Result send_problem(struct MHD_Connection *c, unsigned status, const char *type, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static enum MHD_Result send_problem(struct MHD_Connection *c, unsigned status, const char *type, const char *fmt, ...)
+static enum MHD_Result send_problem(struct MHD_Connection *c, unsigned status, const char *type,
+                                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static enum MHD_Result send_problem(struct MHD_Connection *c, unsigned status, const char *type,
+                                    const char *fmt, ...)
 {
     struct json_object *o = json_object_new_object();
     char detail[1024], uri[256];
@@ -112,7 +114,8 @@ static enum MHD_Result send_problem(struct MHD_Connection *c, unsigned status, c
     json_object_object_add(o, "status", json_object_new_int((int)status));
     json_object_object_add(o, "detail", json_object_new_string(detail));
     r = send_text(c, status, "application/problem+json",
-                  json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), NULL);
+                  json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+                  NULL);
     json_object_put(o);
     return r;
 }
@@ -122,8 +125,8 @@ static const char *claims_summary(struct json_object *claims, char *buf, size_t 
 {
     struct json_object *m, *h, *d, *v, *bl, *tee, *snp, *uc, *chip;
     if (claims == NULL || !json_object_object_get_ex(claims, "measurement", &m) ||
-        !json_object_object_get_ex(claims, "host_data", &h) || !json_object_object_get_ex(claims, "debug", &d) ||
-        !json_object_object_get_ex(claims, "vmpl", &v) ||
+        !json_object_object_get_ex(claims, "host_data", &h) ||
+        !json_object_object_get_ex(claims, "debug", &d) || !json_object_object_get_ex(claims, "vmpl", &v) ||
         !json_object_object_get_ex(claims, "reported_tcb_bootloader", &bl) ||
         !json_object_object_get_ex(claims, "reported_tcb_tee", &tee) ||
         !json_object_object_get_ex(claims, "reported_tcb_snp", &snp) ||
@@ -132,10 +135,11 @@ static const char *claims_summary(struct json_object *claims, char *buf, size_t 
         snprintf(buf, len, "(no verified claims)");
         return buf;
     }
-    snprintf(buf, len, "measurement=%s host_data=%s debug=%s vmpl=%d tcb=bl:%d,tee:%d,snp:%d,ucode:%d chip_id=%.16s...",
-             json_object_get_string(m), json_object_get_string(h), json_object_get_string(d), json_object_get_int(v),
-             json_object_get_int(bl), json_object_get_int(tee), json_object_get_int(snp), json_object_get_int(uc),
-             json_object_get_string(chip));
+    snprintf(buf, len,
+             "measurement=%s host_data=%s debug=%s vmpl=%d tcb=bl:%d,tee:%d,snp:%d,ucode:%d chip_id=%.16s...",
+             json_object_get_string(m), json_object_get_string(h), json_object_get_string(d),
+             json_object_get_int(v), json_object_get_int(bl), json_object_get_int(tee),
+             json_object_get_int(snp), json_object_get_int(uc), json_object_get_string(chip));
     return buf;
 }
 
@@ -164,19 +168,18 @@ static enum MHD_Result handle_auth(struct keys_broker *b, struct MHD_Connection 
     }
     if (!json_object_object_get_ex(req, "version", &v) || !json_object_is_type(v, json_type_string) ||
         strcmp(json_object_get_string(v), KEYS_KBS_PROTOCOL_VERSION) != 0) {
-        enum MHD_Result r = send_problem(c, 401, "ProtocolVersion",
-                                         "protocol version %.32s is not supported (this broker speaks %s)",
-                                         v && json_object_is_type(v, json_type_string) ? json_object_get_string(v)
-                                                                                       : "(none)",
-                                         KEYS_KBS_PROTOCOL_VERSION);
+        enum MHD_Result r = send_problem(
+            c, 401, "ProtocolVersion", "protocol version %.32s is not supported (this broker speaks %s)",
+            v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "(none)",
+            KEYS_KBS_PROTOCOL_VERSION);
         json_object_put(req);
         return r;
     }
     if (!json_object_object_get_ex(req, "tee", &v) || !json_object_is_type(v, json_type_string) ||
         strcmp(json_object_get_string(v), KEYS_KBS_TEE) != 0) {
-        enum MHD_Result r = send_problem(c, 401, "UnsupportedTee", "TEE type %.32s is not supported (only \"snp\")",
-                                         v && json_object_is_type(v, json_type_string) ? json_object_get_string(v)
-                                                                                       : "(none)");
+        enum MHD_Result r = send_problem(
+            c, 401, "UnsupportedTee", "TEE type %.32s is not supported (only \"snp\")",
+            v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "(none)");
         json_object_put(req);
         return r;
     }
@@ -213,7 +216,8 @@ static enum MHD_Result handle_auth(struct keys_broker *b, struct MHD_Connection 
     return send_json(c, 200, resp, cookie);
 }
 
-static char *make_token(struct keys_broker *b, struct json_object *claims, struct json_object *jwk, time_t exp)
+static char *make_token(struct keys_broker *b, struct json_object *claims, struct json_object *jwk,
+                        time_t exp)
 {
     struct json_object *hdr = json_object_new_object(), *body = json_object_new_object();
     const char *h, *p;
@@ -240,8 +244,8 @@ static char *make_token(struct keys_broker *b, struct json_object *claims, struc
         out = malloc(n);
         if (out != NULL) {
             snprintf(out, n, "%s.%s", hb, pb);
-            if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, b->jwt_key, sizeof b->jwt_key, (const uint8_t *)out,
-                          strlen(out), mac, sizeof mac, &mac_len) == NULL) {
+            if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, b->jwt_key, sizeof b->jwt_key,
+                          (const uint8_t *)out, strlen(out), mac, sizeof mac, &mac_len) == NULL) {
                 free(out);
                 out = NULL;
             } else {
@@ -285,7 +289,8 @@ static enum MHD_Result handle_attest(struct keys_broker *b, struct MHD_Connectio
     pthread_mutex_lock(&b->lock);
     s = find_session(b, c);
     if (s == NULL) {
-        ret = attest_refuse(c, NULL, "InvalidCookie", "no session: call /kbs/v0/auth first (missing or unknown cookie)");
+        ret = attest_refuse(c, NULL, "InvalidCookie",
+                            "no session: call /kbs/v0/auth first (missing or unknown cookie)");
         goto out;
     }
     if (s->expires <= now) {
@@ -294,23 +299,27 @@ static enum MHD_Result handle_attest(struct keys_broker *b, struct MHD_Connectio
         goto out;
     }
     if (s->state != S_CHALLENGED) {
-        ret = attest_refuse(c, NULL, "NonceReused",
-                            "this session's challenge nonce was already used: a nonce is good for one attestation");
+        ret = attest_refuse(
+            c, NULL, "NonceReused",
+            "this session's challenge nonce was already used: a nonce is good for one attestation");
         goto out;
     }
     s->state = S_NONCE_USED; /* whatever happens next, this nonce is spent */
     req = json_tokener_parse(rq->body ? rq->body : "");
     if (req == NULL || !json_object_object_get_ex(req, "runtime-data", &rt) ||
         !json_object_object_get_ex(rt, "nonce", &nonce) || !json_object_is_type(nonce, json_type_string) ||
-        !json_object_object_get_ex(rt, "tee-pubkey", &jwk) || !json_object_object_get_ex(req, "tee-evidence", &tee_ev)) {
-        ret = attest_refuse(c, NULL, "InvalidRequest",
-                            "the attestation needs runtime-data.nonce, runtime-data.tee-pubkey and tee-evidence");
+        !json_object_object_get_ex(rt, "tee-pubkey", &jwk) ||
+        !json_object_object_get_ex(req, "tee-evidence", &tee_ev)) {
+        ret = attest_refuse(
+            c, NULL, "InvalidRequest",
+            "the attestation needs runtime-data.nonce, runtime-data.tee-pubkey and tee-evidence");
         goto out;
     }
     if (strlen(json_object_get_string(nonce)) != strlen(s->nonce) ||
         CRYPTO_memcmp(json_object_get_string(nonce), s->nonce, strlen(s->nonce)) != 0) {
-        ret = attest_refuse(c, NULL, "NonceMismatch",
-                            "runtime-data nonce is not this session's challenge (replayed or stale evidence)");
+        ret =
+            attest_refuse(c, NULL, "NonceMismatch",
+                          "runtime-data nonce is not this session's challenge (replayed or stale evidence)");
         goto out;
     }
     if ((rc = keys_jwk_parse_public(jwk, &key, alg, sizeof alg)) != 0) {
@@ -320,8 +329,10 @@ static enum MHD_Result handle_attest(struct keys_broker *b, struct MHD_Connectio
     }
     if (!((strcmp(alg, KEYS_JWE_ALG_ECDH) == 0 && EVP_PKEY_get_base_id(key) == EVP_PKEY_EC) ||
           (strcmp(alg, KEYS_JWE_ALG_RSA) == 0 && EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA))) {
-        snprintf(reason, sizeof reason, "tee-pubkey: alg '%s' does not fit the key (ECDH-ES+A256KW with EC, "
-                 "RSA-OAEP-256 with RSA)", alg);
+        snprintf(reason, sizeof reason,
+                 "tee-pubkey: alg '%s' does not fit the key (ECDH-ES+A256KW with EC, "
+                 "RSA-OAEP-256 with RSA)",
+                 alg);
         ret = attest_refuse(c, NULL, "InvalidTeePubKey", reason);
         goto out;
     }
@@ -346,19 +357,22 @@ static enum MHD_Result handle_attest(struct keys_broker *b, struct MHD_Connectio
     json_object_object_add(claims, "root", json_object_new_string(root_name));
     if ((rc = keys_kbs_report_data(rt, expect)) != 0 ||
         CRYPTO_memcmp(expect, report.report_data, sizeof expect) != 0) {
-        ret = attest_refuse(c, claims, "ReportDataMismatch",
-                            "report_data is not the SHA-384 of runtime-data: the evidence is not bound to this "
-                            "nonce and tee-pubkey");
+        ret =
+            attest_refuse(c, claims, "ReportDataMismatch",
+                          "report_data is not the SHA-384 of runtime-data: the evidence is not bound to this "
+                          "nonce and tee-pubkey");
         goto out;
     }
     if (report.vmpl != 0) {
-        snprintf(reason, sizeof reason, "the report was made at VMPL %u; only VMPL 0 evidence is accepted", report.vmpl);
+        snprintf(reason, sizeof reason, "the report was made at VMPL %u; only VMPL 0 evidence is accepted",
+                 report.vmpl);
         ret = attest_refuse(c, claims, "VmplCheck", reason);
         goto out;
     }
     if (verdict.debug && !b->allow_debug) {
-        ret = attest_refuse(c, claims, "DebugPolicy",
-                            "the guest policy allows debugging (DEBUG bit 19 set): its memory is not confidential");
+        ret = attest_refuse(
+            c, claims, "DebugPolicy",
+            "the guest policy allows debugging (DEBUG bit 19 set): its memory is not confidential");
         goto out;
     }
     s->tee_key = key;
@@ -403,7 +417,8 @@ static enum MHD_Result handle_resource(struct keys_broker *b, struct MHD_Connect
     s = find_session(b, c);
     if (s == NULL || s->state != S_ATTESTED) {
         ccr_log_warn("release refused: resource=%s reason=not attested", name);
-        ret = send_problem(c, 401, "UnAuthenticated", "no attested session: attest first (/kbs/v0/auth, /kbs/v0/attest)");
+        ret = send_problem(c, 401, "UnAuthenticated",
+                           "no attested session: attest first (/kbs/v0/auth, /kbs/v0/attest)");
         goto out;
     }
     if (s->expires <= time(NULL)) {
@@ -471,7 +486,8 @@ static enum MHD_Result handle_admin(struct keys_broker *b, struct MHD_Connection
                                     const char *url, struct request *rq)
 {
     static const char res_prefix[] = "/admin/v0/resource/";
-    const char *name = strncmp(url, res_prefix, sizeof res_prefix - 1) == 0 ? url + sizeof res_prefix - 1 : NULL;
+    const char *name =
+        strncmp(url, res_prefix, sizeof res_prefix - 1) == 0 ? url + sizeof res_prefix - 1 : NULL;
     int rc;
 
     if (!admin_ok(b, c)) {
@@ -511,10 +527,11 @@ static enum MHD_Result handle_admin(struct keys_broker *b, struct MHD_Connection
         const char *ptext, *vtext;
         enum MHD_Result ret;
 
-        if (o == NULL || !json_object_object_get_ex(o, "policy", &pol) || !json_object_object_get_ex(o, "value", &val) ||
-            !json_object_is_type(val, json_type_string)) {
+        if (o == NULL || !json_object_object_get_ex(o, "policy", &pol) ||
+            !json_object_object_get_ex(o, "value", &val) || !json_object_is_type(val, json_type_string)) {
             json_object_put(o);
-            return send_problem(c, 400, "InvalidRequest", "expected {\"policy\": {...}, \"value\": \"<base64>\"}");
+            return send_problem(c, 400, "InvalidRequest",
+                                "expected {\"policy\": {...}, \"value\": \"<base64>\"}");
         }
         ptext = json_object_to_json_string_ext(pol, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         if ((rc = keys_policy_parse(ptext, strlen(ptext), &p)) != 0) {
@@ -544,7 +561,8 @@ static enum MHD_Result handle_admin(struct keys_broker *b, struct MHD_Connection
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                                  const char *version, const char *upload, size_t *upload_size, void **con_cls)
+                                  const char *version, const char *upload, size_t *upload_size,
+                                  void **con_cls)
 {
     struct keys_broker *b = cls;
     struct request *rq = *con_cls;
@@ -583,7 +601,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                            : send_problem(c, 405, "MethodNotAllowed", "use POST");
     if (strncmp(url, res_prefix, sizeof res_prefix - 1) == 0) {
         if (strcmp(method, "GET") != 0)
-            return send_problem(c, 405, "MethodNotAllowed", "resources are read with GET; register them with the admin API");
+            return send_problem(c, 405, "MethodNotAllowed",
+                                "resources are read with GET; register them with the admin API");
         return handle_resource(b, c, url + sizeof res_prefix - 1);
     }
     if (strncmp(url, "/admin/", 7) == 0)
@@ -591,7 +610,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return send_problem(c, 404, "NotFound", "no endpoint %s", url);
 }
 
-static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
 {
     struct request *rq = *con_cls;
     (void)cls;

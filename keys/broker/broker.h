@@ -6,14 +6,14 @@
 #define CCRFS_KEYS_BROKER_BROKER_H
 
 struct keys_broker_conf {
-    const char *host;         /* listen address, default 127.0.0.1 */
-    unsigned port;            /* 0: an ephemeral port */
-    const char *state_dir;    /* master.key and resources/ */
-    const char *admin_token;  /* the admin bearer token (from a file or the environment) */
-    const char *sim_root;     /* trust this simulator folder's test root too (NULL: AMD only) */
+    const char *host;               /* listen address, default 127.0.0.1 */
+    unsigned port;                  /* 0: an ephemeral port */
+    const char *state_dir;          /* master.key and resources/ */
+    const char *admin_token;        /* the admin bearer token (from a file or the environment) */
+    const char *sim_root;           /* trust this simulator folder's test root too (NULL: AMD only) */
     const char *tls_cert, *tls_key; /* PEM files: serve https */
-    unsigned session_ttl;     /* seconds a session lives after /auth, default 300 */
-    int allow_debug;          /* accept evidence from guests whose policy allows debugging */
+    unsigned session_ttl;           /* seconds a session lives after /auth, default 300 */
+    int allow_debug;                /* accept evidence from guests whose policy allows debugging */
 };
 
 struct keys_broker;

@@ -20,14 +20,22 @@ static const struct {
     const char *name;
     enum claim_type type;
 } known_claims[] = {
-    {"measurement", CLAIM_HEX},          {"host_data", CLAIM_HEX},
-    {"report_data", CLAIM_HEX},          {"chip_id", CLAIM_HEX},
-    {"family_id", CLAIM_HEX},            {"image_id", CLAIM_HEX},
-    {"debug", CLAIM_BOOL},               {"migrate_ma", CLAIM_BOOL},
-    {"smt", CLAIM_BOOL},                 {"vmpl", CLAIM_INT},
-    {"version", CLAIM_INT},              {"guest_svn", CLAIM_INT},
-    {"policy", CLAIM_INT},               {"reported_tcb_bootloader", CLAIM_INT},
-    {"reported_tcb_tee", CLAIM_INT},     {"reported_tcb_snp", CLAIM_INT},
+    {"measurement", CLAIM_HEX},
+    {"host_data", CLAIM_HEX},
+    {"report_data", CLAIM_HEX},
+    {"chip_id", CLAIM_HEX},
+    {"family_id", CLAIM_HEX},
+    {"image_id", CLAIM_HEX},
+    {"debug", CLAIM_BOOL},
+    {"migrate_ma", CLAIM_BOOL},
+    {"smt", CLAIM_BOOL},
+    {"vmpl", CLAIM_INT},
+    {"version", CLAIM_INT},
+    {"guest_svn", CLAIM_INT},
+    {"policy", CLAIM_INT},
+    {"reported_tcb_bootloader", CLAIM_INT},
+    {"reported_tcb_tee", CLAIM_INT},
+    {"reported_tcb_snp", CLAIM_INT},
     {"reported_tcb_microcode", CLAIM_INT},
 };
 
@@ -70,32 +78,38 @@ static int check_node(struct json_object *n, const char *where, int depth, int i
         list_name = "allOf";
     if (json_object_object_get_ex(n, "claim", &claim)) {
         if (have_any || have_all || is_root)
-            return ccr_err_set(EINVAL, "policy: %s: a condition (\"claim\") cannot also hold anyOf/allOf%s", where,
-                               is_root ? " or be the root" : "");
+            return ccr_err_set(EINVAL, "policy: %s: a condition (\"claim\") cannot also hold anyOf/allOf%s",
+                               where, is_root ? " or be the root" : "");
         if (!json_object_is_type(claim, json_type_string))
             return ccr_err_set(EINVAL, "policy: %s: \"claim\" must be a string", where);
         if (claim_type(json_object_get_string(claim), &t) != 0)
-            return ccr_err_set(EINVAL,
-                               "policy: %s: unknown claim '%s' (measurement, host_data, report_data, chip_id, "
-                               "family_id, image_id, debug, migrate_ma, smt, vmpl, version, guest_svn, policy, "
-                               "reported_tcb_bootloader|tee|snp|microcode)",
-                               where, json_object_get_string(claim));
+            return ccr_err_set(
+                EINVAL,
+                "policy: %s: unknown claim '%s' (measurement, host_data, report_data, chip_id, "
+                "family_id, image_id, debug, migrate_ma, smt, vmpl, version, guest_svn, policy, "
+                "reported_tcb_bootloader|tee|snp|microcode)",
+                where, json_object_get_string(claim));
         if (!json_object_object_get_ex(n, "equals", &eq))
             return ccr_err_set(EINVAL, "policy: %s: condition on '%s' has no \"equals\"", where,
                                json_object_get_string(claim));
         if ((t == CLAIM_HEX && !json_object_is_type(eq, json_type_string)) ||
             (t == CLAIM_BOOL && !json_object_is_type(eq, json_type_boolean)) ||
             (t == CLAIM_INT && !json_object_is_type(eq, json_type_int)))
-            return ccr_err_set(EINVAL, "policy: %s: '%s' must equal a %s", where, json_object_get_string(claim),
-                               t == CLAIM_HEX ? "hex string" : t == CLAIM_BOOL ? "boolean" : "number");
+            return ccr_err_set(EINVAL, "policy: %s: '%s' must equal a %s", where,
+                               json_object_get_string(claim),
+                               t == CLAIM_HEX    ? "hex string"
+                               : t == CLAIM_BOOL ? "boolean"
+                                                 : "number");
         return 0;
     }
     if (json_object_object_get_ex(n, "equals", &eq))
         return ccr_err_set(EINVAL, "policy: %s: \"equals\" without \"claim\"", where);
     if (have_any && have_all)
-        return ccr_err_set(EINVAL, "policy: %s: holds both anyOf and allOf; nest one inside the other", where);
+        return ccr_err_set(EINVAL, "policy: %s: holds both anyOf and allOf; nest one inside the other",
+                           where);
     if (!have_any && !have_all)
-        return ccr_err_set(EINVAL, "policy: %s: needs \"anyOf\" or \"allOf\" (or be a \"claim\" condition)", where);
+        return ccr_err_set(EINVAL, "policy: %s: needs \"anyOf\" or \"allOf\" (or be a \"claim\" condition)",
+                           where);
     if (json_object_object_get_ex(n, "authority", &eq) && !json_object_is_type(eq, json_type_string))
         return ccr_err_set(EINVAL, "policy: %s: \"authority\" must be a string", where);
     if (!json_object_is_type(list, json_type_array) || json_object_array_length(list) == 0)
@@ -129,7 +143,8 @@ int keys_policy_parse(const char *text, size_t len, struct keys_policy **out)
             trailing = 1;
     if (root == NULL || jerr != json_tokener_success || trailing) {
         rc = ccr_err_set(EINVAL, "policy: not valid JSON (%s at offset %zu)",
-                         root == NULL ? json_tokener_error_desc(jerr) : "trailing data", json_tokener_get_parse_end(tok));
+                         root == NULL ? json_tokener_error_desc(jerr) : "trailing data",
+                         json_tokener_get_parse_end(tok));
         json_tokener_free(tok);
         json_object_put(root);
         return rc;
@@ -175,8 +190,8 @@ static int eval_node(struct json_object *n, struct json_object *claims, char *re
         else
             match = json_object_get_int64(have) == json_object_get_int64(eq);
         if (!match)
-            snprintf(reason, rlen, "claim %s is %s, the policy requires %s", name, json_object_get_string(have),
-                     json_object_get_string(eq));
+            snprintf(reason, rlen, "claim %s is %s, the policy requires %s", name,
+                     json_object_get_string(have), json_object_get_string(eq));
         return match;
     }
     if (json_object_object_get_ex(n, "allOf", &list)) {

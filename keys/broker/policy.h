@@ -19,7 +19,8 @@ int keys_policy_parse(const char *text, size_t len, struct keys_policy **out);
 /* The policy as compact JSON text (owned by the policy). */
 const char *keys_policy_text(const struct keys_policy *p);
 /* 0 when the claims satisfy the policy; EACCES with reason filled when they do not. */
-int keys_policy_eval(const struct keys_policy *p, struct json_object *claims, char *reason, size_t reason_len);
+int keys_policy_eval(const struct keys_policy *p, struct json_object *claims, char *reason,
+                     size_t reason_len);
 void keys_policy_free(struct keys_policy *p);
 
 #endif

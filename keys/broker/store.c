@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MASTER_LEN 32
+#define MASTER_LEN   32
 #define RESOURCE_MAX (1 << 16)
 
 struct keys_rstore {
@@ -61,7 +61,8 @@ int keys_rstore_open(const char *dir, struct keys_rstore **out)
         }
         memcpy(master, buf, MASTER_LEN);
     }
-    if ((rc = keys_hkdf_sha256(master, MASTER_LEN, (const uint8_t *)"ccrfs-broker", 12, "ccrfs broker resource v1", rs->key, KEYS_KEY_LEN)) != 0)
+    if ((rc = keys_hkdf_sha256(master, MASTER_LEN, (const uint8_t *)"ccrfs-broker", 12,
+                               "ccrfs broker resource v1", rs->key, KEYS_KEY_LEN)) != 0)
         goto fail;
     ccr_freezero(buf, buf ? len : 0);
     ccr_secmem_free(master, MASTER_LEN + 1);
@@ -117,7 +118,8 @@ int keys_rstore_put(struct keys_rstore *rs, const char *name, const char *policy
         goto out;
     }
     if ((rc = keys_random(nonce, sizeof nonce)) != 0 ||
-        (rc = keys_gcm_seal(rs->key, nonce, (const uint8_t *)name, strlen(name), value, len, sealed, sealed + len)) != 0)
+        (rc = keys_gcm_seal(rs->key, nonce, (const uint8_t *)name, strlen(name), value, len, sealed,
+                            sealed + len)) != 0)
         goto out;
     s_nonce = b64(nonce, sizeof nonce);
     s_val = b64(sealed, len + KEYS_TAG_LEN);
@@ -156,8 +158,9 @@ static int load_file(struct keys_rstore *rs, const char *path, const char *expec
         return rc;
     o = json_tokener_parse((const char *)buf);
     free(buf);
-    if (o == NULL || !json_object_object_get_ex(o, "name", &v_name) || !json_object_object_get_ex(o, "policy", &v_pol) ||
-        !json_object_object_get_ex(o, "nonce", &v_nonce) || !json_object_object_get_ex(o, "sealed_value", &v_val)) {
+    if (o == NULL || !json_object_object_get_ex(o, "name", &v_name) ||
+        !json_object_object_get_ex(o, "policy", &v_pol) || !json_object_object_get_ex(o, "nonce", &v_nonce) ||
+        !json_object_object_get_ex(o, "sealed_value", &v_val)) {
         rc = ccr_err_set(EINVAL, "%s: not a resource file", path);
         goto out;
     }
@@ -170,8 +173,8 @@ static int load_file(struct keys_rstore *rs, const char *path, const char *expec
         rc = ENOMEM;
         goto out;
     }
-    if (policy_json &&
-        (*policy_json = strdup(json_object_to_json_string_ext(v_pol, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE))) == NULL) {
+    if (policy_json && (*policy_json = strdup(json_object_to_json_string_ext(
+                            v_pol, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE))) == NULL) {
         rc = ENOMEM;
         goto out;
     }
@@ -190,7 +193,8 @@ static int load_file(struct keys_rstore *rs, const char *path, const char *expec
         if (keys_gcm_open(rs->key, nonce, (const uint8_t *)name, strlen(name), sealed, slen - KEYS_TAG_LEN,
                           sealed + slen - KEYS_TAG_LEN, plain) != 0) {
             ccr_secmem_free(plain, slen - KEYS_TAG_LEN);
-            rc = ccr_err_set(EBADMSG, "%s: the sealed value does not authenticate (tampered, or another master key)",
+            rc = ccr_err_set(EBADMSG,
+                             "%s: the sealed value does not authenticate (tampered, or another master key)",
                              path);
             goto out;
         }
@@ -205,7 +209,8 @@ out:
     return rc;
 }
 
-int keys_rstore_get(struct keys_rstore *rs, const char *name, char **policy_json, uint8_t **value, size_t *len)
+int keys_rstore_get(struct keys_rstore *rs, const char *name, char **policy_json, uint8_t **value,
+                    size_t *len)
 {
     char *path = res_path(rs, name);
     int rc;

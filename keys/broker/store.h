@@ -20,7 +20,8 @@ int keys_rstore_put(struct keys_rstore *rs, const char *name, const char *policy
 /* Reads a resource: *policy_json malloc'd; *value locked memory of *len bytes
  * (ccr_secmem_free). ENOENT when there is no such resource; EBADMSG when its file does not
  * authenticate. value may be NULL to read only the policy. */
-int keys_rstore_get(struct keys_rstore *rs, const char *name, char **policy_json, uint8_t **value, size_t *len);
+int keys_rstore_get(struct keys_rstore *rs, const char *name, char **policy_json, uint8_t **value,
+                    size_t *len);
 int keys_rstore_delete(struct keys_rstore *rs, const char *name);
 /* Calls cb for each resource name and its policy text. */
 int keys_rstore_list(struct keys_rstore *rs, int (*cb)(void *arg, const char *name, const char *policy_json),

@@ -21,7 +21,8 @@ struct keys_kbs_session {
     EVP_PKEY *tee_key; /* the ephemeral key: its private half never leaves this struct */
 };
 
-int keys_kbs_session_new(const char *url, const char *ca_file, const char *key_alg, struct keys_kbs_session **out)
+int keys_kbs_session_new(const char *url, const char *ca_file, const char *key_alg,
+                         struct keys_kbs_session **out)
 {
     struct keys_kbs_session *s = calloc(1, sizeof *s);
     int rc;
@@ -45,7 +46,8 @@ const char *keys_kbs_nonce(const struct keys_kbs_session *s)
 static int post_json(struct keys_kbs_session *s, const char *path, struct json_object *body,
                      struct keys_http_reply *reply)
 {
-    const char *text = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    const char *text =
+        json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
     return keys_http_do(s->http, "POST", path, text, strlen(text), NULL, reply);
 }
 
@@ -67,8 +69,9 @@ int keys_kbs_auth(struct keys_kbs_session *s)
         goto out;
     }
     resp = json_tokener_parse(reply.body);
-    if (resp == NULL || !json_object_object_get_ex(resp, "nonce", &v) || !json_object_is_type(v, json_type_string) ||
-        json_object_get_string_len(v) == 0 || (size_t)json_object_get_string_len(v) >= sizeof s->nonce) {
+    if (resp == NULL || !json_object_object_get_ex(resp, "nonce", &v) ||
+        !json_object_is_type(v, json_type_string) || json_object_get_string_len(v) == 0 ||
+        (size_t)json_object_get_string_len(v) >= sizeof s->nonce) {
         rc = ccr_err_set(EIO, "KBS auth: the challenge has no usable \"nonce\"");
         goto out;
     }
@@ -79,8 +82,8 @@ out:
     return rc;
 }
 
-int keys_kbs_attest(struct keys_kbs_session *s, const char *attest_spec, const struct keys_kbs_attest_faults *faults,
-                    char *detail, size_t detail_len)
+int keys_kbs_attest(struct keys_kbs_session *s, const char *attest_spec,
+                    const struct keys_kbs_attest_faults *faults, char *detail, size_t detail_len)
 {
     struct json_object *jwk = NULL, *rt = NULL, *body = NULL, *tee_ev, *other_jwk = NULL;
     EVP_PKEY *other = NULL;

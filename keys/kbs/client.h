@@ -11,19 +11,20 @@ struct keys_kbs_session;
 
 /* Deliberate faults, for tests of the broker's refusals only. */
 struct keys_kbs_attest_faults {
-    const char *nonce;         /* send this nonce instead of the challenge's */
-    int bind_other_key;        /* put the hash of a different tee-pubkey in report_data */
-    int flip_signature_byte;   /* corrupt the report's signature after it is made */
+    const char *nonce;       /* send this nonce instead of the challenge's */
+    int bind_other_key;      /* put the hash of a different tee-pubkey in report_data */
+    int flip_signature_byte; /* corrupt the report's signature after it is made */
 };
 
-int keys_kbs_session_new(const char *url, const char *ca_file, const char *key_alg, struct keys_kbs_session **out);
+int keys_kbs_session_new(const char *url, const char *ca_file, const char *key_alg,
+                         struct keys_kbs_session **out);
 /* POST /kbs/v0/auth: gets the challenge nonce and the session cookie. */
 int keys_kbs_auth(struct keys_kbs_session *s);
 const char *keys_kbs_nonce(const struct keys_kbs_session *s);
 /* POST /kbs/v0/attest with evidence from the provider spec (sim:DIR or snp). detail gets
  * the measurement the evidence carried (hex), for the caller's records. */
-int keys_kbs_attest(struct keys_kbs_session *s, const char *attest_spec, const struct keys_kbs_attest_faults *faults,
-                    char *detail, size_t detail_len);
+int keys_kbs_attest(struct keys_kbs_session *s, const char *attest_spec,
+                    const struct keys_kbs_attest_faults *faults, char *detail, size_t detail_len);
 /* GET /kbs/v0/resource/REPO/TYPE/TAG and decrypt the JWE. *value is locked memory of *len
  * bytes (ccr_secmem_free(*value, *len)). */
 int keys_kbs_get_resource(struct keys_kbs_session *s, const char *resource, uint8_t **value, size_t *len);

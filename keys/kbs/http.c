@@ -109,8 +109,8 @@ int keys_http_do(struct keys_http *h, const char *method, const char *path, cons
     if (cc != CURLE_OK) {
         keys_http_reply_free(reply);
         if (cc == CURLE_COULDNT_CONNECT)
-            return ccr_err_set(ECONNREFUSED, "cannot reach the broker at %s: connection refused (is it running?)",
-                               h->base);
+            return ccr_err_set(ECONNREFUSED,
+                               "cannot reach the broker at %s: connection refused (is it running?)", h->base);
         if (cc == CURLE_COULDNT_RESOLVE_HOST)
             return ccr_err_set(EHOSTUNREACH, "cannot resolve the broker host in %s", h->base);
         if (cc == CURLE_OPERATION_TIMEDOUT)

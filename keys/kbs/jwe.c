@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CEK_LEN 32
+#define CEK_LEN           32
 #define JWE_MAX_PLAINTEXT (1 << 20)
 
 int keys_jwk_generate(const char *alg, EVP_PKEY **out)
@@ -23,7 +23,8 @@ int keys_jwk_generate(const char *alg, EVP_PKEY **out)
     else if (strcmp(alg, KEYS_JWE_ALG_RSA) == 0)
         *out = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)3072);
     else
-        return ccr_err_set(EINVAL, "key algorithm '%s': expected %s or %s", alg, KEYS_JWE_ALG_ECDH, KEYS_JWE_ALG_RSA);
+        return ccr_err_set(EINVAL, "key algorithm '%s': expected %s or %s", alg, KEYS_JWE_ALG_ECDH,
+                           KEYS_JWE_ALG_RSA);
     return *out ? 0 : ccr_err_set(EIO, "cannot generate an ephemeral %s key", alg);
 }
 
@@ -166,7 +167,8 @@ int keys_jwk_parse_public(struct json_object *jwk, EVP_PKEY **out, char *alg_out
             goto out;
         }
         if (BN_num_bits(n) < 2048) {
-            rc = ccr_err_set(EINVAL, "JWK: RSA modulus of %d bits is too small (2048 at least)", BN_num_bits(n));
+            rc = ccr_err_set(EINVAL, "JWK: RSA modulus of %d bits is too small (2048 at least)",
+                             BN_num_bits(n));
             goto out;
         }
         OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n);
@@ -214,7 +216,9 @@ int keys_jwe_concat_kdf(const uint8_t *z, size_t z_len, const char *alg, const u
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     int ok = md != NULL;
 
-#define PUT32(b, v) ((b)[0] = (uint8_t)((v) >> 24), (b)[1] = (uint8_t)((v) >> 16), (b)[2] = (uint8_t)((v) >> 8), (b)[3] = (uint8_t)(v))
+#define PUT32(b, v)                                                                                          \
+    ((b)[0] = (uint8_t)((v) >> 24), (b)[1] = (uint8_t)((v) >> 16), (b)[2] = (uint8_t)((v) >> 8),             \
+     (b)[3] = (uint8_t)(v))
     for (uint32_t round = 1; ok && done < need; round++) {
         size_t take = need - done < 32 ? need - done : 32;
         PUT32(ctr, round);
@@ -223,9 +227,11 @@ int keys_jwe_concat_kdf(const uint8_t *z, size_t z_len, const char *alg, const u
         PUT32(len4, alg_len);
         ok = ok && EVP_DigestUpdate(md, len4, 4) == 1 && EVP_DigestUpdate(md, alg, alg_len) == 1;
         PUT32(len4, apu_len);
-        ok = ok && EVP_DigestUpdate(md, len4, 4) == 1 && (apu_len == 0 || EVP_DigestUpdate(md, apu, apu_len) == 1);
+        ok = ok && EVP_DigestUpdate(md, len4, 4) == 1 &&
+             (apu_len == 0 || EVP_DigestUpdate(md, apu, apu_len) == 1);
         PUT32(len4, apv_len);
-        ok = ok && EVP_DigestUpdate(md, len4, 4) == 1 && (apv_len == 0 || EVP_DigestUpdate(md, apv, apv_len) == 1);
+        ok = ok && EVP_DigestUpdate(md, len4, 4) == 1 &&
+             (apv_len == 0 || EVP_DigestUpdate(md, apv, apv_len) == 1);
         PUT32(len4, keybits);
         ok = ok && EVP_DigestUpdate(md, len4, 4) == 1 && EVP_DigestFinal_ex(md, hash, NULL) == 1;
         if (ok)
@@ -270,15 +276,16 @@ int keys_aes_kw_unwrap(const uint8_t kek[32], const uint8_t *in, size_t len, uin
     return aes_kw(0, kek, in, len, out);
 }
 
-int keys_jwe_gcm_open(const uint8_t cek[32], const uint8_t *iv, size_t iv_len, const char *aad, const uint8_t *ct,
-                      size_t ct_len, const uint8_t *tag, size_t tag_len, uint8_t *out)
+int keys_jwe_gcm_open(const uint8_t cek[32], const uint8_t *iv, size_t iv_len, const char *aad,
+                      const uint8_t *ct, size_t ct_len, const uint8_t *tag, size_t tag_len, uint8_t *out)
 {
     if (iv_len != KEYS_NONCE_LEN)
         return ccr_err_set(EINVAL, "JWE: \"iv\" is %zu bytes, A256GCM uses 12", iv_len);
     if (tag_len != KEYS_TAG_LEN)
         return ccr_err_set(EINVAL, "JWE: \"tag\" is %zu bytes, A256GCM uses 16", tag_len);
     if (keys_gcm_open(cek, iv, (const uint8_t *)aad, strlen(aad), ct, ct_len, tag, out) != 0)
-        return ccr_err_set(EBADMSG, "JWE: the content does not authenticate (tag mismatch): tampered or wrong key");
+        return ccr_err_set(EBADMSG,
+                           "JWE: the content does not authenticate (tag mismatch): tampered or wrong key");
     return 0;
 }
 
@@ -306,8 +313,10 @@ static int rsa_oaep256(EVP_PKEY *key, int enc, const uint8_t *in, size_t len, ui
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
     int ok = ctx != NULL && (enc ? EVP_PKEY_encrypt_init(ctx) : EVP_PKEY_decrypt_init(ctx)) == 1 &&
              EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) == 1 &&
-             EVP_PKEY_CTX_set_rsa_oaep_md(ctx, EVP_sha256()) == 1 && EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha256()) == 1 &&
-             (enc ? EVP_PKEY_encrypt(ctx, out, out_len, in, len) : EVP_PKEY_decrypt(ctx, out, out_len, in, len)) == 1;
+             EVP_PKEY_CTX_set_rsa_oaep_md(ctx, EVP_sha256()) == 1 &&
+             EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha256()) == 1 &&
+             (enc ? EVP_PKEY_encrypt(ctx, out, out_len, in, len)
+                  : EVP_PKEY_decrypt(ctx, out, out_len, in, len)) == 1;
     EVP_PKEY_CTX_free(ctx);
     if (!ok)
         return enc ? ccr_err_set(EIO, "RSA-OAEP-256 encryption failed")
@@ -354,7 +363,8 @@ int keys_jwe_encrypt(EVP_PKEY *recipient, const char *alg, const uint8_t *pt, si
         char group[32] = "";
         size_t glen;
         if (EVP_PKEY_get_base_id(recipient) != EVP_PKEY_EC ||
-            EVP_PKEY_get_utf8_string_param(recipient, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &glen) != 1) {
+            EVP_PKEY_get_utf8_string_param(recipient, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
+                                           &glen) != 1) {
             rc = ccr_err_set(EINVAL, "JWE: %s needs an EC key", alg);
             goto out;
         }
@@ -364,7 +374,8 @@ int keys_jwe_encrypt(EVP_PKEY *recipient, const char *alg, const uint8_t *pt, si
             goto out;
         }
         json_object_object_add(hdr, "epk", keys_jwk_public(eph, NULL));
-        if ((rc = ecdh_kek(eph, recipient, alg, kek)) != 0 || (rc = keys_aes_kw_wrap(kek, cek, sizeof cek, ek)) != 0)
+        if ((rc = ecdh_kek(eph, recipient, alg, kek)) != 0 ||
+            (rc = keys_aes_kw_wrap(kek, cek, sizeof cek, ek)) != 0)
             goto out;
         ek_len = sizeof cek + 8;
     } else {
@@ -392,7 +403,8 @@ int keys_jwe_encrypt(EVP_PKEY *recipient, const char *alg, const uint8_t *pt, si
     s = b64url(tag, sizeof tag);
     json_object_object_add(jwe, "tag", json_object_new_string(s ? s : ""));
     free(s);
-    *out = strdup(json_object_to_json_string_ext(jwe, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    *out =
+        strdup(json_object_to_json_string_ext(jwe, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
     rc = *out ? 0 : ENOMEM;
 out:
     OPENSSL_cleanse(cek, sizeof cek);
@@ -430,9 +442,12 @@ int keys_jwe_decrypt(const char *json, size_t json_len, EVP_PKEY *priv, uint8_t 
         rc = ccr_err_set(EINVAL, "JWE: not a JSON object (flattened serialization expected)");
         goto out;
     }
-    if ((rc = get_str(jwe, "protected", &prot)) != 0 || (rc = get_b64(jwe, "protected", &hdr_raw, &hdr_len)) != 0 ||
-        (rc = get_b64(jwe, "encrypted_key", &ek, &ek_len)) != 0 || (rc = get_b64(jwe, "iv", &iv, &iv_len)) != 0 ||
-        (rc = get_b64(jwe, "ciphertext", &ct, &ct_len)) != 0 || (rc = get_b64(jwe, "tag", &tag, &tag_len)) != 0) {
+    if ((rc = get_str(jwe, "protected", &prot)) != 0 ||
+        (rc = get_b64(jwe, "protected", &hdr_raw, &hdr_len)) != 0 ||
+        (rc = get_b64(jwe, "encrypted_key", &ek, &ek_len)) != 0 ||
+        (rc = get_b64(jwe, "iv", &iv, &iv_len)) != 0 ||
+        (rc = get_b64(jwe, "ciphertext", &ct, &ct_len)) != 0 ||
+        (rc = get_b64(jwe, "tag", &tag, &tag_len)) != 0) {
         rc = ccr_err_wrap(EINVAL, "JWE: ");
         goto out;
     }
@@ -474,7 +489,8 @@ int keys_jwe_decrypt(const char *json, size_t json_len, EVP_PKEY *priv, uint8_t 
         if ((rc = ecdh_kek(priv, epk, alg, kek)) != 0)
             goto out;
         if (ek_len != CEK_LEN + 8) {
-            rc = ccr_err_set(EINVAL, "JWE: \"encrypted_key\" is %zu bytes, expected 40 for a wrapped 256-bit key", ek_len);
+            rc = ccr_err_set(
+                EINVAL, "JWE: \"encrypted_key\" is %zu bytes, expected 40 for a wrapped 256-bit key", ek_len);
             goto out;
         }
         if ((rc = keys_aes_kw_unwrap(kek, ek, ek_len, cek)) != 0)

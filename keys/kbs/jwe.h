@@ -41,7 +41,7 @@ int keys_aes_kw_wrap(const uint8_t kek[32], const uint8_t *in, size_t len, uint8
 int keys_aes_kw_unwrap(const uint8_t kek[32], const uint8_t *in, size_t len, uint8_t *out);
 
 /* The A256GCM content layer: AAD is the ASCII of the protected header as sent. */
-int keys_jwe_gcm_open(const uint8_t cek[32], const uint8_t *iv, size_t iv_len, const char *aad, const uint8_t *ct,
-                      size_t ct_len, const uint8_t *tag, size_t tag_len, uint8_t *out);
+int keys_jwe_gcm_open(const uint8_t cek[32], const uint8_t *iv, size_t iv_len, const char *aad,
+                      const uint8_t *ct, size_t ct_len, const uint8_t *tag, size_t tag_len, uint8_t *out);
 
 #endif

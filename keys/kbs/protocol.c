@@ -68,8 +68,12 @@ static void sb_value(struct sbuf *b, struct json_object *v)
 {
     char num[32];
     switch (json_object_get_type(v)) {
-    case json_type_null: sb_put(b, "null", 4); break;
-    case json_type_boolean: sb_put(b, json_object_get_boolean(v) ? "true" : "false", json_object_get_boolean(v) ? 4 : 5); break;
+    case json_type_null:
+        sb_put(b, "null", 4);
+        break;
+    case json_type_boolean:
+        sb_put(b, json_object_get_boolean(v) ? "true" : "false", json_object_get_boolean(v) ? 4 : 5);
+        break;
     case json_type_int:
         snprintf(num, sizeof num, "%lld", (long long)json_object_get_int64(v));
         sb_put(b, num, strlen(num));
@@ -79,7 +83,9 @@ static void sb_value(struct sbuf *b, struct json_object *v)
         sb_put(b, t, strlen(t));
         break;
     }
-    case json_type_string: sb_str(b, json_object_get_string(v)); break;
+    case json_type_string:
+        sb_str(b, json_object_get_string(v));
+        break;
     case json_type_array:
         sb_put(b, "[", 1);
         for (size_t i = 0; i < json_object_array_length(v); i++) {
@@ -187,7 +193,8 @@ int keys_kbs_snp_evidence_parse(struct json_object *o, struct keys_snp_report *r
     int rc;
 
     *vcek_der = NULL;
-    if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "attestation_report", &rep) ||
+    if (!json_object_is_type(o, json_type_object) ||
+        !json_object_object_get_ex(o, "attestation_report", &rep) ||
         !json_object_is_type(rep, json_type_string))
         return ccr_err_set(EINVAL, "SNP evidence: \"attestation_report\" is missing or not a string");
     s = json_object_get_string(rep);
@@ -222,8 +229,10 @@ int keys_kbs_resource_check(const char *path)
     while (1) {
         size_t n = strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-");
         if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-            return ccr_err_set(EINVAL, "resource '%s': each of REPO/TYPE/TAG must be a non-empty name of "
-                                       "letters, digits, '.', '_' or '-'", path);
+            return ccr_err_set(EINVAL,
+                               "resource '%s': each of REPO/TYPE/TAG must be a non-empty name of "
+                               "letters, digits, '.', '_' or '-'",
+                               path);
         parts++;
         p += n;
         if (*p == '\0')

@@ -58,14 +58,18 @@ int keys_skr_jwk_private(const char *jwk_text, size_t len, EVP_PKEY **out)
         goto out;
     }
     if (!json_object_object_get_ex(o, "kty", &kty) || !json_object_is_type(kty, json_type_string) ||
-        (strcmp(json_object_get_string(kty), "RSA") != 0 && strcmp(json_object_get_string(kty), "RSA-HSM") != 0)) {
+        (strcmp(json_object_get_string(kty), "RSA") != 0 &&
+         strcmp(json_object_get_string(kty), "RSA-HSM") != 0)) {
         rc = ccr_err_set(EINVAL, "released key: \"kty\" must be RSA");
         goto out;
     }
     for (size_t i = 0; i < 8; i++) {
         if ((bn[i] = jwk_bn(o, names[i])) == NULL) {
-            rc = ccr_err_set(EINVAL, "released key: \"%s\" is missing or not base64url (a private RSA JWK needs n, e, "
-                                     "d, p, q, dp, dq, qi)", names[i]);
+            rc =
+                ccr_err_set(EINVAL,
+                            "released key: \"%s\" is missing or not base64url (a private RSA JWK needs n, e, "
+                            "d, p, q, dp, dq, qi)",
+                            names[i]);
             goto out;
         }
         OSSL_PARAM_BLD_push_BN(bld, params_names[i], bn[i]);
@@ -127,10 +131,12 @@ int keys_skr_unwrap(const char *doc, size_t len, EVP_PKEY *kek, struct keys_dek 
         goto out;
     }
     if (EVP_PKEY_decrypt_init(ctx) != 1 || EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) != 1 ||
-        EVP_PKEY_CTX_set_rsa_oaep_md(ctx, EVP_sha256()) != 1 || EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha256()) != 1 ||
+        EVP_PKEY_CTX_set_rsa_oaep_md(ctx, EVP_sha256()) != 1 ||
+        EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha256()) != 1 ||
         EVP_PKEY_decrypt(ctx, plain, &plen, wrapped, wlen) != 1) {
-        rc = ccr_err_set(EBADMSG, KEYS_SKR_WRAPPED_OBJECT ": the wrapped key does not unwrap with the released key "
-                                  "(another key, or tampered)");
+        rc = ccr_err_set(EBADMSG,
+                         KEYS_SKR_WRAPPED_OBJECT ": the wrapped key does not unwrap with the released key "
+                                                 "(another key, or tampered)");
         goto out;
     }
     rc = keys_dek_from_bytes(plain, plen, dek);
@@ -159,8 +165,10 @@ int keys_skr_wrap(const uint8_t *dek, size_t dek_len, EVP_PKEY *kek_pub, const c
         EVP_PKEY_CTX_free(ctx);
         return ccr_err_set(EINVAL, "the key-encryption key must be RSA of 2048 bits or more");
     }
-    if (ctx == NULL || EVP_PKEY_encrypt_init(ctx) != 1 || EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) != 1 ||
-        EVP_PKEY_CTX_set_rsa_oaep_md(ctx, EVP_sha256()) != 1 || EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha256()) != 1 ||
+    if (ctx == NULL || EVP_PKEY_encrypt_init(ctx) != 1 ||
+        EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) != 1 ||
+        EVP_PKEY_CTX_set_rsa_oaep_md(ctx, EVP_sha256()) != 1 ||
+        EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha256()) != 1 ||
         EVP_PKEY_encrypt(ctx, out, &olen, dek, dek_len) != 1) {
         EVP_PKEY_CTX_free(ctx);
         return ccr_err_set(EIO, "RSA-OAEP-256 wrap failed");
@@ -179,7 +187,8 @@ int keys_skr_wrap(const uint8_t *dek, size_t dek_len, EVP_PKEY *kek_pub, const c
     if (kid)
         json_object_object_add(o, "kid", json_object_new_string(kid));
     json_object_object_add(o, "wrapped_key", json_object_new_string(b64));
-    *doc = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+    *doc =
+        strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
     if (*doc == NULL)
         rc = ENOMEM;
     free(b64);
@@ -187,7 +196,8 @@ int keys_skr_wrap(const uint8_t *dek, size_t dek_len, EVP_PKEY *kek_pub, const c
     return rc;
 }
 
-int keys_skr_release(const struct keys_release_request *req, struct keys_dek **dek, struct keys_release_info *info)
+int keys_skr_release(const struct keys_release_request *req, struct keys_dek **dek,
+                     struct keys_release_info *info)
 {
     struct json_object *body = json_object_new_object(), *resp = NULL, *key;
     struct keys_http *http = NULL;
@@ -207,12 +217,15 @@ int keys_skr_release(const struct keys_release_request *req, struct keys_dek **d
         return ccr_err_set(EINVAL, "Azure SKR needs the dataset's store to read " KEYS_SKR_WRAPPED_OBJECT);
     }
     /* Read the wrapped key first: no point releasing a KEK for a dataset that has none. */
-    if ((rc = fetch_read_object(req->dataset_store, KEYS_SKR_WRAPPED_OBJECT, 64 * 1024, &doc, &doc_len)) != 0) {
+    if ((rc = fetch_read_object(req->dataset_store, KEYS_SKR_WRAPPED_OBJECT, 64 * 1024, &doc, &doc_len)) !=
+        0) {
         rc = ccr_err_wrap(rc, "Azure SKR: reading " KEYS_SKR_WRAPPED_OBJECT " beside the dataset: ");
         goto out;
     }
-    json_object_object_add(body, "maa_endpoint", json_object_new_string(req->skr_maa_endpoint ? req->skr_maa_endpoint : ""));
-    json_object_object_add(body, "akv_endpoint", json_object_new_string(req->skr_akv_endpoint ? req->skr_akv_endpoint : ""));
+    json_object_object_add(body, "maa_endpoint",
+                           json_object_new_string(req->skr_maa_endpoint ? req->skr_maa_endpoint : ""));
+    json_object_object_add(body, "akv_endpoint",
+                           json_object_new_string(req->skr_akv_endpoint ? req->skr_akv_endpoint : ""));
     json_object_object_add(body, "kid", json_object_new_string(req->skr_kid));
     text = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
     if ((rc = keys_http_open(req->skr_url, req->ca_file, &http)) != 0 ||

@@ -16,7 +16,8 @@
 #define KEYS_SKR_WRAPPED_OBJECT "dek.wrapped.json"
 
 /* The whole release: call the sidecar, read and unwrap dek.wrapped.json. */
-int keys_skr_release(const struct keys_release_request *req, struct keys_dek **dek, struct keys_release_info *info);
+int keys_skr_release(const struct keys_release_request *req, struct keys_dek **dek,
+                     struct keys_release_info *info);
 
 /* An RSA private key from a JWK (kty RSA with n, e, d, p, q, dp, dq, qi). */
 int keys_skr_jwk_private(const char *jwk_text, size_t len, EVP_PKEY **out);

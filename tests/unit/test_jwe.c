@@ -29,9 +29,10 @@ static void test_aes_kw_rfc3394(void **state)
     static const uint8_t key[32] = {0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xAA,
                                     0xBB, 0xCC, 0xDD, 0xEE, 0xFF, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05,
                                     0x06, 0x07, 0x08, 0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F};
-    static const uint8_t wrapped[40] = {0x28, 0xC9, 0xF4, 0x04, 0xC4, 0xB8, 0x10, 0xF4, 0xCB, 0xCC, 0xB3, 0x5C, 0xFB, 0x87,
-                                        0xF8, 0x26, 0x3F, 0x57, 0x86, 0xE2, 0xD8, 0x0E, 0xD3, 0x26, 0xCB, 0xC7, 0xF0, 0xE7,
-                                        0x1A, 0x99, 0xF4, 0x3B, 0xFB, 0x98, 0x8B, 0x9B, 0x7A, 0x02, 0xDD, 0x21};
+    static const uint8_t wrapped[40] = {0x28, 0xC9, 0xF4, 0x04, 0xC4, 0xB8, 0x10, 0xF4, 0xCB, 0xCC,
+                                        0xB3, 0x5C, 0xFB, 0x87, 0xF8, 0x26, 0x3F, 0x57, 0x86, 0xE2,
+                                        0xD8, 0x0E, 0xD3, 0x26, 0xCB, 0xC7, 0xF0, 0xE7, 0x1A, 0x99,
+                                        0xF4, 0x3B, 0xFB, 0x98, 0x8B, 0x9B, 0x7A, 0x02, 0xDD, 0x21};
     uint8_t out[40], back[32], bad[40];
     (void)state;
     assert_int_equal(keys_aes_kw_wrap(kek, key, sizeof key, out), 0);
@@ -47,13 +48,15 @@ static void test_aes_kw_rfc3394(void **state)
 /* RFC 7518 appendix C: the Concat KDF for ECDH-ES, apu "Alice", apv "Bob", A128GCM. */
 static void test_concat_kdf_rfc7518(void **state)
 {
-    static const uint8_t z[32] = {158, 86,  217, 29,  129, 113, 53,  211, 114, 131, 66,  131, 191, 132, 38,  156,
-                                  251, 49,  110, 163, 218, 128, 106, 72,  246, 218, 167, 121, 140, 254, 144, 196};
-    static const uint8_t expect[16] = {86, 170, 141, 234, 248, 35, 109, 32, 92, 34, 40, 205, 113, 167, 16, 26};
+    static const uint8_t z[32] = {158, 86,  217, 29,  129, 113, 53,  211, 114, 131, 66,
+                                  131, 191, 132, 38,  156, 251, 49,  110, 163, 218, 128,
+                                  106, 72,  246, 218, 167, 121, 140, 254, 144, 196};
+    static const uint8_t expect[16] = {86, 170, 141, 234, 248, 35,  109, 32,
+                                       92, 34,  40,  205, 113, 167, 16,  26};
     uint8_t out[16];
     (void)state;
-    assert_int_equal(keys_jwe_concat_kdf(z, sizeof z, "A128GCM", (const uint8_t *)"Alice", 5, (const uint8_t *)"Bob",
-                                         3, 128, out),
+    assert_int_equal(keys_jwe_concat_kdf(z, sizeof z, "A128GCM", (const uint8_t *)"Alice", 5,
+                                         (const uint8_t *)"Bob", 3, 128, out),
                      0);
     assert_memory_equal(out, expect, sizeof expect);
 }
@@ -61,15 +64,17 @@ static void test_concat_kdf_rfc7518(void **state)
 /* RFC 7516 appendix A.1: the A256GCM content layer with the example's CEK, IV, AAD. */
 static void test_gcm_rfc7516(void **state)
 {
-    static const uint8_t cek[32] = {177, 161, 244, 128, 84,  143, 225, 115, 63,  180, 3,  255, 107, 154, 212, 246,
-                                    138, 7,   110, 91,  112, 46,  34,  105, 47,  130, 203, 46, 122, 234, 64,  252};
+    static const uint8_t cek[32] = {177, 161, 244, 128, 84,  143, 225, 115, 63, 180, 3,
+                                    255, 107, 154, 212, 246, 138, 7,   110, 91, 112, 46,
+                                    34,  105, 47,  130, 203, 46,  122, 234, 64, 252};
     static const char prot[] = "eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ";
     static const char text[] = "The true sign of intelligence is not knowledge but imagination.";
     uint8_t *iv, *ct, *tag, out[128];
     size_t iv_len, ct_len, tag_len;
     (void)state;
     b64url_dec("48V1_ALb6US04U3b", &iv, &iv_len);
-    b64url_dec("5eym8TW_c8SuK0ltJ3rpYIzOeDQz7TALvtu6UG9oMo4vpzs9tX_EFShS8iB7j6jiSdiwkIr3ajwQzaBtQD_A", &ct, &ct_len);
+    b64url_dec("5eym8TW_c8SuK0ltJ3rpYIzOeDQz7TALvtu6UG9oMo4vpzs9tX_EFShS8iB7j6jiSdiwkIr3ajwQzaBtQD_A", &ct,
+               &ct_len);
     b64url_dec("XFBoMYUZodetZdvTiFvSkQ", &tag, &tag_len);
     assert_int_equal(ct_len, strlen(text));
     assert_int_equal(keys_jwe_gcm_open(cek, iv, iv_len, prot, ct, ct_len, tag, tag_len, out), 0);

@@ -28,8 +28,8 @@
 static char dir[] = "/tmp/ccrfs-test-kbs-XXXXXX";
 static char sim[300], state[300], url[64], spec[320];
 static struct keys_broker *broker;
-static const uint8_t secret[32] = {0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
-                                   13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28};
+static const uint8_t secret[32] = {0xde, 0xad, 0xbe, 0xef, 1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12,
+                                   13,   14,   15,   16,   17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28};
 
 static void write_sim_conf(uint64_t policy, unsigned vmpl)
 {
@@ -44,8 +44,8 @@ static void write_sim_conf(uint64_t policy, unsigned vmpl)
     char chip_hex[129];
     memcpy(chip_hex, strchr(chip + 9, '"') + 1, 128);
     chip_hex[128] = '\0';
-    snprintf(text, sizeof text, "{\"policy\": %llu, \"vmpl\": %u, \"chip_id\": \"%s\"}", (unsigned long long)policy,
-             vmpl, chip_hex);
+    snprintf(text, sizeof text, "{\"policy\": %llu, \"vmpl\": %u, \"chip_id\": \"%s\"}",
+             (unsigned long long)policy, vmpl, chip_hex);
     free(buf);
     assert_int_equal(ccr_write_file_atomic(path, text, strlen(text), 0600), 0);
 }
@@ -68,10 +68,11 @@ static int setup(void **state_)
     if (keys_sim_init(sim, &cfg) != 0 || keys_sim_self_measurement(m) != 0)
         return -1;
     ccr_hex_encode(m, sizeof m, mhex);
-    snprintf(policy, sizeof policy,
-             "{\"version\":\"1.0.0\",\"anyOf\":[{\"authority\":\"local\",\"allOf\":[{\"claim\":\"measurement\","
-             "\"equals\":\"%s\"},{\"claim\":\"debug\",\"equals\":false}]}]}",
-             mhex);
+    snprintf(
+        policy, sizeof policy,
+        "{\"version\":\"1.0.0\",\"anyOf\":[{\"authority\":\"local\",\"allOf\":[{\"claim\":\"measurement\","
+        "\"equals\":\"%s\"},{\"claim\":\"debug\",\"equals\":false}]}]}",
+        mhex);
     /* Resources written before the broker starts must be there after: durability. */
     if (keys_rstore_open(state, &rs) != 0 || keys_rstore_put(rs, "ccrfs/dek/good", policy, secret, 32) != 0 ||
         keys_rstore_put(rs, "ccrfs/dek/other-build",
@@ -159,7 +160,8 @@ static void test_report_data_mismatch(void **state_)
     (void)state_;
     assert_int_equal(keys_kbs_session_new(url, NULL, NULL, &s), 0);
     assert_int_equal(keys_kbs_auth(s), 0);
-    expect_refusal(keys_kbs_attest(s, spec, &f, NULL, 0), EACCES, "report_data is not the SHA-384 of runtime-data");
+    expect_refusal(keys_kbs_attest(s, spec, &f, NULL, 0), EACCES,
+                   "report_data is not the SHA-384 of runtime-data");
     keys_kbs_session_free(s);
 }
 
@@ -263,17 +265,21 @@ static void test_admin(void **state_)
 {
     struct keys_http *h;
     struct keys_http_reply r;
-    static const char good[] = "{\"policy\":{\"allOf\":[{\"claim\":\"debug\",\"equals\":false}]},\"value\":\"AAEC\"}";
-    static const char bad_policy[] = "{\"policy\":{\"allOf\":[{\"claim\":\"debugg\",\"equals\":false}]},\"value\":\"AAEC\"}";
+    static const char good[] =
+        "{\"policy\":{\"allOf\":[{\"claim\":\"debug\",\"equals\":false}]},\"value\":\"AAEC\"}";
+    static const char bad_policy[] =
+        "{\"policy\":{\"allOf\":[{\"claim\":\"debugg\",\"equals\":false}]},\"value\":\"AAEC\"}";
     (void)state_;
     assert_int_equal(keys_http_open(url, NULL, &h), 0);
-    assert_int_equal(keys_http_do(h, "PUT", "/admin/v0/resource/a/b/c", good, strlen(good), "wrong-token", &r), 0);
+    assert_int_equal(
+        keys_http_do(h, "PUT", "/admin/v0/resource/a/b/c", good, strlen(good), "wrong-token", &r), 0);
     assert_int_equal(r.status, 401);
     keys_http_reply_free(&r);
     assert_int_equal(keys_http_do(h, "PUT", "/admin/v0/resource/a/b/c", good, strlen(good), NULL, &r), 0);
     assert_int_equal(r.status, 401);
     keys_http_reply_free(&r);
-    assert_int_equal(keys_http_do(h, "PUT", "/admin/v0/resource/a/b/c", bad_policy, strlen(bad_policy), TOKEN, &r), 0);
+    assert_int_equal(
+        keys_http_do(h, "PUT", "/admin/v0/resource/a/b/c", bad_policy, strlen(bad_policy), TOKEN, &r), 0);
     assert_int_equal(r.status, 400);
     assert_non_null(strstr(r.body, "unknown claim 'debugg'"));
     keys_http_reply_free(&r);
@@ -304,11 +310,16 @@ static void test_admin(void **state_)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_release),          cmocka_unit_test(test_release_rsa),
-        cmocka_unit_test(test_nonce_replayed),   cmocka_unit_test(test_report_data_mismatch),
-        cmocka_unit_test(test_tampered_signature), cmocka_unit_test(test_not_attested),
-        cmocka_unit_test(test_policy_refusals),  cmocka_unit_test(test_debug_and_vmpl),
-        cmocka_unit_test(test_expired_session),  cmocka_unit_test(test_untrusted_root),
+        cmocka_unit_test(test_release),
+        cmocka_unit_test(test_release_rsa),
+        cmocka_unit_test(test_nonce_replayed),
+        cmocka_unit_test(test_report_data_mismatch),
+        cmocka_unit_test(test_tampered_signature),
+        cmocka_unit_test(test_not_attested),
+        cmocka_unit_test(test_policy_refusals),
+        cmocka_unit_test(test_debug_and_vmpl),
+        cmocka_unit_test(test_expired_session),
+        cmocka_unit_test(test_untrusted_root),
         cmocka_unit_test(test_admin),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

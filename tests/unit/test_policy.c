@@ -33,10 +33,9 @@ static int parse(const char *text, struct keys_policy **p)
 
 static void test_valid_and_eval(void **state)
 {
-    static const char text[] =
-        "{\"version\":\"1.0.0\",\"anyOf\":[{\"authority\":\"local\",\"allOf\":["
-        "{\"claim\":\"measurement\",\"equals\":\"" M1 "\"},"
-        "{\"claim\":\"debug\",\"equals\":false},{\"claim\":\"vmpl\",\"equals\":0}]}]}";
+    static const char text[] = "{\"version\":\"1.0.0\",\"anyOf\":[{\"authority\":\"local\",\"allOf\":["
+                               "{\"claim\":\"measurement\",\"equals\":\"" M1 "\"},"
+                               "{\"claim\":\"debug\",\"equals\":false},{\"claim\":\"vmpl\",\"equals\":0}]}]}";
     struct keys_policy *p;
     struct json_object *c;
     char reason[512];
@@ -121,7 +120,8 @@ static void test_malformed(void **state)
         {"{\"version\":\"2.0\",\"anyOf\":[{\"claim\":\"debug\",\"equals\":false}]}", "version"},
         {"{\"anyOf\":[]}", "non-empty array"},
         {"{\"anyOf\":{}}", "non-empty array"},
-        {"{\"anyOf\":[{\"claim\":\"debug\",\"equals\":false}],\"allOf\":[{\"claim\":\"debug\",\"equals\":false}]}",
+        {"{\"anyOf\":[{\"claim\":\"debug\",\"equals\":false}],\"allOf\":[{\"claim\":\"debug\",\"equals\":"
+         "false}]}",
          "both anyOf and allOf"},
         {"{\"anyOf\":[{\"claim\":\"measurment\",\"equals\":\"ab\"}]}", "unknown claim 'measurment'"},
         {"{\"anyOf\":[{\"claim\":\"debug\"}]}", "no \"equals\""},
@@ -131,10 +131,12 @@ static void test_malformed(void **state)
         {"{\"anyOf\":[{\"claim\":\"measurement\",\"equals\":1}]}", "must equal a hex string"},
         {"{\"anyOf\":[{\"claim\":7,\"equals\":1}]}", "must be a string"},
         {"{\"anyOf\":[{\"claim\":\"debug\",\"equals\":false,\"allOf\":[]}]}", "cannot also hold"},
-        {"{\"anyOf\":[{\"allOf\":[{\"claim\":\"debug\",\"equals\":false,\"x\":1}]}]}", "anyOf[0].allOf[0]: unknown member"},
+        {"{\"anyOf\":[{\"allOf\":[{\"claim\":\"debug\",\"equals\":false,\"x\":1}]}]}",
+         "anyOf[0].allOf[0]: unknown member"},
         {"{\"claim\":\"debug\",\"equals\":false}", "root"},
         {"{\"anyOf\":[{\"authority\":3,\"allOf\":[{\"claim\":\"debug\",\"equals\":false}]}]}", "authority"},
-        {"{\"anyOf\":[{\"anyOf\":[{\"anyOf\":[{\"anyOf\":[{\"anyOf\":[{\"anyOf\":[{\"anyOf\":[{\"anyOf\":[{\"anyOf\":"
+        {"{\"anyOf\":[{\"anyOf\":[{\"anyOf\":[{\"anyOf\":[{\"anyOf\":[{\"anyOf\":[{\"anyOf\":[{\"anyOf\":[{"
+         "\"anyOf\":"
          "[{\"claim\":\"debug\",\"equals\":false}]}]}]}]}]}]}]}]}]}",
          "deeper"},
     };

@@ -316,11 +316,11 @@ static void test_sim_roundtrip(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_vectors_verify),  cmocka_unit_test(test_aci_host_data),
+        cmocka_unit_test(test_vectors_verify),     cmocka_unit_test(test_aci_host_data),
         cmocka_unit_test(test_flipped_byte_fails), cmocka_unit_test(test_wrong_vcek_fails),
-        cmocka_unit_test(test_wrong_ark_fails), cmocka_unit_test(test_roots_amd),
-        cmocka_unit_test(test_parse_malformed), cmocka_unit_test(test_tcb_layout),
-        cmocka_unit_test(test_cert_table),      cmocka_unit_test(test_sim_roundtrip),
+        cmocka_unit_test(test_wrong_ark_fails),    cmocka_unit_test(test_roots_amd),
+        cmocka_unit_test(test_parse_malformed),    cmocka_unit_test(test_tcb_layout),
+        cmocka_unit_test(test_cert_table),         cmocka_unit_test(test_sim_roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
