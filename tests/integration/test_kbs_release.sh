@@ -101,6 +101,27 @@ kbs_stop
 expect_fail "a broker that is down" "connection refused" \
   "$CCRFS" verify --kbs "$KBS_URL" --resource ccrfs/dek/ds --attest "sim:$T/sim" "$T/ds"
 
+# The same over https, trusting the broker's certificate with --broker-ca.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/tls.key" -out "$T/tls.crt" \
+  -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+if kbs_start tls --trust-sim-root "$T/sim" --tls-cert "$T/tls.crt" --tls-key "$T/tls.key"; then
+  TLS_URL=$KBS_URL
+  TLS_URL=${TLS_URL/http:/https:}
+  "$CCRFS" kbs put --url "$TLS_URL" --broker-ca "$T/tls.crt" --token-file "$T/token" --resource ccrfs/dek/ds \
+    --policy "$T/policy.json" --value-file "$T/dek.key" >/dev/null
+  if "$CCRFS" verify --kbs "$TLS_URL" --broker-ca "$T/tls.crt" --resource ccrfs/dek/ds --attest "sim:$T/sim" \
+    "$T/ds" >/dev/null 2>&1; then
+    ok "release over https with --broker-ca"
+  else
+    not_ok "release over https"
+  fi
+  expect_fail "an https broker with an unknown certificate is refused" "SSL" \
+    "$CCRFS" verify --kbs "$TLS_URL" --resource ccrfs/dek/ds --attest "sim:$T/sim" "$T/ds"
+  kbs_stop
+else
+  not_ok "the broker did not start with TLS"
+fi
+
 # No log holds the key, in hex or base64.
 hex=$(xxd -p -c 64 "$T/dek.key")
 b64=$(base64 -w0 "$T/dek.key")
