@@ -50,6 +50,10 @@ static void sb_str(struct sbuf *b, const char *s)
             sb_put(b, "\\r", 2);
         } else if (c == '\t') {
             sb_put(b, "\\t", 2);
+        } else if (c == '\b') {
+            sb_put(b, "\\b", 2);
+        } else if (c == '\f') {
+            sb_put(b, "\\f", 2);
         } else if (c < 0x20) {
             snprintf(esc, sizeof esc, "\\u%04x", c);
             sb_put(b, esc, 6);

@@ -14,8 +14,9 @@
 
 struct json_object;
 
-/* JSON text with object keys sorted and no whitespace: what serde_json produces for a
- * json!() value, which is what Trustee hashes. malloc'd. */
+/* Canonical JSON text (RFC 8785 for the strings, numbers and booleans the protocol uses):
+ * object keys sorted, no whitespace, minimal escapes. Trustee's attestation service hashes
+ * structured runtime data in this form (serialize_canon_json). malloc'd. */
 char *keys_kbs_canonical_json(struct json_object *v);
 
 /* runtime-data = {"nonce": NONCE, "tee-pubkey": JWK}; report_data = SHA-384 of its canonical
