@@ -41,9 +41,10 @@ static void test_canonical_runtime_data(void **state)
     json_object_put(jwk);
 
     /* Escapes as serde_json writes them: quote, backslash, control characters; '/' as is. */
-    struct json_object *o = json_tokener_parse("{\"b\":\"a\\\"b\\\\c\\n\\u0001/\",\"a\":[1,true,null]}");
+    struct json_object *o =
+        json_tokener_parse("{\"b\":\"a\\\"b\\\\c\\n\\u0001/\\u0008\\u000c\",\"a\":[1,true,null]}");
     text = keys_kbs_canonical_json(o);
-    assert_string_equal(text, "{\"a\":[1,true,null],\"b\":\"a\\\"b\\\\c\\n\\u0001/\"}");
+    assert_string_equal(text, "{\"a\":[1,true,null],\"b\":\"a\\\"b\\\\c\\n\\u0001/\\b\\f\"}");
     free(text);
     json_object_put(o);
 }
