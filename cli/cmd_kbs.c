@@ -28,9 +28,10 @@ static const char kbs_usage[] =
     "FILE]\n"
     "       ccrfs kbs list --url URL [--token-file FILE]\n"
     "       ccrfs kbs delete --url URL --resource REPO/TYPE/TAG [--token-file FILE]\n"
-    "serve runs a key broker speaking the Trustee KBS protocol (RCAR 0.4.0) on 127.0.0.1 (port 0 =\n"
-    "any free port, written to --port-file). It trusts AMD's Milan, Genoa and Turin roots, and a\n"
-    "simulator's test root only with --trust-sim-root. Resources are sealed under STATE/master.key.\n"
+    "serve runs a key broker speaking the Trustee KBS protocol (RCAR 0.4.0); --listen defaults to\n"
+    "127.0.0.1:0, any free port (written to --port-file and the log). It trusts AMD's Milan, Genoa\n"
+    "and Turin roots, and a simulator's test root only with --trust-sim-root. Resources are\n"
+    "sealed under STATE/master.key.\n"
     "The admin token comes from --token-file / --admin-token-file or $" TOKEN_ENV ", never argv.\n"
     "Policies use the Azure Key Vault release policy grammar (anyOf/allOf/claim/equals).\n"
     "Common: --broker-ca FILE trusts an extra CA for an https broker.\n";
