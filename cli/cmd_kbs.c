@@ -144,6 +144,7 @@ static int cmd_serve(struct kbs_args *a)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* the server thread inherits the mask */
+    ccr_secmem_harden_process();            /* the broker holds every resource's key: no core dumps */
     rc = keys_broker_start(&conf, &b);
     free_token(token);
     if (rc != 0)

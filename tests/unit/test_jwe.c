@@ -242,13 +242,46 @@ static void test_jwk_malformed(void **state)
     assert_int_equal(keys_jwk_generate("RSA1_5", &k), EINVAL);
 }
 
+/* Random corruption anywhere in the serialized JWE: never a crash, never other plaintext. */
+static void test_random_corruption(void **state)
+{
+    static const uint8_t secret[32] = "corruption-test-secret-32-bytes";
+    EVP_PKEY *key;
+    char *jwe, *bad;
+    uint8_t *pt;
+    size_t len, n;
+    (void)state;
+    assert_int_equal(keys_jwk_generate(KEYS_JWE_ALG_ECDH, &key), 0);
+    assert_int_equal(keys_jwe_encrypt(key, KEYS_JWE_ALG_ECDH, secret, sizeof secret, &jwe), 0);
+    n = strlen(jwe);
+    bad = malloc(n + 1);
+    srand(7);
+    for (int i = 0; i < 3000; i++) {
+        memcpy(bad, jwe, n + 1);
+        for (int k = 0; k < 1 + rand() % 3; k++)
+            bad[(size_t)rand() % n] = (char)(32 + rand() % 95);
+        if (keys_jwe_decrypt(bad, n, key, &pt, &len) == 0) {
+            /* only a change that leaves the meaning intact may still decrypt */
+            assert_int_equal(len, sizeof secret);
+            assert_memory_equal(pt, secret, len);
+            ccr_secmem_free(pt, len);
+        }
+    }
+    /* truncations */
+    for (size_t cut = 0; cut < n; cut += 7)
+        assert_int_not_equal(keys_jwe_decrypt(jwe, cut, key, &pt, &len), 0);
+    free(bad);
+    free(jwe);
+    EVP_PKEY_free(key);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_aes_kw_rfc3394), cmocka_unit_test(test_concat_kdf_rfc7518),
         cmocka_unit_test(test_gcm_rfc7516),    cmocka_unit_test(test_roundtrip_ecdh),
         cmocka_unit_test(test_roundtrip_rsa),  cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_jwk_malformed),
+        cmocka_unit_test(test_jwk_malformed),  cmocka_unit_test(test_random_corruption),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

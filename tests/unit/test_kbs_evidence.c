@@ -164,6 +164,41 @@ static void test_evidence(void **state)
     json_object_put(o);
 }
 
+/* Random corruption of serialized evidence: refused or parsed, never a crash. */
+static void test_evidence_random_corruption(void **state)
+{
+    struct keys_evidence ev = {0};
+    uint8_t cert[64];
+    struct json_object *o, *p;
+    struct keys_snp_report r;
+    uint8_t *der;
+    size_t len, n;
+    char *text, *bad;
+    (void)state;
+    ev.report[0] = 2;
+    ev.report[KEYS_SNP_OFF_SIG_ALGO] = 1;
+    memset(cert, 0x30, sizeof cert);
+    ev.vcek_der = cert;
+    ev.vcek_len = sizeof cert;
+    o = keys_kbs_snp_evidence(&ev);
+    text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    n = strlen(text);
+    bad = malloc(n + 1);
+    srand(3);
+    for (int i = 0; i < 2000; i++) {
+        memcpy(bad, text, n + 1);
+        for (int k = 0; k < 1 + rand() % 4; k++)
+            bad[(size_t)rand() % n] = "0123456789[]{},:\"-abc"[rand() % 22];
+        p = json_tokener_parse(bad);
+        if (p != NULL && keys_kbs_snp_evidence_parse(p, &r, &der, &len) == 0)
+            free(der);
+        json_object_put(p);
+    }
+    free(bad);
+    free(text);
+    json_object_put(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -172,6 +207,7 @@ int main(void)
         cmocka_unit_test(test_report_roundtrip),
         cmocka_unit_test(test_report_malformed),
         cmocka_unit_test(test_evidence),
+        cmocka_unit_test(test_evidence_random_corruption),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

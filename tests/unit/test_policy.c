@@ -10,6 +10,7 @@
 #include "keys/broker/policy.h"
 
 #include <json-c/json.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define M1 "a6249f713744758d22a64d85a8d4209802ce6a61a95d4b6de506bdc8471cc047f369b05ca53589e29bb8209f570babd2"
@@ -152,13 +153,38 @@ static void test_malformed(void **state)
     }
 }
 
+/* Random bytes and random corruption of a valid policy: refused or parsed, never a crash;
+ * whatever parses evaluates without error. */
+static void test_random_corruption(void **state)
+{
+    static const char text[] =
+        "{\"version\":\"1.0.0\",\"anyOf\":[{\"allOf\":[{\"claim\":\"debug\",\"equals\":false},"
+        "{\"claim\":\"vmpl\",\"equals\":0}]},{\"claim\":\"measurement\",\"equals\":\"ab\"}]}";
+    char buf[sizeof text];
+    struct keys_policy *p;
+    struct json_object *c = claims(M1, 0, 0);
+    char reason[512];
+    (void)state;
+    srand(11);
+    for (int i = 0; i < 5000; i++) {
+        memcpy(buf, text, sizeof text);
+        for (int k = 0; k < 1 + rand() % 4; k++)
+            buf[(size_t)rand() % (sizeof text - 1)] = (char)(32 + rand() % 95);
+        if (keys_policy_parse(buf, strlen(buf), &p) == 0) {
+            int rc = keys_policy_eval(p, c, reason, sizeof reason);
+            assert_true(rc == 0 || rc == EACCES);
+            keys_policy_free(p);
+        }
+    }
+    json_object_put(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid_and_eval),
-        cmocka_unit_test(test_any_of),
-        cmocka_unit_test(test_absent_claim),
-        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_valid_and_eval),    cmocka_unit_test(test_any_of),
+        cmocka_unit_test(test_absent_claim),      cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_random_corruption),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
