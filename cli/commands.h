@@ -13,5 +13,8 @@ int cli_cmd_inspect(int argc, char **argv);
 int cli_cmd_verify(int argc, char **argv);
 int cli_cmd_unpack(int argc, char **argv);
 int cli_cmd_push(int argc, char **argv);
+int cli_cmd_attest(int argc, char **argv);
+int cli_cmd_kbs(int argc, char **argv);
+int cli_cmd_wrap(int argc, char **argv);
 
 #endif

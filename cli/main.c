@@ -19,6 +19,9 @@ static const struct cli_command cli_commands[] = {
     {"verify", cli_cmd_verify, "authenticate every block and hash of a dataset"},
     {"unpack", cli_cmd_unpack, "decrypt a dataset back into a folder"},
     {"push", cli_cmd_push, "upload a packed dataset to a store (az://, http(s)://, a folder)"},
+    {"attest", cli_cmd_attest, "SEV-SNP evidence: simulate a guest, make and verify reports"},
+    {"kbs", cli_cmd_kbs, "a local key broker (KBS protocol) and its admin calls"},
+    {"wrap", cli_cmd_wrap, "wrap a key for Azure Secure Key Release (dek.wrapped.json)"},
 };
 
 static void print_help(FILE *out)

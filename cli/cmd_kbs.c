@@ -1,0 +1,349 @@
+/* ccrfs kbs: a local key broker (serve) and its admin calls (put, list, delete). */
+#include "cli/commands.h"
+#include "cli/util.h"
+#include "common/encoding.h"
+#include "common/err.h"
+#include "common/fileio.h"
+#include "common/log.h"
+#include "common/secmem.h"
+#include "keys/broker/broker.h"
+#include "keys/broker/policy.h"
+#include "keys/kbs/http.h"
+#include "keys/kbs/protocol.h"
+
+#include <getopt.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TOKEN_ENV "CCRFS_KBS_ADMIN_TOKEN"
+
+static const char kbs_usage[] =
+    "usage: ccrfs kbs serve --state DIR [--listen HOST:PORT] [--admin-token-file FILE]\n"
+    "                       [--trust-sim-root DIR] [--tls-cert PEM --tls-key PEM]\n"
+    "                       [--session-ttl SECONDS] [--allow-debug] [--port-file FILE]\n"
+    "       ccrfs kbs put --url URL --resource REPO/TYPE/TAG --policy FILE --value-file FILE [--token-file "
+    "FILE]\n"
+    "       ccrfs kbs list --url URL [--token-file FILE]\n"
+    "       ccrfs kbs delete --url URL --resource REPO/TYPE/TAG [--token-file FILE]\n"
+    "serve runs a key broker speaking the Trustee KBS protocol (RCAR 0.4.0); --listen defaults to\n"
+    "127.0.0.1:0, any free port (written to --port-file and the log). It trusts AMD's Milan, Genoa\n"
+    "and Turin roots, and a simulator's test root only with --trust-sim-root. Resources are\n"
+    "sealed under STATE/master.key.\n"
+    "The admin token comes from --token-file / --admin-token-file or $" TOKEN_ENV ", never argv.\n"
+    "Policies use the Azure Key Vault release policy grammar (anyOf/allOf/claim/equals).\n"
+    "Common: --broker-ca FILE trusts an extra CA for an https broker.\n";
+
+enum {
+    OPT_STATE = 0x3000,
+    OPT_LISTEN,
+    OPT_TOKEN,
+    OPT_SIM,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
+    OPT_TTL,
+    OPT_DEBUG,
+    OPT_PORT_FILE,
+    OPT_URL,
+    OPT_RESOURCE,
+    OPT_POLICY,
+    OPT_VALUE,
+    OPT_CA
+};
+
+static const struct option kbs_opts[] = {{"state", required_argument, 0, OPT_STATE},
+                                         {"listen", required_argument, 0, OPT_LISTEN},
+                                         {"admin-token-file", required_argument, 0, OPT_TOKEN},
+                                         {"token-file", required_argument, 0, OPT_TOKEN},
+                                         {"trust-sim-root", required_argument, 0, OPT_SIM},
+                                         {"tls-cert", required_argument, 0, OPT_TLS_CERT},
+                                         {"tls-key", required_argument, 0, OPT_TLS_KEY},
+                                         {"session-ttl", required_argument, 0, OPT_TTL},
+                                         {"allow-debug", no_argument, 0, OPT_DEBUG},
+                                         {"port-file", required_argument, 0, OPT_PORT_FILE},
+                                         {"url", required_argument, 0, OPT_URL},
+                                         {"resource", required_argument, 0, OPT_RESOURCE},
+                                         {"policy", required_argument, 0, OPT_POLICY},
+                                         {"value-file", required_argument, 0, OPT_VALUE},
+                                         {"broker-ca", required_argument, 0, OPT_CA},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0}};
+
+struct kbs_args {
+    const char *state, *listen, *token_file, *sim, *tls_cert, *tls_key, *port_file, *url, *resource, *policy,
+        *value_file, *ca;
+    unsigned ttl;
+    int allow_debug;
+};
+
+/* The admin token, from the file or the environment; malloc'd and trimmed. */
+static int read_token(const char *file, char **out)
+{
+    uint8_t *buf;
+    size_t len;
+    int rc;
+
+    if (file == NULL) {
+        const char *env = getenv(TOKEN_ENV);
+        if (env == NULL || env[0] == '\0')
+            return ccr_err_set(EINVAL, "no admin token: give --token-file FILE or set $" TOKEN_ENV);
+        *out = strdup(env);
+        return *out ? 0 : ENOMEM;
+    }
+    if ((rc = ccr_read_file(file, 4096, &buf, &len)) != 0)
+        return rc;
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
+        buf[--len] = '\0';
+    if (len == 0) {
+        free(buf);
+        return ccr_err_set(EINVAL, "%s: the admin token file is empty", file);
+    }
+    *out = (char *)buf;
+    return 0;
+}
+
+static void free_token(char *t)
+{
+    if (t)
+        ccr_freezero(t, strlen(t));
+}
+
+static int cmd_serve(struct kbs_args *a)
+{
+    struct keys_broker_conf conf = {0};
+    struct keys_broker *b;
+    char host[64] = "127.0.0.1", *token = NULL, portbuf[32];
+    uint64_t port = 0;
+    sigset_t set;
+    int rc, sig;
+
+    if (a->state == NULL)
+        return cli_usage("serve needs --state DIR");
+    if (a->listen != NULL) {
+        const char *colon = strrchr(a->listen, ':');
+        if (colon == NULL || (size_t)(colon - a->listen) >= sizeof host ||
+            cli_parse_uint(colon + 1, 0, 65535, &port) != 0)
+            return cli_usage("--listen: expected HOST:PORT, got '%s'", a->listen);
+        memcpy(host, a->listen, (size_t)(colon - a->listen));
+        host[colon - a->listen] = '\0';
+    }
+    if ((rc = read_token(a->token_file, &token)) != 0)
+        return cli_fail_rc(rc, "admin token");
+    conf.host = host;
+    conf.port = (unsigned)port;
+    conf.state_dir = a->state;
+    conf.admin_token = token;
+    conf.sim_root = a->sim;
+    conf.tls_cert = a->tls_cert;
+    conf.tls_key = a->tls_key;
+    conf.session_ttl = a->ttl;
+    conf.allow_debug = a->allow_debug;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* the server thread inherits the mask */
+    ccr_secmem_harden_process();            /* the broker holds every resource's key: no core dumps */
+    rc = keys_broker_start(&conf, &b);
+    free_token(token);
+    if (rc != 0)
+        return cli_fail_rc(rc, "kbs serve");
+    ccr_log_set_level(CCR_LOG_INFO);
+    if (a->sim != NULL)
+        ccr_log_warn("trusting the simulated SEV-SNP test root in %s: TEST ONLY, never in production",
+                     a->sim);
+    if (a->allow_debug)
+        ccr_log_warn("accepting evidence from debuggable guests (--allow-debug)");
+    ccr_log_info("listening on %s://%s:%u (KBS protocol %s)", a->tls_cert ? "https" : "http", host,
+                 keys_broker_port(b), KEYS_KBS_PROTOCOL_VERSION);
+    if (a->port_file != NULL) {
+        snprintf(portbuf, sizeof portbuf, "%u\n", keys_broker_port(b));
+        if ((rc = ccr_write_file_atomic(a->port_file, portbuf, strlen(portbuf), 0644)) != 0) {
+            keys_broker_stop(b);
+            return cli_fail_rc(rc, a->port_file);
+        }
+    }
+    sigwait(&set, &sig);
+    ccr_log_info("stopping on signal %d", sig);
+    keys_broker_stop(b);
+    return CLI_EXIT_OK;
+}
+
+static int admin_call(struct kbs_args *a, const char *method, const char *path, const char *body, int want)
+{
+    struct keys_http *h = NULL;
+    struct keys_http_reply reply = {0};
+    char *token = NULL;
+    int rc;
+
+    if (a->url == NULL)
+        return cli_usage("give the broker with --url URL");
+    if ((rc = read_token(a->token_file, &token)) != 0)
+        return cli_fail_rc(rc, "admin token");
+    if ((rc = keys_http_open(a->url, a->ca, &h)) == 0 &&
+        (rc = keys_http_do(h, method, path, body, body ? strlen(body) : 0, token, &reply)) == 0 &&
+        reply.status != want)
+        rc = keys_http_refusal(&reply, "the broker");
+    free_token(token);
+    keys_http_close(h);
+    if (rc != 0) {
+        keys_http_reply_free(&reply);
+        return cli_fail_rc(rc, NULL);
+    }
+    if (want == 200)
+        printf("%s\n", reply.body);
+    keys_http_reply_free(&reply);
+    return CLI_EXIT_OK;
+}
+
+static int cmd_put(struct kbs_args *a)
+{
+    struct keys_policy *pol = NULL;
+    struct json_object *body, *pol_obj;
+    uint8_t *ptext = NULL, *val = NULL;
+    size_t plen, vlen;
+    char path[600], *b64 = NULL, *text = NULL;
+    int rc, status;
+
+    if (a->resource == NULL || a->policy == NULL || a->value_file == NULL)
+        return cli_usage("put needs --resource, --policy FILE and --value-file FILE");
+    if (keys_kbs_resource_check(a->resource) != 0)
+        return cli_usage("%s", ccr_err_msg(EINVAL));
+    if ((rc = ccr_read_file(a->policy, 1 << 16, &ptext, &plen)) != 0)
+        return cli_fail_rc(rc, NULL);
+    /* Refuse a malformed policy here, with the reason, before anything is sent. */
+    if ((rc = keys_policy_parse((const char *)ptext, plen, &pol)) != 0) {
+        free(ptext);
+        return cli_fail("%s: %s", a->policy, ccr_err_msg(rc));
+    }
+    keys_policy_free(pol);
+    if ((rc = ccr_read_file(a->value_file, 1 << 16, &val, &vlen)) != 0) {
+        free(ptext);
+        return cli_fail_rc(rc, NULL);
+    }
+    b64 = malloc(ccr_b64_encoded_size(vlen, CCR_B64_STD));
+    pol_obj = json_tokener_parse((const char *)ptext);
+    body = json_object_new_object();
+    if (b64 == NULL || pol_obj == NULL || body == NULL) {
+        status = cli_fail("out of memory");
+        goto out;
+    }
+    ccr_b64_encode(val, vlen, b64, CCR_B64_STD);
+    json_object_object_add(body, "policy", pol_obj);
+    pol_obj = NULL;
+    json_object_object_add(body, "value", json_object_new_string(b64));
+    text =
+        strdup(json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    snprintf(path, sizeof path, "/admin/v0/resource/%s", a->resource);
+    status = text ? admin_call(a, "PUT", path, text, 201) : cli_fail("out of memory");
+    if (status == CLI_EXIT_OK)
+        printf("stored %s (%zu bytes) with its release policy\n", a->resource, vlen);
+out:
+    if (text)
+        ccr_freezero(text, strlen(text));
+    if (b64)
+        ccr_freezero(b64, strlen(b64));
+    /* the json-c copy of the value is wiped before it is freed */
+    if (body) {
+        struct json_object *v;
+        if (json_object_object_get_ex(body, "value", &v))
+            OPENSSL_cleanse((void *)(uintptr_t)json_object_get_string(v),
+                            (size_t)json_object_get_string_len(v));
+    }
+    json_object_put(body);
+    json_object_put(pol_obj);
+    ccr_freezero(val, vlen);
+    free(ptext);
+    return status;
+}
+
+int cli_cmd_kbs(int argc, char **argv)
+{
+    struct kbs_args a = {0};
+    const char *sub;
+    uint64_t v;
+    char path[600];
+    int c;
+
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(kbs_usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+    }
+    sub = argv[1];
+    argc--;
+    argv++;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", kbs_opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_STATE:
+            a.state = optarg;
+            break;
+        case OPT_LISTEN:
+            a.listen = optarg;
+            break;
+        case OPT_TOKEN:
+            a.token_file = optarg;
+            break;
+        case OPT_SIM:
+            a.sim = optarg;
+            break;
+        case OPT_TLS_CERT:
+            a.tls_cert = optarg;
+            break;
+        case OPT_TLS_KEY:
+            a.tls_key = optarg;
+            break;
+        case OPT_TTL:
+            if (cli_parse_uint(optarg, 1, 86400, &v) != 0)
+                return cli_usage("--session-ttl: expected 1-86400 seconds, got '%s'", optarg);
+            a.ttl = (unsigned)v;
+            break;
+        case OPT_DEBUG:
+            a.allow_debug = 1;
+            break;
+        case OPT_PORT_FILE:
+            a.port_file = optarg;
+            break;
+        case OPT_URL:
+            a.url = optarg;
+            break;
+        case OPT_RESOURCE:
+            a.resource = optarg;
+            break;
+        case OPT_POLICY:
+            a.policy = optarg;
+            break;
+        case OPT_VALUE:
+            a.value_file = optarg;
+            break;
+        case OPT_CA:
+            a.ca = optarg;
+            break;
+        case 'h':
+            fputs(kbs_usage, stdout);
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage("unknown option or missing value: %s", argv[optind - 1]);
+        }
+    }
+    if (optind != argc)
+        return cli_usage("unexpected argument '%s'", argv[optind]);
+    if (strcmp(sub, "serve") == 0)
+        return cmd_serve(&a);
+    if (strcmp(sub, "put") == 0)
+        return cmd_put(&a);
+    if (strcmp(sub, "list") == 0)
+        return admin_call(&a, "GET", "/admin/v0/resources", NULL, 200);
+    if (strcmp(sub, "delete") == 0) {
+        if (a.resource == NULL || keys_kbs_resource_check(a.resource) != 0)
+            return cli_usage("delete needs --resource REPO/TYPE/TAG");
+        snprintf(path, sizeof path, "/admin/v0/resource/%s", a.resource);
+        if (admin_call(&a, "DELETE", path, NULL, 204) != CLI_EXIT_OK)
+            return CLI_EXIT_FAIL;
+        printf("deleted %s\n", a.resource);
+        return CLI_EXIT_OK;
+    }
+    return cli_usage("unknown kbs command '%s' (serve, put, list, delete)", sub);
+}

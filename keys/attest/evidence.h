@@ -1,0 +1,31 @@
+/* Evidence providers: a signed SEV-SNP report binding caller-chosen report_data, with the
+ * VCEK that signed it. "sim:DIR" is the simulated guest (keys/attest/sim.h); "snp" is real
+ * SEV-SNP hardware through configfs-tsm or /dev/sev-guest. */
+#ifndef CCRFS_KEYS_ATTEST_EVIDENCE_H
+#define CCRFS_KEYS_ATTEST_EVIDENCE_H
+
+#include "keys/attest/snp.h"
+
+struct keys_evidence {
+    char kind[8]; /* "sim" or "snp" */
+    uint8_t report[KEYS_SNP_REPORT_LEN];
+    uint8_t *vcek_der; /* malloc'd; NULL when the platform did not supply it */
+    size_t vcek_len;
+};
+
+/* Gets evidence from the provider the spec names. EINVAL for an unknown spec; ENODEV with a
+ * clear message where no SEV-SNP device exists. */
+int keys_evidence_get(const char *spec, const uint8_t report_data[KEYS_SNP_REPORT_DATA_LEN],
+                      struct keys_evidence *ev);
+void keys_evidence_clear(struct keys_evidence *ev);
+
+/* Real hardware. */
+int keys_snp_dev_report(const uint8_t report_data[KEYS_SNP_REPORT_DATA_LEN],
+                        uint8_t report[KEYS_SNP_REPORT_LEN], uint8_t **vcek_der, size_t *vcek_len);
+
+/* Finds the VCEK in a certificate table as the host supplies it (configfs-tsm auxblob or the
+ * extended report): entries of a 16-byte GUID, a u32 offset and a u32 length, ended by an
+ * all-zero entry. ENOENT when the table holds no VCEK; EINVAL when it is malformed. */
+int keys_snp_cert_table_vcek(const uint8_t *table, size_t len, const uint8_t **vcek, size_t *vcek_len);
+
+#endif

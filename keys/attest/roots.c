@@ -1,0 +1,147 @@
+/* The trusted SEV-SNP roots. */
+#include "keys/attest/roots.h"
+#include "common/err.h"
+#include "common/fileio.h"
+
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct root {
+    X509 *ask, *ark;
+    char name[64];
+    int is_test;
+};
+
+struct keys_snp_roots {
+    struct root *v;
+    size_t n;
+};
+
+int keys_snp_roots_new(struct keys_snp_roots **out)
+{
+    *out = calloc(1, sizeof **out);
+    return *out ? 0 : ENOMEM;
+}
+
+static int add_pair(struct keys_snp_roots *roots, X509 *ask, X509 *ark, const char *name, int is_test)
+{
+    struct root *v;
+    EVP_PKEY *ark_key = X509_get0_pubkey(ark);
+
+    if (ark_key == NULL || X509_verify(ark, ark_key) != 1)
+        return ccr_err_set(EINVAL, "%s: the ARK is not self-signed", name);
+    if (X509_verify(ask, ark_key) != 1)
+        return ccr_err_set(EINVAL, "%s: the ASK is not signed by the ARK", name);
+    v = realloc(roots->v, (roots->n + 1) * sizeof *v);
+    if (v == NULL)
+        return ENOMEM;
+    roots->v = v;
+    v[roots->n].ask = ask;
+    v[roots->n].ark = ark;
+    snprintf(v[roots->n].name, sizeof v[roots->n].name, "%s", name);
+    v[roots->n].is_test = is_test;
+    roots->n++;
+    return 0;
+}
+
+int keys_snp_roots_add_pem(struct keys_snp_roots *roots, const char *pem, const char *name, int is_test)
+{
+    BIO *bio = BIO_new_mem_buf(pem, -1);
+    X509 *ask = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    X509 *ark = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    int rc;
+
+    BIO_free(bio);
+    if (ask == NULL || ark == NULL) {
+        X509_free(ask);
+        X509_free(ark);
+        return ccr_err_set(EINVAL, "%s: expected two PEM certificates (ASK then ARK)", name);
+    }
+    if ((rc = add_pair(roots, ask, ark, name, is_test)) != 0) {
+        X509_free(ask);
+        X509_free(ark);
+    }
+    return rc;
+}
+
+int keys_snp_roots_amd(struct keys_snp_roots **out)
+{
+    int rc = keys_snp_roots_new(out);
+    if (rc == 0)
+        rc = keys_snp_roots_add_pem(*out, keys_amd_milan_ask_ark_pem, "AMD Milan", 0);
+    if (rc == 0)
+        rc = keys_snp_roots_add_pem(*out, keys_amd_genoa_ask_ark_pem, "AMD Genoa", 0);
+    if (rc == 0)
+        rc = keys_snp_roots_add_pem(*out, keys_amd_turin_ask_ark_pem, "AMD Turin", 0);
+    if (rc != 0) {
+        keys_snp_roots_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+int keys_snp_roots_add_sim(struct keys_snp_roots *roots, const char *dir)
+{
+    char *p_ask = ccr_path_join(dir, "ask.pem"), *p_ark = ccr_path_join(dir, "ark.pem");
+    uint8_t *a = NULL, *b = NULL;
+    size_t alen, blen;
+    char *pem = NULL;
+    int rc = ENOMEM;
+
+    if (p_ask == NULL || p_ark == NULL)
+        goto out;
+    if ((rc = ccr_read_file(p_ask, 1 << 16, &a, &alen)) != 0 ||
+        (rc = ccr_read_file(p_ark, 1 << 16, &b, &blen)) != 0)
+        goto out;
+    pem = malloc(alen + blen + 1);
+    if (pem == NULL) {
+        rc = ENOMEM;
+        goto out;
+    }
+    memcpy(pem, a, alen);
+    memcpy(pem + alen, b, blen);
+    pem[alen + blen] = '\0';
+    rc = keys_snp_roots_add_pem(roots, pem, "simulated SEV-SNP test root", 1);
+out:
+    free(p_ask);
+    free(p_ark);
+    free(a);
+    free(b);
+    free(pem);
+    return rc;
+}
+
+int keys_snp_roots_find(struct keys_snp_roots *roots, X509 *vcek, X509 **ask, X509 **ark, const char **name,
+                        int *is_test)
+{
+    for (size_t i = 0; i < roots->n; i++) {
+        struct root *r = &roots->v[i];
+        if (X509_check_issued(r->ask, vcek) == X509_V_OK &&
+            X509_verify(vcek, X509_get0_pubkey(r->ask)) == 1) {
+            *ask = r->ask;
+            *ark = r->ark;
+            if (name)
+                *name = r->name;
+            if (is_test)
+                *is_test = r->is_test;
+            return 0;
+        }
+    }
+    return ccr_err_set(ENOENT,
+                       "the VCEK was not issued by any trusted root (%zu trusted: AMD Milan, Genoa, Turin%s)",
+                       roots->n, roots->n > 3 ? " and a test root" : "");
+}
+
+void keys_snp_roots_free(struct keys_snp_roots *roots)
+{
+    if (roots == NULL)
+        return;
+    for (size_t i = 0; i < roots->n; i++) {
+        X509_free(roots->v[i].ask);
+        X509_free(roots->v[i].ark);
+    }
+    free(roots->v);
+    free(roots);
+}

@@ -1,0 +1,32 @@
+/* A simulated SEV-SNP guest, for local use and tests. sim-init creates, in a folder, a test
+ * ARK (RSA-4096, self-signed) -> ASK (RSA-4096) -> VCEK (ECDSA P-384) chain in the shapes AMD
+ * uses (RSA-PSS SHA-384 signatures; the VCEK carries the AMD TCB and hwID extensions), and
+ * the guest's settings. Reports use the real 1184-byte layout and signature placement.
+ * Nothing trusts this chain unless told to (a broker's --trust-sim-root). Private keys are
+ * files of mode 0600 in the folder.
+ *
+ * Folder: ark.pem ask.pem vcek.pem (certificates), ark.key ask.key vcek.key (PKCS#8 PEM),
+ * sim.json (policy, vmpl, tcb, chip_id, optional measurement and host_data), and optionally
+ * host_data (hex text; overrides sim.json). */
+#ifndef CCRFS_KEYS_ATTEST_SIM_H
+#define CCRFS_KEYS_ATTEST_SIM_H
+
+#include "keys/attest/snp.h"
+
+struct keys_sim_config {
+    uint64_t policy; /* 0: the default, SMT allowed, no debug, no migration agent */
+    uint32_t vmpl;
+    const char *host_data_hex;   /* NULL: zeros */
+    const char *measurement_hex; /* NULL: SHA-384 of the running executable at report time */
+};
+
+int keys_sim_init(const char *dir, const struct keys_sim_config *cfg);
+
+/* Produces a signed report with report_data; *vcek_der (malloc'd) is the VCEK certificate. */
+int keys_sim_report(const char *dir, const uint8_t report_data[KEYS_SNP_REPORT_DATA_LEN],
+                    uint8_t report[KEYS_SNP_REPORT_LEN], uint8_t **vcek_der, size_t *vcek_len);
+
+/* SHA-384 of /proc/self/exe: the measurement a simulated guest reports by default. */
+int keys_sim_self_measurement(uint8_t out[KEYS_SNP_MEASUREMENT_LEN]);
+
+#endif

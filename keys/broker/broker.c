@@ -1,0 +1,715 @@
+/* The local key broker. */
+#include "keys/broker/broker.h"
+#include "common/encoding.h"
+#include "common/err.h"
+#include "common/fileio.h"
+#include "common/log.h"
+#include "common/secmem.h"
+#include "keys/attest/roots.h"
+#include "keys/attest/snp.h"
+#include "keys/broker/policy.h"
+#include "keys/broker/store.h"
+#include "keys/crypto.h"
+#include "keys/kbs/jwe.h"
+#include "keys/kbs/protocol.h"
+
+#include <arpa/inet.h>
+#include <json-c/json.h>
+#include <microhttpd.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_SESSIONS 512
+#define MAX_BODY     (256 * 1024)
+#define PROBLEM_BASE "https://github.com/confidential-containers/kbs/errors/"
+
+enum session_state { S_FREE = 0, S_CHALLENGED, S_NONCE_USED, S_ATTESTED };
+
+struct session {
+    enum session_state state;
+    char id[33];
+    char nonce[64];
+    time_t expires;
+    EVP_PKEY *tee_key;
+    char alg[32];
+    struct json_object *claims;
+    char root[64];
+};
+
+struct keys_broker {
+    struct MHD_Daemon *mhd;
+    struct keys_rstore *store;
+    struct keys_snp_roots *roots;
+    uint8_t token_hash[KEYS_SHA256_LEN];
+    uint8_t jwt_key[32];
+    unsigned ttl;
+    int allow_debug;
+    unsigned port;
+    char *tls_cert, *tls_key;
+    pthread_mutex_t lock;
+    struct session sessions[MAX_SESSIONS];
+};
+
+struct request {
+    char *body;
+    size_t len;
+    int too_big;
+};
+
+static void session_clear(struct session *s)
+{
+    EVP_PKEY_free(s->tee_key);
+    json_object_put(s->claims);
+    memset(s, 0, sizeof *s);
+}
+
+static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *ctype,
+                                 const char *text, const char *cookie)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(text), (void *)(uintptr_t)text, MHD_RESPMEM_MUST_COPY);
+    enum MHD_Result ret;
+    if (r == NULL)
+        return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", ctype);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    if (cookie != NULL)
+        MHD_add_response_header(r, "Set-Cookie", cookie);
+    ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, struct json_object *o,
+                                 const char *cookie)
+{
+    enum MHD_Result r = send_text(
+        c, status, "application/json",
+        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), cookie);
+    json_object_put(o);
+    return r;
+}
+
+/* RFC 7807 problem details, with Trustee's problem-type URIs. */
+static enum MHD_Result send_problem(struct MHD_Connection *c, unsigned status, const char *type,
+                                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static enum MHD_Result send_problem(struct MHD_Connection *c, unsigned status, const char *type,
+                                    const char *fmt, ...)
+{
+    struct json_object *o = json_object_new_object();
+    char detail[1024], uri[256];
+    enum MHD_Result r;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    snprintf(uri, sizeof uri, PROBLEM_BASE "%s", type);
+    json_object_object_add(o, "type", json_object_new_string(uri));
+    json_object_object_add(o, "title", json_object_new_string(type));
+    json_object_object_add(o, "status", json_object_new_int((int)status));
+    json_object_object_add(o, "detail", json_object_new_string(detail));
+    r = send_text(c, status, "application/problem+json",
+                  json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+                  NULL);
+    json_object_put(o);
+    return r;
+}
+
+/* The claims a decision is logged with: never a key, only what the evidence said. */
+static const char *claims_summary(struct json_object *claims, char *buf, size_t len)
+{
+    struct json_object *m, *h, *d, *v, *bl, *tee, *snp, *uc, *chip;
+    if (claims == NULL || !json_object_object_get_ex(claims, "measurement", &m) ||
+        !json_object_object_get_ex(claims, "host_data", &h) ||
+        !json_object_object_get_ex(claims, "debug", &d) || !json_object_object_get_ex(claims, "vmpl", &v) ||
+        !json_object_object_get_ex(claims, "reported_tcb_bootloader", &bl) ||
+        !json_object_object_get_ex(claims, "reported_tcb_tee", &tee) ||
+        !json_object_object_get_ex(claims, "reported_tcb_snp", &snp) ||
+        !json_object_object_get_ex(claims, "reported_tcb_microcode", &uc) ||
+        !json_object_object_get_ex(claims, "chip_id", &chip)) {
+        snprintf(buf, len, "(no verified claims)");
+        return buf;
+    }
+    snprintf(buf, len,
+             "measurement=%s host_data=%s debug=%s vmpl=%d tcb=bl:%d,tee:%d,snp:%d,ucode:%d chip_id=%.16s...",
+             json_object_get_string(m), json_object_get_string(h), json_object_get_string(d),
+             json_object_get_int(v), json_object_get_int(bl), json_object_get_int(tee),
+             json_object_get_int(snp), json_object_get_int(uc), json_object_get_string(chip));
+    return buf;
+}
+
+static struct session *find_session(struct keys_broker *b, struct MHD_Connection *c)
+{
+    const char *id = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, KEYS_KBS_COOKIE);
+    if (id == NULL || strlen(id) != 32)
+        return NULL;
+    for (size_t i = 0; i < MAX_SESSIONS; i++)
+        if (b->sessions[i].state != S_FREE && CRYPTO_memcmp(b->sessions[i].id, id, 32) == 0)
+            return &b->sessions[i];
+    return NULL;
+}
+
+static enum MHD_Result handle_auth(struct keys_broker *b, struct MHD_Connection *c, struct request *rq)
+{
+    struct json_object *req = json_tokener_parse(rq->body ? rq->body : ""), *v, *resp;
+    struct session *s = NULL, *oldest = NULL;
+    uint8_t rnd[32];
+    char cookie[128], nonce_b64[64];
+    time_t now = time(NULL);
+
+    if (req == NULL || !json_object_is_type(req, json_type_object)) {
+        json_object_put(req);
+        return send_problem(c, 400, "InvalidRequest", "the auth request is not a JSON object");
+    }
+    if (!json_object_object_get_ex(req, "version", &v) || !json_object_is_type(v, json_type_string) ||
+        strcmp(json_object_get_string(v), KEYS_KBS_PROTOCOL_VERSION) != 0) {
+        enum MHD_Result r = send_problem(
+            c, 401, "ProtocolVersion", "protocol version %.32s is not supported (this broker speaks %s)",
+            v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "(none)",
+            KEYS_KBS_PROTOCOL_VERSION);
+        json_object_put(req);
+        return r;
+    }
+    if (!json_object_object_get_ex(req, "tee", &v) || !json_object_is_type(v, json_type_string) ||
+        strcmp(json_object_get_string(v), KEYS_KBS_TEE) != 0) {
+        enum MHD_Result r = send_problem(
+            c, 401, "UnsupportedTee", "TEE type %.32s is not supported (only \"snp\")",
+            v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "(none)");
+        json_object_put(req);
+        return r;
+    }
+    json_object_put(req);
+    pthread_mutex_lock(&b->lock);
+    for (size_t i = 0; i < MAX_SESSIONS; i++) {
+        struct session *t = &b->sessions[i];
+        if (t->state != S_FREE && t->expires <= now)
+            session_clear(t);
+        if (t->state == S_FREE && s == NULL)
+            s = t;
+        if (t->state != S_FREE && (oldest == NULL || t->expires < oldest->expires))
+            oldest = t;
+    }
+    if (s == NULL) {
+        session_clear(oldest);
+        s = oldest;
+    }
+    if (keys_random(rnd, sizeof rnd) != 0) {
+        pthread_mutex_unlock(&b->lock);
+        return send_problem(c, 500, "Internal", "no randomness");
+    }
+    ccr_hex_encode(rnd, 16, s->id);
+    keys_random(rnd, sizeof rnd);
+    ccr_b64_encode(rnd, sizeof rnd, nonce_b64, CCR_B64_STD);
+    snprintf(s->nonce, sizeof s->nonce, "%s", nonce_b64);
+    s->state = S_CHALLENGED;
+    s->expires = now + b->ttl;
+    snprintf(cookie, sizeof cookie, KEYS_KBS_COOKIE "=%s; Path=/; HttpOnly", s->id);
+    resp = json_object_new_object();
+    json_object_object_add(resp, "nonce", json_object_new_string(s->nonce));
+    json_object_object_add(resp, "extra-params", json_object_new_object());
+    pthread_mutex_unlock(&b->lock);
+    return send_json(c, 200, resp, cookie);
+}
+
+static char *make_token(struct keys_broker *b, struct json_object *claims, struct json_object *jwk,
+                        time_t exp)
+{
+    struct json_object *hdr = json_object_new_object(), *body = json_object_new_object();
+    const char *h, *p;
+    char *hb, *pb, *out = NULL, *sig_b64;
+    uint8_t mac[32];
+    size_t mac_len = 0, n;
+
+    json_object_object_add(hdr, "alg", json_object_new_string("HS256"));
+    json_object_object_add(hdr, "typ", json_object_new_string("JWT"));
+    json_object_object_add(body, "iss", json_object_new_string("ccrfs-kbs"));
+    json_object_object_add(body, "iat", json_object_new_int64((int64_t)time(NULL)));
+    json_object_object_add(body, "exp", json_object_new_int64((int64_t)exp));
+    json_object_object_add(body, "tee-pubkey", json_object_get(jwk));
+    json_object_object_add(body, "tcb-status", json_object_get(claims));
+    h = json_object_to_json_string_ext(hdr, JSON_C_TO_STRING_PLAIN);
+    p = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    hb = malloc(ccr_b64_encoded_size(strlen(h), CCR_B64_URL));
+    pb = malloc(ccr_b64_encoded_size(strlen(p), CCR_B64_URL));
+    sig_b64 = malloc(ccr_b64_encoded_size(sizeof mac, CCR_B64_URL));
+    if (hb && pb && sig_b64) {
+        ccr_b64_encode((const uint8_t *)h, strlen(h), hb, CCR_B64_URL);
+        ccr_b64_encode((const uint8_t *)p, strlen(p), pb, CCR_B64_URL);
+        n = strlen(hb) + strlen(pb) + 2 + ccr_b64_encoded_size(sizeof mac, CCR_B64_URL);
+        out = malloc(n);
+        if (out != NULL) {
+            snprintf(out, n, "%s.%s", hb, pb);
+            if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, b->jwt_key, sizeof b->jwt_key,
+                          (const uint8_t *)out, strlen(out), mac, sizeof mac, &mac_len) == NULL) {
+                free(out);
+                out = NULL;
+            } else {
+                ccr_b64_encode(mac, mac_len, sig_b64, CCR_B64_URL);
+                snprintf(out + strlen(out), n - strlen(out), ".%s", sig_b64);
+            }
+        }
+    }
+    free(hb);
+    free(pb);
+    free(sig_b64);
+    json_object_put(hdr);
+    json_object_put(body);
+    return out;
+}
+
+static enum MHD_Result attest_refuse(struct MHD_Connection *c, struct json_object *claims, const char *type,
+                                     const char *reason)
+{
+    char sum[512];
+    ccr_log_warn("attestation refused: %s; %s", reason, claims_summary(claims, sum, sizeof sum));
+    return send_problem(c, 401, type, "%s", reason);
+}
+
+static enum MHD_Result handle_attest(struct keys_broker *b, struct MHD_Connection *c, struct request *rq)
+{
+    struct json_object *req = NULL, *rt, *nonce, *jwk, *tee_ev, *prim, *claims = NULL, *resp;
+    struct keys_snp_report report;
+    struct keys_snp_verdict verdict;
+    uint8_t *vcek_der = NULL, expect[KEYS_SNP_REPORT_DATA_LEN];
+    size_t vcek_len = 0;
+    EVP_PKEY *key = NULL;
+    X509 *vcek = NULL, *ask, *ark;
+    const char *root_name = "";
+    char alg[32], reason[CCR_ERR_MSG_MAX + 64], *token;
+    struct session *s;
+    enum MHD_Result ret;
+    int is_test = 0, rc;
+    time_t now = time(NULL);
+
+    pthread_mutex_lock(&b->lock);
+    s = find_session(b, c);
+    if (s == NULL) {
+        ret = attest_refuse(c, NULL, "InvalidCookie",
+                            "no session: call /kbs/v0/auth first (missing or unknown cookie)");
+        goto out;
+    }
+    if (s->expires <= now) {
+        session_clear(s);
+        ret = attest_refuse(c, NULL, "ExpiredCookie", "the session expired: start again at /kbs/v0/auth");
+        goto out;
+    }
+    if (s->state != S_CHALLENGED) {
+        ret = attest_refuse(
+            c, NULL, "NonceReused",
+            "this session's challenge nonce was already used: a nonce is good for one attestation");
+        goto out;
+    }
+    s->state = S_NONCE_USED; /* whatever happens next, this nonce is spent */
+    req = json_tokener_parse(rq->body ? rq->body : "");
+    if (req == NULL || !json_object_object_get_ex(req, "runtime-data", &rt) ||
+        !json_object_object_get_ex(rt, "nonce", &nonce) || !json_object_is_type(nonce, json_type_string) ||
+        !json_object_object_get_ex(rt, "tee-pubkey", &jwk) ||
+        !json_object_object_get_ex(req, "tee-evidence", &tee_ev)) {
+        ret = attest_refuse(
+            c, NULL, "InvalidRequest",
+            "the attestation needs runtime-data.nonce, runtime-data.tee-pubkey and tee-evidence");
+        goto out;
+    }
+    if (strlen(json_object_get_string(nonce)) != strlen(s->nonce) ||
+        CRYPTO_memcmp(json_object_get_string(nonce), s->nonce, strlen(s->nonce)) != 0) {
+        ret =
+            attest_refuse(c, NULL, "NonceMismatch",
+                          "runtime-data nonce is not this session's challenge (replayed or stale evidence)");
+        goto out;
+    }
+    if ((rc = keys_jwk_parse_public(jwk, &key, alg, sizeof alg)) != 0) {
+        snprintf(reason, sizeof reason, "tee-pubkey: %s", ccr_err_msg(rc));
+        ret = attest_refuse(c, NULL, "InvalidTeePubKey", reason);
+        goto out;
+    }
+    if (!((strcmp(alg, KEYS_JWE_ALG_ECDH) == 0 && EVP_PKEY_get_base_id(key) == EVP_PKEY_EC) ||
+          (strcmp(alg, KEYS_JWE_ALG_RSA) == 0 && EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA))) {
+        snprintf(reason, sizeof reason,
+                 "tee-pubkey: alg '%s' does not fit the key (ECDH-ES+A256KW with EC, "
+                 "RSA-OAEP-256 with RSA)",
+                 alg);
+        ret = attest_refuse(c, NULL, "InvalidTeePubKey", reason);
+        goto out;
+    }
+    prim = json_object_object_get_ex(tee_ev, "primary_evidence", &prim) ? prim : tee_ev;
+    if ((rc = keys_kbs_snp_evidence_parse(prim, &report, &vcek_der, &vcek_len)) != 0 ||
+        (rc = keys_x509_from_der(vcek_der, vcek_len, &vcek)) != 0) {
+        snprintf(reason, sizeof reason, "evidence: %s", ccr_err_msg(rc));
+        ret = attest_refuse(c, NULL, "InvalidEvidence", reason);
+        goto out;
+    }
+    if ((rc = keys_snp_roots_find(b->roots, vcek, &ask, &ark, &root_name, &is_test)) != 0) {
+        snprintf(reason, sizeof reason, "evidence: %s", ccr_err_msg(rc));
+        ret = attest_refuse(c, NULL, "UntrustedRoot", reason);
+        goto out;
+    }
+    if ((rc = keys_snp_verify(&report, vcek, ask, ark, 0, &verdict)) != 0) {
+        snprintf(reason, sizeof reason, "evidence: %s", ccr_err_msg(rc));
+        ret = attest_refuse(c, NULL, "EvidenceVerification", reason);
+        goto out;
+    }
+    claims = keys_snp_claims(&report);
+    json_object_object_add(claims, "root", json_object_new_string(root_name));
+    if ((rc = keys_kbs_report_data(rt, expect)) != 0 ||
+        CRYPTO_memcmp(expect, report.report_data, sizeof expect) != 0) {
+        ret =
+            attest_refuse(c, claims, "ReportDataMismatch",
+                          "report_data is not the SHA-384 of runtime-data: the evidence is not bound to this "
+                          "nonce and tee-pubkey");
+        goto out;
+    }
+    if (report.vmpl != 0) {
+        snprintf(reason, sizeof reason, "the report was made at VMPL %u; only VMPL 0 evidence is accepted",
+                 report.vmpl);
+        ret = attest_refuse(c, claims, "VmplCheck", reason);
+        goto out;
+    }
+    if (verdict.debug && !b->allow_debug) {
+        ret = attest_refuse(
+            c, claims, "DebugPolicy",
+            "the guest policy allows debugging (DEBUG bit 19 set): its memory is not confidential");
+        goto out;
+    }
+    s->tee_key = key;
+    key = NULL;
+    snprintf(s->alg, sizeof s->alg, "%s", alg);
+    s->claims = json_object_get(claims);
+    snprintf(s->root, sizeof s->root, "%s", root_name);
+    s->state = S_ATTESTED;
+    token = make_token(b, claims, jwk, s->expires);
+    {
+        char sum[512];
+        ccr_log_info("attestation accepted (root: %s%s): %s", root_name, is_test ? ", TEST ONLY" : "",
+                     claims_summary(claims, sum, sizeof sum));
+    }
+    resp = json_object_new_object();
+    json_object_object_add(resp, "token", json_object_new_string(token ? token : ""));
+    free(token);
+    ret = send_json(c, 200, resp, NULL);
+out:
+    pthread_mutex_unlock(&b->lock);
+    json_object_put(req);
+    json_object_put(claims);
+    EVP_PKEY_free(key);
+    X509_free(vcek);
+    free(vcek_der);
+    return ret;
+}
+
+static enum MHD_Result handle_resource(struct keys_broker *b, struct MHD_Connection *c, const char *name)
+{
+    struct session *s;
+    struct keys_policy *pol = NULL;
+    char *pol_text = NULL, *jwe = NULL, reason[600], sum[512];
+    uint8_t *value = NULL;
+    size_t len = 0;
+    enum MHD_Result ret;
+    int rc;
+
+    if (keys_kbs_resource_check(name) != 0)
+        return send_problem(c, 400, "InvalidResourcePath", "%s", ccr_err_msg(EINVAL));
+    pthread_mutex_lock(&b->lock);
+    s = find_session(b, c);
+    if (s == NULL || s->state != S_ATTESTED) {
+        ccr_log_warn("release refused: resource=%s reason=not attested", name);
+        ret = send_problem(c, 401, "UnAuthenticated",
+                           "no attested session: attest first (/kbs/v0/auth, /kbs/v0/attest)");
+        goto out;
+    }
+    if (s->expires <= time(NULL)) {
+        ccr_log_warn("release refused: resource=%s reason=session expired; %s", name,
+                     claims_summary(s->claims, sum, sizeof sum));
+        session_clear(s);
+        ret = send_problem(c, 401, "ExpiredCookie", "the session expired: attest again");
+        goto out;
+    }
+    rc = keys_rstore_get(b->store, name, &pol_text, &value, &len);
+    if (rc == ENOENT) {
+        ccr_log_warn("release refused: resource=%s reason=no such resource; %s", name,
+                     claims_summary(s->claims, sum, sizeof sum));
+        ret = send_problem(c, 404, "ResourceNotFound", "no resource named %s", name);
+        goto out;
+    }
+    if (rc != 0 || keys_policy_parse(pol_text, strlen(pol_text), &pol) != 0) {
+        ccr_log_error("release failed: resource=%s: %s", name, ccr_err_msg(rc ? rc : EINVAL));
+        ret = send_problem(c, 500, "Internal", "resource %s cannot be read", name);
+        goto out;
+    }
+    if (keys_policy_eval(pol, s->claims, reason, sizeof reason) != 0) {
+        ccr_log_warn("release refused: resource=%s reason=%s; %s", name, reason,
+                     claims_summary(s->claims, sum, sizeof sum));
+        ret = send_problem(c, 403, "PolicyDeny", "the release policy of %s refused: %s", name, reason);
+        goto out;
+    }
+    if ((rc = keys_jwe_encrypt(s->tee_key, s->alg, value, len, &jwe)) != 0) {
+        ret = send_problem(c, 500, "Internal", "cannot encrypt the resource: %s", ccr_err_msg(rc));
+        goto out;
+    }
+    ccr_log_info("released: resource=%s to %s (root: %s); %s", name, s->alg, s->root,
+                 claims_summary(s->claims, sum, sizeof sum));
+    ret = send_text(c, 200, "application/json", jwe, NULL);
+out:
+    pthread_mutex_unlock(&b->lock);
+    if (value)
+        ccr_secmem_free(value, len);
+    free(pol_text);
+    free(jwe);
+    keys_policy_free(pol);
+    return ret;
+}
+
+static int admin_ok(struct keys_broker *b, struct MHD_Connection *c)
+{
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    uint8_t got[KEYS_SHA256_LEN];
+    if (h == NULL || strncmp(h, "Bearer ", 7) != 0)
+        return 0;
+    keys_sha256(h + 7, strlen(h + 7), got);
+    return CRYPTO_memcmp(got, b->token_hash, sizeof got) == 0;
+}
+
+static int list_cb(void *arg, const char *name, const char *policy_json)
+{
+    struct json_object *arr = arg, *e = json_object_new_object();
+    json_object_object_add(e, "name", json_object_new_string(name));
+    json_object_object_add(e, "policy", json_tokener_parse(policy_json));
+    json_object_array_add(arr, e);
+    return 0;
+}
+
+static enum MHD_Result handle_admin(struct keys_broker *b, struct MHD_Connection *c, const char *method,
+                                    const char *url, struct request *rq)
+{
+    static const char res_prefix[] = "/admin/v0/resource/";
+    const char *name =
+        strncmp(url, res_prefix, sizeof res_prefix - 1) == 0 ? url + sizeof res_prefix - 1 : NULL;
+    int rc;
+
+    if (!admin_ok(b, c)) {
+        ccr_log_warn("admin call refused: %s %s: missing or wrong token", method, url);
+        return send_problem(c, 401, "AdminAuth", "the admin token is missing or wrong");
+    }
+    if (strcmp(url, "/admin/v0/resources") == 0 && strcmp(method, "GET") == 0) {
+        struct json_object *o = json_object_new_object(), *arr = json_object_new_array();
+        pthread_mutex_lock(&b->lock);
+        rc = keys_rstore_list(b->store, list_cb, arr);
+        pthread_mutex_unlock(&b->lock);
+        json_object_object_add(o, "resources", arr);
+        if (rc != 0) {
+            json_object_put(o);
+            return send_problem(c, 500, "Internal", "%s", ccr_err_msg(rc));
+        }
+        return send_json(c, 200, o, NULL);
+    }
+    if (name == NULL || keys_kbs_resource_check(name) != 0)
+        return send_problem(c, 404, "NotFound", "no admin endpoint %s %s", method, url);
+    if (strcmp(method, "DELETE") == 0) {
+        pthread_mutex_lock(&b->lock);
+        rc = keys_rstore_delete(b->store, name);
+        pthread_mutex_unlock(&b->lock);
+        if (rc == ENOENT)
+            return send_problem(c, 404, "ResourceNotFound", "no resource named %s", name);
+        if (rc != 0)
+            return send_problem(c, 500, "Internal", "%s", ccr_err_msg(rc));
+        ccr_log_info("admin: deleted resource %s", name);
+        return send_text(c, 204, "application/json", "", NULL);
+    }
+    if (strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0) {
+        struct json_object *o = json_tokener_parse(rq->body ? rq->body : ""), *pol, *val;
+        struct keys_policy *p = NULL;
+        uint8_t *raw = NULL;
+        size_t raw_len = 0;
+        const char *ptext, *vtext;
+        enum MHD_Result ret;
+
+        if (o == NULL || !json_object_object_get_ex(o, "policy", &pol) ||
+            !json_object_object_get_ex(o, "value", &val) || !json_object_is_type(val, json_type_string)) {
+            json_object_put(o);
+            return send_problem(c, 400, "InvalidRequest",
+                                "expected {\"policy\": {...}, \"value\": \"<base64>\"}");
+        }
+        ptext = json_object_to_json_string_ext(pol, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        if ((rc = keys_policy_parse(ptext, strlen(ptext), &p)) != 0) {
+            ret = send_problem(c, 400, "InvalidPolicy", "%s", ccr_err_msg(rc));
+            json_object_put(o);
+            return ret;
+        }
+        keys_policy_free(p);
+        vtext = json_object_get_string(val);
+        if (ccr_b64_decode(vtext, strlen(vtext), &raw, &raw_len, CCR_B64_STD) != 0 || raw_len == 0) {
+            json_object_put(o);
+            return send_problem(c, 400, "InvalidRequest", "\"value\" must be non-empty base64");
+        }
+        pthread_mutex_lock(&b->lock);
+        rc = keys_rstore_put(b->store, name, ptext, raw, raw_len);
+        pthread_mutex_unlock(&b->lock);
+        ccr_freezero(raw, raw_len);
+        json_object_put(o);
+        if (rc != 0)
+            return send_problem(c, 400, "InvalidRequest", "%s", ccr_err_msg(rc));
+        ccr_log_info("admin: stored resource %s (%zu bytes) with its release policy", name, raw_len);
+        o = json_object_new_object();
+        json_object_object_add(o, "resource", json_object_new_string(name));
+        return send_json(c, 201, o, NULL);
+    }
+    return send_problem(c, 405, "MethodNotAllowed", "%s is not allowed on %s", method, url);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload, size_t *upload_size,
+                                  void **con_cls)
+{
+    struct keys_broker *b = cls;
+    struct request *rq = *con_cls;
+    static const char res_prefix[] = "/kbs/v0/resource/";
+    (void)version;
+
+    if (rq == NULL) {
+        rq = calloc(1, sizeof *rq);
+        if (rq == NULL)
+            return MHD_NO;
+        *con_cls = rq;
+        return MHD_YES;
+    }
+    if (*upload_size != 0) {
+        if (rq->len + *upload_size > MAX_BODY) {
+            rq->too_big = 1;
+        } else {
+            char *p = realloc(rq->body, rq->len + *upload_size + 1);
+            if (p == NULL)
+                return MHD_NO;
+            memcpy(p + rq->len, upload, *upload_size);
+            rq->body = p;
+            rq->len += *upload_size;
+            p[rq->len] = '\0';
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (rq->too_big)
+        return send_problem(c, 413, "PayloadTooLarge", "the request body is larger than %d bytes", MAX_BODY);
+    if (strcmp(url, "/kbs/v0/auth") == 0)
+        return strcmp(method, "POST") == 0 ? handle_auth(b, c, rq)
+                                           : send_problem(c, 405, "MethodNotAllowed", "use POST");
+    if (strcmp(url, "/kbs/v0/attest") == 0)
+        return strcmp(method, "POST") == 0 ? handle_attest(b, c, rq)
+                                           : send_problem(c, 405, "MethodNotAllowed", "use POST");
+    if (strncmp(url, res_prefix, sizeof res_prefix - 1) == 0) {
+        if (strcmp(method, "GET") != 0)
+            return send_problem(c, 405, "MethodNotAllowed",
+                                "resources are read with GET; register them with the admin API");
+        return handle_resource(b, c, url + sizeof res_prefix - 1);
+    }
+    if (strncmp(url, "/admin/", 7) == 0)
+        return handle_admin(b, c, method, url, rq);
+    return send_problem(c, 404, "NotFound", "no endpoint %s", url);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct request *rq = *con_cls;
+    (void)cls;
+    (void)c;
+    (void)toe;
+    if (rq != NULL) {
+        ccr_freezero(rq->body, rq->len); /* admin bodies carry values */
+        free(rq);
+    }
+    *con_cls = NULL;
+}
+
+int keys_broker_start(const struct keys_broker_conf *conf, struct keys_broker **out)
+{
+    struct keys_broker *b = calloc(1, sizeof *b);
+    struct sockaddr_in sa;
+    const union MHD_DaemonInfo *info;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    uint8_t *cert = NULL, *key = NULL;
+    size_t cl, kl;
+    int rc;
+
+    if (b == NULL)
+        return ENOMEM;
+    pthread_mutex_init(&b->lock, NULL);
+    b->ttl = conf->session_ttl ? conf->session_ttl : 300;
+    b->allow_debug = conf->allow_debug;
+    if (conf->admin_token == NULL || strlen(conf->admin_token) < 16) {
+        rc = ccr_err_set(EINVAL, "the admin token must be at least 16 characters");
+        goto fail;
+    }
+    keys_sha256(conf->admin_token, strlen(conf->admin_token), b->token_hash);
+    if ((rc = keys_random(b->jwt_key, sizeof b->jwt_key)) != 0)
+        goto fail;
+    if ((rc = keys_rstore_open(conf->state_dir, &b->store)) != 0 || (rc = keys_snp_roots_amd(&b->roots)) != 0)
+        goto fail;
+    if (conf->sim_root != NULL && (rc = keys_snp_roots_add_sim(b->roots, conf->sim_root)) != 0) {
+        rc = ccr_err_wrap(rc, "--trust-sim-root %s: ", conf->sim_root);
+        goto fail;
+    }
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)conf->port);
+    if (inet_pton(AF_INET, conf->host ? conf->host : "127.0.0.1", &sa.sin_addr) != 1) {
+        rc = ccr_err_set(EINVAL, "listen address '%s' is not an IPv4 address", conf->host);
+        goto fail;
+    }
+    if (conf->tls_cert != NULL || conf->tls_key != NULL) {
+        if (conf->tls_cert == NULL || conf->tls_key == NULL) {
+            rc = ccr_err_set(EINVAL, "TLS needs both a certificate and a key");
+            goto fail;
+        }
+        if ((rc = ccr_read_file(conf->tls_cert, 1 << 20, &cert, &cl)) != 0 ||
+            (rc = ccr_read_file(conf->tls_key, 1 << 20, &key, &kl)) != 0)
+            goto fail;
+        b->tls_cert = (char *)cert;
+        b->tls_key = (char *)key;
+        flags |= MHD_USE_TLS;
+        b->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, b, MHD_OPTION_SOCK_ADDR, &sa,
+                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_HTTPS_MEM_CERT,
+                                  b->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, b->tls_key, MHD_OPTION_END);
+    } else {
+        b->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, b, MHD_OPTION_SOCK_ADDR, &sa,
+                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+    }
+    if (b->mhd == NULL) {
+        rc = ccr_err_set(EADDRINUSE, "cannot listen on %s:%u (in use, or TLS not available)",
+                         conf->host ? conf->host : "127.0.0.1", conf->port);
+        goto fail;
+    }
+    info = MHD_get_daemon_info(b->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    b->port = info ? info->port : conf->port;
+    *out = b;
+    return 0;
+fail:
+    keys_broker_stop(b);
+    return rc;
+}
+
+unsigned keys_broker_port(const struct keys_broker *b)
+{
+    return b->port;
+}
+
+void keys_broker_stop(struct keys_broker *b)
+{
+    if (b == NULL)
+        return;
+    if (b->mhd)
+        MHD_stop_daemon(b->mhd);
+    for (size_t i = 0; i < MAX_SESSIONS; i++)
+        session_clear(&b->sessions[i]);
+    keys_rstore_close(b->store);
+    keys_snp_roots_free(b->roots);
+    free(b->tls_cert);
+    if (b->tls_key)
+        ccr_freezero(b->tls_key, strlen(b->tls_key));
+    pthread_mutex_destroy(&b->lock);
+    OPENSSL_cleanse(b, sizeof *b);
+    free(b);
+}

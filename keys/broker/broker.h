@@ -1,0 +1,25 @@
+/* `ccrfs kbs serve`: a local key broker speaking the Trustee KBS protocol (RCAR 0.4.0) on
+ * loopback, with per-resource release policies, durable encrypted resources, and an admin
+ * API authenticated by a bearer token. Every release and refusal is logged with the claims
+ * that decided it, never the value. */
+#ifndef CCRFS_KEYS_BROKER_BROKER_H
+#define CCRFS_KEYS_BROKER_BROKER_H
+
+struct keys_broker_conf {
+    const char *host;               /* listen address, default 127.0.0.1 */
+    unsigned port;                  /* 0: an ephemeral port */
+    const char *state_dir;          /* master.key and resources/ */
+    const char *admin_token;        /* the admin bearer token (from a file or the environment) */
+    const char *sim_root;           /* trust this simulator folder's test root too (NULL: AMD only) */
+    const char *tls_cert, *tls_key; /* PEM files: serve https */
+    unsigned session_ttl;           /* seconds a session lives after /auth, default 300 */
+    int allow_debug;                /* accept evidence from guests whose policy allows debugging */
+};
+
+struct keys_broker;
+
+int keys_broker_start(const struct keys_broker_conf *conf, struct keys_broker **out);
+unsigned keys_broker_port(const struct keys_broker *b);
+void keys_broker_stop(struct keys_broker *b);
+
+#endif

@@ -1,0 +1,199 @@
+/* The KBS client. */
+#include "keys/kbs/client.h"
+#include "common/encoding.h"
+#include "common/err.h"
+#include "common/secmem.h"
+#include "keys/attest/evidence.h"
+#include "keys/kbs/http.h"
+#include "keys/kbs/jwe.h"
+#include "keys/kbs/protocol.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct keys_kbs_session {
+    struct keys_http *http;
+    char url[512];
+    char alg[32];
+    char nonce[256];
+    EVP_PKEY *tee_key; /* the ephemeral key: its private half never leaves this struct */
+};
+
+int keys_kbs_session_new(const char *url, const char *ca_file, const char *key_alg,
+                         struct keys_kbs_session **out)
+{
+    struct keys_kbs_session *s = calloc(1, sizeof *s);
+    int rc;
+    if (s == NULL)
+        return ENOMEM;
+    snprintf(s->url, sizeof s->url, "%s", url);
+    snprintf(s->alg, sizeof s->alg, "%s", key_alg ? key_alg : KEYS_JWE_ALG_ECDH);
+    if ((rc = keys_http_open(url, ca_file, &s->http)) != 0) {
+        free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+const char *keys_kbs_nonce(const struct keys_kbs_session *s)
+{
+    return s->nonce;
+}
+
+static int post_json(struct keys_kbs_session *s, const char *path, struct json_object *body,
+                     struct keys_http_reply *reply)
+{
+    const char *text =
+        json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    return keys_http_do(s->http, "POST", path, text, strlen(text), NULL, reply);
+}
+
+int keys_kbs_auth(struct keys_kbs_session *s)
+{
+    struct json_object *req = json_object_new_object(), *resp = NULL, *v;
+    struct keys_http_reply reply;
+    int rc;
+
+    json_object_object_add(req, "version", json_object_new_string(KEYS_KBS_PROTOCOL_VERSION));
+    json_object_object_add(req, "tee", json_object_new_string(KEYS_KBS_TEE));
+    json_object_object_add(req, "extra-params", json_object_new_object());
+    rc = post_json(s, "/kbs/v0/auth", req, &reply);
+    json_object_put(req);
+    if (rc != 0)
+        return rc;
+    if (reply.status != 200) {
+        rc = keys_http_refusal(&reply, "KBS auth");
+        goto out;
+    }
+    resp = json_tokener_parse(reply.body);
+    if (resp == NULL || !json_object_object_get_ex(resp, "nonce", &v) ||
+        !json_object_is_type(v, json_type_string) || json_object_get_string_len(v) == 0 ||
+        (size_t)json_object_get_string_len(v) >= sizeof s->nonce) {
+        rc = ccr_err_set(EIO, "KBS auth: the challenge has no usable \"nonce\"");
+        goto out;
+    }
+    snprintf(s->nonce, sizeof s->nonce, "%s", json_object_get_string(v));
+out:
+    json_object_put(resp);
+    keys_http_reply_free(&reply);
+    return rc;
+}
+
+int keys_kbs_attest(struct keys_kbs_session *s, const char *attest_spec,
+                    const struct keys_kbs_attest_faults *faults, char *detail, size_t detail_len)
+{
+    struct json_object *jwk = NULL, *rt = NULL, *body = NULL, *tee_ev, *other_jwk = NULL;
+    EVP_PKEY *other = NULL;
+    uint8_t report_data[KEYS_SNP_REPORT_DATA_LEN];
+    struct keys_evidence ev = {0};
+    struct keys_http_reply reply = {0};
+    const char *nonce = faults && faults->nonce ? faults->nonce : s->nonce;
+    int rc;
+
+    if (detail_len)
+        detail[0] = '\0';
+    /* A fresh key for every attestation: it is valid until the next challenge. */
+    EVP_PKEY_free(s->tee_key);
+    s->tee_key = NULL;
+    if ((rc = keys_jwk_generate(s->alg, &s->tee_key)) != 0)
+        return rc;
+    jwk = keys_jwk_public(s->tee_key, s->alg);
+    rt = keys_kbs_runtime_data(nonce, jwk);
+    if (jwk == NULL || rt == NULL) {
+        rc = ENOMEM;
+        goto out;
+    }
+    if (faults && faults->bind_other_key) {
+        struct json_object *other_rt;
+        if ((rc = keys_jwk_generate(s->alg, &other)) != 0)
+            goto out;
+        other_jwk = keys_jwk_public(other, s->alg);
+        other_rt = keys_kbs_runtime_data(nonce, other_jwk);
+        rc = keys_kbs_report_data(other_rt, report_data);
+        json_object_put(other_rt);
+    } else {
+        rc = keys_kbs_report_data(rt, report_data);
+    }
+    if (rc != 0)
+        goto out;
+    if ((rc = keys_evidence_get(attest_spec, report_data, &ev)) != 0)
+        goto out;
+    if (faults && faults->flip_signature_byte)
+        ev.report[KEYS_SNP_SIG_OFFSET + 7] ^= 0x40;
+    if (detail_len) {
+        char hex[2 * KEYS_SNP_MEASUREMENT_LEN + 1];
+        ccr_hex_encode(ev.report + KEYS_SNP_OFF_MEASUREMENT, KEYS_SNP_MEASUREMENT_LEN, hex);
+        snprintf(detail, detail_len, "evidence %s, measurement %s", ev.kind, hex);
+    }
+    body = json_object_new_object();
+    tee_ev = json_object_new_object();
+    json_object_object_add(tee_ev, "primary_evidence", keys_kbs_snp_evidence(&ev));
+    json_object_object_add(tee_ev, "additional_evidence", json_object_new_string("{}"));
+    json_object_object_add(body, "runtime-data", json_object_get(rt));
+    json_object_object_add(body, "tee-evidence", tee_ev);
+    if ((rc = post_json(s, "/kbs/v0/attest", body, &reply)) != 0)
+        goto out;
+    if (reply.status != 200)
+        rc = keys_http_refusal(&reply, "KBS attestation");
+out:
+    keys_http_reply_free(&reply);
+    keys_evidence_clear(&ev);
+    json_object_put(jwk);
+    json_object_put(other_jwk);
+    json_object_put(rt);
+    json_object_put(body);
+    EVP_PKEY_free(other);
+    return rc;
+}
+
+int keys_kbs_get_resource(struct keys_kbs_session *s, const char *resource, uint8_t **value, size_t *len)
+{
+    struct keys_http_reply reply;
+    char path[600];
+    int rc;
+
+    *value = NULL;
+    *len = 0;
+    if ((rc = keys_kbs_resource_check(resource)) != 0)
+        return rc;
+    if (s->tee_key == NULL)
+        return ccr_err_set(EINVAL, "KBS: request a resource only after attestation");
+    snprintf(path, sizeof path, "/kbs/v0/resource/%s", resource);
+    if ((rc = keys_http_do(s->http, "GET", path, NULL, 0, NULL, &reply)) != 0)
+        return rc;
+    if (reply.status != 200)
+        rc = keys_http_refusal(&reply, "KBS resource");
+    else if ((rc = keys_jwe_decrypt(reply.body, reply.len, s->tee_key, value, len)) != 0)
+        rc = ccr_err_wrap(rc, "KBS resource %s: ", resource);
+    keys_http_reply_free(&reply);
+    return rc;
+}
+
+void keys_kbs_session_free(struct keys_kbs_session *s)
+{
+    if (s == NULL)
+        return;
+    EVP_PKEY_free(s->tee_key); /* OpenSSL clears private key material when freeing it */
+    keys_http_close(s->http);
+    OPENSSL_cleanse(s, sizeof *s);
+    free(s);
+}
+
+int keys_kbs_fetch(const char *url, const char *ca_file, const char *resource, const char *attest_spec,
+                   uint8_t **value, size_t *len, char *detail, size_t detail_len)
+{
+    struct keys_kbs_session *s;
+    int rc;
+
+    if ((rc = keys_kbs_resource_check(resource)) != 0)
+        return rc;
+    if ((rc = keys_kbs_session_new(url, ca_file, NULL, &s)) != 0)
+        return rc;
+    if ((rc = keys_kbs_auth(s)) == 0 && (rc = keys_kbs_attest(s, attest_spec, NULL, detail, detail_len)) == 0)
+        rc = keys_kbs_get_resource(s, resource, value, len);
+    keys_kbs_session_free(s);
+    return rc;
+}

@@ -1,0 +1,37 @@
+/* The KBS client: the RCAR handshake (auth, attest) and resource requests against a Trustee
+ * KBS or `ccrfs kbs serve`. The ephemeral TEE key lives only in this session and is destroyed
+ * with it; released values land in locked memory. */
+#ifndef CCRFS_KEYS_KBS_CLIENT_H
+#define CCRFS_KEYS_KBS_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct keys_kbs_session;
+
+/* Deliberate faults, for tests of the broker's refusals only. */
+struct keys_kbs_attest_faults {
+    const char *nonce;       /* send this nonce instead of the challenge's */
+    int bind_other_key;      /* put the hash of a different tee-pubkey in report_data */
+    int flip_signature_byte; /* corrupt the report's signature after it is made */
+};
+
+int keys_kbs_session_new(const char *url, const char *ca_file, const char *key_alg,
+                         struct keys_kbs_session **out);
+/* POST /kbs/v0/auth: gets the challenge nonce and the session cookie. */
+int keys_kbs_auth(struct keys_kbs_session *s);
+const char *keys_kbs_nonce(const struct keys_kbs_session *s);
+/* POST /kbs/v0/attest with evidence from the provider spec (sim:DIR or snp). detail gets
+ * the measurement the evidence carried (hex), for the caller's records. */
+int keys_kbs_attest(struct keys_kbs_session *s, const char *attest_spec,
+                    const struct keys_kbs_attest_faults *faults, char *detail, size_t detail_len);
+/* GET /kbs/v0/resource/REPO/TYPE/TAG and decrypt the JWE. *value is locked memory of *len
+ * bytes (ccr_secmem_free(*value, *len)). */
+int keys_kbs_get_resource(struct keys_kbs_session *s, const char *resource, uint8_t **value, size_t *len);
+void keys_kbs_session_free(struct keys_kbs_session *s);
+
+/* The whole exchange: auth, attest, resource. */
+int keys_kbs_fetch(const char *url, const char *ca_file, const char *resource, const char *attest_spec,
+                   uint8_t **value, size_t *len, char *detail, size_t detail_len);
+
+#endif
