@@ -12,5 +12,7 @@ int cli_cmd_pack(int argc, char **argv);
 int cli_cmd_inspect(int argc, char **argv);
 int cli_cmd_verify(int argc, char **argv);
 int cli_cmd_unpack(int argc, char **argv);
+int cli_cmd_audit(int argc, char **argv);
+int cli_cmd_gov(int argc, char **argv);
 
 #endif

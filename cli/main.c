@@ -18,6 +18,8 @@ static const struct cli_command cli_commands[] = {
     {"inspect", cli_cmd_inspect, "show what a blob or manifest says, and with --key its files"},
     {"verify", cli_cmd_verify, "authenticate every block and hash of a dataset"},
     {"unpack", cli_cmd_unpack, "decrypt a dataset back into a folder"},
+    {"audit", cli_cmd_audit, "verify an audit log and report who read what"},
+    {"gov", cli_cmd_gov, "governance service, contracts and party keys"},
 };
 
 static void print_help(FILE *out)
