@@ -126,10 +126,14 @@ static int checkpoint_locked(struct gov *g, int reserve)
                            json_object_new_string(g->cfg.signing_key_attestation ? "attested" : "local"));
     if (g->cfg.signing_key_attestation != NULL)
         json_object_object_add(cp, "attestation", json_object_new_string(g->cfg.signing_key_attestation));
+    uint64_t seq = g->chain.next_seq;
     rc = seal_and_spool(g, cp, 1, reserve);
     json_object_put(cp);
-    if (rc == 0)
+    if (rc == 0) {
         g->since_checkpoint = 0;
+        if (gov_spool_note_checkpoint(g->spool, seq) != 0)
+            ccr_log_warn("audit spool: %s", ccr_err_msg(EIO));
+    }
     return rc;
 }
 
@@ -804,6 +808,8 @@ int gov_open(const struct gov_config *cfg, struct gov **out)
     g->url = dup_or_null(cfg->governance_url);
     if ((rc = gov_spool_open(cfg->spool_dir, g->cfg.spool_max_bytes, &g->spool, &g->chain, &replayed)) != 0)
         goto fail;
+    /* Events of an earlier run since its last checkpoint count towards the next one. */
+    g->since_checkpoint = g->chain.next_seq - (uint64_t)(gov_spool_last_checkpoint(g->spool) + 1);
     if (replayed > 0)
         ccr_log_info("audit spool: %zu undelivered events from an earlier run will be delivered", replayed);
     if ((rc = load_key(g)) != 0)

@@ -34,6 +34,7 @@ struct gov_spool {
     struct gov_spool_entry *pend; /* unacknowledged entries, oldest first */
     size_t npend, cap_pend, synced; /* synced: how many of pend are durable */
     uint64_t acked_next;
+    int64_t last_cp; /* seq of the last checkpoint, -1 when none */
 };
 
 static char *seg_path(const struct gov_spool *s, uint64_t first)
@@ -140,6 +141,9 @@ static int replay_seg(struct gov_spool *s, uint64_t first, int is_last, struct g
             rc = ccr_err_set(EBADMSG, "%s: line %zu: damaged spool line", path, lineno);
             goto out;
         }
+        if (gov_json_str(ev, "type") != NULL && strcmp(gov_json_str(ev, "type"), "checkpoint") == 0 &&
+            gov_json_int(ev, "seq", &seq) == 0 && seq > s->last_cp)
+            s->last_cp = seq;
         h = gov_json_str(ev, "hash");
         prev = gov_json_str(ev, "prev");
         cid = gov_json_str(ev, "chain");
@@ -177,30 +181,69 @@ out:
     return rc;
 }
 
-static int read_acked(struct gov_spool *s)
+static int read_number(struct gov_spool *s, const char *name, uint64_t *out, int *found)
 {
-    char *path = ccr_path_join(s->dir, "acked");
+    char *path = ccr_path_join(s->dir, name);
     uint8_t *data;
     size_t len;
     char *end;
     int rc;
 
+    *found = 0;
     if (path == NULL)
         return ENOMEM;
     rc = ccr_read_file(path, 64, &data, &len);
     if (rc == ENOENT) {
-        s->acked_next = 0;
         free(path);
+        ccr_err_clear();
         return 0;
     }
     if (rc == 0) {
         errno = 0;
-        s->acked_next = strtoull((char *)data, &end, 10);
+        *out = strtoull((char *)data, &end, 10);
         if (errno != 0 || end == (char *)data || (*end != '\n' && *end != '\0'))
             rc = ccr_err_set(EBADMSG, "%s: not a sequence number", path);
+        else
+            *found = 1;
         free(data);
     }
     free(path);
+    return rc;
+}
+
+static int write_number(struct gov_spool *s, const char *name, uint64_t v)
+{
+    char num[32], *path = ccr_path_join(s->dir, name);
+    int rc;
+    if (path == NULL)
+        return ENOMEM;
+    snprintf(num, sizeof num, "%" PRIu64 "\n", v);
+    rc = ccr_write_file_atomic(path, num, strlen(num), 0600);
+    free(path);
+    return rc;
+}
+
+int64_t gov_spool_last_checkpoint(struct gov_spool *s)
+{
+    return s->last_cp;
+}
+
+int gov_spool_note_checkpoint(struct gov_spool *s, uint64_t seq)
+{
+    s->last_cp = (int64_t)seq;
+    return write_number(s, "checkpoint", seq);
+}
+
+static int read_acked(struct gov_spool *s)
+{
+    uint64_t cp;
+    int found, rc = read_number(s, "checkpoint", &cp, &found);
+    if (rc != 0)
+        return rc;
+    s->last_cp = found ? (int64_t)cp : -1;
+    rc = read_number(s, "acked", &s->acked_next, &found);
+    if (rc == 0 && !found)
+        s->acked_next = 0;
     return rc;
 }
 
@@ -273,6 +316,7 @@ int gov_spool_open(const char *dir, uint64_t max_bytes, struct gov_spool **out, 
         if ((rc = replay_seg(s, firsts[i], i + 1 == nfirst, chain, &have_chain)) != 0)
             goto fail;
     if (!have_chain) {
+        s->last_cp = -1;
         if ((rc = gov_chain_init(chain)) != 0)
             goto fail;
         for (size_t i = 0; i < s->nsegs; i++) /* empty leftovers */
@@ -420,17 +464,9 @@ void gov_spool_entries_free(struct gov_spool_entry *e, size_t count)
 
 int gov_spool_ack(struct gov_spool *s, uint64_t seq)
 {
-    char num[32], *path;
     size_t drop = 0, keep = 0;
-    int rc;
-
-    snprintf(num, sizeof num, "%" PRIu64 "\n", seq + 1);
-    path = ccr_path_join(s->dir, "acked");
-    if (path == NULL)
-        return ENOMEM;
     /* Durable before anything is forgotten; losing it only means duplicates, which sinks drop. */
-    rc = ccr_write_file_atomic(path, num, strlen(num), 0600);
-    free(path);
+    int rc = write_number(s, "acked", seq + 1);
     if (rc != 0)
         return rc;
     pthread_mutex_lock(&s->lock);

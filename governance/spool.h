@@ -37,6 +37,10 @@ int gov_spool_ack(struct gov_spool *s, uint64_t seq);
 uint64_t gov_spool_bytes(struct gov_spool *s);
 int gov_spool_is_full(struct gov_spool *s);
 size_t gov_spool_pending(struct gov_spool *s);
+/* The seq of the chain's last checkpoint (-1: none yet), so a restarted run counts the
+ * events since then correctly; noted durably by gov_spool_note_checkpoint. */
+int64_t gov_spool_last_checkpoint(struct gov_spool *s);
+int gov_spool_note_checkpoint(struct gov_spool *s, uint64_t seq);
 void gov_spool_close(struct gov_spool *s);
 
 #endif
