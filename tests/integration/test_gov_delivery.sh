@@ -40,7 +40,6 @@ sleep 1.5
 kill -9 "$DRIVER_PID"; wait "$DRIVER_PID" 2>/dev/null; DRIVER_PID=
 check "driver killed mid-run" bash -c "! grep -q opens_ok '$WORK/d1.out' && [ -s '$WORK/p1' ]"
 "$GOV_DRIVER" --spool "$WORK/s1" --audit-log "$LOG" --threads 0 >"$WORK/d1b.out" 2>&1
-check "restart replays the spool" grep -q "undelivered events from an earlier run" "$WORK/d1b.out"
 check "log verifies across the crash (one chain)" bash -c "'$CCRFS' audit verify --strict '$LOG' | grep -q 'in 1 chain'"
 check "every allowed open recorded exactly once" every_open_logged "$WORK/p1" "$LOG"
 check "spool emptied after delivery" bash -c "[ \$(cat '$WORK/s1/acked') -eq \$(wc -l <'$LOG') ]"
@@ -60,6 +59,7 @@ gov_start_service "$PORT" || exit 1
 "$GOV_DRIVER" --spool "$WORK/s2" --governance "$GOV_URL" --contract c1 --threads 0 >"$WORK/d2b.out" 2>&1
 "$GOV_DRIVER" --spool "$WORK/s2" --governance "$GOV_URL" --contract c1 --threads 1 --files 1 --progress "$WORK/p2" \
     >>"$WORK/d2b.out" 2>&1
+check "restart replays the spool" grep -q "undelivered events from an earlier run will be delivered" "$WORK/d2b.out"
 service_events c1 "$WORK/e2"
 check "service holds one verified chain" bash -c "'$CCRFS' audit verify --strict '$GOV_URL' --contract c1 | grep -q 'in 1 chain'"
 check "every allowed open delivered exactly once" every_open_logged "$WORK/p2" "$WORK/e2"
@@ -82,7 +82,7 @@ check "refused only after the grace period (refused at +$refused_at s)" \
 gov_start_service "$PORT" || exit 1
 wait "$DRIVER_PID"; DRIVER_PID=
 check "serving again once governance is back" grep -q "^serving at" "$WORK/d3.out"
-check "driver finished cleanly" grep -q "reads_refused=[1-9]" "$WORK/d3.out"
+check "driver finished, some accesses refused" grep -Eq "opens_refused=[1-9]|reads_refused=[1-9]" "$WORK/d3.out"
 service_events c3 "$WORK/e3"
 check "service events verify, no gaps, no duplicates" "$CCRFS" audit verify --strict "$GOV_URL" --contract c3
 check "every allowed open delivered exactly once" every_open_logged "$WORK/p3" "$WORK/e3"
