@@ -311,7 +311,8 @@ int gov_spool_open(const char *dir, uint64_t max_bytes, struct gov_spool **out, 
         }
     }
     closedir(d);
-    qsort(firsts, nfirst, sizeof *firsts, cmp_u64);
+    if (nfirst > 1)
+        qsort(firsts, nfirst, sizeof *firsts, cmp_u64);
     for (size_t i = 0; i < nfirst; i++)
         if ((rc = replay_seg(s, firsts[i], i + 1 == nfirst, chain, &have_chain)) != 0)
             goto fail;
@@ -473,7 +474,8 @@ int gov_spool_ack(struct gov_spool *s, uint64_t seq)
     s->acked_next = seq + 1;
     while (drop < s->npend && s->pend[drop].seq <= seq)
         free(s->pend[drop++].line);
-    memmove(s->pend, s->pend + drop, (s->npend - drop) * sizeof *s->pend);
+    if (drop > 0)
+        memmove(s->pend, s->pend + drop, (s->npend - drop) * sizeof *s->pend);
     s->npend -= drop;
     s->synced = s->synced > drop ? s->synced - drop : 0;
     /* Whole segments (never the current one) that hold only acknowledged events go. */
