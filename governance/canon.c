@@ -50,15 +50,45 @@ static int skipped(const char *key, const char *const *skip)
 
 static int canon_value(struct canon_buf *b, json_object *v, const char *const *skip, const char *where);
 
+/* Escapes as RFC 8259 requires and nothing more: '"' and '\\', the short forms \b \f \n \r \t,
+ * other control characters as \u00xx (lowercase hex); every other byte (UTF-8 included) as is.
+ * Written here rather than borrowed from a JSON library so the hashed bytes never change
+ * with a library version. */
 static int canon_string(struct canon_buf *b, const char *s, size_t n)
 {
-    json_object *tmp = json_object_new_string_len(s, (int)n);
-    int rc;
-    if (tmp == NULL)
-        return ENOMEM;
-    rc = buf_str(b, json_object_to_json_string_ext(tmp, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-    json_object_put(tmp);
-    return rc;
+    static const char hex[] = "0123456789abcdef";
+    size_t start = 0;
+    int rc = buf_add(b, "\"", 1);
+
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        char esc[7];
+        size_t elen = 2;
+        if (ch >= 0x20 && ch != '"' && ch != '\\')
+            continue;
+        esc[0] = '\\';
+        switch (ch) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        default:
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[ch >> 4];
+            esc[5] = hex[ch & 15];
+            elen = 6;
+        }
+        rc = buf_add(b, s + start, i - start);
+        if (rc == 0)
+            rc = buf_add(b, esc, elen);
+        start = i + 1;
+    }
+    if (rc == 0)
+        rc = buf_add(b, s + start, n - start);
+    return rc != 0 ? rc : buf_add(b, "\"", 1);
 }
 
 static int canon_object(struct canon_buf *b, json_object *v, const char *const *skip)

@@ -21,7 +21,8 @@
 #include <unistd.h>
 
 #define GOV_FILE_MAGIC  0x636372667346494cULL
-#define DELIVER_BATCH   256
+#define DELIVER_BATCH     256
+#define DELIVER_GATHER_US 5000
 #define MAX_SINKS       2
 
 struct gov_range {
@@ -60,7 +61,8 @@ struct gov {
 
     pthread_mutex_t wake_lock;
     pthread_cond_t wake;
-    int stop, kick;
+    int stop;
+    atomic_int kick; /* set by emitters; the deliverer is signalled only on 0 -> 1 */
     pthread_t deliverer, consent_thread;
     int deliverer_started, consent_started;
 
@@ -85,8 +87,9 @@ static int64_t now_ms(void)
 
 static void kick_deliverer(struct gov *g)
 {
+    if (atomic_exchange(&g->kick, 1))
+        return; /* already due: no wake-up per event */
     pthread_mutex_lock(&g->wake_lock);
-    g->kick = 1;
     pthread_cond_signal(&g->wake);
     pthread_mutex_unlock(&g->wake_lock);
 }
@@ -709,7 +712,7 @@ static void *deliver_main(void *arg)
     for (;;) {
         int r, stop;
         pthread_mutex_lock(&g->wake_lock);
-        if (!g->stop && !g->kick) {
+        if (!g->stop && !atomic_load(&g->kick)) {
             struct timespec ts;
             int64_t wait = backoff > 0 ? backoff : (g->cfg.flush_interval_ms < 250 ? g->cfg.flush_interval_ms : 250);
             clock_gettime(CLOCK_REALTIME, &ts);
@@ -718,7 +721,7 @@ static void *deliver_main(void *arg)
             ts.tv_nsec %= 1000000000;
             pthread_cond_timedwait(&g->wake, &g->wake_lock, &ts);
         }
-        g->kick = 0;
+        atomic_store(&g->kick, 0);
         stop = g->stop;
         pthread_mutex_unlock(&g->wake_lock);
         if (stop)
@@ -726,6 +729,9 @@ static void *deliver_main(void *arg)
         flush_reads(g, 0);
         while ((r = deliver_once(g)) == 1)
             ;
+        /* Let events gather so each round syncs and sends a batch, not one event. */
+        if (r == 0)
+            usleep(DELIVER_GATHER_US);
         backoff = r < 0 ? (backoff == 0 ? 200 : (backoff * 2 > 2000 ? 2000 : backoff * 2)) : 0;
         ccr_err_clear();
     }
