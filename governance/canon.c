@@ -181,7 +181,7 @@ int gov_json_parse(const char *text, size_t len, const char *what, json_object *
     tok = json_tokener_new();
     if (tok == NULL)
         return ENOMEM;
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
     v = json_tokener_parse_ex(tok, text, (int)len);
     jerr = json_tokener_get_error(tok);
     used = (size_t)json_tokener_get_parse_end(tok);

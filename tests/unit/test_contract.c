@@ -106,6 +106,7 @@ static void test_refusals(void **state)
     expect_refused("\"parties\": [", "\"parties\": [], \"x\": [", "unknown field");
     expect_refused("} }\n", "} } }", "not valid JSON");
     expect_refused("{ \"purpose\"", "[{ \"purpose\"", "not valid JSON");
+    expect_refused("\"TRAINING\"", "\"TRAIN\xff\xfeING\"", "not valid JSON"); /* not UTF-8 */
 }
 
 static void test_not_object_and_size(void **state)
