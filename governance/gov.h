@@ -38,6 +38,13 @@ struct gov_config {
     void *on_revoke_arg;
 };
 
+/* Applies one mount option ("-o key=value") to cfg; cfg keeps value by pointer, so it must
+ * outlive cfg. Keys: audit_log, governance, gov_token_file, contract, gov_scope, spool,
+ * spool_max (bytes, K/M/G suffix), grace, consent_interval, flush_interval_ms, flush_ranges,
+ * checkpoint_events, audit_key, governance_optional (no value). ENOENT when key is not a
+ * governance option; EINVAL, naming the option, when the value is bad. */
+int gov_config_option(struct gov_config *cfg, const char *key, const char *value);
+
 struct gov_mount_info {
     const char *mountpoint;
     const char *dataset_id; /* "sha256:..." */
