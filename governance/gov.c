@@ -325,7 +325,8 @@ static int consent_ask(struct gov *g, int *enabled, char *reason, size_t reason_
 
     if (esc == NULL)
         return ENOMEM;
-    snprintf(path, sizeof path, "/consentcheck/execution?contract=%s", esc);
+    /* Without a contract id, the sidecar is expected to know its own. */
+    snprintf(path, sizeof path, "/consentcheck/execution%s%s", g->contract ? "?contract=" : "", esc);
     free(esc);
     rc = gov_http_request(g->consent_http, "POST", path, "{}", 2, &status, &resp, &resp_len);
     if (rc != 0)

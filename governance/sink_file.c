@@ -23,15 +23,27 @@ static int file_deliver(struct gov_sink *s, const struct gov_spool_entry *e, siz
     struct file_sink *f = s->priv;
     uint64_t last = f->last_seq;
     int any = f->have_any, rc;
+    size_t total = 0, used = 0;
+    char *buf;
 
+    for (size_t i = 0; i < n; i++)
+        total += e[i].len + 1;
+    if ((buf = malloc(total ? total : 1)) == NULL)
+        return ENOMEM;
     for (size_t i = 0; i < n; i++) {
         if (any && e[i].seq <= last)
             continue; /* already in the log (replay after a crash) */
-        if ((rc = ccr_write_all(f->fd, e[i].line, e[i].len)) != 0 || (rc = ccr_write_all(f->fd, "\n", 1)) != 0)
-            return ccr_err_set(rc, "audit log %s: write failed: %s", f->path, strerror(rc));
+        memcpy(buf + used, e[i].line, e[i].len);
+        buf[used + e[i].len] = '\n';
+        used += e[i].len + 1;
         last = e[i].seq;
         any = 1;
     }
+    /* One append per batch, so logs shared by several mounts never mix halves of lines. */
+    rc = used > 0 ? ccr_write_all(f->fd, buf, used) : 0;
+    free(buf);
+    if (rc != 0)
+        return ccr_err_set(rc, "audit log %s: write failed: %s", f->path, strerror(rc));
     if (fdatasync(f->fd) != 0)
         return ccr_err_set(errno, "audit log %s: sync failed: %s", f->path, strerror(errno));
     f->last_seq = last;

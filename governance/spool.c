@@ -8,11 +8,13 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define SPOOL_RESERVE   (64 * 1024)
@@ -28,7 +30,8 @@ struct gov_spool {
     pthread_mutex_t lock;
     char *dir;
     int lock_fd, fd; /* fd: the current (last) segment */
-    uint64_t max_bytes, seg_max, total_bytes;
+    uint64_t max_bytes, seg_max;
+    _Atomic uint64_t total_bytes; /* read without the lock on every access check */
     struct spool_seg *segs;
     size_t nsegs;
     struct gov_spool_entry *pend; /* unacknowledged entries, oldest first */
@@ -364,7 +367,8 @@ int gov_spool_append(struct gov_spool *s, uint64_t seq, const char *line, size_t
 
     pthread_mutex_lock(&s->lock);
     if (s->total_bytes + len + 1 > s->max_bytes + (reserve ? SPOOL_RESERVE : 0)) {
-        rc = ccr_err_set(ENOSPC, "audit spool is full (%" PRIu64 " bytes unacknowledged)", s->total_bytes);
+        rc = ccr_err_set(ENOSPC, "audit spool is full (%" PRIu64 " bytes unacknowledged)",
+                         (uint64_t)s->total_bytes);
         goto out;
     }
     cur = &s->segs[s->nsegs - 1];
@@ -374,17 +378,16 @@ int gov_spool_append(struct gov_spool *s, uint64_t seq, const char *line, size_t
         cur = &s->segs[s->nsegs - 1];
     }
     {
-        char *buf = malloc(len + 1);
-        if (buf == NULL) {
-            rc = ENOMEM;
-            goto out;
-        }
-        memcpy(buf, line, len);
-        buf[len] = '\n';
-        rc = ccr_write_all(s->fd, buf, len + 1);
-        free(buf);
-        if (rc != 0) {
-            rc = ccr_err_set(rc, "audit spool: write failed: %s", strerror(rc));
+        /* One write per line: a crash leaves whole lines or one torn last line, never a
+         * line without its newline followed by another. */
+        struct iovec iov[2] = {{(void *)line, len}, {"\n", 1}};
+        ssize_t n;
+        do
+            n = writev(s->fd, iov, 2);
+        while (n < 0 && errno == EINTR);
+        if (n != (ssize_t)(len + 1)) {
+            rc = n < 0 ? errno : EIO;
+            rc = ccr_err_set(rc, "audit spool: write failed: %s", n < 0 ? strerror(rc) : "short write");
             goto out;
         }
     }
@@ -498,21 +501,13 @@ int gov_spool_ack(struct gov_spool *s, uint64_t seq)
 
 uint64_t gov_spool_bytes(struct gov_spool *s)
 {
-    uint64_t b;
-    pthread_mutex_lock(&s->lock);
-    b = s->total_bytes;
-    pthread_mutex_unlock(&s->lock);
-    return b;
+    return atomic_load(&s->total_bytes);
 }
 
 int gov_spool_is_full(struct gov_spool *s)
 {
-    int full;
-    pthread_mutex_lock(&s->lock);
     /* Leave room for one more event of ordinary size. */
-    full = s->total_bytes + 4096 > s->max_bytes;
-    pthread_mutex_unlock(&s->lock);
-    return full;
+    return atomic_load(&s->total_bytes) + 4096 > s->max_bytes;
 }
 
 size_t gov_spool_pending(struct gov_spool *s)
