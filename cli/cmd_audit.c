@@ -180,7 +180,8 @@ static int run_verify(const char *source, const struct audit_opts *o)
     if (s.unsigned_tail > 0) {
         if (o->strict)
             return cli_fail("FAILED: %zu events follow the last signed checkpoint", s.unsigned_tail);
-        fprintf(stderr, "%s: warning: %zu events follow the last signed checkpoint (log still open or cut short)\n",
+        fprintf(stderr,
+                "%s: warning: %zu events follow the last signed checkpoint (log still open or cut short)\n",
                 cli_command_name, s.unsigned_tail);
     }
     return CLI_EXIT_OK;
@@ -251,14 +252,29 @@ int cli_cmd_audit(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc - 1, argv + 1, "k:c:t:f:b:sh", opts, NULL)) != -1) {
         switch (c) {
-        case 'k': o.key_file = optarg; break;
-        case 'c': o.contract = optarg; break;
-        case 't': o.token_file = optarg; break;
-        case 'f': o.format = optarg; break;
-        case 'b': o.by = optarg; break;
-        case 's': o.strict = 1; break;
-        case 'h': fputs(audit_usage, stdout); return CLI_EXIT_OK;
-        default: return cli_usage("unknown option or missing value: %s", argv[optind]);
+        case 'k':
+            o.key_file = optarg;
+            break;
+        case 'c':
+            o.contract = optarg;
+            break;
+        case 't':
+            o.token_file = optarg;
+            break;
+        case 'f':
+            o.format = optarg;
+            break;
+        case 'b':
+            o.by = optarg;
+            break;
+        case 's':
+            o.strict = 1;
+            break;
+        case 'h':
+            fputs(audit_usage, stdout);
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage("unknown option or missing value: %s", argv[optind]);
         }
     }
     if (argc - 1 - optind != 1)

@@ -73,8 +73,8 @@ static int run_serve(const struct gov_opts *o)
             return cli_fail_rc(rc, NULL);
         }
     }
-    printf("governance service listening on http://%s:%u (database %s)\n", o->listen ? o->listen : "127.0.0.1",
-           gov_service_port(s), o->db);
+    printf("governance service listening on http://%s:%u (database %s)\n",
+           o->listen ? o->listen : "127.0.0.1", gov_service_port(s), o->db);
     fflush(stdout);
     sigemptyset(&mask);
     sigaddset(&mask, SIGINT);
@@ -141,7 +141,8 @@ static int call(const struct gov_opts *o, const char *method, const char *path, 
     if (reply_out != NULL)
         *reply_out = v;
     else {
-        printf("%s\n", json_object_to_json_string_ext(v, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        printf("%s\n",
+               json_object_to_json_string_ext(v, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(v);
     }
     return CLI_EXIT_OK;
@@ -190,8 +191,8 @@ static int run_sign_or_revoke(const struct gov_opts *o, const char *id, int revo
             goto out;
         }
         if (strcmp(local->digest, c->digest) != 0) {
-            cli_fail("the service's contract %s (digest %s) is not the one in %s (digest %s): not signing", id,
-                     c->digest, o->file, local->digest);
+            cli_fail("the service's contract %s (digest %s) is not the one in %s (digest %s): not signing",
+                     id, c->digest, o->file, local->digest);
             goto out;
         }
     }
@@ -269,14 +270,20 @@ static int run_contract(const struct gov_opts *o, const char *sub, int nargs, ch
 
 int cli_cmd_gov(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"db", required_argument, 0, 'd'},      {"listen", required_argument, 0, 'l'},
-        {"port", required_argument, 0, 'p'},    {"port-file", required_argument, 0, 'P'},
-        {"token-file", required_argument, 0, 't'}, {"alg", required_argument, 0, 'a'},
-        {"out", required_argument, 0, 'o'},     {"url", required_argument, 0, 'u'},
-        {"party", required_argument, 0, 'y'},   {"key", required_argument, 0, 'k'},
-        {"file", required_argument, 0, 'f'},    {"dataset", required_argument, 0, 's'},
-        {"help", no_argument, 0, 'h'},          {0}};
+    static const struct option opts[] = {{"db", required_argument, 0, 'd'},
+                                         {"listen", required_argument, 0, 'l'},
+                                         {"port", required_argument, 0, 'p'},
+                                         {"port-file", required_argument, 0, 'P'},
+                                         {"token-file", required_argument, 0, 't'},
+                                         {"alg", required_argument, 0, 'a'},
+                                         {"out", required_argument, 0, 'o'},
+                                         {"url", required_argument, 0, 'u'},
+                                         {"party", required_argument, 0, 'y'},
+                                         {"key", required_argument, 0, 'k'},
+                                         {"file", required_argument, 0, 'f'},
+                                         {"dataset", required_argument, 0, 's'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0}};
     struct gov_opts o = {0};
     const char *sub;
     int c, skip;
@@ -300,23 +307,48 @@ int cli_cmd_gov(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc - skip, argv + skip, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'd': o.db = optarg; break;
-        case 'l': o.listen = optarg; break;
+        case 'd':
+            o.db = optarg;
+            break;
+        case 'l':
+            o.listen = optarg;
+            break;
         case 'p':
             if (cli_parse_uint(optarg, 0, 65535, &o.port) != 0)
                 return cli_usage("--port must be a number from 0 to 65535");
             break;
-        case 'P': o.port_file = optarg; break;
-        case 't': o.token_file = optarg; break;
-        case 'a': o.alg = optarg; break;
-        case 'o': o.out = optarg; break;
-        case 'u': o.url = optarg; break;
-        case 'y': o.party = optarg; break;
-        case 'k': o.key = optarg; break;
-        case 'f': o.file = optarg; break;
-        case 's': o.dataset = optarg; break;
-        case 'h': fputs(gov_usage, stdout); return CLI_EXIT_OK;
-        default: return cli_usage("unknown option or missing value: %s", argv[skip + optind - 1]);
+        case 'P':
+            o.port_file = optarg;
+            break;
+        case 't':
+            o.token_file = optarg;
+            break;
+        case 'a':
+            o.alg = optarg;
+            break;
+        case 'o':
+            o.out = optarg;
+            break;
+        case 'u':
+            o.url = optarg;
+            break;
+        case 'y':
+            o.party = optarg;
+            break;
+        case 'k':
+            o.key = optarg;
+            break;
+        case 'f':
+            o.file = optarg;
+            break;
+        case 's':
+            o.dataset = optarg;
+            break;
+        case 'h':
+            fputs(gov_usage, stdout);
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage("unknown option or missing value: %s", argv[skip + optind - 1]);
         }
     }
     if (strcmp(sub, "serve") == 0) {

@@ -331,7 +331,8 @@ static void account(struct gov_audit *a, json_object *ev)
             fr->reads += (uint64_t)v;
             pr->reads += (uint64_t)v;
         }
-        if (json_object_object_get_ex(ev, "ranges", &ranges) && json_object_is_type(ranges, json_type_array)) {
+        if (json_object_object_get_ex(ev, "ranges", &ranges) &&
+            json_object_is_type(ranges, json_type_array)) {
             for (size_t i = 0; i < json_object_array_length(ranges); i++) {
                 json_object *r = json_object_array_get_idx(ranges, i);
                 if (json_object_is_type(r, json_type_array) && json_object_array_length(r) == 2) {
@@ -357,9 +358,9 @@ static void account(struct gov_audit *a, json_object *ev)
 
 /* ---- verification ---------------------------------------------------------------------- */
 
-static const char *const known_types[] = {"mount",  "consent",    "key_release", "open",
-                                          "read",   "release",    "denial",      "integrity",
-                                          "revocation", "unmount", "checkpoint", NULL};
+static const char *const known_types[] = {"mount",      "consent", "key_release", "open",
+                                          "read",       "release", "denial",      "integrity",
+                                          "revocation", "unmount", "checkpoint",  NULL};
 
 static int is_hex(const char *s, size_t len)
 {
@@ -388,7 +389,8 @@ static int check_checkpoint(struct gov_audit *a, struct audit_chain *c, json_obj
     long long count;
     int rc;
 
-    if (key_b64 == NULL || sig == NULL || src == NULL || alg == NULL || gov_json_int(ev, "count", &count) != 0)
+    if (key_b64 == NULL || sig == NULL || src == NULL || alg == NULL ||
+        gov_json_int(ev, "count", &count) != 0)
         return bad(a, where, id, "checkpoint lacks key, alg, key_source, sig or count", NULL);
     if ((uint64_t)count != c->since_cp) {
         char d[96];
@@ -469,8 +471,8 @@ int gov_audit_add(struct gov_audit *a, const char *line, size_t len, const char 
         rc = bad(a, where, id, "lacks one of v, id, chain, seq, time, type, prev, hash", NULL);
         goto out;
     }
-    if (v != GOV_EVENT_VERSION || seq < 0 || !is_hex(chain, GOV_CHAIN_ID_HEX) || !is_hex(prev, GOV_HASH_HEX) ||
-        !is_hex(hash, GOV_HASH_HEX) || gov_time_parse_ms(time, &ms) != 0) {
+    if (v != GOV_EVENT_VERSION || seq < 0 || !is_hex(chain, GOV_CHAIN_ID_HEX) ||
+        !is_hex(prev, GOV_HASH_HEX) || !is_hex(hash, GOV_HASH_HEX) || gov_time_parse_ms(time, &ms) != 0) {
         ccr_err_clear();
         rc = bad(a, where, id, "a common field is malformed (v, seq, chain, prev, hash or time)", NULL);
         goto out;
@@ -518,13 +520,14 @@ int gov_audit_add(struct gov_audit *a, const char *line, size_t len, const char 
         goto out;
     }
     if ((uint64_t)seq > c->next_seq) {
-        snprintf(detail, sizeof detail, " (expected seq %" PRIu64 ", found %lld: %lld missing)", c->next_seq, seq,
-                 seq - (long long)c->next_seq);
+        snprintf(detail, sizeof detail, " (expected seq %" PRIu64 ", found %lld: %lld missing)", c->next_seq,
+                 seq, seq - (long long)c->next_seq);
         rc = bad(a, where, id, "gap in the sequence", detail);
         goto out;
     }
     if (strcmp(prev, c->head) != 0) {
-        rc = bad(a, where, id, "prev does not match the hash of the event before it (inserted or replaced)", NULL);
+        rc = bad(a, where, id, "prev does not match the hash of the event before it (inserted or replaced)",
+                 NULL);
         goto out;
     }
     if (strcmp(type, "checkpoint") == 0) {
@@ -619,12 +622,14 @@ int gov_audit_report(const struct gov_audit *a, enum gov_report_format fmt, enum
         qsort(rows, t->count, sizeof *rows, row_cmp);
     }
     if (fmt == GOV_REPORT_TABLE)
-        fprintf(out, "%-32s %6s %8s %14s %14s %7s %6s %6s  %-24s %-24s %s\n", what, "opens", "reads", "bytes read",
-                "covered", "share", "denied", "integ", "first access", "last access", others);
+        fprintf(out, "%-32s %6s %8s %14s %14s %7s %6s %6s  %-24s %-24s %s\n", what, "opens", "reads",
+                "bytes read", "covered", "share", "denied", "integ", "first access", "last access", others);
     else if (fmt == GOV_REPORT_CSV)
-        fprintf(out, "%s,opens,reads,bytes_read,covered_bytes,extent,share,denials,integrity_failures,first_access,"
-                     "last_access,%s\n",
-                what, others);
+        fprintf(
+            out,
+            "%s,opens,reads,bytes_read,covered_bytes,extent,share,denials,integrity_failures,first_access,"
+            "last_access,%s\n",
+            what, others);
     else
         arr = json_object_new_array();
     for (size_t i = 0; i < t->count; i++) {
@@ -633,15 +638,18 @@ int gov_audit_report(const struct gov_audit *a, enum gov_report_format fmt, enum
         double share = extent ? 100.0 * (double)cov / (double)extent : 0.0;
         join_others(r, list, sizeof list);
         if (fmt == GOV_REPORT_TABLE) {
-            fprintf(out, "%-32s %6" PRIu64 " %8" PRIu64 " %14" PRIu64 " %14" PRIu64 " %6.1f%% %6" PRIu64
-                         " %6" PRIu64 "  %-24s %-24s %s\n",
+            fprintf(out,
+                    "%-32s %6" PRIu64 " %8" PRIu64 " %14" PRIu64 " %14" PRIu64 " %6.1f%% %6" PRIu64
+                    " %6" PRIu64 "  %-24s %-24s %s\n",
                     r->name, r->opens, r->reads, r->bytes, cov, share, r->denials, r->integrity,
                     r->first[0] ? r->first : "-", r->last[0] ? r->last : "-", list);
         } else if (fmt == GOV_REPORT_CSV) {
             csv_field(out, r->name);
-            fprintf(out, ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%.4f,%" PRIu64 ",%" PRIu64 ",%s,%s,",
-                    r->opens, r->reads, r->bytes, cov, extent, share / 100.0, r->denials, r->integrity, r->first,
-                    r->last);
+            fprintf(out,
+                    ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%.4f,%" PRIu64 ",%" PRIu64
+                    ",%s,%s,",
+                    r->opens, r->reads, r->bytes, cov, extent, share / 100.0, r->denials, r->integrity,
+                    r->first, r->last);
             csv_field(out, list);
             fputc('\n', out);
         } else {
@@ -664,7 +672,9 @@ int gov_audit_report(const struct gov_audit *a, enum gov_report_format fmt, enum
         }
     }
     if (arr != NULL) {
-        fprintf(out, "%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        fprintf(
+            out, "%s\n",
+            json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(arr);
     }
     free(rows);

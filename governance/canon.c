@@ -68,13 +68,27 @@ static int canon_string(struct canon_buf *b, const char *s, size_t n)
             continue;
         esc[0] = '\\';
         switch (ch) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
         default:
             memcpy(esc + 1, "u00", 3);
             esc[4] = hex[ch >> 4];
@@ -129,14 +143,17 @@ static int canon_value(struct canon_buf *b, json_object *v, const char *const *s
     int rc = 0;
 
     switch (json_object_get_type(v)) {
-    case json_type_null: return buf_str(b, "null");
-    case json_type_boolean: return buf_str(b, json_object_get_boolean(v) ? "true" : "false");
+    case json_type_null:
+        return buf_str(b, "null");
+    case json_type_boolean:
+        return buf_str(b, json_object_get_boolean(v) ? "true" : "false");
     case json_type_int:
         snprintf(num, sizeof num, "%lld", (long long)json_object_get_int64(v));
         return buf_str(b, num);
     case json_type_double:
         return ccr_err_set(EINVAL, "\"%s\": a fractional number is not allowed here (integers only)", where);
-    case json_type_string: return canon_string(b, json_object_get_string(v), (size_t)json_object_get_string_len(v));
+    case json_type_string:
+        return canon_string(b, json_object_get_string(v), (size_t)json_object_get_string_len(v));
     case json_type_array:
         rc = buf_add(b, "[", 1);
         for (size_t i = 0; rc == 0 && i < json_object_array_length(v); i++) {
@@ -146,7 +163,8 @@ static int canon_value(struct canon_buf *b, json_object *v, const char *const *s
                 rc = canon_value(b, json_object_array_get_idx(v, i), NULL, where);
         }
         return rc != 0 ? rc : buf_add(b, "]", 1);
-    case json_type_object: return canon_object(b, v, skip);
+    case json_type_object:
+        return canon_object(b, v, skip);
     }
     return ccr_err_set(EINVAL, "\"%s\": unsupported JSON value", where);
 }
@@ -193,7 +211,8 @@ int gov_json_parse(const char *text, size_t len, const char *what, json_object *
         return ccr_err_set(EINVAL, "%s: not valid JSON at byte %zu: %s", what, used,
                            json_tokener_error_desc(jerr));
     }
-    while (used < len && (text[used] == ' ' || text[used] == '\n' || text[used] == '\r' || text[used] == '\t'))
+    while (used < len &&
+           (text[used] == ' ' || text[used] == '\n' || text[used] == '\r' || text[used] == '\t'))
         used++;
     if (used != len) {
         json_object_put(v);

@@ -18,15 +18,29 @@ static int parse_u64(const char *key, const char *v, uint64_t min, uint64_t max,
     x = strtoull(v, &end, 10);
     if (sizes && *end != '\0' && end[1] == '\0') {
         switch (*end) {
-        case 'K': case 'k': mult = 1ULL << 10; end++; break;
-        case 'M': case 'm': mult = 1ULL << 20; end++; break;
-        case 'G': case 'g': mult = 1ULL << 30; end++; break;
-        default: break;
+        case 'K':
+        case 'k':
+            mult = 1ULL << 10;
+            end++;
+            break;
+        case 'M':
+        case 'm':
+            mult = 1ULL << 20;
+            end++;
+            break;
+        case 'G':
+        case 'g':
+            mult = 1ULL << 30;
+            end++;
+            break;
+        default:
+            break;
         }
     }
     if (errno != 0 || *end != '\0' || x > max / mult || x * mult < min || x * mult > max)
         return ccr_err_set(EINVAL, "option %s=%s: expected a number from %llu to %llu%s", key, v,
-                           (unsigned long long)min, (unsigned long long)max, sizes ? " (K, M, G allowed)" : "");
+                           (unsigned long long)min, (unsigned long long)max,
+                           sizes ? " (K, M, G allowed)" : "");
     *out = x * mult;
     return 0;
 }

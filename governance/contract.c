@@ -97,7 +97,8 @@ static int parse_party(json_object *p, size_t i, struct gov_contract_party *out)
         (rc = get_str(p, where, "publicKey", 1, 4096, &out->public_key)) != 0)
         return rc;
     if (!valid_name(out->id, 128))
-        return ccr_err_set(EINVAL, "contract: %s: \"id\" may hold only letters, digits, '-', '_', '.', ':'", where);
+        return ccr_err_set(EINVAL, "contract: %s: \"id\" may hold only letters, digits, '-', '_', '.', ':'",
+                           where);
     {
         char *name;
         if ((rc = get_str(p, where, "name", 0, 256, &name)) != 0)
@@ -112,8 +113,8 @@ static int parse_party(json_object *p, size_t i, struct gov_contract_party *out)
 
 static int parse_dataset(struct gov_contract *c, json_object *d, size_t i, struct gov_contract_dataset *out)
 {
-    static const char *const allowed[] = {"id",        "name",      "provider",         "accessMode",
-                                          "maxMounts", "maxBytesPerMount", "recipient", NULL};
+    static const char *const allowed[] = {
+        "id", "name", "provider", "accessMode", "maxMounts", "maxBytesPerMount", "recipient", NULL};
     char where[48], *id = NULL, *mode = NULL;
     int rc;
 
@@ -123,7 +124,8 @@ static int parse_dataset(struct gov_contract *c, json_object *d, size_t i, struc
     if ((rc = check_keys(d, where, allowed)) != 0 || (rc = get_str(d, where, "id", 1, 80, &id)) != 0)
         goto out;
     if (strlen(id) != GOV_DATASET_ID_LEN || strncmp(id, "sha256:", 7) != 0) {
-        rc = ccr_err_set(EINVAL, "contract: %s: \"id\" must be \"sha256:\" and 64 lowercase hex digits", where);
+        rc = ccr_err_set(EINVAL, "contract: %s: \"id\" must be \"sha256:\" and 64 lowercase hex digits",
+                         where);
         goto out;
     }
     for (size_t k = 7; k < GOV_DATASET_ID_LEN; k++)
@@ -141,7 +143,8 @@ static int parse_dataset(struct gov_contract *c, json_object *d, size_t i, struc
         (rc = get_str(d, where, "recipient", 0, 128, &out->recipient)) != 0)
         goto out;
     if (gov_contract_party(c, out->provider) == NULL) {
-        rc = ccr_err_set(EINVAL, "contract: %s: provider \"%s\" is not one of the parties", where, out->provider);
+        rc = ccr_err_set(EINVAL, "contract: %s: provider \"%s\" is not one of the parties", where,
+                         out->provider);
         goto out;
     }
     if (strcmp(mode, "read-only") == 0)
@@ -151,7 +154,8 @@ static int parse_dataset(struct gov_contract *c, json_object *d, size_t i, struc
     else if (strcmp(mode, "sink") == 0)
         out->mode = GOV_MODE_SINK;
     else {
-        rc = ccr_err_set(EINVAL, "contract: %s: \"accessMode\" must be read-only, no-egress or sink, not \"%s\"",
+        rc = ccr_err_set(EINVAL,
+                         "contract: %s: \"accessMode\" must be read-only, no-egress or sink, not \"%s\"",
                          where, mode);
         goto out;
     }
@@ -164,7 +168,8 @@ static int parse_dataset(struct gov_contract *c, json_object *d, size_t i, struc
         goto out;
     }
     if (out->recipient[0] != '\0' && gov_contract_party(c, out->recipient) == NULL) {
-        rc = ccr_err_set(EINVAL, "contract: %s: recipient \"%s\" is not one of the parties", where, out->recipient);
+        rc = ccr_err_set(EINVAL, "contract: %s: recipient \"%s\" is not one of the parties", where,
+                         out->recipient);
         goto out;
     }
 out:
@@ -186,9 +191,9 @@ static int get_time(json_object *obj, const char *key, int64_t *ms)
 
 static int parse_doc(struct gov_contract *c)
 {
-    static const char *const allowed[] = {"schemaVersion", "id",       "name",    "description", "parties",
-                                          "startTime",     "expiryTime", "purpose", "datasets",    "terms",
-                                          NULL};
+    static const char *const allowed[] = {"schemaVersion", "id",        "name",       "description",
+                                          "parties",       "startTime", "expiryTime", "purpose",
+                                          "datasets",      "terms",     NULL};
     json_object *v = c->json, *arr;
     char *tmp;
     int rc;
@@ -212,7 +217,8 @@ static int parse_doc(struct gov_contract *c)
     free(tmp);
     if ((rc = get_str(v, "top level", "purpose", 1, 256, &c->purpose)) != 0)
         return rc;
-    if ((rc = get_time(v, "startTime", &c->start_ms)) != 0 || (rc = get_time(v, "expiryTime", &c->expiry_ms)) != 0)
+    if ((rc = get_time(v, "startTime", &c->start_ms)) != 0 ||
+        (rc = get_time(v, "expiryTime", &c->expiry_ms)) != 0)
         return rc;
     if (c->expiry_ms <= c->start_ms)
         return ccr_err_set(EINVAL, "contract: \"expiryTime\" must be after \"startTime\"");
@@ -228,7 +234,8 @@ static int parse_doc(struct gov_contract *c)
             return rc;
         for (size_t j = 0; j < i; j++)
             if (strcmp(c->parties[j].id, c->parties[i].id) == 0)
-                return ccr_err_set(EINVAL, "contract: parties[%zu]: id \"%s\" appears twice", i, c->parties[i].id);
+                return ccr_err_set(EINVAL, "contract: parties[%zu]: id \"%s\" appears twice", i,
+                                   c->parties[i].id);
     }
     if (!json_object_object_get_ex(v, "datasets", &arr) || !json_object_is_type(arr, json_type_array) ||
         json_object_array_length(arr) == 0 || json_object_array_length(arr) > 1024)
@@ -242,7 +249,8 @@ static int parse_doc(struct gov_contract *c)
             return rc;
         for (size_t j = 0; j < i; j++)
             if (strcmp(c->datasets[j].id, c->datasets[i].id) == 0)
-                return ccr_err_set(EINVAL, "contract: datasets[%zu]: dataset %s appears twice", i, c->datasets[i].id);
+                return ccr_err_set(EINVAL, "contract: datasets[%zu]: dataset %s appears twice", i,
+                                   c->datasets[i].id);
     }
     return 0;
 }
@@ -256,7 +264,8 @@ int gov_contract_parse(const char *text, size_t len, struct gov_contract **out)
     int rc;
 
     if (len > GOV_CONTRACT_MAX_BYTES)
-        return ccr_err_set(EFBIG, "contract: %zu bytes, more than the %d allowed", len, GOV_CONTRACT_MAX_BYTES);
+        return ccr_err_set(EFBIG, "contract: %zu bytes, more than the %d allowed", len,
+                           GOV_CONTRACT_MAX_BYTES);
     c = calloc(1, sizeof *c);
     if (c == NULL)
         return ENOMEM;
@@ -347,8 +356,8 @@ int gov_contract_check_sig(const struct gov_contract *c, const char *party, cons
     rc = gov_key_verify_b64(k, msg, len, sig_b64);
     gov_key_free(k);
     if (rc != 0)
-        return ccr_err_set(rc == EBADMSG ? EBADMSG : EINVAL, "signature of party \"%s\" on contract %s does not verify",
-                           party, c->id);
+        return ccr_err_set(rc == EBADMSG ? EBADMSG : EINVAL,
+                           "signature of party \"%s\" on contract %s does not verify", party, c->id);
     return 0;
 }
 
@@ -371,9 +380,12 @@ const struct gov_contract_dataset *gov_contract_dataset(const struct gov_contrac
 const char *gov_access_mode_name(enum gov_access_mode m)
 {
     switch (m) {
-    case GOV_MODE_READ_ONLY: return "read-only";
-    case GOV_MODE_NO_EGRESS: return "no-egress";
-    case GOV_MODE_SINK: return "sink";
+    case GOV_MODE_READ_ONLY:
+        return "read-only";
+    case GOV_MODE_NO_EGRESS:
+        return "no-egress";
+    case GOV_MODE_SINK:
+        return "sink";
     }
     return "?";
 }

@@ -36,10 +36,10 @@ struct gov_contract {
     char *purpose;
     struct gov_contract_dataset *datasets;
     size_t ndatasets;
-    json_object *json;   /* the parsed document */
-    char *canonical;     /* canonical JSON of the document */
+    json_object *json; /* the parsed document */
+    char *canonical;   /* canonical JSON of the document */
     size_t canonical_len;
-    char digest[65];     /* hex SHA-256 of the signed bytes */
+    char digest[65]; /* hex SHA-256 of the signed bytes */
 };
 
 int gov_contract_parse(const char *text, size_t len, struct gov_contract **out);

@@ -31,8 +31,8 @@ void gov_time_now(char out[32])
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     char buf[96];
-    snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-             tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ts.tv_nsec / 1000000));
+    snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ts.tv_nsec / 1000000));
     snprintf(out, 32, "%.31s", buf);
 }
 
@@ -46,7 +46,8 @@ int gov_time_parse_ms(const char *text, int64_t *ms)
         if (sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &y, &mo, &d, &h, &mi, &s, &n) != 6 || n != 20)
             return ccr_err_set(EINVAL, "time '%s': expected YYYY-MM-DDTHH:MM:SSZ", text);
     } else if (len == 24) {
-        if (sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &y, &mo, &d, &h, &mi, &s, &frac, &n) != 7 || n != 24)
+        if (sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &y, &mo, &d, &h, &mi, &s, &frac, &n) != 7 ||
+            n != 24)
             return ccr_err_set(EINVAL, "time '%s': expected YYYY-MM-DDTHH:MM:SS.mmmZ", text);
     } else {
         return ccr_err_set(EINVAL, "time '%s': expected YYYY-MM-DDTHH:MM:SSZ (UTC)", text);
@@ -56,7 +57,8 @@ int gov_time_parse_ms(const char *text, int64_t *ms)
         if (!((ch >= '0' && ch <= '9') || ch == '-' || ch == ':' || ch == 'T' || ch == 'Z' || ch == '.'))
             return ccr_err_set(EINVAL, "time '%s': unexpected character", text);
     }
-    if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60 || frac < 0)
+    if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60 ||
+        frac < 0)
         return ccr_err_set(EINVAL, "time '%s': a field is out of range", text);
     tm.tm_year = y - 1900;
     tm.tm_mon = mo - 1;

@@ -20,10 +20,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define GOV_FILE_MAGIC  0x636372667346494cULL
+#define GOV_FILE_MAGIC    0x636372667346494cULL
 #define DELIVER_BATCH     256
 #define DELIVER_GATHER_US 5000
-#define MAX_SINKS       2
+#define MAX_SINKS         2
 
 struct gov_range {
     uint64_t off, len;
@@ -382,8 +382,8 @@ static int consent_refresh(struct gov *g, int record, int *enabled_out)
     if (rc == 0 && enabled_out != NULL)
         *enabled_out = enabled;
     if (rc == 0 && !enabled)
-        return ccr_err_set(EACCES, "consent for contract %s is disabled%s%s", g->contract ? g->contract : "(none)",
-                           reason[0] ? ": " : "", reason);
+        return ccr_err_set(EACCES, "consent for contract %s is disabled%s%s",
+                           g->contract ? g->contract : "(none)", reason[0] ? ": " : "", reason);
     return rc;
 }
 
@@ -715,7 +715,8 @@ static void *deliver_main(void *arg)
         pthread_mutex_lock(&g->wake_lock);
         if (!g->stop && !atomic_load(&g->kick)) {
             struct timespec ts;
-            int64_t wait = backoff > 0 ? backoff : (g->cfg.flush_interval_ms < 250 ? g->cfg.flush_interval_ms : 250);
+            int64_t wait =
+                backoff > 0 ? backoff : (g->cfg.flush_interval_ms < 250 ? g->cfg.flush_interval_ms : 250);
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_nsec += (wait % 1000) * 1000000;
             ts.tv_sec += wait / 1000 + ts.tv_nsec / 1000000000;
@@ -748,7 +749,8 @@ int gov_flush(struct gov *g, unsigned timeout_ms)
         if (gov_spool_pending(g->spool) == 0)
             return 0;
         if (now_ms() >= deadline)
-            return ccr_err_set(ETIMEDOUT, "%zu audit events are not delivered yet", gov_spool_pending(g->spool));
+            return ccr_err_set(ETIMEDOUT, "%zu audit events are not delivered yet",
+                               gov_spool_pending(g->spool));
         usleep(10000);
     }
 }
@@ -821,7 +823,8 @@ int gov_open(const struct gov_config *cfg, struct gov **out)
         ccr_log_info("audit spool: %zu undelivered events from an earlier run will be delivered", replayed);
     if ((rc = load_key(g)) != 0)
         goto fail;
-    if (cfg->audit_log != NULL && (rc = gov_sink_file_open(cfg->audit_log, g->chain.id, &g->sinks[g->nsinks++])) != 0) {
+    if (cfg->audit_log != NULL &&
+        (rc = gov_sink_file_open(cfg->audit_log, g->chain.id, &g->sinks[g->nsinks++])) != 0) {
         g->nsinks--;
         goto fail;
     }

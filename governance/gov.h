@@ -16,19 +16,19 @@
 struct gov;
 
 struct gov_config {
-    const char *audit_log;      /* audit log file (JSON lines); NULL for none */
-    const char *governance_url; /* governance API (events and consent); NULL for none */
-    const char *token_file;     /* bearer token for governance_url; NULL: $CCRFS_GOV_TOKEN if set */
-    const char *contract_id;    /* named in every event and in consent checks; NULL for none */
-    const char *scope;          /* scope= of PUT /events; NULL: "ccrfs" */
-    const char *spool_dir;      /* required: the durable spool (one process at a time) */
-    uint64_t spool_max_bytes;   /* 0: 64 MiB. Past it, opens and reads are refused */
-    unsigned grace_seconds;     /* governance unreachable longer than this: fail closed; 0: 30 */
-    int governance_optional;    /* 1: never fail closed because governance is unreachable */
-    unsigned consent_interval_s; /* 0: 5 */
-    unsigned flush_interval_ms;  /* read ranges recorded at least this often; 0: 1000 */
-    unsigned flush_ranges;       /* ... or when a file holds more distinct ranges than this; 0: 64 */
-    unsigned checkpoint_events;  /* a signed checkpoint every N events; 0: 1000 */
+    const char *audit_log;        /* audit log file (JSON lines); NULL for none */
+    const char *governance_url;   /* governance API (events and consent); NULL for none */
+    const char *token_file;       /* bearer token for governance_url; NULL: $CCRFS_GOV_TOKEN if set */
+    const char *contract_id;      /* named in every event and in consent checks; NULL for none */
+    const char *scope;            /* scope= of PUT /events; NULL: "ccrfs" */
+    const char *spool_dir;        /* required: the durable spool (one process at a time) */
+    uint64_t spool_max_bytes;     /* 0: 64 MiB. Past it, opens and reads are refused */
+    unsigned grace_seconds;       /* governance unreachable longer than this: fail closed; 0: 30 */
+    int governance_optional;      /* 1: never fail closed because governance is unreachable */
+    unsigned consent_interval_s;  /* 0: 5 */
+    unsigned flush_interval_ms;   /* read ranges recorded at least this often; 0: 1000 */
+    unsigned flush_ranges;        /* ... or when a file holds more distinct ranges than this; 0: 64 */
+    unsigned checkpoint_events;   /* a signed checkpoint every N events; 0: 1000 */
     const char *signing_key_file; /* PEM private key; NULL: a local key kept in spool_dir */
     /* Set when the signing key's public half is bound into attestation evidence (e.g.
      * "snp report_data=sha256(key)"); recorded with each checkpoint. NULL: a local key. */

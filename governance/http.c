@@ -104,8 +104,8 @@ char *gov_http_escape(const char *s)
     return r;
 }
 
-int gov_http_request(struct gov_http *h, const char *method, const char *path, const char *body, size_t body_len,
-                     long *status, char **resp, size_t *resp_len)
+int gov_http_request(struct gov_http *h, const char *method, const char *path, const char *body,
+                     size_t body_len, long *status, char **resp, size_t *resp_len)
 {
     struct reply_buf r = {0};
     struct curl_slist *hdrs = NULL;
@@ -142,10 +142,10 @@ int gov_http_request(struct gov_http *h, const char *method, const char *path, c
     curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(hdrs);
     if (cc != CURLE_OK) {
-        int e = cc == CURLE_COULDNT_CONNECT          ? ECONNREFUSED
-                : cc == CURLE_OPERATION_TIMEDOUT     ? ETIMEDOUT
+        int e = cc == CURLE_COULDNT_CONNECT            ? ECONNREFUSED
+                : cc == CURLE_OPERATION_TIMEDOUT       ? ETIMEDOUT
                 : cc == CURLE_WRITE_ERROR && r.too_big ? EFBIG
-                                                     : EHOSTUNREACH;
+                                                       : EHOSTUNREACH;
         rc = ccr_err_set(e, "governance %s %s%s: %s", method, h->base, path, curl_easy_strerror(cc));
         free(r.p);
     } else {
@@ -170,7 +170,8 @@ void gov_http_error_text(const char *resp, char *out, size_t out_len)
         json_object *err;
         m = gov_json_str(v, "message");
         if (m == NULL && json_object_object_get_ex(v, "error", &err))
-            m = json_object_is_type(err, json_type_string) ? json_object_get_string(err) : gov_json_str(err, "message");
+            m = json_object_is_type(err, json_type_string) ? json_object_get_string(err)
+                                                           : gov_json_str(err, "message");
     }
     ccr_err_clear();
     if (m != NULL)

@@ -15,8 +15,8 @@ void gov_http_free(struct gov_http *h);
 /* Sends METHOD base_url+path (path already escaped) with an optional JSON body. On a reply of
  * any status returns 0 with *status and the body (malloc'd, NUL-terminated, may be NULL when
  * resp is NULL). A transport failure is ECONNREFUSED / ETIMEDOUT / EHOSTUNREACH with a message. */
-int gov_http_request(struct gov_http *h, const char *method, const char *path, const char *body, size_t body_len,
-                     long *status, char **resp, size_t *resp_len);
+int gov_http_request(struct gov_http *h, const char *method, const char *path, const char *body,
+                     size_t body_len, long *status, char **resp, size_t *resp_len);
 /* URL-escapes s into a malloc'd string. */
 char *gov_http_escape(const char *s);
 /* The "message" of a JSON error reply, or a short excerpt of the body, into out. */

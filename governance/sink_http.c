@@ -41,8 +41,8 @@ static int http_deliver(struct gov_sink *s, const struct gov_spool_entry *e, siz
         if (status < 200 || status > 299) {
             gov_http_error_text(resp, msg, sizeof msg);
             free(resp);
-            return ccr_err_set(EIO, "governance refused event %llu: HTTP %ld: %s", (unsigned long long)e[i].seq,
-                               status, msg);
+            return ccr_err_set(EIO, "governance refused event %llu: HTTP %ld: %s",
+                               (unsigned long long)e[i].seq, status, msg);
         }
         free(resp);
     }

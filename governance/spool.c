@@ -17,8 +17,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define SPOOL_RESERVE   (64 * 1024)
-#define SPOOL_LINE_MAX  (1024 * 1024)
+#define SPOOL_RESERVE  (64 * 1024)
+#define SPOOL_LINE_MAX (1024 * 1024)
 
 struct spool_seg {
     uint64_t first, last; /* last valid only when count > 0 */
@@ -34,7 +34,7 @@ struct gov_spool {
     _Atomic uint64_t total_bytes; /* read without the lock on every access check */
     struct spool_seg *segs;
     size_t nsegs;
-    struct gov_spool_entry *pend; /* unacknowledged entries, oldest first */
+    struct gov_spool_entry *pend;   /* unacknowledged entries, oldest first */
     size_t npend, cap_pend, synced; /* synced: how many of pend are durable */
     uint64_t acked_next;
     int64_t last_cp; /* seq of the last checkpoint, -1 when none */
@@ -105,7 +105,8 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /* Reads one segment, checking each line against the chain so far. */
-static int replay_seg(struct gov_spool *s, uint64_t first, int is_last, struct gov_chain *chain, int *have_chain)
+static int replay_seg(struct gov_spool *s, uint64_t first, int is_last, struct gov_chain *chain,
+                      int *have_chain)
 {
     char *path = seg_path(s, first);
     uint8_t *data = NULL;
@@ -159,8 +160,8 @@ static int replay_seg(struct gov_spool *s, uint64_t first, int is_last, struct g
         if (*have_chain && (strcmp(cid, chain->id) != 0 || (uint64_t)seq != chain->next_seq ||
                             strcmp(prev, chain->head) != 0)) {
             json_object_put(ev);
-            rc = ccr_err_set(EBADMSG, "%s: line %zu: event %lld does not follow the previous one", path, lineno,
-                             seq);
+            rc = ccr_err_set(EBADMSG, "%s: line %zu: event %lld does not follow the previous one", path,
+                             lineno, seq);
             goto out;
         }
         snprintf(chain->id, sizeof chain->id, "%s", cid);
@@ -172,7 +173,8 @@ static int replay_seg(struct gov_spool *s, uint64_t first, int is_last, struct g
             seg->first = (uint64_t)seq;
         seg->last = (uint64_t)seq;
         seg->count++;
-        if ((uint64_t)seq >= s->acked_next && (rc = push_pending(s, (uint64_t)seq, (char *)data + pos, llen)) != 0)
+        if ((uint64_t)seq >= s->acked_next &&
+            (rc = push_pending(s, (uint64_t)seq, (char *)data + pos, llen)) != 0)
             goto out;
         pos += llen + 1;
     }

@@ -143,14 +143,17 @@ static void *worker(void *arg)
 
 int main(int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"spool", 1, 0, 's'},    {"audit-log", 1, 0, 'a'}, {"governance", 1, 0, 'g'}, {"contract", 1, 0, 'c'},
-        {"token-file", 1, 0, 'T'}, {"spool-max", 1, 0, 'm'}, {"grace", 1, 0, 'G'},  {"consent-interval", 1, 0, 'i'},
-        {"flush-ms", 1, 0, 'F'}, {"checkpoint", 1, 0, 'k'}, {"files", 1, 0, 'f'},    {"reads", 1, 0, 'r'},
-        {"read-size", 1, 0, 'z'}, {"threads", 1, 0, 't'},  {"delay-ms", 1, 0, 'd'},  {"duration", 1, 0, 'D'},
-        {"progress", 1, 0, 'p'}, {"check-consent", 0, 0, 'C'}, {"signing-key", 1, 0, 'K'}, {"bench", 1, 0, 'B'},
-        {"flush-ranges", 1, 0, 'R'},
-        {0}};
+    static const struct option lo[] = {{"spool", 1, 0, 's'},        {"audit-log", 1, 0, 'a'},
+                                       {"governance", 1, 0, 'g'},   {"contract", 1, 0, 'c'},
+                                       {"token-file", 1, 0, 'T'},   {"spool-max", 1, 0, 'm'},
+                                       {"grace", 1, 0, 'G'},        {"consent-interval", 1, 0, 'i'},
+                                       {"flush-ms", 1, 0, 'F'},     {"checkpoint", 1, 0, 'k'},
+                                       {"files", 1, 0, 'f'},        {"reads", 1, 0, 'r'},
+                                       {"read-size", 1, 0, 'z'},    {"threads", 1, 0, 't'},
+                                       {"delay-ms", 1, 0, 'd'},     {"duration", 1, 0, 'D'},
+                                       {"progress", 1, 0, 'p'},     {"check-consent", 0, 0, 'C'},
+                                       {"signing-key", 1, 0, 'K'},  {"bench", 1, 0, 'B'},
+                                       {"flush-ranges", 1, 0, 'R'}, {0}};
     long bench_n = 0;
     struct gov_config cfg = {0};
     struct gov_mount_info mi = {"/mnt/driver", "sha256:0000", "file:///driver", "read-only"};
@@ -162,28 +165,72 @@ int main(int argc, char **argv)
     cfg.on_revoke = on_revoke;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
-        case 's': cfg.spool_dir = optarg; break;
-        case 'a': cfg.audit_log = optarg; break;
-        case 'g': cfg.governance_url = optarg; break;
-        case 'c': cfg.contract_id = optarg; break;
-        case 'T': cfg.token_file = optarg; break;
-        case 'm': cfg.spool_max_bytes = strtoull(optarg, NULL, 10); break;
-        case 'G': cfg.grace_seconds = (unsigned)atoi(optarg); break;
-        case 'i': cfg.consent_interval_s = (unsigned)atoi(optarg); break;
-        case 'F': cfg.flush_interval_ms = (unsigned)atoi(optarg); break;
-        case 'k': cfg.checkpoint_events = (unsigned)atoi(optarg); break;
-        case 'K': cfg.signing_key_file = optarg; break;
-        case 'f': opt.files = atoi(optarg); break;
-        case 'r': opt.reads = atoi(optarg); break;
-        case 'z': opt.read_size = (unsigned)atoi(optarg); break;
-        case 't': opt.threads = atoi(optarg); break;
-        case 'd': opt.delay_ms = (unsigned)atoi(optarg); break;
-        case 'D': opt.duration = atof(optarg); break;
-        case 'p': opt.progress_fd = open(optarg, O_WRONLY | O_CREAT | O_APPEND, 0644); break;
-        case 'C': check = 1; break;
-        case 'B': bench_n = atol(optarg); break;
-        case 'R': cfg.flush_ranges = (unsigned)atoi(optarg); break;
-        default: fprintf(stderr, "gov_driver: bad option\n"); return 2;
+        case 's':
+            cfg.spool_dir = optarg;
+            break;
+        case 'a':
+            cfg.audit_log = optarg;
+            break;
+        case 'g':
+            cfg.governance_url = optarg;
+            break;
+        case 'c':
+            cfg.contract_id = optarg;
+            break;
+        case 'T':
+            cfg.token_file = optarg;
+            break;
+        case 'm':
+            cfg.spool_max_bytes = strtoull(optarg, NULL, 10);
+            break;
+        case 'G':
+            cfg.grace_seconds = (unsigned)atoi(optarg);
+            break;
+        case 'i':
+            cfg.consent_interval_s = (unsigned)atoi(optarg);
+            break;
+        case 'F':
+            cfg.flush_interval_ms = (unsigned)atoi(optarg);
+            break;
+        case 'k':
+            cfg.checkpoint_events = (unsigned)atoi(optarg);
+            break;
+        case 'K':
+            cfg.signing_key_file = optarg;
+            break;
+        case 'f':
+            opt.files = atoi(optarg);
+            break;
+        case 'r':
+            opt.reads = atoi(optarg);
+            break;
+        case 'z':
+            opt.read_size = (unsigned)atoi(optarg);
+            break;
+        case 't':
+            opt.threads = atoi(optarg);
+            break;
+        case 'd':
+            opt.delay_ms = (unsigned)atoi(optarg);
+            break;
+        case 'D':
+            opt.duration = atof(optarg);
+            break;
+        case 'p':
+            opt.progress_fd = open(optarg, O_WRONLY | O_CREAT | O_APPEND, 0644);
+            break;
+        case 'C':
+            check = 1;
+            break;
+        case 'B':
+            bench_n = atol(optarg);
+            break;
+        case 'R':
+            cfg.flush_ranges = (unsigned)atoi(optarg);
+            break;
+        default:
+            fprintf(stderr, "gov_driver: bad option\n");
+            return 2;
         }
     }
     if (opt.threads < 0 || opt.threads > 64) {
@@ -222,7 +269,8 @@ int main(int argc, char **argv)
     if (gov_flush(g, 10000) != 0)
         fprintf(stderr, "gov_driver: %s\n", ccr_err_msg(ETIMEDOUT));
     gov_close(g);
-    printf("opens_ok=%ld opens_refused=%ld reads_ok=%ld reads_refused=%ld revoked=%d\n", atomic_load(&opens_ok),
-           atomic_load(&opens_refused), atomic_load(&reads_ok), atomic_load(&reads_refused), atomic_load(&revoked));
+    printf("opens_ok=%ld opens_refused=%ld reads_ok=%ld reads_refused=%ld revoked=%d\n",
+           atomic_load(&opens_ok), atomic_load(&opens_refused), atomic_load(&reads_ok),
+           atomic_load(&reads_refused), atomic_load(&revoked));
     return 0;
 }

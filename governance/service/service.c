@@ -45,7 +45,8 @@ struct reply {
 static void reply_json(struct reply *r, unsigned status, json_object *v)
 {
     r->status = status;
-    r->body = strdup(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    r->body =
+        strdup(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(v);
 }
 
@@ -105,7 +106,8 @@ static const char *contract_status(const struct gov_store_contract *sc, char *re
 }
 
 /* Loads a contract or answers 404. */
-static int load_contract(struct gov_service *s, const char *id, struct gov_store_contract *sc, struct reply *r)
+static int load_contract(struct gov_service *s, const char *id, struct gov_store_contract *sc,
+                         struct reply *r)
 {
     int rc = gov_store_contract_get(s->store, id, sc);
     if (rc == ENOENT)
@@ -117,7 +119,8 @@ static int load_contract(struct gov_service *s, const char *id, struct gov_store
 
 /* ---- handlers ----------------------------------------------------------------------- */
 
-static void put_event(struct gov_service *s, struct MHD_Connection *conn, const struct req *q, struct reply *r)
+static void put_event(struct gov_service *s, struct MHD_Connection *conn, const struct req *q,
+                      struct reply *r)
 {
     const char *qid = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "id");
     const char *scope = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "scope");
@@ -141,8 +144,8 @@ static void put_event(struct gov_service *s, struct MHD_Connection *conn, const 
     hash = gov_json_str(ev, "hash");
     contract = gov_json_str(ev, "contract");
     path = gov_json_str(ev, "path");
-    if (!json_object_is_type(ev, json_type_object) || id == NULL || chain == NULL || type == NULL || time == NULL ||
-        hash == NULL || gov_json_int(ev, "seq", &seq) != 0 || seq < 0) {
+    if (!json_object_is_type(ev, json_type_object) || id == NULL || chain == NULL || type == NULL ||
+        time == NULL || hash == NULL || gov_json_int(ev, "seq", &seq) != 0 || seq < 0) {
         reply_error(r, 400, "BadRequest", "an event needs id, chain, seq, type, time and hash");
         goto out;
     }
@@ -158,8 +161,8 @@ static void put_event(struct gov_service *s, struct MHD_Connection *conn, const 
         reply_error(r, 400, "BadRequest", "event %s: %s", id, ccr_err_msg(EINVAL));
         goto out;
     }
-    rc = gov_store_put_event(s->store, id, chain, seq, contract ? contract : "", scope, type, time, path, canon, clen,
-                             &dup);
+    rc = gov_store_put_event(s->store, id, chain, seq, contract ? contract : "", scope, type, time, path,
+                             canon, clen, &dup);
     if (rc == EEXIST)
         reply_error(r, 409, "Conflict", "%s", ccr_err_msg(rc));
     else if (rc != 0)
@@ -199,7 +202,8 @@ static void consent_check(struct gov_service *s, struct MHD_Connection *conn, st
         return reply_error(r, 500, "StorageError", "%s", ccr_err_msg(rc));
     } else {
         st = contract_status(&sc, reason, sizeof reason);
-        json_object_object_add(v, "status", json_object_new_string(strcmp(st, "active") == 0 ? "enabled" : "disabled"));
+        json_object_object_add(v, "status",
+                               json_object_new_string(strcmp(st, "active") == 0 ? "enabled" : "disabled"));
         json_object_object_add(why, "code", json_object_new_string(st));
         gov_store_contract_release(&sc);
     }
@@ -233,7 +237,8 @@ static void propose(struct gov_service *s, const struct req *q, struct reply *r)
 
 static json_object *contract_view(struct gov_service *s, const struct gov_store_contract *sc, int full)
 {
-    json_object *v = json_object_new_object(), *signed_by = json_object_new_array(), *pending = json_object_new_array();
+    json_object *v = json_object_new_object(), *signed_by = json_object_new_array(),
+                *pending = json_object_new_array();
     char reason[512];
     const struct gov_contract *c = sc->c;
 
@@ -307,7 +312,8 @@ static void list(struct gov_service *s, struct MHD_Connection *conn, struct repl
 }
 
 /* POST /contracts/ID/sign and /revoke: {"party": "...", "signature": "<base64>"}. */
-static void sign_or_revoke(struct gov_service *s, const char *id, int revoke, const struct req *q, struct reply *r)
+static void sign_or_revoke(struct gov_service *s, const char *id, int revoke, const struct req *q,
+                           struct reply *r)
 {
     struct gov_store_contract sc;
     json_object *body = NULL;
@@ -322,7 +328,8 @@ static void sign_or_revoke(struct gov_service *s, const char *id, int revoke, co
     sig = gov_json_str(body, "signature");
     if (party == NULL || sig == NULL || json_object_object_length(body) != 2) {
         json_object_put(body);
-        return reply_error(r, 400, "BadRequest", "expected {\"party\": ID, \"signature\": BASE64} and nothing else");
+        return reply_error(r, 400, "BadRequest",
+                           "expected {\"party\": ID, \"signature\": BASE64} and nothing else");
     }
     if (load_contract(s, id, &sc, r) != 0) {
         json_object_put(body);
@@ -332,7 +339,8 @@ static void sign_or_revoke(struct gov_service *s, const char *id, int revoke, co
         reply_error(r, 409, "Revoked", "contract %s is revoked already", id);
         goto out;
     }
-    rc = revoke ? gov_contract_revoke_bytes(sc.c, &bytes, &len) : gov_contract_signed_bytes(sc.c, &bytes, &len);
+    rc = revoke ? gov_contract_revoke_bytes(sc.c, &bytes, &len)
+                : gov_contract_signed_bytes(sc.c, &bytes, &len);
     if (rc == 0)
         rc = gov_contract_check_sig(sc.c, party, bytes, len, sig);
     if (rc == ENOENT) {
@@ -436,7 +444,8 @@ static void events_query(struct gov_service *s, struct MHD_Connection *conn, str
 
     if (contract == NULL)
         return reply_error(r, 400, "BadRequest", "GET /events needs ?contract=ID (optional from, to, path)");
-    if ((from != NULL && gov_time_parse_ms(from, &ms) != 0) || (to != NULL && gov_time_parse_ms(to, &ms) != 0))
+    if ((from != NULL && gov_time_parse_ms(from, &ms) != 0) ||
+        (to != NULL && gov_time_parse_ms(to, &ms) != 0))
         return reply_error(r, 400, "BadRequest", "%s", ccr_err_msg(EINVAL));
     if (list_add(&l, "", 0) != 0)
         return reply_error(r, 500, "NoMemory", "out of memory");
@@ -585,7 +594,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     return ret;
 }
 
-static void completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
+static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
 {
     struct req *q = *con_cls;
     (void)cls;
@@ -659,9 +669,9 @@ int gov_service_start(const struct gov_service_config *cfg, struct gov_service *
     }
     /* One thread: every request runs alone against the one database connection. */
     s->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, handler, s,
-                              MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, completed,
-                              s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30, MHD_OPTION_CONNECTION_LIMIT,
-                              (unsigned int)256, MHD_OPTION_END);
+                              MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED,
+                              completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
+                              MHD_OPTION_CONNECTION_LIMIT, (unsigned int)256, MHD_OPTION_END);
     if (s->mhd == NULL) {
         gov_service_stop(s);
         return ccr_err_set(EADDRINUSE, "cannot listen on %s:%u", cfg->address ? cfg->address : "127.0.0.1",

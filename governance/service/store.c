@@ -42,8 +42,8 @@ int gov_store_open(const char *path, struct gov_store **out)
     if (s == NULL)
         return ENOMEM;
     s->path = strdup(path);
-    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) !=
-        SQLITE_OK) {
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                        NULL) != SQLITE_OK) {
         rc = db_fail(s, "cannot open");
         gov_store_close(s);
         return rc;
@@ -83,17 +83,18 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v)
         sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
 }
 
-int gov_store_put_event(struct gov_store *s, const char *id, const char *chain, int64_t seq, const char *contract,
-                        const char *scope, const char *type, const char *time, const char *path, const char *body,
-                        size_t len, int *duplicate)
+int gov_store_put_event(struct gov_store *s, const char *id, const char *chain, int64_t seq,
+                        const char *contract, const char *scope, const char *type, const char *time,
+                        const char *path, const char *body, size_t len, int *duplicate)
 {
     sqlite3_stmt *st;
     char now[32];
     int rc, step;
 
     *duplicate = 0;
-    if ((rc = prepare(s, "INSERT OR IGNORE INTO events(id, chain, seq, contract, scope, type, time, path, body,"
-                         " received_at) VALUES(?,?,?,?,?,?,?,?,?,?)",
+    if ((rc = prepare(s,
+                      "INSERT OR IGNORE INTO events(id, chain, seq, contract, scope, type, time, path, body,"
+                      " received_at) VALUES(?,?,?,?,?,?,?,?,?,?)",
                       &st)) != 0)
         return rc;
     gov_time_now(now);
@@ -130,15 +131,17 @@ int gov_store_put_event(struct gov_store *s, const char *id, const char *chain, 
     return rc;
 }
 
-int gov_store_events(struct gov_store *s, const char *contract, const char *from, const char *to, const char *path,
-                     int (*fn)(void *arg, const char *body, size_t len), void *arg)
+int gov_store_events(struct gov_store *s, const char *contract, const char *from, const char *to,
+                     const char *path, int (*fn)(void *arg, const char *body, size_t len), void *arg)
 {
     sqlite3_stmt *st;
     int rc, step;
 
-    if ((rc = prepare(s, "SELECT body FROM events WHERE (?1 IS NULL OR contract = ?1) AND (?2 IS NULL OR time >= ?2)"
-                         " AND (?3 IS NULL OR time <= ?3) AND (?4 IS NULL OR path = ?4) ORDER BY chain, seq",
-                      &st)) != 0)
+    if ((rc = prepare(
+             s,
+             "SELECT body FROM events WHERE (?1 IS NULL OR contract = ?1) AND (?2 IS NULL OR time >= ?2)"
+             " AND (?3 IS NULL OR time <= ?3) AND (?4 IS NULL OR path = ?4) ORDER BY chain, seq",
+             &st)) != 0)
         return rc;
     bind_text(st, 1, contract);
     bind_text(st, 2, from);
@@ -167,7 +170,9 @@ int gov_store_contract_add(struct gov_store *s, const struct gov_contract *c, in
     bind_text(st, 1, c->id);
     if (sqlite3_step(st) == SQLITE_ROW) {
         const char *d = (const char *)sqlite3_column_text(st, 0);
-        rc = d != NULL && strcmp(d, c->digest) == 0 ? 0 : ccr_err_set(EEXIST, "contract %s exists with different content", c->id);
+        rc = d != NULL && strcmp(d, c->digest) == 0
+                 ? 0
+                 : ccr_err_set(EEXIST, "contract %s exists with different content", c->id);
         sqlite3_finalize(st);
         *existed = rc == 0;
         return rc;
@@ -191,14 +196,16 @@ int gov_store_contract_get(struct gov_store *s, const char *id, struct gov_store
     int rc;
 
     memset(out, 0, sizeof *out);
-    if ((rc = prepare(s, "SELECT body, proposed_at, revoked_at, revoked_by FROM contracts WHERE id = ?", &st)) != 0)
+    if ((rc = prepare(s, "SELECT body, proposed_at, revoked_at, revoked_by FROM contracts WHERE id = ?",
+                      &st)) != 0)
         return rc;
     bind_text(st, 1, id);
     if (sqlite3_step(st) != SQLITE_ROW) {
         sqlite3_finalize(st);
         return ccr_err_set(ENOENT, "no contract %s", id);
     }
-    rc = gov_contract_parse((const char *)sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0), &out->c);
+    rc = gov_contract_parse((const char *)sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0),
+                            &out->c);
     snprintf(out->proposed_at, sizeof out->proposed_at, "%s", (const char *)sqlite3_column_text(st, 1));
     if (sqlite3_column_type(st, 2) != SQLITE_NULL) {
         out->revoked = 1;
@@ -266,7 +273,8 @@ int gov_store_sign(struct gov_store *s, const char *contract, const char *party,
     sqlite3_stmt *st;
     char now[32];
     int rc, step;
-    if ((rc = prepare(s, "INSERT OR REPLACE INTO signatures(contract, party, sig, signed_at) VALUES(?,?,?,?)", &st)) != 0)
+    if ((rc = prepare(s, "INSERT OR REPLACE INTO signatures(contract, party, sig, signed_at) VALUES(?,?,?,?)",
+                      &st)) != 0)
         return rc;
     gov_time_now(now);
     bind_text(st, 1, contract);
@@ -283,8 +291,9 @@ int gov_store_revoke(struct gov_store *s, const char *contract, const char *part
     sqlite3_stmt *st;
     char now[32];
     int rc, step;
-    if ((rc = prepare(s, "UPDATE contracts SET revoked_at = ?, revoked_by = ?, revoke_sig = ? WHERE id = ? AND"
-                         " revoked_at IS NULL",
+    if ((rc = prepare(s,
+                      "UPDATE contracts SET revoked_at = ?, revoked_by = ?, revoke_sig = ? WHERE id = ? AND"
+                      " revoked_at IS NULL",
                       &st)) != 0)
         return rc;
     gov_time_now(now);
@@ -312,7 +321,8 @@ int gov_store_uses(struct gov_store *s, const char *contract, const char *datase
     return 0;
 }
 
-int gov_store_use(struct gov_store *s, const char *contract, const char *dataset, uint64_t max, uint64_t *used)
+int gov_store_use(struct gov_store *s, const char *contract, const char *dataset, uint64_t max,
+                  uint64_t *used)
 {
     sqlite3_stmt *st;
     int rc, step;
@@ -324,11 +334,13 @@ int gov_store_use(struct gov_store *s, const char *contract, const char *dataset
         goto rollback;
     if (*used >= max) {
         exec_simple(s, "ROLLBACK");
-        return ccr_err_set(ENOSPC, "the use budget of dataset %s under contract %s is spent (%llu of %llu mounts)",
+        return ccr_err_set(ENOSPC,
+                           "the use budget of dataset %s under contract %s is spent (%llu of %llu mounts)",
                            dataset, contract, (unsigned long long)*used, (unsigned long long)max);
     }
-    if ((rc = prepare(s, "INSERT INTO uses(contract, dataset, used) VALUES(?,?,1) ON CONFLICT(contract, dataset)"
-                         " DO UPDATE SET used = used + 1",
+    if ((rc = prepare(s,
+                      "INSERT INTO uses(contract, dataset, used) VALUES(?,?,1) ON CONFLICT(contract, dataset)"
+                      " DO UPDATE SET used = used + 1",
                       &st)) != 0)
         goto rollback;
     bind_text(st, 1, contract);

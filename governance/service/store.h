@@ -23,13 +23,13 @@ void gov_store_close(struct gov_store *s);
 
 /* Stores an event; *duplicate = 1 when the same id with the same body was there already.
  * EEXIST when the id is there with a different body. */
-int gov_store_put_event(struct gov_store *s, const char *id, const char *chain, int64_t seq, const char *contract,
-                        const char *scope, const char *type, const char *time, const char *path, const char *body,
-                        size_t len, int *duplicate);
+int gov_store_put_event(struct gov_store *s, const char *id, const char *chain, int64_t seq,
+                        const char *contract, const char *scope, const char *type, const char *time,
+                        const char *path, const char *body, size_t len, int *duplicate);
 /* Calls fn with each stored event body of a contract (all when contract is NULL), ordered by
  * chain and sequence, filtered by time range (inclusive, NULL: open) and path (NULL: all). */
-int gov_store_events(struct gov_store *s, const char *contract, const char *from, const char *to, const char *path,
-                     int (*fn)(void *arg, const char *body, size_t len), void *arg);
+int gov_store_events(struct gov_store *s, const char *contract, const char *from, const char *to,
+                     const char *path, int (*fn)(void *arg, const char *body, size_t len), void *arg);
 
 /* Adds a proposed contract; *existed = 1 when the same contract (same digest) was there.
  * EEXIST when the id is taken by a different contract. */
@@ -41,7 +41,8 @@ int gov_store_contract_ids(struct gov_store *s, char ***ids, size_t *count);
 int gov_store_sign(struct gov_store *s, const char *contract, const char *party, const char *sig);
 int gov_store_revoke(struct gov_store *s, const char *contract, const char *party, const char *sig);
 /* Counts one use of dataset; ENOSPC (nothing changed) when max uses are spent. */
-int gov_store_use(struct gov_store *s, const char *contract, const char *dataset, uint64_t max, uint64_t *used);
+int gov_store_use(struct gov_store *s, const char *contract, const char *dataset, uint64_t max,
+                  uint64_t *used);
 int gov_store_uses(struct gov_store *s, const char *contract, const char *dataset, uint64_t *used);
 
 #endif

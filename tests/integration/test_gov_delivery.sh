@@ -88,6 +88,24 @@ check "service events verify, no gaps, no duplicates" "$CCRFS" audit verify --st
 check "every allowed open delivered exactly once" every_open_logged "$WORK/p3" "$WORK/e3"
 check "the refusals were recorded as denials" grep -q '"reason":"governance unreachable for more than 2 s"' "$WORK/e3"
 
+# --- 3b. governance down long enough to fill the spool, then back -------------------------
+gov_active_contract c6 || { not_ok "contract c6"; exit 1; }
+"$GOV_DRIVER" --spool "$WORK/s6" --governance "$GOV_URL" --contract c6 --check-consent --grace 600 \
+    --spool-max 65536 --consent-interval 1 --duration 9 --threads 2 --files 3 --reads 10 --delay-ms 5 \
+    --progress "$WORK/p6" >"$WORK/d6.out" 2>&1 &
+DRIVER_PID=$!
+sleep 1
+gov_stop_service
+sleep 4
+check "spool full: refusing while governance is down" grep -q "^refusing at" "$WORK/d6.out"
+gov_start_service "$PORT" || exit 1
+wait "$DRIVER_PID"; DRIVER_PID=
+check "serving again after the spool drained" bash -c "grep -A100 '^refusing at' '$WORK/d6.out' | grep -q '^serving at'"
+service_events c6 "$WORK/e6"
+check "c6 events verify" "$CCRFS" audit verify --strict "$GOV_URL" --contract c6
+check "every allowed open delivered exactly once" every_open_logged "$WORK/p6" "$WORK/e6"
+check "the spool-full refusals were recorded" grep -q '"reason":"the audit spool is full' "$WORK/e6"
+
 # --- 4. consent: disabled before mounting; revoked in the middle of reads -----------------
 gov_make_contract c4 "$WORK/c4.json"
 "$CCRFS" gov contract propose --url "$GOV_URL" "$WORK/c4.json" >/dev/null

@@ -26,7 +26,8 @@ static const char kat[] =
     "               {\"id\": \"consumer\", \"role\": \"data-consumer\", \"publicKey\": \"" KAT_KEY "\"} ],\n"
     "  \"startTime\": \"2026-01-01T00:00:00Z\", \"expiryTime\": \"2027-01-01T00:00:00Z\",\n"
     "  \"datasets\": [\n"
-    "    {\"id\": \"" DS_AB "\", \"name\": \"icmr\", \"provider\": \"provider\", \"accessMode\": \"read-only\",\n"
+    "    {\"id\": \"" DS_AB
+    "\", \"name\": \"icmr\", \"provider\": \"provider\", \"accessMode\": \"read-only\",\n"
     "     \"maxMounts\": 3, \"maxBytesPerMount\": 1048576},\n"
     "    {\"id\": \"" DS_CD "\", \"provider\": \"consumer\", \"accessMode\": \"sink\", \"maxMounts\": 1,\n"
     "     \"recipient\": \"provider\"} ],\n"
@@ -81,7 +82,8 @@ static void expect_refused(const char *from, const char *to, const char *want)
 static void test_refusals(void **state)
 {
     (void)state;
-    expect_refused("\"purpose\": \"TRAINING\",", "\"purpose\": \"TRAINING\", \"extra\": 1,", "unknown field \"extra\"");
+    expect_refused("\"purpose\": \"TRAINING\",", "\"purpose\": \"TRAINING\", \"extra\": 1,",
+                   "unknown field \"extra\"");
     expect_refused("\"id\": \"contract-kat-1\",", "", "\"id\" is missing");
     expect_refused("contract-kat-1", "contract kat", "\"id\" may hold only");
     expect_refused("\"purpose\": \"TRAINING\",", "\"purpose\": 7,", "\"purpose\" must be a string");
@@ -90,14 +92,18 @@ static void test_refusals(void **state)
     expect_refused("2027-01-01T00:00:00Z", "2027-01-01 00:00:00", "expiryTime");
     expect_refused("2026-01-01T00:00:00Z", "2026-02-30T00:00:00Z", "no such date");
     expect_refused("\"id\": \"consumer\"", "\"id\": \"provider\"", "appears twice");
-    expect_refused(DS_AB, "sha256:ABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABAB", "64 lowercase hex");
+    expect_refused(DS_AB, "sha256:ABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABAB",
+                   "64 lowercase hex");
     expect_refused(DS_AB, "sha256:abab", "64 lowercase hex");
     expect_refused(DS_CD, DS_AB, "appears twice");
-    expect_refused("\"accessMode\": \"read-only\"", "\"accessMode\": \"read-write\"", "read-only, no-egress or sink");
+    expect_refused("\"accessMode\": \"read-only\"", "\"accessMode\": \"read-write\"",
+                   "read-only, no-egress or sink");
     expect_refused(",\n     \"recipient\": \"provider\"", "", "needs a \"recipient\"");
     expect_refused("\"maxMounts\": 3,", "\"maxMounts\": 3, \"recipient\": \"consumer\",", "only to sink");
-    expect_refused("\"recipient\": \"provider\"", "\"recipient\": \"nobody\"", "recipient \"nobody\" is not one");
-    expect_refused("\"provider\": \"provider\", \"accessMode\"", "\"provider\": \"x\", \"accessMode\"", "not one of the parties");
+    expect_refused("\"recipient\": \"provider\"", "\"recipient\": \"nobody\"",
+                   "recipient \"nobody\" is not one");
+    expect_refused("\"provider\": \"provider\", \"accessMode\"", "\"provider\": \"x\", \"accessMode\"",
+                   "not one of the parties");
     expect_refused("\"maxMounts\": 3", "\"maxMounts\": 0", "\"maxMounts\" must be at least 1");
     expect_refused("\"maxMounts\": 3", "\"maxMounts\": \"3\"", "must be an integer");
     expect_refused(", \"maxMounts\": 1,", ",", "\"maxMounts\" is missing");

@@ -133,7 +133,10 @@ static void *worker_main(void *arg)
 static void test_threads_every_access_recorded(void **state)
 {
     char *log = tpath("audit.log"), *spool = tpath("spool");
-    struct gov_config cfg = {.audit_log = log, .spool_dir = spool, .contract_id = "c1", .checkpoint_events = 50,
+    struct gov_config cfg = {.audit_log = log,
+                             .spool_dir = spool,
+                             .contract_id = "c1",
+                             .checkpoint_events = 50,
                              .flush_interval_ms = 20};
     struct gov *g;
     struct worker w[8];
@@ -183,7 +186,8 @@ static void test_threads_every_access_recorded(void **state)
 static void test_ranges_coalesce_and_flush_threshold(void **state)
 {
     char *log = tpath("coalesce.log"), *spool = tpath("spool-c");
-    struct gov_config cfg = {.audit_log = log, .spool_dir = spool, .flush_ranges = 4, .flush_interval_ms = 60000};
+    struct gov_config cfg = {
+        .audit_log = log, .spool_dir = spool, .flush_ranges = 4, .flush_interval_ms = 60000};
     struct gov *g;
     struct fs_access_hooks hk;
     struct fs_open_info oi = {"a.bin", 0, 1, 0, 0, "cat"};
@@ -262,7 +266,8 @@ static void on_revoke(void *arg, const char *reason)
 static void test_crash_replay_continues_chain(void **state)
 {
     char *log = tpath("replay.log"), *spool = tpath("spool-r");
-    struct gov_config cfg = {.governance_url = "http://127.0.0.1:9", .governance_optional = 1, .spool_dir = spool};
+    struct gov_config cfg = {
+        .governance_url = "http://127.0.0.1:9", .governance_optional = 1, .spool_dir = spool};
     struct gov *g;
     struct fs_access_hooks hk;
     struct fs_open_info oi = {"y", 0, 1, 0, 0, "cat"};

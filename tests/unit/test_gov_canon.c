@@ -28,10 +28,13 @@ static void test_canonical_known_answers(void **state)
     static const struct {
         const char *in, *out;
     } kat[] = {
-        {"{ \"b\" : 1, \"a\" : [ true, false, null ], \"A\": {} }", "{\"A\":{},\"a\":[true,false,null],\"b\":1}"},
-        {"\"a/b\\u00e9\\n\\t\\\"\\\\\\u0001\\u001f\\u007f\"", "\"a/b\xc3\xa9\\n\\t\\\"\\\\\\u0001\\u001f\x7f\""},
+        {"{ \"b\" : 1, \"a\" : [ true, false, null ], \"A\": {} }",
+         "{\"A\":{},\"a\":[true,false,null],\"b\":1}"},
+        {"\"a/b\\u00e9\\n\\t\\\"\\\\\\u0001\\u001f\\u007f\"",
+         "\"a/b\xc3\xa9\\n\\t\\\"\\\\\\u0001\\u001f\x7f\""},
         {"[-12, 0, 9007199254740993]", "[-12,0,9007199254740993]"},
-        {"{\"z\":{\"y\":[{\"b\":\"\",\"a\":\"\\b\\f\\r\"}]}}", "{\"z\":{\"y\":[{\"a\":\"\\b\\f\\r\",\"b\":\"\"}]}}"},
+        {"{\"z\":{\"y\":[{\"b\":\"\",\"a\":\"\\b\\f\\r\"}]}}",
+         "{\"z\":{\"y\":[{\"a\":\"\\b\\f\\r\",\"b\":\"\"}]}}"},
     };
     (void)state;
     for (size_t i = 0; i < sizeof kat / sizeof kat[0]; i++) {
@@ -151,9 +154,12 @@ static void test_mount_options(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_canonical_known_answers), cmocka_unit_test(test_canonical_refusals),
-        cmocka_unit_test(test_event_chain),             cmocka_unit_test(test_event_hash_known_answer),
-        cmocka_unit_test(test_times),                   cmocka_unit_test(test_mount_options),
+        cmocka_unit_test(test_canonical_known_answers),
+        cmocka_unit_test(test_canonical_refusals),
+        cmocka_unit_test(test_event_chain),
+        cmocka_unit_test(test_event_hash_known_answer),
+        cmocka_unit_test(test_times),
+        cmocka_unit_test(test_mount_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -52,7 +52,8 @@ static long api(const char *method, const char *path, const char *body)
     long status = 0;
     char *resp = NULL;
     assert_int_equal(gov_http_new(url, TOKEN, 5000, &h), 0);
-    assert_int_equal(gov_http_request(h, method, path, body, body ? strlen(body) : 0, &status, &resp, NULL), 0);
+    assert_int_equal(gov_http_request(h, method, path, body, body ? strlen(body) : 0, &status, &resp, NULL),
+                     0);
     free(resp);
     gov_http_free(h);
     return status;
@@ -68,12 +69,13 @@ static void make_contract(const char *id, int sign)
 
     assert_int_equal(gov_key_load_private(key, &k), 0);
     assert_int_equal(gov_key_public_b64(k, &pub), 0);
-    snprintf(doc, sizeof doc,
-             "{\"id\":\"%s\",\"purpose\":\"test\",\"parties\":[{\"id\":\"p\",\"role\":\"provider\",\"publicKey\":"
-             "\"%s\"}],\"startTime\":\"2020-01-01T00:00:00Z\",\"expiryTime\":\"2099-01-01T00:00:00Z\","
-             "\"datasets\":[{\"id\":\"sha256:%064d\",\"provider\":\"p\",\"accessMode\":\"read-only\","
-             "\"maxMounts\":5}]}",
-             id, pub, 0);
+    snprintf(
+        doc, sizeof doc,
+        "{\"id\":\"%s\",\"purpose\":\"test\",\"parties\":[{\"id\":\"p\",\"role\":\"provider\",\"publicKey\":"
+        "\"%s\"}],\"startTime\":\"2020-01-01T00:00:00Z\",\"expiryTime\":\"2099-01-01T00:00:00Z\","
+        "\"datasets\":[{\"id\":\"sha256:%064d\",\"provider\":\"p\",\"accessMode\":\"read-only\","
+        "\"maxMounts\":5}]}",
+        id, pub, 0);
     assert_int_equal(api("POST", "/contracts", doc), 201);
     if (sign) {
         assert_int_equal(gov_contract_parse(doc, strlen(doc), &c), 0);
@@ -214,8 +216,11 @@ static void *reader_main(void *arg)
 static void test_revoked_mid_read(void **state)
 {
     char *spool = ccr_path_join(dir, "spool-r");
-    struct gov_config cfg = {.governance_url = url, .contract_id = "live", .spool_dir = spool,
-                             .consent_interval_s = 1, .on_revoke = on_revoke};
+    struct gov_config cfg = {.governance_url = url,
+                             .contract_id = "live",
+                             .spool_dir = spool,
+                             .consent_interval_s = 1,
+                             .on_revoke = on_revoke};
     struct gov *g;
     struct reader r[4];
     pthread_t th[4];
@@ -260,8 +265,12 @@ static void test_revoked_mid_read(void **state)
 static void test_service_down_then_back(void **state)
 {
     char *spool = ccr_path_join(dir, "spool-g");
-    struct gov_config cfg = {.governance_url = url, .contract_id = "flaky", .spool_dir = spool,
-                             .consent_interval_s = 1, .grace_seconds = 1, .flush_interval_ms = 50};
+    struct gov_config cfg = {.governance_url = url,
+                             .contract_id = "flaky",
+                             .spool_dir = spool,
+                             .consent_interval_s = 1,
+                             .grace_seconds = 1,
+                             .flush_interval_ms = 50};
     struct gov *g;
     struct fs_access_hooks hk;
     struct fs_open_info oi = {"data/f", 0, 1, 0, 0, "cat"};
