@@ -377,7 +377,8 @@ static int consent_refresh(struct gov *g, int record, int *enabled_out)
         note_failing(&g->consent_fail_ms);
     }
     pthread_mutex_unlock(&g->consent_lock);
-    if (rc == 0 && !enabled && g->consent_started)
+    /* After the pre-mount check (record), any disabled answer withdraws consent. */
+    if (rc == 0 && !enabled && !record)
         withdraw(g, reason[0] ? reason : "consent disabled");
     if (rc == 0 && enabled_out != NULL)
         *enabled_out = enabled;
@@ -760,7 +761,9 @@ int gov_flush(struct gov *g, unsigned timeout_ms)
 static int load_key(struct gov *g)
 {
     int rc;
-    if (g->cfg.signing_key_file != NULL) {
+    if (g->cfg.signing_pkey != NULL) {
+        rc = gov_key_from_evp(g->cfg.signing_pkey, &g->key);
+    } else if (g->cfg.signing_key_file != NULL) {
         rc = gov_key_load_private(g->cfg.signing_key_file, &g->key);
     } else {
         char *path = ccr_path_join(g->cfg.spool_dir, "signing-key.pem");

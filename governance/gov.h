@@ -30,6 +30,9 @@ struct gov_config {
     unsigned flush_ranges;        /* ... or when a file holds more distinct ranges than this; 0: 64 */
     unsigned checkpoint_events;   /* a signed checkpoint every N events; 0: 1000 */
     const char *signing_key_file; /* PEM private key; NULL: a local key kept in spool_dir */
+    /* An OpenSSL EVP_PKEY (Ed25519 or P-256 private key) to sign with instead, e.g. the key
+     * whose public half the attestation evidence binds; referenced, not taken. */
+    struct evp_pkey_st *signing_pkey;
     /* Set when the signing key's public half is bound into attestation evidence (e.g.
      * "snp report_data=sha256(key)"); recorded with each checkpoint. NULL: a local key. */
     const char *signing_key_attestation;

@@ -151,6 +151,13 @@ int gov_key_from_public_b64(const char *b64, struct gov_key **out)
     return wrap_pkey(pkey, "public key", out);
 }
 
+int gov_key_from_evp(struct evp_pkey_st *pkey, struct gov_key **out)
+{
+    if (pkey == NULL || EVP_PKEY_up_ref(pkey) != 1)
+        return ccr_err_set(EINVAL, "no signing key given");
+    return wrap_pkey(pkey, "signing key", out);
+}
+
 void gov_key_free(struct gov_key *k)
 {
     if (k == NULL)

@@ -17,6 +17,9 @@ int gov_key_load_private(const char *path, struct gov_key **out);
 int gov_key_from_public_b64(const char *b64, struct gov_key **out);
 /* A public key from a PEM file holding either a public or a private key. */
 int gov_key_load_public(const char *path, struct gov_key **out);
+/* Wraps an OpenSSL EVP_PKEY (taking a reference of its own). */
+struct evp_pkey_st;
+int gov_key_from_evp(struct evp_pkey_st *pkey, struct gov_key **out);
 void gov_key_free(struct gov_key *k);
 
 /* "ed25519" or "p256". */

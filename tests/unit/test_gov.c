@@ -15,6 +15,8 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,14 +257,6 @@ static void test_spool_full_fails_closed(void **state)
     free(spool);
 }
 
-static int revoked_calls;
-static void on_revoke(void *arg, const char *reason)
-{
-    (void)arg;
-    (void)reason;
-    revoked_calls++;
-}
-
 static void test_crash_replay_continues_chain(void **state)
 {
     char *log = tpath("replay.log"), *spool = tpath("spool-r");
@@ -293,7 +287,6 @@ static void test_crash_replay_continues_chain(void **state)
     gov_close(g);
     assert_int_equal(count_type(log, "open", NULL), 6);
     assert_true(verify_log(log, NULL) >= 12);
-    (void)on_revoke;
     free(log);
     free(spool);
 }
@@ -337,6 +330,63 @@ static void test_spool_rejects_tampering(void **state)
     free(spool);
 }
 
+/* Checkpoints signed with a key the mount code hands over (as it would the key bound into
+ * the attestation evidence), and a log pinned to that key verifies. */
+static void test_attested_signing_key(void **state)
+{
+    char *log = tpath("attested.log"), *spool = tpath("spool-a"), *keyf = tpath("tee.pem");
+    struct gov_config cfg = {.audit_log = log, .spool_dir = spool, .checkpoint_events = 3,
+                             .signing_key_attestation = "sim report_data=sha256(key)"};
+    struct gov *g;
+    struct fs_access_hooks hk;
+    struct fs_open_info oi = {"z", 0, 1, 0, 0, "cat"};
+    struct gov_key *pin;
+    struct gov_audit *a;
+    FILE *in;
+    EVP_PKEY *pkey;
+    char *line = NULL;
+    size_t cap = 0, n = 0;
+    ssize_t len;
+    uint64_t h;
+    (void)state;
+
+    assert_int_equal(gov_key_generate_file(keyf, "p256"), 0);
+    in = fopen(keyf, "r");
+    pkey = PEM_read_PrivateKey(in, NULL, NULL, NULL);
+    fclose(in);
+    assert_non_null(pkey);
+    cfg.signing_pkey = pkey;
+    assert_int_equal(gov_open(&cfg, &g), 0);
+    EVP_PKEY_free(pkey); /* governance keeps its own reference */
+    gov_fs_hooks(g, &hk);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(hk.on_open(hk.arg, &oi, &h), 0);
+        hk.on_release(hk.arg, h);
+    }
+    gov_close(g);
+    assert_true(count_type(log, "checkpoint", NULL) >= 3);
+    assert_int_equal(gov_key_load_public(keyf, &pin), 0);
+    assert_int_equal(gov_audit_new(pin, &a), 0);
+    in = fopen(log, "r");
+    while ((len = getline(&line, &cap, in)) > 0) {
+        char where[32];
+        snprintf(where, sizeof where, "line %zu", ++n);
+        assert_int_equal(gov_audit_add(a, line, (size_t)len - 1, where), 0);
+        if (strstr(line, "\"type\":\"checkpoint\"") != NULL) {
+            assert_non_null(strstr(line, "\"key_source\":\"attested\""));
+            assert_non_null(strstr(line, "\"alg\":\"p256\""));
+            assert_non_null(strstr(line, "\"attestation\":\"sim report_data=sha256(key)\""));
+        }
+    }
+    fclose(in);
+    free(line);
+    gov_audit_free(a);
+    gov_key_free(pin);
+    free(log);
+    free(spool);
+    free(keyf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -345,6 +395,7 @@ int main(void)
         cmocka_unit_test(test_spool_full_fails_closed),
         cmocka_unit_test(test_crash_replay_continues_chain),
         cmocka_unit_test(test_spool_rejects_tampering),
+        cmocka_unit_test(test_attested_signing_key),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
