@@ -335,7 +335,9 @@ static void test_spool_rejects_tampering(void **state)
 static void test_attested_signing_key(void **state)
 {
     char *log = tpath("attested.log"), *spool = tpath("spool-a"), *keyf = tpath("tee.pem");
-    struct gov_config cfg = {.audit_log = log, .spool_dir = spool, .checkpoint_events = 3,
+    struct gov_config cfg = {.audit_log = log,
+                             .spool_dir = spool,
+                             .checkpoint_events = 3,
                              .signing_key_attestation = "sim report_data=sha256(key)"};
     struct gov *g;
     struct fs_access_hooks hk;

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <microhttpd.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -314,9 +315,80 @@ static void test_service_down_then_back(void **state)
     free(spool);
 }
 
+/* A fake governance sidecar answering consent checks with whatever the test sets. */
+static const char *fake_body;
+static unsigned fake_status;
+
+static enum MHD_Result fake_handler(void *cls, struct MHD_Connection *conn, const char *u, const char *m,
+                                    const char *v, const char *up, size_t *up_size, void **ctx)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+    (void)cls, (void)u, (void)m, (void)v, (void)up;
+    if (*ctx == NULL) {
+        *ctx = conn;
+        return MHD_YES;
+    }
+    if (*up_size > 0) {
+        *up_size = 0;
+        return MHD_YES;
+    }
+    resp = MHD_create_response_from_buffer(strlen(fake_body), (void *)fake_body, MHD_RESPMEM_PERSISTENT);
+    ret = MHD_queue_response(conn, fake_status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static void test_consent_replies(void **state)
+{
+    static const struct {
+        unsigned status;
+        const char *body;
+        int rc;
+        const char *msg;
+    } cases[] = {
+        {200, "{\"status\":\"enabled\"}", 0, NULL},
+        {200, "{\"status\":\"disabled\",\"reason\":{\"code\":\"ContractExpired\",\"message\":\"too late\"}}",
+         EACCES, "ContractExpired: too late"},
+        {200, "{\"status\":\"maybe\"}", EPROTO, "\"status\" must be"},
+        {200, "{\"reason\":{}}", EPROTO, "\"status\" must be"},
+        {200, "enabled", EPROTO, "consent reply: not valid JSON"},
+        {200, "{\"status\":\"enabled\"} trailing", EPROTO, "consent reply"},
+        {404, "{\"error\":{\"message\":\"no such contract\"}}", EACCES, "HTTP 404: no such contract"},
+        {500, "oops", EIO, "consent check: HTTP 500: oops"},
+    };
+    char *spool = ccr_path_join(dir, "spool-fake"), furl[64];
+    struct MHD_Daemon *d;
+    struct gov *g;
+    (void)state;
+
+    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, fake_handler, NULL, MHD_OPTION_END);
+    assert_non_null(d);
+    snprintf(furl, sizeof furl, "http://127.0.0.1:%u",
+             MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)->port);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct gov_config cfg = {.governance_url = furl, .contract_id = "c", .spool_dir = spool};
+        int rc;
+        fake_status = cases[i].status;
+        fake_body = cases[i].body;
+        assert_int_equal(gov_open(&cfg, &g), 0);
+        ccr_err_clear();
+        rc = gov_check_consent(g);
+        if (rc != cases[i].rc || (cases[i].msg && strstr(ccr_err_msg(rc), cases[i].msg) == NULL))
+            print_message("case %zu: rc %d, message '%s'\n", i, rc, ccr_err_msg(rc));
+        assert_int_equal(rc, cases[i].rc);
+        if (cases[i].msg != NULL)
+            assert_non_null(strstr(ccr_err_msg(rc), cases[i].msg));
+        gov_close(g);
+    }
+    MHD_stop_daemon(d);
+    free(spool);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_consent_replies),
         cmocka_unit_test(test_disabled_before_mount),
         cmocka_unit_test(test_revoked_mid_read),
         cmocka_unit_test(test_service_down_then_back),
