@@ -6,6 +6,7 @@
 #include "common/fileio.h"
 #include "common/secmem.h"
 #include "governance/canon.h"
+#include "governance/client.h"
 #include "governance/contract.h"
 #include "governance/http.h"
 #include "governance/service/service.h"
@@ -162,27 +163,18 @@ static int run_sign_or_revoke(const struct gov_opts *o, const char *id, int revo
 {
     char path[512], *bytes = NULL, *sig = NULL;
     const char *text;
-    json_object *shown = NULL, *doc, *req;
+    json_object *req;
     struct gov_contract *c = NULL, *local = NULL;
     struct gov_key *k = NULL;
     size_t len;
-    int rc, ret;
+    int rc, ret = CLI_EXIT_FAIL;
 
     if (o->party == NULL || o->key == NULL)
         return cli_usage("%s needs --party ID and --key FILE", revoke ? "revoke" : "sign");
     if ((rc = gov_key_load_private(o->key, &k)) != 0)
         return cli_fail_rc(rc, NULL);
-    contract_path(path, sizeof path, id, NULL);
-    if ((ret = call(o, "GET", path, NULL, 0, &shown)) != CLI_EXIT_OK)
-        goto out;
-    ret = CLI_EXIT_FAIL;
-    if (!json_object_object_get_ex(shown, "contract", &doc)) {
-        cli_fail("governance reply has no contract");
-        goto out;
-    }
-    text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-    if ((rc = gov_contract_parse(text, strlen(text), &c)) != 0) {
-        cli_fail_rc(rc, "the service's contract");
+    if ((rc = gov_client_contract(o->url, o->token_file, id, &c)) != 0) {
+        cli_fail_rc(rc, NULL);
         goto out;
     }
     if (o->file != NULL) {
@@ -218,7 +210,6 @@ out:
     gov_contract_free(c);
     gov_contract_free(local);
     gov_key_free(k);
-    json_object_put(shown);
     return ret;
 }
 
@@ -256,14 +247,18 @@ static int run_contract(const struct gov_opts *o, const char *sub, int nargs, ch
     if (strcmp(sub, "sign") == 0 || strcmp(sub, "revoke") == 0)
         return run_sign_or_revoke(o, args[0], strcmp(sub, "revoke") == 0);
     if (strcmp(sub, "use") == 0) {
-        char base[512], *esc;
+        struct gov_use u;
+        int rc;
         if (o->dataset == NULL)
             return cli_usage("contract use needs --dataset sha256:...");
-        contract_path(base, sizeof base, args[0], "use");
-        esc = gov_http_escape(o->dataset);
-        snprintf(path, sizeof path, "%s?dataset=%s", base, esc ? esc : "");
-        free(esc);
-        return call(o, "POST", path, NULL, 0, NULL);
+        if ((rc = gov_client_use(o->url, o->token_file, args[0], o->dataset, &u)) != 0)
+            return cli_fail_rc(rc, NULL);
+        printf(
+            "use %llu of %llu counted for %s under %s (%llu left); access %s, byte budget per mount %s%llu\n",
+            (unsigned long long)u.used, (unsigned long long)u.max_mounts, o->dataset, args[0],
+            (unsigned long long)u.remaining, u.access_mode, u.max_bytes_per_mount ? "" : "none ",
+            (unsigned long long)u.max_bytes_per_mount);
+        return CLI_EXIT_OK;
     }
     return cli_usage("unknown contract command '%s'", sub);
 }

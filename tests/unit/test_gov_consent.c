@@ -5,6 +5,7 @@
 #include "common/err.h"
 #include "common/fileio.h"
 #include "governance/canon.h"
+#include "governance/client.h"
 #include "governance/contract.h"
 #include "governance/gov.h"
 #include "governance/http.h"
@@ -385,12 +386,39 @@ static void test_consent_replies(void **state)
     free(spool);
 }
 
+/* The use budget as the mount code would count it, and the contract it fetches. */
+static void test_use_budget_client(void **state)
+{
+    char ds[80];
+    struct gov_use u;
+    struct gov_contract *c;
+    (void)state;
+    snprintf(ds, sizeof ds, "sha256:%064d", 0);
+    make_contract("budget", 1);
+    make_contract("budget-unsigned", 0);
+    assert_int_equal(gov_client_contract(url, NULL, "budget", &c), 0);
+    assert_string_equal(c->id, "budget");
+    assert_int_equal(c->datasets[0].max_mounts, 5);
+    gov_contract_free(c);
+    assert_int_equal(gov_client_contract(url, NULL, "nope", &c), ENOENT);
+    for (int i = 1; i <= 5; i++) {
+        assert_int_equal(gov_client_use(url, NULL, "budget", ds, &u), 0);
+        assert_int_equal(u.used, i);
+        assert_int_equal(u.remaining, 5 - i);
+        assert_string_equal(u.access_mode, "read-only");
+    }
+    assert_int_equal(gov_client_use(url, NULL, "budget", ds, &u), ENOSPC);
+    assert_non_null(strstr(ccr_err_msg(ENOSPC), "spent (5 of 5 mounts)"));
+    assert_int_equal(gov_client_use(url, NULL, "budget", "sha256:00", &u), ENOENT);
+    assert_int_equal(gov_client_use(url, NULL, "budget-unsigned", ds, &u), EACCES);
+    assert_non_null(strstr(ccr_err_msg(EACCES), "not signed yet"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_consent_replies),
-        cmocka_unit_test(test_disabled_before_mount),
-        cmocka_unit_test(test_revoked_mid_read),
+        cmocka_unit_test(test_consent_replies),        cmocka_unit_test(test_use_budget_client),
+        cmocka_unit_test(test_disabled_before_mount),  cmocka_unit_test(test_revoked_mid_read),
         cmocka_unit_test(test_service_down_then_back),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
