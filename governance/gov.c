@@ -821,7 +821,10 @@ int gov_open(const struct gov_config *cfg, struct gov **out)
     if ((rc = gov_spool_open(cfg->spool_dir, g->cfg.spool_max_bytes, &g->spool, &g->chain, &replayed)) != 0)
         goto fail;
     /* Events of an earlier run since its last checkpoint count towards the next one. */
-    g->since_checkpoint = g->chain.next_seq - (uint64_t)(gov_spool_last_checkpoint(g->spool) + 1);
+    {
+        int64_t cp = gov_spool_last_checkpoint(g->spool);
+        g->since_checkpoint = cp < (int64_t)g->chain.next_seq ? g->chain.next_seq - (uint64_t)(cp + 1) : 0;
+    }
     if (replayed > 0)
         ccr_log_info("audit spool: %zu undelivered events from an earlier run will be delivered", replayed);
     if ((rc = load_key(g)) != 0)

@@ -235,7 +235,15 @@ int64_t gov_spool_last_checkpoint(struct gov_spool *s)
 
 int gov_spool_note_checkpoint(struct gov_spool *s, uint64_t seq)
 {
+    /* The checkpoint line must be durable before the note pointing at it (checkpoints are
+     * rare enough for the extra sync). */
+    pthread_mutex_lock(&s->lock);
+    if (fdatasync(s->fd) != 0) {
+        pthread_mutex_unlock(&s->lock);
+        return ccr_err_set(errno, "audit spool: sync failed: %s", strerror(errno));
+    }
     s->last_cp = (int64_t)seq;
+    pthread_mutex_unlock(&s->lock);
     return write_number(s, "checkpoint", seq);
 }
 
