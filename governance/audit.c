@@ -104,6 +104,8 @@ struct range {
 struct report_row {
     char *name; /* path or process name */
     uint64_t opens, reads, bytes, denials, integrity;
+    uint64_t size; /* by file: the size the open events report, when they do */
+    int have_size;
     struct range *ranges;
     size_t nranges, cap;
     char **others; /* processes (by file) or paths (by process) */
@@ -134,6 +136,7 @@ struct gov_audit {
     struct open_info *open_infos;
     size_t nopen, capopen;
     struct report_table by_file, by_proc;
+    struct report_table by_pair; /* "process\x1fpath": ranges per process and file */
 };
 
 int gov_audit_new(const struct gov_key *pin, struct gov_audit **out)
@@ -176,6 +179,7 @@ void gov_audit_free(struct gov_audit *a)
     free(a->open_infos);
     table_free(&a->by_file);
     table_free(&a->by_proc);
+    table_free(&a->by_pair);
     free(a);
 }
 
@@ -274,7 +278,7 @@ static void account(struct gov_audit *a, json_object *ev)
     const char *type = gov_json_str(ev, "type"), *path = gov_json_str(ev, "path");
     const char *time = gov_json_str(ev, "time"), *chain = gov_json_str(ev, "chain");
     const char *proc = NULL;
-    struct report_row *fr, *pr;
+    struct report_row *fr, *pr, *xr;
     long long v, open_seq = -1;
 
     if (type == NULL || path == NULL || chain == NULL)
@@ -310,9 +314,19 @@ static void account(struct gov_audit *a, json_object *ev)
         return;
     if (path[0] == '\0' && strcmp(type, "denial") == 0)
         return;
-    fr = table_row(&a->by_file, path);
-    pr = table_row(&a->by_proc, proc != NULL && proc[0] ? proc : "(unknown)");
-    if (fr == NULL || pr == NULL)
+    {
+        const char *pname = proc != NULL && proc[0] ? proc : "(unknown)";
+        size_t klen = strlen(pname) + strlen(path) + 2;
+        char *key = malloc(klen);
+        if (key == NULL)
+            return;
+        snprintf(key, klen, "%s\x1f%s", pname, path);
+        fr = table_row(&a->by_file, path);
+        pr = table_row(&a->by_proc, pname);
+        xr = table_row(&a->by_pair, key);
+        free(key);
+    }
+    if (fr == NULL || pr == NULL || xr == NULL)
         return;
     row_touch(fr, time);
     row_touch(pr, time);
@@ -321,6 +335,10 @@ static void account(struct gov_audit *a, json_object *ev)
     if (strcmp(type, "open") == 0) {
         fr->opens++;
         pr->opens++;
+        if (gov_json_int(ev, "size", &v) == 0 && v >= 0) {
+            fr->size = (uint64_t)v; /* files are immutable: every open reports the same */
+            fr->have_size = 1;
+        }
     } else if (strcmp(type, "read") == 0) {
         json_object *ranges;
         if (gov_json_int(ev, "bytes", &v) == 0 && v > 0) {
@@ -340,7 +358,7 @@ static void account(struct gov_audit *a, json_object *ev)
                     int64_t len = json_object_get_int64(json_object_array_get_idx(r, 1));
                     if (off >= 0 && len > 0) {
                         row_range(fr, (uint64_t)off, (uint64_t)len);
-                        row_range(pr, (uint64_t)off, (uint64_t)len);
+                        row_range(xr, (uint64_t)off, (uint64_t)len);
                     }
                 }
             }
@@ -605,6 +623,35 @@ static void join_others(const struct report_row *r, char *buf, size_t len)
     }
 }
 
+/* A process's coverage: the sum over the files it read of the bytes it covered in each; its
+ * "size" is the sum of those files' sizes when all are known; extent likewise summed. */
+static uint64_t process_coverage(struct gov_audit *a, struct report_row *pr, uint64_t *extent)
+{
+    size_t plen = strlen(pr->name);
+    uint64_t cov = 0, size = 0;
+    int all_sizes = 1;
+
+    *extent = 0;
+    for (size_t i = 0; i < a->by_pair.count; i++) {
+        const struct report_row *x = &a->by_pair.rows[i];
+        const char *path;
+        size_t idx;
+        uint64_t ext;
+        if (strncmp(x->name, pr->name, plen) != 0 || x->name[plen] != '\x1f')
+            continue;
+        path = x->name + plen + 1;
+        cov += covered(x, &ext);
+        *extent += ext;
+        if (smap_get(&a->by_file.index, path, &idx, 0) == 1 && a->by_file.rows[idx].have_size)
+            size += a->by_file.rows[idx].size;
+        else
+            all_sizes = 0;
+    }
+    pr->have_size = all_sizes && size > 0;
+    pr->size = pr->have_size ? size : 0;
+    return cov;
+}
+
 int gov_audit_report(const struct gov_audit *a, enum gov_report_format fmt, enum gov_report_by by, FILE *out)
 {
     const struct report_table *t = by == GOV_REPORT_BY_FILE ? &a->by_file : &a->by_proc;
@@ -622,34 +669,46 @@ int gov_audit_report(const struct gov_audit *a, enum gov_report_format fmt, enum
         qsort(rows, t->count, sizeof *rows, row_cmp);
     }
     if (fmt == GOV_REPORT_TABLE)
-        fprintf(out, "%-32s %6s %8s %14s %14s %7s %6s %6s  %-24s %-24s %s\n", what, "opens", "reads",
-                "bytes read", "covered", "share", "denied", "integ", "first access", "last access", others);
+        fprintf(out, "%-32s %6s %8s %14s %14s %14s %8s %6s %6s  %-24s %-24s %s\n", what, "opens", "reads",
+                "bytes read", "covered", "size", "share", "denied", "integ", "first access", "last access",
+                others);
     else if (fmt == GOV_REPORT_CSV)
         fprintf(
             out,
-            "%s,opens,reads,bytes_read,covered_bytes,extent,share,denials,integrity_failures,first_access,"
-            "last_access,%s\n",
+            "%s,opens,reads,bytes_read,covered_bytes,size,extent,share,share_of,denials,integrity_failures,"
+            "first_access,last_access,%s\n",
             what, others);
     else
         arr = json_object_new_array();
     for (size_t i = 0; i < t->count; i++) {
-        const struct report_row *r = &rows[i];
-        uint64_t extent, cov = covered(r, &extent);
-        double share = extent ? 100.0 * (double)cov / (double)extent : 0.0;
+        struct report_row *r = &rows[i];
+        uint64_t extent, cov;
+        if (by == GOV_REPORT_BY_FILE)
+            cov = covered(r, &extent);
+        else
+            cov = process_coverage((struct gov_audit *)a, r, &extent);
+        /* The share of the file(s) when the size is known, else of the extent read. */
+        int of_size = r->have_size && r->size > 0;
+        uint64_t whole = of_size ? r->size : extent;
+        double share = whole ? 100.0 * (double)(cov < whole ? cov : whole) / (double)whole : 0.0;
+        char size_text[24] = "-";
+        if (r->have_size)
+            snprintf(size_text, sizeof size_text, "%" PRIu64, r->size);
         join_others(r, list, sizeof list);
         if (fmt == GOV_REPORT_TABLE) {
             fprintf(out,
-                    "%-32s %6" PRIu64 " %8" PRIu64 " %14" PRIu64 " %14" PRIu64 " %6.1f%% %6" PRIu64
+                    "%-32s %6" PRIu64 " %8" PRIu64 " %14" PRIu64 " %14" PRIu64 " %14s %6.1f%%%s %6" PRIu64
                     " %6" PRIu64 "  %-24s %-24s %s\n",
-                    r->name, r->opens, r->reads, r->bytes, cov, share, r->denials, r->integrity,
-                    r->first[0] ? r->first : "-", r->last[0] ? r->last : "-", list);
+                    r->name, r->opens, r->reads, r->bytes, cov, size_text, share,
+                    of_size || !extent ? " " : "*", r->denials, r->integrity, r->first[0] ? r->first : "-",
+                    r->last[0] ? r->last : "-", list);
         } else if (fmt == GOV_REPORT_CSV) {
             csv_field(out, r->name);
             fprintf(out,
-                    ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%.4f,%" PRIu64 ",%" PRIu64
-                    ",%s,%s,",
-                    r->opens, r->reads, r->bytes, cov, extent, share / 100.0, r->denials, r->integrity,
-                    r->first, r->last);
+                    ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%s,%" PRIu64 ",%.4f,%s,%" PRIu64
+                    ",%" PRIu64 ",%s,%s,",
+                    r->opens, r->reads, r->bytes, cov, r->have_size ? size_text : "", extent, share / 100.0,
+                    of_size ? "size" : "extent", r->denials, r->integrity, r->first, r->last);
             csv_field(out, list);
             fputc('\n', out);
         } else {
@@ -659,8 +718,10 @@ int gov_audit_report(const struct gov_audit *a, enum gov_report_format fmt, enum
             json_object_object_add(o, "reads", json_object_new_int64((int64_t)r->reads));
             json_object_object_add(o, "bytes_read", json_object_new_int64((int64_t)r->bytes));
             json_object_object_add(o, "covered_bytes", json_object_new_int64((int64_t)cov));
+            json_object_object_add(o, "size", r->have_size ? json_object_new_int64((int64_t)r->size) : NULL);
             json_object_object_add(o, "extent", json_object_new_int64((int64_t)extent));
             json_object_object_add(o, "share", json_object_new_double(share / 100.0));
+            json_object_object_add(o, "share_of", json_object_new_string(of_size ? "size" : "extent"));
             json_object_object_add(o, "denials", json_object_new_int64((int64_t)r->denials));
             json_object_object_add(o, "integrity_failures", json_object_new_int64((int64_t)r->integrity));
             json_object_object_add(o, "first_access", json_object_new_string(r->first));

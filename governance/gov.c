@@ -255,7 +255,7 @@ int gov_serving(struct gov *g, char *why, size_t why_len)
  * refusing mount cannot flood its own full spool. */
 static int deny(struct gov *g, const char *op, const char *path, pid_t pid, const char *reason)
 {
-    int64_t now = now_ms(), last = atomic_load(&g->last_denial_ms);
+    long long now = now_ms(), last = atomic_load(&g->last_denial_ms);
     long long count = atomic_fetch_add(&g->denials_unrecorded, 1) + 1;
 
     if (now - last >= 1000 && atomic_compare_exchange_strong(&g->last_denial_ms, &last, now)) {
@@ -472,6 +472,11 @@ static int hook_open(void *arg, const struct fs_open_info *info, uint64_t *handl
     add_int(ev, "uid", info->uid);
     add_int(ev, "gid", info->gid);
     add_str(ev, "process", info->process_name);
+    if (g->cfg.file_size != NULL) {
+        uint64_t size;
+        if (g->cfg.file_size(g->cfg.file_size_arg, f->path, &size) == 0)
+            add_int(ev, "size", (int64_t)size);
+    }
     rc = emit(g, ev, 0, &f->open_seq);
     if (rc != 0) {
         pthread_mutex_destroy(&f->lock);

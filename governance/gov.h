@@ -39,6 +39,10 @@ struct gov_config {
     /* Called once when consent is withdrawn: the mount code wipes keys and the cache. */
     void (*on_revoke)(void *arg, const char *reason);
     void *on_revoke_arg;
+    /* Optional: the size of a file by its path, recorded with each open so reports can say
+     * what share of a file was read. Called from the open hook; must not block. */
+    int (*file_size)(void *arg, const char *path, uint64_t *size);
+    void *file_size_arg;
 };
 
 /* Applies one mount option ("-o key=value") to cfg; cfg keeps value by pointer, so it must

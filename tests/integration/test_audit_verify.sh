@@ -89,19 +89,20 @@ check "no source: usage exit 2" [ "$rc" -eq 2 ]
 
 # Reports.
 "$CCRFS" audit report --format json "$LOG" >"$WORK/report.json"
-check "report json: every file, exact bytes and full coverage" python3 - "$WORK/report.json" <<'PY'
+check "report json: every file, exact bytes, half of each file covered" python3 - "$WORK/report.json" <<'PY'
 import json, sys
 rows = json.load(open(sys.argv[1]))
 assert len(rows) == 15, len(rows)
 for r in rows:
     assert r["opens"] == 1 and r["reads"] == 8 and r["bytes_read"] == 8000, r
-    assert r["covered_bytes"] == 8000 and r["share"] == 1.0 and r["processes"] == ["driver"], r
+    assert r["covered_bytes"] == 8000 and r["size"] == 16000, r
+    assert r["share"] == 0.5 and r["share_of"] == "size" and r["processes"] == ["driver"], r
     assert r["first_access"] <= r["last_access"]
 PY
 "$CCRFS" audit report --format csv --by process "$LOG" >"$WORK/report.csv"
-check "report csv by process" grep -q '^"driver",15,120,120000,' "$WORK/report.csv"
+check "report csv by process" grep -q '^"driver",15,120,120000,120000,240000,120000,0.5000,size,0,0,' "$WORK/report.csv"
 "$CCRFS" audit report "$LOG" >"$WORK/report.txt"
-check "report table" grep -q "t0/r0/f0 .* 1 .* 8 .* 8000" "$WORK/report.txt"
+check "report table" grep -Eq "^t0/r0/f0 +1 +8 +8000 +8000 +16000 +50.0%" "$WORK/report.txt"
 "$CCRFS" audit report --format yaml "$LOG" >/dev/null 2>&1; rc=$?
 check "bad --format: usage exit 2" [ "$rc" -eq 2 ]
 
