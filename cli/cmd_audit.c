@@ -4,6 +4,7 @@
 #include "cli/commands.h"
 #include "cli/util.h"
 #include "common/err.h"
+#include "common/secmem.h"
 #include "governance/audit.h"
 #include "governance/canon.h"
 #include "governance/http.h"
@@ -18,7 +19,8 @@ static const char audit_usage[] =
     "usage: ccrfs audit verify [--key PUBKEY.pem] [--strict] SOURCE\n"
     "       ccrfs audit report [--format table|json|csv] [--by file|process] SOURCE\n"
     "SOURCE is an audit log file, or a governance URL with --contract ID (the service's events\n"
-    "for that contract; its token from --token-file FILE or $CCRFS_GOV_TOKEN).\n"
+    "for that contract, fetched --page N events at a time (default 10000); its token from\n"
+    "--token-file FILE or $CCRFS_GOV_TOKEN).\n"
     "verify: checks every event's hash, the chain linking each event to the one before, that no\n"
     "  sequence number is missing or repeated, and each checkpoint's signature and count. With\n"
     "  --key, checkpoints must be signed by that key. Exits 0 when all holds; otherwise names the\n"
@@ -30,7 +32,10 @@ static const char audit_usage[] =
 struct audit_opts {
     const char *key_file, *contract, *token_file, *format, *by;
     int strict;
+    uint64_t page;
 };
+
+#define AUDIT_PAGE 10000
 
 typedef int (*line_fn)(void *arg, const char *line, size_t len, const char *where);
 
@@ -61,53 +66,78 @@ static int feed_file(const char *path, line_fn fn, void *arg)
     return rc;
 }
 
+/* Reads the service's events for the contract page by page (the reply says where the next
+ * page starts), feeding each in canonical form. */
 static int feed_service(const char *url, const struct audit_opts *o, line_fn fn, void *arg)
 {
     struct gov_http *h = NULL;
-    char *token = NULL, *esc, *resp = NULL, path[1024], msg[256], where[64];
-    json_object *v = NULL, *events;
-    long status = 0;
-    size_t len = 0;
+    char *token = NULL, *esc, *next = NULL, *resp, msg[256], where[64];
+    size_t count = 0;
     int rc;
 
     if ((rc = gov_token_load(o->token_file, &token)) != 0)
         return rc;
     rc = gov_http_new(url, token, 60000, &h);
-    free(token);
+    if (token != NULL)
+        ccr_freezero(token, strlen(token));
     if (rc != 0)
         return rc;
     esc = gov_http_escape(o->contract);
-    snprintf(path, sizeof path, "/events?contract=%s", esc ? esc : "");
-    free(esc);
-    rc = gov_http_request(h, "GET", path, NULL, 0, &status, &resp, &len);
-    gov_http_free(h);
-    if (rc != 0)
-        return rc;
-    if (status != 200) {
-        gov_http_error_text(resp, msg, sizeof msg);
-        free(resp);
-        return ccr_err_set(EIO, "governance: HTTP %ld: %s", status, msg);
+    if (esc == NULL) {
+        gov_http_free(h);
+        return ENOMEM;
     }
-    rc = gov_json_parse(resp ? resp : "", len, "governance event list", &v);
-    free(resp);
-    if (rc != 0)
-        return rc;
-    if (!json_object_object_get_ex(v, "events", &events) || !json_object_is_type(events, json_type_array)) {
-        json_object_put(v);
-        return ccr_err_set(EPROTO, "governance event list: no \"events\" array");
-    }
-    for (size_t i = 0; rc == 0 && i < json_object_array_length(events); i++) {
-        char *line;
-        size_t llen;
-        snprintf(where, sizeof where, "event #%zu", i + 1);
-        if ((rc = gov_canon_json(json_object_array_get_idx(events, i), NULL, &line, &llen)) != 0) {
-            rc = ccr_err_wrap(EBADMSG, "%s: ", where);
+    do {
+        char path[1024];
+        json_object *v = NULL, *events, *nx;
+        long status = 0;
+        size_t len = 0;
+
+        snprintf(path, sizeof path, "/events?contract=%s&limit=%llu%s%s", esc, (unsigned long long)o->page,
+                 next ? "&after=" : "", next ? next : "");
+        free(next);
+        next = NULL;
+        resp = NULL;
+        if ((rc = gov_http_request(h, "GET", path, NULL, 0, &status, &resp, &len)) != 0)
+            break;
+        if (status != 200) {
+            gov_http_error_text(resp, msg, sizeof msg);
+            free(resp);
+            rc = ccr_err_set(EIO, "governance: HTTP %ld: %s", status, msg);
             break;
         }
-        rc = fn(arg, line, llen, where);
-        free(line);
-    }
-    json_object_put(v);
+        rc = gov_json_parse(resp ? resp : "", len, "governance event list", &v);
+        free(resp);
+        if (rc != 0)
+            break;
+        if (!json_object_object_get_ex(v, "events", &events) ||
+            !json_object_is_type(events, json_type_array)) {
+            json_object_put(v);
+            rc = ccr_err_set(EPROTO, "governance event list: no \"events\" array");
+            break;
+        }
+        for (size_t i = 0; rc == 0 && i < json_object_array_length(events); i++) {
+            char *line;
+            size_t llen;
+            snprintf(where, sizeof where, "event #%zu", ++count);
+            if ((rc = gov_canon_json(json_object_array_get_idx(events, i), NULL, &line, &llen)) != 0) {
+                rc = ccr_err_wrap(EBADMSG, "%s: ", where);
+                break;
+            }
+            rc = fn(arg, line, llen, where);
+            free(line);
+        }
+        if (rc == 0 && json_object_object_get_ex(v, "next", &nx) &&
+            json_object_is_type(nx, json_type_string)) {
+            next = gov_http_escape(json_object_get_string(nx));
+            if (next == NULL)
+                rc = ENOMEM;
+        }
+        json_object_put(v);
+    } while (rc == 0 && next != NULL);
+    free(next);
+    free(esc);
+    gov_http_free(h);
     return rc;
 }
 
@@ -235,9 +265,10 @@ int cli_cmd_audit(int argc, char **argv)
                                          {"format", required_argument, 0, 'f'},
                                          {"by", required_argument, 0, 'b'},
                                          {"strict", no_argument, 0, 's'},
+                                         {"page", required_argument, 0, 'p'},
                                          {"help", no_argument, 0, 'h'},
                                          {0}};
-    struct audit_opts o = {0};
+    struct audit_opts o = {.page = AUDIT_PAGE};
     const char *sub, *source;
     int c;
 
@@ -250,7 +281,7 @@ int cli_cmd_audit(int argc, char **argv)
     sub = argv[1];
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc - 1, argv + 1, "k:c:t:f:b:sh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc - 1, argv + 1, "k:c:t:f:b:p:sh", opts, NULL)) != -1) {
         switch (c) {
         case 'k':
             o.key_file = optarg;
@@ -269,6 +300,10 @@ int cli_cmd_audit(int argc, char **argv)
             break;
         case 's':
             o.strict = 1;
+            break;
+        case 'p':
+            if (cli_parse_uint(optarg, 1, 100000, &o.page) != 0)
+                return cli_usage("--page must be a number from 1 to 100000");
             break;
         case 'h':
             fputs(audit_usage, stdout);

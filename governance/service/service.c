@@ -411,12 +411,16 @@ out:
 struct event_list {
     char *p;
     size_t len, cap;
-    int n;
+    unsigned n;
+    char last_chain[GOV_CHAIN_ID_HEX + 1];
+    int64_t last_seq;
 };
 
-static int list_add(void *arg, const char *body, size_t len)
+static int list_add(void *arg, const char *chain, int64_t seq, const char *body, size_t len)
 {
     struct event_list *l = arg;
+    snprintf(l->last_chain, sizeof l->last_chain, "%s", chain ? chain : "");
+    l->last_seq = seq;
     if (l->len + len + 16 > l->cap) {
         size_t cap = (l->cap + len + 16) * 2;
         char *np = realloc(l->p, cap);
@@ -432,34 +436,53 @@ static int list_add(void *arg, const char *body, size_t len)
     return 0;
 }
 
+#define EVENTS_PAGE_DEFAULT 10000
+#define EVENTS_PAGE_MAX     100000
+
 static void events_query(struct gov_service *s, struct MHD_Connection *conn, struct reply *r)
 {
     const char *contract = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "contract");
     const char *from = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "from");
     const char *to = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "to");
     const char *path = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "path");
+    const char *after = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "after");
+    const char *limit_text = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit");
     struct event_list l = {0};
-    int64_t ms;
-    int rc;
+    char after_chain[GOV_CHAIN_ID_HEX + 1], next[GOV_CHAIN_ID_HEX + 32] = "";
+    long long after_seq = -1, limit = EVENTS_PAGE_DEFAULT;
+    size_t cap;
+    int rc, n = 0;
 
     if (contract == NULL)
-        return reply_error(r, 400, "BadRequest", "GET /events needs ?contract=ID (optional from, to, path)");
-    if ((from != NULL && gov_time_parse_ms(from, &ms) != 0) ||
-        (to != NULL && gov_time_parse_ms(to, &ms) != 0))
-        return reply_error(r, 400, "BadRequest", "%s", ccr_err_msg(EINVAL));
-    if (list_add(&l, "", 0) != 0)
-        return reply_error(r, 500, "NoMemory", "out of memory");
-    l.n = 0;
-    l.len = 0;
-    rc = gov_store_events(s->store, contract, from, to, path, list_add, &l);
+        return reply_error(r, 400, "BadRequest",
+                           "GET /events needs ?contract=ID (optional from, to, path, after, limit)");
+    {
+        int64_t ms;
+        if ((from != NULL && gov_time_parse_ms(from, &ms) != 0) ||
+            (to != NULL && gov_time_parse_ms(to, &ms) != 0))
+            return reply_error(r, 400, "BadRequest", "%s", ccr_err_msg(EINVAL));
+    }
+    if (after != NULL &&
+        (sscanf(after, "%32[0-9a-f]-%lld%n", after_chain, &after_seq, &n) != 2 ||
+         (size_t)n != strlen(after) || strlen(after_chain) != GOV_CHAIN_ID_HEX || after_seq < 0))
+        return reply_error(r, 400, "BadRequest", "after must be an event id (<chain>-<seq>)");
+    if (limit_text != NULL && (sscanf(limit_text, "%lld%n", &limit, &n) != 1 ||
+                               (size_t)n != strlen(limit_text) || limit < 1 || limit > EVENTS_PAGE_MAX))
+        return reply_error(r, 400, "BadRequest", "limit must be a number from 1 to %d", EVENTS_PAGE_MAX);
+    rc = gov_store_events(s->store, contract, from, to, path, after ? after_chain : NULL, after_seq,
+                          (unsigned)limit, list_add, &l);
     if (rc != 0) {
         free(l.p);
         return reply_error(r, 500, "StorageError", "%s", ccr_err_msg(rc));
     }
+    /* A full page may have more after it: say where to go on. */
+    if (l.n == (unsigned)limit)
+        snprintf(next, sizeof next, ",\"next\":\"%s-%lld\"", l.last_chain, (long long)l.last_seq);
+    cap = l.len + strlen(next) + 32;
     r->status = 200;
-    r->body = malloc(l.len + 32);
+    r->body = malloc(cap);
     if (r->body != NULL)
-        snprintf(r->body, l.len + 32, "{\"events\":[%.*s]}", (int)l.len, l.p);
+        snprintf(r->body, cap, "{\"events\":[%.*s]%s}", (int)l.len, l.p ? l.p : "", next);
     free(l.p);
 }
 

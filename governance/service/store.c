@@ -132,23 +132,30 @@ int gov_store_put_event(struct gov_store *s, const char *id, const char *chain, 
 }
 
 int gov_store_events(struct gov_store *s, const char *contract, const char *from, const char *to,
-                     const char *path, int (*fn)(void *arg, const char *body, size_t len), void *arg)
+                     const char *path, const char *after_chain, int64_t after_seq, unsigned limit,
+                     int (*fn)(void *arg, const char *chain, int64_t seq, const char *body, size_t len),
+                     void *arg)
 {
     sqlite3_stmt *st;
     int rc, step;
 
-    if ((rc = prepare(
-             s,
-             "SELECT body FROM events WHERE (?1 IS NULL OR contract = ?1) AND (?2 IS NULL OR time >= ?2)"
-             " AND (?3 IS NULL OR time <= ?3) AND (?4 IS NULL OR path = ?4) ORDER BY chain, seq",
-             &st)) != 0)
+    if ((rc = prepare(s,
+                      "SELECT chain, seq, body FROM events WHERE contract = ?1 AND (?2 IS NULL OR time >= ?2)"
+                      " AND (?3 IS NULL OR time <= ?3) AND (?4 IS NULL OR path = ?4)"
+                      " AND (?5 IS NULL OR chain > ?5 OR (chain = ?5 AND seq > ?6))"
+                      " ORDER BY chain, seq LIMIT ?7",
+                      &st)) != 0)
         return rc;
     bind_text(st, 1, contract);
     bind_text(st, 2, from);
     bind_text(st, 3, to);
     bind_text(st, 4, path);
+    bind_text(st, 5, after_chain);
+    sqlite3_bind_int64(st, 6, after_seq);
+    sqlite3_bind_int64(st, 7, limit);
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        rc = fn(arg, (const char *)sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+        rc = fn(arg, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1),
+                (const char *)sqlite3_column_text(st, 2), (size_t)sqlite3_column_bytes(st, 2));
         if (rc != 0)
             break;
     }

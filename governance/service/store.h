@@ -26,10 +26,13 @@ void gov_store_close(struct gov_store *s);
 int gov_store_put_event(struct gov_store *s, const char *id, const char *chain, int64_t seq,
                         const char *contract, const char *scope, const char *type, const char *time,
                         const char *path, const char *body, size_t len, int *duplicate);
-/* Calls fn with each stored event body of a contract (all when contract is NULL), ordered by
- * chain and sequence, filtered by time range (inclusive, NULL: open) and path (NULL: all). */
+/* Calls fn with each stored event of a contract, ordered by chain and sequence, filtered by
+ * time range (inclusive, NULL: open) and path (NULL: all), starting after (after_chain,
+ * after_seq) when after_chain is set, at most limit events. */
 int gov_store_events(struct gov_store *s, const char *contract, const char *from, const char *to,
-                     const char *path, int (*fn)(void *arg, const char *body, size_t len), void *arg);
+                     const char *path, const char *after_chain, int64_t after_seq, unsigned limit,
+                     int (*fn)(void *arg, const char *chain, int64_t seq, const char *body, size_t len),
+                     void *arg);
 
 /* Adds a proposed contract; *existed = 1 when the same contract (same digest) was there.
  * EEXIST when the id is taken by a different contract. */

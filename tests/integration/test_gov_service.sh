@@ -87,6 +87,27 @@ bad=$(echo "$ev" | sed 's/"type":"[a-z_]*"/"type":"open"/; s/"v":1/"v":1,"path":
 r=$(gov_api PUT "/events?id=$id&scope=ccrfs" "$bad")
 check "edited event: refused 400 (hash)" bash -c "[[ '$r' == 400*hash* ]]"
 check "service events verify" "$CCRFS" audit verify "$U" --contract c1
+check "service events verify, fetched 3 at a time" "$CCRFS" audit verify --page 3 "$U" --contract c1
+all=$(gov_api GET "/events?contract=c1" | cut -d' ' -f2- | python3 -c 'import json,sys; print([e["id"] for e in json.load(sys.stdin)["events"]])')
+paged=$(python3 - "$U" <<'PY'
+import json, os, sys, urllib.request
+ids, after = [], None
+while True:
+    q = "%s/events?contract=c1&limit=4%s" % (sys.argv[1], "&after=" + after if after else "")
+    req = urllib.request.Request(q, headers={"Authorization": "Bearer " + os.environ["CCRFS_GOV_TOKEN"]})
+    page = json.load(urllib.request.urlopen(req))
+    ids += [e["id"] for e in page["events"]]
+    after = page.get("next")
+    if not after:
+        break
+print(ids)
+PY
+)
+check "paging returns every event once, in order" [ "$all" = "$paged" ]
+for q in "limit=0" "limit=x" "after=zz-1" "after=$(printf '0%.0s' $(seq 32))-x"; do
+    r=$(gov_api GET "/events?contract=c1&$q")
+    check "bad paging ($q): 400" bash -c "[[ '$r' == 400* ]]"
+done
 check "event query by path" bash -c "'$CCRFS' audit report --format csv '$U' --contract c1 | grep -q '\"t0/r0/f0\",1,3'"
 r=$(gov_api GET "/events?contract=c1&from=2099-01-01T00:00:00Z")
 check "event query by time range" bash -c "[[ '$r' == '200 {\"events\":[]}' ]]"
