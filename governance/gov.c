@@ -669,10 +669,20 @@ int gov_record_denial(struct gov *g, const char *op, const char *path, const cha
 int gov_record_unmount(struct gov *g, const char *reason)
 {
     json_object *ev = gov_event_new("unmount");
+    int rc;
     flush_reads(g, 1);
     add_str(ev, "reason", reason ? reason : "unmount");
     add_int(ev, "denials_unrecorded", atomic_exchange(&g->denials_unrecorded, 0));
-    return emit(g, ev, 1, NULL);
+    rc = emit(g, ev, 1, NULL);
+    if (rc != 0)
+        return rc;
+    /* The unmount is signed at once, whatever happens to the process afterwards. */
+    pthread_mutex_lock(&g->chain_lock);
+    if (g->since_checkpoint > 0)
+        rc = checkpoint_locked(g, 1);
+    pthread_mutex_unlock(&g->chain_lock);
+    kick_deliverer(g);
+    return rc;
 }
 
 /* ---- delivery ----------------------------------------------------------------------- */
