@@ -65,10 +65,14 @@ int gov_open(const struct gov_config *cfg, struct gov **out);
  * governance URL configured); EACCES: disabled, with the reason as the message; a transport
  * errno when governance cannot be reached. Starts the periodic checks after a success. */
 int gov_check_consent(struct gov *g);
+/* The record_* calls return 0, or an errno when the event could not be spooled (spool full,
+ * disk error): the mount code should then refuse to mount. */
 int gov_record_mount(struct gov *g, const struct gov_mount_info *m);
+/* Records which broker released the key against which evidence, or "unattested key file". */
 int gov_record_key_release(struct gov *g, const struct keys_release_info *info);
 /* A refusal decided outside governance (e.g. a use budget spent). */
 int gov_record_denial(struct gov *g, const char *op, const char *path, const char *reason);
+/* Records pending reads and the unmount, and signs the chain head at once. */
 int gov_record_unmount(struct gov *g, const char *reason);
 /* Fills the filesystem's hooks with this governance object. */
 void gov_fs_hooks(struct gov *g, struct fs_access_hooks *out);
@@ -78,7 +82,8 @@ int gov_flush(struct gov *g, unsigned timeout_ms);
 /* 1 when opens and reads are allowed; else 0 and why. */
 int gov_serving(struct gov *g, char *why, size_t why_len);
 /* Final read records, a signed checkpoint, last delivery attempt (what is left stays in the
- * spool for the next start), then frees everything. */
+ * spool for the next start), then frees everything. Call it after the filesystem has stopped
+ * calling the hooks. */
 void gov_close(struct gov *g);
 
 #endif
