@@ -91,12 +91,12 @@ check "the refusals were recorded as denials" grep -q '"reason":"governance unre
 # --- 3b. governance down long enough to fill the spool, then back -------------------------
 gov_active_contract c6 || { not_ok "contract c6"; exit 1; }
 "$GOV_DRIVER" --spool "$WORK/s6" --governance "$GOV_URL" --contract c6 --check-consent --grace 600 \
-    --spool-max 65536 --consent-interval 1 --duration 9 --threads 2 --files 3 --reads 10 --delay-ms 5 \
+    --spool-max 65536 --consent-interval 1 --duration 11 --threads 2 --files 3 --reads 10 --delay-ms 5 \
     --progress "$WORK/p6" >"$WORK/d6.out" 2>&1 &
 DRIVER_PID=$!
 sleep 1
 gov_stop_service
-sleep 4
+sleep 5
 check "spool full: refusing while governance is down" grep -q "^refusing at" "$WORK/d6.out"
 gov_start_service "$PORT" || exit 1
 wait "$DRIVER_PID"; DRIVER_PID=
