@@ -8,6 +8,7 @@
 #include "governance/canon.h"
 #include "governance/client.h"
 #include "governance/contract.h"
+#include "governance/event.h"
 #include "governance/http.h"
 #include "governance/service/service.h"
 #include "governance/sign.h"
@@ -27,6 +28,7 @@ static const char gov_usage[] =
     "       ccrfs gov contract show    --url URL ID\n"
     "       ccrfs gov contract list    --url URL [--party ID]\n"
     "       ccrfs gov contract use     --url URL --dataset sha256:... ID\n"
+    "       ccrfs gov events --url URL --contract ID [--from TIME] [--to TIME] [--path PATH]\n"
     "serve: runs the governance service on ADDR (default 127.0.0.1) port N (default 0: any free\n"
     "  port, written to --port-file) until SIGINT/SIGTERM; data lives in the SQLite file --db.\n"
     "  Accepted bearer tokens: one per line in --token-file, or $CCRFS_GOV_TOKEN.\n"
@@ -35,10 +37,14 @@ static const char gov_usage[] =
     "contract: talks to the service at --url with the token from --token-file or $CCRFS_GOV_TOKEN.\n"
     "  sign fetches the contract, signs its canonical bytes with the party's key; with --file,\n"
     "  refuses unless the service's contract is exactly that file's. use counts one mount of a\n"
-    "  dataset against its use budget (refused when spent).\n";
+    "  dataset against its use budget (refused when spent).\n"
+    "events: the service's events for a contract as JSON lines, optionally within a time range\n"
+    "  (YYYY-MM-DDTHH:MM:SSZ, inclusive) or for one path; a full, unfiltered listing is an audit\n"
+    "  log that 'ccrfs audit verify' checks.\n";
 
 struct gov_opts {
     const char *db, *listen, *port_file, *token_file, *alg, *out, *url, *party, *key, *file, *dataset;
+    const char *contract, *from, *to, *path;
     uint64_t port;
 };
 
@@ -263,6 +269,67 @@ static int run_contract(const struct gov_opts *o, const char *sub, int nargs, ch
     return cli_usage("unknown contract command '%s'", sub);
 }
 
+/* Appends "&name=<escaped value>" to buf when value is set. */
+static int add_query(char *buf, size_t len, const char *name, const char *value)
+{
+    char *esc;
+    size_t used = strlen(buf);
+    if (value == NULL)
+        return 0;
+    if ((esc = gov_http_escape(value)) == NULL)
+        return ENOMEM;
+    snprintf(buf + used, len - used, "&%s=%s", name, esc);
+    free(esc);
+    return 0;
+}
+
+/* The service's events for a contract, filtered, one JSON line each, page by page. */
+static int run_events(const struct gov_opts *o)
+{
+    char base[2048] = "/events?limit=10000", path[2200], *next = NULL;
+    int64_t ms;
+    int ret = CLI_EXIT_OK;
+
+    if (o->url == NULL || o->contract == NULL)
+        return cli_usage("events needs --url URL and --contract ID");
+    if ((o->from != NULL && gov_time_parse_ms(o->from, &ms) != 0) ||
+        (o->to != NULL && gov_time_parse_ms(o->to, &ms) != 0))
+        return cli_usage("%s", ccr_err_msg(EINVAL));
+    if (add_query(base, sizeof base, "contract", o->contract) != 0 ||
+        add_query(base, sizeof base, "from", o->from) || add_query(base, sizeof base, "to", o->to) ||
+        add_query(base, sizeof base, "path", o->path))
+        return cli_fail_rc(ENOMEM, NULL);
+    do {
+        json_object *v = NULL, *events, *nx;
+        snprintf(path, sizeof path, "%s%s%s", base, next ? "&after=" : "", next ? next : "");
+        free(next);
+        next = NULL;
+        if ((ret = call(o, "GET", path, NULL, 0, &v)) != CLI_EXIT_OK)
+            break;
+        if (!json_object_object_get_ex(v, "events", &events) ||
+            !json_object_is_type(events, json_type_array)) {
+            json_object_put(v);
+            ret = cli_fail("governance event list: no \"events\" array");
+            break;
+        }
+        for (size_t i = 0; i < json_object_array_length(events); i++) {
+            char *line;
+            if (gov_canon_json(json_object_array_get_idx(events, i), NULL, &line, NULL) != 0) {
+                ret = cli_fail_rc(EINVAL, "governance event");
+                break;
+            }
+            printf("%s\n", line);
+            free(line);
+        }
+        if (ret == CLI_EXIT_OK && json_object_object_get_ex(v, "next", &nx) &&
+            json_object_is_type(nx, json_type_string))
+            next = gov_http_escape(json_object_get_string(nx));
+        json_object_put(v);
+    } while (ret == CLI_EXIT_OK && next != NULL);
+    free(next);
+    return ret;
+}
+
 int cli_cmd_gov(int argc, char **argv)
 {
     static const struct option opts[] = {{"db", required_argument, 0, 'd'},
@@ -277,6 +344,10 @@ int cli_cmd_gov(int argc, char **argv)
                                          {"key", required_argument, 0, 'k'},
                                          {"file", required_argument, 0, 'f'},
                                          {"dataset", required_argument, 0, 's'},
+                                         {"contract", required_argument, 0, 'c'},
+                                         {"from", required_argument, 0, 'F'},
+                                         {"to", required_argument, 0, 'T'},
+                                         {"path", required_argument, 0, 'Q'},
                                          {"help", no_argument, 0, 'h'},
                                          {0}};
     struct gov_opts o = {0};
@@ -339,6 +410,18 @@ int cli_cmd_gov(int argc, char **argv)
         case 's':
             o.dataset = optarg;
             break;
+        case 'c':
+            o.contract = optarg;
+            break;
+        case 'F':
+            o.from = optarg;
+            break;
+        case 'T':
+            o.to = optarg;
+            break;
+        case 'Q':
+            o.path = optarg;
+            break;
         case 'h':
             fputs(gov_usage, stdout);
             return CLI_EXIT_OK;
@@ -358,5 +441,10 @@ int cli_cmd_gov(int argc, char **argv)
     }
     if (strcmp(sub, "contract") == 0)
         return run_contract(&o, argv[2], argc - skip - optind, argv + skip + optind);
-    return cli_usage("unknown gov command '%s' (serve, keygen or contract)", sub);
+    if (strcmp(sub, "events") == 0) {
+        if (argc - skip != optind)
+            return cli_usage("events takes no arguments");
+        return run_events(&o);
+    }
+    return cli_usage("unknown gov command '%s' (serve, keygen, contract or events)", sub);
 }

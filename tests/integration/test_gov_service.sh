@@ -104,6 +104,14 @@ print(ids)
 PY
 )
 check "paging returns every event once, in order" [ "$all" = "$paged" ]
+"$CCRFS" gov events --url "$U" --contract c1 >"$WORK/exported.log"
+check "exported events form an audit log that verifies" "$CCRFS" audit verify --strict "$WORK/exported.log"
+"$CCRFS" gov events --url "$U" --contract c1 --path t0/r0/f1 >"$WORK/one.log"
+check "events of one path" bash -c "[ -s '$WORK/one.log' ] && ! grep -v '\"path\":\"t0/r0/f1\"' '$WORK/one.log'"
+"$CCRFS" gov events --url "$U" --contract c1 --from 2099-01-01T00:00:00Z >"$WORK/none.log"
+check "events after a future time: none" [ ! -s "$WORK/none.log" ]
+"$CCRFS" gov events --url "$U" --contract c1 --from yesterday >/dev/null 2>&1
+check "events with a bad time: usage error" [ $? -eq 2 ]
 for q in "limit=0" "limit=x" "after=zz-1" "after=$(printf '0%.0s' $(seq 32))-x"; do
     r=$(gov_api GET "/events?contract=c1&$q")
     check "bad paging ($q): 400" bash -c "[[ '$r' == 400* ]]"
