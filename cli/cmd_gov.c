@@ -67,6 +67,7 @@ static int run_serve(const struct gov_opts *o)
 
     if (o->db == NULL)
         return cli_usage("serve needs --db FILE");
+    ccr_secmem_harden_process(); /* the accepted tokens stay in memory: no core dumps */
     if ((rc = gov_service_start(&cfg, &s)) != 0)
         return cli_fail_rc(rc, NULL);
     memset(&sa, 0, sizeof sa);
