@@ -51,7 +51,7 @@ struct gov {
     struct gov_key *key;
     char *key_b64;
     uint64_t since_checkpoint;
-    int write_failed; /* the spool could not be written: fail closed */
+    atomic_int write_failed; /* the spool could not be written: fail closed */
 
     struct gov_sink *sinks[MAX_SINKS];
     size_t nsinks;
@@ -67,7 +67,7 @@ struct gov {
     int deliverer_started, consent_started;
 
     /* Gate state. */
-    atomic_int revoked;
+    atomic_int revoked, withdrawing; /* withdrawing: the reason is being written */
     atomic_llong sink_fail_ms, consent_fail_ms; /* failing since; 0 when fine */
     atomic_llong denials_unrecorded;
     atomic_llong last_denial_ms;
@@ -280,9 +280,11 @@ static void withdraw(struct gov *g, const char *reason)
 {
     int expected = 0;
     json_object *ev;
-    if (!atomic_compare_exchange_strong(&g->revoked, &expected, 1))
+    if (!atomic_compare_exchange_strong(&g->withdrawing, &expected, 1))
         return;
+    /* The reason is complete before any reader sees the revoked flag. */
     snprintf(g->revoke_reason, sizeof g->revoke_reason, "%s", reason);
+    atomic_store(&g->revoked, 1);
     ccr_log_warn("consent withdrawn: %s; refusing opens and reads, wiping keys", reason);
     if (g->cfg.on_revoke != NULL)
         g->cfg.on_revoke(g->cfg.on_revoke_arg, reason);
