@@ -16,5 +16,7 @@ int cli_cmd_push(int argc, char **argv);
 int cli_cmd_attest(int argc, char **argv);
 int cli_cmd_kbs(int argc, char **argv);
 int cli_cmd_wrap(int argc, char **argv);
+int cli_cmd_audit(int argc, char **argv);
+int cli_cmd_gov(int argc, char **argv);
 
 #endif

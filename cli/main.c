@@ -22,6 +22,8 @@ static const struct cli_command cli_commands[] = {
     {"attest", cli_cmd_attest, "SEV-SNP evidence: simulate a guest, make and verify reports"},
     {"kbs", cli_cmd_kbs, "a local key broker (KBS protocol) and its admin calls"},
     {"wrap", cli_cmd_wrap, "wrap a key for Azure Secure Key Release (dek.wrapped.json)"},
+    {"audit", cli_cmd_audit, "verify an audit log and report who read what"},
+    {"gov", cli_cmd_gov, "governance service, contracts and party keys"},
 };
 
 static void print_help(FILE *out)

@@ -1,0 +1,331 @@
+/* ccrfs audit: the auditor's tools. `verify` checks an audit log (or the events a governance
+ * service holds for a contract): hash chain, sequence, checkpoint signatures and counts.
+ * `report` says, per file or per process, who opened and read what, how much and when. */
+#include "cli/commands.h"
+#include "cli/util.h"
+#include "common/err.h"
+#include "common/secmem.h"
+#include "governance/audit.h"
+#include "governance/canon.h"
+#include "governance/http.h"
+#include "governance/sign.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char audit_usage[] =
+    "usage: ccrfs audit verify [--key PUBKEY.pem] [--strict] SOURCE\n"
+    "       ccrfs audit report [--format table|json|csv] [--by file|process] SOURCE\n"
+    "SOURCE is an audit log file, or a governance URL with --contract ID (the service's events\n"
+    "for that contract, fetched --page N events at a time (default 10000); its token from\n"
+    "--token-file FILE or $CCRFS_GOV_TOKEN).\n"
+    "verify: checks every event's hash, the chain linking each event to the one before, that no\n"
+    "  sequence number is missing or repeated, and each checkpoint's signature and count. With\n"
+    "  --key, checkpoints must be signed by that key. Exits 0 when all holds; otherwise names the\n"
+    "  first bad event and why, and exits 1. --strict also fails when events follow the last\n"
+    "  signed checkpoint (a log still being written, or cut short).\n"
+    "report: per file, the opens, reads, bytes read, the byte ranges covered and their share of\n"
+    "  the extent read, which processes, first and last access, denials, integrity failures.\n";
+
+struct audit_opts {
+    const char *key_file, *contract, *token_file, *format, *by;
+    int strict;
+    uint64_t page;
+};
+
+#define AUDIT_PAGE 10000
+
+typedef int (*line_fn)(void *arg, const char *line, size_t len, const char *where);
+
+static int feed_file(const char *path, line_fn fn, void *arg)
+{
+    FILE *in = fopen(path, "r");
+    char *line = NULL, where[64];
+    size_t cap = 0, lineno = 0;
+    ssize_t n;
+    int rc = 0;
+
+    if (in == NULL)
+        return ccr_err_set(errno, "%s: %s", path, strerror(errno));
+    while ((n = getline(&line, &cap, in)) > 0) {
+        lineno++;
+        if (line[n - 1] == '\n')
+            n--;
+        snprintf(where, sizeof where, "line %zu", lineno);
+        if (n == 0) {
+            rc = ccr_err_set(EBADMSG, "%s: empty line", where);
+            break;
+        }
+        if ((rc = fn(arg, line, (size_t)n, where)) != 0)
+            break;
+    }
+    free(line);
+    fclose(in);
+    return rc;
+}
+
+/* Reads the service's events for the contract page by page (the reply says where the next
+ * page starts), feeding each in canonical form. */
+static int feed_service(const char *url, const struct audit_opts *o, line_fn fn, void *arg)
+{
+    struct gov_http *h = NULL;
+    char *token = NULL, *esc, *next = NULL, *resp, msg[256], where[64];
+    size_t count = 0;
+    int rc;
+
+    if ((rc = gov_token_load(o->token_file, &token)) != 0)
+        return rc;
+    rc = gov_http_new(url, token, 60000, &h);
+    if (token != NULL)
+        ccr_freezero(token, strlen(token));
+    if (rc != 0)
+        return rc;
+    esc = gov_http_escape(o->contract);
+    if (esc == NULL) {
+        gov_http_free(h);
+        return ENOMEM;
+    }
+    do {
+        char path[1024];
+        json_object *v = NULL, *events, *nx;
+        long status = 0;
+        size_t len = 0;
+
+        snprintf(path, sizeof path, "/events?contract=%s&limit=%llu%s%s", esc, (unsigned long long)o->page,
+                 next ? "&after=" : "", next ? next : "");
+        free(next);
+        next = NULL;
+        resp = NULL;
+        if ((rc = gov_http_request(h, "GET", path, NULL, 0, &status, &resp, &len)) != 0)
+            break;
+        if (status != 200) {
+            gov_http_error_text(resp, msg, sizeof msg);
+            free(resp);
+            rc = ccr_err_set(EIO, "governance: HTTP %ld: %s", status, msg);
+            break;
+        }
+        rc = gov_json_parse(resp ? resp : "", len, "governance event list", &v);
+        free(resp);
+        if (rc != 0)
+            break;
+        if (!json_object_object_get_ex(v, "events", &events) ||
+            !json_object_is_type(events, json_type_array)) {
+            json_object_put(v);
+            rc = ccr_err_set(EPROTO, "governance event list: no \"events\" array");
+            break;
+        }
+        for (size_t i = 0; rc == 0 && i < json_object_array_length(events); i++) {
+            char *line;
+            size_t llen;
+            snprintf(where, sizeof where, "event #%zu", ++count);
+            if ((rc = gov_canon_json(json_object_array_get_idx(events, i), NULL, &line, &llen)) != 0) {
+                rc = ccr_err_wrap(EBADMSG, "%s: ", where);
+                break;
+            }
+            rc = fn(arg, line, llen, where);
+            free(line);
+        }
+        if (rc == 0 && json_object_object_get_ex(v, "next", &nx) &&
+            json_object_is_type(nx, json_type_string)) {
+            next = gov_http_escape(json_object_get_string(nx));
+            if (next == NULL)
+                rc = ENOMEM;
+        }
+        json_object_put(v);
+    } while (rc == 0 && next != NULL);
+    free(next);
+    free(esc);
+    gov_http_free(h);
+    return rc;
+}
+
+static int feed(const char *source, const struct audit_opts *o, line_fn fn, void *arg)
+{
+    if (strncmp(source, "http://", 7) == 0 || strncmp(source, "https://", 8) == 0)
+        return feed_service(source, o, fn, arg);
+    return feed_file(source, fn, arg);
+}
+
+static int add_line(void *arg, const char *line, size_t len, const char *where)
+{
+    return gov_audit_add(arg, line, len, where);
+}
+
+/* For reports: keep going past a bad event, remember the first one. */
+struct report_feed {
+    struct gov_audit *a;
+    int bad;
+    char first_bad[512];
+};
+
+static int add_line_lenient(void *arg, const char *line, size_t len, const char *where)
+{
+    struct report_feed *r = arg;
+    int rc = gov_audit_add(r->a, line, len, where);
+    if (rc != 0 && !r->bad) {
+        r->bad = 1;
+        snprintf(r->first_bad, sizeof r->first_bad, "%s", ccr_err_msg(rc));
+    }
+    return rc == ENOMEM ? rc : 0;
+}
+
+static int run_verify(const char *source, const struct audit_opts *o)
+{
+    struct gov_key *pin = NULL;
+    struct gov_audit *a = NULL;
+    struct gov_audit_summary s;
+    int rc;
+
+    if (o->key_file != NULL && (rc = gov_key_load_public(o->key_file, &pin)) != 0)
+        return cli_fail_rc(rc, NULL);
+    if ((rc = gov_audit_new(pin, &a)) != 0) {
+        gov_key_free(pin);
+        return cli_fail_rc(rc, NULL);
+    }
+    rc = feed(source, o, add_line, a);
+    gov_audit_summary(a, &s);
+    if (rc != 0) {
+        cli_fail("FAILED: %s", ccr_err_msg(rc));
+        cli_fail("%zu events before it verified", s.events);
+        gov_audit_free(a);
+        gov_key_free(pin);
+        return CLI_EXIT_FAIL;
+    }
+    if (s.events == 0) {
+        gov_audit_free(a);
+        gov_key_free(pin);
+        return cli_fail("%s holds no events", source);
+    }
+    printf("verified %zu events in %zu chain(s): hashes, chain links, sequence (no gaps, no duplicates), "
+           "%zu signed checkpoints with matching counts\n",
+           s.events, s.chains, s.checkpoints);
+    if (s.keys > 0) {
+        printf("checkpoint keys (alg, source, public key):\n");
+        gov_audit_print_keys(a, stdout);
+    }
+    gov_audit_free(a);
+    gov_key_free(pin);
+    if (s.unsigned_tail > 0) {
+        if (o->strict)
+            return cli_fail("FAILED: %zu events follow the last signed checkpoint", s.unsigned_tail);
+        fprintf(stderr,
+                "%s: warning: %zu events follow the last signed checkpoint (log still open or cut short)\n",
+                cli_command_name, s.unsigned_tail);
+    }
+    return CLI_EXIT_OK;
+}
+
+static int run_report(const char *source, const struct audit_opts *o)
+{
+    enum gov_report_format fmt = GOV_REPORT_TABLE;
+    enum gov_report_by by = GOV_REPORT_BY_FILE;
+    struct report_feed r = {0};
+    int rc;
+
+    if (o->format != NULL) {
+        if (strcmp(o->format, "table") == 0)
+            fmt = GOV_REPORT_TABLE;
+        else if (strcmp(o->format, "json") == 0)
+            fmt = GOV_REPORT_JSON;
+        else if (strcmp(o->format, "csv") == 0)
+            fmt = GOV_REPORT_CSV;
+        else
+            return cli_usage("--format must be table, json or csv, not '%s'", o->format);
+    }
+    if (o->by != NULL) {
+        if (strcmp(o->by, "file") == 0)
+            by = GOV_REPORT_BY_FILE;
+        else if (strcmp(o->by, "process") == 0)
+            by = GOV_REPORT_BY_PROCESS;
+        else
+            return cli_usage("--by must be file or process, not '%s'", o->by);
+    }
+    if ((rc = gov_audit_new(NULL, &r.a)) != 0)
+        return cli_fail_rc(rc, NULL);
+    rc = feed(source, o, add_line_lenient, &r);
+    if (rc != 0) {
+        gov_audit_free(r.a);
+        return cli_fail_rc(rc, NULL);
+    }
+    gov_audit_report(r.a, fmt, by, stdout);
+    gov_audit_free(r.a);
+    if (r.bad)
+        fprintf(stderr, "%s: warning: the log does not verify, the report may be incomplete: %s\n",
+                cli_command_name, r.first_bad);
+    return CLI_EXIT_OK;
+}
+
+int cli_cmd_audit(int argc, char **argv)
+{
+    static const struct option opts[] = {{"key", required_argument, 0, 'k'},
+                                         {"contract", required_argument, 0, 'c'},
+                                         {"token-file", required_argument, 0, 't'},
+                                         {"format", required_argument, 0, 'f'},
+                                         {"by", required_argument, 0, 'b'},
+                                         {"strict", no_argument, 0, 's'},
+                                         {"page", required_argument, 0, 'p'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0}};
+    struct audit_opts o = {.page = AUDIT_PAGE};
+    const char *sub, *source;
+    int c;
+
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        fputs(audit_usage, stdout);
+        return CLI_EXIT_OK;
+    }
+    if (argc < 2)
+        return cli_usage("expected verify or report");
+    sub = argv[1];
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc - 1, argv + 1, "k:c:t:f:b:p:sh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'k':
+            o.key_file = optarg;
+            break;
+        case 'c':
+            o.contract = optarg;
+            break;
+        case 't':
+            o.token_file = optarg;
+            break;
+        case 'f':
+            o.format = optarg;
+            break;
+        case 'b':
+            o.by = optarg;
+            break;
+        case 's':
+            o.strict = 1;
+            break;
+        case 'p':
+            if (cli_parse_uint(optarg, 1, 100000, &o.page) != 0)
+                return cli_usage("--page must be a number from 1 to 100000");
+            break;
+        case 'h':
+            fputs(audit_usage, stdout);
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage("unknown option or missing value: %s", argv[optind]);
+        }
+    }
+    if (argc - 1 - optind != 1)
+        return cli_usage("expected one SOURCE (an audit log file or a governance URL)");
+    source = argv[1 + optind];
+    if ((strncmp(source, "http://", 7) == 0 || strncmp(source, "https://", 8) == 0) && o.contract == NULL)
+        return cli_usage("a governance URL needs --contract ID");
+    if (strcmp(sub, "verify") == 0) {
+        if (o.format != NULL || o.by != NULL)
+            return cli_usage("--format and --by belong to 'audit report'");
+        return run_verify(source, &o);
+    }
+    if (strcmp(sub, "report") == 0) {
+        if (o.key_file != NULL || o.strict)
+            return cli_usage("--key and --strict belong to 'audit verify'");
+        return run_report(source, &o);
+    }
+    return cli_usage("unknown audit command '%s' (verify or report)", sub);
+}

@@ -1,0 +1,743 @@
+/* Audit verification and reports (see audit.h). */
+#include "governance/audit.h"
+#include "common/err.h"
+#include "governance/canon.h"
+#include "governance/event.h"
+#include "governance/sign.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- a small string-keyed index -------------------------------------------------------- */
+
+struct smap {
+    char **keys;
+    size_t *vals;
+    size_t cap, count;
+};
+
+static uint64_t str_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ULL;
+    return h;
+}
+
+static int smap_grow(struct smap *m)
+{
+    size_t ncap = m->cap ? m->cap * 2 : 64;
+    char **nk = calloc(ncap, sizeof *nk);
+    size_t *nv = calloc(ncap, sizeof *nv);
+    if (nk == NULL || nv == NULL) {
+        free(nk);
+        free(nv);
+        return ENOMEM;
+    }
+    for (size_t i = 0; i < m->cap; i++) {
+        if (m->keys[i] == NULL)
+            continue;
+        size_t j = str_hash(m->keys[i]) & (ncap - 1);
+        while (nk[j] != NULL)
+            j = (j + 1) & (ncap - 1);
+        nk[j] = m->keys[i];
+        nv[j] = m->vals[i];
+    }
+    free(m->keys);
+    free(m->vals);
+    m->keys = nk;
+    m->vals = nv;
+    m->cap = ncap;
+    return 0;
+}
+
+/* Finds key; when absent and add is set, inserts it with value *val. 1 found, 0 added/absent. */
+static int smap_get(struct smap *m, const char *key, size_t *val, int add)
+{
+    size_t j;
+    if (m->cap == 0 || (add && (m->count + 1) * 2 > m->cap)) {
+        if (!add && m->cap == 0)
+            return 0;
+        if (smap_grow(m) != 0)
+            return -1;
+    }
+    j = str_hash(key) & (m->cap - 1);
+    while (m->keys[j] != NULL) {
+        if (strcmp(m->keys[j], key) == 0) {
+            *val = m->vals[j];
+            return 1;
+        }
+        j = (j + 1) & (m->cap - 1);
+    }
+    if (!add)
+        return 0;
+    m->keys[j] = strdup(key);
+    if (m->keys[j] == NULL)
+        return -1;
+    m->vals[j] = *val;
+    m->count++;
+    return 0;
+}
+
+static void smap_free(struct smap *m)
+{
+    for (size_t i = 0; i < m->cap; i++)
+        free(m->keys[i]);
+    free(m->keys);
+    free(m->vals);
+}
+
+/* ---- state --------------------------------------------------------------------------- */
+
+struct audit_chain {
+    char id[GOV_CHAIN_ID_HEX + 1];
+    uint64_t next_seq;
+    char head[GOV_HASH_HEX + 1];
+    uint64_t since_cp;
+};
+
+struct range {
+    uint64_t off, len;
+};
+
+struct report_row {
+    char *name; /* path or process name */
+    uint64_t opens, reads, bytes, denials, integrity;
+    uint64_t size; /* by file: the size the open events report, when they do */
+    int have_size;
+    struct range *ranges;
+    size_t nranges, cap;
+    char **others; /* processes (by file) or paths (by process) */
+    size_t nothers;
+    char first[32], last[32];
+};
+
+struct report_table {
+    struct smap index;
+    struct report_row *rows;
+    size_t count;
+};
+
+struct open_info {
+    char *process, *path;
+};
+
+struct gov_audit {
+    const struct gov_key *pin;
+    int failed;
+    struct audit_chain *chains;
+    size_t nchains;
+    struct smap chain_index;
+    struct gov_audit_summary sum;
+    char **keys;
+    size_t nkeys;
+    struct smap opens; /* "chain-seq" of an open event -> index in open_infos */
+    struct open_info *open_infos;
+    size_t nopen, capopen;
+    struct report_table by_file, by_proc;
+    struct report_table by_pair; /* "process\x1fpath": ranges per process and file */
+};
+
+int gov_audit_new(const struct gov_key *pin, struct gov_audit **out)
+{
+    struct gov_audit *a = calloc(1, sizeof *a);
+    if (a == NULL)
+        return ENOMEM;
+    a->pin = pin;
+    *out = a;
+    return 0;
+}
+
+static void table_free(struct report_table *t)
+{
+    for (size_t i = 0; i < t->count; i++) {
+        free(t->rows[i].name);
+        free(t->rows[i].ranges);
+        for (size_t j = 0; j < t->rows[i].nothers; j++)
+            free(t->rows[i].others[j]);
+        free(t->rows[i].others);
+    }
+    free(t->rows);
+    smap_free(&t->index);
+}
+
+void gov_audit_free(struct gov_audit *a)
+{
+    if (a == NULL)
+        return;
+    free(a->chains);
+    smap_free(&a->chain_index);
+    for (size_t i = 0; i < a->nkeys; i++)
+        free(a->keys[i]);
+    free(a->keys);
+    smap_free(&a->opens);
+    for (size_t i = 0; i < a->nopen; i++) {
+        free(a->open_infos[i].process);
+        free(a->open_infos[i].path);
+    }
+    free(a->open_infos);
+    table_free(&a->by_file);
+    table_free(&a->by_proc);
+    table_free(&a->by_pair);
+    free(a);
+}
+
+/* ---- report accumulation ---------------------------------------------------------------- */
+
+static struct report_row *table_row(struct report_table *t, const char *name)
+{
+    size_t idx = t->count;
+    int r = smap_get(&t->index, name, &idx, 1);
+    if (r < 0)
+        return NULL;
+    if (r == 0) {
+        struct report_row *nr = realloc(t->rows, (t->count + 1) * sizeof *nr);
+        if (nr == NULL)
+            return NULL;
+        t->rows = nr;
+        memset(&t->rows[t->count], 0, sizeof *nr);
+        t->rows[t->count].name = strdup(name);
+        t->count++;
+    }
+    return &t->rows[idx];
+}
+
+static void row_touch(struct report_row *r, const char *time)
+{
+    if (time == NULL)
+        return;
+    if (r->first[0] == '\0' || strcmp(time, r->first) < 0)
+        snprintf(r->first, sizeof r->first, "%s", time);
+    if (strcmp(time, r->last) > 0)
+        snprintf(r->last, sizeof r->last, "%s", time);
+}
+
+static void row_other(struct report_row *r, const char *name)
+{
+    char **n;
+    if (name == NULL || name[0] == '\0')
+        return;
+    for (size_t i = 0; i < r->nothers; i++)
+        if (strcmp(r->others[i], name) == 0)
+            return;
+    n = realloc(r->others, (r->nothers + 1) * sizeof *n);
+    if (n == NULL)
+        return;
+    r->others = n;
+    if ((r->others[r->nothers] = strdup(name)) != NULL)
+        r->nothers++;
+}
+
+/* Merges [off, off+len) into the row's sorted disjoint ranges. */
+static void row_range(struct report_row *r, uint64_t off, uint64_t len)
+{
+    uint64_t end = off + len;
+    size_t i, j;
+    if (len == 0)
+        return;
+    if (r->nranges == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 8;
+        struct range *n = realloc(r->ranges, cap * sizeof *n);
+        if (n == NULL)
+            return;
+        r->ranges = n;
+        r->cap = cap;
+    }
+    for (i = 0; i < r->nranges && r->ranges[i].off + r->ranges[i].len < off; i++)
+        ;
+    for (j = i; j < r->nranges && r->ranges[j].off <= end; j++) {
+        if (r->ranges[j].off < off)
+            off = r->ranges[j].off;
+        if (r->ranges[j].off + r->ranges[j].len > end)
+            end = r->ranges[j].off + r->ranges[j].len;
+    }
+    if (j == i) {
+        memmove(&r->ranges[i + 1], &r->ranges[i], (r->nranges - i) * sizeof *r->ranges);
+        r->nranges++;
+    } else if (j > i + 1) {
+        memmove(&r->ranges[i + 1], &r->ranges[j], (r->nranges - j) * sizeof *r->ranges);
+        r->nranges -= j - i - 1;
+    }
+    r->ranges[i].off = off;
+    r->ranges[i].len = end - off;
+}
+
+static const struct open_info *open_lookup(struct gov_audit *a, const char *chain, long long open_seq)
+{
+    char key[GOV_CHAIN_ID_HEX + 24];
+    size_t idx;
+    snprintf(key, sizeof key, "%s-%lld", chain, open_seq);
+    if (smap_get(&a->opens, key, &idx, 0) == 1)
+        return &a->open_infos[idx];
+    return NULL;
+}
+
+static void account(struct gov_audit *a, json_object *ev)
+{
+    const char *type = gov_json_str(ev, "type"), *path = gov_json_str(ev, "path");
+    const char *time = gov_json_str(ev, "time"), *chain = gov_json_str(ev, "chain");
+    const char *proc = NULL;
+    struct report_row *fr, *pr, *xr;
+    long long v, open_seq = -1;
+
+    if (type == NULL || path == NULL || chain == NULL)
+        return;
+    if (strcmp(type, "open") == 0) {
+        long long seq;
+        proc = gov_json_str(ev, "process");
+        if (gov_json_int(ev, "seq", &seq) == 0) {
+            char key[GOV_CHAIN_ID_HEX + 24];
+            size_t idx = a->nopen;
+            snprintf(key, sizeof key, "%s-%lld", chain, seq);
+            if (a->nopen == a->capopen) {
+                size_t cap = a->capopen ? a->capopen * 2 : 64;
+                struct open_info *n = realloc(a->open_infos, cap * sizeof *n);
+                if (n == NULL)
+                    return;
+                a->open_infos = n;
+                a->capopen = cap;
+            }
+            if (smap_get(&a->opens, key, &idx, 1) == 0) {
+                a->open_infos[a->nopen].process = strdup(proc ? proc : "");
+                a->open_infos[a->nopen].path = strdup(path);
+                a->nopen++;
+            }
+        }
+    } else if (gov_json_int(ev, "open", &open_seq) == 0) {
+        const struct open_info *oi = open_lookup(a, chain, open_seq);
+        if (oi != NULL)
+            proc = oi->process;
+    }
+    if (strcmp(type, "open") != 0 && strcmp(type, "read") != 0 && strcmp(type, "release") != 0 &&
+        strcmp(type, "denial") != 0 && strcmp(type, "integrity") != 0)
+        return;
+    if (path[0] == '\0' && strcmp(type, "denial") == 0)
+        return;
+    {
+        const char *pname = proc != NULL && proc[0] ? proc : "(unknown)";
+        size_t klen = strlen(pname) + strlen(path) + 2;
+        char *key = malloc(klen);
+        if (key == NULL)
+            return;
+        snprintf(key, klen, "%s\x1f%s", pname, path);
+        fr = table_row(&a->by_file, path);
+        pr = table_row(&a->by_proc, pname);
+        xr = table_row(&a->by_pair, key);
+        free(key);
+    }
+    if (fr == NULL || pr == NULL || xr == NULL)
+        return;
+    row_touch(fr, time);
+    row_touch(pr, time);
+    row_other(fr, proc);
+    row_other(pr, path);
+    if (strcmp(type, "open") == 0) {
+        fr->opens++;
+        pr->opens++;
+        if (gov_json_int(ev, "size", &v) == 0 && v >= 0) {
+            fr->size = (uint64_t)v; /* files are immutable: every open reports the same */
+            fr->have_size = 1;
+        }
+    } else if (strcmp(type, "read") == 0) {
+        json_object *ranges;
+        if (gov_json_int(ev, "bytes", &v) == 0 && v > 0) {
+            fr->bytes += (uint64_t)v;
+            pr->bytes += (uint64_t)v;
+        }
+        if (gov_json_int(ev, "reads", &v) == 0 && v > 0) {
+            fr->reads += (uint64_t)v;
+            pr->reads += (uint64_t)v;
+        }
+        if (json_object_object_get_ex(ev, "ranges", &ranges) &&
+            json_object_is_type(ranges, json_type_array)) {
+            for (size_t i = 0; i < json_object_array_length(ranges); i++) {
+                json_object *r = json_object_array_get_idx(ranges, i);
+                if (json_object_is_type(r, json_type_array) && json_object_array_length(r) == 2) {
+                    int64_t off = json_object_get_int64(json_object_array_get_idx(r, 0));
+                    int64_t len = json_object_get_int64(json_object_array_get_idx(r, 1));
+                    if (off >= 0 && len > 0) {
+                        row_range(fr, (uint64_t)off, (uint64_t)len);
+                        row_range(xr, (uint64_t)off, (uint64_t)len);
+                    }
+                }
+            }
+        }
+    } else if (strcmp(type, "denial") == 0) {
+        long long c = 1;
+        gov_json_int(ev, "count", &c);
+        fr->denials += (uint64_t)c;
+        pr->denials += (uint64_t)c;
+    } else if (strcmp(type, "integrity") == 0) {
+        fr->integrity++;
+        pr->integrity++;
+    }
+}
+
+/* ---- verification ---------------------------------------------------------------------- */
+
+static const char *const known_types[] = {"mount",      "consent", "key_release", "open",
+                                          "read",       "release", "denial",      "integrity",
+                                          "revocation", "unmount", "checkpoint",  NULL};
+
+static int is_hex(const char *s, size_t len)
+{
+    if (strlen(s) != len)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
+static int bad(struct gov_audit *a, const char *where, const char *id, const char *fmt, const char *detail)
+{
+    a->failed = 1;
+    return ccr_err_set(EBADMSG, "%s (event %s): %s%s", where, id ? id : "?", fmt, detail ? detail : "");
+}
+
+static int check_checkpoint(struct gov_audit *a, struct audit_chain *c, json_object *ev, const char *where,
+                            const char *id)
+{
+    const char *key_b64 = gov_json_str(ev, "key"), *sig = gov_json_str(ev, "sig");
+    const char *src = gov_json_str(ev, "key_source"), *alg = gov_json_str(ev, "alg");
+    struct gov_key *key = NULL;
+    char *bytes, *pin_b64 = NULL, entry[4096];
+    size_t len;
+    long long count;
+    int rc;
+
+    if (key_b64 == NULL || sig == NULL || src == NULL || alg == NULL ||
+        gov_json_int(ev, "count", &count) != 0)
+        return bad(a, where, id, "checkpoint lacks key, alg, key_source, sig or count", NULL);
+    if ((uint64_t)count != c->since_cp) {
+        char d[96];
+        snprintf(d, sizeof d, " (says %lld, the chain has %" PRIu64 ")", count, c->since_cp);
+        return bad(a, where, id, "checkpoint count does not match the events since the previous one", d);
+    }
+    if (gov_key_from_public_b64(key_b64, &key) != 0)
+        return bad(a, where, id, "checkpoint key is not a valid public key", NULL);
+    if (strcmp(gov_key_alg(key), alg) != 0) {
+        gov_key_free(key);
+        return bad(a, where, id, "checkpoint alg does not match its key", NULL);
+    }
+    if (a->pin != NULL) {
+        if (gov_key_public_b64(a->pin, &pin_b64) != 0 || strcmp(pin_b64, key_b64) != 0) {
+            free(pin_b64);
+            gov_key_free(key);
+            return bad(a, where, id, "checkpoint is signed with a key other than the expected one", NULL);
+        }
+        free(pin_b64);
+    }
+    if ((rc = gov_checkpoint_signed_bytes(ev, &bytes, &len)) != 0) {
+        gov_key_free(key);
+        return bad(a, where, id, "checkpoint cannot be put in canonical form", NULL);
+    }
+    rc = gov_key_verify_b64(key, bytes, len, sig);
+    free(bytes);
+    gov_key_free(key);
+    if (rc != 0)
+        return bad(a, where, id, "checkpoint signature does not verify", NULL);
+    snprintf(entry, sizeof entry, "%s %s %s", alg, src, key_b64);
+    for (size_t i = 0; i < a->nkeys; i++)
+        if (strcmp(a->keys[i], entry) == 0)
+            return 0;
+    {
+        char **n = realloc(a->keys, (a->nkeys + 1) * sizeof *n);
+        if (n == NULL)
+            return ENOMEM;
+        a->keys = n;
+        if ((a->keys[a->nkeys] = strdup(entry)) != NULL)
+            a->nkeys++;
+    }
+    return 0;
+}
+
+int gov_audit_add(struct gov_audit *a, const char *line, size_t len, const char *where)
+{
+    json_object *ev = NULL;
+    const char *id, *chain, *type, *prev, *hash, *time;
+    char calc[GOV_HASH_HEX + 1], expect_id[GOV_CHAIN_ID_HEX + 24], detail[160];
+    char *canon = NULL;
+    long long seq, v;
+    int64_t ms;
+    size_t idx, clen;
+    struct audit_chain *c;
+    int known = 0, rc = 0;
+
+    if (gov_json_parse(line, len, where, &ev) != 0) {
+        a->failed = 1;
+        return ccr_err_wrap(EBADMSG, "%s", "");
+    }
+    id = gov_json_str(ev, "id");
+    if (!json_object_is_type(ev, json_type_object)) {
+        rc = bad(a, where, NULL, "not a JSON object", NULL);
+        goto out;
+    }
+    account(a, ev);
+    if (a->failed) {
+        rc = EBADMSG;
+        goto out;
+    }
+    chain = gov_json_str(ev, "chain");
+    type = gov_json_str(ev, "type");
+    prev = gov_json_str(ev, "prev");
+    hash = gov_json_str(ev, "hash");
+    time = gov_json_str(ev, "time");
+    if (id == NULL || chain == NULL || type == NULL || prev == NULL || hash == NULL || time == NULL ||
+        gov_json_int(ev, "seq", &seq) != 0 || gov_json_int(ev, "v", &v) != 0) {
+        rc = bad(a, where, id, "lacks one of v, id, chain, seq, time, type, prev, hash", NULL);
+        goto out;
+    }
+    if (v != GOV_EVENT_VERSION || seq < 0 || !is_hex(chain, GOV_CHAIN_ID_HEX) ||
+        !is_hex(prev, GOV_HASH_HEX) || !is_hex(hash, GOV_HASH_HEX) || gov_time_parse_ms(time, &ms) != 0) {
+        ccr_err_clear();
+        rc = bad(a, where, id, "a common field is malformed (v, seq, chain, prev, hash or time)", NULL);
+        goto out;
+    }
+    snprintf(expect_id, sizeof expect_id, "%s-%lld", chain, seq);
+    if (strcmp(id, expect_id) != 0) {
+        rc = bad(a, where, id, "id does not match chain and seq", NULL);
+        goto out;
+    }
+    for (size_t i = 0; known_types[i] != NULL; i++)
+        known |= strcmp(type, known_types[i]) == 0;
+    if (!known) {
+        rc = bad(a, where, id, "unknown event type ", type);
+        goto out;
+    }
+    if (gov_event_hash(ev, calc) != 0 || strcmp(calc, hash) != 0) {
+        rc = bad(a, where, id, "hash does not match the event's content (edited)", NULL);
+        goto out;
+    }
+    if (gov_canon_json(ev, NULL, &canon, &clen) != 0 || clen != len || memcmp(canon, line, len) != 0) {
+        rc = bad(a, where, id, "not in canonical form (edited)", NULL);
+        goto out;
+    }
+    idx = a->nchains;
+    if (smap_get(&a->chain_index, chain, &idx, 1) < 0) {
+        rc = ENOMEM;
+        goto out;
+    }
+    if (idx == a->nchains) {
+        struct audit_chain *n = realloc(a->chains, (a->nchains + 1) * sizeof *n);
+        if (n == NULL) {
+            rc = ENOMEM;
+            goto out;
+        }
+        a->chains = n;
+        memset(&a->chains[idx], 0, sizeof *n);
+        memcpy(a->chains[idx].id, chain, GOV_CHAIN_ID_HEX + 1);
+        memset(a->chains[idx].head, '0', GOV_HASH_HEX);
+        a->nchains++;
+    }
+    c = &a->chains[idx];
+    if ((uint64_t)seq < c->next_seq) {
+        snprintf(detail, sizeof detail, " (seq %lld again, after %" PRIu64 ")", seq, c->next_seq - 1);
+        rc = bad(a, where, id, "duplicate or out of order", detail);
+        goto out;
+    }
+    if ((uint64_t)seq > c->next_seq) {
+        snprintf(detail, sizeof detail, " (expected seq %" PRIu64 ", found %lld: %lld missing)", c->next_seq,
+                 seq, seq - (long long)c->next_seq);
+        rc = bad(a, where, id, "gap in the sequence", detail);
+        goto out;
+    }
+    if (strcmp(prev, c->head) != 0) {
+        rc = bad(a, where, id, "prev does not match the hash of the event before it (inserted or replaced)",
+                 NULL);
+        goto out;
+    }
+    if (strcmp(type, "checkpoint") == 0) {
+        if ((rc = check_checkpoint(a, c, ev, where, id)) != 0)
+            goto out;
+        c->since_cp = 0;
+        a->sum.checkpoints++;
+    } else {
+        c->since_cp++;
+    }
+    memcpy(c->head, hash, GOV_HASH_HEX + 1);
+    c->next_seq++;
+    a->sum.events++;
+out:
+    free(canon);
+    json_object_put(ev);
+    return rc;
+}
+
+void gov_audit_summary(const struct gov_audit *a, struct gov_audit_summary *s)
+{
+    *s = a->sum;
+    s->chains = a->nchains;
+    s->keys = a->nkeys;
+    s->unsigned_tail = 0;
+    for (size_t i = 0; i < a->nchains; i++)
+        s->unsigned_tail += a->chains[i].since_cp;
+}
+
+void gov_audit_print_keys(const struct gov_audit *a, FILE *out)
+{
+    for (size_t i = 0; i < a->nkeys; i++)
+        fprintf(out, "  %s\n", a->keys[i]);
+}
+
+/* ---- report output ----------------------------------------------------------------------- */
+
+static uint64_t covered(const struct report_row *r, uint64_t *extent)
+{
+    uint64_t c = 0;
+    *extent = 0;
+    for (size_t i = 0; i < r->nranges; i++) {
+        c += r->ranges[i].len;
+        if (r->ranges[i].off + r->ranges[i].len > *extent)
+            *extent = r->ranges[i].off + r->ranges[i].len;
+    }
+    return c;
+}
+
+static int row_cmp(const void *x, const void *y)
+{
+    return strcmp(((const struct report_row *)x)->name, ((const struct report_row *)y)->name);
+}
+
+static void csv_field(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', out);
+        fputc(*s, out);
+    }
+    fputc('"', out);
+}
+
+static void join_others(const struct report_row *r, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < r->nothers && used + 1 < len; i++) {
+        int n = snprintf(buf + used, len - used, "%s%s", i ? " " : "", r->others[i]);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+}
+
+/* A process's coverage: the sum over the files it read of the bytes it covered in each; its
+ * "size" is the sum of those files' sizes when all are known; extent likewise summed. */
+static uint64_t process_coverage(struct gov_audit *a, struct report_row *pr, uint64_t *extent)
+{
+    size_t plen = strlen(pr->name);
+    uint64_t cov = 0, size = 0;
+    int all_sizes = 1;
+
+    *extent = 0;
+    for (size_t i = 0; i < a->by_pair.count; i++) {
+        const struct report_row *x = &a->by_pair.rows[i];
+        const char *path;
+        size_t idx;
+        uint64_t ext;
+        if (strncmp(x->name, pr->name, plen) != 0 || x->name[plen] != '\x1f')
+            continue;
+        path = x->name + plen + 1;
+        cov += covered(x, &ext);
+        *extent += ext;
+        if (smap_get(&a->by_file.index, path, &idx, 0) == 1 && a->by_file.rows[idx].have_size)
+            size += a->by_file.rows[idx].size;
+        else
+            all_sizes = 0;
+    }
+    pr->have_size = all_sizes && size > 0;
+    pr->size = pr->have_size ? size : 0;
+    return cov;
+}
+
+int gov_audit_report(const struct gov_audit *a, enum gov_report_format fmt, enum gov_report_by by, FILE *out)
+{
+    const struct report_table *t = by == GOV_REPORT_BY_FILE ? &a->by_file : &a->by_proc;
+    struct report_row *rows = NULL;
+    const char *what = by == GOV_REPORT_BY_FILE ? "path" : "process";
+    const char *others = by == GOV_REPORT_BY_FILE ? "processes" : "paths";
+    json_object *arr = NULL;
+    char list[1024];
+
+    if (t->count > 0) {
+        rows = malloc(t->count * sizeof *rows);
+        if (rows == NULL)
+            return ENOMEM;
+        memcpy(rows, t->rows, t->count * sizeof *rows);
+        qsort(rows, t->count, sizeof *rows, row_cmp);
+    }
+    if (fmt == GOV_REPORT_TABLE)
+        fprintf(out, "%-32s %6s %8s %14s %14s %14s %8s %6s %6s  %-24s %-24s %s\n", what, "opens", "reads",
+                "bytes read", "covered", "size", "share", "denied", "integ", "first access", "last access",
+                others);
+    else if (fmt == GOV_REPORT_CSV)
+        fprintf(
+            out,
+            "%s,opens,reads,bytes_read,covered_bytes,size,extent,share,share_of,denials,integrity_failures,"
+            "first_access,last_access,%s\n",
+            what, others);
+    else
+        arr = json_object_new_array();
+    for (size_t i = 0; i < t->count; i++) {
+        struct report_row *r = &rows[i];
+        uint64_t extent, cov;
+        if (by == GOV_REPORT_BY_FILE)
+            cov = covered(r, &extent);
+        else
+            cov = process_coverage((struct gov_audit *)a, r, &extent);
+        /* The share of the file(s) when the size is known, else of the extent read. */
+        int of_size = r->have_size && r->size > 0;
+        uint64_t whole = of_size ? r->size : extent;
+        double share = whole ? 100.0 * (double)(cov < whole ? cov : whole) / (double)whole : 0.0;
+        char size_text[24] = "-";
+        if (r->have_size)
+            snprintf(size_text, sizeof size_text, "%" PRIu64, r->size);
+        join_others(r, list, sizeof list);
+        if (fmt == GOV_REPORT_TABLE) {
+            fprintf(out,
+                    "%-32s %6" PRIu64 " %8" PRIu64 " %14" PRIu64 " %14" PRIu64 " %14s %6.1f%%%s %6" PRIu64
+                    " %6" PRIu64 "  %-24s %-24s %s\n",
+                    r->name, r->opens, r->reads, r->bytes, cov, size_text, share,
+                    of_size || !extent ? " " : "*", r->denials, r->integrity, r->first[0] ? r->first : "-",
+                    r->last[0] ? r->last : "-", list);
+        } else if (fmt == GOV_REPORT_CSV) {
+            csv_field(out, r->name);
+            fprintf(out,
+                    ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%s,%" PRIu64 ",%.4f,%s,%" PRIu64
+                    ",%" PRIu64 ",%s,%s,",
+                    r->opens, r->reads, r->bytes, cov, r->have_size ? size_text : "", extent, share / 100.0,
+                    of_size ? "size" : "extent", r->denials, r->integrity, r->first, r->last);
+            csv_field(out, list);
+            fputc('\n', out);
+        } else {
+            json_object *o = json_object_new_object(), *ol = json_object_new_array();
+            json_object_object_add(o, what, json_object_new_string(r->name));
+            json_object_object_add(o, "opens", json_object_new_int64((int64_t)r->opens));
+            json_object_object_add(o, "reads", json_object_new_int64((int64_t)r->reads));
+            json_object_object_add(o, "bytes_read", json_object_new_int64((int64_t)r->bytes));
+            json_object_object_add(o, "covered_bytes", json_object_new_int64((int64_t)cov));
+            json_object_object_add(o, "size", r->have_size ? json_object_new_int64((int64_t)r->size) : NULL);
+            json_object_object_add(o, "extent", json_object_new_int64((int64_t)extent));
+            json_object_object_add(o, "share", json_object_new_double(share / 100.0));
+            json_object_object_add(o, "share_of", json_object_new_string(of_size ? "size" : "extent"));
+            json_object_object_add(o, "denials", json_object_new_int64((int64_t)r->denials));
+            json_object_object_add(o, "integrity_failures", json_object_new_int64((int64_t)r->integrity));
+            json_object_object_add(o, "first_access", json_object_new_string(r->first));
+            json_object_object_add(o, "last_access", json_object_new_string(r->last));
+            for (size_t j = 0; j < r->nothers; j++)
+                json_object_array_add(ol, json_object_new_string(r->others[j]));
+            json_object_object_add(o, others, ol);
+            json_object_array_add(arr, o);
+        }
+    }
+    if (arr != NULL) {
+        fprintf(
+            out, "%s\n",
+            json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(arr);
+    }
+    free(rows);
+    return 0;
+}

@@ -1,0 +1,89 @@
+/* Governance for one mount: records every mount, key release, open, read (coalesced byte
+ * ranges), release, denial, integrity failure, revocation and unmount as hash-chained
+ * events; delivers them through a durable spool to an audit log file and/or a governance
+ * service; checks consent before mounting and every few seconds after; fails closed
+ * (EACCES on opens and reads) when it cannot record, or consent is withdrawn.
+ * Event format: docs/GOVERNANCE.md. */
+#ifndef CCRFS_GOVERNANCE_GOV_H
+#define CCRFS_GOVERNANCE_GOV_H
+
+#include "fs/hooks.h"
+#include "keys/release.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct gov;
+
+struct gov_config {
+    const char *audit_log;        /* audit log file (JSON lines); NULL for none */
+    const char *governance_url;   /* governance API (events and consent); NULL for none */
+    const char *token_file;       /* bearer token for governance_url; NULL: $CCRFS_GOV_TOKEN if set */
+    const char *contract_id;      /* named in every event and in consent checks; NULL for none */
+    const char *scope;            /* scope= of PUT /events; NULL: "ccrfs" */
+    const char *spool_dir;        /* required: the durable spool (one process at a time) */
+    uint64_t spool_max_bytes;     /* 0: 64 MiB. Past it, opens and reads are refused */
+    unsigned grace_seconds;       /* governance unreachable longer than this: fail closed; 0: 30 */
+    int governance_optional;      /* 1: never fail closed because governance is unreachable */
+    unsigned consent_interval_s;  /* 0: 5 */
+    unsigned flush_interval_ms;   /* read ranges recorded at least this often; 0: 1000 */
+    unsigned flush_ranges;        /* ... or when a file holds more distinct ranges than this; 0: 64 */
+    unsigned checkpoint_events;   /* a signed checkpoint every N events; 0: 1000 */
+    const char *signing_key_file; /* PEM private key; NULL: a local key kept in spool_dir */
+    /* An OpenSSL EVP_PKEY (Ed25519 or P-256 private key) to sign with instead, e.g. the key
+     * whose public half the attestation evidence binds; referenced, not taken. */
+    struct evp_pkey_st *signing_pkey;
+    /* Set when the signing key's public half is bound into attestation evidence (e.g.
+     * "snp report_data=sha256(key)"); recorded with each checkpoint. NULL: a local key. */
+    const char *signing_key_attestation;
+    /* Called once when consent is withdrawn: the mount code wipes keys and the cache. */
+    void (*on_revoke)(void *arg, const char *reason);
+    void *on_revoke_arg;
+    /* Optional: the size of a file by its path, recorded with each open so reports can say
+     * what share of a file was read. Called from the open hook; must not block. */
+    int (*file_size)(void *arg, const char *path, uint64_t *size);
+    void *file_size_arg;
+};
+
+/* Applies one mount option ("-o key=value") to cfg; cfg keeps value by pointer, so it must
+ * outlive cfg. Keys: audit_log, governance, gov_token_file, contract, gov_scope, spool,
+ * spool_max (bytes, K/M/G suffix), grace, consent_interval, flush_interval_ms, flush_ranges,
+ * checkpoint_events, audit_key, governance_optional (no value). ENOENT when key is not a
+ * governance option; EINVAL, naming the option, when the value is bad. */
+int gov_config_option(struct gov_config *cfg, const char *key, const char *value);
+
+struct gov_mount_info {
+    const char *mountpoint;
+    const char *dataset_id; /* "sha256:..." */
+    const char *source;     /* store URL, without credentials */
+    const char *mode;       /* "read-only", "no-egress", "sink" */
+};
+
+/* Opens the spool (replaying what an earlier run left), the sinks, and starts delivery. */
+int gov_open(const struct gov_config *cfg, struct gov **out);
+/* Asks governance whether the contract is enabled and records the answer. 0: enabled (or no
+ * governance URL configured); EACCES: disabled, with the reason as the message; a transport
+ * errno when governance cannot be reached. Starts the periodic checks after a success. */
+int gov_check_consent(struct gov *g);
+/* The record_* calls return 0, or an errno when the event could not be spooled (spool full,
+ * disk error): the mount code should then refuse to mount. */
+int gov_record_mount(struct gov *g, const struct gov_mount_info *m);
+/* Records which broker released the key against which evidence, or "unattested key file". */
+int gov_record_key_release(struct gov *g, const struct keys_release_info *info);
+/* A refusal decided outside governance (e.g. a use budget spent). */
+int gov_record_denial(struct gov *g, const char *op, const char *path, const char *reason);
+/* Records pending reads and the unmount, and signs the chain head at once. */
+int gov_record_unmount(struct gov *g, const char *reason);
+/* Fills the filesystem's hooks with this governance object. */
+void gov_fs_hooks(struct gov *g, struct fs_access_hooks *out);
+/* Records pending reads, delivers everything it can within timeout_ms; 0 when the spool
+ * is empty afterwards, ETIMEDOUT otherwise. */
+int gov_flush(struct gov *g, unsigned timeout_ms);
+/* 1 when opens and reads are allowed; else 0 and why. */
+int gov_serving(struct gov *g, char *why, size_t why_len);
+/* Final read records, a signed checkpoint, last delivery attempt (what is left stays in the
+ * spool for the next start), then frees everything. Call it after the filesystem has stopped
+ * calling the hooks. */
+void gov_close(struct gov *g);
+
+#endif

@@ -1,0 +1,725 @@
+/* The governance service's HTTP side: routing, authentication, bounded bodies, JSON errors. */
+#include "governance/service/service.h"
+#include "common/err.h"
+#include "common/fileio.h"
+#include "common/log.h"
+#include "common/secmem.h"
+#include "governance/canon.h"
+#include "governance/contract.h"
+#include "governance/event.h"
+#include "governance/service/store.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define BODY_MAX       (1024 * 1024)
+#define EVENT_BODY_MAX (64 * 1024)
+
+struct gov_service {
+    struct MHD_Daemon *mhd;
+    struct gov_store *store;
+    char **tokens;
+    size_t ntokens;
+    uint16_t port;
+};
+
+struct req {
+    char *body;
+    size_t len;
+    int too_big;
+};
+
+struct reply {
+    unsigned status;
+    char *body; /* malloc'd JSON */
+};
+
+/* ---- replies ------------------------------------------------------------------------ */
+
+static void reply_json(struct reply *r, unsigned status, json_object *v)
+{
+    r->status = status;
+    r->body =
+        strdup(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(v);
+}
+
+static void reply_error(struct reply *r, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void reply_error(struct reply *r, unsigned status, const char *code, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    json_object *v = json_object_new_object(), *e = json_object_new_object();
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_object_object_add(e, "code", json_object_new_string(code));
+    json_object_object_add(e, "message", json_object_new_string(msg));
+    json_object_object_add(v, "error", e);
+    reply_json(r, status, v);
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- contract state ----------------------------------------------------------------- */
+
+static const char *contract_status(const struct gov_store_contract *sc, char *reason, size_t len)
+{
+    const struct gov_contract *c = sc->c;
+    int64_t now = wall_ms();
+    if (sc->revoked) {
+        snprintf(reason, len, "contract %s was revoked by %s at %s", c->id, sc->revoked_by, sc->revoked_at);
+        return "revoked";
+    }
+    for (size_t i = 0; i < c->nparties; i++) {
+        int found = 0;
+        for (size_t j = 0; j < sc->nsigned; j++)
+            found |= strcmp(sc->signed_parties[j], c->parties[i].id) == 0;
+        if (!found) {
+            snprintf(reason, len, "contract %s is not signed yet by party %s", c->id, c->parties[i].id);
+            return "proposed";
+        }
+    }
+    if (now < c->start_ms) {
+        snprintf(reason, len, "contract %s is not valid before its startTime", c->id);
+        return "pending";
+    }
+    if (now >= c->expiry_ms) {
+        snprintf(reason, len, "contract %s expired", c->id);
+        return "expired";
+    }
+    snprintf(reason, len, "contract %s is signed by every party and in force", c->id);
+    return "active";
+}
+
+/* Loads a contract or answers 404. */
+static int load_contract(struct gov_service *s, const char *id, struct gov_store_contract *sc,
+                         struct reply *r)
+{
+    int rc = gov_store_contract_get(s->store, id, sc);
+    if (rc == ENOENT)
+        reply_error(r, 404, "ContractNotFound", "no contract with id '%s'", id);
+    else if (rc != 0)
+        reply_error(r, 500, "StorageError", "%s", ccr_err_msg(rc));
+    return rc;
+}
+
+/* ---- handlers ----------------------------------------------------------------------- */
+
+static void put_event(struct gov_service *s, struct MHD_Connection *conn, const struct req *q,
+                      struct reply *r)
+{
+    const char *qid = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "id");
+    const char *scope = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "scope");
+    const char *id, *chain, *type, *time, *hash, *contract, *path;
+    char calc[GOV_HASH_HEX + 1], *canon = NULL;
+    json_object *ev = NULL;
+    long long seq;
+    size_t clen;
+    int dup = 0, rc;
+
+    if (qid == NULL || qid[0] == '\0' || scope == NULL)
+        return reply_error(r, 400, "BadRequest", "PUT /events needs the query parameters id and scope");
+    if (q->len > EVENT_BODY_MAX)
+        return reply_error(r, 413, "TooLarge", "an event may have at most %d bytes", EVENT_BODY_MAX);
+    if (gov_json_parse(q->body ? q->body : "", q->len, "event", &ev) != 0)
+        return reply_error(r, 400, "BadRequest", "%s", ccr_err_msg(EINVAL));
+    id = gov_json_str(ev, "id");
+    chain = gov_json_str(ev, "chain");
+    type = gov_json_str(ev, "type");
+    time = gov_json_str(ev, "time");
+    hash = gov_json_str(ev, "hash");
+    contract = gov_json_str(ev, "contract");
+    path = gov_json_str(ev, "path");
+    if (!json_object_is_type(ev, json_type_object) || id == NULL || chain == NULL || type == NULL ||
+        time == NULL || hash == NULL || gov_json_int(ev, "seq", &seq) != 0 || seq < 0) {
+        reply_error(r, 400, "BadRequest", "an event needs id, chain, seq, type, time and hash");
+        goto out;
+    }
+    if (strcmp(id, qid) != 0) {
+        reply_error(r, 400, "BadRequest", "the id in the query (%s) differs from the event's id", qid);
+        goto out;
+    }
+    if (gov_event_hash(ev, calc) != 0 || strcmp(calc, hash) != 0) {
+        reply_error(r, 400, "BadRequest", "event %s: hash does not match its content", id);
+        goto out;
+    }
+    if (gov_canon_json(ev, NULL, &canon, &clen) != 0) {
+        reply_error(r, 400, "BadRequest", "event %s: %s", id, ccr_err_msg(EINVAL));
+        goto out;
+    }
+    rc = gov_store_put_event(s->store, id, chain, seq, contract ? contract : "", scope, type, time, path,
+                             canon, clen, &dup);
+    if (rc == EEXIST)
+        reply_error(r, 409, "Conflict", "%s", ccr_err_msg(rc));
+    else if (rc != 0)
+        reply_error(r, 500, "StorageError", "%s", ccr_err_msg(rc));
+    else {
+        json_object *v = json_object_new_object();
+        json_object_object_add(v, "id", json_object_new_string(id));
+        json_object_object_add(v, "status", json_object_new_string(dup ? "duplicate" : "stored"));
+        reply_json(r, 200, v);
+    }
+out:
+    free(canon);
+    json_object_put(ev);
+}
+
+static void consent_check(struct gov_service *s, struct MHD_Connection *conn, struct reply *r)
+{
+    const char *id = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "contract");
+    struct gov_store_contract sc;
+    char reason[512];
+    const char *st;
+    json_object *v, *why;
+    int rc;
+
+    if (id == NULL || id[0] == '\0')
+        return reply_error(r, 400, "BadRequest", "consent check needs ?contract=ID");
+    v = json_object_new_object();
+    why = json_object_new_object();
+    rc = gov_store_contract_get(s->store, id, &sc);
+    if (rc == ENOENT) {
+        json_object_object_add(v, "status", json_object_new_string("disabled"));
+        json_object_object_add(why, "code", json_object_new_string("ContractNotFound"));
+        snprintf(reason, sizeof reason, "no contract with id '%s'", id);
+    } else if (rc != 0) {
+        json_object_put(v);
+        json_object_put(why);
+        return reply_error(r, 500, "StorageError", "%s", ccr_err_msg(rc));
+    } else {
+        st = contract_status(&sc, reason, sizeof reason);
+        json_object_object_add(v, "status",
+                               json_object_new_string(strcmp(st, "active") == 0 ? "enabled" : "disabled"));
+        json_object_object_add(why, "code", json_object_new_string(st));
+        gov_store_contract_release(&sc);
+    }
+    json_object_object_add(why, "message", json_object_new_string(reason));
+    json_object_object_add(v, "reason", why);
+    reply_json(r, 200, v);
+}
+
+static void propose(struct gov_service *s, const struct req *q, struct reply *r)
+{
+    struct gov_contract *c;
+    json_object *v;
+    int existed = 0, rc;
+
+    if (gov_contract_parse(q->body ? q->body : "", q->len, &c) != 0)
+        return reply_error(r, 400, "InvalidContract", "%s", ccr_err_msg(EINVAL));
+    rc = gov_store_contract_add(s->store, c, &existed);
+    if (rc == EEXIST) {
+        reply_error(r, 409, "Conflict", "%s", ccr_err_msg(rc));
+    } else if (rc != 0) {
+        reply_error(r, 500, "StorageError", "%s", ccr_err_msg(rc));
+    } else {
+        v = json_object_new_object();
+        json_object_object_add(v, "id", json_object_new_string(c->id));
+        json_object_object_add(v, "digest", json_object_new_string(c->digest));
+        json_object_object_add(v, "status", json_object_new_string(existed ? "exists" : "proposed"));
+        reply_json(r, existed ? 200 : 201, v);
+    }
+    gov_contract_free(c);
+}
+
+static json_object *contract_view(struct gov_service *s, const struct gov_store_contract *sc, int full)
+{
+    json_object *v = json_object_new_object(), *signed_by = json_object_new_array(),
+                *pending = json_object_new_array();
+    char reason[512];
+    const struct gov_contract *c = sc->c;
+
+    json_object_object_add(v, "id", json_object_new_string(c->id));
+    json_object_object_add(v, "status", json_object_new_string(contract_status(sc, reason, sizeof reason)));
+    json_object_object_add(v, "reason", json_object_new_string(reason));
+    json_object_object_add(v, "digest", json_object_new_string(c->digest));
+    json_object_object_add(v, "proposedAt", json_object_new_string(sc->proposed_at));
+    for (size_t i = 0; i < c->nparties; i++) {
+        int found = 0;
+        for (size_t j = 0; j < sc->nsigned; j++)
+            found |= strcmp(sc->signed_parties[j], c->parties[i].id) == 0;
+        json_object_array_add(found ? signed_by : pending, json_object_new_string(c->parties[i].id));
+    }
+    json_object_object_add(v, "signedBy", signed_by);
+    json_object_object_add(v, "awaiting", pending);
+    if (sc->revoked) {
+        json_object_object_add(v, "revokedAt", json_object_new_string(sc->revoked_at));
+        json_object_object_add(v, "revokedBy", json_object_new_string(sc->revoked_by));
+    }
+    if (full) {
+        json_object *uses = json_object_new_array();
+        for (size_t i = 0; i < c->ndatasets; i++) {
+            json_object *u = json_object_new_object();
+            uint64_t used = 0;
+            gov_store_uses(s->store, c->id, c->datasets[i].id, &used);
+            json_object_object_add(u, "dataset", json_object_new_string(c->datasets[i].id));
+            json_object_object_add(u, "used", json_object_new_int64((int64_t)used));
+            json_object_object_add(u, "maxMounts", json_object_new_int64((int64_t)c->datasets[i].max_mounts));
+            json_object_array_add(uses, u);
+        }
+        json_object_object_add(v, "uses", uses);
+        json_object_object_add(v, "contract", json_object_get(c->json));
+    }
+    return v;
+}
+
+static void show(struct gov_service *s, const char *id, struct reply *r)
+{
+    struct gov_store_contract sc;
+    if (load_contract(s, id, &sc, r) != 0)
+        return;
+    reply_json(r, 200, contract_view(s, &sc, 1));
+    gov_store_contract_release(&sc);
+}
+
+static void list(struct gov_service *s, struct MHD_Connection *conn, struct reply *r)
+{
+    const char *party = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "party");
+    json_object *v = json_object_new_object(), *arr = json_object_new_array();
+    char **ids;
+    size_t n;
+    int rc = gov_store_contract_ids(s->store, &ids, &n);
+
+    for (size_t i = 0; i < n; i++) {
+        struct gov_store_contract sc;
+        if (rc == 0 && gov_store_contract_get(s->store, ids[i], &sc) == 0) {
+            if (party == NULL || gov_contract_party(sc.c, party) != NULL)
+                json_object_array_add(arr, contract_view(s, &sc, 0));
+            gov_store_contract_release(&sc);
+        }
+        free(ids[i]);
+    }
+    free(ids);
+    json_object_object_add(v, "contracts", arr);
+    if (rc != 0) {
+        json_object_put(v);
+        return reply_error(r, 500, "StorageError", "%s", ccr_err_msg(rc));
+    }
+    reply_json(r, 200, v);
+}
+
+/* POST /contracts/ID/sign and /revoke: {"party": "...", "signature": "<base64>"}. */
+static void sign_or_revoke(struct gov_service *s, const char *id, int revoke, const struct req *q,
+                           struct reply *r)
+{
+    struct gov_store_contract sc;
+    json_object *body = NULL;
+    const char *party, *sig;
+    char *bytes = NULL;
+    size_t len;
+    int rc;
+
+    if (gov_json_parse(q->body ? q->body : "", q->len, "request", &body) != 0)
+        return reply_error(r, 400, "BadRequest", "%s", ccr_err_msg(EINVAL));
+    party = gov_json_str(body, "party");
+    sig = gov_json_str(body, "signature");
+    if (party == NULL || sig == NULL || json_object_object_length(body) != 2) {
+        json_object_put(body);
+        return reply_error(r, 400, "BadRequest",
+                           "expected {\"party\": ID, \"signature\": BASE64} and nothing else");
+    }
+    if (load_contract(s, id, &sc, r) != 0) {
+        json_object_put(body);
+        return;
+    }
+    if (sc.revoked) {
+        reply_error(r, 409, "Revoked", "contract %s is revoked already", id);
+        goto out;
+    }
+    rc = revoke ? gov_contract_revoke_bytes(sc.c, &bytes, &len)
+                : gov_contract_signed_bytes(sc.c, &bytes, &len);
+    if (rc == 0)
+        rc = gov_contract_check_sig(sc.c, party, bytes, len, sig);
+    if (rc == ENOENT) {
+        reply_error(r, 403, "NotAParty", "%s", ccr_err_msg(rc));
+        goto out;
+    }
+    if (rc != 0) {
+        reply_error(r, 403, "BadSignature", "%s", ccr_err_msg(rc));
+        goto out;
+    }
+    rc = revoke ? gov_store_revoke(s->store, id, party, sig) : gov_store_sign(s->store, id, party, sig);
+    if (rc != 0) {
+        reply_error(r, 500, "StorageError", "%s", ccr_err_msg(rc));
+        goto out;
+    }
+    gov_store_contract_release(&sc);
+    if (load_contract(s, id, &sc, r) == 0)
+        reply_json(r, 200, contract_view(s, &sc, 0));
+out:
+    free(bytes);
+    json_object_put(body);
+    gov_store_contract_release(&sc);
+}
+
+static void use(struct gov_service *s, struct MHD_Connection *conn, const char *id, struct reply *r)
+{
+    const char *dataset = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "dataset");
+    const struct gov_contract_dataset *d;
+    struct gov_store_contract sc;
+    char reason[512];
+    uint64_t used = 0;
+    json_object *v;
+    int rc;
+
+    if (dataset == NULL)
+        return reply_error(r, 400, "BadRequest", "use needs ?dataset=sha256:...");
+    if (load_contract(s, id, &sc, r) != 0)
+        return;
+    if (strcmp(contract_status(&sc, reason, sizeof reason), "active") != 0) {
+        reply_error(r, 403, "ConsentDisabled", "%s", reason);
+        goto out;
+    }
+    if ((d = gov_contract_dataset(sc.c, dataset)) == NULL) {
+        reply_error(r, 404, "DatasetNotInContract", "contract %s does not name dataset %s", id, dataset);
+        goto out;
+    }
+    rc = gov_store_use(s->store, id, dataset, d->max_mounts, &used);
+    if (rc == ENOSPC) {
+        reply_error(r, 409, "BudgetSpent", "%s", ccr_err_msg(rc));
+        goto out;
+    }
+    if (rc != 0) {
+        reply_error(r, 500, "StorageError", "%s", ccr_err_msg(rc));
+        goto out;
+    }
+    v = json_object_new_object();
+    json_object_object_add(v, "dataset", json_object_new_string(dataset));
+    json_object_object_add(v, "used", json_object_new_int64((int64_t)used));
+    json_object_object_add(v, "maxMounts", json_object_new_int64((int64_t)d->max_mounts));
+    json_object_object_add(v, "remaining", json_object_new_int64((int64_t)(d->max_mounts - used)));
+    json_object_object_add(v, "accessMode", json_object_new_string(gov_access_mode_name(d->mode)));
+    json_object_object_add(v, "maxBytesPerMount", json_object_new_int64((int64_t)d->max_bytes_per_mount));
+    reply_json(r, 200, v);
+out:
+    gov_store_contract_release(&sc);
+}
+
+struct event_list {
+    char *p;
+    size_t len, cap;
+    unsigned n;
+    char last_chain[GOV_CHAIN_ID_HEX + 1];
+    int64_t last_seq;
+};
+
+static int list_add(void *arg, const char *chain, int64_t seq, const char *body, size_t len)
+{
+    struct event_list *l = arg;
+    snprintf(l->last_chain, sizeof l->last_chain, "%s", chain ? chain : "");
+    l->last_seq = seq;
+    if (l->len + len + 16 > l->cap) {
+        size_t cap = (l->cap + len + 16) * 2;
+        char *np = realloc(l->p, cap);
+        if (np == NULL)
+            return ENOMEM;
+        l->p = np;
+        l->cap = cap;
+    }
+    if (l->n++ > 0)
+        l->p[l->len++] = ',';
+    memcpy(l->p + l->len, body, len);
+    l->len += len;
+    return 0;
+}
+
+#define EVENTS_PAGE_DEFAULT 10000
+#define EVENTS_PAGE_MAX     100000
+
+static void events_query(struct gov_service *s, struct MHD_Connection *conn, struct reply *r)
+{
+    const char *contract = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "contract");
+    const char *from = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "from");
+    const char *to = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "to");
+    const char *path = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "path");
+    const char *after = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "after");
+    const char *limit_text = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit");
+    struct event_list l = {0};
+    char after_chain[GOV_CHAIN_ID_HEX + 1], next[GOV_CHAIN_ID_HEX + 32] = "";
+    long long after_seq = -1, limit = EVENTS_PAGE_DEFAULT;
+    size_t cap;
+    int rc, n = 0;
+
+    if (contract == NULL)
+        return reply_error(r, 400, "BadRequest",
+                           "GET /events needs ?contract=ID (optional from, to, path, after, limit)");
+    {
+        int64_t ms;
+        if ((from != NULL && gov_time_parse_ms(from, &ms) != 0) ||
+            (to != NULL && gov_time_parse_ms(to, &ms) != 0))
+            return reply_error(r, 400, "BadRequest", "%s", ccr_err_msg(EINVAL));
+    }
+    if (after != NULL &&
+        (sscanf(after, "%32[0-9a-f]-%lld%n", after_chain, &after_seq, &n) != 2 ||
+         (size_t)n != strlen(after) || strlen(after_chain) != GOV_CHAIN_ID_HEX || after_seq < 0))
+        return reply_error(r, 400, "BadRequest", "after must be an event id (<chain>-<seq>)");
+    if (limit_text != NULL && (sscanf(limit_text, "%lld%n", &limit, &n) != 1 ||
+                               (size_t)n != strlen(limit_text) || limit < 1 || limit > EVENTS_PAGE_MAX))
+        return reply_error(r, 400, "BadRequest", "limit must be a number from 1 to %d", EVENTS_PAGE_MAX);
+    rc = gov_store_events(s->store, contract, from, to, path, after ? after_chain : NULL, after_seq,
+                          (unsigned)limit, list_add, &l);
+    if (rc != 0) {
+        free(l.p);
+        return reply_error(r, 500, "StorageError", "%s", ccr_err_msg(rc));
+    }
+    /* A full page may have more after it: say where to go on. */
+    if (l.n == (unsigned)limit)
+        snprintf(next, sizeof next, ",\"next\":\"%s-%lld\"", l.last_chain, (long long)l.last_seq);
+    cap = l.len + strlen(next) + 32;
+    r->status = 200;
+    r->body = malloc(cap);
+    if (r->body != NULL)
+        snprintf(r->body, cap, "{\"events\":[%.*s]%s}", (int)l.len, l.p ? l.p : "", next);
+    free(l.p);
+}
+
+/* ---- routing ------------------------------------------------------------------------ */
+
+static int authorized(struct gov_service *s, struct MHD_Connection *conn)
+{
+    const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    size_t len;
+    if (h == NULL || strncmp(h, "Bearer ", 7) != 0)
+        return 0;
+    h += 7;
+    len = strlen(h);
+    for (size_t i = 0; i < s->ntokens; i++)
+        if (strlen(s->tokens[i]) == len && CRYPTO_memcmp(s->tokens[i], h, len) == 0)
+            return 1;
+    return 0;
+}
+
+/* Splits "/contracts/ID[/ACTION]"; returns 0 on a match. */
+static int contract_path(const char *url, char *id, size_t id_len, const char **action)
+{
+    const char *p = url + strlen("/contracts/"), *slash;
+    size_t n;
+    if (strncmp(url, "/contracts/", 11) != 0)
+        return -1;
+    slash = strchr(p, '/');
+    n = slash ? (size_t)(slash - p) : strlen(p);
+    if (n == 0 || n >= id_len)
+        return -1;
+    memcpy(id, p, n);
+    id[n] = '\0';
+    *action = slash ? slash + 1 : "";
+    return 0;
+}
+
+static void route(struct gov_service *s, struct MHD_Connection *conn, const char *url, const char *method,
+                  const struct req *q, struct reply *r)
+{
+    char id[256];
+    const char *action;
+
+    if (strcmp(url, "/health") == 0 && strcmp(method, "GET") == 0) {
+        json_object *v = json_object_new_object();
+        json_object_object_add(v, "status", json_object_new_string("ok"));
+        return reply_json(r, 200, v);
+    }
+    if (!authorized(s, conn))
+        return reply_error(r, 401, "Unauthorized", "a valid bearer token is required");
+    if (q->too_big)
+        return reply_error(r, 413, "TooLarge", "request bodies may have at most %d bytes", BODY_MAX);
+    if (strcmp(url, "/events") == 0) {
+        if (strcmp(method, "PUT") == 0)
+            return put_event(s, conn, q, r);
+        if (strcmp(method, "GET") == 0)
+            return events_query(s, conn, r);
+        return reply_error(r, 405, "MethodNotAllowed", "/events takes PUT or GET");
+    }
+    if (strcmp(url, "/consentcheck/execution") == 0) {
+        if (strcmp(method, "POST") != 0)
+            return reply_error(r, 405, "MethodNotAllowed", "/consentcheck/execution takes POST");
+        return consent_check(s, conn, r);
+    }
+    if (strcmp(url, "/contracts") == 0) {
+        if (strcmp(method, "POST") == 0)
+            return propose(s, q, r);
+        if (strcmp(method, "GET") == 0)
+            return list(s, conn, r);
+        return reply_error(r, 405, "MethodNotAllowed", "/contracts takes POST or GET");
+    }
+    if (contract_path(url, id, sizeof id, &action) == 0) {
+        if (action[0] == '\0' && strcmp(method, "GET") == 0)
+            return show(s, id, r);
+        if (strcmp(method, "POST") == 0 && strcmp(action, "sign") == 0)
+            return sign_or_revoke(s, id, 0, q, r);
+        if (strcmp(method, "POST") == 0 && strcmp(action, "revoke") == 0)
+            return sign_or_revoke(s, id, 1, q, r);
+        if (strcmp(method, "POST") == 0 && strcmp(action, "use") == 0)
+            return use(s, conn, id, r);
+    }
+    reply_error(r, 404, "NotFound", "no such endpoint: %s %s", method, url);
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                               const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+    struct gov_service *s = cls;
+    struct req *q = *con_cls;
+    struct reply r = {0};
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+
+    (void)version;
+    if (q == NULL) {
+        q = calloc(1, sizeof *q);
+        if (q == NULL)
+            return MHD_NO;
+        *con_cls = q;
+        return MHD_YES;
+    }
+    if (*upload_size > 0) {
+        if (!q->too_big && q->len + *upload_size <= BODY_MAX) {
+            char *np = realloc(q->body, q->len + *upload_size + 1);
+            if (np == NULL)
+                return MHD_NO;
+            q->body = np;
+            memcpy(q->body + q->len, upload, *upload_size);
+            q->len += *upload_size;
+            q->body[q->len] = '\0';
+        } else {
+            q->too_big = 1; /* keep reading, answer 413 at the end */
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    route(s, conn, url, method, q, &r);
+    ccr_err_clear();
+    if (r.body == NULL) {
+        r.status = 500;
+        r.body = strdup("{\"error\":{\"code\":\"NoMemory\",\"message\":\"out of memory\"}}");
+        if (r.body == NULL)
+            return MHD_NO;
+    }
+    resp = MHD_create_response_from_buffer(strlen(r.body), r.body, MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL) {
+        free(r.body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    ret = MHD_queue_response(conn, r.status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+    struct req *q = *con_cls;
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    if (q != NULL) {
+        free(q->body);
+        free(q);
+        *con_cls = NULL;
+    }
+}
+
+static int load_tokens(struct gov_service *s, const char *path)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    char *line, *save = NULL;
+    int rc;
+
+    if (path == NULL) {
+        const char *env = getenv("CCRFS_GOV_TOKEN");
+        if (env == NULL || env[0] == '\0')
+            return ccr_err_set(EINVAL, "the service needs a token: --token-file FILE or CCRFS_GOV_TOKEN");
+        s->tokens = calloc(1, sizeof *s->tokens);
+        if (s->tokens == NULL || (s->tokens[0] = strdup(env)) == NULL)
+            return ENOMEM;
+        s->ntokens = 1;
+        return 0;
+    }
+    if ((rc = ccr_read_file(path, 64 * 1024, &data, &len)) != 0)
+        return rc;
+    for (line = strtok_r((char *)data, "\r\n", &save); line != NULL; line = strtok_r(NULL, "\r\n", &save)) {
+        char **n;
+        if (line[0] == '#' || line[0] == '\0')
+            continue;
+        if (strlen(line) < 16) {
+            ccr_freezero(data, len + 1);
+            return ccr_err_set(EINVAL, "%s: tokens must have at least 16 characters", path);
+        }
+        n = realloc(s->tokens, (s->ntokens + 1) * sizeof *n);
+        if (n == NULL || (n[s->ntokens] = strdup(line)) == NULL) {
+            free(n);
+            ccr_freezero(data, len + 1);
+            return ENOMEM;
+        }
+        s->tokens = n;
+        s->ntokens++;
+    }
+    ccr_freezero(data, len + 1);
+    return s->ntokens > 0 ? 0 : ccr_err_set(EINVAL, "%s: no token in the file", path);
+}
+
+int gov_service_start(const struct gov_service_config *cfg, struct gov_service **out)
+{
+    struct gov_service *s = calloc(1, sizeof *s);
+    struct sockaddr_in addr = {0};
+    const union MHD_DaemonInfo *info;
+    int rc;
+
+    if (s == NULL)
+        return ENOMEM;
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(cfg->port);
+    if (inet_pton(AF_INET, cfg->address ? cfg->address : "127.0.0.1", &addr.sin_addr) != 1) {
+        free(s);
+        return ccr_err_set(EINVAL, "'%s' is not an IPv4 address", cfg->address);
+    }
+    if ((rc = load_tokens(s, cfg->token_file)) != 0 || (rc = gov_store_open(cfg->db_path, &s->store)) != 0) {
+        gov_service_stop(s);
+        return rc;
+    }
+    /* One thread: every request runs alone against the one database connection. */
+    s->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, handler, s,
+                              MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED,
+                              completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
+                              MHD_OPTION_CONNECTION_LIMIT, (unsigned int)256, MHD_OPTION_END);
+    if (s->mhd == NULL) {
+        gov_service_stop(s);
+        return ccr_err_set(EADDRINUSE, "cannot listen on %s:%u", cfg->address ? cfg->address : "127.0.0.1",
+                           cfg->port);
+    }
+    info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info != NULL ? info->port : cfg->port;
+    *out = s;
+    return 0;
+}
+
+uint16_t gov_service_port(const struct gov_service *s)
+{
+    return s->port;
+}
+
+void gov_service_stop(struct gov_service *s)
+{
+    if (s == NULL)
+        return;
+    if (s->mhd != NULL)
+        MHD_stop_daemon(s->mhd);
+    gov_store_close(s->store);
+    for (size_t i = 0; i < s->ntokens; i++)
+        ccr_freezero(s->tokens[i], strlen(s->tokens[i]));
+    free(s->tokens);
+    free(s);
+}
