@@ -1,5 +1,7 @@
 #include "fs/window.h"
 
+#define WINDOW_SLACK_MIN (4ull << 20)
+
 void fs_window_init(struct fs_window *w, uint64_t min, uint64_t max)
 {
     if (max < min)
@@ -17,8 +19,11 @@ void fs_window_on_read(struct fs_window *w, uint64_t off, uint64_t len, uint64_t
 {
     /* How far from the last end a read may land and still continue the run: the kernel has
      * several requests of a run in flight and they may arrive out of order. */
-    uint64_t slack = w->size > len ? w->size : len;
+    uint64_t slack = 2 * (w->size > len ? w->size : len);
     uint64_t end = off + len, target;
+
+    if (slack < WINDOW_SLACK_MIN)
+        slack = WINDOW_SLACK_MIN;
     int sequential = w->run > 0 && off + slack >= w->end && off <= w->end + slack;
 
     *ahead_off = *ahead_len = 0;
