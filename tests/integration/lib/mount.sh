@@ -58,14 +58,14 @@ fail() {
 check() {
   local what=$1
   shift
-  if "$@"; then pass "$what"; else fail "$what"; fi
+  if "$@" >/dev/null; then pass "$what"; else fail "$what"; fi
 }
 
 # check_fails "what" command...: passes when the command fails.
 check_fails() {
   local what=$1
   shift
-  if "$@"; then fail "$what"; else pass "$what"; fi
+  if "$@" >/dev/null; then fail "$what"; else pass "$what"; fi
 }
 
 mount_lib_finish() {
@@ -82,13 +82,18 @@ mount_pack() {
 
 # The pid of the daemon serving MOUNTPOINT (found through its command line), or nothing.
 mount_daemon_pid() {
-  local mp=$1 p
+  local mp=$1 p a args
   for p in /proc/[0-9]*; do
-    if tr '\0' '\n' <"$p/cmdline" 2>/dev/null | grep -qxF "$mp" &&
-      tr '\0' '\n' <"$p/cmdline" 2>/dev/null | head -n 1 | grep -qE '(^|/)(ccrfs|mount\.ccrfs|mount\.fuse\.ccrfs)$'; then
-      echo "${p#/proc/}"
-      return 0
-    fi
+    [ "${p#/proc/}" = "$$" ] && continue
+    mapfile -d '' args 2>/dev/null <"$p/cmdline" || continue
+    [ ${#args[@]} -gt 0 ] || continue
+    case "${args[0]##*/}" in ccrfs | mount.ccrfs | mount.fuse.ccrfs) ;; *) continue ;; esac
+    for a in "${args[@]:1}"; do
+      if [ "$a" = "$mp" ]; then
+        echo "${p#/proc/}"
+        return 0
+      fi
+    done
   done
   return 1
 }
@@ -121,6 +126,24 @@ mount_stop() {
     done
     kill -TERM "$pid" 2>/dev/null || true
   fi
+}
+
+# mount_foreground STORE MOUNTPOINT [options]: starts "ccrfs mount -f" in the background with
+# SIGINT at its default (a shell ignores it in background jobs), waits for the mount, and sets
+# FG_PID to the daemon's pid.
+mount_foreground() {
+  local store=$1 mp=$2 i
+  shift 2
+  mkdir -p "$mp"
+  MOUNT_LIB_MOUNTS+=("$mp")
+  env --default-signal=INT "$CCRFS" mount -f --key "$TMP/key" "$@" "$store" "$mp" &
+  FG_PID=$!
+  for i in $(seq 1 100); do
+    mount_is_mounted "$mp" && return 0
+    kill -0 "$FG_PID" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
 }
 
 # mount_stat MOUNTPOINT KEY: one counter of user.ccrfs.stats.
