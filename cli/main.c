@@ -20,6 +20,7 @@ static const struct cli_command cli_commands[] = {
     {"verify", cli_cmd_verify, "authenticate every block and hash of a dataset"},
     {"unpack", cli_cmd_unpack, "decrypt a dataset back into a folder"},
     {"mount", cli_cmd_mount, "serve a dataset as a read-only file system (FUSE)"},
+    {"push", cli_cmd_push, "upload a packed dataset to a store (az://, http(s)://, a folder)"},
 };
 
 static void print_help(FILE *out)

@@ -1,6 +1,7 @@
 #include "cli/util.h"
 #include "cli/commands.h"
 #include "common/err.h"
+#include "fetch/http.h"
 #include "fetch/store.h"
 #include "keys/dataset.h"
 #include "keys/release.h"
@@ -181,20 +182,28 @@ int cli_open_dataset(const char *url, struct keys_release_request *keysrc, const
                      struct fetch_store **store, struct keys_dek **dek, struct keys_dataset **ds)
 {
     struct keys_release_info info;
+    struct fetch_options opt;
+    char shown[512];
     int rc;
 
     *store = NULL;
     *dek = NULL;
     *ds = NULL;
-    if ((rc = fetch_store_open(url, NULL, store)) != 0)
-        return cli_fail_rc(rc, url);
+    memset(&opt, 0, sizeof opt);
+    /* Store options (CA file, timeouts, Azure credentials) come from the environment, so
+     * every command that reads a dataset takes them the same way and no secret is in argv. */
+    if ((rc = fetch_options_from_env(&opt)) != 0)
+        return cli_fail_rc(rc, NULL);
+    fetch_url_scrub(url, shown, sizeof shown); /* a SAS or pre-signed query is a secret */
+    if ((rc = fetch_store_open(url, &opt, store)) != 0)
+        return cli_fail_rc(rc, shown);
     keysrc->dataset_store = *store;
     if ((rc = keys_release_obtain(keysrc, dek, &info)) != 0) {
         cli_fail_rc(rc, "key");
         goto fail;
     }
     if ((rc = keys_dataset_open(*store, *dek, expect_id, ds)) != 0) {
-        cli_fail_rc(rc, url);
+        cli_fail_rc(rc, shown);
         goto fail;
     }
     return CLI_EXIT_OK;

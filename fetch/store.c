@@ -1,8 +1,10 @@
 /* Dispatch through the store interface, the URL opener, and the put() sources. */
 #include "fetch/store.h"
+#include "fetch/http.h"
 #include "common/err.h"
 #include "common/fileio.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -126,6 +128,9 @@ static const struct {
     store_open_fn open;
 } store_schemes[] = {
     {"file://", open_file_url},
+    {"http://", fetch_http_store_create},
+    {"https://", fetch_http_store_create},
+    {"az://", fetch_az_create},
 };
 
 int fetch_store_open(const char *url, const struct fetch_options *opt, struct fetch_store **out)
@@ -141,4 +146,60 @@ int fetch_store_open(const char *url, const struct fetch_options *opt, struct fe
     if (colon != NULL)
         return ccr_err_set(EINVAL, "%.*s: unknown store URL scheme", (int)(colon - url + 3), url);
     return open_file_url(url, opt, out);
+}
+
+int fetch_env_uint(const char *name, unsigned *out)
+{
+    const char *v = getenv(name);
+    unsigned long long n = 0;
+
+    if (v == NULL || v[0] == '\0')
+        return 0;
+    for (const char *p = v; *p; p++) {
+        if (!isdigit((unsigned char)*p) || (n = n * 10 + (unsigned)(*p - '0')) > 86400000ull)
+            return ccr_err_set(EINVAL, "environment variable %s: \"%s\" is not a number up to 86400000", name,
+                               v);
+    }
+    *out = (unsigned)n;
+    return 0;
+}
+
+static void env_str(const char **field, const char *name)
+{
+    const char *v = getenv(name);
+    if (*field == NULL && v != NULL && v[0] != '\0')
+        *field = v;
+}
+
+static int env_num(unsigned *field, const char *name)
+{
+    unsigned v = 0;
+    int rc = fetch_env_uint(name, &v);
+    if (rc == 0 && *field == 0)
+        *field = v;
+    return rc;
+}
+
+int fetch_options_from_env(struct fetch_options *opt)
+{
+    int rc = 0;
+    const char *mi = getenv("CCRFS_AZURE_MANAGED_IDENTITY");
+
+    env_str(&opt->ca_file, "CCRFS_STORE_CA_FILE");
+    env_str(&opt->endpoint, "CCRFS_AZURE_ENDPOINT");
+    env_str(&opt->az_sas_file, "CCRFS_AZURE_SAS_FILE");
+    env_str(&opt->az_key_file, "CCRFS_AZURE_KEY_FILE");
+    env_str(&opt->az_token_file, "CCRFS_AZURE_TOKEN_FILE");
+    if ((rc = env_num(&opt->connect_timeout_ms, "CCRFS_STORE_CONNECT_TIMEOUT_MS")) != 0 ||
+        (rc = env_num(&opt->low_speed_time_s, "CCRFS_STORE_LOW_SPEED_TIME")) != 0 ||
+        (rc = env_num(&opt->retry_budget_ms, "CCRFS_STORE_RETRY_BUDGET_MS")) != 0 ||
+        (rc = env_num(&opt->max_in_flight, "CCRFS_STORE_MAX_IN_FLIGHT")) != 0)
+        return rc;
+    if (mi != NULL && mi[0] != '\0') {
+        if (strcmp(mi, "1") != 0 && strcmp(mi, "0") != 0)
+            return ccr_err_set(EINVAL, "environment variable CCRFS_AZURE_MANAGED_IDENTITY: expected 0 or 1");
+        if (strcmp(mi, "1") == 0)
+            opt->az_managed_identity = 1;
+    }
+    return 0;
 }

@@ -76,7 +76,17 @@ struct fetch_options {
     unsigned retry_budget_ms;  /* total time spent retrying one request */
     unsigned max_in_flight;    /* concurrent requests per store */
     const char *endpoint;      /* az://: service endpoint override (Azurite) */
+    /* az:// credentials, tried in this order; secrets come from files or the environment
+     * (fetch_options_from_env), never from the command line. */
+    const char *az_sas_file;   /* a SAS token (query string) */
+    const char *az_key_file;   /* a base64 Shared Key account key */
+    const char *az_token_file; /* an OAuth bearer token */
+    int az_managed_identity;   /* fetch bearer tokens from the managed-identity endpoint */
 };
+
+/* Fills the options not yet set from CCRFS_STORE_* and CCRFS_AZURE_* environment variables
+ * (docs/STORES.md); EINVAL naming the variable when one is malformed. */
+int fetch_options_from_env(struct fetch_options *opt);
 
 /* Opens the store a URL names: a plain path or file://PATH, and whatever else the build
  * registers (http://, https://, az://). EINVAL with a message for an unknown scheme. */
@@ -91,6 +101,10 @@ int fetch_put(struct fetch_store *s, const char *key, const struct fetch_source 
 void fetch_get_stats(struct fetch_store *s, struct fetch_stats *out);
 void fetch_store_destroy(struct fetch_store *s);
 
+/* Object keys must stay inside the store: EINVAL (with a message) for an empty key, a leading
+ * or trailing '/', an empty, "." or ".." segment, or a control character. */
+int fetch_key_check(const char *key);
+
 /* Reads a whole object of at most max_len bytes into a malloc'd buffer. */
 int fetch_read_object(struct fetch_store *s, const char *key, size_t max_len, uint8_t **out, size_t *out_len);
 
@@ -99,5 +113,23 @@ void fetch_source_fd(struct fetch_source *src, int fd, uint64_t len);
 
 /* Backends. */
 int fetch_file_create(const char *root, struct fetch_store **out);
+/* http://HOST[:PORT]/PATH[?QUERY] and https://: the query (a SAS or pre-signed signature) is
+ * kept on every object URL. */
+int fetch_http_store_create(const char *url, const struct fetch_options *opt, struct fetch_store **out);
+/* az://ACCOUNT/CONTAINER[/PREFIX]: Azure Blob storage (or Azurite through opt->endpoint). */
+int fetch_az_create(const char *url, const struct fetch_options *opt, struct fetch_store **out);
+
+/* The fault-injecting test store: wraps inner (and owns it from then on). Rates are in
+ * parts per thousand of calls, decided by a generator seeded with seed. */
+struct fetch_faulty_conf {
+    unsigned error_permille;      /* fail a call with error_code */
+    int error_code;               /* default EIO */
+    unsigned short_read_permille; /* read_range fills only part of the buffer and fails with EIO */
+    unsigned delay_ms;            /* sleep before every call */
+    unsigned fail_first;          /* fail the first N calls, whatever the rates */
+    unsigned seed;
+};
+int fetch_faulty_create(const struct fetch_faulty_conf *conf, struct fetch_store *inner,
+                        struct fetch_store **out);
 
 #endif

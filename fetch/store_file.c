@@ -18,6 +18,8 @@ struct file_store {
     atomic_uint_least64_t requests, bytes_read, bytes_written, errors, in_flight;
 };
 
+static atomic_uint put_serial;
+
 static struct file_store *file_priv(struct fetch_store *s)
 {
     return s->priv;
@@ -26,8 +28,9 @@ static struct file_store *file_priv(struct fetch_store *s)
 /* Object keys come from manifests and callers; refuse anything that could leave the root. */
 static int file_key_path(struct file_store *fs, const char *key, char **out)
 {
-    if (key[0] == '/' || strstr(key, "..") != NULL || key[0] == '\0')
-        return ccr_err_set(EINVAL, "%s: invalid object key", key);
+    int rc = fetch_key_check(key);
+    if (rc != 0)
+        return rc;
     *out = ccr_path_join(fs->root, key);
     return *out == NULL ? ENOMEM : 0;
 }
@@ -165,7 +168,8 @@ static int file_put(struct fetch_store *s, const char *key, const struct fetch_s
         rc = ENOMEM;
         goto out;
     }
-    snprintf(tmp, strlen(path) + 32, "%s.tmp.%ld", path, (long)getpid());
+    /* Unique per call, so threads putting the same key never write one temporary file. */
+    snprintf(tmp, strlen(path) + 32, "%s.tmp.%ld.%u", path, (long)getpid(), atomic_fetch_add(&put_serial, 1));
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         rc = ccr_err_set(errno, "%s: %s", tmp, strerror(errno));

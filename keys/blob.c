@@ -1,10 +1,10 @@
 #include "keys/blob.h"
+#include "keys/hashpipe.h"
 #include "common/bytes.h"
 #include "common/err.h"
 #include "common/fileio.h"
 #include "common/secmem.h"
 
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -201,58 +201,71 @@ static int read_full(int fd, uint8_t *buf, size_t len, size_t *got)
     return 0;
 }
 
+/* Plaintext is read in chunks of whole blocks into a ring of slots; the hashing thread works
+ * on one slot while this thread encrypts and writes another. */
+#define ENCRYPT_CHUNK (1u << 20)
+#define ENCRYPT_SLOTS 4
+
 int keys_blob_encrypt_fd(struct keys_blob_key *k, int in_fd, int out_fd, uint8_t sha256_out[KEYS_SHA256_LEN],
                          void (*progress)(void *arg, uint64_t bytes), void *progress_arg)
 {
     const struct keys_blob_header *h = &k->header;
     size_t bs = keys_blob_block_size(h);
-    uint64_t blocks = keys_blob_block_count(h), done = 0;
-    uint8_t *plain = ccr_secmem_alloc(bs + 1);
-    uint8_t *cipher = malloc(bs + KEYS_TAG_LEN);
-    EVP_MD_CTX *sha = EVP_MD_CTX_new();
+    size_t per_chunk = ENCRYPT_CHUNK > bs ? ENCRYPT_CHUNK / bs : 1;
+    size_t chunk = per_chunk * bs;
+    uint64_t blocks = keys_blob_block_count(h), done = 0, tickets[ENCRYPT_SLOTS] = {0};
+    uint8_t *plain = ccr_secmem_alloc(ENCRYPT_SLOTS * chunk + 1);
+    uint8_t *cipher = malloc(per_chunk * (bs + KEYS_TAG_LEN));
+    struct keys_hashpipe *hash = NULL;
     size_t got;
     int rc;
 
-    if (plain == NULL || cipher == NULL || sha == NULL) {
+    if (plain == NULL || cipher == NULL) {
         rc = ENOMEM;
         goto out;
     }
-    if (EVP_DigestInit_ex(sha, EVP_sha256(), NULL) != 1) {
-        rc = ccr_err_set(EIO, "SHA-256 is not available");
+    if ((rc = keys_hashpipe_start(&hash)) != 0)
         goto out;
-    }
     if ((rc = ccr_write_all(out_fd, h->raw, KEYS_BLOB_HEADER_LEN)) != 0)
         goto out;
-    for (uint64_t i = 0; i < blocks; i++) {
-        size_t want = keys_blob_block_plain_len(h, i);
-        if ((rc = read_full(in_fd, plain, want, &got)) != 0)
+    for (uint64_t i = 0, round = 0; i < blocks; i += per_chunk, round++) {
+        size_t slot = round % ENCRYPT_SLOTS, want, out_len = 0;
+        uint64_t n = blocks - i < per_chunk ? blocks - i : per_chunk;
+        uint8_t *p = plain + slot * chunk;
+
+        if (round >= ENCRYPT_SLOTS)
+            keys_hashpipe_wait(hash, tickets[slot]); /* the slot is free once hashed */
+        want = (size_t)((n - 1) * bs + keys_blob_block_plain_len(h, i + n - 1));
+        if ((rc = read_full(in_fd, p, want, &got)) != 0)
             goto out;
         if (got != want) {
             rc = ccr_err_set(EIO, "input ended at %llu of %llu bytes (did it change while being read?)",
                              (unsigned long long)(done + got), (unsigned long long)h->plain_len);
             goto out;
         }
-        EVP_DigestUpdate(sha, plain, want);
-        if ((rc = keys_blob_encrypt_block(k, i, plain, want, cipher)) != 0)
-            goto out;
-        if ((rc = ccr_write_all(out_fd, cipher, want + KEYS_TAG_LEN)) != 0)
+        tickets[slot] = keys_hashpipe_push(hash, p, want);
+        for (uint64_t b = 0; b < n; b++) {
+            size_t len = keys_blob_block_plain_len(h, i + b);
+            if ((rc = keys_blob_encrypt_block(k, i + b, p + b * bs, len, cipher + out_len)) != 0)
+                goto out;
+            out_len += len + KEYS_TAG_LEN;
+        }
+        if ((rc = ccr_write_all(out_fd, cipher, out_len)) != 0)
             goto out;
         done += want;
         if (progress != NULL)
             progress(progress_arg, done);
     }
     /* The file must end exactly where its length said. */
-    if ((rc = read_full(in_fd, plain, 1, &got)) != 0)
+    if ((rc = read_full(in_fd, plain + ENCRYPT_SLOTS * chunk, 1, &got)) != 0)
         goto out;
-    if (got != 0) {
+    if (got != 0)
         rc = ccr_err_set(EIO, "input is longer than %llu bytes (did it change while being read?)",
                          (unsigned long long)h->plain_len);
-        goto out;
-    }
-    EVP_DigestFinal_ex(sha, sha256_out, NULL);
 out:
-    EVP_MD_CTX_free(sha);
-    ccr_secmem_free(plain, bs + 1);
+    if (hash != NULL)
+        keys_hashpipe_finish(hash, rc == 0 ? sha256_out : NULL);
+    ccr_secmem_free(plain, ENCRYPT_SLOTS * chunk + 1);
     free(cipher);
     return rc;
 }

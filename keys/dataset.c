@@ -1,9 +1,9 @@
 #include "keys/dataset.h"
+#include "keys/hashpipe.h"
 #include "common/err.h"
 #include "common/secmem.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,16 +128,17 @@ int keys_dataset_read_blocks(struct keys_dataset *ds, const struct keys_manifest
     return 0;
 }
 
-#define STREAM_BLOCKS_BYTES (8u << 20) /* plaintext fetched per round trip */
+#define STREAM_BLOCKS_BYTES (4u << 20) /* plaintext fetched per round trip */
+#define STREAM_SLOTS 2                  /* one slot hashed while the next is fetched and decrypted */
 
 int keys_dataset_stream_file(struct keys_dataset *ds, const struct keys_manifest_entry *e, keys_dataset_sink cb,
                              void *arg)
 {
     struct keys_blob_key *k = NULL;
+    struct keys_hashpipe *hash = NULL;
     uint8_t *plain = NULL, *scratch = NULL, digest[KEYS_SHA256_LEN];
-    EVP_MD_CTX *sha = NULL;
-    uint64_t blocks, per;
-    size_t bs, plain_cap = 0;
+    uint64_t blocks, per, tickets[STREAM_SLOTS] = {0};
+    size_t bs, slot_len = 0;
     int rc;
 
     if ((rc = keys_dataset_open_file(ds, e, &k)) != 0)
@@ -147,29 +148,35 @@ int keys_dataset_stream_file(struct keys_dataset *ds, const struct keys_manifest
     per = STREAM_BLOCKS_BYTES / bs ? STREAM_BLOCKS_BYTES / bs : 1;
     if (per > blocks)
         per = blocks ? blocks : 1;
-    plain_cap = per * bs;
-    plain = ccr_secmem_alloc(plain_cap);
+    slot_len = per * bs;
+    plain = ccr_secmem_alloc(STREAM_SLOTS * slot_len);
     scratch = malloc(per * (bs + KEYS_TAG_LEN));
-    sha = EVP_MD_CTX_new();
-    if (plain == NULL || scratch == NULL || sha == NULL || EVP_DigestInit_ex(sha, EVP_sha256(), NULL) != 1) {
+    if (plain == NULL || scratch == NULL) {
         rc = ENOMEM;
         goto out;
     }
-    for (uint64_t i = 0; i < blocks; i += per) {
+    if ((rc = keys_hashpipe_start(&hash)) != 0)
+        goto out;
+    for (uint64_t i = 0, round = 0; i < blocks; i += per, round++) {
         uint64_t n = blocks - i < per ? blocks - i : per;
         size_t got = (size_t)((n - 1) * bs + keys_blob_block_plain_len(&k->header, i + n - 1));
-        if ((rc = keys_dataset_read_blocks(ds, e, k, i, n, scratch, plain)) != 0)
+        uint8_t *p = plain + (round % STREAM_SLOTS) * slot_len;
+        if (round >= STREAM_SLOTS)
+            keys_hashpipe_wait(hash, tickets[round % STREAM_SLOTS]);
+        if ((rc = keys_dataset_read_blocks(ds, e, k, i, n, scratch, p)) != 0)
             goto out;
-        EVP_DigestUpdate(sha, plain, got);
-        if ((rc = cb(arg, plain, got, i * bs)) != 0)
+        tickets[round % STREAM_SLOTS] = keys_hashpipe_push(hash, p, got);
+        if ((rc = cb(arg, p, got, i * bs)) != 0)
             goto out;
     }
-    EVP_DigestFinal_ex(sha, digest, NULL);
+    keys_hashpipe_finish(hash, digest);
+    hash = NULL;
     if (CRYPTO_memcmp(digest, e->sha256, sizeof digest) != 0)
         rc = ccr_err_set(EBADMSG, "%s: plaintext SHA-256 differs from the manifest", e->path);
 out:
-    EVP_MD_CTX_free(sha);
-    ccr_secmem_free(plain, plain_cap);
+    if (hash != NULL)
+        keys_hashpipe_finish(hash, NULL);
+    ccr_secmem_free(plain, STREAM_SLOTS * slot_len);
     free(scratch);
     keys_blob_key_free(k);
     return rc;

@@ -267,8 +267,8 @@ int keys_manifest_decode(const uint8_t *buf, size_t len, struct keys_manifest *m
                 goto fail;
             }
             e->log2_block = buf[o];
-            if (blen > KEYS_BLOB_NAME_MAX) {
-                rc = ccr_err_set(EINVAL, "entry %u (%s): blob name too long", i, e->path);
+            if (blen > KEYS_BLOB_NAME_MAX || memchr(buf + o + 2, '\0', blen) != NULL) {
+                rc = ccr_err_set(EINVAL, "entry %u (%s): blob name is not 1-64 lowercase hex digits", i, e->path);
                 goto fail;
             }
             memcpy(e->blob, buf + o + 2, blen);

@@ -8,7 +8,7 @@ packages=(
   libfuse3-dev fuse3 libssl-dev libcurl4-openssl-dev libjson-c-dev libattr1-dev
   libcmocka-dev libmicrohttpd-dev libsqlite3-dev
   # used by the tests: real programs reading the mount, and servers on loopback
-  attr openssl curl ca-certificates python3 sqlite3 fio nginx-light xxd procps psmisc
+  attr openssl curl ca-certificates python3 python3-cryptography sqlite3 fio nginx-light xxd procps psmisc
 )
 
 missing=()
@@ -27,4 +27,20 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Azurite, the Azure Storage emulator, for the az:// store tests: the machine's node when it has
+# one, else Debian's nodejs and npm; installed only when missing.
+if ! command -v azurite-blob >/dev/null 2>&1; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: azurite is missing; run this script as root" >&2
+    exit 1
+  fi
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  fi
+  echo "install-deps: installing azurite (npm)"
+  npm install -g --no-fund --no-audit azurite@3.35.0 >/dev/null  # 3.35 runs on Debian 12's node 18; later ones want node 22
 fi

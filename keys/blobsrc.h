@@ -1,0 +1,27 @@
+/* A blob as an upload source: the store's put() asks for byte ranges of the blob and gets
+ * them encrypted on the fly from a plaintext reader, so a file can be sealed into a store
+ * with no temporary copy, clear or encrypted. Block nonces are deterministic, so any range
+ * can be produced in any order, and again on a retry. */
+#ifndef CCRFS_KEYS_BLOBSRC_H
+#define CCRFS_KEYS_BLOBSRC_H
+
+#include "fetch/store.h"
+#include "keys/blob.h"
+
+/* Reads exactly len plaintext bytes at off. */
+typedef int (*keys_plain_reader)(void *arg, void *buf, size_t len, uint64_t off);
+
+struct keys_blobsrc {
+    struct fetch_source src; /* hand &src to fetch_put; it must stay first */
+    const struct keys_blob_key *key;
+    keys_plain_reader read;
+    void *arg;
+};
+
+/* Prepares bs so that bs->src yields the whole blob (header, blocks, tags) of key's file. */
+void keys_blobsrc_init(struct keys_blobsrc *bs, const struct keys_blob_key *key, keys_plain_reader read, void *arg);
+
+/* SHA-256 of plain_len bytes read through read, in 1 MiB steps. */
+int keys_plain_sha256(keys_plain_reader read, void *arg, uint64_t plain_len, uint8_t out[KEYS_SHA256_LEN]);
+
+#endif
