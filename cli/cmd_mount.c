@@ -107,6 +107,7 @@ static int mount_serve(const char *url, const char *mountpoint, struct keys_rele
     struct keys_release_info info;
     struct fs_mount *m = NULL;
     struct fs_mount_config conf;
+    struct fetch_options fopt;
     char *abs_url = NULL;
     int rc, status = CLI_EXIT_FAIL;
 
@@ -120,7 +121,12 @@ static int mount_serve(const char *url, const char *mountpoint, struct keys_rele
         }
         url = abs_url;
     }
-    if ((rc = fetch_store_open(url, NULL, &store)) != 0) {
+    memset(&fopt, 0, sizeof fopt);
+    if ((rc = fetch_options_from_env(&fopt)) != 0) {
+        cli_fail_rc(rc, "store options");
+        goto out;
+    }
+    if ((rc = fetch_store_open(url, &fopt, &store)) != 0) {
         cli_fail_rc(rc, url);
         goto out;
     }
