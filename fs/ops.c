@@ -425,6 +425,10 @@ static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
         items[0].len = keys_blob_block_plain_len(&k->header, first + i);
         rc = fs_fetch_blocks(m, n, k, items, 1);
     }
+    /* The last use of the open file: once the reply is sent, its release may come at once. */
+    pthread_mutex_lock(&of->lock);
+    of->stalled = stalled;
+    pthread_mutex_unlock(&of->lock);
     if (rc == 0) {
         for (uint64_t i = 0; i < nblocks; i++) {
             uint64_t bstart = (first + i) << log2;
@@ -450,9 +454,6 @@ release:
 unlock:
     pthread_rwlock_unlock(&m->key_lock);
     ccr_secmem_free(priv, priv_len);
-    pthread_mutex_lock(&of->lock);
-    of->stalled = stalled;
-    pthread_mutex_unlock(&of->lock);
     free(blk);
     free(items);
     free(iov);
