@@ -9,6 +9,7 @@
  *                          Shared while a key is used (a block fetch and decrypt), exclusive
  *                          to install a key or to wipe them all (revoke)
  *   3. the cache's lock, the prefetch queue's lock: internal to those modules, held briefly
+ *   fs_mount.open_lock     the list of open files; taken alone, never with another lock
  * The tree itself never changes after fs_mount_create, so it needs no lock. Counters are
  * atomics. */
 #ifndef CCRFS_FS_INTERNAL_H
@@ -33,6 +34,7 @@
 #define FS_HEADER_BLOCK UINT64_MAX /* on_integrity_failure's block for a blob header */
 
 struct fs_open_file {
+    struct fs_open_file *prev, *next; /* the mount's open files, guarded by open_lock */
     struct fs_node *node;
     uint64_t handle; /* from the on_open hook */
     pthread_mutex_t lock;
@@ -55,6 +57,10 @@ struct fs_mount {
     struct fs_prefetch *pf;
     uint64_t window_max;
     pthread_rwlock_t key_lock;
+    /* Files opened and not yet released: the kernel may drop releases at unmount, and those
+     * still get on_release and are freed when the mount ends. */
+    pthread_mutex_t open_lock;
+    struct fs_open_file *open_files;
     atomic_int revoked;
     atomic_int inval_running; /* the revoke's page-cache invalidation is under way */
     atomic_uint_least64_t bytes_fetched, bytes_served, reads, opens, integrity_failures, store_errors,
@@ -82,6 +88,7 @@ int fs_fetch_blocks(struct fs_mount *m, struct fs_node *n, const struct keys_blo
 /* The file's key, opening its blob (header checks against the manifest) the first time. */
 int fs_node_open_key(struct fs_mount *m, struct fs_node *n);
 void fs_prefetch_runner(void *arg, const struct fs_prefetch_job *job);
+void fs_open_file_free(struct fs_mount *m, struct fs_open_file *of);
 void fs_report_integrity(struct fs_mount *m, struct fs_node *n, uint64_t block, const char *why);
 
 #endif

@@ -32,6 +32,7 @@ int fs_mount_create(const struct fs_mount_config *conf, struct fs_mount **out)
     m->uid = m->opts.uid_set ? m->opts.uid : getuid();
     m->gid = m->opts.gid_set ? m->opts.gid : getgid();
     pthread_rwlock_init(&m->key_lock, NULL);
+    pthread_mutex_init(&m->open_lock, NULL);
     if ((rc = fs_tree_build(&m->ds->manifest, &m->tree)) != 0)
         goto fail;
     /* One slot per block of the largest block size in the dataset. */
@@ -223,9 +224,12 @@ void fs_mount_destroy(struct fs_mount *m)
             fuse_remove_signal_handlers(m->se);
         fuse_session_destroy(m->se);
     }
+    while (m->open_files != NULL)
+        fs_open_file_free(m, m->open_files);
     cache_destroy(m->cache);
     fs_tree_free(&m->tree);
     pthread_rwlock_destroy(&m->key_lock);
+    pthread_mutex_destroy(&m->open_lock);
     free(m->mountpoint);
     free(m);
 }

@@ -253,17 +253,34 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     of->handle = handle;
     pthread_mutex_init(&of->lock, NULL);
     fs_window_init(&of->win, FS_WINDOW_MIN, m->window_max);
+    pthread_mutex_lock(&m->open_lock);
+    of->next = m->open_files;
+    if (of->next != NULL)
+        of->next->prev = of;
+    m->open_files = of;
+    pthread_mutex_unlock(&m->open_lock);
     atomic_fetch_add(&m->opens, 1);
     fi->fh = (uint64_t)(uintptr_t)of;
     fi->keep_cache = 1; /* blobs never change: keep the kernel's page cache across opens */
     fi->noflush = 1;
-    if (fuse_reply_open(req, fi) != 0) {
-        /* The opener went away (interrupted): the kernel sends no release for this. */
-        if (m->hooks != NULL && m->hooks->on_open != NULL && m->hooks->on_release != NULL)
-            m->hooks->on_release(m->hooks->arg, handle);
-        pthread_mutex_destroy(&of->lock);
-        free(of);
-    }
+    if (fuse_reply_open(req, fi) != 0)
+        fs_open_file_free(m, of); /* the opener went away: no release will come */
+}
+
+void fs_open_file_free(struct fs_mount *m, struct fs_open_file *of)
+{
+    pthread_mutex_lock(&m->open_lock);
+    if (of->prev != NULL)
+        of->prev->next = of->next;
+    else
+        m->open_files = of->next;
+    if (of->next != NULL)
+        of->next->prev = of->prev;
+    pthread_mutex_unlock(&m->open_lock);
+    if (m->hooks != NULL && m->hooks->on_open != NULL && m->hooks->on_release != NULL)
+        m->hooks->on_release(m->hooks->arg, of->handle);
+    pthread_mutex_destroy(&of->lock);
+    free(of);
 }
 
 static void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -272,12 +289,8 @@ static void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
     struct fs_open_file *of = (struct fs_open_file *)(uintptr_t)fi->fh;
 
     (void)ino;
-    if (of != NULL) {
-        if (m->hooks != NULL && m->hooks->on_open != NULL && m->hooks->on_release != NULL)
-            m->hooks->on_release(m->hooks->arg, of->handle);
-        pthread_mutex_destroy(&of->lock);
-        free(of);
-    }
+    if (of != NULL)
+        fs_open_file_free(m, of);
     fuse_reply_err(req, 0);
 }
 

@@ -69,6 +69,11 @@ check_fails() {
 }
 
 mount_lib_finish() {
+  # A daemon built with sanitizers reports to its log (the tests keep foreground logs in $TMP).
+  if grep -l -E "ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer" "$TMP"/*.log >/dev/null 2>&1; then
+    grep -h -A20 -E "ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer" "$TMP"/*.log | head -60
+    fail "the daemon reported a sanitizer error"
+  fi
   echo "$MOUNT_LIB_PASSED passed, $MOUNT_LIB_FAILED failed"
   [ "$MOUNT_LIB_FAILED" -eq 0 ]
 }
