@@ -200,7 +200,7 @@ int fs_mount_run(struct fs_mount *m, void (*ready)(void *arg, int ok), void *rea
         return ENOMEM;
     fuse_loop_cfg_set_clone_fd(cfg, 0);
     fuse_loop_cfg_set_idle_threads(cfg, 8);
-    fuse_loop_cfg_set_max_threads(cfg, 32);
+    fuse_loop_cfg_set_max_threads(cfg, 16);
     rc = fuse_session_loop_mt(m->se, cfg);
     fuse_loop_cfg_destroy(cfg);
     fuse_session_unmount(m->se);
