@@ -99,7 +99,8 @@ static int mount_wait_child(pid_t pid, int fd)
 }
 
 static int mount_serve(const char *url, const char *mountpoint, struct keys_release_request *keysrc,
-                       const char *expect_id, const struct fs_options *opts, int debug, struct mount_ready *ready)
+                       const char *expect_id, const struct fs_options *opts, int debug,
+                       struct mount_ready *ready)
 {
     struct fetch_store *store = NULL;
     struct keys_dek *dek = NULL;
@@ -137,8 +138,9 @@ static int mount_serve(const char *url, const char *mountpoint, struct keys_rele
         goto out;
     }
     if (!info.attested)
-        ccr_log_warn("WARNING: the key was NOT released by attestation (%s); use only to test a dataset locally",
-                     info.method[0] ? info.method : "unattested source");
+        ccr_log_warn(
+            "WARNING: the key was NOT released by attestation (%s); use only to test a dataset locally",
+            info.method[0] ? info.method : "unattested source");
     else
         ccr_log_info("key released by %s (%s, evidence %s)", info.broker, info.method, info.evidence);
     if ((rc = keys_dataset_open(store, dek, expect_id, &ds)) != 0) {
@@ -216,10 +218,18 @@ int cli_cmd_mount(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "fdvo:h", long_opts, NULL)) != -1) {
         switch (c) {
-        case 'f': foreground = 1; break;
-        case 'd': debug = foreground = 1; break;
-        case 'v': ccr_log_set_level(CCR_LOG_DEBUG); break;
-        case 'i': id_text = optarg; break;
+        case 'f':
+            foreground = 1;
+            break;
+        case 'd':
+            debug = foreground = 1;
+            break;
+        case 'v':
+            ccr_log_set_level(CCR_LOG_DEBUG);
+            break;
+        case 'i':
+            id_text = optarg;
+            break;
         case 'o':
             if (fs_options_parse(&opts, optarg) != 0) {
                 status = cli_usage("%s", ccr_err_msg(EINVAL));

@@ -102,8 +102,8 @@ int fs_node_open_key(struct fs_mount *m, struct fs_node *n)
     return rc;
 }
 
-int fs_fetch_blocks(struct fs_mount *m, struct fs_node *n, const struct keys_blob_key *k, struct fs_fetch_item *it,
-                    size_t count)
+int fs_fetch_blocks(struct fs_mount *m, struct fs_node *n, const struct keys_blob_key *k,
+                    struct fs_fetch_item *it, size_t count)
 {
     const struct keys_blob_header *h = &k->header;
     char key[KEYS_BLOB_NAME_MAX + 8];
@@ -150,8 +150,9 @@ int fs_fetch_blocks(struct fs_mount *m, struct fs_node *n, const struct keys_blo
         const uint8_t *in = ranges[r].buf;
         if (ranges[r].result != 0) {
             atomic_fetch_add(&m->store_errors, 1);
-            ccr_log_error("read %s: blocks %llu..%llu: %s", n->e->path, (unsigned long long)it[first_item[r]].block,
-                          (unsigned long long)it[end - 1].block, ccr_err_msg(ranges[r].result));
+            ccr_log_error("read %s: blocks %llu..%llu: %s", n->e->path,
+                          (unsigned long long)it[first_item[r]].block, (unsigned long long)it[end - 1].block,
+                          ccr_err_msg(ranges[r].result));
             for (size_t i = first_item[r]; i < end; i++)
                 it[i].rc = EIO;
             if (first_rc == 0)

@@ -15,11 +15,11 @@ struct cache_entry {
     uint8_t *data;
     size_t len;
     uint32_t pins;
-    uint32_t hash_next;      /* chain in the bucket */
+    uint32_t hash_next;          /* chain in the bucket */
     uint32_t lru_prev, lru_next; /* READY and unpinned entries only; also the free list (lru_next) */
-    uint8_t state;           /* enum entry_state */
-    uint8_t stale;           /* a wipe happened during the fill: drop the block when it ends */
-    int fill_rc;             /* ENTRY_DEAD: why */
+    uint8_t state;               /* enum entry_state */
+    uint8_t stale;               /* a wipe happened during the fill: drop the block when it ends */
+    int fill_rc;                 /* ENTRY_DEAD: why */
 };
 
 /* One mutex (lock) protects every field below it and every entry; fills happen outside it.

@@ -27,10 +27,10 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#define FS_RANGE_MAX   (1u << 20) /* ciphertext bytes per ranged request */
-#define FS_JOB_BYTES   (4u << 20) /* plaintext bytes per fetch-ahead job */
-#define FS_WINDOW_MIN  (1u << 20)
-#define FS_TIMEOUT     86400.0 /* the tree never changes: the kernel may cache names and attributes */
+#define FS_RANGE_MAX    (1u << 20) /* ciphertext bytes per ranged request */
+#define FS_JOB_BYTES    (4u << 20) /* plaintext bytes per fetch-ahead job */
+#define FS_WINDOW_MIN   (1u << 20)
+#define FS_TIMEOUT      86400.0    /* the tree never changes: the kernel may cache names and attributes */
 #define FS_HEADER_BLOCK UINT64_MAX /* on_integrity_failure's block for a blob header */
 
 struct fs_open_file {
@@ -83,8 +83,8 @@ struct fs_fetch_item {
 /* Fetches and decrypts the given blocks (sorted, of one file) with runs of adjacent blocks
  * merged into ranged requests, all in flight together. Counts, logs and reports (hook) every
  * block that fails authentication. Returns the first failure. key_lock must be held shared. */
-int fs_fetch_blocks(struct fs_mount *m, struct fs_node *n, const struct keys_blob_key *k, struct fs_fetch_item *it,
-                    size_t count);
+int fs_fetch_blocks(struct fs_mount *m, struct fs_node *n, const struct keys_blob_key *k,
+                    struct fs_fetch_item *it, size_t count);
 /* The file's key, opening its blob (header checks against the manifest) the first time. */
 int fs_node_open_key(struct fs_mount *m, struct fs_node *n);
 void fs_prefetch_runner(void *arg, const struct fs_prefetch_job *job);

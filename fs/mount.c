@@ -51,10 +51,11 @@ int fs_mount_create(const struct fs_mount_config *conf, struct fs_mount **out)
     if (m->opts.workers > 0 && budget > 0 &&
         (rc = fs_prefetch_create(m->opts.workers, budget, fs_prefetch_runner, m, &m->pf)) != 0)
         goto fail;
-    ccr_log_info("dataset %s: %u entries, %llu bytes; cache %llu MiB in %llu KiB blocks, fetch-ahead up to %llu MiB",
-                 m->ds->id, m->tree.count - 1, (unsigned long long)m->tree.total_bytes,
-                 (unsigned long long)(nslots * slot >> 20), (unsigned long long)(slot >> 10),
-                 (unsigned long long)(budget >> 20));
+    ccr_log_info(
+        "dataset %s: %u entries, %llu bytes; cache %llu MiB in %llu KiB blocks, fetch-ahead up to %llu MiB",
+        m->ds->id, m->tree.count - 1, (unsigned long long)m->tree.total_bytes,
+        (unsigned long long)(nslots * slot >> 20), (unsigned long long)(slot >> 10),
+        (unsigned long long)(budget >> 20));
     *out = m;
     return 0;
 fail:
@@ -82,8 +83,10 @@ static int check_mountpoint(const char *mp)
 
     if (stat(mp, &st) != 0) {
         if (errno == ENOTCONN)
-            return ccr_err_set(EBUSY, "%s: a FUSE file system whose daemon has gone is mounted there "
-                                      "(fusermount3 -u %s first)", mp, mp);
+            return ccr_err_set(EBUSY,
+                               "%s: a FUSE file system whose daemon has gone is mounted there "
+                               "(fusermount3 -u %s first)",
+                               mp, mp);
         return ccr_err_set(errno, "%s: %s", mp, strerror(errno));
     }
     if (!S_ISDIR(st.st_mode))
@@ -115,7 +118,8 @@ int fs_mount_start(struct fs_mount *m, const char *mountpoint)
      * against -o uid/gid; allow_other: the clean-room app runs as another user. */
     rc = snprintf(opts, sizeof opts, "ro,default_permissions,fsname=%s,subtype=ccrfs,max_read=%u%s%s%s",
                   fsname, FS_MAX_READ, allow_other ? ",allow_other" : "",
-                  m->opts.fuse_opts && m->opts.fuse_opts[0] ? "," : "", m->opts.fuse_opts ? m->opts.fuse_opts : "");
+                  m->opts.fuse_opts && m->opts.fuse_opts[0] ? "," : "",
+                  m->opts.fuse_opts ? m->opts.fuse_opts : "");
     if (rc < 0 || (size_t)rc >= sizeof opts)
         return ccr_err_set(EINVAL, "mount options too long");
     argv[argc++] = "ccrfs";
@@ -159,7 +163,8 @@ static void *tune_thread(void *argp)
         if (m->opts.readahead_kb > 0) {
             char path[96], val[32];
             int fd, n;
-            snprintf(path, sizeof path, "/sys/class/bdi/%u:%u/read_ahead_kb", major(st.st_dev), minor(st.st_dev));
+            snprintf(path, sizeof path, "/sys/class/bdi/%u:%u/read_ahead_kb", major(st.st_dev),
+                     minor(st.st_dev));
             n = snprintf(val, sizeof val, "%u\n", m->opts.readahead_kb);
             fd = open(path, O_WRONLY | O_CLOEXEC);
             if (fd < 0 || write(fd, val, (size_t)n) != n)
@@ -301,14 +306,15 @@ int fs_mount_stats_json(struct fs_mount *m, char *buf, size_t len)
                  "\"requests_in_flight\":%llu,\"store_requests\":%llu,\"store_retries\":%llu,"
                  "\"prefetch_pending_bytes\":%llu,\"prefetch_jobs\":%llu,\"revoked\":%s}",
                  m->ds->id, (unsigned long long)atomic_load(&m->bytes_fetched),
-                 (unsigned long long)atomic_load(&m->bytes_served), (unsigned long long)atomic_load(&m->reads),
-                 (unsigned long long)atomic_load(&m->opens), (unsigned long long)cs.hits,
-                 (unsigned long long)cs.misses, (unsigned long long)cs.evictions,
-                 (unsigned long long)cs.slots_used, (unsigned long long)cs.slots, (unsigned long long)cs.slot_size,
-                 (unsigned long long)atomic_load(&m->integrity_failures),
-                 (unsigned long long)atomic_load(&m->store_errors), (unsigned long long)atomic_load(&m->denials),
-                 (unsigned long long)fst.in_flight, (unsigned long long)fst.requests,
-                 (unsigned long long)fst.retries, (unsigned long long)pf_pending, (unsigned long long)pf_jobs,
+                 (unsigned long long)atomic_load(&m->bytes_served),
+                 (unsigned long long)atomic_load(&m->reads), (unsigned long long)atomic_load(&m->opens),
+                 (unsigned long long)cs.hits, (unsigned long long)cs.misses, (unsigned long long)cs.evictions,
+                 (unsigned long long)cs.slots_used, (unsigned long long)cs.slots,
+                 (unsigned long long)cs.slot_size, (unsigned long long)atomic_load(&m->integrity_failures),
+                 (unsigned long long)atomic_load(&m->store_errors),
+                 (unsigned long long)atomic_load(&m->denials), (unsigned long long)fst.in_flight,
+                 (unsigned long long)fst.requests, (unsigned long long)fst.retries,
+                 (unsigned long long)pf_pending, (unsigned long long)pf_jobs,
                  atomic_load(&m->revoked) ? "true" : "false");
     return n < 0 || (size_t)n >= len ? ENOSPC : 0;
 }

@@ -17,12 +17,12 @@
 struct fs_mount;
 
 struct fs_mount_config {
-    struct keys_dataset *ds;              /* not owned; outlives the mount */
-    struct keys_dek *dek;                 /* not owned; wiped in place by fs_mount_revoke */
-    const struct fs_access_hooks *hooks;  /* NULL: nothing to ask */
-    const struct fs_options *opts;        /* sizes, ownership, FUSE options */
-    int debug;                            /* FUSE request tracing */
-    const char *source;                   /* shown as the mount's source (the store URL) */
+    struct keys_dataset *ds;             /* not owned; outlives the mount */
+    struct keys_dek *dek;                /* not owned; wiped in place by fs_mount_revoke */
+    const struct fs_access_hooks *hooks; /* NULL: nothing to ask */
+    const struct fs_options *opts;       /* sizes, ownership, FUSE options */
+    int debug;                           /* FUSE request tracing */
+    const char *source;                  /* shown as the mount's source (the store URL) */
 };
 
 int fs_mount_create(const struct fs_mount_config *conf, struct fs_mount **out);

@@ -192,7 +192,8 @@ static void fs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off
     do_readdir(req, ino, size, off, 0);
 }
 
-static void fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+static void fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                              struct fuse_file_info *fi)
 {
     (void)fi;
     do_readdir(req, ino, size, off, 1);
@@ -537,7 +538,8 @@ static void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
     struct fs_node *n = fs_tree_node(&m->tree, ino);
     static const char root_list[] = XATTR_DATASET_ID "\0" XATTR_STATS "\0";
     static const char dir_list[] = XATTR_DATASET_ID "\0";
-    static const char file_list[] = XATTR_DATASET_ID "\0" XATTR_SHA256 "\0" XATTR_BLOB "\0" XATTR_BLOCK_SIZE "\0";
+    static const char file_list[] =
+        XATTR_DATASET_ID "\0" XATTR_SHA256 "\0" XATTR_BLOB "\0" XATTR_BLOCK_SIZE "\0";
 
     if (n == NULL)
         return (void)fuse_reply_err(req, ENOENT);

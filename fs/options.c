@@ -17,7 +17,7 @@ void fs_options_init(struct fs_options *o)
 
 void fs_options_free(struct fs_options *o)
 {
-    char **strs[] = {&o->dataset_id, &o->key_file, &o->kbs,     &o->resource,  &o->attest, &o->skr,
+    char **strs[] = {&o->dataset_id, &o->key_file, &o->kbs,     &o->resource,  &o->attest,   &o->skr,
                      &o->skr_maa,    &o->skr_akv,  &o->skr_kid, &o->broker_ca, &o->fuse_opts};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         free(*strs[i]);
@@ -103,9 +103,10 @@ static int fuse_opt_append(struct fs_options *o, const char *opt)
  * because mount(8) adds it by default; the mount is read-only whatever is asked. */
 static int opt_ignored(const char *name)
 {
-    static const char *const ignored[] = {"rw", "ro", "defaults", "auto", "noauto", "user", "nouser", "users",
-                                          "_netdev", "nofail", "dev", "nodev", "suid", "nosuid", "exec",
-                                          "noexec", "async", "atime", "noatime", "relatime", "fg", "bg"};
+    static const char *const ignored[] = {"rw",      "ro",       "defaults", "auto",   "noauto", "user",
+                                          "nouser",  "users",    "_netdev",  "nofail", "dev",    "nodev",
+                                          "suid",    "nosuid",   "exec",     "noexec", "async",  "atime",
+                                          "noatime", "relatime", "fg",       "bg"};
     if (strncmp(name, "x-", 2) == 0 || strncmp(name, "comment=", 8) == 0)
         return 1;
     for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++)

@@ -13,18 +13,18 @@
 #define FS_MAX_READ             (1u << 20)
 
 struct fs_options {
-    uint64_t cache_size;    /* cache_size=SIZE: plaintext block cache */
-    uint64_t prefetch_max;  /* prefetch_max=SIZE: fetch-ahead bytes in flight, per mount */
-    unsigned workers;       /* fetch_workers=N */
-    unsigned readahead_kb;  /* readahead_kb=N: the kernel's read-ahead for the mount, 0 leaves it */
+    uint64_t cache_size;   /* cache_size=SIZE: plaintext block cache */
+    uint64_t prefetch_max; /* prefetch_max=SIZE: fetch-ahead bytes in flight, per mount */
+    unsigned workers;      /* fetch_workers=N */
+    unsigned readahead_kb; /* readahead_kb=N: the kernel's read-ahead for the mount, 0 leaves it */
     int uid_set, gid_set;
-    uid_t uid;              /* uid=N: owner shown for every file */
-    gid_t gid;              /* gid=N */
-    int allow_other;        /* allow_other (default when mounted by root); noallow_other */
-    char *dataset_id;       /* dataset_id=sha256:... */
+    uid_t uid;        /* uid=N: owner shown for every file */
+    gid_t gid;        /* gid=N */
+    int allow_other;  /* allow_other (default when mounted by root); noallow_other */
+    char *dataset_id; /* dataset_id=sha256:... */
     /* Key source, for mount(8) and fstab, where there are no long options. */
     char *key_file, *kbs, *resource, *attest, *skr, *skr_maa, *skr_akv, *skr_kid, *broker_ca;
-    char *fuse_opts;        /* what is left, comma-separated, for FUSE ("" when nothing) */
+    char *fuse_opts; /* what is left, comma-separated, for FUSE ("" when nothing) */
 };
 
 void fs_options_init(struct fs_options *o);

@@ -51,8 +51,9 @@ static void test_key_source_and_fstab(void **state)
     (void)state;
     fs_options_init(&o);
     /* What mount(8) passes for an fstab line "... fuse.ccrfs defaults,_netdev,key_file=/k 0 0". */
-    assert_int_equal(fs_options_parse(&o, "rw,nosuid,nodev,relatime,_netdev,x-systemd.automount,key_file=/etc/k,"
-                                          "dataset_id=sha256:ab"),
+    assert_int_equal(fs_options_parse(&o,
+                                      "rw,nosuid,nodev,relatime,_netdev,x-systemd.automount,key_file=/etc/k,"
+                                      "dataset_id=sha256:ab"),
                      0);
     assert_string_equal(o.key_file, "/etc/k");
     assert_string_equal(o.dataset_id, "sha256:ab");
@@ -77,9 +78,18 @@ static void test_passed_to_fuse(void **state)
 
 static void test_bad_values(void **state)
 {
-    static const char *const bad[] = {"cache_size=", "cache_size=lots", "cache_size=12Q", "cache_size=100",
-                                      "cache_size=99999999999999999999", "uid=-1", "uid=abc", "gid=",
-                                      "fetch_workers=1000", "key_file=", "max_read=4096", "readahead_kb=x"};
+    static const char *const bad[] = {"cache_size=",
+                                      "cache_size=lots",
+                                      "cache_size=12Q",
+                                      "cache_size=100",
+                                      "cache_size=99999999999999999999",
+                                      "uid=-1",
+                                      "uid=abc",
+                                      "gid=",
+                                      "fetch_workers=1000",
+                                      "key_file=",
+                                      "max_read=4096",
+                                      "readahead_kb=x"};
     (void)state;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct fs_options o;
