@@ -12,6 +12,9 @@ int cli_cmd_pack(int argc, char **argv);
 int cli_cmd_inspect(int argc, char **argv);
 int cli_cmd_verify(int argc, char **argv);
 int cli_cmd_unpack(int argc, char **argv);
+int cli_cmd_mount(int argc, char **argv);
+/* mount.ccrfs SOURCE DIR -o OPTS (mount(8), fstab, mount.fuse3 for type fuse.ccrfs). */
+int cli_cmd_mount_helper(int argc, char **argv);
 int cli_cmd_push(int argc, char **argv);
 int cli_cmd_attest(int argc, char **argv);
 int cli_cmd_kbs(int argc, char **argv);

@@ -24,9 +24,10 @@ struct fs_access_hooks {
     /* Before bytes [offset, offset+len) of an open file are returned: 0 allows, EACCES
      * refuses (fail closed: audit cannot be written, consent withdrawn, budget spent). */
     int (*on_read)(void *arg, uint64_t handle, uint64_t offset, uint64_t len);
-    /* The last close of an open file. */
+    /* The last close of an open file (also for files still open when the mount ends). */
     void (*on_release)(void *arg, uint64_t handle);
-    /* A block of a file failed authentication. */
+    /* A block of a file failed authentication; block UINT64_MAX means the blob's header (or
+     * its size) does not match the manifest, found at open. */
     void (*on_integrity_failure)(void *arg, const char *path, uint64_t block);
 };
 

@@ -1,0 +1,36 @@
+/* Mount options given as -o a,b=c (the command line, mount(8) and fstab): ccrfs's own are
+ * taken out, the key-source ones kept for the caller, the rest passed on to FUSE. */
+#ifndef CCRFS_FS_OPTIONS_H
+#define CCRFS_FS_OPTIONS_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#define FS_DEFAULT_CACHE_SIZE   (256ull << 20)
+#define FS_DEFAULT_PREFETCH_MAX (64ull << 20)
+#define FS_DEFAULT_WORKERS      4
+#define FS_DEFAULT_READAHEAD_KB 8192
+#define FS_MAX_READ             (1u << 20)
+
+struct fs_options {
+    uint64_t cache_size;   /* cache_size=SIZE: plaintext block cache */
+    uint64_t prefetch_max; /* prefetch_max=SIZE: fetch-ahead bytes in flight, per mount */
+    unsigned workers;      /* fetch_workers=N */
+    unsigned readahead_kb; /* readahead_kb=N: the kernel's read-ahead for the mount, 0 leaves it */
+    int uid_set, gid_set;
+    uid_t uid;        /* uid=N: owner shown for every file */
+    gid_t gid;        /* gid=N */
+    int allow_other;  /* allow_other (default when mounted by root); noallow_other */
+    char *dataset_id; /* dataset_id=sha256:... */
+    /* Key source, for mount(8) and fstab, where there are no long options. */
+    char *key_file, *kbs, *resource, *attest, *skr, *skr_maa, *skr_akv, *skr_kid, *broker_ca;
+    char *fuse_opts; /* what is left, comma-separated, for FUSE ("" when nothing) */
+};
+
+void fs_options_init(struct fs_options *o);
+/* Takes one -o argument; may be called for several. EINVAL with a message naming the option
+ * on a bad value; o keeps what was parsed before. */
+int fs_options_parse(struct fs_options *o, const char *optstr);
+void fs_options_free(struct fs_options *o);
+
+#endif

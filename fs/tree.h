@@ -1,0 +1,42 @@
+/* The inode table, built once from the manifest and never changed: node i has inode number
+ * i + 1 (the root is 1, FUSE_ROOT_ID), manifest entry i - 1 is node i, so inode numbers are
+ * stable for a dataset. A folder's children are kept in name order for binary search. */
+#ifndef CCRFS_FS_TREE_H
+#define CCRFS_FS_TREE_H
+
+#include "keys/blob.h"
+#include "keys/manifest.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct fs_node {
+    const struct keys_manifest_entry *e; /* NULL for the root */
+    const char *name;                    /* last path component, "" for the root */
+    uint32_t parent;                     /* node index */
+    uint32_t *children;                  /* node indexes, in name order */
+    uint32_t nchildren, nsubdirs;
+    /* Files: the blob key, opened at the first open; guarded by the mount's key_lock. */
+    struct keys_blob_key *key;
+};
+
+struct fs_tree {
+    struct fs_node *nodes;
+    uint32_t count;
+    uint64_t total_bytes;
+    unsigned max_log2_block; /* largest block size of any file (0 when there are none) */
+};
+
+int fs_tree_build(const struct keys_manifest *m, struct fs_tree *t);
+/* Frees the tree and any blob keys still held. */
+void fs_tree_free(struct fs_tree *t);
+/* NULL when ino is not an inode of this tree. */
+struct fs_node *fs_tree_node(struct fs_tree *t, uint64_t ino);
+static inline uint64_t fs_tree_ino(const struct fs_tree *t, const struct fs_node *n)
+{
+    return (uint64_t)(n - t->nodes) + 1;
+}
+/* The child called name of folder dir, or NULL. */
+struct fs_node *fs_tree_lookup(struct fs_tree *t, const struct fs_node *dir, const char *name);
+
+#endif

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The mount over HTTP from nginx on loopback: every file's hash, and the store stopped in the
+# middle of reading then started again: reads fail with EIO while it is down, the mount stays
+# up, and reading recovers once it is back.
+set -uo pipefail
+. "$CCRFS_SRC/tests/integration/lib/mount.sh"
+mount_lib_require
+if [ ! -f "$CCRFS_SRC/tests/integration/lib/nginx.sh" ] || ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+  echo "SKIP: the http store is unavailable (no nginx or no tests/integration/lib/nginx.sh)"
+  exit 77
+fi
+. "$CCRFS_SRC/tests/integration/lib/nginx.sh"
+mount_lib_init
+mount_lib_on_exit stop_nginx
+
+SRC=$TMP/src
+DS=$TMP/ds
+MNT=$TMP/mnt
+mount_make_tree "$SRC"
+head -c 60000000 /dev/urandom >"$SRC/data/sixty_mb.bin"
+ID=$(mount_pack "$SRC" "$DS")
+chmod -R a+rX "$TMP"
+if ! start_nginx "$TMP"; then
+  echo "SKIP: nginx would not start"
+  exit 77
+fi
+URL="http://127.0.0.1:$NGINX_PORT/ds"
+if ! "$CCRFS" verify --key "$TMP/key" "$URL" >/dev/null 2>&1; then
+  echo "SKIP: this build has no working http:// store"
+  exit 77
+fi
+
+# Short retries so a stopped store turns into EIO quickly.
+export CCRFS_STORE_RETRY_BUDGET_MS=1500 CCRFS_STORE_CONNECT_TIMEOUT_MS=500
+# A small fetch-ahead, so that reading far into a file must ask the store.
+mount_foreground "$URL" "$MNT" --dataset-id "$ID" -o prefetch_max=4M,cache_size=16M 2>"$TMP/daemon.log"
+check "mounted over http" mount_is_mounted "$MNT"
+same_hashes() {
+  (cd "$SRC" && find . -type f -print0 | sort -z | xargs -0 sha256sum) >"$TMP/src.sums"
+  (cd "$MNT" && find . -type f -print0 | sort -z | xargs -0 sha256sum) >"$TMP/mnt.sums"
+  cmp -s "$TMP/src.sums" "$TMP/mnt.sums"
+}
+check "sha256sum of every file over nginx equals the source" same_hashes
+check "sqlite3 over nginx" [ "$(sqlite3 -readonly "$MNT/data/db.sqlite" "SELECT count(*) FROM t WHERE n = 5")" = \
+  "$(sqlite3 -readonly "$SRC/data/db.sqlite" "SELECT count(*) FROM t WHERE n = 5")" ]
+requests=$(mount_stat "$MNT" store_requests)
+check "the stats count store requests ($requests)" [ "${requests:-0}" -gt 0 ]
+
+# Stop the store in the middle of a file.
+echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
+exec 7<"$MNT/data/sixty_mb.bin"
+check "the first 8 MB read while the store is up" \
+  cmp -s <(head -c 8000000 <&7) <(head -c 8000000 "$SRC/data/sixty_mb.bin")
+NGINX_PID=$(cat "$NGINX_DIR/nginx.pid")
+kill "$NGINX_PID"
+for i in $(seq 1 50); do kill -0 "$NGINX_PID" 2>/dev/null || break; sleep 0.1; done
+# Far beyond anything fetched ahead: the store must be asked, and is not there.
+check_fails "a read while the store is down fails" dd if="$MNT/data/sixty_mb.bin" bs=1M skip=50 count=1 iflag=direct status=none
+check "with EIO" bash -c "dd if='$MNT/data/sixty_mb.bin' bs=1M skip=51 count=1 iflag=direct status=none 2>&1 >/dev/null | grep -q 'Input/output error'"
+check "the mount stays up" mount_is_mounted "$MNT"
+check "blocks just read are still served from the block cache" \
+  cmp -s <(dd if="$MNT/data/sixty_mb.bin" bs=1M skip=7 count=1 iflag=direct status=none) \
+  <(dd if="$SRC/data/sixty_mb.bin" bs=1M skip=7 count=1 status=none)
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+"$nginx_bin" -p "$NGINX_DIR" -c "$NGINX_DIR/nginx.conf" 2>/dev/null
+for i in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/" && break; sleep 0.1; done
+check "the store is back" curl -sf -o /dev/null "$URL/manifest.ccrfs"
+check "the reader holding the file open reads the rest correctly" \
+  cmp -s <(cat <&7) <(tail -c +8000001 "$SRC/data/sixty_mb.bin")
+exec 7<&-
+check "the blocks that failed read correctly now" \
+  cmp -s <(dd if="$MNT/data/sixty_mb.bin" bs=1M skip=50 count=2 iflag=direct status=none) \
+  <(dd if="$SRC/data/sixty_mb.bin" bs=1M skip=50 count=2 status=none)
+errors=$(mount_stat "$MNT" store_errors)
+check "store errors were counted ($errors)" [ "${errors:-0}" -gt 0 ]
+check "and no integrity failure" [ "$(mount_stat "$MNT" integrity_failures)" = 0 ]
+mount_stop "$MNT"
+wait "$FG_PID"
+
+mount_lib_finish
