@@ -126,7 +126,16 @@ static int opt_one(struct fs_options *o, char *opt)
     if (eq != NULL)
         *eq = '\0';
 #define IS(x) (strcmp(opt, (x)) == 0)
-    if (IS("cache_size")) {
+    if (IS("mode")) {
+        if (v != NULL && strcmp(v, "read-only") == 0)
+            o->mode = FS_MODE_READ_ONLY;
+        else if (v != NULL && strcmp(v, "no-egress") == 0)
+            o->mode = FS_MODE_NO_EGRESS;
+        else if (v != NULL && strcmp(v, "sink") == 0)
+            o->mode = FS_MODE_SINK;
+        else
+            rc = ccr_err_set(EINVAL, "option mode=%s: expected read-only, no-egress or sink", v ? v : "");
+    } else if (IS("cache_size")) {
         rc = opt_size(opt, v, 1u << 20, &o->cache_size);
     } else if (IS("prefetch_max")) {
         rc = opt_size(opt, v, 0, &o->prefetch_max);
@@ -209,4 +218,13 @@ int fs_options_parse(struct fs_options *o, const char *optstr)
     if (o->fuse_opts == NULL && rc == 0 && (o->fuse_opts = strdup("")) == NULL)
         rc = ENOMEM;
     return rc;
+}
+
+const char *fs_access_mode_name(enum fs_access_mode m)
+{
+    switch (m) {
+    case FS_MODE_NO_EGRESS: return "no-egress";
+    case FS_MODE_SINK: return "sink";
+    default: return "read-only";
+    }
 }

@@ -12,7 +12,12 @@
 #define FS_DEFAULT_READAHEAD_KB 8192
 #define FS_MAX_READ             (1u << 20)
 
+/* What the app may do on the mount (docs/CONTRACTS.md): read only; write into an overlay that
+ * never leaves the clean room; or write outputs that are sealed for a recipient and uploaded. */
+enum fs_access_mode { FS_MODE_READ_ONLY = 0, FS_MODE_NO_EGRESS, FS_MODE_SINK };
+
 struct fs_options {
+    enum fs_access_mode mode; /* mode=read-only|no-egress|sink (default read-only) */
     uint64_t cache_size;   /* cache_size=SIZE: plaintext block cache */
     uint64_t prefetch_max; /* prefetch_max=SIZE: fetch-ahead bytes in flight, per mount */
     unsigned workers;      /* fetch_workers=N */
@@ -32,5 +37,7 @@ void fs_options_init(struct fs_options *o);
  * on a bad value; o keeps what was parsed before. */
 int fs_options_parse(struct fs_options *o, const char *optstr);
 void fs_options_free(struct fs_options *o);
+/* "read-only", "no-egress", "sink". */
+const char *fs_access_mode_name(enum fs_access_mode m);
 
 #endif
