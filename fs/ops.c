@@ -356,7 +356,7 @@ static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
     /* Fetch-ahead first, so it runs while this read fetches what it needs. */
     pthread_mutex_lock(&of->lock);
     fs_window_on_read(&of->win, off, size, fsize, of->stalled, &ahead_off, &ahead_len);
-    if (ahead_len > 0) {
+    if (ahead_len > 0 && m->pf != NULL) { /* fetch_workers=0 turns fetch-ahead off */
         uint64_t done = queue_ahead(m, n, ahead_off, ahead_len);
         if (done < ahead_off + ahead_len)
             fs_window_unissue(&of->win, done);
