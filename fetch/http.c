@@ -811,3 +811,63 @@ int fetch_http_run(struct fetch_http *h, struct fetch_http_req **reqs, size_t n)
     conn_give(h, c);
     return first;
 }
+
+int fetch_http_read_many(struct fetch_http *h, struct fetch_pins *pins, fetch_http_url_fn url_of, void *url_arg,
+                         struct fetch_range *ranges, size_t n)
+{
+    struct fetch_http_req *reqs = calloc(n ? n : 1, sizeof *reqs);
+    struct fetch_http_req **ptrs = calloc(n ? n : 1, sizeof *ptrs);
+    char(*pinned)[FETCH_ETAG_MAX] = calloc(n ? n : 1, FETCH_ETAG_MAX);
+    size_t m = 0;
+    int first = 0, rc;
+
+    if (reqs == NULL || ptrs == NULL || pinned == NULL) {
+        free(reqs);
+        free(ptrs);
+        free(pinned);
+        return ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct fetch_http_req *r = &reqs[i];
+        char *url = NULL;
+        ranges[i].result = 0;
+        if (ranges[i].len == 0)
+            continue;
+        if ((rc = url_of(url_arg, ranges[i].key, &url)) != 0) {
+            ranges[i].result = rc;
+            if (first == 0)
+                first = rc;
+            continue;
+        }
+        r->method = "GET";
+        r->url = url;
+        r->key = ranges[i].key;
+        r->ranged = 1;
+        r->range_off = ranges[i].offset;
+        r->range_len = ranges[i].len;
+        r->buf = ranges[i].buf;
+        if (fetch_pins_get(pins, ranges[i].key, pinned[i]) == 0)
+            r->if_match = pinned[i];
+        ptrs[m++] = r;
+    }
+    rc = fetch_http_run(h, ptrs, m);
+    if (first == 0)
+        first = rc;
+    for (size_t i = 0; i < n; i++) {
+        struct fetch_http_req *r = &reqs[i];
+        if (r->url == NULL)
+            continue;
+        if (r->result == 0 && r->if_match == NULL &&
+            (rc = fetch_pins_check(pins, r->key, r->etag)) != 0) {
+            r->result = rc;
+            if (first == 0)
+                first = rc;
+        }
+        ranges[i].result = r->result;
+        free((char *)r->url);
+    }
+    free(reqs);
+    free(ptrs);
+    free(pinned);
+    return first;
+}

@@ -53,6 +53,15 @@ void fetch_http_destroy(struct fetch_http *h);
  * first failure, with its message recorded. Each request carries its own result and msg. */
 int fetch_http_run(struct fetch_http *h, struct fetch_http_req **reqs, size_t n);
 void fetch_http_get_stats(struct fetch_http *h, struct fetch_stats *out);
+
+struct fetch_pins;
+/* Builds the URL of an object (malloc'd). */
+typedef int (*fetch_http_url_fn)(void *arg, const char *key, char **url);
+/* A batch of ranged GETs, all in flight together: each object's ETag is sent as If-Match
+ * once pinned, and pinned from the first answer otherwise. Each range gets its result;
+ * returns the first failure. The read_many of every HTTP-based store. */
+int fetch_http_read_many(struct fetch_http *h, struct fetch_pins *pins, fetch_http_url_fn url, void *url_arg,
+                         struct fetch_range *ranges, size_t n);
 /* The options in force (defaults filled in). */
 const struct fetch_options *fetch_http_options(struct fetch_http *h);
 

@@ -54,64 +54,15 @@ static int http_object_url(struct http_store *hs, const char *key, char **out)
     return *out == NULL ? ENOMEM : 0;
 }
 
+static int http_url_of(void *arg, const char *key, char **url)
+{
+    return http_object_url(arg, key, url);
+}
+
 static int http_read_many(struct fetch_store *s, struct fetch_range *ranges, size_t n)
 {
     struct http_store *hs = s->priv;
-    struct fetch_http_req *reqs = calloc(n ? n : 1, sizeof *reqs);
-    struct fetch_http_req **ptrs = calloc(n ? n : 1, sizeof *ptrs);
-    char(*pinned)[FETCH_ETAG_MAX] = calloc(n ? n : 1, FETCH_ETAG_MAX);
-    size_t m = 0;
-    int first = 0, rc;
-
-    if (reqs == NULL || ptrs == NULL || pinned == NULL) {
-        free(reqs);
-        free(ptrs);
-        free(pinned);
-        return ENOMEM;
-    }
-    for (size_t i = 0; i < n; i++) {
-        struct fetch_http_req *r = &reqs[i];
-        char *url = NULL;
-        ranges[i].result = 0;
-        if (ranges[i].len == 0)
-            continue;
-        if ((rc = http_object_url(hs, ranges[i].key, &url)) != 0) {
-            ranges[i].result = rc;
-            if (first == 0)
-                first = rc;
-            continue;
-        }
-        r->method = "GET";
-        r->url = url;
-        r->key = ranges[i].key;
-        r->ranged = 1;
-        r->range_off = ranges[i].offset;
-        r->range_len = ranges[i].len;
-        r->buf = ranges[i].buf;
-        if (fetch_pins_get(hs->pins, ranges[i].key, pinned[i]) == 0)
-            r->if_match = pinned[i];
-        ptrs[m++] = r;
-    }
-    rc = fetch_http_run(hs->engine, ptrs, m);
-    if (first == 0)
-        first = rc;
-    for (size_t i = 0; i < n; i++) {
-        struct fetch_http_req *r = &reqs[i];
-        if (r->url == NULL)
-            continue;
-        if (r->result == 0 && r->if_match == NULL &&
-            (rc = fetch_pins_check(hs->pins, r->key, r->etag)) != 0) {
-            r->result = rc;
-            if (first == 0)
-                first = rc;
-        }
-        ranges[i].result = r->result;
-        free((char *)r->url);
-    }
-    free(reqs);
-    free(ptrs);
-    free(pinned);
-    return first;
+    return fetch_http_read_many(hs->engine, hs->pins, http_url_of, hs, ranges, n);
 }
 
 static int http_read_range(struct fetch_store *s, const char *key, uint64_t offset, size_t len, void *buf)

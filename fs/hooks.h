@@ -29,6 +29,10 @@ struct fs_access_hooks {
     /* A block of a file failed authentication; block UINT64_MAX means the blob's header (or
      * its size) does not match the manifest, found at open. */
     void (*on_integrity_failure)(void *arg, const char *path, uint64_t block);
+    /* Sink mounts: before a closed output file is sealed for the recipient and uploaded. 0
+     * allows the upload (consent was checked and the upload recorded: path, size, plaintext
+     * SHA-256, the object it goes to); EACCES refuses it, and the hook has recorded why. */
+    int (*on_upload)(void *arg, const char *path, uint64_t size, const uint8_t sha256[32], const char *object);
 };
 
 #endif

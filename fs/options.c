@@ -17,7 +17,7 @@ void fs_options_init(struct fs_options *o)
 
 void fs_options_free(struct fs_options *o)
 {
-    char **strs[] = {&o->dataset_id, &o->key_file, &o->kbs,     &o->resource,  &o->attest,   &o->skr,
+    char **strs[] = {&o->recipient, &o->dataset_id, &o->key_file, &o->kbs,     &o->resource,  &o->attest,   &o->skr,
                      &o->skr_maa,    &o->skr_akv,  &o->skr_kid, &o->broker_ca, &o->fuse_opts};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         free(*strs[i]);
@@ -135,6 +135,8 @@ static int opt_one(struct fs_options *o, char *opt)
             o->mode = FS_MODE_SINK;
         else
             rc = ccr_err_set(EINVAL, "option mode=%s: expected read-only, no-egress or sink", v ? v : "");
+    } else if (IS("recipient")) {
+        rc = opt_str(opt, v, &o->recipient);
     } else if (IS("cache_size")) {
         rc = opt_size(opt, v, 1u << 20, &o->cache_size);
     } else if (IS("prefetch_max")) {

@@ -18,6 +18,7 @@ enum fs_access_mode { FS_MODE_READ_ONLY = 0, FS_MODE_NO_EGRESS, FS_MODE_SINK };
 
 struct fs_options {
     enum fs_access_mode mode; /* mode=read-only|no-egress|sink (default read-only) */
+    char *recipient;          /* recipient=FILE: sink outputs are sealed for this public key (PEM) */
     uint64_t cache_size;   /* cache_size=SIZE: plaintext block cache */
     uint64_t prefetch_max; /* prefetch_max=SIZE: fetch-ahead bytes in flight, per mount */
     unsigned workers;      /* fetch_workers=N */

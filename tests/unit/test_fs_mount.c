@@ -162,7 +162,11 @@ static int setup(void **state)
 
     assert_int_equal(fetch_file_create(f->store_dir, &f->store), 0);
     assert_int_equal(keys_dataset_open(f->store, f->dek, NULL, &f->ds), 0);
-    f->hooks = (struct fs_access_hooks){&f->log, hk_open, hk_read, hk_release, hk_integrity};
+    f->hooks = (struct fs_access_hooks){.arg = &f->log,
+                                        .on_open = hk_open,
+                                        .on_read = hk_read,
+                                        .on_release = hk_release,
+                                        .on_integrity_failure = hk_integrity};
     fs_options_init(&f->opts);
     f->opts.cache_size = 1u << 20;
     f->opts.readahead_kb = 0;
