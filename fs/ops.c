@@ -69,8 +69,7 @@ static int is_dir(const struct fs_node *n)
 
 static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 {
-    struct fs_mount *m = userdata;
-
+    (void)userdata;
     /* 1 MiB reads: the kernel sizes requests by max_pages, which libfuse derives from
      * max_write, so both are raised; max_read matches the mount option. */
     conn->max_read = FS_MAX_READ;
@@ -87,7 +86,6 @@ static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
         conn->want |= FUSE_CAP_READDIRPLUS;
     ccr_log_debug("FUSE init: protocol %u.%u, max_read %u, max_write %u, max_readahead %u", conn->proto_major,
                   conn->proto_minor, conn->max_read, conn->max_write, conn->max_readahead);
-    (void)m;
 }
 
 static void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
