@@ -69,8 +69,7 @@ static int is_dir(const struct fs_node *n)
 
 static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 {
-    struct fs_mount *m = userdata;
-
+    (void)userdata;
     /* 1 MiB reads: the kernel sizes requests by max_pages, which libfuse derives from
      * max_write, so both are raised; max_read matches the mount option. */
     conn->max_read = FS_MAX_READ;
@@ -87,7 +86,6 @@ static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
         conn->want |= FUSE_CAP_READDIRPLUS;
     ccr_log_debug("FUSE init: protocol %u.%u, max_read %u, max_write %u, max_readahead %u", conn->proto_major,
                   conn->proto_minor, conn->max_read, conn->max_write, conn->max_readahead);
-    (void)m;
 }
 
 static void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -356,7 +354,7 @@ static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
     /* Fetch-ahead first, so it runs while this read fetches what it needs. */
     pthread_mutex_lock(&of->lock);
     fs_window_on_read(&of->win, off, size, fsize, of->stalled, &ahead_off, &ahead_len);
-    if (ahead_len > 0) {
+    if (ahead_len > 0 && m->pf != NULL) { /* fetch_workers=0 turns fetch-ahead off */
         uint64_t done = queue_ahead(m, n, ahead_off, ahead_len);
         if (done < ahead_off + ahead_len)
             fs_window_unissue(&of->win, done);

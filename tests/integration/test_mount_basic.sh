@@ -135,6 +135,27 @@ fetched=$(mount_stat "$MNT" bytes_fetched)
 check "reading 4 KiB of a 20 MB file fetches little ($fetched bytes)" [ "$fetched" -lt 2000000 ]
 mount_stop "$MNT"
 
+# No fetch-ahead and the smallest cache (64 blocks): concurrent 1 MiB reads run out of cache
+# slots and decrypt into their own buffers.
+mount_start "$DS" "$MNT" -o fetch_workers=0,cache_size=1M 2>/dev/null
+echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
+check "without fetch-ahead, with a tiny cache: every hash still matches" same_hashes
+check "and 16 concurrent readers still read the right bytes" concurrent
+mount_stop "$MNT"
+
+# The smallest and the largest block sizes.
+for bs in 4K 1M; do
+  mount_pack "$SRC" "$TMP/ds_$bs" --block-size "$bs" >/dev/null
+  mount_start "$TMP/ds_$bs" "$MNT" 2>/dev/null
+  echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
+  check "blocks of $bs: every hash matches" same_hashes
+  check "blocks of $bs: user.ccrfs.block_size says so" \
+    [ "$(getfattr --absolute-names --only-values -n user.ccrfs.block_size "$MNT/one")" = "$(numfmt --from=iec "$bs")" ]
+  check "blocks of $bs: sqlite3 queries" \
+    [ "$(sqlite3 -readonly "$MNT/data/db.sqlite" "$Q" 2>&1)" = "$(sqlite3 -readonly "$SRC/data/db.sqlite" "$Q")" ]
+  mount_stop "$MNT"
+done
+
 # As a mount helper: mount.ccrfs SOURCE DIR -o opts, and mount -t fuse.ccrfs via mount.fuse3.
 mkdir -p "$TMP/bin"
 ln -s "$CCRFS" "$TMP/bin/mount.ccrfs"

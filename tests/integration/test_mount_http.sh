@@ -77,4 +77,11 @@ check "and no integrity failure" [ "$(mount_stat "$MNT" integrity_failures)" = 0
 mount_stop "$MNT"
 wait "$FG_PID"
 
+# An unreachable store refuses the mount once its retries are spent, and leaves nothing.
+closed=$(nginx_free_port)
+check_fails "a store nobody answers refuses to mount" \
+  "$CCRFS" mount --key "$TMP/key" "http://127.0.0.1:$closed/ds" "$MNT" 2>"$TMP/unreach.err"
+check "saying it could not connect" grep -qi "connect" "$TMP/unreach.err"
+check_fails "and leaves no mount" mount_is_mounted "$MNT"
+
 mount_lib_finish
