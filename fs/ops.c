@@ -559,8 +559,8 @@ static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, siz
         return (void)fuse_reply_err(req, ENODATA); /* made on the mount */
     if (n == NULL)
         return (void)fuse_reply_err(req, ENOENT);
-    if (m->ds == NULL) {
-        len = -1; /* a sink has no dataset */
+    if (m->ds == NULL && !(n->e == NULL && strcmp(name, XATTR_STATS) == 0)) {
+        len = -1; /* a sink has no dataset: only the root's counters */
     } else if (strcmp(name, XATTR_DATASET_ID) == 0) {
         len = snprintf(value, sizeof value, "%s", m->ds->id);
     } else if (n->e == NULL && strcmp(name, XATTR_STATS) == 0) {
@@ -596,7 +596,7 @@ static void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
     if (n == NULL)
         return (void)fuse_reply_err(req, ENOENT);
     if (m->ds == NULL)
-        reply_xattr_value(req, "", 0, size);
+        reply_xattr_value(req, n->e == NULL ? XATTR_STATS : "", n->e == NULL ? sizeof XATTR_STATS : 0, size);
     else if (n->e == NULL)
         reply_xattr_value(req, root_list, sizeof root_list - 1, size);
     else if (is_dir(n))
