@@ -411,15 +411,51 @@ void fs_ovl_op_releasedir(fuse_req_t req, struct fuse_file_info *fi)
     fuse_reply_err(req, 0);
 }
 
+/* Bytes [in, in+take) of block b of a dataset file into out, through the plaintext cache the
+ * read path shares (the overlay asks in 4 KiB pieces: a block is fetched and decrypted once,
+ * not once per piece). key_lock is held shared. */
+static int lower_block(struct fs_mount *m, struct fs_node *n, const struct keys_blob_key *k, uint64_t b,
+                       size_t in, size_t take, uint8_t *out)
+{
+    struct fs_fetch_item item;
+    struct cache_entry *e = NULL;
+    enum cache_result r = cache_acquire(m->cache, (uint64_t)(n - m->tree.nodes), b, &e);
+    int rc = 0;
+
+    item.block = b;
+    item.len = keys_blob_block_plain_len(&k->header, b);
+    item.rc = 0;
+    if (r == CACHE_MISS) {
+        item.dst = cache_entry_data(e);
+        rc = fs_fetch_blocks(m, n, k, &item, 1);
+        cache_fill_done(m->cache, e, rc, item.len);
+    } else if (r == CACHE_BUSY) {
+        rc = cache_wait(m->cache, e);
+    }
+    if (r != CACHE_FULL && rc == 0) {
+        memcpy(out, cache_entry_data(e) + in, take);
+    } else if (rc != EBADMSG) {
+        /* Every slot pinned, or another reader's fetch failed on the store: fetch it here. */
+        if ((item.dst = ccr_secmem_alloc(item.len)) == NULL) {
+            rc = ENOMEM;
+        } else {
+            if ((rc = fs_fetch_blocks(m, n, k, &item, 1)) == 0)
+                memcpy(out, item.dst + in, take);
+            ccr_secmem_free(item.dst, item.len);
+        }
+    }
+    if (e != NULL)
+        cache_release(m->cache, e);
+    return rc;
+}
+
 int fs_ovl_lower_read_cb(void *arg, struct fs_node *n, void *buf, size_t len, uint64_t off)
 {
     struct fs_mount *m = arg;
     unsigned log2 = n->e->log2_block;
-    uint64_t first, count;
-    struct fs_fetch_item *items = NULL;
-    uint8_t *plain = NULL;
-    size_t bs = (size_t)1 << log2, plain_len;
-    int rc;
+    size_t bs = (size_t)1 << log2;
+    uint8_t *out = buf;
+    int rc = 0;
 
     if (len == 0)
         return 0;
@@ -427,31 +463,18 @@ int fs_ovl_lower_read_cb(void *arg, struct fs_node *n, void *buf, size_t len, ui
         return ccr_err_set(EIO, "%s: read past the end of the dataset file", n->e->path);
     if ((rc = fs_node_open_key(m, n)) != 0)
         return rc;
-    first = off >> log2;
-    count = ((off + len - 1) >> log2) - first + 1;
-    plain_len = (size_t)count * bs;
-    items = calloc((size_t)count, sizeof *items);
-    plain = ccr_secmem_alloc(plain_len);
-    if (items == NULL || plain == NULL) {
-        rc = ENOMEM;
-        goto out;
-    }
     pthread_rwlock_rdlock(&m->key_lock);
-    if (atomic_load(&m->revoked) || n->key == NULL) {
+    if (atomic_load(&m->revoked) || n->key == NULL)
         rc = EACCES;
-    } else {
-        for (uint64_t i = 0; i < count; i++) {
-            items[i].block = first + i;
-            items[i].dst = plain + i * bs;
-            items[i].len = keys_blob_block_plain_len(&n->key->header, first + i);
-        }
-        rc = fs_fetch_blocks(m, n, n->key, items, (size_t)count);
+    while (rc == 0 && len > 0) {
+        uint64_t b = off >> log2;
+        size_t in = (size_t)(off - (b << log2)), take = bs - in < len ? bs - in : len;
+        if ((rc = lower_block(m, n, n->key, b, in, take, out)) != 0)
+            break;
+        out += take;
+        off += take;
+        len -= take;
     }
     pthread_rwlock_unlock(&m->key_lock);
-    if (rc == 0)
-        memcpy(buf, plain + (off - (first << log2)), len);
-out:
-    ccr_secmem_free(plain, plain_len);
-    free(items);
     return rc;
 }
