@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,7 @@ struct fs_ovl_node {
     struct fs_ephemeral_file *data; /* files: written bytes; NULL reads the dataset file */
     struct ovl_ent *ents;           /* folders: overrides of the dataset children, by name */
     size_t nents, cap;
-    uint64_t nlookup;
+    atomic_uint_least64_t nlookup; /* counted under the shared lock by lookups */
     unsigned nopen;
     int removed, dirty;
 };
@@ -285,7 +286,7 @@ static void maybe_free(struct fs_ovl *ov, struct fs_ovl_node *r)
         r->data = NULL;
         return;
     }
-    if (r->nlookup > 0)
+    if (atomic_load(&r->nlookup) > 0)
         return;
     ov->made[r->ino - ov->c.tree->count - 1] = NULL;
     node_free(r);
@@ -345,11 +346,11 @@ int fs_ovl_lookup(struct fs_ovl *ov, uint64_t parent, const char *name, struct s
     struct fs_ovl_node *r;
     int rc;
 
-    pthread_rwlock_wrlock(&ov->lock); /* exclusive: the lookup count changes */
+    pthread_rwlock_rdlock(&ov->lock);
     if ((rc = resolve(ov, parent, name, &ino)) == 0) {
         fill_stat(ov, ino, st);
         if ((r = rec_of(ov, ino)) != NULL)
-            r->nlookup++;
+            atomic_fetch_add(&r->nlookup, 1);
     }
     pthread_rwlock_unlock(&ov->lock);
     return rc;
@@ -465,7 +466,7 @@ int fs_ovl_mknod(struct fs_ovl *ov, uint64_t parent, const char *name, mode_t mo
     r->uid = uid;
     r->gid = gid;
     r->atime = r->mtime = r->ctime = now_ts();
-    r->nlookup = 1;
+    atomic_init(&r->nlookup, 1);
     r->dirty = S_ISREG(mode); /* an empty output file is an output too */
     ov->made[ov->nmade++] = r;
     dir_set(ov, d, name, r->ino, &spare);
@@ -624,7 +625,8 @@ void fs_ovl_forget(struct fs_ovl *ov, uint64_t ino, uint64_t nlookup)
     struct fs_ovl_node *r;
     pthread_rwlock_wrlock(&ov->lock);
     if ((r = rec_of(ov, ino)) != NULL && r->lower == NULL) {
-        r->nlookup = r->nlookup > nlookup ? r->nlookup - nlookup : 0;
+        uint64_t have = atomic_load(&r->nlookup);
+        atomic_store(&r->nlookup, have > nlookup ? have - nlookup : 0);
         maybe_free(ov, r);
     }
     pthread_rwlock_unlock(&ov->lock);
