@@ -13,9 +13,12 @@
 
 #define OVL_TIMEOUT 1.0 /* the namespace changes: let the kernel cache names and attributes briefly */
 
-_Static_assert(FS_OVL_SET_SIZE == FUSE_SET_ATTR_SIZE && FS_OVL_SET_MODE == FUSE_SET_ATTR_MODE &&
+_Static_assert(FS_OVL_SET_MODE == FUSE_SET_ATTR_MODE && FS_OVL_SET_UID == FUSE_SET_ATTR_UID &&
+                   FS_OVL_SET_GID == FUSE_SET_ATTR_GID && FS_OVL_SET_SIZE == FUSE_SET_ATTR_SIZE &&
+                   FS_OVL_SET_ATIME == FUSE_SET_ATTR_ATIME && FS_OVL_SET_MTIME == FUSE_SET_ATTR_MTIME &&
+                   FS_OVL_SET_ATIME_NOW == FUSE_SET_ATTR_ATIME_NOW &&
                    FS_OVL_SET_MTIME_NOW == FUSE_SET_ATTR_MTIME_NOW && FS_OVL_SET_CTIME == FUSE_SET_ATTR_CTIME,
-               "overlay setattr bits follow FUSE's");
+               "the overlay's setattr bits are FUSE's");
 
 static struct fs_mount *req_mount(fuse_req_t req)
 {
