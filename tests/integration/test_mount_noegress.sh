@@ -20,7 +20,7 @@ ID=$(mount_pack "$SRC" "$DS")
 case "$ID" in sha256:*) pass "packed the source tree" ;; *) fail "pack printed no dataset id"; mount_lib_finish; exit 1 ;; esac
 ORIG_ROWS=$(sqlite3 "$SRC/data/db.sqlite" "SELECT count(*) FROM t")
 
-if ! mount_start "$DS" "$MNT" --dataset-id "$ID" -o "mode=no-egress,overlay_dir=$OVL" 2>"$TMP/mount.err"; then
+if ! mount_start "$DS" "$MNT" --dataset-id "$ID" -o "mode=no-egress,overlay_dir=$OVL,uid=1000,gid=1000" 2>"$TMP/mount.err"; then
   fail "mount: $(cat "$TMP/mount.err")"
   mount_lib_finish
   exit 1
@@ -103,6 +103,14 @@ check "the mode changed" [ "$(stat -c %a "$MNT/block_plus_one")" = 600 ]
 check "touch -d sets the mtime" touch -d '2020-01-02 03:04:05' "$MNT/a/b/c"
 check "the mtime changed" [ "$(stat -c %Y "$MNT/a/b/c")" = "$(date -d '2020-01-02 03:04:05' +%s)" ]
 check "ls lists new and remaining entries" bash -c "ls '$MNT' | grep -qx note-moved.txt && ls '$MNT' | grep -qx out && ! ls '$MNT' | grep -qx block_exact"
+if command -v setpriv >/dev/null; then
+  as_app() { setpriv --reuid 1000 --regid 1000 --clear-groups "$@"; }
+  check "the app's user (uid 1000) creates, renames and reads" \
+    as_app bash -c "echo '$MARK app' > '$MNT/app.txt' && mkdir '$MNT/appdir' && mv '$MNT/app.txt' '$MNT/appdir/' && grep -q app '$MNT/appdir/app.txt'"
+  check "its files are its own" [ "$(stat -c %u:%g "$MNT/appdir/app.txt")" = 1000:1000 ]
+  check "the app's user writes to the dataset database" \
+    as_app sqlite3 "$MNT/data/db.sqlite" "INSERT INTO t(id, v, n) VALUES (900003, 'app', 3)"
+fi
 check_fails "hard links are refused" ln "$MNT/one" "$MNT/one-link"
 check "untouched dataset files still read as before" cmp -s "$SRC/data/twenty_mb.bin" "$MNT/data/twenty_mb.bin"
 check "getfattr still shows the dataset id" [ "$(getfattr --only-values -n user.ccrfs.dataset_id "$MNT" 2>/dev/null)" = "$ID" ]
