@@ -567,7 +567,9 @@ static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, siz
         if (fs_mount_stats_json(m, value, sizeof value) != 0)
             return (void)fuse_reply_err(req, EIO);
         len = (int)strlen(value);
-    } else if (n->e != NULL && n->e->type == KEYS_ENTRY_FILE) {
+    } else if (n->e != NULL && n->e->type == KEYS_ENTRY_FILE &&
+               !(m->ovl != NULL && fs_ovl_copied(m->ovl, ino))) {
+        /* A file written on a no-egress mount no longer has the dataset's hash or blob. */
         if (strcmp(name, XATTR_SHA256) == 0) {
             ccr_hex_encode(n->e->sha256, KEYS_SHA256_LEN, value);
             len = 2 * KEYS_SHA256_LEN;

@@ -819,6 +819,17 @@ void fs_ovl_dir_free(struct fs_ovl_dir *d)
     free(d);
 }
 
+int fs_ovl_copied(struct fs_ovl *ov, uint64_t ino)
+{
+    struct fs_ovl_node *r;
+    int copied;
+    pthread_rwlock_rdlock(&ov->lock);
+    r = rec_of(ov, ino);
+    copied = r != NULL && r->data != NULL;
+    pthread_rwlock_unlock(&ov->lock);
+    return copied;
+}
+
 uint64_t fs_ovl_created(struct fs_ovl *ov)
 {
     uint64_t n;

@@ -114,6 +114,9 @@ int fs_ovl_path(struct fs_ovl *ov, uint64_t ino, char *buf, size_t len);
 int fs_ovl_opendir(struct fs_ovl *ov, uint64_t ino, struct fs_ovl_dir **out);
 void fs_ovl_dir_free(struct fs_ovl_dir *d);
 
+/* Whether a dataset file's bytes may differ from the dataset's (it was copied up). */
+int fs_ovl_copied(struct fs_ovl *ov, uint64_t ino);
+
 /* Nodes created so far (for statfs). */
 uint64_t fs_ovl_created(struct fs_ovl *ov);
 

@@ -113,6 +113,10 @@ if command -v setpriv >/dev/null; then
 fi
 check_fails "hard links are refused" ln "$MNT/one" "$MNT/one-link"
 check "untouched dataset files still read as before" cmp -s "$SRC/data/twenty_mb.bin" "$MNT/data/twenty_mb.bin"
+check "an untouched file keeps its dataset hash" \
+  [ "$(getfattr --only-values -n user.ccrfs.sha256 "$MNT/data/twenty_mb.bin" 2>/dev/null)" = "$(sha256sum <"$SRC/data/twenty_mb.bin" | cut -d' ' -f1)" ]
+check_fails "a written dataset file no longer claims the dataset hash" \
+  getfattr --only-values -n user.ccrfs.sha256 "$MNT/one"
 check "getfattr still shows the dataset id" [ "$(getfattr --only-values -n user.ccrfs.dataset_id "$MNT" 2>/dev/null)" = "$ID" ]
 check "the mount counts written bytes" [ "$(mount_stat "$MNT" bytes_written)" -gt 0 ]
 

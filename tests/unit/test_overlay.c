@@ -276,8 +276,10 @@ static void test_copy_up(void **state)
     assert_false(r.copied);
     assert_non_null(r.lower);
     assert_null(fs_ovl_data(f->ov, r.node));
+    assert_false(fs_ovl_copied(f->ov, 2));
     /* Writing copies up, lazily: nothing is read yet. */
     assert_int_equal(fs_ovl_open(f->ov, 2, O_RDWR, &o), 0);
+    assert_true(fs_ovl_copied(f->ov, 2));
     assert_true(o.copied);
     assert_int_equal(f->lower_reads, 0);
     assert_int_equal(fs_ephemeral_file_write(fs_ovl_data(f->ov, o.node), "ZZ", 2, 10), 0);
