@@ -101,7 +101,7 @@ static int fuse_opt_append(struct fs_options *o, const char *opt)
 }
 
 /* Options mount(8) and fstab pass that mean nothing to this filesystem. "rw" is accepted
- * because mount(8) adds it by default; the mount is read-only whatever is asked. */
+ * because mount(8) adds it by default; the mount is read-only or writable by its mode= alone. */
 static int opt_ignored(const char *name)
 {
     static const char *const ignored[] = {"rw",      "ro",       "defaults", "auto",   "noauto", "user",
