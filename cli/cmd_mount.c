@@ -133,6 +133,8 @@ static int mount_serve(const char *url, const char *mountpoint, struct keys_rele
     }
     keysrc->dataset_store = store;
     memset(&info, 0, sizeof info);
+    if (opts->mode == FS_MODE_SINK)
+        goto create; /* an output mount: no dataset, no key */
     if ((rc = keys_release_obtain(keysrc, &dek, &info)) != 0) {
         cli_fail_rc(rc, "key");
         goto out;
@@ -149,7 +151,9 @@ static int mount_serve(const char *url, const char *mountpoint, struct keys_rele
     }
     if (expect_id == NULL)
         ccr_log_info("mounting dataset %s (not pinned: give --dataset-id to refuse any other)", ds->id);
+create:
     memset(&conf, 0, sizeof conf);
+    conf.sink_store = opts->mode == FS_MODE_SINK ? store : NULL;
     conf.ds = ds;
     conf.dek = dek;
     conf.opts = opts;
@@ -249,7 +253,7 @@ int cli_cmd_mount(int argc, char **argv)
         }
     }
     mount_keysrc_from_opts(&keysrc, &opts);
-    if ((status = cli_keysrc_check(&keysrc)) != 0)
+    if (opts.mode != FS_MODE_SINK && (status = cli_keysrc_check(&keysrc)) != 0)
         goto out;
     if (argc - optind != 2) {
         status = cli_usage("expected STORE_URL and MOUNTPOINT");

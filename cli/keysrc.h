@@ -3,7 +3,8 @@
  *   --key FILE / --key-file FILE           a local key file (unattested)
  *   --kbs URL --resource R --attest SPEC   a Trustee KBS after attestation (sim:DIR or snp)
  *   --skr URL --skr-maa URL --skr-akv URL --skr-kid KID   Azure Secure Key Release
- *   --broker-ca FILE                       extra CA bundle for https brokers */
+ *   --broker-ca FILE                       extra CA bundle for https brokers
+ *   --unwrap-key PRIVATE.pem               a recipient's key unwraps dek.wrapped.json (sink outputs) */
 #ifndef CCRFS_CLI_KEYSRC_H
 #define CCRFS_CLI_KEYSRC_H
 
@@ -22,6 +23,7 @@ enum {
     CLI_KEYSRC_OPT_SKR_AKV,
     CLI_KEYSRC_OPT_SKR_KID,
     CLI_KEYSRC_OPT_BROKER_CA,
+    CLI_KEYSRC_OPT_UNWRAP_KEY,
 };
 
 /* Spliced into a command's struct option table. */
@@ -33,7 +35,8 @@ enum {
         {"skr-maa", required_argument, 0, CLI_KEYSRC_OPT_SKR_MAA},                                              \
         {"skr-akv", required_argument, 0, CLI_KEYSRC_OPT_SKR_AKV},                                              \
         {"skr-kid", required_argument, 0, CLI_KEYSRC_OPT_SKR_KID},                                              \
-        {"broker-ca", required_argument, 0, CLI_KEYSRC_OPT_BROKER_CA}
+        {"broker-ca", required_argument, 0, CLI_KEYSRC_OPT_BROKER_CA},                                          \
+        {"unwrap-key", required_argument, 0, CLI_KEYSRC_OPT_UNWRAP_KEY}
 
 #define CLI_KEYSRC_USAGE                                                                                        \
     "key source (one of):\n"                                                                                    \
@@ -42,7 +45,8 @@ enum {
     "                         a Trustee KBS releases the key after attestation\n"                              \
     "  --skr URL --skr-maa URL --skr-akv URL --skr-kid KID\n"                                                  \
     "                         Azure Secure Key Release unwraps dek.wrapped.json\n"                             \
-    "  --broker-ca FILE       extra CA bundle for an https broker\n"
+    "  --broker-ca FILE       extra CA bundle for an https broker\n"                                        \
+    "  --unwrap-key PEM       a recipient's RSA private key unwraps dek.wrapped.json (sink outputs)\n"
 
 /* Takes one option if it is a key-source option: returns 1 when consumed, 0 when not ours. */
 int cli_keysrc_take(struct keys_release_request *req, int opt, const char *arg);

@@ -4,6 +4,8 @@
 #include "common/err.h"
 #include "common/log.h"
 
+#include <openssl/pem.h>
+
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -13,6 +15,48 @@
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
+
+/* Sink: the store outputs go to and the recipient's public key. */
+static int sink_setup(struct fs_mount *m, const struct fs_mount_config *conf)
+{
+    FILE *f;
+
+    if (conf->sink_store == NULL)
+        return ccr_err_set(EINVAL, "a sink mount needs a store to upload to");
+    if (m->opts.recipient == NULL)
+        return ccr_err_set(EINVAL, "a sink mount needs -o recipient=PUBLIC_KEY.pem");
+    m->sink_store = conf->sink_store;
+    if ((f = fopen(m->opts.recipient, "re")) == NULL)
+        return ccr_err_set(errno, "recipient %s: %s", m->opts.recipient, strerror(errno));
+    m->recipient = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+    fclose(f);
+    if (m->recipient == NULL || EVP_PKEY_base_id(m->recipient) != EVP_PKEY_RSA)
+        return ccr_err_set(EINVAL, "recipient %s: not a PEM RSA public key", m->opts.recipient);
+    if (EVP_PKEY_get_bits(m->recipient) < 2048)
+        return ccr_err_set(EINVAL, "recipient %s: an RSA key of at least 2048 bits is needed",
+                           m->opts.recipient);
+    return 0;
+}
+
+/* No-egress and sink: the ephemeral store of written bytes and the mutable namespace. */
+static int overlay_setup(struct fs_mount *m)
+{
+    struct fs_ovl_conf oc;
+    const char *dir = m->opts.overlay_dir ? m->opts.overlay_dir : FS_DEFAULT_OVERLAY_DIR;
+    int rc;
+
+    if ((rc = fs_ephemeral_create(dir, m->opts.overlay_max, &m->eph)) != 0)
+        return rc;
+    memset(&oc, 0, sizeof oc);
+    oc.tree = &m->tree;
+    oc.eph = m->eph;
+    oc.uid = m->uid;
+    oc.gid = m->gid;
+    oc.root_time = m->mount_time;
+    oc.lower_read = fs_ovl_lower_read_cb;
+    oc.lower_arg = m;
+    return fs_ovl_create(&oc, &m->ovl);
+}
 
 int fs_mount_create(const struct fs_mount_config *conf, struct fs_mount **out)
 {
@@ -33,7 +77,18 @@ int fs_mount_create(const struct fs_mount_config *conf, struct fs_mount **out)
     m->gid = m->opts.gid_set ? m->opts.gid : getgid();
     pthread_rwlock_init(&m->key_lock, NULL);
     pthread_mutex_init(&m->open_lock, NULL);
-    if ((rc = fs_tree_build(&m->ds->manifest, &m->tree)) != 0)
+    if (m->opts.mode == FS_MODE_SINK) {
+        /* An output mount starts empty: a tree of only the root. */
+        static const struct keys_manifest empty;
+        if ((rc = fs_tree_build(&empty, &m->tree)) != 0 || (rc = sink_setup(m, conf)) != 0)
+            goto fail;
+    } else if (m->ds == NULL) {
+        rc = ccr_err_set(EINVAL, "a %s mount needs a dataset", fs_access_mode_name(m->opts.mode));
+        goto fail;
+    } else if ((rc = fs_tree_build(&m->ds->manifest, &m->tree)) != 0) {
+        goto fail;
+    }
+    if (m->opts.mode != FS_MODE_READ_ONLY && (rc = overlay_setup(m)) != 0)
         goto fail;
     /* One slot per block of the largest block size in the dataset. */
     slot = (uint64_t)1 << (m->tree.max_log2_block ? m->tree.max_log2_block : KEYS_LOG2_BLOCK_DEFAULT);
@@ -51,11 +106,11 @@ int fs_mount_create(const struct fs_mount_config *conf, struct fs_mount **out)
     if (m->opts.workers > 0 && budget > 0 &&
         (rc = fs_prefetch_create(m->opts.workers, budget, fs_prefetch_runner, m, &m->pf)) != 0)
         goto fail;
-    ccr_log_info(
-        "dataset %s: %u entries, %llu bytes; cache %llu MiB in %llu KiB blocks, fetch-ahead up to %llu MiB",
-        m->ds->id, m->tree.count - 1, (unsigned long long)m->tree.total_bytes,
-        (unsigned long long)(nslots * slot >> 20), (unsigned long long)(slot >> 10),
-        (unsigned long long)(budget >> 20));
+    ccr_log_info("dataset %s (%s): %u entries, %llu bytes; cache %llu MiB in %llu KiB blocks, fetch-ahead up "
+                 "to %llu MiB",
+                 m->ds ? m->ds->id : "none", fs_access_mode_name(m->opts.mode), m->tree.count - 1,
+                 (unsigned long long)m->tree.total_bytes, (unsigned long long)(nslots * slot >> 20),
+                 (unsigned long long)(slot >> 10), (unsigned long long)(budget >> 20));
     *out = m;
     return 0;
 fail:
@@ -114,10 +169,10 @@ int fs_mount_start(struct fs_mount *m, const char *mountpoint)
     if ((m->mountpoint = realpath(mountpoint, NULL)) == NULL)
         return ccr_err_set(errno, "%s: %s", mountpoint, strerror(errno));
     opt_escape(m->source ? m->source : "ccrfs", fsname, sizeof fsname);
-    /* ro: the kernel itself refuses writes; default_permissions: the kernel checks modes
+    /* ro (read-only mode): the kernel itself refuses writes; default_permissions: the kernel checks modes
      * against -o uid/gid; allow_other: the clean-room app runs as another user. */
-    rc = snprintf(opts, sizeof opts, "ro,default_permissions,fsname=%s,subtype=ccrfs,max_read=%u%s%s%s",
-                  fsname, FS_MAX_READ, allow_other ? ",allow_other" : "",
+    rc = snprintf(opts, sizeof opts, "%sdefault_permissions,fsname=%s,subtype=ccrfs,max_read=%u%s%s%s",
+                  m->ovl == NULL ? "ro," : "", fsname, FS_MAX_READ, allow_other ? ",allow_other" : "",
                   m->opts.fuse_opts && m->opts.fuse_opts[0] ? "," : "",
                   m->opts.fuse_opts ? m->opts.fuse_opts : "");
     if (rc < 0 || (size_t)rc >= sizeof opts)
@@ -172,7 +227,8 @@ static void *tune_thread(void *argp)
             if (fd >= 0)
                 close(fd);
         }
-        ccr_log_info("mounted %s at %s", m->ds->id, m->mountpoint);
+        ccr_log_info("mounted %s at %s (%s)", m->ds ? m->ds->id : "an empty sink", m->mountpoint,
+                     fs_access_mode_name(m->opts.mode));
     } else {
         ccr_log_error("%s: the mount does not answer: %s", m->mountpoint, strerror(errno));
     }
@@ -231,6 +287,10 @@ void fs_mount_destroy(struct fs_mount *m)
     }
     while (m->open_files != NULL)
         fs_open_file_free(m, m->open_files);
+    /* The overlay's bytes become unreadable once the ephemeral key is wiped. */
+    fs_ovl_destroy(m->ovl);
+    fs_ephemeral_destroy(m->eph);
+    EVP_PKEY_free(m->recipient);
     cache_destroy(m->cache);
     fs_tree_free(&m->tree);
     pthread_rwlock_destroy(&m->key_lock);
@@ -295,26 +355,34 @@ int fs_mount_stats_json(struct fs_mount *m, char *buf, size_t len)
     int n;
 
     cache_get_stats(m->cache, &cs);
-    fetch_get_stats(m->ds->store, &fst);
+    memset(&fst, 0, sizeof fst);
+    if (m->ds != NULL)
+        fetch_get_stats(m->ds->store, &fst);
+    else if (m->sink_store != NULL)
+        fetch_get_stats(m->sink_store, &fst);
     if (m->pf != NULL)
         fs_prefetch_get_stats(m->pf, &pf_pending, &pf_jobs);
-    n = snprintf(buf, len,
-                 "{\"dataset_id\":\"%s\",\"bytes_fetched\":%llu,\"bytes_served\":%llu,\"reads\":%llu,"
-                 "\"opens\":%llu,\"cache_hits\":%llu,\"cache_misses\":%llu,\"cache_evictions\":%llu,"
-                 "\"cache_blocks\":%llu,\"cache_capacity_blocks\":%llu,\"cache_block_size\":%llu,"
-                 "\"integrity_failures\":%llu,\"store_errors\":%llu,\"denials\":%llu,"
-                 "\"requests_in_flight\":%llu,\"store_requests\":%llu,\"store_retries\":%llu,"
-                 "\"prefetch_pending_bytes\":%llu,\"prefetch_jobs\":%llu,\"revoked\":%s}",
-                 m->ds->id, (unsigned long long)atomic_load(&m->bytes_fetched),
-                 (unsigned long long)atomic_load(&m->bytes_served),
-                 (unsigned long long)atomic_load(&m->reads), (unsigned long long)atomic_load(&m->opens),
-                 (unsigned long long)cs.hits, (unsigned long long)cs.misses, (unsigned long long)cs.evictions,
-                 (unsigned long long)cs.slots_used, (unsigned long long)cs.slots,
-                 (unsigned long long)cs.slot_size, (unsigned long long)atomic_load(&m->integrity_failures),
-                 (unsigned long long)atomic_load(&m->store_errors),
-                 (unsigned long long)atomic_load(&m->denials), (unsigned long long)fst.in_flight,
-                 (unsigned long long)fst.requests, (unsigned long long)fst.retries,
-                 (unsigned long long)pf_pending, (unsigned long long)pf_jobs,
-                 atomic_load(&m->revoked) ? "true" : "false");
+    n = snprintf(
+        buf, len,
+        "{\"dataset_id\":\"%s\",\"bytes_fetched\":%llu,\"bytes_served\":%llu,\"reads\":%llu,"
+        "\"opens\":%llu,\"cache_hits\":%llu,\"cache_misses\":%llu,\"cache_evictions\":%llu,"
+        "\"cache_blocks\":%llu,\"cache_capacity_blocks\":%llu,\"cache_block_size\":%llu,"
+        "\"integrity_failures\":%llu,\"store_errors\":%llu,\"denials\":%llu,"
+        "\"requests_in_flight\":%llu,\"store_requests\":%llu,\"store_retries\":%llu,"
+        "\"prefetch_pending_bytes\":%llu,\"prefetch_jobs\":%llu,\"revoked\":%s,\"mode\":\"%s\","
+        "\"bytes_written\":%llu,\"uploads\":%llu,\"upload_failures\":%llu,\"upload_refusals\":%llu}",
+        m->ds ? m->ds->id : "", (unsigned long long)atomic_load(&m->bytes_fetched),
+        (unsigned long long)atomic_load(&m->bytes_served), (unsigned long long)atomic_load(&m->reads),
+        (unsigned long long)atomic_load(&m->opens), (unsigned long long)cs.hits,
+        (unsigned long long)cs.misses, (unsigned long long)cs.evictions, (unsigned long long)cs.slots_used,
+        (unsigned long long)cs.slots, (unsigned long long)cs.slot_size,
+        (unsigned long long)atomic_load(&m->integrity_failures),
+        (unsigned long long)atomic_load(&m->store_errors), (unsigned long long)atomic_load(&m->denials),
+        (unsigned long long)fst.in_flight, (unsigned long long)fst.requests, (unsigned long long)fst.retries,
+        (unsigned long long)pf_pending, (unsigned long long)pf_jobs,
+        atomic_load(&m->revoked) ? "true" : "false", fs_access_mode_name(m->opts.mode),
+        (unsigned long long)atomic_load(&m->bytes_written), (unsigned long long)atomic_load(&m->uploads),
+        (unsigned long long)atomic_load(&m->upload_failures),
+        (unsigned long long)atomic_load(&m->upload_refusals));
     return n < 0 || (size_t)n >= len ? ENOSPC : 0;
 }

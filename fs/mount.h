@@ -1,5 +1,8 @@
-/* The read-only FUSE filesystem over a dataset: the tree from the manifest, files decrypted
- * lazily block by block through a plaintext cache, fetch-ahead for sequential readers.
+/* The FUSE filesystem over a dataset: the tree from the manifest, files decrypted lazily
+ * block by block through a plaintext cache, fetch-ahead for sequential readers.
+ * opts->mode: read-only (every change EROFS); no-egress (a writable overlay kept encrypted
+ * under an ephemeral key, never uploaded); sink (no dataset: files written are sealed for
+ * opts->recipient and uploaded to sink_store when closed). docs/MOUNT.md.
  *
  *   fs_mount_create  -> fs_mount_start (mounts: the mount point is live when it returns)
  *   -> fs_mount_run (serves requests until unmounted or signalled) -> fs_mount_destroy
@@ -17,12 +20,13 @@
 struct fs_mount;
 
 struct fs_mount_config {
-    struct keys_dataset *ds;             /* not owned; outlives the mount */
-    struct keys_dek *dek;                /* not owned; wiped in place by fs_mount_revoke */
+    struct keys_dataset *ds;             /* not owned; outlives the mount; NULL for a sink mount */
+    struct keys_dek *dek;                /* not owned; wiped in place by fs_mount_revoke; NULL for sink */
     const struct fs_access_hooks *hooks; /* NULL: nothing to ask */
     const struct fs_options *opts;       /* sizes, ownership, FUSE options */
     int debug;                           /* FUSE request tracing */
     const char *source;                  /* shown as the mount's source (the store URL) */
+    struct fetch_store *sink_store;      /* sink mounts: where outputs are uploaded; not owned */
 };
 
 int fs_mount_create(const struct fs_mount_config *conf, struct fs_mount **out);

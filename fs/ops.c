@@ -82,8 +82,11 @@ static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
     conn->want &= ~(unsigned)(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
     /* Blobs never change: nothing to invalidate when attributes are looked up again. */
     conn->want &= ~(unsigned)FUSE_CAP_AUTO_INVAL_DATA;
-    if (conn->capable & FUSE_CAP_READDIRPLUS)
+    /* Mutable modes answer plain readdir from a snapshot (no lookup counts to keep). */
+    if ((conn->capable & FUSE_CAP_READDIRPLUS) && m->ovl == NULL)
         conn->want |= FUSE_CAP_READDIRPLUS;
+    else
+        conn->want &= ~(unsigned)(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
     ccr_log_debug("FUSE init: protocol %u.%u, max_read %u, max_write %u, max_readahead %u", conn->proto_major,
                   conn->proto_minor, conn->max_read, conn->max_write, conn->max_readahead);
 }
@@ -93,6 +96,9 @@ static void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
     struct fs_mount *m = req_mount(req);
     struct fs_node *dir = fs_tree_node(&m->tree, parent), *n;
     struct fuse_entry_param ep;
+
+    if (m->ovl != NULL)
+        return fs_ovl_op_lookup(req, parent, name);
 
     if (dir == NULL)
         return (void)fuse_reply_err(req, ENOENT);
@@ -115,6 +121,8 @@ static void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
     struct stat st;
 
     (void)fi;
+    if (m->ovl != NULL)
+        return fs_ovl_op_getattr(req, ino);
     if (n == NULL)
         return (void)fuse_reply_err(req, ENOENT);
     node_stat(m, n, &st);
@@ -126,6 +134,8 @@ static void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
     struct fs_mount *m = req_mount(req);
     struct fs_node *n = fs_tree_node(&m->tree, ino);
 
+    if (m->ovl != NULL)
+        return fs_ovl_op_opendir(req, ino, fi);
     if (n == NULL)
         return (void)fuse_reply_err(req, ENOENT);
     if (!is_dir(n))
@@ -186,8 +196,17 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, i
 
 static void fs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
-    (void)fi;
+    if (req_mount(req)->ovl != NULL)
+        return fs_ovl_op_readdir(req, size, off, fi);
     do_readdir(req, ino, size, off, 0);
+}
+
+static void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    (void)ino;
+    if (req_mount(req)->ovl != NULL)
+        return fs_ovl_op_releasedir(req, fi);
+    fuse_reply_err(req, 0);
 }
 
 static void fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -197,7 +216,7 @@ static void fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t
     do_readdir(req, ino, size, off, 1);
 }
 
-static void process_name(pid_t pid, char *out, size_t len)
+void fs_process_name(pid_t pid, char *out, size_t len)
 {
     char path[64];
     FILE *f;
@@ -220,6 +239,8 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     uint64_t handle = 0;
     int rc;
 
+    if (m->ovl != NULL)
+        return fs_ovl_op_open(req, ino, fi);
     if (n == NULL)
         return (void)fuse_reply_err(req, ENOENT);
     if (is_dir(n))
@@ -237,7 +258,7 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
         const struct fuse_ctx *ctx = fuse_req_ctx(req);
         char comm[64];
         struct fs_open_info info = {n->e->path, fi->flags, ctx->pid, ctx->uid, ctx->gid, comm};
-        process_name(ctx->pid, comm, sizeof comm);
+        fs_process_name(ctx->pid, comm, sizeof comm);
         if ((rc = m->hooks->on_open(m->hooks->arg, &info, &handle)) != 0) {
             atomic_fetch_add(&m->denials, 1);
             return (void)fuse_reply_err(req, rc);
@@ -278,6 +299,8 @@ void fs_open_file_free(struct fs_mount *m, struct fs_open_file *of)
     pthread_mutex_unlock(&m->open_lock);
     if (m->hooks != NULL && m->hooks->on_open != NULL && m->hooks->on_release != NULL)
         m->hooks->on_release(m->hooks->arg, of->handle);
+    if (of->onode != NULL)
+        fs_ovl_close(m->ovl, of->onode);
     pthread_mutex_destroy(&of->lock);
     free(of);
 }
@@ -288,6 +311,8 @@ static void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
     struct fs_open_file *of = (struct fs_open_file *)(uintptr_t)fi->fh;
 
     (void)ino;
+    if (of != NULL && m->ovl != NULL)
+        fs_ovl_op_released(m, of);
     if (of != NULL)
         fs_open_file_free(m, of);
     fuse_reply_err(req, 0);
@@ -326,9 +351,9 @@ static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
     struct fs_open_file *of = (struct fs_open_file *)(uintptr_t)fi->fh;
     struct fs_node *n = of->node;
     const struct keys_blob_key *k;
-    uint64_t off = (uint64_t)offset, fsize = n->e->size, first, last, nblocks, ahead_off, ahead_len;
-    unsigned log2 = n->e->log2_block;
-    size_t bs = (size_t)1 << log2, priv_len = 0, nitems = 0;
+    uint64_t off = (uint64_t)offset, fsize, first, last, nblocks, ahead_off, ahead_len;
+    unsigned log2;
+    size_t bs, priv_len = 0, nitems = 0;
     struct read_block *blk = NULL;
     struct fs_fetch_item *items = NULL;
     struct iovec *iov = NULL;
@@ -336,6 +361,14 @@ static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
     int rc = 0, stalled = 0;
 
     (void)ino;
+    /* Bytes written on a mutable mount come from the overlay; the rest from the dataset. */
+    if (of->onode != NULL && fs_ovl_op_read(req, of, size, offset) == 0)
+        return;
+    if (n == NULL)
+        return (void)fuse_reply_buf(req, NULL,
+                                    0); /* cannot happen: files made on the mount are in the overlay */
+    fsize = n->e->size;
+    log2 = n->e->log2_block;
     if (atomic_load(&m->revoked)) {
         atomic_fetch_add(&m->denials, 1);
         return (void)fuse_reply_err(req, EACCES);
@@ -344,6 +377,7 @@ static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
         return (void)fuse_reply_buf(req, NULL, 0);
     if (size > fsize - off)
         size = (size_t)(fsize - off);
+    bs = (size_t)1 << log2;
     if (m->hooks != NULL && m->hooks->on_read != NULL &&
         (rc = m->hooks->on_read(m->hooks->arg, of->handle, off, size)) != 0) {
         atomic_fetch_add(&m->denials, 1);
@@ -486,6 +520,19 @@ static void fs_op_statfs(fuse_req_t req, fuse_ino_t ino)
     sv.f_files = m->tree.count;
     sv.f_namemax = 255;
     sv.f_flag = ST_RDONLY;
+    if (m->eph != NULL) {
+        /* Room left in the overlay (its bound, or a nominal 1 TiB when unbounded). */
+        struct fs_ephemeral_stats es;
+        uint64_t room;
+        fs_ephemeral_get_stats(m->eph, &es);
+        room = es.max_bytes ? es.max_bytes : (1ull << 40);
+        room = room > es.bytes_stored ? room - es.bytes_stored : 0;
+        sv.f_flag = 0;
+        sv.f_blocks += (room + es.bytes_stored) / 65536;
+        sv.f_bfree = sv.f_bavail = room / 65536;
+        sv.f_files += fs_ovl_created(m->ovl) + 1000000;
+        sv.f_ffree = sv.f_favail = 1000000;
+    }
     fuse_reply_statfs(req, &sv);
 }
 
@@ -507,15 +554,21 @@ static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, siz
     char value[2048];
     int len = -1;
 
+    if (n == NULL && m->ovl != NULL)
+        return (void)fuse_reply_err(req, ENODATA); /* made on the mount */
     if (n == NULL)
         return (void)fuse_reply_err(req, ENOENT);
-    if (strcmp(name, XATTR_DATASET_ID) == 0) {
+    if (m->ds == NULL && !(n->e == NULL && strcmp(name, XATTR_STATS) == 0)) {
+        len = -1; /* a sink has no dataset: only the root's counters */
+    } else if (strcmp(name, XATTR_DATASET_ID) == 0) {
         len = snprintf(value, sizeof value, "%s", m->ds->id);
     } else if (n->e == NULL && strcmp(name, XATTR_STATS) == 0) {
         if (fs_mount_stats_json(m, value, sizeof value) != 0)
             return (void)fuse_reply_err(req, EIO);
         len = (int)strlen(value);
-    } else if (n->e != NULL && n->e->type == KEYS_ENTRY_FILE) {
+    } else if (n->e != NULL && n->e->type == KEYS_ENTRY_FILE &&
+               !(m->ovl != NULL && fs_ovl_copied(m->ovl, ino))) {
+        /* A file written on a no-egress mount no longer has the dataset's hash or blob. */
         if (strcmp(name, XATTR_SHA256) == 0) {
             ccr_hex_encode(n->e->sha256, KEYS_SHA256_LEN, value);
             len = 2 * KEYS_SHA256_LEN;
@@ -539,9 +592,13 @@ static void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
     static const char file_list[] =
         XATTR_DATASET_ID "\0" XATTR_SHA256 "\0" XATTR_BLOB "\0" XATTR_BLOCK_SIZE "\0";
 
+    if (n == NULL && m->ovl != NULL)
+        return (void)reply_xattr_value(req, "", 0, size);
     if (n == NULL)
         return (void)fuse_reply_err(req, ENOENT);
-    if (n->e == NULL)
+    if (m->ds == NULL)
+        reply_xattr_value(req, n->e == NULL ? XATTR_STATS : "", n->e == NULL ? sizeof XATTR_STATS : 0, size);
+    else if (n->e == NULL)
         reply_xattr_value(req, root_list, sizeof root_list - 1, size);
     else if (is_dir(n))
         reply_xattr_value(req, dir_list, sizeof dir_list - 1, size);
@@ -549,84 +606,116 @@ static void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
         reply_xattr_value(req, file_list, sizeof file_list - 1, size);
 }
 
-/* Every change is refused: the dataset is read-only. A writable overlay (no-egress, sink)
- * would replace these handlers. */
+/* Read-only mounts refuse every change with EROFS; no-egress and sink mounts change their
+ * overlay (fs/ops_ovl.c). */
 static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
                           struct fuse_file_info *fi)
 {
-    (void)ino, (void)attr, (void)to_set, (void)fi;
-    fuse_reply_err(req, EROFS);
+    (void)fi;
+    if (req_mount(req)->ovl == NULL)
+        return (void)fuse_reply_err(req, EROFS);
+    fs_ovl_op_setattr(req, ino, attr, to_set);
 }
 
 static void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
-    (void)parent, (void)name, (void)mode, (void)rdev;
-    fuse_reply_err(req, EROFS);
+    (void)rdev;
+    if (req_mount(req)->ovl == NULL)
+        return (void)fuse_reply_err(req, EROFS);
+    fs_ovl_op_mknod(req, parent, name, mode);
 }
 
 static void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-    (void)parent, (void)name, (void)mode;
-    fuse_reply_err(req, EROFS);
+    if (req_mount(req)->ovl == NULL)
+        return (void)fuse_reply_err(req, EROFS);
+    fs_ovl_op_mkdir(req, parent, name, mode);
 }
 
 static void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-    (void)parent, (void)name;
-    fuse_reply_err(req, EROFS);
+    if (req_mount(req)->ovl == NULL)
+        return (void)fuse_reply_err(req, EROFS);
+    fs_ovl_op_unlink(req, parent, name);
 }
 
+static void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    if (req_mount(req)->ovl == NULL)
+        return (void)fuse_reply_err(req, EROFS);
+    fs_ovl_op_rmdir(req, parent, name);
+}
+
+/* Symbolic and hard links are not kept, in any mode. */
 static void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
     (void)link, (void)parent, (void)name;
-    fuse_reply_err(req, EROFS);
+    fuse_reply_err(req, req_mount(req)->ovl == NULL ? EROFS : EPERM);
 }
 
 static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
                          const char *newname, unsigned int flags)
 {
-    (void)parent, (void)name, (void)newparent, (void)newname, (void)flags;
-    fuse_reply_err(req, EROFS);
+    if (req_mount(req)->ovl == NULL)
+        return (void)fuse_reply_err(req, EROFS);
+    fs_ovl_op_rename(req, parent, name, newparent, newname, flags);
 }
 
 static void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
     (void)ino, (void)newparent, (void)newname;
-    fuse_reply_err(req, EROFS);
+    fuse_reply_err(req, req_mount(req)->ovl == NULL ? EROFS : EPERM);
 }
 
 static void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
                         struct fuse_file_info *fi)
 {
-    (void)ino, (void)buf, (void)size, (void)off, (void)fi;
-    fuse_reply_err(req, EROFS);
+    (void)ino;
+    if (req_mount(req)->ovl == NULL)
+        return (void)fuse_reply_err(req, EROFS);
+    fs_ovl_op_write(req, (struct fs_open_file *)(uintptr_t)fi->fh, buf, size, off);
 }
 
 static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size,
                            int flags)
 {
     (void)ino, (void)name, (void)value, (void)size, (void)flags;
-    fuse_reply_err(req, EROFS);
+    fuse_reply_err(req, req_mount(req)->ovl == NULL ? EROFS : ENOTSUP);
 }
 
 static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
     (void)ino, (void)name;
-    fuse_reply_err(req, EROFS);
+    fuse_reply_err(req, req_mount(req)->ovl == NULL ? EROFS : ENOTSUP);
 }
 
 static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
                          struct fuse_file_info *fi)
 {
-    (void)parent, (void)name, (void)mode, (void)fi;
-    fuse_reply_err(req, EROFS);
+    if (req_mount(req)->ovl == NULL)
+        return (void)fuse_reply_err(req, EROFS);
+    fs_ovl_op_create(req, parent, name, mode, fi);
 }
 
 static void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
                             struct fuse_file_info *fi)
 {
     (void)ino, (void)mode, (void)offset, (void)length, (void)fi;
-    fuse_reply_err(req, EROFS);
+    fuse_reply_err(req, req_mount(req)->ovl == NULL ? EROFS : EOPNOTSUPP);
+}
+
+static void fs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+    if (req_mount(req)->ovl == NULL)
+        return fuse_reply_none(req);
+    fs_ovl_op_forget(req, ino, nlookup);
+}
+
+static void fs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+    if (req_mount(req)->ovl == NULL)
+        return fuse_reply_none(req);
+    fs_ovl_op_forget_multi(req, count, forgets);
 }
 
 const struct fuse_lowlevel_ops fs_ops = {
@@ -637,7 +726,7 @@ const struct fuse_lowlevel_ops fs_ops = {
     .mknod = fs_op_mknod,
     .mkdir = fs_op_mkdir,
     .unlink = fs_op_unlink,
-    .rmdir = fs_op_unlink,
+    .rmdir = fs_op_rmdir,
     .symlink = fs_op_symlink,
     .rename = fs_op_rename,
     .link = fs_op_link,
@@ -646,6 +735,9 @@ const struct fuse_lowlevel_ops fs_ops = {
     .write = fs_op_write,
     .release = fs_op_release,
     .opendir = fs_op_opendir,
+    .releasedir = fs_op_releasedir,
+    .forget = fs_op_forget,
+    .forget_multi = fs_op_forget_multi,
     .readdir = fs_op_readdir,
     .readdirplus = fs_op_readdirplus,
     .statfs = fs_op_statfs,

@@ -17,8 +17,9 @@ void fs_options_init(struct fs_options *o)
 
 void fs_options_free(struct fs_options *o)
 {
-    char **strs[] = {&o->recipient, &o->dataset_id, &o->key_file, &o->kbs,     &o->resource,  &o->attest,   &o->skr,
-                     &o->skr_maa,    &o->skr_akv,  &o->skr_kid, &o->broker_ca, &o->fuse_opts};
+    char **strs[] = {&o->recipient, &o->overlay_dir, &o->dataset_id, &o->key_file, &o->kbs,
+                     &o->resource,  &o->attest,      &o->skr,        &o->skr_maa,  &o->skr_akv,
+                     &o->skr_kid,   &o->broker_ca,   &o->fuse_opts};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         free(*strs[i]);
         *strs[i] = NULL;
@@ -100,7 +101,7 @@ static int fuse_opt_append(struct fs_options *o, const char *opt)
 }
 
 /* Options mount(8) and fstab pass that mean nothing to this filesystem. "rw" is accepted
- * because mount(8) adds it by default; the mount is read-only whatever is asked. */
+ * because mount(8) adds it by default; the mount is read-only or writable by its mode= alone. */
 static int opt_ignored(const char *name)
 {
     static const char *const ignored[] = {"rw",      "ro",       "defaults", "auto",   "noauto", "user",
@@ -137,6 +138,10 @@ static int opt_one(struct fs_options *o, char *opt)
             rc = ccr_err_set(EINVAL, "option mode=%s: expected read-only, no-egress or sink", v ? v : "");
     } else if (IS("recipient")) {
         rc = opt_str(opt, v, &o->recipient);
+    } else if (IS("overlay_dir")) {
+        rc = opt_str(opt, v, &o->overlay_dir);
+    } else if (IS("overlay_max")) {
+        rc = opt_size(opt, v, 0, &o->overlay_max);
     } else if (IS("cache_size")) {
         rc = opt_size(opt, v, 1u << 20, &o->cache_size);
     } else if (IS("prefetch_max")) {
@@ -225,8 +230,11 @@ int fs_options_parse(struct fs_options *o, const char *optstr)
 const char *fs_access_mode_name(enum fs_access_mode m)
 {
     switch (m) {
-    case FS_MODE_NO_EGRESS: return "no-egress";
-    case FS_MODE_SINK: return "sink";
-    default: return "read-only";
+    case FS_MODE_NO_EGRESS:
+        return "no-egress";
+    case FS_MODE_SINK:
+        return "sink";
+    default:
+        return "read-only";
     }
 }

@@ -10,6 +10,7 @@
 #define FS_DEFAULT_PREFETCH_MAX (64ull << 20)
 #define FS_DEFAULT_WORKERS      4
 #define FS_DEFAULT_READAHEAD_KB 8192
+#define FS_DEFAULT_OVERLAY_DIR  "/var/tmp"
 #define FS_MAX_READ             (1u << 20)
 
 /* What the app may do on the mount (docs/CONTRACTS.md): read only; write into an overlay that
@@ -19,6 +20,9 @@ enum fs_access_mode { FS_MODE_READ_ONLY = 0, FS_MODE_NO_EGRESS, FS_MODE_SINK };
 struct fs_options {
     enum fs_access_mode mode; /* mode=read-only|no-egress|sink (default read-only) */
     char *recipient;          /* recipient=FILE: sink outputs are sealed for this public key (PEM) */
+    char *
+        overlay_dir; /* overlay_dir=DIR: where no-egress and sink written bytes are kept, sealed (/var/tmp) */
+    uint64_t overlay_max;  /* overlay_max=SIZE: bound on those bytes, 0 for none */
     uint64_t cache_size;   /* cache_size=SIZE: plaintext block cache */
     uint64_t prefetch_max; /* prefetch_max=SIZE: fetch-ahead bytes in flight, per mount */
     unsigned workers;      /* fetch_workers=N */

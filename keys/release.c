@@ -3,10 +3,13 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/secmem.h"
+#include "fetch/store.h"
 #include "keys/kbs/client.h"
 #include "keys/skr/skr.h"
 
+#include <openssl/pem.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int release_kbs(const struct keys_release_request *req, struct keys_dek **dek,
@@ -40,15 +43,62 @@ static int release_kbs(const struct keys_release_request *req, struct keys_dek *
     return 0;
 }
 
+/* A dataset sealed for a recipient (a sink mount's output): its DEK, wrapped with
+ * RSA-OAEP-256 for the recipient's public key, sits beside it in dek.wrapped.json. */
+static int release_unwrap(const struct keys_release_request *req, struct keys_dek **dek,
+                          struct keys_release_info *info)
+{
+    EVP_PKEY *priv = NULL;
+    uint8_t *doc = NULL;
+    size_t doc_len = 0;
+    FILE *f;
+    int rc;
+
+    if (req->dataset_store == NULL)
+        return ccr_err_set(EINVAL, "--unwrap-key needs the dataset's store to read " KEYS_SKR_WRAPPED_OBJECT);
+    if ((f = fopen(req->unwrap_key_file, "re")) == NULL)
+        return ccr_err_set(errno, "unwrap key %s: %s", req->unwrap_key_file, strerror(errno));
+    priv = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    fclose(f);
+    if (priv == NULL || EVP_PKEY_base_id(priv) != EVP_PKEY_RSA) {
+        EVP_PKEY_free(priv);
+        return ccr_err_set(EINVAL, "unwrap key %s: not a PEM RSA private key", req->unwrap_key_file);
+    }
+    if ((rc = fetch_read_object(req->dataset_store, KEYS_SKR_WRAPPED_OBJECT, 64 * 1024, &doc, &doc_len)) !=
+        0) {
+        rc = ccr_err_wrap(rc, "reading " KEYS_SKR_WRAPPED_OBJECT " beside the dataset: ");
+        goto out;
+    }
+    if ((rc = keys_skr_unwrap((const char *)doc, doc_len, priv, dek)) != 0) {
+        if (rc == EBADMSG)
+            rc = ccr_err_set(EACCES,
+                             "refused: the dataset's key is not wrapped for the private key in %s "
+                             "(it was sealed for another recipient, or " KEYS_SKR_WRAPPED_OBJECT
+                             " was altered)",
+                             req->unwrap_key_file);
+        goto out;
+    }
+    snprintf(info->method, sizeof info->method, "unwrap-key");
+    snprintf(info->evidence, sizeof info->evidence, "none");
+    snprintf(info->detail, sizeof info->detail, "unwrapped with a local recipient key");
+out:
+    EVP_PKEY_free(priv);
+    free(doc);
+    return rc;
+}
+
 int keys_release_obtain(const struct keys_release_request *req, struct keys_dek **dek,
                         struct keys_release_info *info)
 {
-    int sources = (req->key_file != NULL) + (req->kbs_url != NULL) + (req->skr_url != NULL);
+    int sources = (req->key_file != NULL) + (req->kbs_url != NULL) + (req->skr_url != NULL) +
+                  (req->unwrap_key_file != NULL);
 
     memset(info, 0, sizeof *info);
     *dek = NULL;
     if (sources != 1)
-        return ccr_err_set(EINVAL, "give exactly one key source (--key-file, --kbs or --skr)");
+        return ccr_err_set(EINVAL, "give exactly one key source (--key-file, --kbs, --skr or --unwrap-key)");
+    if (req->unwrap_key_file != NULL)
+        return release_unwrap(req, dek, info);
     if (req->key_file != NULL) {
         int rc = keys_dek_load_file(req->key_file, dek);
         if (rc != 0)

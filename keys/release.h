@@ -15,16 +15,18 @@ struct keys_release_request {
     const char *attest;   /* with kbs_url: "sim:DIR" (simulated SEV-SNP) or "snp" */
     const char *skr_url;  /* Azure Secure Key Release sidecar, e.g. http://127.0.0.1:8284 */
     const char *skr_maa_endpoint, *skr_akv_endpoint, *skr_kid;
-    struct fetch_store *dataset_store; /* where dek.wrapped.json lives (SKR) */
+    const char *unwrap_key_file;       /* a recipient's RSA private key (PEM) that unwraps dek.wrapped.json:
+                                          outputs of a sink mount, sealed for that recipient */
+    struct fetch_store *dataset_store; /* where dek.wrapped.json lives (SKR, unwrap key) */
     const char *ca_file;               /* extra CA bundle for https brokers */
 };
 
 struct keys_release_info {
-    int attested;        /* 1 when a broker released the key against hardware evidence */
-    char method[32];     /* "key-file", "kbs", "azure-skr" */
-    char broker[256];    /* the broker URL, "" for a key file */
-    char evidence[32];   /* "none", "sim", "snp" */
-    char detail[512];    /* e.g. the measurement the broker saw, in hex; never key bytes */
+    int attested;      /* 1 when a broker released the key against hardware evidence */
+    char method[32];   /* "key-file", "kbs", "azure-skr" */
+    char broker[256];  /* the broker URL, "" for a key file */
+    char evidence[32]; /* "none", "sim", "snp" */
+    char detail[512];  /* e.g. the measurement the broker saw, in hex; never key bytes */
 };
 
 /* Obtains the DEK into locked memory. A refusal is an error with a message saying who

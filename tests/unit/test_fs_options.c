@@ -89,7 +89,10 @@ static void test_bad_values(void **state)
                                       "fetch_workers=1000",
                                       "key_file=",
                                       "max_read=4096",
-                                      "readahead_kb=x"};
+                                      "readahead_kb=x",
+                                      "overlay_dir=",
+                                      "overlay_max=big",
+                                      "mode=writable"};
     (void)state;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct fs_options o;
@@ -105,6 +108,25 @@ static void test_bad_values(void **state)
     }
 }
 
+static void test_mode_options(void **state)
+{
+    struct fs_options o;
+    (void)state;
+    fs_options_init(&o);
+    assert_int_equal(o.mode, FS_MODE_READ_ONLY);
+    assert_null(o.overlay_dir);
+    assert_int_equal(o.overlay_max, 0);
+    assert_int_equal(fs_options_parse(&o, "mode=no-egress,overlay_dir=/var/tmp/x,overlay_max=2G"), 0);
+    assert_int_equal(o.mode, FS_MODE_NO_EGRESS);
+    assert_string_equal(o.overlay_dir, "/var/tmp/x");
+    assert_int_equal(o.overlay_max, 2ull << 30);
+    assert_int_equal(fs_options_parse(&o, "mode=sink,recipient=pub.pem"), 0);
+    assert_int_equal(o.mode, FS_MODE_SINK);
+    assert_string_equal(o.recipient, "pub.pem");
+    assert_string_equal(o.fuse_opts ? o.fuse_opts : "", "");
+    fs_options_free(&o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -113,6 +135,7 @@ int main(void)
         cmocka_unit_test(test_key_source_and_fstab),
         cmocka_unit_test(test_passed_to_fuse),
         cmocka_unit_test(test_bad_values),
+        cmocka_unit_test(test_mode_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
