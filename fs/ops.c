@@ -69,7 +69,8 @@ static int is_dir(const struct fs_node *n)
 
 static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 {
-    (void)userdata;
+    struct fs_mount *m = userdata;
+
     /* 1 MiB reads: the kernel sizes requests by max_pages, which libfuse derives from
      * max_write, so both are raised; max_read matches the mount option. */
     conn->max_read = FS_MAX_READ;
