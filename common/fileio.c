@@ -102,12 +102,33 @@ int ccr_fsync_parent(const char *path)
     return rc;
 }
 
+/* A device or a pipe (-o /dev/stdout, /dev/null) is written into, never replaced: renaming
+ * over it would swap the device node for a regular file. */
+static int write_into_special(const char *path, const void *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC), rc;
+    if (fd < 0)
+        return ccr_err_set(errno, "%s: %s", path, strerror(errno));
+    rc = ccr_write_all(fd, data, len);
+    close(fd);
+    return rc ? ccr_err_set(rc, "%s: %s", path, strerror(rc)) : 0;
+}
+
 static int write_via_temp(const char *path, const void *data, size_t len, mode_t mode, int exclusive)
 {
     size_t tlen = strlen(path) + 32;
-    char *tmp = malloc(tlen);
+    struct stat st;
+    char *tmp;
     int fd, rc;
 
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        if (exclusive)
+            return ccr_err_set(EEXIST, "%s: already exists", path);
+        if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))
+            return write_into_special(path, data, len);
+        return ccr_err_set(EISDIR, "%s: not a regular file", path);
+    }
+    tmp = malloc(tlen);
     if (tmp == NULL)
         return ENOMEM;
     snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
