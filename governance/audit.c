@@ -378,7 +378,7 @@ static void account(struct gov_audit *a, json_object *ev)
 
 static const char *const known_types[] = {"mount",      "consent", "key_release", "open",
                                           "read",       "release", "denial",      "integrity",
-                                          "revocation", "unmount", "checkpoint",  NULL};
+                                          "revocation", "unmount", "checkpoint",  "upload", NULL};
 
 static int is_hex(const char *s, size_t len)
 {
