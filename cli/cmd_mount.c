@@ -339,6 +339,11 @@ static int mount_serve(const char *url, const char *mountpoint, struct keys_rele
         }
         url = abs_url;
     }
+    /* Before governance takes the mount point's spool: a busy one is reported as such. */
+    if ((rc = fs_mount_check_point(mountpoint)) != 0) {
+        cli_fail_rc(rc, "mount");
+        goto out;
+    }
     abs_mp = realpath(mountpoint, NULL);
     /* The source as recorded: no query string (it could carry a signature). */
     if ((source = strndup(url, strcspn(url, "?#"))) == NULL) {
