@@ -128,7 +128,7 @@ static int mount_wait_child(pid_t pid, int fd)
 struct mount_gov_args {
     struct gov_config cfg;
     const char *contract_file, *purpose;
-    char *opt_copy;             /* -o values gov_config_option points into */
+    char *opt_copy; /* -o values gov_config_option points into */
     char *default_spool, *default_log;
 };
 
@@ -289,7 +289,8 @@ static int mount_contract(struct mount_gov_args *ga, struct gov *g, struct gov_s
     ga->cfg.not_after_ms = sc->c->expiry_ms;
     if (ga->cfg.governance_url != NULL && ga->cfg.contract_id != NULL) {
         /* Counted before the key is requested: a spent budget means no key release. */
-        if ((rc = gov_client_use(ga->cfg.governance_url, ga->cfg.token_file, sc->c->id, dataset_id, &use)) != 0) {
+        if ((rc = gov_client_use(ga->cfg.governance_url, ga->cfg.token_file, sc->c->id, dataset_id, &use)) !=
+            0) {
             if (rc == ENOSPC)
                 ccr_err_wrap(rc, "use budget of dataset %s spent: ", dataset_id);
             return mount_refuse(g, mountpoint, rc);
@@ -305,13 +306,14 @@ static int mount_contract(struct mount_gov_args *ga, struct gov *g, struct gov_s
     }
     gov_set_limits(g, ga->cfg.max_bytes_per_mount, ga->cfg.not_after_ms);
     if (ga->cfg.max_bytes_per_mount != 0)
-        ccr_log_info("byte budget: %llu bytes for this mount", (unsigned long long)ga->cfg.max_bytes_per_mount);
+        ccr_log_info("byte budget: %llu bytes for this mount",
+                     (unsigned long long)ga->cfg.max_bytes_per_mount);
     return 0;
 }
 
 static int mount_serve(const char *url, const char *mountpoint, struct keys_release_request *keysrc,
-                       const char *expect_id, const struct fs_options *opts, struct mount_gov_args *ga, int debug,
-                       struct mount_ready *ready)
+                       const char *expect_id, const struct fs_options *opts, struct mount_gov_args *ga,
+                       int debug, struct mount_ready *ready)
 {
     struct fetch_store *store = NULL;
     struct keys_dek *dek = NULL;
@@ -324,8 +326,8 @@ static int mount_serve(const char *url, const char *mountpoint, struct keys_rele
     struct gov *g = NULL;
     struct gov_signed_contract sc;
     struct mount_revoke_link link = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, ""};
-    char manifest_id[KEYS_DATASET_ID_LEN + 1], contract_ds[GOV_DATASET_ID_LEN + 1], *abs_url = NULL,
-        *abs_mp = NULL, *source = NULL;
+    char manifest_id[KEYS_DATASET_ID_LEN + 1], contract_ds[GOV_DATASET_ID_LEN + 1],
+        *abs_url = NULL, *abs_mp = NULL, *source = NULL;
     int rc, status = CLI_EXIT_FAIL, mounted = 0;
 
     memset(&sc, 0, sizeof sc);
@@ -434,7 +436,8 @@ static int mount_serve(const char *url, const char *mountpoint, struct keys_rele
     if (expect_id == NULL)
         ccr_log_info("mounting dataset %s (not pinned: give --dataset-id to refuse any other)", ds->id);
     {
-        struct gov_mount_info mi = {abs_mp ? abs_mp : mountpoint, ds->id, source, fs_access_mode_name(opts->mode)};
+        struct gov_mount_info mi = {abs_mp ? abs_mp : mountpoint, ds->id, source,
+                                    fs_access_mode_name(opts->mode)};
         if ((rc = gov_record_mount(g, &mi)) != 0) {
             cli_fail_rc(rc, "audit");
             goto out;
@@ -499,7 +502,8 @@ static int mount_gov_from_opts(struct mount_gov_args *ga, struct fs_options *opt
 
     if (opts->fuse_opts == NULL || opts->fuse_opts[0] == '\0')
         return 0;
-    if ((ga->opt_copy = strdup(opts->fuse_opts)) == NULL || (rest = calloc(1, strlen(opts->fuse_opts) + 1)) == NULL)
+    if ((ga->opt_copy = strdup(opts->fuse_opts)) == NULL ||
+        (rest = calloc(1, strlen(opts->fuse_opts) + 1)) == NULL)
         return ENOMEM;
     for (p = ga->opt_copy; p != NULL; p = next) {
         char *eq;
@@ -571,20 +575,21 @@ enum {
 
 int cli_cmd_mount(int argc, char **argv)
 {
-    static const struct option long_opts[] = {CLI_KEYSRC_LONG_OPTIONS,
-                                              {"foreground", no_argument, 0, 'f'},
-                                              {"debug", no_argument, 0, 'd'},
-                                              {"verbose", no_argument, 0, 'v'},
-                                              {"dataset-id", required_argument, 0, 'i'},
-                                              {"audit-log", required_argument, 0, MOUNT_OPT_AUDIT_LOG},
-                                              {"governance", required_argument, 0, MOUNT_OPT_GOVERNANCE},
-                                              {"gov-token-file", required_argument, 0, MOUNT_OPT_GOV_TOKEN},
-                                              {"contract", required_argument, 0, MOUNT_OPT_CONTRACT},
-                                              {"contract-file", required_argument, 0, MOUNT_OPT_CONTRACT_FILE},
-                                              {"purpose", required_argument, 0, MOUNT_OPT_PURPOSE},
-                                              {"spool", required_argument, 0, MOUNT_OPT_SPOOL},
-                                              {"help", no_argument, 0, 'h'},
-                                              {0}};
+    static const struct option long_opts[] = {
+        CLI_KEYSRC_LONG_OPTIONS,
+        {"foreground", no_argument, 0, 'f'},
+        {"debug", no_argument, 0, 'd'},
+        {"verbose", no_argument, 0, 'v'},
+        {"dataset-id", required_argument, 0, 'i'},
+        {"audit-log", required_argument, 0, MOUNT_OPT_AUDIT_LOG},
+        {"governance", required_argument, 0, MOUNT_OPT_GOVERNANCE},
+        {"gov-token-file", required_argument, 0, MOUNT_OPT_GOV_TOKEN},
+        {"contract", required_argument, 0, MOUNT_OPT_CONTRACT},
+        {"contract-file", required_argument, 0, MOUNT_OPT_CONTRACT_FILE},
+        {"purpose", required_argument, 0, MOUNT_OPT_PURPOSE},
+        {"spool", required_argument, 0, MOUNT_OPT_SPOOL},
+        {"help", no_argument, 0, 'h'},
+        {0}};
     struct keys_release_request keysrc = {0};
     struct fs_options opts;
     struct mount_gov_args ga;
@@ -718,7 +723,8 @@ int cli_cmd_mount(int argc, char **argv)
         ready.fd = pipefd[1];
         ready.background = 1;
     }
-    status = mount_serve(argv[optind], argv[optind + 1], &keysrc, id_text ? id : NULL, &opts, &ga, debug, &ready);
+    status =
+        mount_serve(argv[optind], argv[optind + 1], &keysrc, id_text ? id : NULL, &opts, &ga, debug, &ready);
 out:
     mount_gov_free(&ga);
     fs_options_free(&opts);

@@ -61,7 +61,8 @@ int gov_signed_contract_parse(const char *text, size_t len, struct gov_signed_co
 
     memset(out, 0, sizeof *out);
     if (len > MAX_ENVELOPE_BYTES)
-        return ccr_err_set(EFBIG, "signed contract: %zu bytes, more than the %d allowed", len, MAX_ENVELOPE_BYTES);
+        return ccr_err_set(EFBIG, "signed contract: %zu bytes, more than the %d allowed", len,
+                           MAX_ENVELOPE_BYTES);
     if ((rc = gov_json_parse(text, len, "signed contract", &v)) != 0)
         return rc;
     if (!json_object_is_type(v, json_type_object)) {
@@ -92,7 +93,8 @@ int gov_signed_contract_parse(const char *text, size_t len, struct gov_signed_co
         const char *by = gov_json_str(v, "revokedBy");
         out->revoked = 1;
         snprintf(out->revoked_info, sizeof out->revoked_info, "at %.40s by %.100s",
-                 json_object_is_type(rev, json_type_string) ? json_object_get_string(rev) : "?", by ? by : "?");
+                 json_object_is_type(rev, json_type_string) ? json_object_get_string(rev) : "?",
+                 by ? by : "?");
     }
     json_object_put(v);
     return 0;
@@ -173,8 +175,8 @@ int gov_admit(const struct gov_signed_contract *sc, const struct gov_admission *
         return ccr_err_set(EACCES, "contract %s does not name dataset %s%s", c->id, req->dataset_id,
                            req->mode == GOV_MODE_SINK ? " (the recipient key's id)" : "");
     if (d->mode != req->mode)
-        return ccr_err_set(EACCES, "contract %s gives dataset %s access mode %s; the mount asks for %s", c->id,
-                           d->id, gov_access_mode_name(d->mode), gov_access_mode_name(req->mode));
+        return ccr_err_set(EACCES, "contract %s gives dataset %s access mode %s; the mount asks for %s",
+                           c->id, d->id, gov_access_mode_name(d->mode), gov_access_mode_name(req->mode));
     if (req->purpose == NULL)
         return ccr_err_set(EACCES, "contract %s is for purpose \"%s\"; the mount gives no --purpose", c->id,
                            c->purpose);
@@ -201,7 +203,8 @@ int gov_recipient_dataset_id(const char *pem_path, char out[GOV_DATASET_ID_LEN +
     BIO_free(bio);
     free(pem);
     if (pk == NULL)
-        return ccr_err_set(EINVAL, "recipient key %s: not a PEM public key (-----BEGIN PUBLIC KEY-----)", pem_path);
+        return ccr_err_set(EINVAL, "recipient key %s: not a PEM public key (-----BEGIN PUBLIC KEY-----)",
+                           pem_path);
     n = i2d_PUBKEY(pk, &der);
     EVP_PKEY_free(pk);
     if (n <= 0)

@@ -68,7 +68,7 @@ struct gov {
     int deliverer_started, consent_started;
 
     /* Gate state. */
-    atomic_int revoked, withdrawing; /* withdrawing: the reason is being written */
+    atomic_int revoked, withdrawing;            /* withdrawing: the reason is being written */
     atomic_llong sink_fail_ms, consent_fail_ms; /* failing since; 0 when fine */
     atomic_llong denials_unrecorded;
     atomic_llong last_denial_ms;
@@ -586,7 +586,8 @@ static int hook_read(void *arg, uint64_t handle, uint64_t offset, uint64_t len)
         unsigned long long before = atomic_fetch_add(&g->bytes_served, len);
         if (before + len > g->cfg.max_bytes_per_mount) {
             atomic_fetch_sub(&g->bytes_served, len);
-            snprintf(why, sizeof why, "byte budget spent: this mount may serve %" PRIu64 " bytes, %llu served",
+            snprintf(why, sizeof why,
+                     "byte budget spent: this mount may serve %" PRIu64 " bytes, %llu served",
                      g->cfg.max_bytes_per_mount, before);
             return deny(g, "read", f->path, 0, why);
         }
@@ -650,7 +651,8 @@ static void hook_integrity(void *arg, const char *path, uint64_t block)
     emit(g, ev, 1, NULL);
 }
 
-static int hook_upload(void *arg, const char *path, uint64_t size, const uint8_t sha256[32], const char *object)
+static int hook_upload(void *arg, const char *path, uint64_t size, const uint8_t sha256[32],
+                       const char *object)
 {
     struct gov *g = arg;
     json_object *ev;
@@ -691,7 +693,8 @@ void gov_set_limits(struct gov *g, uint64_t max_bytes_per_mount, int64_t not_aft
     g->cfg.not_after_ms = not_after_ms;
 }
 
-void gov_set_file_size(struct gov *g, int (*file_size)(void *arg, const char *path, uint64_t *size), void *arg)
+void gov_set_file_size(struct gov *g, int (*file_size)(void *arg, const char *path, uint64_t *size),
+                       void *arg)
 {
     g->cfg.file_size = file_size;
     g->cfg.file_size_arg = arg;

@@ -84,7 +84,8 @@ int gov_record_unmount(struct gov *g, const char *reason);
  * the contract's validity (as the gov_config fields of the same names), known only once the
  * contract was checked; and the file size lookup, known only once the manifest is open. */
 void gov_set_limits(struct gov *g, uint64_t max_bytes_per_mount, int64_t not_after_ms);
-void gov_set_file_size(struct gov *g, int (*file_size)(void *arg, const char *path, uint64_t *size), void *arg);
+void gov_set_file_size(struct gov *g, int (*file_size)(void *arg, const char *path, uint64_t *size),
+                       void *arg);
 /* Fills the filesystem's hooks with this governance object: on_open, on_read (also counts
  * the byte budget), on_release, on_integrity_failure, on_upload (consent, then an "upload"
  * event). */

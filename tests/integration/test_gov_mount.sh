@@ -23,6 +23,9 @@ gm_read_at "$MP/big.bin" 101          # adjacent: merged with the one before
 gm_read_at "$MP/big.bin" 700          # [2867200, 4096)
 gm_read_at "$MP/sub/mid.bin" 3 65536  # [196608, 65536)
 cat "$MP/small.txt" >/dev/null
+# Delivered while still mounted: governance's threads run in the daemon, after the fork.
+for _ in $(seq 1 50); do grep -q '"path":"small.txt"' "$LOG" 2>/dev/null && break; sleep 0.1; done
+check "the background daemon delivers events while mounted" grep -q '"path":"small.txt"' "$LOG"
 mount_stop "$MP"
 check "the mount is gone" gm_no_mount "$MP"
 

@@ -19,7 +19,7 @@
 #define DS_A "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define DS_S "sha256:9d724de21a9f7efe6f5f9c75d273937cce99bebc0f77364a3048a605ce495c86"
 /* 2026-07-01T00:00:00Z and 2026-12-31T23:59:59Z in ms */
-#define START_MS 1782864000000LL
+#define START_MS  1782864000000LL
 #define EXPIRY_MS 1798761599000LL
 
 static char tmpdir[64];
@@ -126,8 +126,8 @@ static void test_admits_signed(void **state)
     free(c), free(sp), free(sc), free(env);
 }
 
-static void expect_refusal(const char *text, const char *dataset, enum gov_access_mode mode, const char *purpose,
-                           int64_t now, const char *words)
+static void expect_refusal(const char *text, const char *dataset, enum gov_access_mode mode,
+                           const char *purpose, int64_t now, const char *words)
 {
     int rc = admit(text, dataset, mode, purpose, now, NULL);
     assert_int_equal(rc, EACCES);
@@ -148,8 +148,8 @@ static void test_refusals(void **state)
     expect_refusal(revoked, DS_A, GOV_MODE_READ_ONLY, "TRAINING", START_MS, "revoked");
     expect_refusal(full, DS_A, GOV_MODE_READ_ONLY, "TRAINING", START_MS - 1, "not valid yet");
     expect_refusal(full, DS_A, GOV_MODE_READ_ONLY, "TRAINING", EXPIRY_MS, "expired");
-    expect_refusal(full, "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", GOV_MODE_READ_ONLY,
-                   "TRAINING", START_MS, "does not name dataset");
+    expect_refusal(full, "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+                   GOV_MODE_READ_ONLY, "TRAINING", START_MS, "does not name dataset");
     expect_refusal(full, DS_A, GOV_MODE_NO_EGRESS, "TRAINING", START_MS, "access mode read-only");
     expect_refusal(full, DS_S, GOV_MODE_READ_ONLY, "TRAINING", START_MS, "access mode sink");
     expect_refusal(full, DS_A, GOV_MODE_READ_ONLY, "training", START_MS, "purpose");

@@ -139,9 +139,10 @@ static void test_upload_recorded(void **state)
     gov_set_limits(g, 0, 1);
     assert_int_equal(hk.on_upload(hk.arg, "model/late.bin", 1, sha, "outputs/obj-2"), EACCES);
     gov_close(g);
-    assert_int_equal(count_lines(log, "\"type\":\"upload\"",
-                                 "\"sha256\":\"a0a1a2a3a4a5a6a7a8a9aaabacadaeafa0a1a2a3a4a5a6a7a8a9aaabacadaeaf\""),
-                     1);
+    assert_int_equal(
+        count_lines(log, "\"type\":\"upload\"",
+                    "\"sha256\":\"a0a1a2a3a4a5a6a7a8a9aaabacadaeafa0a1a2a3a4a5a6a7a8a9aaabacadaeaf\""),
+        1);
     assert_int_equal(count_lines(log, "\"object\":\"outputs/obj-1\"", "\"size\":12345"), 1);
     assert_int_equal(count_lines(log, "\"type\":\"denial\"", "\"op\":\"upload\""), 1);
     assert_int_equal(count_lines(log, "outputs/obj-2", NULL), 0);
