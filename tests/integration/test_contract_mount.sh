@@ -138,6 +138,18 @@ check "every event of the mount carries the contract id" \
   python3 -c 'import json,sys; e=[json.loads(l) for l in open(sys.argv[1])]; assert e and all(x.get("contract") == "bytes" for x in e)' "$TMP/bytes.log"
 check "audit verify passes" "$CCRFS" audit verify --strict "$TMP/bytes.log"
 
+# --- the -o forms (mount(8), fstab) --------------------------------------------------------
+gm_contract viaopts "$DS"
+gm_register viaopts
+check "a contract mount through -o options only" mount_start "$TMP/ds" "$MP" \
+  -o "governance=$GM_URL,contract=viaopts,purpose=TRAINING,audit_log=$TMP/viaopts.log,spool=$TMP/spool-viaopts,consent_interval=2"
+check "it serves" cmp -s "$MP/data.bin" "$TMP/src/data.bin"
+mount_stop "$MP"
+check "its events name the contract" grep -q '"contract":"viaopts".*"type":"mount"' "$TMP/viaopts.log"
+check "and reached the service" grep -q '"type":"mount"' <(gm_events viaopts)
+refused "-o purpose must match too" "the mount asks for \"RESEARCH\"" \
+  -o "governance=$GM_URL,contract=viaopts,purpose=RESEARCH"
+
 # --- a contract file, no service --------------------------------------------------------------
 gm_contract local "$DS" max_bytes=500000
 gm_register local
