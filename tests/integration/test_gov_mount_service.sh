@@ -170,4 +170,41 @@ assert [e["type"] for e in svc].count("mount") == 2
 ' "$TMP/kl-service.jsonl" "$TMP/kl-spooled.jsonl"
 check "audit verify of the service's copy after the kill" "$CCRFS" audit verify "$GM_URL" --contract kl
 
+# --- an attested key release under a contract ----------------------------------------------
+. "$CCRFS_SRC/tests/integration/lib/kbs.sh"
+mount_lib_on_exit kbs_cleanup
+kbs_setup_common >/dev/null 2>&1
+kbs_policy_for_build >"$KBS_TMP/policy.json"
+if kbs_start gov --trust-sim-root "$KBS_TMP/sim" &&
+  "$CCRFS" kbs put --url "$KBS_URL" --token-file "$KBS_TMP/token" --resource ccrfs/dek/gov \
+    --policy "$KBS_TMP/policy.json" --value-file "$KBS_TMP/dek.key" >/dev/null 2>&1; then
+  KDS="sha256:$(sha256sum "$KBS_TMP/ds/manifest.ccrfs" | cut -d' ' -f1)" # the dataset id
+  gm_contract att "$KDS" max_mounts=1
+  gm_register att
+  MP=$TMP/mnt-att
+  mkdir -p "$MP"
+  MOUNT_LIB_MOUNTS+=("$MP")
+  ATT=(--kbs "$KBS_URL" --resource ccrfs/dek/gov --attest "sim:$KBS_TMP/sim" --governance "$GM_URL"
+    --contract att --purpose TRAINING --audit-log "$TMP/att.log" --spool "$TMP/spool-att")
+  check "a mount with a key released by the broker after attestation" "$CCRFS" mount "${ATT[@]}" "$KBS_TMP/ds" "$MP"
+  check "it serves" cmp -s "$MP/data.bin" "$KBS_TMP/src/data.bin"
+  mount_stop "$MP"
+  check "the key_release event says attested, kbs, sim evidence, the broker" python3 -c '
+import json, sys
+e = [json.loads(l) for l in open(sys.argv[1])]
+k = [x for x in e if x["type"] == "key_release"][0]
+assert k["attested"] is True and k["method"] == "kbs" and k["evidence"] == "sim" and k["broker"] == sys.argv[2], k
+assert k["contract"] == "att"
+' "$TMP/att.log" "$KBS_URL"
+  N_RELEASES=$(grep -c "released" "$KBS_TMP/gov.log" || true)
+  if "$CCRFS" mount "${ATT[@]}" "$KBS_TMP/ds" "$MP" 2>"$TMP/att2.err"; then
+    fail "the second mount under a budget of one was allowed"
+  else
+    grep -q "use budget" "$TMP/att2.err" && pass "the spent budget refuses the mount" || fail "budget: $(cat "$TMP/att2.err")"
+  fi
+  check "and no key was requested from the broker for it" test "$(grep -c "released" "$KBS_TMP/gov.log" || true)" = "$N_RELEASES"
+else
+  fail "the key broker did not start"
+fi
+
 mount_lib_finish
