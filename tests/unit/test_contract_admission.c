@@ -201,6 +201,48 @@ static void test_malformed_envelopes(void **state)
     free(c);
 }
 
+/* Random edits of a signed envelope never crash the parser or the checks: each either parses
+ * (and is then admitted or refused with a message) or is refused with a message. */
+static void test_mutations(void **state)
+{
+    char *c = contract_text(), *sp = sign_by(kp, c), *sc = sign_by(kc, c), *env = envelope(c, sp, sc, NULL);
+    size_t n = strlen(env), admitted = 0;
+    uint64_t x = 0x2545f4914f6cdd1dULL;
+    char *buf = malloc(n + 1);
+    (void)state;
+    for (int round = 0; round < 2000; round++) {
+        struct gov_signed_contract s;
+        struct gov_admission req = {DS_A, GOV_MODE_READ_ONLY, "TRAINING", START_MS};
+        size_t len = n;
+        int rc;
+        memcpy(buf, env, n);
+        for (int e = 0; e < 1 + round % 3; e++) {
+            size_t at;
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            at = (size_t)(x >> 8) % len;
+            if (x % 3 == 0)
+                buf[at] = (char)(x >> 40);
+            else if (x % 3 == 1)
+                buf[at] = "{}[]\",:0-.e\\"[(x >> 32) % 13];
+            else
+                len = at + 1;
+        }
+        rc = gov_signed_contract_parse(buf, len, &s);
+        if (rc != 0) {
+            assert_true(strlen(ccr_err_msg(rc)) > 0);
+            continue;
+        }
+        rc = gov_admit(&s, &req, NULL);
+        if (rc == 0)
+            admitted++;
+        else
+            assert_true(strlen(ccr_err_msg(rc)) > 0);
+        gov_signed_contract_release(&s);
+    }
+    print_message("mutations still admitted: %zu of 2000\n", admitted);
+    free(buf), free(c), free(sp), free(sc), free(env);
+}
+
 static void write_text(const char *name, const char *text, char **path)
 {
     *path = ccr_path_join(tmpdir, name);
@@ -249,6 +291,7 @@ int main(void)
         cmocka_unit_test(test_signature_of_other_content),
         cmocka_unit_test(test_malformed_envelopes),
         cmocka_unit_test(test_recipient_ids),
+        cmocka_unit_test(test_mutations),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
