@@ -155,6 +155,8 @@ gm_contract local "$DS" max_bytes=500000
 gm_register local
 gm_show local "$TMP/local.view.json"
 gm_stop_service
+refused "governance unreachable at mount time" "mount refused: governance POST .*consentcheck.*(connect|refused)" \
+  $(svc local)
 out=$("$CCRFS" mount --key "$TMP/key" --contract-file "$TMP/local.view.json" --purpose TRAINING \
   --audit-log "$TMP/local.log" --spool "$TMP/spool-local" "$TMP/ds" "$MP" 2>&1)
 if [ $? -eq 0 ] && mount_is_mounted "$MP" && grep -q "no governance service counts uses" <<<"$out"; then
