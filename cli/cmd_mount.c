@@ -41,7 +41,8 @@
 #include <unistd.h>
 
 static const char mount_usage[] =
-    "usage: ccrfs mount [-f] [-d] [-o OPTS] [--dataset-id sha256:...] KEY_SOURCE STORE_URL MOUNTPOINT\n"
+    "usage: ccrfs mount [-f] [-d] [-o OPTS] [--dataset-id sha256:...] [governance options] KEY_SOURCE\n"
+    "                   STORE_URL MOUNTPOINT\n"
     "Mounts the dataset at STORE_URL (a folder, file://, http(s)://...) read-only at MOUNTPOINT.\n"
     "Returns once the mount is live; unmount with 'fusermount3 -u MOUNTPOINT' or SIGTERM.\n"
     "  -f, --foreground        stay in the foreground, log to stderr\n"

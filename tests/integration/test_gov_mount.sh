@@ -5,7 +5,7 @@
 set -u
 . "$CCRFS_SRC/tests/integration/lib/mount.sh"
 . "$CCRFS_SRC/tests/integration/lib/gov_mount.sh"
-mount_lib_init
+gm_init
 
 mkdir -p "$TMP/src/sub"
 head -c 3000000 /dev/urandom >"$TMP/src/big.bin"
@@ -117,21 +117,21 @@ check "the original log still verifies" "$CCRFS" audit verify "$LOG"
 
 # --- the embedded default: no --audit-log, no --governance ---------------------------------
 MP2=$TMP/mnt2
-export CCRFS_STATE_DIR=$TMP/state
+export CCRFS_STATE_DIR=$TMP/state-default
 mkdir -p "$MP2"
 MOUNT_LIB_MOUNTS+=("$MP2")
 "$CCRFS" mount --key "$TMP/key" "$TMP/ds" "$MP2" 2>"$TMP/default.err"
 cat "$MP2/small.txt" >/dev/null
 mount_stop "$MP2"
 DEFLOG=$(sed -n 's/.*audit log: \([^ ]*\) .*/\1/p' "$TMP/default.err")
-if [ -n "$DEFLOG" ] && [ -f "$DEFLOG" ] && case "$DEFLOG" in "$TMP/state/"*) true ;; *) false ;; esac; then
+if [ -n "$DEFLOG" ] && [ -f "$DEFLOG" ] && case "$DEFLOG" in "$TMP/state-default/"*) true ;; *) false ;; esac; then
   pass "the default audit log is named on stderr and lives under \$CCRFS_STATE_DIR ($DEFLOG)"
 else
   fail "default audit log (stderr: $(cat "$TMP/default.err"))"
 fi
 check "the default log records the open of small.txt" grep -q '"path":"small.txt"' "${DEFLOG:-/nonexistent}"
 check "the default spool sits beside it" test -d "$(dirname "${DEFLOG:-/x}")/spool"
-unset CCRFS_STATE_DIR
+export CCRFS_STATE_DIR=$TMP/state
 
 # --- bad governance options leave nothing behind -------------------------------------------
 MP3=$TMP/mnt3

@@ -6,7 +6,7 @@
 set -u
 . "$CCRFS_SRC/tests/integration/lib/mount.sh"
 . "$CCRFS_SRC/tests/integration/lib/gov_mount.sh"
-mount_lib_init
+gm_init
 command -v curl >/dev/null || { echo "SKIP: curl is needed"; exit 77; }
 
 mkdir -p "$TMP/src"

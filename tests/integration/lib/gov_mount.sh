@@ -1,6 +1,12 @@
 # Helpers for the tests that mount under governance: the governance service on a loopback
 # ephemeral port, party keys, contracts, and reading audit logs. Source after mount.sh and
-# call mount_lib_init first.
+# call gm_init first (mount_lib_init, and the daemons' default state folder inside the scratch
+# folder, so default spools and audit logs never land in /var/lib/ccrfs).
+
+gm_init() {
+  mount_lib_init
+  export CCRFS_STATE_DIR=$TMP/state
+}
 
 GM_URL=
 GM_PORT=
