@@ -329,7 +329,7 @@ static int mount_serve(const char *url, const char *mountpoint, struct keys_rele
     struct mount_revoke_link link = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, ""};
     char manifest_id[KEYS_DATASET_ID_LEN + 1], contract_ds[GOV_DATASET_ID_LEN + 1],
         *abs_url = NULL, *abs_mp = NULL, *source = NULL;
-    int rc, status = CLI_EXIT_FAIL, mounted = 0;
+    int rc, status = CLI_EXIT_FAIL, recorded = 0, started = 0;
 
     memset(&sc, 0, sizeof sc);
     ccr_secmem_harden_process();
@@ -443,6 +443,7 @@ static int mount_serve(const char *url, const char *mountpoint, struct keys_rele
             cli_fail_rc(rc, "audit");
             goto out;
         }
+        recorded = 1;
     }
     gov_set_file_size(g, mount_file_size, ds);
     gov_fs_hooks(g, &hooks);
@@ -466,7 +467,7 @@ static int mount_serve(const char *url, const char *mountpoint, struct keys_rele
         cli_fail_rc(rc, "mount");
         goto out;
     }
-    mounted = 1;
+    started = 1;
     if ((rc = fs_mount_run(m, mount_on_ready, ready)) != 0)
         ccr_log_error("%s", ccr_err_msg(rc));
     else
@@ -480,7 +481,11 @@ out:
     /* Files still open are released here: the last hooks run before governance closes. */
     fs_mount_destroy(m);
     if (g != NULL) {
-        if (mounted && gov_record_unmount(g, link.revoked ? "unmounted after revocation" : "unmounted") != 0)
+        /* A mount event always gets its unmount, also when the kernel refused the mount. */
+        const char *why = !started       ? "the mount failed"
+                          : link.revoked ? "unmounted after revocation"
+                                         : "unmounted";
+        if (recorded && gov_record_unmount(g, why) != 0)
             ccr_log_error("the unmount could not be recorded: %s", ccr_err_msg(EIO));
         gov_close(g);
     }

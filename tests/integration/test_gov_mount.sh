@@ -146,6 +146,14 @@ if [ $rc -eq 2 ] && grep -q "needs --governance" <<<"$out"; then pass "--contrac
 out=$("$CCRFS" mount --key "$TMP/key" --audit-log /nonexistent-dir/x/audit.log --spool "$TMP/spool3" "$TMP/ds" "$MP3" 2>&1); rc=$?
 if [ $rc -eq 1 ] && grep -q "audit.log" <<<"$out"; then pass "an audit log that cannot be written: no mount, a clear error"; else
   fail "unwritable audit log (exit $rc: $out)"; fi
+"$CCRFS" mount --key "$TMP/key" --audit-log "$TMP/failed.log" --spool "$TMP/spool-failed" -o nosuchoption \
+  "$TMP/ds" "$MP3" >/dev/null 2>&1
+check "a mount FUSE refuses: its mount event is closed by an unmount saying it failed" python3 -c '
+import json, sys
+e = [json.loads(l) for l in open(sys.argv[1])]
+u = [x for x in e if x["type"] == "unmount"]
+assert [x["type"] for x in e].count("mount") == 1 and len(u) == 1 and u[0]["reason"] == "the mount failed", e[-2:]
+' "$TMP/failed.log"
 check "no mount left behind" gm_no_mount "$MP3"
 
 mount_lib_finish
