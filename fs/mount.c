@@ -156,6 +156,11 @@ static int check_mountpoint(const char *mp)
     return rc;
 }
 
+int fs_mount_check_point(const char *mountpoint)
+{
+    return check_mountpoint(mountpoint);
+}
+
 int fs_mount_start(struct fs_mount *m, const char *mountpoint)
 {
     char fsname[512], opts[2048];

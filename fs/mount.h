@@ -33,6 +33,8 @@ int fs_mount_create(const struct fs_mount_config *conf, struct fs_mount **out);
 /* Creates the FUSE session and mounts it at mountpoint; EBUSY / ENOTCONN etc. with a message
  * when the kernel refuses. */
 int fs_mount_start(struct fs_mount *m, const char *mountpoint);
+/* The checks fs_mount_start makes of the mount point (a folder, not busy, no dead mount). */
+int fs_mount_check_point(const char *mountpoint);
 /* Serves requests on several threads until the file system is unmounted or SIGINT, SIGTERM or
  * SIGHUP arrives; then unmounts. ready (may be NULL) is called once, from another thread, when
  * the mount answers requests (ok 1) or was found not to (ok 0). */

@@ -376,9 +376,9 @@ static void account(struct gov_audit *a, json_object *ev)
 
 /* ---- verification ---------------------------------------------------------------------- */
 
-static const char *const known_types[] = {"mount",      "consent", "key_release", "open",
-                                          "read",       "release", "denial",      "integrity",
-                                          "revocation", "unmount", "checkpoint",  NULL};
+static const char *const known_types[] = {"mount",      "consent", "key_release", "open",       "read",
+                                          "release",    "denial",  "integrity",   "revocation", "unmount",
+                                          "checkpoint", "upload",  NULL};
 
 static int is_hex(const char *s, size_t len)
 {

@@ -2,6 +2,7 @@
 #include "governance/client.h"
 #include "common/err.h"
 #include "common/secmem.h"
+#include "governance/admission.h"
 #include "governance/canon.h"
 #include "governance/contract.h"
 #include "governance/http.h"
@@ -85,6 +86,33 @@ int gov_client_contract(const char *url, const char *token_file, const char *id,
         return rc;
     }
     return rc != 0 ? ccr_err_wrap(EPROTO, "governance's contract %s: ", id) : 0;
+}
+
+int gov_client_signed_contract(const char *url, const char *token_file, const char *id,
+                               struct gov_signed_contract *out)
+{
+    char *path = path_for(id, "", NULL);
+    json_object *v = NULL;
+    const char *text;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    if (path == NULL)
+        return ENOMEM;
+    rc = call(url, token_file, "GET", path, &v);
+    free(path);
+    if (rc != 0)
+        return rc;
+    text = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    rc = gov_signed_contract_parse(text, strlen(text), out);
+    json_object_put(v);
+    if (rc != 0)
+        return ccr_err_wrap(EPROTO, "governance's contract %s: ", id);
+    if (strcmp(out->c->id, id) != 0) {
+        rc = ccr_err_set(EPROTO, "governance answered contract %s for %s", out->c->id, id);
+        gov_signed_contract_release(out);
+    }
+    return rc;
 }
 
 int gov_client_use(const char *url, const char *token_file, const char *id, const char *dataset,

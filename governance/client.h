@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 struct gov_contract;
+struct gov_signed_contract;
 
 struct gov_use {
     uint64_t used, max_mounts, remaining;
@@ -16,6 +17,10 @@ struct gov_use {
 
 /* GET /contracts/ID, then the strict parser. token_file NULL: $CCRFS_GOV_TOKEN. */
 int gov_client_contract(const char *url, const char *token_file, const char *id, struct gov_contract **out);
+/* GET /contracts/ID with its signatures and revocation (governance/admission.h), for a mount
+ * to check the contract itself rather than trust the service's status. */
+int gov_client_signed_contract(const char *url, const char *token_file, const char *id,
+                               struct gov_signed_contract *out);
 /* POST /contracts/ID/use?dataset=. ENOSPC: budget spent; EACCES: consent not enabled;
  * ENOENT: the contract does not name the dataset (or no such contract); EPROTO: bad reply. */
 int gov_client_use(const char *url, const char *token_file, const char *id, const char *dataset,

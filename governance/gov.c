@@ -1,5 +1,6 @@
 /* The governance object: event recording, delivery, consent and fail-closed gating. */
 #include "governance/gov.h"
+#include "common/encoding.h"
 #include "common/err.h"
 #include "common/fileio.h"
 #include "common/log.h"
@@ -67,10 +68,11 @@ struct gov {
     int deliverer_started, consent_started;
 
     /* Gate state. */
-    atomic_int revoked, withdrawing; /* withdrawing: the reason is being written */
+    atomic_int revoked, withdrawing;            /* withdrawing: the reason is being written */
     atomic_llong sink_fail_ms, consent_fail_ms; /* failing since; 0 when fine */
     atomic_llong denials_unrecorded;
     atomic_llong last_denial_ms;
+    atomic_ullong bytes_served; /* counted against cfg.max_bytes_per_mount */
 
     pthread_mutex_t consent_lock;
     atomic_llong consent_ok_ms, consent_try_ms;
@@ -82,6 +84,13 @@ static int64_t now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -223,6 +232,10 @@ static int gate_reason(struct gov *g, char *why, size_t why_len)
         since = c;
     if (atomic_load(&g->revoked)) {
         snprintf(why, why_len, "consent revoked: %s", g->revoke_reason);
+        return 0;
+    }
+    if (g->cfg.not_after_ms != 0 && wall_ms() >= g->cfg.not_after_ms) {
+        snprintf(why, why_len, "the contract expired");
         return 0;
     }
     if (g->write_failed) {
@@ -444,6 +457,18 @@ int gov_check_consent(struct gov *g)
 
 /* ---- hooks -------------------------------------------------------------------------- */
 
+/* Asks for consent now when the last answer is older than the interval (a late periodic
+ * check must not leave an open or an upload unchecked). */
+static void consent_fresh(struct gov *g)
+{
+    if (g->url != NULL && !atomic_load(&g->revoked) &&
+        now_ms() - atomic_load(&g->consent_ok_ms) > (int64_t)g->cfg.consent_interval_s * 1000 &&
+        now_ms() - atomic_load(&g->consent_try_ms) > (int64_t)g->cfg.consent_interval_s * 1000) {
+        consent_refresh(g, 0, NULL);
+        ccr_err_clear();
+    }
+}
+
 static int hook_open(void *arg, const struct fs_open_info *info, uint64_t *handle)
 {
     struct gov *g = arg;
@@ -452,12 +477,7 @@ static int hook_open(void *arg, const struct fs_open_info *info, uint64_t *handl
     json_object *ev;
     int rc;
 
-    if (g->url != NULL && !atomic_load(&g->revoked) &&
-        now_ms() - atomic_load(&g->consent_ok_ms) > (int64_t)g->cfg.consent_interval_s * 1000 &&
-        now_ms() - atomic_load(&g->consent_try_ms) > (int64_t)g->cfg.consent_interval_s * 1000) {
-        consent_refresh(g, 0, NULL); /* the periodic check is late: ask now */
-        ccr_err_clear();
-    }
+    consent_fresh(g);
     if (!gate_reason(g, why, sizeof why))
         return deny(g, "open", info->path, info->pid, why);
     f = calloc(1, sizeof *f);
@@ -561,6 +581,17 @@ static int hook_read(void *arg, uint64_t handle, uint64_t offset, uint64_t len)
         return deny(g, "read", f->path, 0, why);
     if (len == 0)
         return 0;
+    if (g->cfg.max_bytes_per_mount != 0) {
+        /* Counted before the bytes go out; a refused read gives its share back. */
+        unsigned long long before = atomic_fetch_add(&g->bytes_served, len);
+        if (before + len > g->cfg.max_bytes_per_mount) {
+            atomic_fetch_sub(&g->bytes_served, len);
+            snprintf(why, sizeof why,
+                     "byte budget spent: this mount may serve %" PRIu64 " bytes, %llu served",
+                     g->cfg.max_bytes_per_mount, before);
+            return deny(g, "read", f->path, 0, why);
+        }
+    }
     pthread_mutex_lock(&f->lock);
     if (f->nranges == 0)
         f->first_pending_ms = now_ms();
@@ -620,6 +651,31 @@ static void hook_integrity(void *arg, const char *path, uint64_t block)
     emit(g, ev, 1, NULL);
 }
 
+static int hook_upload(void *arg, const char *path, uint64_t size, const uint8_t sha256[32],
+                       const char *object)
+{
+    struct gov *g = arg;
+    json_object *ev;
+    char why[320], hex[65];
+    int rc;
+
+    consent_fresh(g);
+    if (!gate_reason(g, why, sizeof why))
+        return deny(g, "upload", path, 0, why);
+    ccr_hex_encode(sha256, 32, hex);
+    ev = gov_event_new("upload");
+    add_str(ev, "path", path);
+    add_int(ev, "size", (int64_t)size);
+    add_str(ev, "sha256", hex);
+    add_str(ev, "object", object);
+    /* Nothing leaves unless its upload is in the spool first. */
+    if ((rc = emit(g, ev, 0, NULL)) != 0) {
+        snprintf(why, sizeof why, "the upload cannot be recorded: %s", ccr_err_msg(rc));
+        return deny(g, "upload", path, 0, why);
+    }
+    return 0;
+}
+
 void gov_fs_hooks(struct gov *g, struct fs_access_hooks *out)
 {
     memset(out, 0, sizeof *out);
@@ -628,6 +684,20 @@ void gov_fs_hooks(struct gov *g, struct fs_access_hooks *out)
     out->on_read = hook_read;
     out->on_release = hook_release;
     out->on_integrity_failure = hook_integrity;
+    out->on_upload = hook_upload;
+}
+
+void gov_set_limits(struct gov *g, uint64_t max_bytes_per_mount, int64_t not_after_ms)
+{
+    g->cfg.max_bytes_per_mount = max_bytes_per_mount;
+    g->cfg.not_after_ms = not_after_ms;
+}
+
+void gov_set_file_size(struct gov *g, int (*file_size)(void *arg, const char *path, uint64_t *size),
+                       void *arg)
+{
+    g->cfg.file_size = file_size;
+    g->cfg.file_size_arg = arg;
 }
 
 /* ---- records from the mount code ----------------------------------------------------- */

@@ -39,6 +39,12 @@ struct gov_config {
     /* Called once when consent is withdrawn: the mount code wipes keys and the cache. */
     void (*on_revoke)(void *arg, const char *reason);
     void *on_revoke_arg;
+    /* Bytes one mount may serve (the contract's maxBytesPerMount); reads past it are refused
+     * with EACCES and a denial. 0: no byte budget. */
+    uint64_t max_bytes_per_mount;
+    /* Wall-clock end of the contract's validity (ms since the epoch): opens, reads and uploads
+     * are refused from then on, even with no governance service to say so. 0: none. */
+    int64_t not_after_ms;
     /* Optional: the size of a file by its path, recorded with each open so reports can say
      * what share of a file was read. Called from the open hook; must not block. */
     int (*file_size)(void *arg, const char *path, uint64_t *size);
@@ -74,7 +80,15 @@ int gov_record_key_release(struct gov *g, const struct keys_release_info *info);
 int gov_record_denial(struct gov *g, const char *op, const char *path, const char *reason);
 /* Records pending reads and the unmount, and signs the chain head at once. */
 int gov_record_unmount(struct gov *g, const char *reason);
-/* Fills the filesystem's hooks with this governance object. */
+/* Set after gov_open, before the filesystem calls the hooks: the byte budget and the end of
+ * the contract's validity (as the gov_config fields of the same names), known only once the
+ * contract was checked; and the file size lookup, known only once the manifest is open. */
+void gov_set_limits(struct gov *g, uint64_t max_bytes_per_mount, int64_t not_after_ms);
+void gov_set_file_size(struct gov *g, int (*file_size)(void *arg, const char *path, uint64_t *size),
+                       void *arg);
+/* Fills the filesystem's hooks with this governance object: on_open, on_read (also counts
+ * the byte budget), on_release, on_integrity_failure, on_upload (consent, then an "upload"
+ * event). */
 void gov_fs_hooks(struct gov *g, struct fs_access_hooks *out);
 /* Records pending reads, delivers everything it can within timeout_ms; 0 when the spool
  * is empty afterwards, ETIMEDOUT otherwise. */

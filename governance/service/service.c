@@ -260,7 +260,12 @@ static json_object *contract_view(struct gov_service *s, const struct gov_store_
         json_object_object_add(v, "revokedBy", json_object_new_string(sc->revoked_by));
     }
     if (full) {
-        json_object *uses = json_object_new_array();
+        json_object *uses = json_object_new_array(), *sigs = json_object_new_object();
+        /* The signatures travel with the contract, so a copy of this view can be checked
+         * offline (ccrfs mount --contract-file). */
+        for (size_t j = 0; j < sc->nsigned; j++)
+            json_object_object_add(sigs, sc->signed_parties[j], json_object_new_string(sc->signatures[j]));
+        json_object_object_add(v, "signatures", sigs);
         for (size_t i = 0; i < c->ndatasets; i++) {
             json_object *u = json_object_new_object();
             uint64_t used = 0;

@@ -222,18 +222,27 @@ int gov_store_contract_get(struct gov_store *s, const char *id, struct gov_store
     sqlite3_finalize(st);
     if (rc != 0)
         return ccr_err_wrap(EIO, "stored contract %s: ", id);
-    if ((rc = prepare(s, "SELECT party FROM signatures WHERE contract = ? ORDER BY party", &st)) != 0) {
+    if ((rc = prepare(s, "SELECT party, sig FROM signatures WHERE contract = ? ORDER BY party", &st)) != 0) {
         gov_store_contract_release(out);
         return rc;
     }
     bind_text(st, 1, id);
     while (sqlite3_step(st) == SQLITE_ROW) {
         char **n = realloc(out->signed_parties, (out->nsigned + 1) * sizeof *n);
-        if (n == NULL)
+        char **sg = n != NULL ? realloc(out->signatures, (out->nsigned + 1) * sizeof *sg) : NULL;
+        if (n != NULL)
+            out->signed_parties = n;
+        if (sg == NULL)
             break;
-        out->signed_parties = n;
-        if ((n[out->nsigned] = strdup((const char *)sqlite3_column_text(st, 0))) != NULL)
-            out->nsigned++;
+        out->signatures = sg;
+        n[out->nsigned] = strdup((const char *)sqlite3_column_text(st, 0));
+        sg[out->nsigned] = strdup((const char *)sqlite3_column_text(st, 1));
+        if (n[out->nsigned] == NULL || sg[out->nsigned] == NULL) {
+            free(n[out->nsigned]);
+            free(sg[out->nsigned]);
+            break;
+        }
+        out->nsigned++;
     }
     sqlite3_finalize(st);
     return 0;
@@ -242,9 +251,12 @@ int gov_store_contract_get(struct gov_store *s, const char *id, struct gov_store
 void gov_store_contract_release(struct gov_store_contract *sc)
 {
     gov_contract_free(sc->c);
-    for (size_t i = 0; i < sc->nsigned; i++)
+    for (size_t i = 0; i < sc->nsigned; i++) {
         free(sc->signed_parties[i]);
+        free(sc->signatures[i]);
+    }
     free(sc->signed_parties);
+    free(sc->signatures);
     memset(sc, 0, sizeof *sc);
 }
 

@@ -13,6 +13,7 @@ struct gov_contract;
 struct gov_store_contract {
     struct gov_contract *c; /* parsed from the stored body */
     char **signed_parties;  /* parties whose signature is stored */
+    char **signatures;      /* their signatures (base64), same order */
     size_t nsigned;
     int revoked;
     char revoked_at[32], revoked_by[130], proposed_at[32];

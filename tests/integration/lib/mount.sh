@@ -24,6 +24,8 @@ mount_lib_init() {
   mount_lib_require
   TMP=$(mktemp -d /tmp/ccrfs-mount-test.XXXXXX)
   chmod 0755 "$TMP" # other users (uid 1000) reach the mount point below it
+  # Each mount keeps its spool and default audit log under the state folder: keep them here.
+  export CCRFS_STATE_DIR=${CCRFS_STATE_DIR:-$TMP/state}
   trap mount_lib_cleanup EXIT
   "$CCRFS" keygen -o "$TMP/key" >/dev/null 2>&1
 }
