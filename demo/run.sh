@@ -1,64 +1,246 @@
 #!/usr/bin/env bash
-# The ccrfs demo. Today it walks the data provider's side: a generated sample dataset is
-# packed, verified, inspected and unpacked, and a tampered copy is caught. It installs what is
-# missing and builds first. Exits 0 only when every step went as shown.
+# The ccrfs demo: the collaboration workflow of a confidential clean room, end to end, on
+# this machine. Everything runs on 127.0.0.1 with ports the system picks:
+#   - a blob store (nginx, with WebDAV uploads),
+#   - a key broker (`ccrfs kbs serve`, Trustee KBS protocol) trusting a simulated SEV-SNP root,
+#   - a governance service (`ccrfs gov serve`): contracts, consent, audit events.
+# Two data providers encrypt, publish and register their keys with a release policy pinning
+# the clean room's measurement; the consumer proposes a contract, everyone signs; the clean
+# room mounts both datasets read-only and an output sink; an unmodified Python script trains
+# on the CSV files and writes a model to the sink; the auditor verifies the log and reports
+# per file; the consumer decrypts the model; a provider revokes and the next read is refused.
+#
+# Every server is stopped and every mount undone at the end, also when a step fails. Exits 0
+# only when every step went as shown.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+SRC=$PWD
 
-step() { printf '\n== %s\n' "$*"; }
+# One line from the governance service's JSON answer about a contract.
+contract_line() {
+  python3 -c 'import json,sys
+c = json.load(sys.stdin)
+line = "contract %s: %s" % (c.get("id"), c.get("status"))
+if c.get("signedBy"): line += "; signed by " + ", ".join(c["signedBy"])
+if c.get("awaiting"): line += "; awaiting " + ", ".join(c["awaiting"])
+if c.get("revokedBy"): line += "; revoked by " + c["revokedBy"]
+print("   " + line)'
+}
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+note() { printf '   %s\n' "$*"; }
+die() { printf '\ndemo: FAILED: %s\n' "$*" >&2; exit 1; }
 
-step "Installing what is missing and building"
+say "Installing what is missing and building"
 bash scripts/install-deps.sh
 cmake -S . -B build >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
-ccrfs=$PWD/build/ccrfs
-work=$(mktemp -d /tmp/ccrfs-demo.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+CCRFS=$SRC/build/ccrfs
 
-step "A data provider has a folder of data (generated here)"
-mkdir -p "$work/hospital/records" "$work/hospital/images"
-python3 - "$work/hospital" <<'PY'
+W=$(mktemp -d /tmp/ccrfs-demo.XXXXXX)
+PIDS=()
+MOUNTS=()
+cleanup() {
+  local m p
+  for m in "${MOUNTS[@]}"; do
+    mountpoint -q "$m" 2>/dev/null && { fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; }
+  done
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  [ -n "${NGINX_DIR:-}" ] && stop_nginx >/dev/null 2>&1
+  rm -rf "$W"
+}
+trap cleanup EXIT
+
+# Waits until FILE is non-empty (a server wrote its port there).
+wait_file() { for _ in $(seq 1 200); do [ -s "$1" ] && return 0; sleep 0.05; done; die "$2 did not start"; }
+
+say "Starting the services on 127.0.0.1"
+source "$SRC/tests/integration/lib/nginx.sh"
+mkdir -p "$W/store"
+start_nginx "$W/store" >/dev/null
+[ "${NGINX_DAV:-0}" = 1 ] || die "nginx cannot accept uploads (no WebDAV module)"
+STORE=http://127.0.0.1:$NGINX_PORT
+note "blob store       $STORE (nginx)"
+
+head -c 24 /dev/urandom | base64 >"$W/kbs.token"
+chmod 600 "$W/kbs.token"
+"$CCRFS" attest sim-init "$W/cleanroom-sim" >/dev/null
+"$CCRFS" kbs serve --state "$W/kbs" --admin-token-file "$W/kbs.token" --trust-sim-root "$W/cleanroom-sim" \
+  --port-file "$W/kbs.port" 2>"$W/kbs.log" &
+PIDS+=($!)
+wait_file "$W/kbs.port" "the key broker"
+KBS=http://127.0.0.1:$(cat "$W/kbs.port")
+note "key broker       $KBS (KBS protocol; trusts the simulated SEV-SNP root)"
+
+head -c 24 /dev/urandom | base64 >"$W/gov.token"
+chmod 600 "$W/gov.token"
+export CCRFS_GOV_TOKEN_FILE=$W/gov.token
+CCRFS_GOV_TOKEN=$(cat "$W/gov.token")
+export CCRFS_GOV_TOKEN
+"$CCRFS" gov serve --db "$W/gov.db" --port-file "$W/gov.port" 2>"$W/gov.log" &
+PIDS+=($!)
+wait_file "$W/gov.port" "the governance service"
+GOV=http://127.0.0.1:$(cat "$W/gov.port")
+note "governance       $GOV (contracts, consent, audit events)"
+
+say "Two data providers prepare their data"
+mkdir -p "$W/hospital/patients" "$W/lab/results"
+python3 - "$W" <<'PY'
 import csv, os, random, sys
-root = sys.argv[1]
+w = sys.argv[1]
 random.seed(7)
-with open(os.path.join(root, "records", "patients.csv"), "w", newline="") as f:
-    w = csv.writer(f)
-    w.writerow(["id", "age", "blood_pressure", "outcome"])
-    for i in range(5000):
-        age = random.randint(20, 90)
-        w.writerow([i, age, 90 + age // 2 + random.randint(-10, 10), int(age > 60 and random.random() < 0.7)])
-with open(os.path.join(root, "images", "scan.bin"), "wb") as f:
-    f.write(os.urandom(3 * 1024 * 1024))
+with open(os.path.join(w, "hospital/patients/patients.csv"), "w", newline="") as f:
+    out = csv.writer(f)
+    out.writerow(["patient", "age", "bmi", "smoker"])
+    for i in range(4000):
+        out.writerow([i, random.randint(20, 90), round(random.uniform(17, 40), 1), random.random() < 0.3])
+with open(os.path.join(w, "lab/results/glucose.csv"), "w", newline="") as f:
+    out = csv.writer(f)
+    out.writerow(["patient", "glucose", "diabetic"])
+    for i in range(4000):
+        g = round(random.gauss(105, 25), 1)
+        out.writerow([i, g, int(g > 126)])
 PY
-find "$work/hospital" -type f -printf '  %P  %s bytes\n'
+note "hospital: patients/patients.csv    lab: results/glucose.csv"
 
-step "It creates a data encryption key and packs the folder"
-"$ccrfs" keygen -o "$work/dek.key"
-id=$("$ccrfs" pack --key "$work/dek.key" "$work/hospital" "$work/dataset" | tee /dev/stderr | tail -n 1)
-echo "  dataset id: $id"
-echo "  what a store sees (no names, no plaintext):"
-find "$work/dataset" -type f -printf '    %P  %s bytes\n'
+MEASUREMENT=$(sha384sum "$CCRFS" | cut -d' ' -f1)
+POLICY='{"version":"1.0.0","anyOf":[{"authority":"ccrfs-demo","allOf":[{"claim":"measurement","equals":"'$MEASUREMENT'"},{"claim":"debug","equals":false},{"claim":"vmpl","equals":0}]}]}'
+for p in hospital lab; do
+  say "Provider '$p': create a key, pack, push, register the key with a release policy"
+  "$CCRFS" keygen -o "$W/$p.key" 2>/dev/null
+  id=$("$CCRFS" pack --key "$W/$p.key" "$W/$p" "$W/$p.ds" | tail -n 1)
+  eval "ID_$p=$id"
+  note "dataset id: $id"
+  "$CCRFS" push "$W/$p.ds" "$STORE/$p" | grep -v '^sha256:' | sed 's/^/   /'
+  printf '%s\n' "$POLICY" >"$W/$p.policy.json"
+  "$CCRFS" kbs put --url "$KBS" --token-file "$W/kbs.token" --resource "$p/dek/v1" \
+    --policy "$W/$p.policy.json" --value-file "$W/$p.key" | sed 's/^/   /'
+  note "the broker releases $p/dek/v1 only to a clean room measuring ${MEASUREMENT:0:16}... (no debug, VMPL 0)"
+  "$CCRFS" gov keygen --out "$W/$p.sign" >"$W/$p.sign.pub"
+done
 
-step "Anyone can read the headers; only the key holder can list the files"
-"$ccrfs" inspect "$work/dataset"
-"$ccrfs" inspect --key "$work/dek.key" "$work/dataset"
+say "The consumer proposes a contract; both providers sign it"
+"$CCRFS" gov keygen --out "$W/modeller.sign" >"$W/modeller.sign.pub"
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 -out "$W/modeller.recipient.pem" 2>/dev/null
+openssl pkey -in "$W/modeller.recipient.pem" -pubout -out "$W/modeller.recipient.pub.pem"
+SINK_ID=sha256:$(openssl pkey -pubin -in "$W/modeller.recipient.pub.pem" -outform DER | sha256sum | cut -d' ' -f1)
+now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+later=$(date -u -d '+1 day' +%Y-%m-%dT%H:%M:%SZ)
+cat >"$W/contract.json" <<JSON
+{
+  "id": "diabetes-study-1",
+  "purpose": "train a diabetes risk model",
+  "parties": [
+    {"id": "hospital", "role": "data-provider", "publicKey": "$(tail -n 1 "$W/hospital.sign.pub")"},
+    {"id": "lab", "role": "data-provider", "publicKey": "$(tail -n 1 "$W/lab.sign.pub")"},
+    {"id": "modeller", "role": "data-consumer", "publicKey": "$(tail -n 1 "$W/modeller.sign.pub")"}
+  ],
+  "startTime": "$now",
+  "expiryTime": "$later",
+  "datasets": [
+    {"id": "$ID_hospital", "name": "patients", "provider": "hospital", "accessMode": "read-only",
+     "maxMounts": 3, "maxBytesPerMount": 104857600},
+    {"id": "$ID_lab", "name": "glucose", "provider": "lab", "accessMode": "read-only",
+     "maxMounts": 3, "maxBytesPerMount": 104857600},
+    {"id": "$SINK_ID", "name": "model", "provider": "modeller", "accessMode": "sink", "maxMounts": 3,
+     "recipient": "modeller"}
+  ]
+}
+JSON
+"$CCRFS" gov contract propose --url "$GOV" "$W/contract.json" | contract_line
+for party in modeller hospital lab; do
+  "$CCRFS" gov contract sign --url "$GOV" --party "$party" --key "$W/$party.sign" --file "$W/contract.json" \
+    diabetes-study-1 | contract_line
+done
 
-step "Verify: every block authenticated, every hash and the dataset id checked"
-"$ccrfs" verify --key "$work/dek.key" --id "$id" "$work/dataset"
+say "The clean room (simulated SEV-SNP) mounts both datasets read-only and an output sink"
+mkdir -p "$W/mnt/patients" "$W/mnt/glucose" "$W/mnt/model" "$W/state"
+export CCRFS_STATE_DIR=$W/state
+mount_dataset() { # NAME PROVIDER DATASET_ID MOUNTPOINT
+  "$CCRFS" mount --kbs "$KBS" --resource "$2/dek/v1" --attest "sim:$W/cleanroom-sim" \
+    --governance "$GOV" --contract diabetes-study-1 --purpose "train a diabetes risk model" \
+    --dataset-id "$3" -o mode=read-only,consent_interval=1 "$STORE/$2" "$4" 2>>"$W/mount-$1.log" ||
+    { cat "$W/mount-$1.log" >&2; die "mounting $1"; }
+  MOUNTS+=("$4")
+  note "mounted $1 at $4 (key released by the broker after attestation)"
+}
+mount_dataset patients hospital "$ID_hospital" "$W/mnt/patients"
+mount_dataset glucose lab "$ID_lab" "$W/mnt/glucose"
+"$CCRFS" mount --governance "$GOV" --contract diabetes-study-1 --purpose "train a diabetes risk model" \
+  -o mode=sink,recipient="$W/modeller.recipient.pub.pem",consent_interval=1 "$STORE/outputs" "$W/mnt/model" \
+  2>>"$W/mount-model.log" || { cat "$W/mount-model.log" >&2; die "mounting the sink"; }
+MOUNTS+=("$W/mnt/model")
+note "mounted the output sink at $W/mnt/model (outputs sealed for the modeller, uploaded on close)"
+find "$W/mnt" -type f -printf '   %P  %s bytes\n'
 
-step "Unpack gives the exact tree back"
-"$ccrfs" unpack --key "$work/dek.key" "$work/dataset" "$work/restored"
-diff -r "$work/hospital" "$work/restored"
-echo "  identical"
+say "An unmodified Python training script reads the CSV files and writes a model to the sink"
+cat >"$W/train.py" <<'PY'
+# Plain Python, standard library only: it knows nothing about ccrfs.
+import csv, json, sys
+patients_csv, glucose_csv, model_out = sys.argv[1:4]
+age = {}
+with open(patients_csv, newline="") as f:
+    for row in csv.DictReader(f):
+        age[row["patient"]] = int(row["age"])
+xs, ys = [], []
+with open(glucose_csv, newline="") as f:
+    for row in csv.DictReader(f):
+        xs.append(age[row["patient"]])
+        ys.append(float(row["glucose"]))
+n = len(xs)
+mx, my = sum(xs) / n, sum(ys) / n
+slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+model = {"model": "glucose ~ age", "slope": slope, "intercept": my - slope * mx, "samples": n}
+with open(model_out, "w") as f:
+    json.dump(model, f, indent=2)
+print("trained on %d rows: glucose = %.3f * age + %.2f" % (n, slope, my - slope * mx))
+PY
+python3 "$W/train.py" "$W/mnt/patients/patients/patients.csv" "$W/mnt/glucose/results/glucose.csv" \
+  "$W/mnt/model/model.json" | sed 's/^/   /'
+for _ in $(seq 1 100); do [ -s "$W/store/outputs/model.json/manifest.ccrfs" ] && break; sleep 0.1; done
+[ -s "$W/store/outputs/model.json/manifest.ccrfs" ] || die "the model was not uploaded"
+note "uploaded, sealed for the modeller: $(find "$W/store/outputs" -type f | wc -l) objects under outputs/model.json/"
 
-step "A single flipped bit in a stored blob is caught and named"
-cp -a "$work/dataset" "$work/tampered"
-blob=$(ls -S "$work/tampered/blobs" | head -n 1)
-printf '\x01' | dd of="$work/tampered/blobs/$blob" bs=1 seek=100000 conv=notrunc status=none
-if "$ccrfs" verify --key "$work/dek.key" --id "$id" "$work/tampered"; then
-  echo "demo: tampering was not detected" >&2
-  exit 1
+say "The consumer decrypts the model with its private key"
+"$CCRFS" unpack --unwrap-key "$W/modeller.recipient.pem" "$STORE/outputs/model.json" "$W/received" | sed 's/^/   /'
+sed 's/^/   /' "$W/received/model.json"
+echo
+cmp -s "$W/received/model.json" "$W/mnt/model/model.json" || die "the decrypted model differs from what was written"
+note "identical to what the training script wrote"
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$W/someone-else.pem" 2>/dev/null
+if "$CCRFS" unpack --unwrap-key "$W/someone-else.pem" "$STORE/outputs/model.json" "$W/stolen" 2>"$W/stolen.err"; then
+  die "someone other than the recipient decrypted the model"
 fi
-echo "  refused, as it must be"
+note "anyone else is refused: $(head -n 1 "$W/stolen.err")"
 
-step "Demo complete"
+say "The auditor verifies the governance log and reports access per file"
+"$CCRFS" gov events --url "$GOV" --contract diabetes-study-1 >"$W/audit.jsonl"
+"$CCRFS" audit verify "$W/audit.jsonl" | sed 's/^/   /'
+"$CCRFS" audit report "$W/audit.jsonl" --by file | sed 's/^/   /'
+
+say "The lab revokes the contract; the next read in the clean room is refused"
+"$CCRFS" gov contract revoke --url "$GOV" --party lab --key "$W/lab.sign" diabetes-study-1 | contract_line
+refused=0
+for _ in $(seq 1 50); do
+  if ! head -c 100 "$W/mnt/glucose/results/glucose.csv" >/dev/null 2>"$W/revoked.err"; then
+    refused=1
+    break
+  fi
+  sleep 0.2
+done
+[ "$refused" = 1 ] || die "reads still succeed after revocation"
+note "read refused: $(head -n 1 "$W/revoked.err")"
+
+say "Unmounting; the auditor checks the complete log, signed at every unmount"
+for m in "${MOUNTS[@]}"; do fusermount3 -u "$m" 2>/dev/null || true; done
+MOUNTS=()
+for _ in $(seq 1 50); do
+  "$CCRFS" gov events --url "$GOV" --contract diabetes-study-1 >"$W/audit-final.jsonl"
+  [ "$(grep -c '"unmount"' "$W/audit-final.jsonl")" -ge 3 ] && break
+  sleep 0.2
+done
+"$CCRFS" audit verify "$W/audit-final.jsonl" | sed 's/^/   /'
+grep -q '"revocation"' "$W/audit-final.jsonl" || die "the revocation is not in the log"
+note "the log holds the key releases, every open and read, the upload, the revocation and the denials"
+
+say "Demo complete: every step went as shown"
