@@ -111,6 +111,9 @@ int fs_fetch_blocks(struct fs_mount *m, struct fs_node *n, const struct keys_blo
 /* The file's key, opening its blob (header checks against the manifest) the first time. */
 int fs_node_open_key(struct fs_mount *m, struct fs_node *n);
 void fs_prefetch_runner(void *arg, const struct fs_prefetch_job *job);
+/* Sets up an open file's lock and read-ahead window and adds it to the mount's list (so a
+ * release the kernel drops at unmount still frees it). */
+void fs_open_file_link(struct fs_mount *m, struct fs_open_file *of);
 void fs_open_file_free(struct fs_mount *m, struct fs_open_file *of);
 /* The process name from /proc/PID/comm, "" when unknown. */
 void fs_process_name(pid_t pid, char *out, size_t len);

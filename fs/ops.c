@@ -272,6 +272,16 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     }
     of->node = n;
     of->handle = handle;
+    fs_open_file_link(m, of);
+    fi->fh = (uint64_t)(uintptr_t)of;
+    fi->keep_cache = 1; /* blobs never change: keep the kernel's page cache across opens */
+    fi->noflush = 1;
+    if (fuse_reply_open(req, fi) != 0)
+        fs_open_file_free(m, of); /* the opener went away: no release will come */
+}
+
+void fs_open_file_link(struct fs_mount *m, struct fs_open_file *of)
+{
     pthread_mutex_init(&of->lock, NULL);
     fs_window_init(&of->win, FS_WINDOW_MIN, m->window_max);
     pthread_mutex_lock(&m->open_lock);
@@ -281,11 +291,6 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     m->open_files = of;
     pthread_mutex_unlock(&m->open_lock);
     atomic_fetch_add(&m->opens, 1);
-    fi->fh = (uint64_t)(uintptr_t)of;
-    fi->keep_cache = 1; /* blobs never change: keep the kernel's page cache across opens */
-    fi->noflush = 1;
-    if (fuse_reply_open(req, fi) != 0)
-        fs_open_file_free(m, of); /* the opener went away: no release will come */
 }
 
 void fs_open_file_free(struct fs_mount *m, struct fs_open_file *of)

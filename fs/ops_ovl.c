@@ -178,15 +178,7 @@ static void finish_open(fuse_req_t req, struct fs_mount *m, const struct fs_ovl_
     of->onode = o->node;
     of->handle = handle;
     of->writable = (fi->flags & O_ACCMODE) != O_RDONLY;
-    pthread_mutex_init(&of->lock, NULL);
-    fs_window_init(&of->win, FS_WINDOW_MIN, m->window_max);
-    pthread_mutex_lock(&m->open_lock);
-    of->next = m->open_files;
-    if (of->next != NULL)
-        of->next->prev = of;
-    m->open_files = of;
-    pthread_mutex_unlock(&m->open_lock);
-    atomic_fetch_add(&m->opens, 1);
+    fs_open_file_link(m, of);
     fi->fh = (uint64_t)(uintptr_t)of;
     /* Dataset bytes never change; written ones do (the kernel's cache follows our writes, but
      * not what another open's truncate did). */
