@@ -23,6 +23,7 @@ struct fs_ephemeral {
     uint64_t max_bytes;
     atomic_uint_least64_t next_nonce; /* never repeats under this key */
     atomic_uint_least64_t next_file_id;
+    atomic_int wiped; /* the key is gone (revocation) */
     pthread_mutex_t lock; /* protects the fields below */
     uint32_t *free_slots;
     size_t nfree, free_cap;
@@ -94,6 +95,17 @@ void fs_ephemeral_get_stats(struct fs_ephemeral *e, struct fs_ephemeral_stats *o
     out->bytes_stored = e->blocks_used * EPH_BS;
     out->max_bytes = e->max_bytes;
     pthread_mutex_unlock(&e->lock);
+}
+
+void fs_ephemeral_wipe(struct fs_ephemeral *e)
+{
+    if (!atomic_exchange(&e->wiped, 1))
+        OPENSSL_cleanse(e->key, KEYS_KEY_LEN);
+}
+
+static int eph_revoked(struct fs_ephemeral *e)
+{
+    return atomic_load(&e->wiped) ? ccr_err_set(EACCES, "access revoked: the overlay's key was wiped") : 0;
 }
 
 static int eph_slot_alloc(struct fs_ephemeral *e, uint32_t *slot)
@@ -222,7 +234,10 @@ static int eph_load_block(struct fs_ephemeral_file *f, uint64_t b, uint8_t *out)
     memset(out, 0, EPH_BS);
     if (b < f->nblocks && f->blocks[b].slot_plus1 != 0) {
         uint8_t sealed[EPH_SLOT], nonce[KEYS_NONCE_LEN], aad[16];
-        int rc = ccr_pread_all(f->e->fd, sealed, EPH_SLOT, (uint64_t)(f->blocks[b].slot_plus1 - 1) * EPH_SLOT);
+        int rc = eph_revoked(f->e);
+        if (rc != 0)
+            return rc;
+        rc = ccr_pread_all(f->e->fd, sealed, EPH_SLOT, (uint64_t)(f->blocks[b].slot_plus1 - 1) * EPH_SLOT);
         if (rc != 0)
             return ccr_err_set(EIO, "overlay backing file: read failed");
         eph_nonce(f->blocks[b].nonce, nonce);
@@ -245,6 +260,8 @@ static int eph_store_block(struct fs_ephemeral_file *f, uint64_t b, const uint8_
     uint32_t slot = 0;
     int rc;
 
+    if ((rc = eph_revoked(f->e)) != 0)
+        return rc;
     if (b >= f->nblocks) {
         uint64_t n = b + 1 > f->nblocks * 2 ? b + 1 : f->nblocks * 2;
         struct eph_block *grown = realloc(f->blocks, n * sizeof *grown);

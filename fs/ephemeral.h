@@ -36,6 +36,9 @@ int fs_ephemeral_create(const char *dir, uint64_t max_bytes, struct fs_ephemeral
 /* Wipes the key, closes the backing file. Every file must have been freed. */
 void fs_ephemeral_destroy(struct fs_ephemeral *e);
 void fs_ephemeral_get_stats(struct fs_ephemeral *e, struct fs_ephemeral_stats *out);
+/* Consent withdrawn: wipes the key now, so nothing stored can be read again; every later read
+ * of a stored block and every write fails with EACCES. Safe from any thread. */
+void fs_ephemeral_wipe(struct fs_ephemeral *e);
 
 /* A new empty file, or one over a lower file of lower_size bytes read through lower. */
 int fs_ephemeral_file_new(struct fs_ephemeral *e, uint64_t lower_size, fs_ephemeral_lower_read lower,

@@ -337,6 +337,10 @@ void fs_mount_revoke(struct fs_mount *m, const char *reason)
         OPENSSL_cleanse(m->dek->bytes, KEYS_DEK_LEN);
     pthread_rwlock_unlock(&m->key_lock);
     cache_wipe(m->cache);
+    /* What the app wrote on a no-egress or sink mount may hold dataset bytes (copied-up
+     * blocks): its key goes too. */
+    if (m->eph != NULL)
+        fs_ephemeral_wipe(m->eph);
     /* Pages the kernel kept (keep_cache) must not outlive consent either. */
     if (m->se != NULL && m->mounted) {
         atomic_store(&m->inval_running, 1);

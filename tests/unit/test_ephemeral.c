@@ -216,6 +216,27 @@ static void test_sealed_on_disk(void **state)
     fs_ephemeral_destroy(e);
 }
 
+/* After a wipe (revocation) nothing stored can be read back, and nothing more is written. */
+static void test_wipe(void **state)
+{
+    struct fs_ephemeral *e;
+    struct fs_ephemeral_file *f;
+    uint8_t buf[16];
+    size_t got;
+    (void)state;
+    assert_int_equal(fs_ephemeral_create("/tmp", 0, &e), 0);
+    assert_int_equal(fs_ephemeral_file_new(e, 0, NULL, NULL, &f), 0);
+    assert_int_equal(fs_ephemeral_file_write(f, "secret bytes", 12, 0), 0);
+    fs_ephemeral_wipe(e);
+    memset(buf, 0, sizeof buf);
+    assert_int_equal(fs_ephemeral_file_read(f, buf, 12, 0, &got), EACCES);
+    assert_true(memcmp(buf, "secret", 6) != 0);
+    assert_int_equal(fs_ephemeral_file_write(f, "more", 4, 0), EACCES);
+    fs_ephemeral_wipe(e); /* idempotent */
+    fs_ephemeral_file_free(f);
+    fs_ephemeral_destroy(e);
+}
+
 static void test_bad_folder(void **state)
 {
     struct fs_ephemeral *e;
@@ -229,6 +250,7 @@ int main(void)
         cmocka_unit_test(test_random_without_lower), cmocka_unit_test(test_random_over_lower),
         cmocka_unit_test(test_lazy_copy_up),         cmocka_unit_test(test_limit),
         cmocka_unit_test(test_sealed_on_disk),       cmocka_unit_test(test_bad_folder),
+        cmocka_unit_test(test_wipe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
