@@ -59,35 +59,6 @@ static char *path_for(const char *id, const char *tail, const char *dataset)
     return p;
 }
 
-int gov_client_contract(const char *url, const char *token_file, const char *id, struct gov_contract **out)
-{
-    char *path = path_for(id, "", NULL);
-    json_object *v = NULL, *doc;
-    const char *text;
-    int rc;
-
-    if (path == NULL)
-        return ENOMEM;
-    rc = call(url, token_file, "GET", path, &v);
-    free(path);
-    if (rc != 0)
-        return rc;
-    if (!json_object_object_get_ex(v, "contract", &doc)) {
-        json_object_put(v);
-        return ccr_err_set(EPROTO, "governance reply for contract %s has no \"contract\"", id);
-    }
-    text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-    rc = gov_contract_parse(text, strlen(text), out);
-    json_object_put(v);
-    if (rc == 0 && strcmp((*out)->id, id) != 0) {
-        rc = ccr_err_set(EPROTO, "governance answered contract %s for %s", (*out)->id, id);
-        gov_contract_free(*out);
-        *out = NULL;
-        return rc;
-    }
-    return rc != 0 ? ccr_err_wrap(EPROTO, "governance's contract %s: ", id) : 0;
-}
-
 int gov_client_signed_contract(const char *url, const char *token_file, const char *id,
                                struct gov_signed_contract *out)
 {
@@ -113,6 +84,19 @@ int gov_client_signed_contract(const char *url, const char *token_file, const ch
         gov_signed_contract_release(out);
     }
     return rc;
+}
+
+int gov_client_contract(const char *url, const char *token_file, const char *id, struct gov_contract **out)
+{
+    struct gov_signed_contract sc;
+    int rc = gov_client_signed_contract(url, token_file, id, &sc);
+
+    if (rc != 0)
+        return rc;
+    *out = sc.c; /* the contract alone: the signatures are dropped */
+    sc.c = NULL;
+    gov_signed_contract_release(&sc);
+    return 0;
 }
 
 int gov_client_use(const char *url, const char *token_file, const char *id, const char *dataset,
