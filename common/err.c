@@ -6,14 +6,19 @@
 
 static __thread char err_message[CCR_ERR_MSG_MAX];
 static __thread int err_has_message;
+static __thread int err_code; /* the code the message was recorded with */
 
 int ccr_err_set(int code, const char *fmt, ...)
 {
+    char text[CCR_ERR_MSG_MAX];
     va_list ap;
+    /* Formatted aside first: an argument may be this thread's current message. */
     va_start(ap, fmt);
-    vsnprintf(err_message, sizeof err_message, fmt, ap);
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
+    memcpy(err_message, text, sizeof err_message);
     err_has_message = 1;
+    err_code = code;
     return code;
 }
 
@@ -26,7 +31,7 @@ int ccr_err_wrap(int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
-    if (err_has_message)
+    if (err_has_message && err_code == code)
         snprintf(old, sizeof old, "%s", err_message);
     else
         snprintf(old, sizeof old, "%s", strerror(code));
@@ -41,12 +46,15 @@ int ccr_err_wrap(int code, const char *fmt, ...)
         err_message[pl + ol] = '\0';
     }
     err_has_message = 1;
+    err_code = code;
     return code;
 }
 
 const char *ccr_err_msg(int code)
 {
-    if (err_has_message)
+    /* A message recorded for another failure (an earlier one on this thread) would explain the
+     * wrong thing; only one recorded with this very code is returned. */
+    if (err_has_message && err_code == code)
         return err_message;
     return strerror(code);
 }
@@ -54,5 +62,6 @@ const char *ccr_err_msg(int code)
 void ccr_err_clear(void)
 {
     err_has_message = 0;
+    err_code = 0;
     err_message[0] = '\0';
 }

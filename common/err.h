@@ -15,10 +15,12 @@
  * `return ccr_err_set(EINVAL, "...")`. */
 int ccr_err_set(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Prepends context to the current message ("blobs/ab12: " + old message) and returns code. */
+/* Prepends context to the current message ("blobs/ab12: " + old message) and returns code;
+ * when the current message was recorded with another code, to strerror(code) instead. */
 int ccr_err_wrap(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* The last message recorded on this thread, or strerror(code) when none was. */
+/* The last message recorded on this thread when it was recorded with this same code;
+ * otherwise strerror(code), so a stale message never explains a different failure. */
 const char *ccr_err_msg(int code);
 
 /* Forgets the current thread's message. */

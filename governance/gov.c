@@ -312,8 +312,8 @@ static int parse_consent(const char *body, size_t len, int *enabled, char *reaso
     json_object *v, *r;
     const char *st;
     int rc = gov_json_parse(body, len, "consent reply", &v);
-    if (rc != 0)
-        return EPROTO;
+    if (rc != 0) /* a reply that is not JSON is a protocol error; keep the parser's words */
+        return ccr_err_set(EPROTO, "%s", ccr_err_msg(rc));
     st = gov_json_str(v, "status");
     if (st == NULL || (strcmp(st, "enabled") != 0 && strcmp(st, "disabled") != 0)) {
         json_object_put(v);
