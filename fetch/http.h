@@ -85,9 +85,12 @@ int fetch_http_status_errno(long status);
 /* Retry-After as delay-seconds, in milliseconds; 0 when absent or not a plain number. */
 unsigned fetch_parse_retry_after(const char *value);
 
-/* Copies url into out with any query string (SAS tokens, pre-signed signatures) replaced
- * by "?<redacted>", for messages and logs. */
+/* Copies url into out without userinfo (user:password@) and with any query string (SAS
+ * tokens, pre-signed signatures) replaced by "?<redacted>", for messages and logs. */
 void fetch_url_scrub(const char *url, char *out, size_t out_len);
+/* The same without even the "?<redacted>" marker: what a URL may show where anyone can read it
+ * (the mount's fsname in /proc/mounts). */
+void fetch_url_public(const char *url, char *out, size_t out_len);
 /* Appends the percent-encoding of a key (keeping '/' and RFC 3986 unreserved characters). */
 int fetch_url_encode_path(const char *in, char *out, size_t out_len);
 /* Percent-encodes a query value (everything but unreserved characters). */
