@@ -5,9 +5,9 @@
 #include "common/encoding.h"
 #include "common/err.h"
 #include "common/fileio.h"
-#include "keys/blob.h"
-#include "keys/dataset.h"
-#include "keys/manifest.h"
+#include "format/blob.h"
+#include "format/dataset.h"
+#include "format/manifest.h"
 #include "keys/release.h"
 
 #include <getopt.h>
@@ -22,45 +22,45 @@ static const char inspect_usage[] =
     "PATH is a blob, a manifest.ccrfs, a dataset folder or a store URL.\n"
     "Without a key, prints what the headers say; with --key, the dataset's files.\n";
 
-static void print_blob_header(const struct keys_blob_header *h, uint64_t actual_size)
+static void print_blob_header(const struct fmt_blob_header *h, uint64_t actual_size)
 {
-    char salt[2 * KEYS_SALT_LEN + 1], tag[2 * KEYS_TAG_LEN + 1];
-    ccr_hex_encode(h->salt, KEYS_SALT_LEN, salt);
-    ccr_hex_encode(h->tag, KEYS_TAG_LEN, tag);
-    printf("kind:             ccrfs blob, format version %d, AES-256-GCM\n", KEYS_BLOB_VERSION);
-    printf("block size:       %zu bytes\n", keys_blob_block_size(h));
+    char salt[2 * FMT_SALT_LEN + 1], tag[2 * FMT_TAG_LEN + 1];
+    ccr_hex_encode(h->salt, FMT_SALT_LEN, salt);
+    ccr_hex_encode(h->tag, FMT_TAG_LEN, tag);
+    printf("kind:             ccrfs blob, format version %d, AES-256-GCM\n", FMT_BLOB_VERSION);
+    printf("block size:       %zu bytes\n", fmt_blob_block_size(h));
     printf("plaintext length: %llu bytes in %llu blocks\n", (unsigned long long)h->plain_len,
-           (unsigned long long)keys_blob_block_count(h));
-    printf("object size:      %llu bytes expected, %llu present%s\n", (unsigned long long)keys_blob_object_size(h),
-           (unsigned long long)actual_size, keys_blob_object_size(h) == actual_size ? "" : "  (MISMATCH)");
+           (unsigned long long)fmt_blob_block_count(h));
+    printf("object size:      %llu bytes expected, %llu present%s\n", (unsigned long long)fmt_blob_object_size(h),
+           (unsigned long long)actual_size, fmt_blob_object_size(h) == actual_size ? "" : "  (MISMATCH)");
     printf("salt:             %s\n", salt);
     printf("header tag:       %s\n", tag);
 }
 
 static void print_manifest_header(const uint8_t *obj, size_t len)
 {
-    char id[KEYS_DATASET_ID_LEN + 1];
+    char id[FMT_DATASET_ID_LEN + 1];
     uint64_t plen;
-    keys_dataset_id(obj, len, id);
-    if (keys_manifest_peek(obj, len, &plen) == 0) {
-        printf("kind:             ccrfs manifest, format version %d, AES-256-GCM\n", KEYS_MANIFEST_VERSION);
+    fmt_dataset_id(obj, len, id);
+    if (fmt_manifest_peek(obj, len, &plen) == 0) {
+        printf("kind:             ccrfs manifest, format version %d, AES-256-GCM\n", FMT_MANIFEST_VERSION);
         printf("payload:          %llu encrypted bytes\n", (unsigned long long)plen);
     }
     printf("dataset id:       %s\n", id);
 }
 
-static void print_entries(const struct keys_manifest *m)
+static void print_entries(const struct fmt_manifest *m)
 {
     for (size_t i = 0; i < m->count; i++) {
-        const struct keys_manifest_entry *e = &m->entries[i];
+        const struct fmt_manifest_entry *e = &m->entries[i];
         char when[32];
         time_t t = (time_t)e->mtime_sec;
         struct tm tm;
         gmtime_r(&t, &tm);
         strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        printf("%c%04o %12llu %s %-32s %s%s\n", e->type == KEYS_ENTRY_DIR ? 'd' : '-', e->mode,
-               (unsigned long long)e->size, when, e->type == KEYS_ENTRY_FILE ? e->blob : "-", e->path,
-               e->type == KEYS_ENTRY_DIR ? "/" : "");
+        printf("%c%04o %12llu %s %-32s %s%s\n", e->type == FMT_ENTRY_DIR ? 'd' : '-', e->mode,
+               (unsigned long long)e->size, when, e->type == FMT_ENTRY_FILE ? e->blob : "-", e->path,
+               e->type == FMT_ENTRY_DIR ? "/" : "");
     }
 }
 
@@ -82,36 +82,36 @@ static int inspect_file(const char *path, const char *key_file)
     if (stat(path, &st) != 0)
         return cli_fail("%s: %s", path, strerror(errno));
     /* A blob's header is enough; a manifest is read whole. */
-    if ((rc = ccr_read_file(path, KEYS_MANIFEST_MAX, &buf, &len)) != 0)
+    if ((rc = ccr_read_file(path, FMT_MANIFEST_MAX, &buf, &len)) != 0)
         return cli_fail_rc(rc, NULL);
-    if (len >= 8 && memcmp(buf, KEYS_BLOB_MAGIC, 8) == 0) {
-        struct keys_blob_header h;
-        if ((rc = keys_blob_header_parse(buf, len, &h)) != 0) {
+    if (len >= 8 && memcmp(buf, FMT_BLOB_MAGIC, 8) == 0) {
+        struct fmt_blob_header h;
+        if ((rc = fmt_blob_header_parse(buf, len, &h)) != 0) {
             cli_fail_rc(rc, path);
         } else {
             print_blob_header(&h, (uint64_t)st.st_size);
             status = CLI_EXIT_OK;
         }
-    } else if (len >= 8 && memcmp(buf, KEYS_MANIFEST_MAGIC, 8) == 0) {
+    } else if (len >= 8 && memcmp(buf, FMT_MANIFEST_MAGIC, 8) == 0) {
         uint64_t plen;
-        if ((rc = keys_manifest_peek(buf, len, &plen)) != 0) {
+        if ((rc = fmt_manifest_peek(buf, len, &plen)) != 0) {
             cli_fail_rc(rc, path);
         } else {
             print_manifest_header(buf, len);
             status = CLI_EXIT_OK;
             if (key_file != NULL) {
-                struct keys_dek *dek;
-                struct keys_manifest m;
-                if ((rc = keys_dek_load_file(key_file, &dek)) != 0) {
+                struct fmt_dek *dek;
+                struct fmt_manifest m;
+                if ((rc = fmt_dek_load_file(key_file, &dek)) != 0) {
                     status = cli_fail_rc(rc, NULL);
                 } else {
-                    if ((rc = keys_manifest_open(dek, buf, len, &m)) != 0) {
+                    if ((rc = fmt_manifest_open(dek, buf, len, &m)) != 0) {
                         status = cli_fail_rc(rc, path);
                     } else {
                         print_entries(&m);
-                        keys_manifest_free(&m);
+                        fmt_manifest_free(&m);
                     }
-                    keys_dek_free(dek);
+                    fmt_dek_free(dek);
                 }
             }
         }
@@ -145,8 +145,8 @@ int cli_cmd_inspect(int argc, char **argv)
         return inspect_file(path, key_file);
     if (key_file != NULL) {
         struct fetch_store *store;
-        struct keys_dek *dek;
-        struct keys_dataset *ds;
+        struct fmt_dek *dek;
+        struct fmt_dataset *ds;
         struct keys_release_request keysrc = {0};
         keysrc.key_file = key_file;
         if (cli_open_dataset(path, &keysrc, NULL, &store, &dek, &ds) != CLI_EXIT_OK)
@@ -162,16 +162,16 @@ int cli_cmd_inspect(int argc, char **argv)
         uint64_t plen;
         if ((rc = fetch_store_open(path, NULL, &store)) != 0)
             return cli_fail_rc(rc, path);
-        rc = fetch_read_object(store, KEYS_MANIFEST_NAME, KEYS_MANIFEST_MAX, &obj, &len);
+        rc = fetch_read_object(store, FMT_MANIFEST_NAME, FMT_MANIFEST_MAX, &obj, &len);
         if (rc != 0) {
             fetch_store_destroy(store);
-            return rc == ENOENT ? cli_fail("%s: not a dataset: no %s", path, KEYS_MANIFEST_NAME)
+            return rc == ENOENT ? cli_fail("%s: not a dataset: no %s", path, FMT_MANIFEST_NAME)
                                 : cli_fail_rc(rc, path);
         }
-        if ((rc = keys_manifest_peek(obj, len, &plen)) != 0) {
+        if ((rc = fmt_manifest_peek(obj, len, &plen)) != 0) {
             free(obj);
             fetch_store_destroy(store);
-            return cli_fail_rc(rc, KEYS_MANIFEST_NAME);
+            return cli_fail_rc(rc, FMT_MANIFEST_NAME);
         }
         print_manifest_header(obj, len);
         (void)fetch_list(store, "blobs/", count_blob, &blobs);

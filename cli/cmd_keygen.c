@@ -1,7 +1,7 @@
 /* ccrfs keygen -o FILE: a new 32-byte data encryption key, mode 0600, never overwriting. */
 #include "cli/commands.h"
 #include "cli/util.h"
-#include "keys/dek.h"
+#include "format/dek.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -29,7 +29,7 @@ int cli_cmd_keygen(int argc, char **argv)
         return cli_usage("unexpected argument '%s'", argv[optind]);
     if (out == NULL)
         return cli_usage("missing -o FILE");
-    if ((rc = keys_dek_generate_file(out)) != 0)
+    if ((rc = fmt_dek_generate_file(out)) != 0)
         return cli_fail_rc(rc, NULL);
     fprintf(stderr, "%s: wrote a new key to %s (mode 0600); keep it secret\n", cli_command_name, out);
     return CLI_EXIT_OK;

@@ -24,8 +24,8 @@
 #include "governance/admission.h"
 #include "governance/client.h"
 #include "governance/gov.h"
-#include "keys/crypto.h"
-#include "keys/dataset.h"
+#include "format/crypto.h"
+#include "format/dataset.h"
 #include "keys/release.h"
 
 #include <fcntl.h>
@@ -162,8 +162,8 @@ static void mount_on_revoke(void *arg, const char *reason)
 
 static int mount_file_size(void *arg, const char *path, uint64_t *size)
 {
-    const struct keys_dataset *ds = arg;
-    const struct keys_manifest *mf = &ds->manifest;
+    const struct fmt_dataset *ds = arg;
+    const struct fmt_manifest *mf = &ds->manifest;
     size_t lo = 0, hi = mf->count;
 
     while (lo < hi) { /* entries are sorted by path, bytewise */
@@ -185,15 +185,15 @@ static int mount_file_size(void *arg, const char *path, uint64_t *size)
 static int mount_state_dir(const char *mountpoint, char **out)
 {
     const char *base = getenv("CCRFS_STATE_DIR");
-    uint8_t d[KEYS_SHA256_LEN];
-    char hex[2 * KEYS_SHA256_LEN + 1], *abs = realpath(mountpoint, NULL), *dir;
+    uint8_t d[FMT_SHA256_LEN];
+    char hex[2 * FMT_SHA256_LEN + 1], *abs = realpath(mountpoint, NULL), *dir;
     size_t len;
 
     if (base == NULL || base[0] == '\0')
         base = "/var/lib/ccrfs";
     if (abs == NULL)
         return ccr_err_set(errno, "%s: %s", mountpoint, strerror(errno));
-    keys_sha256(abs, strlen(abs), d);
+    fmt_sha256(abs, strlen(abs), d);
     free(abs);
     ccr_hex_encode(d, sizeof d, hex);
     len = strlen(base) + 18;
@@ -246,14 +246,14 @@ static int64_t mount_wall_ms(void)
 }
 
 /* The dataset's id, from the manifest object's bytes: known before any key is asked for. */
-static int mount_manifest_id(struct fetch_store *store, char id[KEYS_DATASET_ID_LEN + 1])
+static int mount_manifest_id(struct fetch_store *store, char id[FMT_DATASET_ID_LEN + 1])
 {
     uint8_t *obj = NULL;
     size_t len;
-    int rc = fetch_read_object(store, KEYS_MANIFEST_NAME, KEYS_MANIFEST_MAX, &obj, &len);
+    int rc = fetch_read_object(store, FMT_MANIFEST_NAME, FMT_MANIFEST_MAX, &obj, &len);
     if (rc != 0)
-        return rc == ENOENT ? ccr_err_set(ENOENT, "not a dataset: no %s", KEYS_MANIFEST_NAME) : rc;
-    keys_dataset_id(obj, len, id);
+        return rc == ENOENT ? ccr_err_set(ENOENT, "not a dataset: no %s", FMT_MANIFEST_NAME) : rc;
+    fmt_dataset_id(obj, len, id);
     free(obj);
     return 0;
 }
@@ -322,8 +322,8 @@ static int mount_serve(const char *url, const char *mountpoint, struct keys_rele
                        int debug, struct mount_ready *ready)
 {
     struct fetch_store *store = NULL;
-    struct keys_dek *dek = NULL;
-    struct keys_dataset *ds = NULL;
+    struct fmt_dek *dek = NULL;
+    struct fmt_dataset *ds = NULL;
     struct keys_release_info info;
     struct fs_mount *m = NULL;
     struct fs_mount_config conf;
@@ -333,7 +333,7 @@ static int mount_serve(const char *url, const char *mountpoint, struct keys_rele
     struct gov_signed_contract sc;
     struct gov_mount_info mi;
     struct mount_revoke_link link = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, ""};
-    char manifest_id[KEYS_DATASET_ID_LEN + 1], contract_ds[GOV_DATASET_ID_LEN + 1],
+    char manifest_id[FMT_DATASET_ID_LEN + 1], contract_ds[GOV_DATASET_ID_LEN + 1],
         *abs_url = NULL, *abs_mp = NULL, *source = NULL;
     int rc, status = CLI_EXIT_FAIL, recorded = 0, started = 0;
 
@@ -439,7 +439,7 @@ static int mount_serve(const char *url, const char *mountpoint, struct keys_rele
         goto out;
     }
     /* Pinned to the id checked above: a manifest swapped since then is refused. */
-    if ((rc = keys_dataset_open(store, dek, manifest_id, &ds)) != 0) {
+    if ((rc = fmt_dataset_open(store, dek, manifest_id, &ds)) != 0) {
         cli_fail_rc(rc, url);
         goto out;
     }
@@ -502,9 +502,9 @@ out:
         gov_close(g);
     }
     gov_signed_contract_release(&sc);
-    keys_dataset_close(ds);
+    fmt_dataset_close(ds);
     fetch_store_destroy(store);
-    keys_dek_free(dek);
+    fmt_dek_free(dek);
     free(abs_url);
     free(abs_mp);
     free(source);
@@ -615,7 +615,7 @@ int cli_cmd_mount(int argc, char **argv)
     const char *l_audit = NULL, *l_gov = NULL, *l_token = NULL, *l_contract = NULL, *l_cfile = NULL,
                *l_purpose = NULL, *l_spool = NULL;
     const char *id_text = NULL;
-    char id[KEYS_DATASET_ID_LEN + 1];
+    char id[FMT_DATASET_ID_LEN + 1];
     struct mount_ready ready = {-1, 0};
     int c, foreground = 0, debug = 0, status, pipefd[2], rc;
     pid_t pid;
@@ -716,7 +716,7 @@ int cli_cmd_mount(int argc, char **argv)
     }
     if (id_text == NULL)
         id_text = opts.dataset_id;
-    if (id_text != NULL && keys_dataset_id_parse(id_text, id) != 0) {
+    if (id_text != NULL && fmt_dataset_id_parse(id_text, id) != 0) {
         status = cli_usage("%s", ccr_err_msg(EINVAL));
         goto out;
     }

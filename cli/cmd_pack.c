@@ -3,12 +3,13 @@
  * end, so a failure leaves nothing half-written. */
 #include "cli/commands.h"
 #include "cli/util.h"
+#include "common/random.h"
 #include "common/encoding.h"
 #include "common/err.h"
 #include "common/fileio.h"
 #include "common/log.h"
-#include "keys/blob.h"
-#include "keys/manifest.h"
+#include "format/blob.h"
+#include "format/manifest.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -89,7 +90,7 @@ static int pack_walk(const char *src, const char *rel, struct pack_list *l)
         if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
             rc = ccr_err_set(errno, "cannot stat %s/%s: %s", src, child, strerror(errno));
         } else if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
-            const char *why = keys_manifest_path_problem(child, strlen(child));
+            const char *why = fmt_manifest_path_problem(child, strlen(child));
             if (why != NULL)
                 rc = ccr_err_set(EINVAL, "%s/%s: %s", src, child, why);
             else
@@ -121,12 +122,12 @@ static void pack_file_progress_cb(void *arg, uint64_t bytes_in_file)
     p->reported = bytes_in_file;
 }
 
-static int pack_one_file(const struct keys_dek *dek, unsigned log2_block, const char *src, const char *blobs_dir,
-                         const struct pack_item *it, struct keys_manifest_entry *e, struct cli_progress *bar)
+static int pack_one_file(const struct fmt_dek *dek, unsigned log2_block, const char *src, const char *blobs_dir,
+                         const struct pack_item *it, struct fmt_manifest_entry *e, struct cli_progress *bar)
 {
     uint8_t name_bytes[16];
     char *in_path = ccr_path_join(src, it->rel), *out_path = NULL;
-    struct keys_blob_key *k = NULL;
+    struct fmt_blob_key *k = NULL;
     struct pack_file_progress prog = {bar, 0};
     struct stat st;
     int in_fd = -1, out_fd = -1, rc;
@@ -142,7 +143,7 @@ static int pack_one_file(const struct keys_dek *dek, unsigned log2_block, const 
         rc = ccr_err_set(EINVAL, "%s changed while packing", in_path);
         goto out;
     }
-    if ((rc = keys_random(name_bytes, sizeof name_bytes)) != 0)
+    if ((rc = ccr_random(name_bytes, sizeof name_bytes)) != 0)
         goto out;
     ccr_hex_encode(name_bytes, sizeof name_bytes, e->blob);
     out_path = ccr_path_join(blobs_dir, e->blob);
@@ -155,9 +156,9 @@ static int pack_one_file(const struct keys_dek *dek, unsigned log2_block, const 
         rc = ccr_err_set(errno, "cannot create %s: %s", out_path, strerror(errno));
         goto out;
     }
-    if ((rc = keys_blob_key_create(dek, log2_block, (uint64_t)st.st_size, NULL, &k)) != 0)
+    if ((rc = fmt_blob_key_create(dek, log2_block, (uint64_t)st.st_size, NULL, &k)) != 0)
         goto out;
-    rc = keys_blob_encrypt_fd(k, in_fd, out_fd, e->sha256, pack_file_progress_cb, &prog);
+    rc = fmt_blob_encrypt_fd(k, in_fd, out_fd, e->sha256, pack_file_progress_cb, &prog);
     if (rc != 0) {
         ccr_err_wrap(rc, "%s: ", in_path);
         goto out;
@@ -168,10 +169,10 @@ static int pack_one_file(const struct keys_dek *dek, unsigned log2_block, const 
     }
     e->size = (uint64_t)st.st_size;
     e->log2_block = (uint8_t)log2_block;
-    memcpy(e->salt, k->header.salt, KEYS_SALT_LEN);
-    memcpy(e->header_tag, k->header.tag, KEYS_TAG_LEN);
+    memcpy(e->salt, k->header.salt, FMT_SALT_LEN);
+    memcpy(e->header_tag, k->header.tag, FMT_TAG_LEN);
 out:
-    keys_blob_key_free(k);
+    fmt_blob_key_free(k);
     if (in_fd >= 0)
         close(in_fd);
     if (out_fd >= 0)
@@ -188,17 +189,17 @@ int cli_cmd_pack(int argc, char **argv)
                                          {"help", no_argument, 0, 'h'},
                                          {0}};
     const char *key_file = NULL, *src, *out_dir;
-    uint64_t block_size = 1u << KEYS_LOG2_BLOCK_DEFAULT;
-    unsigned log2_block = KEYS_LOG2_BLOCK_DEFAULT;
+    uint64_t block_size = 1u << FMT_LOG2_BLOCK_DEFAULT;
+    unsigned log2_block = FMT_LOG2_BLOCK_DEFAULT;
     struct pack_list list = {0};
-    struct keys_manifest m = {0};
-    struct keys_dek *dek = NULL;
+    struct fmt_manifest m = {0};
+    struct fmt_dek *dek = NULL;
     struct cli_progress bar;
     struct stat st;
     char *tmp = NULL, *blobs_dir = NULL, *manifest_path = NULL;
     uint8_t *obj = NULL;
     size_t obj_len;
-    char id[KEYS_DATASET_ID_LEN + 1];
+    char id[FMT_DATASET_ID_LEN + 1];
     int c, rc, status = CLI_EXIT_FAIL;
 
     optind = 1;
@@ -229,7 +230,7 @@ int cli_cmd_pack(int argc, char **argv)
         return cli_fail("%s: not a folder", src);
     if (lstat(out_dir, &st) == 0)
         return cli_fail("%s: already exists; give a new folder", out_dir);
-    if ((rc = keys_dek_load_file(key_file, &dek)) != 0)
+    if ((rc = fmt_dek_load_file(key_file, &dek)) != 0)
         return cli_fail_rc(rc, NULL);
     if ((rc = pack_walk(src, "", &list)) != 0) {
         cli_fail_rc(rc, NULL);
@@ -237,7 +238,7 @@ int cli_cmd_pack(int argc, char **argv)
     }
     tmp = cli_temp_sibling(out_dir);
     if (tmp == NULL || (blobs_dir = ccr_path_join(tmp, "blobs")) == NULL ||
-        (manifest_path = ccr_path_join(tmp, KEYS_MANIFEST_NAME)) == NULL) {
+        (manifest_path = ccr_path_join(tmp, FMT_MANIFEST_NAME)) == NULL) {
         cli_fail("out of memory");
         goto out;
     }
@@ -248,30 +249,30 @@ int cli_cmd_pack(int argc, char **argv)
     cli_progress_start(&bar, "packing", list.total_bytes);
     for (size_t i = 0; i < list.count; i++) {
         const struct pack_item *it = &list.items[i];
-        struct keys_manifest_entry e;
+        struct fmt_manifest_entry e;
         memset(&e, 0, sizeof e);
         e.path = it->rel;
         e.mode = it->st.st_mode & 07777;
         e.mtime_sec = it->st.st_mtim.tv_sec;
         e.mtime_nsec = (uint32_t)it->st.st_mtim.tv_nsec;
         if (S_ISDIR(it->st.st_mode)) {
-            e.type = KEYS_ENTRY_DIR;
+            e.type = FMT_ENTRY_DIR;
         } else {
-            e.type = KEYS_ENTRY_FILE;
+            e.type = FMT_ENTRY_FILE;
             if ((rc = pack_one_file(dek, log2_block, src, blobs_dir, it, &e, &bar)) != 0) {
                 cli_progress_finish(&bar);
                 cli_fail_rc(rc, NULL);
                 goto out;
             }
         }
-        if ((rc = keys_manifest_add(&m, &e)) != 0) {
+        if ((rc = fmt_manifest_add(&m, &e)) != 0) {
             cli_fail_rc(rc, NULL);
             goto out;
         }
     }
     cli_progress_finish(&bar);
-    keys_manifest_sort(&m);
-    if ((rc = keys_manifest_seal(dek, &m, NULL, &obj, &obj_len)) != 0 ||
+    fmt_manifest_sort(&m);
+    if ((rc = fmt_manifest_seal(dek, &m, NULL, &obj, &obj_len)) != 0 ||
         (rc = ccr_write_file_new(manifest_path, obj, obj_len, 0644)) != 0) {
         cli_fail_rc(rc, "manifest");
         goto out;
@@ -283,11 +284,11 @@ int cli_cmd_pack(int argc, char **argv)
     (void)ccr_fsync_parent(out_dir);
     free(tmp);
     tmp = NULL;
-    keys_dataset_id(obj, obj_len, id);
+    fmt_dataset_id(obj, obj_len, id);
     {
         size_t files = 0, dirs = 0;
         for (size_t i = 0; i < m.count; i++)
-            m.entries[i].type == KEYS_ENTRY_FILE ? files++ : dirs++;
+            m.entries[i].type == FMT_ENTRY_FILE ? files++ : dirs++;
         printf("packed %zu files and %zu folders (%llu bytes) into %s%s\n", files, dirs,
                (unsigned long long)list.total_bytes, out_dir, list.skipped ? " (some entries skipped)" : "");
     }
@@ -299,11 +300,11 @@ out:
     for (size_t i = 0; i < list.count; i++)
         free(list.items[i].rel);
     free(list.items);
-    keys_manifest_free(&m);
+    fmt_manifest_free(&m);
     free(obj);
     free(tmp);
     free(blobs_dir);
     free(manifest_path);
-    keys_dek_free(dek);
+    fmt_dek_free(dek);
     return status;
 }

@@ -8,7 +8,7 @@
 #include "common/fileio.h"
 #include "fetch/http.h"
 #include "fetch/store.h"
-#include "keys/manifest.h"
+#include "format/manifest.h"
 
 #include <fcntl.h>
 #include <getopt.h>
@@ -61,7 +61,7 @@ static int collect(void *arg, const char *key, const struct fetch_object_info *i
     struct push_job *job = arg;
     struct push_item *grown;
 
-    if (strcmp(key, KEYS_MANIFEST_NAME) == 0)
+    if (strcmp(key, FMT_MANIFEST_NAME) == 0)
         return 0;
     grown = realloc(job->items, (job->count + 1) * sizeof *grown);
     if (grown == NULL)
@@ -194,7 +194,7 @@ static int push_manifest(const char *dir, struct fetch_store *dst, const uint8_t
     struct fetch_source src;
     uint8_t *there = NULL;
     size_t there_len = 0;
-    int rc = fetch_read_object(dst, KEYS_MANIFEST_NAME, KEYS_MANIFEST_MAX, &there, &there_len);
+    int rc = fetch_read_object(dst, FMT_MANIFEST_NAME, FMT_MANIFEST_MAX, &there, &there_len);
 
     (void)dir;
     *same = rc == 0 && there_len == len && memcmp(there, obj, len) == 0;
@@ -205,7 +205,7 @@ static int push_manifest(const char *dir, struct fetch_store *dst, const uint8_t
         return 0;
     ccr_err_clear();
     fetch_source_memory(&src, obj, len);
-    return fetch_put(dst, KEYS_MANIFEST_NAME, &src);
+    return fetch_put(dst, FMT_MANIFEST_NAME, &src);
 }
 
 int cli_cmd_push(int argc, char **argv)
@@ -227,7 +227,7 @@ int cli_cmd_push(int argc, char **argv)
     uint64_t jobs = 4, total = 0, payload_len;
     uint8_t *manifest = NULL;
     size_t manifest_len = 0;
-    char *manifest_path = NULL, shown[512], id[KEYS_DATASET_ID_LEN + 1];
+    char *manifest_path = NULL, shown[512], id[FMT_DATASET_ID_LEN + 1];
     int c, rc, status = CLI_EXIT_FAIL, same = 0;
 
     memset(&opt, 0, sizeof opt);
@@ -269,17 +269,17 @@ int cli_cmd_push(int argc, char **argv)
         return cli_usage("expected DATASET_DIR and STORE_URL");
     job.dir = argv[optind];
     fetch_url_scrub(argv[optind + 1], shown, sizeof shown);
-    if ((manifest_path = ccr_path_join(job.dir, KEYS_MANIFEST_NAME)) == NULL)
+    if ((manifest_path = ccr_path_join(job.dir, FMT_MANIFEST_NAME)) == NULL)
         return cli_fail("out of memory");
-    if ((rc = ccr_read_file(manifest_path, KEYS_MANIFEST_MAX, &manifest, &manifest_len)) != 0) {
+    if ((rc = ccr_read_file(manifest_path, FMT_MANIFEST_MAX, &manifest, &manifest_len)) != 0) {
         cli_fail("%s is not a packed dataset: %s", job.dir, ccr_err_msg(rc));
         goto out;
     }
-    if ((rc = keys_manifest_peek(manifest, manifest_len, &payload_len)) != 0) {
+    if ((rc = fmt_manifest_peek(manifest, manifest_len, &payload_len)) != 0) {
         cli_fail_rc(rc, manifest_path);
         goto out;
     }
-    keys_dataset_id(manifest, manifest_len, id);
+    fmt_dataset_id(manifest, manifest_len, id);
     if ((rc = fetch_options_from_env(&opt)) != 0) {
         cli_fail_rc(rc, NULL);
         goto out;
@@ -319,7 +319,7 @@ int cli_cmd_push(int argc, char **argv)
         goto out;
     }
     if ((rc = push_manifest(job.dir, dst, manifest, manifest_len, &same)) != 0) {
-        cli_fail_rc(rc, KEYS_MANIFEST_NAME);
+        cli_fail_rc(rc, FMT_MANIFEST_NAME);
         goto out;
     }
     printf("pushed to %s: %zu objects uploaded (%llu bytes), %zu already there, manifest %s\n", shown,

@@ -5,7 +5,7 @@
 #include "cli/util.h"
 #include "common/err.h"
 #include "common/fileio.h"
-#include "keys/dataset.h"
+#include "format/dataset.h"
 
 #include <fcntl.h>
 #include <getopt.h>
@@ -33,7 +33,7 @@ static int unpack_sink(void *arg, const uint8_t *plain, size_t len, uint64_t off
     return ccr_write_all(o->fd, plain, len);
 }
 
-static int set_times(const char *path, const struct keys_manifest_entry *e)
+static int set_times(const char *path, const struct fmt_manifest_entry *e)
 {
     struct timespec ts[2];
     ts[0].tv_sec = ts[1].tv_sec = e->mtime_sec;
@@ -43,7 +43,7 @@ static int set_times(const char *path, const struct keys_manifest_entry *e)
     return 0;
 }
 
-static int unpack_file(struct keys_dataset *ds, const struct keys_manifest_entry *e, const char *path,
+static int unpack_file(struct fmt_dataset *ds, const struct fmt_manifest_entry *e, const char *path,
                        struct cli_progress *bar)
 {
     struct unpack_out o = {-1, bar};
@@ -52,7 +52,7 @@ static int unpack_file(struct keys_dataset *ds, const struct keys_manifest_entry
     o.fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (o.fd < 0)
         return ccr_err_set(errno, "%s: %s", path, strerror(errno));
-    rc = keys_dataset_stream_file(ds, e, unpack_sink, &o);
+    rc = fmt_dataset_stream_file(ds, e, unpack_sink, &o);
     if (rc == 0 && fchmod(o.fd, e->mode) != 0)
         rc = ccr_err_set(errno, "%s: cannot set mode: %s", path, strerror(errno));
     if (close(o.fd) != 0 && rc == 0)
@@ -70,10 +70,10 @@ int cli_cmd_unpack(int argc, char **argv)
                                          {0}};
     struct keys_release_request keysrc = {0};
     const char *id_text = NULL, *dest;
-    char id[KEYS_DATASET_ID_LEN + 1];
+    char id[FMT_DATASET_ID_LEN + 1];
     struct fetch_store *store;
-    struct keys_dek *dek;
-    struct keys_dataset *ds;
+    struct fmt_dek *dek;
+    struct fmt_dataset *ds;
     struct cli_progress bar;
     struct stat st;
     uint64_t total = 0;
@@ -95,7 +95,7 @@ int cli_cmd_unpack(int argc, char **argv)
         return c;
     if (argc - optind != 2)
         return cli_usage("expected DATASET and DEST_DIR");
-    if (id_text != NULL && keys_dataset_id_parse(id_text, id) != 0)
+    if (id_text != NULL && fmt_dataset_id_parse(id_text, id) != 0)
         return cli_usage("%s", ccr_err_msg(EINVAL));
     dest = argv[optind + 1];
     if (lstat(dest, &st) == 0)
@@ -114,13 +114,13 @@ int cli_cmd_unpack(int argc, char **argv)
     cli_progress_start(&bar, "unpacking", total);
     /* Sorted order puts every folder before what it holds. Folders stay writable until the end. */
     for (size_t i = 0; i < ds->manifest.count && rc == 0; i++) {
-        const struct keys_manifest_entry *e = &ds->manifest.entries[i];
+        const struct fmt_manifest_entry *e = &ds->manifest.entries[i];
         char *path = ccr_path_join(tmp, e->path);
         if (path == NULL) {
             rc = ENOMEM;
             break;
         }
-        if (e->type == KEYS_ENTRY_DIR) {
+        if (e->type == FMT_ENTRY_DIR) {
             if (mkdir(path, 0700) != 0)
                 rc = ccr_err_set(errno, "%s: %s", path, strerror(errno));
         } else {
@@ -131,9 +131,9 @@ int cli_cmd_unpack(int argc, char **argv)
     cli_progress_finish(&bar);
     /* Folder modes and times last, deepest first, so writing inside them cannot change them. */
     for (size_t i = ds->manifest.count; rc == 0 && i-- > 0;) {
-        const struct keys_manifest_entry *e = &ds->manifest.entries[i];
+        const struct fmt_manifest_entry *e = &ds->manifest.entries[i];
         char *path;
-        if (e->type != KEYS_ENTRY_DIR)
+        if (e->type != FMT_ENTRY_DIR)
             continue;
         path = ccr_path_join(tmp, e->path);
         if (path == NULL) {

@@ -4,7 +4,7 @@
 #include "cli/keysrc.h"
 #include "cli/util.h"
 #include "common/err.h"
-#include "keys/dataset.h"
+#include "format/dataset.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -37,10 +37,10 @@ int cli_cmd_verify(int argc, char **argv)
                                          {0}};
     struct keys_release_request keysrc = {0};
     const char *id_text = NULL;
-    char id[KEYS_DATASET_ID_LEN + 1];
+    char id[FMT_DATASET_ID_LEN + 1];
     struct fetch_store *store;
-    struct keys_dek *dek;
-    struct keys_dataset *ds;
+    struct fmt_dek *dek;
+    struct fmt_dataset *ds;
     struct cli_progress bar;
     struct verify_count vc = {&bar};
     uint64_t total = 0;
@@ -62,7 +62,7 @@ int cli_cmd_verify(int argc, char **argv)
         return c;
     if (argc - optind != 1)
         return cli_usage("expected one DATASET");
-    if (id_text != NULL && keys_dataset_id_parse(id_text, id) != 0)
+    if (id_text != NULL && fmt_dataset_id_parse(id_text, id) != 0)
         return cli_usage("%s", ccr_err_msg(EINVAL));
     if (cli_open_dataset(argv[optind], &keysrc, id_text ? id : NULL, &store, &dek, &ds) != CLI_EXIT_OK)
         return CLI_EXIT_FAIL;
@@ -70,12 +70,12 @@ int cli_cmd_verify(int argc, char **argv)
         total += ds->manifest.entries[i].size;
     cli_progress_start(&bar, "verifying", total);
     for (size_t i = 0; i < ds->manifest.count; i++) {
-        const struct keys_manifest_entry *e = &ds->manifest.entries[i];
-        if (e->type != KEYS_ENTRY_FILE)
+        const struct fmt_manifest_entry *e = &ds->manifest.entries[i];
+        if (e->type != FMT_ENTRY_FILE)
             continue;
         files++;
         ccr_err_clear();
-        rc = keys_dataset_stream_file(ds, e, verify_sink, &vc);
+        rc = fmt_dataset_stream_file(ds, e, verify_sink, &vc);
         if (rc != 0) {
             failed++;
             cli_fail("FAILED %s", ccr_err_msg(rc));

@@ -4,7 +4,7 @@
 #include "cli/util.h"
 #include "common/err.h"
 #include "common/fileio.h"
-#include "keys/dek.h"
+#include "format/dek.h"
 #include "keys/skr/skr.h"
 
 #include <getopt.h>
@@ -29,7 +29,7 @@ int cli_cmd_wrap(int argc, char **argv)
                                          {"help", no_argument, 0, 'h'},
                                          {0}};
     const char *key_path = NULL, *pub_path = NULL, *kid = NULL, *out = NULL;
-    struct keys_dek *dek = NULL;
+    struct fmt_dek *dek = NULL;
     EVP_PKEY *pub = NULL;
     FILE *f;
     char *doc = NULL;
@@ -67,12 +67,12 @@ int cli_cmd_wrap(int argc, char **argv)
     fclose(f);
     if (pub == NULL)
         return cli_fail("%s: not a PEM public key", pub_path);
-    if ((rc = keys_dek_load_file(key_path, &dek)) != 0) {
+    if ((rc = fmt_dek_load_file(key_path, &dek)) != 0) {
         EVP_PKEY_free(pub);
         return cli_fail_rc(rc, NULL);
     }
-    rc = keys_skr_wrap(dek->bytes, KEYS_DEK_LEN, pub, kid, &doc);
-    keys_dek_free(dek);
+    rc = fmt_dek_wrap(dek->bytes, FMT_DEK_LEN, pub, kid, &doc);
+    fmt_dek_free(dek);
     EVP_PKEY_free(pub);
     if (rc == 0)
         rc = ccr_write_file_atomic(out, doc, strlen(doc), 0644);

@@ -3,7 +3,7 @@
 #include "common/err.h"
 #include "fetch/http.h"
 #include "fetch/store.h"
-#include "keys/dataset.h"
+#include "format/dataset.h"
 #include "keys/release.h"
 
 #include <ctype.h>
@@ -179,7 +179,7 @@ void cli_remove_tree(const char *path)
 }
 
 int cli_open_dataset(const char *url, struct keys_release_request *keysrc, const char *expect_id,
-                     struct fetch_store **store, struct keys_dek **dek, struct keys_dataset **ds)
+                     struct fetch_store **store, struct fmt_dek **dek, struct fmt_dataset **ds)
 {
     struct keys_release_info info;
     struct fetch_options opt;
@@ -202,22 +202,22 @@ int cli_open_dataset(const char *url, struct keys_release_request *keysrc, const
         cli_fail_rc(rc, "key");
         goto fail;
     }
-    if ((rc = keys_dataset_open(*store, *dek, expect_id, ds)) != 0) {
+    if ((rc = fmt_dataset_open(*store, *dek, expect_id, ds)) != 0) {
         cli_fail_rc(rc, shown);
         goto fail;
     }
     return CLI_EXIT_OK;
 fail:
     fetch_store_destroy(*store);
-    keys_dek_free(*dek);
+    fmt_dek_free(*dek);
     *store = NULL;
     *dek = NULL;
     return CLI_EXIT_FAIL;
 }
 
-void cli_close_dataset(struct fetch_store *store, struct keys_dek *dek, struct keys_dataset *ds)
+void cli_close_dataset(struct fetch_store *store, struct fmt_dek *dek, struct fmt_dataset *ds)
 {
-    keys_dataset_close(ds);
+    fmt_dataset_close(ds);
     fetch_store_destroy(store);
-    keys_dek_free(dek);
+    fmt_dek_free(dek);
 }

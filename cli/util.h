@@ -36,14 +36,14 @@ void cli_progress_add(struct cli_progress *p, uint64_t bytes);
 void cli_progress_finish(struct cli_progress *p);
 
 struct fetch_store;
-struct keys_dek;
-struct keys_dataset;
+struct fmt_dek;
+struct fmt_dataset;
 struct keys_release_request;
 /* Opens the store at url (a folder or a store URL), obtains the key from the source the
  * request names, and opens the dataset, pinned to expect_id when given. Prints the reason
  * and returns CLI_EXIT_FAIL on failure. */
 int cli_open_dataset(const char *url, struct keys_release_request *keysrc, const char *expect_id,
-                     struct fetch_store **store, struct keys_dek **dek, struct keys_dataset **ds);
-void cli_close_dataset(struct fetch_store *store, struct keys_dek *dek, struct keys_dataset *ds);
+                     struct fetch_store **store, struct fmt_dek **dek, struct fmt_dataset **ds);
+void cli_close_dataset(struct fetch_store *store, struct fmt_dek *dek, struct fmt_dataset *ds);
 
 #endif

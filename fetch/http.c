@@ -1,9 +1,10 @@
 /* The HTTP engine: libcurl multi transfers with retries, a store-wide in-flight bound, and
  * strict checks of every answer (206 with the Content-Range asked for, the pinned ETag). */
 #include "fetch/http.h"
+#include "common/random.h"
 #include "common/err.h"
 #include "common/log.h"
-#include "keys/crypto.h"
+#include "format/crypto.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -655,7 +656,7 @@ static void xfer_finish(struct xfer *x, int rc, const char *why)
 static uint32_t jitter_random(void)
 {
     uint32_t v = 0;
-    if (keys_random((uint8_t *)&v, sizeof v) != 0)
+    if (ccr_random((uint8_t *)&v, sizeof v) != 0)
         v = (uint32_t)mono_ms() * 2654435761u;
     return v;
 }

@@ -70,7 +70,7 @@ void fs_report_integrity(struct fs_mount *m, struct fs_node *n, uint64_t block, 
 
 int fs_node_open_key(struct fs_mount *m, struct fs_node *n)
 {
-    struct keys_blob_key *k = NULL;
+    struct fmt_blob_key *k = NULL;
     int rc, have;
 
     pthread_rwlock_rdlock(&m->key_lock);
@@ -80,7 +80,7 @@ int fs_node_open_key(struct fs_mount *m, struct fs_node *n)
         return 0;
     /* Store I/O happens outside the lock; two first opens may race and one key is dropped. */
     ccr_err_clear();
-    rc = keys_dataset_open_file(m->ds, n->e, &k);
+    rc = fmt_dataset_open_file(m->ds, n->e, &k);
     if (rc == EBADMSG) {
         fs_report_integrity(m, n, FS_HEADER_BLOCK, ccr_err_msg(rc));
         return EIO;
@@ -98,15 +98,15 @@ int fs_node_open_key(struct fs_mount *m, struct fs_node *n)
         k = NULL;
     }
     pthread_rwlock_unlock(&m->key_lock);
-    keys_blob_key_free(k);
+    fmt_blob_key_free(k);
     return rc;
 }
 
-int fs_fetch_blocks(struct fs_mount *m, struct fs_node *n, const struct keys_blob_key *k,
+int fs_fetch_blocks(struct fs_mount *m, struct fs_node *n, const struct fmt_blob_key *k,
                     struct fs_fetch_item *it, size_t count)
 {
-    const struct keys_blob_header *h = &k->header;
-    char key[KEYS_BLOB_NAME_MAX + 8];
+    const struct fmt_blob_header *h = &k->header;
+    char key[FMT_BLOB_NAME_MAX + 8];
     struct fetch_range *ranges;
     size_t nranges = 0, total = 0, *first_item;
     uint8_t *scratch;
@@ -115,7 +115,7 @@ int fs_fetch_blocks(struct fs_mount *m, struct fs_node *n, const struct keys_blo
     if (count == 0)
         return 0;
     for (size_t i = 0; i < count; i++)
-        total += it[i].len + KEYS_TAG_LEN;
+        total += it[i].len + FMT_TAG_LEN;
     ranges = calloc(count, sizeof *ranges);
     first_item = calloc(count, sizeof *first_item);
     scratch = scratch_get(total);
@@ -126,10 +126,10 @@ int fs_fetch_blocks(struct fs_mount *m, struct fs_node *n, const struct keys_blo
             it[i].rc = ENOMEM;
         return ENOMEM;
     }
-    keys_dataset_blob_key(n->e, key, sizeof key);
+    fmt_dataset_blob_key(n->e, key, sizeof key);
     /* Adjacent blocks share one ranged request, up to FS_RANGE_MAX bytes each. */
     for (size_t i = 0, off = 0; i < count; i++) {
-        size_t enc = it[i].len + KEYS_TAG_LEN;
+        size_t enc = it[i].len + FMT_TAG_LEN;
         struct fetch_range *r = nranges ? &ranges[nranges - 1] : NULL;
         if (r != NULL && it[i].block == it[i - 1].block + 1 && r->len + enc <= FS_RANGE_MAX) {
             r->len += enc;
@@ -137,7 +137,7 @@ int fs_fetch_blocks(struct fs_mount *m, struct fs_node *n, const struct keys_blo
             r = &ranges[nranges];
             first_item[nranges++] = i;
             r->key = key;
-            r->offset = keys_blob_block_offset(h, it[i].block);
+            r->offset = fmt_blob_block_offset(h, it[i].block);
             r->len = enc;
             r->buf = scratch + off;
         }
@@ -161,8 +161,8 @@ int fs_fetch_blocks(struct fs_mount *m, struct fs_node *n, const struct keys_blo
         }
         atomic_fetch_add(&m->bytes_fetched, ranges[r].len);
         for (size_t i = first_item[r]; i < end; i++) {
-            size_t enc = it[i].len + KEYS_TAG_LEN;
-            it[i].rc = keys_blob_decrypt_block(k, it[i].block, in, enc, it[i].dst);
+            size_t enc = it[i].len + FMT_TAG_LEN;
+            it[i].rc = fmt_blob_decrypt_block(k, it[i].block, in, enc, it[i].dst);
             if (it[i].rc != 0) {
                 it[i].rc = EBADMSG;
                 fs_report_integrity(m, n, it[i].block, "tag mismatch");
@@ -208,7 +208,7 @@ void fs_prefetch_runner(void *arg, const struct fs_prefetch_job *job)
         ents[nitems] = e;
         items[nitems].block = b;
         items[nitems].dst = cache_entry_data(e);
-        items[nitems].len = keys_blob_block_plain_len(&n->key->header, b);
+        items[nitems].len = fmt_blob_block_plain_len(&n->key->header, b);
         nitems++;
     }
     (void)fs_fetch_blocks(m, n, n->key, items, nitems);

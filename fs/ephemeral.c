@@ -1,9 +1,10 @@
 #include "fs/ephemeral.h"
+#include "common/random.h"
 #include "common/bytes.h"
 #include "common/err.h"
 #include "common/fileio.h"
 #include "common/secmem.h"
-#include "keys/crypto.h"
+#include "format/crypto.h"
 
 #include <fcntl.h>
 #include <openssl/crypto.h>
@@ -14,12 +15,12 @@
 #include <unistd.h>
 
 #define EPH_BS   FS_EPHEMERAL_BLOCK
-#define EPH_SLOT (EPH_BS + KEYS_TAG_LEN)
+#define EPH_SLOT (EPH_BS + FMT_TAG_LEN)
 
 /* Lock order: a file's lock, then the store's lock. */
 struct fs_ephemeral {
     int fd;       /* the unlinked backing file: an array of slots of sealed blocks */
-    uint8_t *key; /* KEYS_KEY_LEN bytes of locked memory */
+    uint8_t *key; /* FMT_KEY_LEN bytes of locked memory */
     uint64_t max_bytes;
     atomic_uint_least64_t next_nonce; /* never repeats under this key */
     atomic_uint_least64_t next_file_id;
@@ -62,10 +63,10 @@ int fs_ephemeral_create(const char *dir, uint64_t max_bytes, struct fs_ephemeral
         free(e);
         return rc;
     }
-    e->key = ccr_secmem_alloc(KEYS_KEY_LEN);
-    if (e->key == NULL || (rc = keys_random(e->key, KEYS_KEY_LEN)) != 0) {
+    e->key = ccr_secmem_alloc(FMT_KEY_LEN);
+    if (e->key == NULL || (rc = ccr_random(e->key, FMT_KEY_LEN)) != 0) {
         rc = e->key == NULL ? ENOMEM : rc;
-        ccr_secmem_free(e->key, KEYS_KEY_LEN);
+        ccr_secmem_free(e->key, FMT_KEY_LEN);
         close(e->fd);
         free(e);
         return rc;
@@ -80,7 +81,7 @@ void fs_ephemeral_destroy(struct fs_ephemeral *e)
 {
     if (e == NULL)
         return;
-    ccr_secmem_free(e->key, KEYS_KEY_LEN);
+    ccr_secmem_free(e->key, FMT_KEY_LEN);
     close(e->fd);
     free(e->free_slots);
     pthread_mutex_destroy(&e->lock);
@@ -100,7 +101,7 @@ void fs_ephemeral_get_stats(struct fs_ephemeral *e, struct fs_ephemeral_stats *o
 void fs_ephemeral_wipe(struct fs_ephemeral *e)
 {
     if (!atomic_exchange(&e->wiped, 1))
-        OPENSSL_cleanse(e->key, KEYS_KEY_LEN);
+        OPENSSL_cleanse(e->key, FMT_KEY_LEN);
 }
 
 static int eph_revoked(struct fs_ephemeral *e)
@@ -155,9 +156,9 @@ static void eph_aad(const struct fs_ephemeral_file *f, uint64_t block, uint8_t a
     ccr_put_le64(aad + 8, block);
 }
 
-static void eph_nonce(uint64_t counter, uint8_t nonce[KEYS_NONCE_LEN])
+static void eph_nonce(uint64_t counter, uint8_t nonce[FMT_NONCE_LEN])
 {
-    memset(nonce, 0, KEYS_NONCE_LEN);
+    memset(nonce, 0, FMT_NONCE_LEN);
     ccr_put_le64(nonce + 4, counter);
 }
 
@@ -233,7 +234,7 @@ static int eph_load_block(struct fs_ephemeral_file *f, uint64_t b, uint8_t *out)
 
     memset(out, 0, EPH_BS);
     if (b < f->nblocks && f->blocks[b].slot_plus1 != 0) {
-        uint8_t sealed[EPH_SLOT], nonce[KEYS_NONCE_LEN], aad[16];
+        uint8_t sealed[EPH_SLOT], nonce[FMT_NONCE_LEN], aad[16];
         int rc = eph_revoked(f->e);
         if (rc != 0)
             return rc;
@@ -242,7 +243,7 @@ static int eph_load_block(struct fs_ephemeral_file *f, uint64_t b, uint8_t *out)
             return ccr_err_set(EIO, "overlay backing file: read failed");
         eph_nonce(f->blocks[b].nonce, nonce);
         eph_aad(f, b, aad);
-        if (keys_gcm_open(f->e->key, nonce, aad, sizeof aad, sealed, EPH_BS, sealed + EPH_BS, out) != 0)
+        if (fmt_gcm_open(f->e->key, nonce, aad, sizeof aad, sealed, EPH_BS, sealed + EPH_BS, out) != 0)
             return ccr_err_set(EBADMSG, "overlay block %llu does not authenticate", (unsigned long long)b);
         return 0;
     }
@@ -255,7 +256,7 @@ static int eph_load_block(struct fs_ephemeral_file *f, uint64_t b, uint8_t *out)
 
 static int eph_store_block(struct fs_ephemeral_file *f, uint64_t b, const uint8_t *plain)
 {
-    uint8_t sealed[EPH_SLOT], nonce[KEYS_NONCE_LEN], aad[16];
+    uint8_t sealed[EPH_SLOT], nonce[FMT_NONCE_LEN], aad[16];
     uint64_t counter = atomic_fetch_add(&f->e->next_nonce, 1);
     uint32_t slot = 0;
     int rc;
@@ -278,7 +279,7 @@ static int eph_store_block(struct fs_ephemeral_file *f, uint64_t b, const uint8_
     }
     eph_nonce(counter, nonce);
     eph_aad(f, b, aad);
-    if ((rc = keys_gcm_seal(f->e->key, nonce, aad, sizeof aad, plain, EPH_BS, sealed, sealed + EPH_BS)) == 0) {
+    if ((rc = fmt_gcm_seal(f->e->key, nonce, aad, sizeof aad, plain, EPH_BS, sealed, sealed + EPH_BS)) == 0) {
         ssize_t w = pwrite(f->e->fd, sealed, EPH_SLOT, (off_t)((uint64_t)slot * EPH_SLOT));
         if (w != EPH_SLOT)
             rc = ccr_err_set(w < 0 ? errno : ENOSPC, "overlay backing file: write failed");

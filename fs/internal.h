@@ -58,8 +58,8 @@ struct fs_open_file {
 };
 
 struct fs_mount {
-    struct keys_dataset *ds;
-    struct keys_dek *dek;
+    struct fmt_dataset *ds;
+    struct fmt_dek *dek;
     const struct fs_access_hooks *hooks;
     struct fs_options opts; /* strings not owned */
     int debug;
@@ -106,7 +106,7 @@ struct fs_fetch_item {
 /* Fetches and decrypts the given blocks (sorted, of one file) with runs of adjacent blocks
  * merged into ranged requests, all in flight together. Counts, logs and reports (hook) every
  * block that fails authentication. Returns the first failure. key_lock must be held shared. */
-int fs_fetch_blocks(struct fs_mount *m, struct fs_node *n, const struct keys_blob_key *k,
+int fs_fetch_blocks(struct fs_mount *m, struct fs_node *n, const struct fmt_blob_key *k,
                     struct fs_fetch_item *it, size_t count);
 /* The file's key, opening its blob (header checks against the manifest) the first time. */
 int fs_node_open_key(struct fs_mount *m, struct fs_node *n);

@@ -79,7 +79,7 @@ int fs_mount_create(const struct fs_mount_config *conf, struct fs_mount **out)
     pthread_mutex_init(&m->open_lock, NULL);
     if (m->opts.mode == FS_MODE_SINK) {
         /* An output mount starts empty: a tree of only the root. */
-        static const struct keys_manifest empty;
+        static const struct fmt_manifest empty;
         if ((rc = fs_tree_build(&empty, &m->tree)) != 0 || (rc = sink_setup(m, conf)) != 0)
             goto fail;
     } else if (m->ds == NULL) {
@@ -91,7 +91,7 @@ int fs_mount_create(const struct fs_mount_config *conf, struct fs_mount **out)
     if (m->opts.mode != FS_MODE_READ_ONLY && (rc = overlay_setup(m)) != 0)
         goto fail;
     /* One slot per block of the largest block size in the dataset. */
-    slot = (uint64_t)1 << (m->tree.max_log2_block ? m->tree.max_log2_block : KEYS_LOG2_BLOCK_DEFAULT);
+    slot = (uint64_t)1 << (m->tree.max_log2_block ? m->tree.max_log2_block : FMT_LOG2_BLOCK_DEFAULT);
     nslots = m->opts.cache_size / slot;
     if (nslots < 64)
         nslots = 64; /* room for a few 1 MiB reads at once whatever was asked */
@@ -310,7 +310,7 @@ static void *inval_thread(void *argp)
 {
     struct fs_mount *m = argp;
     for (uint32_t i = 1; i < m->tree.count; i++)
-        if (m->tree.nodes[i].e->type == KEYS_ENTRY_FILE)
+        if (m->tree.nodes[i].e->type == FMT_ENTRY_FILE)
             (void)fuse_lowlevel_notify_inval_inode(m->se, fs_tree_ino(&m->tree, &m->tree.nodes[i]), 0, 0);
     atomic_store(&m->inval_running, 0);
     return NULL;
@@ -330,11 +330,11 @@ void fs_mount_revoke(struct fs_mount *m, const char *reason)
     /* Once we hold key_lock exclusively no read is decrypting, and none will start. */
     pthread_rwlock_wrlock(&m->key_lock);
     for (uint32_t i = 0; i < m->tree.count; i++) {
-        keys_blob_key_free(m->tree.nodes[i].key);
+        fmt_blob_key_free(m->tree.nodes[i].key);
         m->tree.nodes[i].key = NULL;
     }
     if (m->dek != NULL && m->dek->bytes != NULL)
-        OPENSSL_cleanse(m->dek->bytes, KEYS_DEK_LEN);
+        OPENSSL_cleanse(m->dek->bytes, FMT_DEK_LEN);
     pthread_rwlock_unlock(&m->key_lock);
     cache_wipe(m->cache);
     /* What the app wrote on a no-egress or sink mount may hold dataset bytes (copied-up

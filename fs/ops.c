@@ -32,7 +32,7 @@ static void node_stat(struct fs_mount *m, const struct fs_node *n, struct stat *
     st->st_ino = fs_tree_ino(&m->tree, n);
     st->st_uid = m->uid;
     st->st_gid = m->gid;
-    if (n->e == NULL || n->e->type == KEYS_ENTRY_DIR) {
+    if (n->e == NULL || n->e->type == FMT_ENTRY_DIR) {
         st->st_mode = S_IFDIR | (n->e ? (n->e->mode & 07777) : 0755);
         st->st_nlink = 2 + n->nsubdirs;
         st->st_blksize = 4096;
@@ -64,7 +64,7 @@ static void node_entry(struct fs_mount *m, const struct fs_node *n, struct fuse_
 
 static int is_dir(const struct fs_node *n)
 {
-    return n->e == NULL || n->e->type == KEYS_ENTRY_DIR;
+    return n->e == NULL || n->e->type == FMT_ENTRY_DIR;
 }
 
 static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
@@ -356,7 +356,7 @@ static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
     struct fs_mount *m = req_mount(req);
     struct fs_open_file *of = (struct fs_open_file *)(uintptr_t)fi->fh;
     struct fs_node *n = of->node;
-    const struct keys_blob_key *k;
+    const struct fmt_blob_key *k;
     uint64_t off = (uint64_t)offset, fsize, first, last, nblocks, ahead_off, ahead_len;
     unsigned log2;
     size_t bs, priv_len = 0, nitems = 0;
@@ -437,7 +437,7 @@ static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
         if (blk[i].r == CACHE_MISS || blk[i].r == CACHE_FULL) {
             items[nitems].block = first + i;
             items[nitems].dst = blk[i].data;
-            items[nitems].len = keys_blob_block_plain_len(&k->header, first + i);
+            items[nitems].len = fmt_blob_block_plain_len(&k->header, first + i);
             nitems++;
         }
     }
@@ -474,7 +474,7 @@ static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
         blk[i].r = CACHE_FULL; /* now a private buffer of its own */
         items[0].block = first + i;
         items[0].dst = blk[i].data;
-        items[0].len = keys_blob_block_plain_len(&k->header, first + i);
+        items[0].len = fmt_blob_block_plain_len(&k->header, first + i);
         rc = fs_fetch_blocks(m, n, k, items, 1);
     }
     /* The last use of the open file: once the reply is sent, its release may come at once. */
@@ -485,7 +485,7 @@ static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
         for (uint64_t i = 0; i < nblocks; i++) {
             uint64_t bstart = (first + i) << log2;
             uint64_t from = off > bstart ? off - bstart : 0;
-            uint64_t to = keys_blob_block_plain_len(&k->header, first + i);
+            uint64_t to = fmt_blob_block_plain_len(&k->header, first + i);
             if (bstart + to > off + size)
                 to = off + size - bstart;
             iov[i].iov_base = blk[i].data + from;
@@ -572,12 +572,12 @@ static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, siz
         if (fs_mount_stats_json(m, value, sizeof value) != 0)
             return (void)fuse_reply_err(req, EIO);
         len = (int)strlen(value);
-    } else if (n->e != NULL && n->e->type == KEYS_ENTRY_FILE &&
+    } else if (n->e != NULL && n->e->type == FMT_ENTRY_FILE &&
                !(m->ovl != NULL && fs_ovl_copied(m->ovl, ino))) {
         /* A file written on a no-egress mount no longer has the dataset's hash or blob. */
         if (strcmp(name, XATTR_SHA256) == 0) {
-            ccr_hex_encode(n->e->sha256, KEYS_SHA256_LEN, value);
-            len = 2 * KEYS_SHA256_LEN;
+            ccr_hex_encode(n->e->sha256, FMT_SHA256_LEN, value);
+            len = 2 * FMT_SHA256_LEN;
         } else if (strcmp(name, XATTR_BLOB) == 0) {
             len = snprintf(value, sizeof value, "%s", n->e->blob);
         } else if (strcmp(name, XATTR_BLOCK_SIZE) == 0) {

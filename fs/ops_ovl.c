@@ -60,7 +60,7 @@ void fs_ovl_op_getattr(fuse_req_t req, fuse_ino_t ino)
 static int prepare_lower(struct fs_mount *m, fuse_ino_t ino)
 {
     struct fs_node *n = fs_tree_node(&m->tree, ino);
-    if (n == NULL || n->e == NULL || n->e->type != KEYS_ENTRY_FILE)
+    if (n == NULL || n->e == NULL || n->e->type != FMT_ENTRY_FILE)
         return 0;
     return fs_node_open_key(m, n);
 }
@@ -205,7 +205,7 @@ void fs_ovl_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     struct fs_mount *m = req_mount(req);
     struct fs_ovl_open o;
-    char path[KEYS_PATH_MAX + 1];
+    char path[FMT_PATH_MAX + 1];
     uint64_t handle;
     int rc;
 
@@ -234,7 +234,7 @@ void fs_ovl_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
     const struct fuse_ctx *ctx = fuse_req_ctx(req);
     struct fs_ovl_open o;
     struct stat st;
-    char path[KEYS_PATH_MAX + 1];
+    char path[FMT_PATH_MAX + 1];
     uint64_t handle;
     size_t len;
     int rc;
@@ -338,7 +338,7 @@ void fs_ovl_op_write(fuse_req_t req, struct fs_open_file *of, const char *buf, s
 
 void fs_ovl_op_released(struct fs_mount *m, struct fs_open_file *of)
 {
-    char path[KEYS_PATH_MAX + 1];
+    char path[FMT_PATH_MAX + 1];
     struct stat st;
     uint64_t ino;
 
@@ -409,7 +409,7 @@ void fs_ovl_op_releasedir(fuse_req_t req, struct fuse_file_info *fi)
 /* Bytes [in, in+take) of block b of a dataset file into out, through the plaintext cache the
  * read path shares (the overlay asks in 4 KiB pieces: a block is fetched and decrypted once,
  * not once per piece). key_lock is held shared. */
-static int lower_block(struct fs_mount *m, struct fs_node *n, const struct keys_blob_key *k, uint64_t b,
+static int lower_block(struct fs_mount *m, struct fs_node *n, const struct fmt_blob_key *k, uint64_t b,
                        size_t in, size_t take, uint8_t *out)
 {
     struct fs_fetch_item item;
@@ -418,7 +418,7 @@ static int lower_block(struct fs_mount *m, struct fs_node *n, const struct keys_
     int rc = 0;
 
     item.block = b;
-    item.len = keys_blob_block_plain_len(&k->header, b);
+    item.len = fmt_blob_block_plain_len(&k->header, b);
     item.rc = 0;
     if (r == CACHE_MISS) {
         item.dst = cache_entry_data(e);

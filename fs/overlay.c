@@ -80,7 +80,7 @@ static int is_dir(struct fs_ovl *ov, uint64_t ino)
     if (r != NULL)
         return S_ISDIR(r->mode);
     l = lower_of(ov, ino);
-    return l != NULL && (l->e == NULL || l->e->type == KEYS_ENTRY_DIR);
+    return l != NULL && (l->e == NULL || l->e->type == FMT_ENTRY_DIR);
 }
 
 static int removed(struct fs_ovl *ov, uint64_t ino)
@@ -126,7 +126,7 @@ static struct fs_ovl_node *materialize(struct fs_ovl *ov, uint64_t ino)
         r->mode = S_IFDIR | 0755;
         r->mtime.tv_sec = ov->c.root_time;
     } else {
-        r->mode = (l->e->type == KEYS_ENTRY_DIR ? S_IFDIR : S_IFREG) | (l->e->mode & 07777);
+        r->mode = (l->e->type == FMT_ENTRY_DIR ? S_IFDIR : S_IFREG) | (l->e->mode & 07777);
         r->mtime.tv_sec = l->e->mtime_sec;
         r->mtime.tv_nsec = l->e->mtime_nsec;
     }
@@ -234,7 +234,7 @@ static void fill_stat(struct fs_ovl *ov, uint64_t ino, struct stat *st)
         /* Untouched dataset node: what its manifest entry says. */
         st->st_uid = ov->c.uid;
         st->st_gid = ov->c.gid;
-        if (l->e == NULL || l->e->type == KEYS_ENTRY_DIR) {
+        if (l->e == NULL || l->e->type == FMT_ENTRY_DIR) {
             st->st_mode = S_IFDIR | (l->e ? (l->e->mode & 07777) : 0755);
             st->st_nlink = 2 + l->nsubdirs;
         } else {
@@ -256,7 +256,7 @@ static void fill_stat(struct fs_ovl *ov, uint64_t ino, struct stat *st)
         st->st_nlink = S_ISDIR(r->mode) ? 2 : (r->removed ? 0 : 1);
         if (r->data != NULL)
             st->st_size = (off_t)fs_ephemeral_file_size(r->data);
-        else if (l != NULL && l->e != NULL && l->e->type == KEYS_ENTRY_FILE)
+        else if (l != NULL && l->e != NULL && l->e->type == FMT_ENTRY_FILE)
             st->st_size = (off_t)l->e->size;
         st->st_atim = r->atime;
         st->st_mtim = r->mtime;

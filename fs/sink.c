@@ -4,13 +4,14 @@
  * recipient, as `ccrfs wrap` writes it), and manifest.ccrfs last, so a reader never finds a
  * manifest whose blob is missing. */
 #include "fs/internal.h"
+#include "common/random.h"
 #include "common/encoding.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/secmem.h"
-#include "keys/blobsrc.h"
-#include "keys/dataset.h"
-#include "keys/skr/skr.h"
+#include "format/blobsrc.h"
+#include "format/dataset.h"
+#include "format/wrapped.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,22 +29,22 @@ static int eph_reader(void *arg, void *buf, size_t len, uint64_t off)
 }
 
 /* A fresh random DEK in locked memory. */
-static int fresh_dek(struct keys_dek **out)
+static int fresh_dek(struct fmt_dek **out)
 {
-    uint8_t *raw = ccr_secmem_alloc(KEYS_DEK_LEN);
+    uint8_t *raw = ccr_secmem_alloc(FMT_DEK_LEN);
     int rc;
     if (raw == NULL)
         return ENOMEM;
-    if ((rc = keys_random(raw, KEYS_DEK_LEN)) == 0)
-        rc = keys_dek_from_bytes(raw, KEYS_DEK_LEN, out);
-    ccr_secmem_free(raw, KEYS_DEK_LEN);
+    if ((rc = ccr_random(raw, FMT_DEK_LEN)) == 0)
+        rc = fmt_dek_from_bytes(raw, FMT_DEK_LEN, out);
+    ccr_secmem_free(raw, FMT_DEK_LEN);
     return rc;
 }
 
 static int put_named(struct fetch_store *s, const char *prefix, const char *name,
                      const struct fetch_source *src)
 {
-    char key[KEYS_PATH_MAX + 128];
+    char key[FMT_PATH_MAX + 128];
     int n = snprintf(key, sizeof key, "%s/%s", prefix, name);
     if (n < 0 || (size_t)n >= sizeof key)
         return ccr_err_set(ENAMETOOLONG, "object key too long for %s", prefix);
@@ -51,27 +52,27 @@ static int put_named(struct fetch_store *s, const char *prefix, const char *name
 }
 
 static int seal_and_put(struct fs_mount *m, const char *path, struct fs_ephemeral_file *f, uint64_t size,
-                        const uint8_t sha[KEYS_SHA256_LEN], mode_t mode, const struct timespec *mtime)
+                        const uint8_t sha[FMT_SHA256_LEN], mode_t mode, const struct timespec *mtime)
 {
-    struct keys_dek *dek = NULL;
-    struct keys_blob_key *k = NULL;
-    struct keys_manifest man = {0};
-    struct keys_manifest_entry e;
-    struct keys_blobsrc bs;
+    struct fmt_dek *dek = NULL;
+    struct fmt_blob_key *k = NULL;
+    struct fmt_manifest man = {0};
+    struct fmt_manifest_entry e;
+    struct fmt_blobsrc bs;
     struct fetch_source src;
     uint8_t name_bytes[SINK_BLOB_NAME_BYTES], *obj = NULL;
     size_t obj_len = 0;
-    char *doc = NULL, blobkey[KEYS_BLOB_NAME_MAX + 8];
+    char *doc = NULL, blobkey[FMT_BLOB_NAME_MAX + 8];
     const char *base = strrchr(path, '/');
     int rc;
 
     memset(&e, 0, sizeof e);
-    if ((rc = fresh_dek(&dek)) != 0 || (rc = keys_random(name_bytes, sizeof name_bytes)) != 0 ||
-        (rc = keys_blob_key_create(dek, KEYS_LOG2_BLOCK_DEFAULT, size, NULL, &k)) != 0)
+    if ((rc = fresh_dek(&dek)) != 0 || (rc = ccr_random(name_bytes, sizeof name_bytes)) != 0 ||
+        (rc = fmt_blob_key_create(dek, FMT_LOG2_BLOCK_DEFAULT, size, NULL, &k)) != 0)
         goto out;
     ccr_hex_encode(name_bytes, sizeof name_bytes, e.blob);
     e.path = (char *)(base != NULL ? base + 1 : path);
-    e.type = KEYS_ENTRY_FILE;
+    e.type = FMT_ENTRY_FILE;
     e.mode = mode & 07777;
     e.size = size;
     e.mtime_sec = mtime->tv_sec;
@@ -79,25 +80,25 @@ static int seal_and_put(struct fs_mount *m, const char *path, struct fs_ephemera
     e.log2_block = (uint8_t)k->header.log2_block;
     memcpy(e.salt, k->header.salt, sizeof e.salt);
     memcpy(e.header_tag, k->header.tag, sizeof e.header_tag);
-    memcpy(e.sha256, sha, KEYS_SHA256_LEN);
-    keys_blobsrc_init(&bs, k, eph_reader, f);
-    keys_dataset_blob_key(&e, blobkey, sizeof blobkey);
+    memcpy(e.sha256, sha, FMT_SHA256_LEN);
+    fmt_blobsrc_init(&bs, k, eph_reader, f);
+    fmt_dataset_blob_key(&e, blobkey, sizeof blobkey);
     if ((rc = put_named(m->sink_store, path, blobkey, &bs.src)) != 0)
         goto out;
-    if ((rc = keys_skr_wrap(dek->bytes, KEYS_DEK_LEN, m->recipient, NULL, &doc)) != 0)
+    if ((rc = fmt_dek_wrap(dek->bytes, FMT_DEK_LEN, m->recipient, NULL, &doc)) != 0)
         goto out;
     fetch_source_memory(&src, doc, strlen(doc));
-    if ((rc = put_named(m->sink_store, path, KEYS_SKR_WRAPPED_OBJECT, &src)) != 0)
+    if ((rc = put_named(m->sink_store, path, FMT_WRAPPED_DEK_OBJECT, &src)) != 0)
         goto out;
-    if ((rc = keys_manifest_add(&man, &e)) != 0 ||
-        (rc = keys_manifest_seal(dek, &man, NULL, &obj, &obj_len)) != 0)
+    if ((rc = fmt_manifest_add(&man, &e)) != 0 ||
+        (rc = fmt_manifest_seal(dek, &man, NULL, &obj, &obj_len)) != 0)
         goto out;
     fetch_source_memory(&src, obj, obj_len);
-    rc = put_named(m->sink_store, path, KEYS_MANIFEST_NAME, &src);
+    rc = put_named(m->sink_store, path, FMT_MANIFEST_NAME, &src);
 out:
-    keys_manifest_free(&man);
-    keys_blob_key_free(k);
-    keys_dek_free(dek);
+    fmt_manifest_free(&man);
+    fmt_blob_key_free(k);
+    fmt_dek_free(dek);
     free(doc);
     free(obj);
     return rc;
@@ -106,8 +107,8 @@ out:
 int fs_sink_upload(struct fs_mount *m, const char *path, struct fs_ephemeral_file *f, mode_t mode,
                    const struct timespec *mtime)
 {
-    uint8_t sha[KEYS_SHA256_LEN];
-    char object[KEYS_PATH_MAX + 2], hex[2 * KEYS_SHA256_LEN + 1];
+    uint8_t sha[FMT_SHA256_LEN];
+    char object[FMT_PATH_MAX + 2], hex[2 * FMT_SHA256_LEN + 1];
     uint64_t size = fs_ephemeral_file_size(f);
     int rc;
 
@@ -117,7 +118,7 @@ int fs_sink_upload(struct fs_mount *m, const char *path, struct fs_ephemeral_fil
         ccr_log_error("sink: %s cannot be an object name (%s); not uploaded", path, ccr_err_msg(rc));
         return rc;
     }
-    if ((rc = keys_plain_sha256(eph_reader, f, size, sha)) != 0) {
+    if ((rc = fmt_plain_sha256(eph_reader, f, size, sha)) != 0) {
         atomic_fetch_add(&m->upload_failures, 1);
         ccr_log_error("sink: %s: reading the written bytes failed: %s; not uploaded", path, ccr_err_msg(rc));
         return rc;
@@ -138,7 +139,7 @@ int fs_sink_upload(struct fs_mount *m, const char *path, struct fs_ephemeral_fil
         return rc;
     }
     atomic_fetch_add(&m->uploads, 1);
-    ccr_hex_encode(sha, KEYS_SHA256_LEN, hex);
+    ccr_hex_encode(sha, FMT_SHA256_LEN, hex);
     ccr_log_info("sink: uploaded %s (%llu bytes, sha256 %s) to %s, sealed for the recipient", path,
                  (unsigned long long)size, hex, object);
     return 0;

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int fs_tree_build(const struct keys_manifest *m, struct fs_tree *t)
+int fs_tree_build(const struct fmt_manifest *m, struct fs_tree *t)
 {
     uint32_t *fill = NULL;
 
@@ -18,7 +18,7 @@ int fs_tree_build(const struct keys_manifest *m, struct fs_tree *t)
         goto nomem;
     t->nodes[0].name = "";
     for (uint32_t i = 1; i < t->count; i++) {
-        const struct keys_manifest_entry *e = &m->entries[i - 1];
+        const struct fmt_manifest_entry *e = &m->entries[i - 1];
         struct fs_node *n = &t->nodes[i];
         const char *slash = strrchr(e->path, '/');
 
@@ -27,12 +27,12 @@ int fs_tree_build(const struct keys_manifest *m, struct fs_tree *t)
         if (slash != NULL) {
             /* The decoder guarantees every parent is present as a folder. */
             char *parent = strndup(e->path, (size_t)(slash - e->path));
-            const struct keys_manifest_entry *pe;
+            const struct fmt_manifest_entry *pe;
             if (parent == NULL)
                 goto nomem;
-            pe = keys_manifest_find(m, parent);
+            pe = fmt_manifest_find(m, parent);
             free(parent);
-            if (pe == NULL || pe->type != KEYS_ENTRY_DIR) {
+            if (pe == NULL || pe->type != FMT_ENTRY_DIR) {
                 fs_tree_free(t);
                 free(fill);
                 return ccr_err_set(EINVAL, "manifest: %s has no parent folder", e->path);
@@ -40,9 +40,9 @@ int fs_tree_build(const struct keys_manifest *m, struct fs_tree *t)
             n->parent = (uint32_t)(pe - m->entries) + 1;
         }
         t->nodes[n->parent].nchildren++;
-        if (e->type == KEYS_ENTRY_DIR)
+        if (e->type == FMT_ENTRY_DIR)
             t->nodes[n->parent].nsubdirs++;
-        if (e->type == KEYS_ENTRY_FILE) {
+        if (e->type == FMT_ENTRY_FILE) {
             t->total_bytes += e->size;
             if (e->log2_block > t->max_log2_block)
                 t->max_log2_block = e->log2_block;
@@ -71,7 +71,7 @@ void fs_tree_free(struct fs_tree *t)
     if (t->nodes != NULL) {
         for (uint32_t i = 0; i < t->count; i++) {
             free(t->nodes[i].children);
-            keys_blob_key_free(t->nodes[i].key);
+            fmt_blob_key_free(t->nodes[i].key);
         }
     }
     free(t->nodes);

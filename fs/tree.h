@@ -4,20 +4,20 @@
 #ifndef CCRFS_FS_TREE_H
 #define CCRFS_FS_TREE_H
 
-#include "keys/blob.h"
-#include "keys/manifest.h"
+#include "format/blob.h"
+#include "format/manifest.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
 struct fs_node {
-    const struct keys_manifest_entry *e; /* NULL for the root */
+    const struct fmt_manifest_entry *e; /* NULL for the root */
     const char *name;                    /* last path component, "" for the root */
     uint32_t parent;                     /* node index */
     uint32_t *children;                  /* node indexes, in name order */
     uint32_t nchildren, nsubdirs;
     /* Files: the blob key, opened at the first open; guarded by the mount's key_lock. */
-    struct keys_blob_key *key;
+    struct fmt_blob_key *key;
 };
 
 struct fs_tree {
@@ -27,7 +27,7 @@ struct fs_tree {
     unsigned max_log2_block; /* largest block size of any file (0 when there are none) */
 };
 
-int fs_tree_build(const struct keys_manifest *m, struct fs_tree *t);
+int fs_tree_build(const struct fmt_manifest *m, struct fs_tree *t);
 /* Frees the tree and any blob keys still held. */
 void fs_tree_free(struct fs_tree *t);
 /* NULL when ino is not an inode of this tree. */

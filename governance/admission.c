@@ -4,7 +4,7 @@
 #include "common/err.h"
 #include "common/fileio.h"
 #include "governance/canon.h"
-#include "keys/crypto.h"
+#include "format/crypto.h"
 
 #include <openssl/bio.h>
 #include <openssl/pem.h>
@@ -190,7 +190,7 @@ int gov_admit(const struct gov_signed_contract *sc, const struct gov_admission *
 
 int gov_recipient_dataset_id(const char *pem_path, char out[GOV_DATASET_ID_LEN + 1])
 {
-    uint8_t *pem = NULL, *der = NULL, digest[KEYS_SHA256_LEN];
+    uint8_t *pem = NULL, *der = NULL, digest[FMT_SHA256_LEN];
     size_t len;
     BIO *bio;
     EVP_PKEY *pk = NULL;
@@ -209,7 +209,7 @@ int gov_recipient_dataset_id(const char *pem_path, char out[GOV_DATASET_ID_LEN +
     EVP_PKEY_free(pk);
     if (n <= 0)
         return ccr_err_set(EINVAL, "recipient key %s: cannot encode it as a SubjectPublicKeyInfo", pem_path);
-    keys_sha256(der, (size_t)n, digest);
+    fmt_sha256(der, (size_t)n, digest);
     OPENSSL_free(der);
     memcpy(out, "sha256:", 7);
     ccr_hex_encode(digest, sizeof digest, out + 7);

@@ -6,7 +6,7 @@
 #include "governance/canon.h"
 #include "governance/event.h"
 #include "governance/sign.h"
-#include "keys/crypto.h"
+#include "format/crypto.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -260,7 +260,7 @@ int gov_contract_parse(const char *text, size_t len, struct gov_contract **out)
     struct gov_contract *c;
     char *bytes;
     size_t blen;
-    uint8_t digest[KEYS_SHA256_LEN];
+    uint8_t digest[FMT_SHA256_LEN];
     int rc;
 
     if (len > GOV_CONTRACT_MAX_BYTES)
@@ -275,7 +275,7 @@ int gov_contract_parse(const char *text, size_t len, struct gov_contract **out)
         gov_contract_free(c);
         return rc;
     }
-    keys_sha256(bytes, blen, digest);
+    fmt_sha256(bytes, blen, digest);
     free(bytes);
     ccr_hex_encode(digest, sizeof digest, c->digest);
     *out = c;

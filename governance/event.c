@@ -1,10 +1,11 @@
 /* Event sealing: sequence numbers, timestamps and the hash chain. */
 #include "governance/event.h"
+#include "common/random.h"
 #include "common/encoding.h"
 #include "common/err.h"
 #include "governance/canon.h"
 #include "governance/sign.h"
-#include "keys/crypto.h"
+#include "format/crypto.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +15,7 @@
 int gov_chain_init(struct gov_chain *c)
 {
     uint8_t rnd[GOV_CHAIN_ID_HEX / 2];
-    int rc = keys_random(rnd, sizeof rnd);
+    int rc = ccr_random(rnd, sizeof rnd);
     if (rc != 0)
         return rc;
     ccr_hex_encode(rnd, sizeof rnd, c->id);
@@ -88,13 +89,13 @@ json_object *gov_event_new(const char *type)
 int gov_event_hash(json_object *ev, char out[GOV_HASH_HEX + 1])
 {
     static const char *const skip[] = {"hash", NULL};
-    uint8_t digest[KEYS_SHA256_LEN];
+    uint8_t digest[FMT_SHA256_LEN];
     char *canon;
     size_t len;
     int rc = gov_canon_json(ev, skip, &canon, &len);
     if (rc != 0)
         return rc;
-    keys_sha256(canon, len, digest);
+    fmt_sha256(canon, len, digest);
     free(canon);
     ccr_hex_encode(digest, sizeof digest, out);
     return 0;

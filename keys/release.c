@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int release_kbs(const struct keys_release_request *req, struct keys_dek **dek,
+static int release_kbs(const struct keys_release_request *req, struct fmt_dek **dek,
                        struct keys_release_info *info)
 {
     uint8_t *value = NULL;
@@ -26,12 +26,12 @@ static int release_kbs(const struct keys_release_request *req, struct keys_dek *
                         sizeof info->detail);
     if (rc != 0)
         return rc;
-    if (len != KEYS_DEK_LEN) {
+    if (len != FMT_DEK_LEN) {
         ccr_secmem_free(value, len);
         return ccr_err_set(EINVAL, "key broker %s: resource %s holds %zu bytes, a data key is %d",
-                           req->kbs_url, req->resource, len, KEYS_DEK_LEN);
+                           req->kbs_url, req->resource, len, FMT_DEK_LEN);
     }
-    rc = keys_dek_from_bytes(value, len, dek);
+    rc = fmt_dek_from_bytes(value, len, dek);
     ccr_secmem_free(value, len);
     if (rc != 0)
         return rc;
@@ -45,7 +45,7 @@ static int release_kbs(const struct keys_release_request *req, struct keys_dek *
 
 /* A dataset sealed for a recipient (a sink mount's output): its DEK, wrapped with
  * RSA-OAEP-256 for the recipient's public key, sits beside it in dek.wrapped.json. */
-static int release_unwrap(const struct keys_release_request *req, struct keys_dek **dek,
+static int release_unwrap(const struct keys_release_request *req, struct fmt_dek **dek,
                           struct keys_release_info *info)
 {
     EVP_PKEY *priv = NULL;
@@ -55,7 +55,7 @@ static int release_unwrap(const struct keys_release_request *req, struct keys_de
     int rc;
 
     if (req->dataset_store == NULL)
-        return ccr_err_set(EINVAL, "--unwrap-key needs the dataset's store to read " KEYS_SKR_WRAPPED_OBJECT);
+        return ccr_err_set(EINVAL, "--unwrap-key needs the dataset's store to read " FMT_WRAPPED_DEK_OBJECT);
     if ((f = fopen(req->unwrap_key_file, "re")) == NULL)
         return ccr_err_set(errno, "unwrap key %s: %s", req->unwrap_key_file, strerror(errno));
     priv = PEM_read_PrivateKey(f, NULL, NULL, NULL);
@@ -64,16 +64,16 @@ static int release_unwrap(const struct keys_release_request *req, struct keys_de
         EVP_PKEY_free(priv);
         return ccr_err_set(EINVAL, "unwrap key %s: not a PEM RSA private key", req->unwrap_key_file);
     }
-    if ((rc = fetch_read_object(req->dataset_store, KEYS_SKR_WRAPPED_OBJECT, 64 * 1024, &doc, &doc_len)) !=
+    if ((rc = fetch_read_object(req->dataset_store, FMT_WRAPPED_DEK_OBJECT, 64 * 1024, &doc, &doc_len)) !=
         0) {
-        rc = ccr_err_wrap(rc, "reading " KEYS_SKR_WRAPPED_OBJECT " beside the dataset: ");
+        rc = ccr_err_wrap(rc, "reading " FMT_WRAPPED_DEK_OBJECT " beside the dataset: ");
         goto out;
     }
-    if ((rc = keys_skr_unwrap((const char *)doc, doc_len, priv, dek)) != 0) {
+    if ((rc = fmt_dek_unwrap((const char *)doc, doc_len, priv, dek)) != 0) {
         if (rc == EBADMSG)
             rc = ccr_err_set(EACCES,
                              "refused: the dataset's key is not wrapped for the private key in %s "
-                             "(it was sealed for another recipient, or " KEYS_SKR_WRAPPED_OBJECT
+                             "(it was sealed for another recipient, or " FMT_WRAPPED_DEK_OBJECT
                              " was altered)",
                              req->unwrap_key_file);
         goto out;
@@ -87,7 +87,7 @@ out:
     return rc;
 }
 
-int keys_release_obtain(const struct keys_release_request *req, struct keys_dek **dek,
+int keys_release_obtain(const struct keys_release_request *req, struct fmt_dek **dek,
                         struct keys_release_info *info)
 {
     int sources = (req->key_file != NULL) + (req->kbs_url != NULL) + (req->skr_url != NULL) +
@@ -100,7 +100,7 @@ int keys_release_obtain(const struct keys_release_request *req, struct keys_dek 
     if (req->unwrap_key_file != NULL)
         return release_unwrap(req, dek, info);
     if (req->key_file != NULL) {
-        int rc = keys_dek_load_file(req->key_file, dek);
+        int rc = fmt_dek_load_file(req->key_file, dek);
         if (rc != 0)
             return rc;
         snprintf(info->method, sizeof info->method, "key-file");

@@ -3,7 +3,7 @@
 #ifndef CCRFS_KEYS_RELEASE_H
 #define CCRFS_KEYS_RELEASE_H
 
-#include "keys/dek.h"
+#include "format/dek.h"
 
 struct fetch_store;
 
@@ -31,7 +31,7 @@ struct keys_release_info {
 
 /* Obtains the DEK into locked memory. A refusal is an error with a message saying who
  * refused and why (EACCES), or what could not be reached (EHOSTUNREACH / ECONNREFUSED). */
-int keys_release_obtain(const struct keys_release_request *req, struct keys_dek **dek,
+int keys_release_obtain(const struct keys_release_request *req, struct fmt_dek **dek,
                         struct keys_release_info *info);
 
 #endif

@@ -1,10 +1,11 @@
 /* The simulated SEV-SNP guest. */
 #include "keys/attest/sim.h"
+#include "common/random.h"
 #include "common/bytes.h"
 #include "common/encoding.h"
 #include "common/err.h"
 #include "common/fileio.h"
-#include "keys/crypto.h"
+#include "format/crypto.h"
 
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -210,7 +211,7 @@ int keys_sim_init(const char *dir, const struct keys_sim_config *cfg)
         add_ext_nid(ask, ark, NID_authority_key_identifier, "keyid:always") != 0 ||
         (rc = sign_pss(ask, ark_key)) != 0)
         goto fail;
-    if ((rc = keys_random(chip_id, sizeof chip_id)) != 0)
+    if ((rc = ccr_random(chip_id, sizeof chip_id)) != 0)
         goto out;
     hwid_der[0] = 0x04;
     hwid_der[1] = KEYS_SNP_CHIP_ID_LEN;
@@ -362,7 +363,7 @@ int keys_sim_report(const char *dir, const uint8_t report_data[KEYS_SNP_REPORT_D
     }
     if ((rc = conf_hex(conf, "chip_id", report + KEYS_SNP_OFF_CHIP_ID, KEYS_SNP_CHIP_ID_LEN, &present)) != 0)
         goto out;
-    if ((rc = keys_random(report + KEYS_SNP_OFF_REPORT_ID, 32)) != 0)
+    if ((rc = ccr_random(report + KEYS_SNP_OFF_REPORT_ID, 32)) != 0)
         goto out;
     if ((key = read_key(dir, "vcek.key")) == NULL) {
         rc = ENOENT;

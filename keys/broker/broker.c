@@ -1,5 +1,6 @@
 /* The local key broker. */
 #include "keys/broker/broker.h"
+#include "common/random.h"
 #include "common/encoding.h"
 #include "common/err.h"
 #include "common/fileio.h"
@@ -9,7 +10,7 @@
 #include "keys/attest/snp.h"
 #include "keys/broker/policy.h"
 #include "keys/broker/store.h"
-#include "keys/crypto.h"
+#include "format/crypto.h"
 #include "keys/kbs/jwe.h"
 #include "keys/kbs/protocol.h"
 
@@ -44,7 +45,7 @@ struct keys_broker {
     struct MHD_Daemon *mhd;
     struct keys_rstore *store;
     struct keys_snp_roots *roots;
-    uint8_t token_hash[KEYS_SHA256_LEN];
+    uint8_t token_hash[FMT_SHA256_LEN];
     uint8_t jwt_key[32];
     unsigned ttl;
     int allow_debug;
@@ -198,12 +199,12 @@ static enum MHD_Result handle_auth(struct keys_broker *b, struct MHD_Connection 
         session_clear(oldest);
         s = oldest;
     }
-    if (keys_random(rnd, sizeof rnd) != 0) {
+    if (ccr_random(rnd, sizeof rnd) != 0) {
         pthread_mutex_unlock(&b->lock);
         return send_problem(c, 500, "Internal", "no randomness");
     }
     ccr_hex_encode(rnd, 16, s->id);
-    keys_random(rnd, sizeof rnd);
+    ccr_random(rnd, sizeof rnd);
     ccr_b64_encode(rnd, sizeof rnd, nonce_b64, CCR_B64_STD);
     snprintf(s->nonce, sizeof s->nonce, "%s", nonce_b64);
     s->state = S_CHALLENGED;
@@ -466,10 +467,10 @@ out:
 static int admin_ok(struct keys_broker *b, struct MHD_Connection *c)
 {
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-    uint8_t got[KEYS_SHA256_LEN];
+    uint8_t got[FMT_SHA256_LEN];
     if (h == NULL || strncmp(h, "Bearer ", 7) != 0)
         return 0;
-    keys_sha256(h + 7, strlen(h + 7), got);
+    fmt_sha256(h + 7, strlen(h + 7), got);
     return CRYPTO_memcmp(got, b->token_hash, sizeof got) == 0;
 }
 
@@ -643,8 +644,8 @@ int keys_broker_start(const struct keys_broker_conf *conf, struct keys_broker **
         rc = ccr_err_set(EINVAL, "the admin token must be at least 16 characters");
         goto fail;
     }
-    keys_sha256(conf->admin_token, strlen(conf->admin_token), b->token_hash);
-    if ((rc = keys_random(b->jwt_key, sizeof b->jwt_key)) != 0)
+    fmt_sha256(conf->admin_token, strlen(conf->admin_token), b->token_hash);
+    if ((rc = ccr_random(b->jwt_key, sizeof b->jwt_key)) != 0)
         goto fail;
     if ((rc = keys_rstore_open(conf->state_dir, &b->store)) != 0 || (rc = keys_snp_roots_amd(&b->roots)) != 0)
         goto fail;

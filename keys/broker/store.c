@@ -1,10 +1,11 @@
 /* Encrypted resource files for the broker. */
 #include "keys/broker/store.h"
+#include "common/random.h"
 #include "common/encoding.h"
 #include "common/err.h"
 #include "common/fileio.h"
 #include "common/secmem.h"
-#include "keys/crypto.h"
+#include "format/crypto.h"
 
 #include <dirent.h>
 #include <json-c/json.h>
@@ -37,14 +38,14 @@ int keys_rstore_open(const char *dir, struct keys_rstore **out)
     rs->dir = strdup(dir);
     rs->res_dir = ccr_path_join(dir, "resources");
     mk_path = ccr_path_join(dir, "master.key");
-    rs->key = ccr_secmem_alloc(KEYS_KEY_LEN);
+    rs->key = ccr_secmem_alloc(FMT_KEY_LEN);
     if (rs->dir == NULL || rs->res_dir == NULL || mk_path == NULL || rs->key == NULL)
         goto fail;
     if ((rc = ccr_mkdirs(rs->res_dir, 0700)) != 0)
         goto fail;
     chmod(dir, 0700);
     if (stat(mk_path, &st) != 0) {
-        if ((rc = keys_random(master, MASTER_LEN)) != 0 ||
+        if ((rc = ccr_random(master, MASTER_LEN)) != 0 ||
             (rc = ccr_write_file_new(mk_path, master, MASTER_LEN, 0600)) != 0)
             goto fail;
     } else {
@@ -61,8 +62,8 @@ int keys_rstore_open(const char *dir, struct keys_rstore **out)
         }
         memcpy(master, buf, MASTER_LEN);
     }
-    if ((rc = keys_hkdf_sha256(master, MASTER_LEN, (const uint8_t *)"ccrfs-broker", 12,
-                               "ccrfs broker resource v1", rs->key, KEYS_KEY_LEN)) != 0)
+    if ((rc = fmt_hkdf_sha256(master, MASTER_LEN, (const uint8_t *)"ccrfs-broker", 12,
+                               "ccrfs broker resource v1", rs->key, FMT_KEY_LEN)) != 0)
         goto fail;
     ccr_freezero(buf, buf ? len : 0);
     ccr_secmem_free(master, MASTER_LEN + 1);
@@ -101,7 +102,7 @@ static char *b64(const uint8_t *p, size_t len)
 int keys_rstore_put(struct keys_rstore *rs, const char *name, const char *policy_json, const uint8_t *value,
                     size_t len)
 {
-    uint8_t nonce[KEYS_NONCE_LEN], *sealed;
+    uint8_t nonce[FMT_NONCE_LEN], *sealed;
     struct json_object *o = NULL, *pol;
     char *path = res_path(rs, name), *s_nonce = NULL, *s_val = NULL;
     const char *text;
@@ -111,18 +112,18 @@ int keys_rstore_put(struct keys_rstore *rs, const char *name, const char *policy
         free(path);
         return ccr_err_set(EINVAL, "resource %s: a value of %zu bytes (1 to %d)", name, len, RESOURCE_MAX);
     }
-    sealed = malloc(len + KEYS_TAG_LEN);
+    sealed = malloc(len + FMT_TAG_LEN);
     pol = json_tokener_parse(policy_json);
     if (path == NULL || sealed == NULL || pol == NULL) {
         rc = pol == NULL ? ccr_err_set(EINVAL, "resource %s: the policy is not JSON", name) : ENOMEM;
         goto out;
     }
-    if ((rc = keys_random(nonce, sizeof nonce)) != 0 ||
-        (rc = keys_gcm_seal(rs->key, nonce, (const uint8_t *)name, strlen(name), value, len, sealed,
+    if ((rc = ccr_random(nonce, sizeof nonce)) != 0 ||
+        (rc = fmt_gcm_seal(rs->key, nonce, (const uint8_t *)name, strlen(name), value, len, sealed,
                             sealed + len)) != 0)
         goto out;
     s_nonce = b64(nonce, sizeof nonce);
-    s_val = b64(sealed, len + KEYS_TAG_LEN);
+    s_val = b64(sealed, len + FMT_TAG_LEN);
     o = json_object_new_object();
     if (s_nonce == NULL || s_val == NULL || o == NULL) {
         rc = ENOMEM;
@@ -180,26 +181,26 @@ static int load_file(struct keys_rstore *rs, const char *path, const char *expec
     }
     if (value != NULL) {
         const char *sn = json_object_get_string(v_nonce), *sv = json_object_get_string(v_val);
-        if (ccr_b64_decode(sn, strlen(sn), &nonce, &nlen, CCR_B64_STD) != 0 || nlen != KEYS_NONCE_LEN ||
-            ccr_b64_decode(sv, strlen(sv), &sealed, &slen, CCR_B64_STD) != 0 || slen <= KEYS_TAG_LEN) {
+        if (ccr_b64_decode(sn, strlen(sn), &nonce, &nlen, CCR_B64_STD) != 0 || nlen != FMT_NONCE_LEN ||
+            ccr_b64_decode(sv, strlen(sv), &sealed, &slen, CCR_B64_STD) != 0 || slen <= FMT_TAG_LEN) {
             rc = ccr_err_set(EINVAL, "%s: malformed nonce or sealed value", path);
             goto out;
         }
-        plain = ccr_secmem_alloc(slen - KEYS_TAG_LEN);
+        plain = ccr_secmem_alloc(slen - FMT_TAG_LEN);
         if (plain == NULL) {
             rc = ENOMEM;
             goto out;
         }
-        if (keys_gcm_open(rs->key, nonce, (const uint8_t *)name, strlen(name), sealed, slen - KEYS_TAG_LEN,
-                          sealed + slen - KEYS_TAG_LEN, plain) != 0) {
-            ccr_secmem_free(plain, slen - KEYS_TAG_LEN);
+        if (fmt_gcm_open(rs->key, nonce, (const uint8_t *)name, strlen(name), sealed, slen - FMT_TAG_LEN,
+                          sealed + slen - FMT_TAG_LEN, plain) != 0) {
+            ccr_secmem_free(plain, slen - FMT_TAG_LEN);
             rc = ccr_err_set(EBADMSG,
                              "%s: the sealed value does not authenticate (tampered, or another master key)",
                              path);
             goto out;
         }
         *value = plain;
-        *len = slen - KEYS_TAG_LEN;
+        *len = slen - FMT_TAG_LEN;
     }
     rc = 0;
 out:
@@ -278,7 +279,7 @@ void keys_rstore_close(struct keys_rstore *rs)
 {
     if (rs == NULL)
         return;
-    ccr_secmem_free(rs->key, KEYS_KEY_LEN);
+    ccr_secmem_free(rs->key, FMT_KEY_LEN);
     free(rs->dir);
     free(rs->res_dir);
     free(rs);

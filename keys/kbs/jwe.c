@@ -1,9 +1,10 @@
 /* JWK and JWE for the KBS protocol. */
 #include "keys/kbs/jwe.h"
+#include "common/random.h"
 #include "common/encoding.h"
 #include "common/err.h"
 #include "common/secmem.h"
-#include "keys/crypto.h"
+#include "format/crypto.h"
 
 #include <json-c/json.h>
 #include <openssl/bn.h>
@@ -279,11 +280,11 @@ int keys_aes_kw_unwrap(const uint8_t kek[32], const uint8_t *in, size_t len, uin
 int keys_jwe_gcm_open(const uint8_t cek[32], const uint8_t *iv, size_t iv_len, const char *aad,
                       const uint8_t *ct, size_t ct_len, const uint8_t *tag, size_t tag_len, uint8_t *out)
 {
-    if (iv_len != KEYS_NONCE_LEN)
+    if (iv_len != FMT_NONCE_LEN)
         return ccr_err_set(EINVAL, "JWE: \"iv\" is %zu bytes, A256GCM uses 12", iv_len);
-    if (tag_len != KEYS_TAG_LEN)
+    if (tag_len != FMT_TAG_LEN)
         return ccr_err_set(EINVAL, "JWE: \"tag\" is %zu bytes, A256GCM uses 16", tag_len);
-    if (keys_gcm_open(cek, iv, (const uint8_t *)aad, strlen(aad), ct, ct_len, tag, out) != 0)
+    if (fmt_gcm_open(cek, iv, (const uint8_t *)aad, strlen(aad), ct, ct_len, tag, out) != 0)
         return ccr_err_set(EBADMSG,
                            "JWE: the content does not authenticate (tag mismatch): tampered or wrong key");
     return 0;
@@ -335,7 +336,7 @@ static char *b64url(const uint8_t *p, size_t len)
 int keys_jwe_encrypt(EVP_PKEY *recipient, const char *alg, const uint8_t *pt, size_t len, char **out)
 {
     struct json_object *hdr = json_object_new_object(), *jwe = json_object_new_object();
-    uint8_t cek[CEK_LEN], kek[32], iv[KEYS_NONCE_LEN], tag[KEYS_TAG_LEN], ek[1024];
+    uint8_t cek[CEK_LEN], kek[32], iv[FMT_NONCE_LEN], tag[FMT_TAG_LEN], ek[1024];
     size_t ek_len = sizeof ek;
     uint8_t *ct = malloc(len ? len : 1);
     EVP_PKEY *eph = NULL;
@@ -348,7 +349,7 @@ int keys_jwe_encrypt(EVP_PKEY *recipient, const char *alg, const uint8_t *pt, si
         rc = ENOMEM;
         goto out;
     }
-    if ((rc = keys_random(cek, sizeof cek)) != 0 || (rc = keys_random(iv, sizeof iv)) != 0)
+    if ((rc = ccr_random(cek, sizeof cek)) != 0 || (rc = ccr_random(iv, sizeof iv)) != 0)
         goto out;
     json_object_object_add(hdr, "alg", json_object_new_string(alg));
     json_object_object_add(hdr, "enc", json_object_new_string("A256GCM"));
@@ -388,7 +389,7 @@ int keys_jwe_encrypt(EVP_PKEY *recipient, const char *alg, const uint8_t *pt, si
         rc = ENOMEM;
         goto out;
     }
-    if ((rc = keys_gcm_seal(cek, iv, (const uint8_t *)prot, strlen(prot), pt, len, ct, tag)) != 0)
+    if ((rc = fmt_gcm_seal(cek, iv, (const uint8_t *)prot, strlen(prot), pt, len, ct, tag)) != 0)
         goto out;
     json_object_object_add(jwe, "protected", json_object_new_string(prot));
     s = b64url(ek, ek_len);

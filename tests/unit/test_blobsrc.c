@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "keys/blobsrc.h"
+#include "format/blobsrc.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -30,9 +30,9 @@ static int mem_read(void *arg, void *buf, size_t len, uint64_t off)
 static void check_size(size_t plain_len, unsigned log2)
 {
     uint8_t raw[32], *plain = malloc(plain_len + 1), *want, *got, sha[32], sha2[32];
-    struct keys_dek *dek;
-    struct keys_blob_key *k;
-    struct keys_blobsrc bs;
+    struct fmt_dek *dek;
+    struct fmt_blob_key *k;
+    struct fmt_blobsrc bs;
     struct mem m = {plain, plain_len};
     int pipe_in[2];
     char tmpl[] = "/tmp/ccrfs-blobsrc-XXXXXX";
@@ -43,8 +43,8 @@ static void check_size(size_t plain_len, unsigned log2)
     memset(raw, 7, sizeof raw);
     for (size_t i = 0; i < plain_len; i++)
         plain[i] = (uint8_t)(i * 13 + 1);
-    assert_int_equal(keys_dek_from_bytes(raw, sizeof raw, &dek), 0);
-    assert_int_equal(keys_blob_key_create(dek, log2, plain_len, NULL, &k), 0);
+    assert_int_equal(fmt_dek_from_bytes(raw, sizeof raw, &dek), 0);
+    assert_int_equal(fmt_blob_key_create(dek, log2, plain_len, NULL, &k), 0);
     /* The reference: the streaming encryptor's output. */
     assert_int_equal(pipe(pipe_in), 0);
     pid_t child = fork();
@@ -55,16 +55,16 @@ static void check_size(size_t plain_len, unsigned log2)
         _exit(0);
     }
     close(pipe_in[1]);
-    assert_int_equal(keys_blob_encrypt_fd(k, pipe_in[0], out_fd, sha, NULL, NULL), 0);
+    assert_int_equal(fmt_blob_encrypt_fd(k, pipe_in[0], out_fd, sha, NULL, NULL), 0);
     close(pipe_in[0]);
     assert_int_equal(waitpid(child, NULL, 0), child);
-    total = (size_t)keys_blob_object_size(&k->header);
+    total = (size_t)fmt_blob_object_size(&k->header);
     want = malloc(total);
     got = malloc(total);
     assert_int_equal(pread(out_fd, want, total, 0), (ssize_t)total);
     close(out_fd);
 
-    keys_blobsrc_init(&bs, k, mem_read, &m);
+    fmt_blobsrc_init(&bs, k, mem_read, &m);
     assert_int_equal(bs.src.len, total);
     /* All at once, then in odd-sized pieces. */
     assert_int_equal(bs.src.read(&bs.src, 0, got, total), 0);
@@ -79,10 +79,10 @@ static void check_size(size_t plain_len, unsigned log2)
     }
     assert_memory_equal(got, want, total);
     assert_int_equal(bs.src.read(&bs.src, total, got, 1), EINVAL);
-    assert_int_equal(keys_plain_sha256(mem_read, &m, plain_len, sha2), 0);
+    assert_int_equal(fmt_plain_sha256(mem_read, &m, plain_len, sha2), 0);
     assert_memory_equal(sha, sha2, 32);
-    keys_blob_key_free(k);
-    keys_dek_free(dek);
+    fmt_blob_key_free(k);
+    fmt_dek_free(dek);
     free(plain);
     free(want);
     free(got);

@@ -6,9 +6,9 @@
 #include "common/fileio.h"
 #include "fetch/store.h"
 #include "fs/mount.h"
-#include "keys/blob.h"
-#include "keys/dataset.h"
-#include "keys/manifest.h"
+#include "format/blob.h"
+#include "format/dataset.h"
+#include "format/manifest.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -78,26 +78,26 @@ struct fixture {
     struct hook_log log;
     struct fs_access_hooks hooks;
     struct fs_options opts;
-    struct keys_dek *dek;
+    struct fmt_dek *dek;
     struct fetch_store *store;
-    struct keys_dataset *ds;
+    struct fmt_dataset *ds;
     struct fs_mount *m;
     pthread_t loop;
     int loop_rc;
 };
 
 /* Encrypts one file into the store and adds its entry, as ccrfs pack does. */
-static void add_file(struct fixture *f, struct keys_manifest *man, const char *path, const uint8_t *data,
+static void add_file(struct fixture *f, struct fmt_manifest *man, const char *path, const uint8_t *data,
                      size_t len)
 {
     char in_path[128], out_path[256];
-    struct keys_manifest_entry e;
-    struct keys_blob_key *k;
+    struct fmt_manifest_entry e;
+    struct fmt_blob_key *k;
     int in_fd, out_fd;
 
     memset(&e, 0, sizeof e);
     e.path = (char *)path;
-    e.type = KEYS_ENTRY_FILE;
+    e.type = FMT_ENTRY_FILE;
     e.mode = 0644;
     e.size = len;
     e.log2_block = 12;
@@ -108,15 +108,15 @@ static void add_file(struct fixture *f, struct keys_manifest *man, const char *p
     in_fd = open(in_path, O_RDONLY);
     out_fd = open(out_path, O_WRONLY | O_CREAT | O_EXCL, 0644);
     assert_true(in_fd >= 0 && out_fd >= 0);
-    assert_int_equal(keys_blob_key_create(f->dek, 12, len, NULL, &k), 0);
-    assert_int_equal(keys_blob_encrypt_fd(k, in_fd, out_fd, e.sha256, NULL, NULL), 0);
-    memcpy(e.salt, k->header.salt, KEYS_SALT_LEN);
-    memcpy(e.header_tag, k->header.tag, KEYS_TAG_LEN);
-    keys_blob_key_free(k);
+    assert_int_equal(fmt_blob_key_create(f->dek, 12, len, NULL, &k), 0);
+    assert_int_equal(fmt_blob_encrypt_fd(k, in_fd, out_fd, e.sha256, NULL, NULL), 0);
+    memcpy(e.salt, k->header.salt, FMT_SALT_LEN);
+    memcpy(e.header_tag, k->header.tag, FMT_TAG_LEN);
+    fmt_blob_key_free(k);
     close(in_fd);
     close(out_fd);
     unlink(in_path);
-    assert_int_equal(keys_manifest_add(man, &e), 0);
+    assert_int_equal(fmt_manifest_add(man, &e), 0);
 }
 
 static void *loop_thread(void *arg)
@@ -129,7 +129,7 @@ static void *loop_thread(void *arg)
 static int setup(void **state)
 {
     struct fixture *f;
-    struct keys_manifest man = {0};
+    struct fmt_manifest man = {0};
     char path[160], blobs[128];
     uint8_t *obj;
     size_t obj_len;
@@ -147,21 +147,21 @@ static int setup(void **state)
     assert_int_equal(mkdir(blobs, 0755), 0);
     assert_int_equal(mkdir(f->mnt, 0755), 0);
     snprintf(path, sizeof path, "%s/key", f->dir);
-    assert_int_equal(keys_dek_generate_file(path), 0);
-    assert_int_equal(keys_dek_load_file(path, &f->dek), 0);
+    assert_int_equal(fmt_dek_generate_file(path), 0);
+    assert_int_equal(fmt_dek_load_file(path, &f->dek), 0);
     for (size_t i = 0; i < FILE_LEN; i++)
         f->plain[i] = (uint8_t)(i * 31 + i / 4096);
     add_file(f, &man, "data.bin", f->plain, FILE_LEN);
     add_file(f, &man, "secret.txt", (const uint8_t *)"no\n", 3);
-    keys_manifest_sort(&man);
-    assert_int_equal(keys_manifest_seal(f->dek, &man, NULL, &obj, &obj_len), 0);
-    snprintf(path, sizeof path, "%s/%s", f->store_dir, KEYS_MANIFEST_NAME);
+    fmt_manifest_sort(&man);
+    assert_int_equal(fmt_manifest_seal(f->dek, &man, NULL, &obj, &obj_len), 0);
+    snprintf(path, sizeof path, "%s/%s", f->store_dir, FMT_MANIFEST_NAME);
     assert_int_equal(ccr_write_file_atomic(path, obj, obj_len, 0644), 0);
     free(obj);
-    keys_manifest_free(&man);
+    fmt_manifest_free(&man);
 
     assert_int_equal(fetch_file_create(f->store_dir, &f->store), 0);
-    assert_int_equal(keys_dataset_open(f->store, f->dek, NULL, &f->ds), 0);
+    assert_int_equal(fmt_dataset_open(f->store, f->dek, NULL, &f->ds), 0);
     f->hooks = (struct fs_access_hooks){.arg = &f->log,
                                         .on_open = hk_open,
                                         .on_read = hk_read,
@@ -190,9 +190,9 @@ static int teardown(void **state)
     (void)umount2(f->mnt, MNT_DETACH);
     pthread_join(f->loop, NULL);
     fs_mount_destroy(f->m);
-    keys_dataset_close(f->ds);
+    fmt_dataset_close(f->ds);
     fetch_store_destroy(f->store);
-    keys_dek_free(f->dek);
+    fmt_dek_free(f->dek);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", f->dir);

@@ -6,8 +6,8 @@
 #include "common/err.h"
 #include "fetch/store.h"
 #include "fs/mount.h"
-#include "keys/crypto.h"
-#include "keys/dataset.h"
+#include "format/crypto.h"
+#include "format/dataset.h"
 #include "keys/release.h"
 
 #include <errno.h>
@@ -216,8 +216,8 @@ static int open_output(struct fixture *f, const char *prefix, const char *pem, u
     struct fetch_store *s = NULL;
     struct keys_release_request req;
     struct keys_release_info info;
-    struct keys_dek *dek = NULL;
-    struct keys_dataset *ds = NULL;
+    struct fmt_dek *dek = NULL;
+    struct fmt_dataset *ds = NULL;
     struct collect c = {out, len};
     int rc;
 
@@ -230,14 +230,14 @@ static int open_output(struct fixture *f, const char *prefix, const char *pem, u
     if (rc == 0) {
         assert_string_equal(info.method, "unwrap-key");
         assert_false(info.attested);
-        if ((rc = keys_dataset_open(s, dek, NULL, &ds)) == 0) {
+        if ((rc = fmt_dataset_open(s, dek, NULL, &ds)) == 0) {
             assert_int_equal(ds->manifest.count, 1);
             assert_int_equal(ds->manifest.entries[0].size, len);
-            rc = keys_dataset_stream_file(ds, &ds->manifest.entries[0], collect_cb, &c);
+            rc = fmt_dataset_stream_file(ds, &ds->manifest.entries[0], collect_cb, &c);
         }
     }
-    keys_dataset_close(ds);
-    keys_dek_free(dek);
+    fmt_dataset_close(ds);
+    fmt_dek_free(dek);
     fetch_store_destroy(s);
     return rc;
 }
@@ -263,7 +263,7 @@ static void test_upload_on_close(void **state)
     assert_string_equal(f->log.path, "models/final.bin");
     assert_string_equal(f->log.object, "models/final.bin/");
     assert_int_equal(f->log.size, OUT_LEN);
-    keys_sha256(f->plain, OUT_LEN, sha);
+    fmt_sha256(f->plain, OUT_LEN, sha);
     assert_memory_equal(f->log.sha, sha, 32);
     snprintf(path, sizeof path, "%s/models/final.bin/manifest.ccrfs", f->store_dir);
     assert_int_equal(stat(path, &st), 0);

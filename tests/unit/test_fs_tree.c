@@ -12,23 +12,23 @@
 
 #include <cmocka.h>
 
-static void add(struct keys_manifest *m, const char *path, int dir, uint64_t size, unsigned log2)
+static void add(struct fmt_manifest *m, const char *path, int dir, uint64_t size, unsigned log2)
 {
-    struct keys_manifest_entry e;
+    struct fmt_manifest_entry e;
     memset(&e, 0, sizeof e);
     e.path = (char *)path;
-    e.type = dir ? KEYS_ENTRY_DIR : KEYS_ENTRY_FILE;
+    e.type = dir ? FMT_ENTRY_DIR : FMT_ENTRY_FILE;
     e.mode = dir ? 0755 : 0644;
     e.size = size;
     e.log2_block = (uint8_t)log2;
     if (!dir)
         snprintf(e.blob, sizeof e.blob, "%032llx", (unsigned long long)(size * 7 + 1));
-    assert_int_equal(keys_manifest_add(m, &e), 0);
+    assert_int_equal(fmt_manifest_add(m, &e), 0);
 }
 
 static void test_tree(void **state)
 {
-    struct keys_manifest m = {0};
+    struct fmt_manifest m = {0};
     struct fs_tree t;
     struct fs_node *root, *a, *n;
     (void)state;
@@ -38,8 +38,8 @@ static void test_tree(void **state)
     add(&m, "a/b/x", 0, 20, 12);
     add(&m, "a/a", 0, 30, 20);
     add(&m, "z", 0, 40, 16);
-    keys_manifest_sort(&m);
-    if (keys_manifest_validate(&m) != 0)
+    fmt_manifest_sort(&m);
+    if (fmt_manifest_validate(&m) != 0)
         fail_msg("%s", ccr_err_msg(EINVAL));
     assert_int_equal(fs_tree_build(&m, &t), 0);
     assert_int_equal(t.count, 7);
@@ -76,12 +76,12 @@ static void test_tree(void **state)
     assert_null(fs_tree_lookup(&t, a, "b/x"));
     assert_null(fs_tree_lookup(&t, a, ""));
     fs_tree_free(&t);
-    keys_manifest_free(&m);
+    fmt_manifest_free(&m);
 }
 
 static void test_empty_manifest(void **state)
 {
-    struct keys_manifest m = {0};
+    struct fmt_manifest m = {0};
     struct fs_tree t;
     (void)state;
     assert_int_equal(fs_tree_build(&m, &t), 0);

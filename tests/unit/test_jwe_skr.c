@@ -8,7 +8,7 @@
 
 #include "common/encoding.h"
 #include "common/err.h"
-#include "keys/dek.h"
+#include "format/dek.h"
 #include "keys/skr/skr.h"
 
 #include <json-c/json.h>
@@ -50,28 +50,28 @@ static void test_wrap_unwrap(void **state)
 {
     EVP_PKEY *kek = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048), *released, *other;
     uint8_t dek[32];
-    struct keys_dek *got;
+    struct fmt_dek *got;
     char *doc, *jwk;
     (void)state;
     for (int i = 0; i < 32; i++)
         dek[i] = (uint8_t)(0xa0 + i);
     assert_non_null(kek);
-    assert_int_equal(keys_skr_wrap(dek, sizeof dek, kek, "kid-1", &doc), 0);
+    assert_int_equal(fmt_dek_wrap(dek, sizeof dek, kek, "kid-1", &doc), 0);
     assert_non_null(strstr(doc, "RSA-OAEP-256"));
     jwk = private_jwk(kek, NULL);
     assert_int_equal(keys_skr_jwk_private(jwk, strlen(jwk), &released), 0);
-    assert_int_equal(keys_skr_unwrap(doc, strlen(doc), released, &got), 0);
+    assert_int_equal(fmt_dek_unwrap(doc, strlen(doc), released, &got), 0);
     assert_memory_equal(got->bytes, dek, 32);
-    keys_dek_free(got);
+    fmt_dek_free(got);
 
     other = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
-    assert_int_equal(keys_skr_unwrap(doc, strlen(doc), other, &got), EBADMSG);
+    assert_int_equal(fmt_dek_unwrap(doc, strlen(doc), other, &got), EBADMSG);
     EVP_PKEY_free(other);
 
     /* A wrapped value that is not a 32-byte key. */
     free(doc);
-    assert_int_equal(keys_skr_wrap(dek, 16, kek, NULL, &doc), 0);
-    assert_int_equal(keys_skr_unwrap(doc, strlen(doc), released, &got), EINVAL);
+    assert_int_equal(fmt_dek_wrap(dek, 16, kek, NULL, &doc), 0);
+    assert_int_equal(fmt_dek_unwrap(doc, strlen(doc), released, &got), EINVAL);
     free(doc);
     free(jwk);
     EVP_PKEY_free(released);
@@ -90,10 +90,10 @@ static void test_malformed_documents(void **state)
         "{\"version\":1,\"alg\":\"RSA-OAEP-256\",\"wrapped_key\":\"***\"}",
     };
     EVP_PKEY *kek = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
-    struct keys_dek *got;
+    struct fmt_dek *got;
     (void)state;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        assert_int_equal(keys_skr_unwrap(bad[i], strlen(bad[i]), kek, &got), EINVAL);
+        assert_int_equal(fmt_dek_unwrap(bad[i], strlen(bad[i]), kek, &got), EINVAL);
         assert_non_null(strstr(ccr_err_msg(EINVAL), "dek.wrapped.json"));
     }
     EVP_PKEY_free(kek);
@@ -119,8 +119,8 @@ static void test_wrap_refuses_small_or_ec(void **state)
     uint8_t dek[32] = {0};
     char *doc;
     (void)state;
-    assert_int_equal(keys_skr_wrap(dek, 32, small, NULL, &doc), EINVAL);
-    assert_int_equal(keys_skr_wrap(dek, 32, ec, NULL, &doc), EINVAL);
+    assert_int_equal(fmt_dek_wrap(dek, 32, small, NULL, &doc), EINVAL);
+    assert_int_equal(fmt_dek_wrap(dek, 32, ec, NULL, &doc), EINVAL);
     EVP_PKEY_free(small);
     EVP_PKEY_free(ec);
 }

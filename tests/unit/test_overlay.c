@@ -18,7 +18,7 @@
 
 /* Dataset: a.txt (ino 2, 100 bytes), sub (3), sub/b.txt (4, 5 bytes), sub/deep (5). */
 struct fixture {
-    struct keys_manifest man;
+    struct fmt_manifest man;
     struct fs_tree tree;
     struct fs_ephemeral *eph;
     struct fs_ovl *ov;
@@ -37,17 +37,17 @@ static int lower_read(void *arg, struct fs_node *n, void *buf, size_t len, uint6
     return 0;
 }
 
-static void add(struct keys_manifest *m, const char *path, int dir, uint64_t size)
+static void add(struct fmt_manifest *m, const char *path, int dir, uint64_t size)
 {
-    struct keys_manifest_entry e;
+    struct fmt_manifest_entry e;
     memset(&e, 0, sizeof e);
     e.path = (char *)path;
-    e.type = dir ? KEYS_ENTRY_DIR : KEYS_ENTRY_FILE;
+    e.type = dir ? FMT_ENTRY_DIR : FMT_ENTRY_FILE;
     e.mode = dir ? 0755 : 0644;
     e.size = size;
     e.mtime_sec = 1600000000;
     e.log2_block = 16;
-    assert_int_equal(keys_manifest_add(m, &e), 0);
+    assert_int_equal(fmt_manifest_add(m, &e), 0);
 }
 
 static int setup(void **state)
@@ -59,7 +59,7 @@ static int setup(void **state)
     add(&f->man, "sub", 1, 0);
     add(&f->man, "sub/b.txt", 0, 5);
     add(&f->man, "sub/deep", 1, 0);
-    keys_manifest_sort(&f->man);
+    fmt_manifest_sort(&f->man);
     assert_int_equal(fs_tree_build(&f->man, &f->tree), 0);
     assert_int_equal(fs_ephemeral_create("/tmp", 0, &f->eph), 0);
     memset(&c, 0, sizeof c);
@@ -81,7 +81,7 @@ static int teardown(void **state)
     fs_ovl_destroy(f->ov);
     fs_ephemeral_destroy(f->eph);
     fs_tree_free(&f->tree);
-    keys_manifest_free(&f->man);
+    fmt_manifest_free(&f->man);
     free(f);
     return 0;
 }

@@ -1,4 +1,4 @@
-#include "keys/hashpipe.h"
+#include "format/hashpipe.h"
 #include "common/err.h"
 
 #include <openssl/evp.h>
@@ -8,7 +8,7 @@
 #define HASHPIPE_SLOTS 16
 
 /* lock protects every field below it; the hashing itself runs unlocked. */
-struct keys_hashpipe {
+struct fmt_hashpipe {
     pthread_t thread;
     EVP_MD_CTX *sha; /* touched only by the hashing thread until it is joined */
     pthread_mutex_t lock;
@@ -24,7 +24,7 @@ struct keys_hashpipe {
 
 static void *hashpipe_main(void *arg)
 {
-    struct keys_hashpipe *p = arg;
+    struct fmt_hashpipe *p = arg;
 
     pthread_mutex_lock(&p->lock);
     for (;;) {
@@ -46,9 +46,9 @@ static void *hashpipe_main(void *arg)
     return NULL;
 }
 
-int keys_hashpipe_start(struct keys_hashpipe **out)
+int fmt_hashpipe_start(struct fmt_hashpipe **out)
 {
-    struct keys_hashpipe *p = calloc(1, sizeof *p);
+    struct fmt_hashpipe *p = calloc(1, sizeof *p);
 
     if (p == NULL)
         return ENOMEM;
@@ -69,7 +69,7 @@ int keys_hashpipe_start(struct keys_hashpipe **out)
     return 0;
 }
 
-uint64_t keys_hashpipe_push(struct keys_hashpipe *p, const uint8_t *data, size_t len)
+uint64_t fmt_hashpipe_push(struct fmt_hashpipe *p, const uint8_t *data, size_t len)
 {
     uint64_t ticket;
 
@@ -85,7 +85,7 @@ uint64_t keys_hashpipe_push(struct keys_hashpipe *p, const uint8_t *data, size_t
     return ticket;
 }
 
-void keys_hashpipe_wait(struct keys_hashpipe *p, uint64_t ticket)
+void fmt_hashpipe_wait(struct fmt_hashpipe *p, uint64_t ticket)
 {
     pthread_mutex_lock(&p->lock);
     while (p->hashed <= ticket)
@@ -93,7 +93,7 @@ void keys_hashpipe_wait(struct keys_hashpipe *p, uint64_t ticket)
     pthread_mutex_unlock(&p->lock);
 }
 
-void keys_hashpipe_finish(struct keys_hashpipe *p, uint8_t out[32])
+void fmt_hashpipe_finish(struct fmt_hashpipe *p, uint8_t out[32])
 {
     pthread_mutex_lock(&p->lock);
     p->stopping = 1;

@@ -1,4 +1,4 @@
-#include "keys/crypto.h"
+#include "format/crypto.h"
 #include "common/err.h"
 
 #include <openssl/core_names.h>
@@ -44,7 +44,7 @@ static EVP_CIPHER_CTX *crypto_thread_ctx(void)
     return ctx;
 }
 
-int keys_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len, const char *info,
+int fmt_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len, const char *info,
                      uint8_t *out, size_t out_len)
 {
     EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
@@ -65,8 +65,8 @@ int keys_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, si
     return ok == 1 ? 0 : ccr_err_set(EIO, "HKDF derivation failed");
 }
 
-int keys_gcm_seal(const uint8_t key[KEYS_KEY_LEN], const uint8_t nonce[KEYS_NONCE_LEN], const uint8_t *aad,
-                  size_t aad_len, const uint8_t *in, size_t len, uint8_t *out, uint8_t tag[KEYS_TAG_LEN])
+int fmt_gcm_seal(const uint8_t key[FMT_KEY_LEN], const uint8_t nonce[FMT_NONCE_LEN], const uint8_t *aad,
+                  size_t aad_len, const uint8_t *in, size_t len, uint8_t *out, uint8_t tag[FMT_TAG_LEN])
 {
     EVP_CIPHER_CTX *ctx = crypto_thread_ctx();
     int n, ok;
@@ -79,12 +79,12 @@ int keys_gcm_seal(const uint8_t key[KEYS_KEY_LEN], const uint8_t nonce[KEYS_NONC
          (aad_len == 0 || EVP_EncryptUpdate(ctx, NULL, &n, aad, (int)aad_len) == 1) &&
          (len == 0 || EVP_EncryptUpdate(ctx, out, &n, in, (int)len) == 1) &&
          EVP_EncryptFinal_ex(ctx, out + len, &n) == 1 &&
-         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, KEYS_TAG_LEN, tag) == 1;
+         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, FMT_TAG_LEN, tag) == 1;
     return ok ? 0 : ccr_err_set(EIO, "AES-GCM encryption failed");
 }
 
-int keys_gcm_open(const uint8_t key[KEYS_KEY_LEN], const uint8_t nonce[KEYS_NONCE_LEN], const uint8_t *aad,
-                  size_t aad_len, const uint8_t *in, size_t len, const uint8_t tag[KEYS_TAG_LEN], uint8_t *out)
+int fmt_gcm_open(const uint8_t key[FMT_KEY_LEN], const uint8_t nonce[FMT_NONCE_LEN], const uint8_t *aad,
+                  size_t aad_len, const uint8_t *in, size_t len, const uint8_t tag[FMT_TAG_LEN], uint8_t *out)
 {
     EVP_CIPHER_CTX *ctx = crypto_thread_ctx();
     int n, ok;
@@ -96,7 +96,7 @@ int keys_gcm_open(const uint8_t key[KEYS_KEY_LEN], const uint8_t nonce[KEYS_NONC
     ok = EVP_DecryptInit_ex2(ctx, crypto_gcm, key, nonce, NULL) == 1 &&
          (aad_len == 0 || EVP_DecryptUpdate(ctx, NULL, &n, aad, (int)aad_len) == 1) &&
          (len == 0 || EVP_DecryptUpdate(ctx, out, &n, in, (int)len) == 1) &&
-         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, KEYS_TAG_LEN, (void *)tag) == 1;
+         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, FMT_TAG_LEN, (void *)tag) == 1;
     /* EVP_DecryptFinal_ex compares the tag in constant time. */
     if (ok)
         ok = EVP_DecryptFinal_ex(ctx, out + len, &n) == 1;
@@ -107,14 +107,7 @@ int keys_gcm_open(const uint8_t key[KEYS_KEY_LEN], const uint8_t nonce[KEYS_NONC
     return 0;
 }
 
-int keys_random(uint8_t *out, size_t len)
-{
-    if (RAND_bytes(out, (int)len) != 1)
-        return ccr_err_set(EIO, "the random generator failed");
-    return 0;
-}
-
-void keys_sha256(const void *data, size_t len, uint8_t out[KEYS_SHA256_LEN])
+void fmt_sha256(const void *data, size_t len, uint8_t out[FMT_SHA256_LEN])
 {
     SHA256(data, len, out);
 }

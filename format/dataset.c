@@ -1,5 +1,5 @@
-#include "keys/dataset.h"
-#include "keys/hashpipe.h"
+#include "format/dataset.h"
+#include "format/hashpipe.h"
 #include "common/err.h"
 #include "common/secmem.h"
 
@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-int keys_dataset_open(struct fetch_store *store, const struct keys_dek *dek, const char *expect_id,
-                      struct keys_dataset **out)
+int fmt_dataset_open(struct fetch_store *store, const struct fmt_dek *dek, const char *expect_id,
+                      struct fmt_dataset **out)
 {
-    struct keys_dataset *ds = calloc(1, sizeof *ds);
+    struct fmt_dataset *ds = calloc(1, sizeof *ds);
     uint8_t *obj = NULL;
     size_t len;
     int rc;
@@ -20,21 +20,21 @@ int keys_dataset_open(struct fetch_store *store, const struct keys_dek *dek, con
         return ENOMEM;
     ds->store = store;
     ds->dek = dek;
-    rc = fetch_read_object(store, KEYS_MANIFEST_NAME, KEYS_MANIFEST_MAX, &obj, &len);
+    rc = fetch_read_object(store, FMT_MANIFEST_NAME, FMT_MANIFEST_MAX, &obj, &len);
     if (rc != 0) {
         if (rc == ENOENT)
-            ccr_err_set(ENOENT, "not a dataset: no %s", KEYS_MANIFEST_NAME);
+            ccr_err_set(ENOENT, "not a dataset: no %s", FMT_MANIFEST_NAME);
         goto fail;
     }
-    keys_dataset_id(obj, len, ds->id);
+    fmt_dataset_id(obj, len, ds->id);
     if (expect_id != NULL && strcmp(expect_id, ds->id) != 0) {
         rc = ccr_err_set(EPERM, "dataset id mismatch: expected %s, the manifest is %s", expect_id, ds->id);
         goto fail;
     }
-    rc = keys_manifest_open(dek, obj, len, &ds->manifest);
+    rc = fmt_manifest_open(dek, obj, len, &ds->manifest);
     if (rc != 0) {
         if (rc == EINVAL && strncmp(ccr_err_msg(rc), "manifest:", 9) != 0)
-            ccr_err_wrap(rc, "%s: ", KEYS_MANIFEST_NAME);
+            ccr_err_wrap(rc, "%s: ", FMT_MANIFEST_NAME);
         goto fail;
     }
     free(obj);
@@ -46,84 +46,84 @@ fail:
     return rc;
 }
 
-void keys_dataset_close(struct keys_dataset *ds)
+void fmt_dataset_close(struct fmt_dataset *ds)
 {
     if (ds == NULL)
         return;
-    keys_manifest_free(&ds->manifest);
+    fmt_manifest_free(&ds->manifest);
     free(ds);
 }
 
-void keys_dataset_blob_key(const struct keys_manifest_entry *e, char *out, size_t out_len)
+void fmt_dataset_blob_key(const struct fmt_manifest_entry *e, char *out, size_t out_len)
 {
     snprintf(out, out_len, "blobs/%s", e->blob);
 }
 
-int keys_dataset_open_file(struct keys_dataset *ds, const struct keys_manifest_entry *e, struct keys_blob_key **out)
+int fmt_dataset_open_file(struct fmt_dataset *ds, const struct fmt_manifest_entry *e, struct fmt_blob_key **out)
 {
-    char key[KEYS_BLOB_NAME_MAX + 8];
-    uint8_t raw[KEYS_BLOB_HEADER_LEN];
+    char key[FMT_BLOB_NAME_MAX + 8];
+    uint8_t raw[FMT_BLOB_HEADER_LEN];
     struct fetch_object_info info;
-    struct keys_blob_header h;
+    struct fmt_blob_header h;
     int rc;
 
-    if (e->type != KEYS_ENTRY_FILE)
+    if (e->type != FMT_ENTRY_FILE)
         return ccr_err_set(EISDIR, "%s: not a file", e->path);
-    keys_dataset_blob_key(e, key, sizeof key);
+    fmt_dataset_blob_key(e, key, sizeof key);
     if ((rc = fetch_stat(ds->store, key, &info)) != 0)
         return ccr_err_wrap(rc, "%s: blob %s: ", e->path, e->blob);
-    if (info.size < KEYS_BLOB_HEADER_LEN)
+    if (info.size < FMT_BLOB_HEADER_LEN)
         return ccr_err_set(EBADMSG, "%s: blob %s is %llu bytes, too short for a header (truncated)", e->path,
                            e->blob, (unsigned long long)info.size);
     if ((rc = fetch_read_range(ds->store, key, 0, sizeof raw, raw)) != 0)
         return ccr_err_wrap(rc, "%s: blob %s: ", e->path, e->blob);
-    if ((rc = keys_blob_header_parse(raw, sizeof raw, &h)) != 0)
+    if ((rc = fmt_blob_header_parse(raw, sizeof raw, &h)) != 0)
         return ccr_err_wrap(EBADMSG, "%s: blob %s: ", e->path, e->blob);
     /* The manifest pins each blob: a blob swapped in from another file, another dataset or
      * an older version has another salt and tag. */
-    if (CRYPTO_memcmp(h.salt, e->salt, KEYS_SALT_LEN) != 0 || CRYPTO_memcmp(h.tag, e->header_tag, KEYS_TAG_LEN) != 0)
+    if (CRYPTO_memcmp(h.salt, e->salt, FMT_SALT_LEN) != 0 || CRYPTO_memcmp(h.tag, e->header_tag, FMT_TAG_LEN) != 0)
         return ccr_err_set(EBADMSG, "%s: blob %s is not the blob the manifest names (header salt or tag differs)",
                            e->path, e->blob);
     if (h.plain_len != e->size || h.log2_block != e->log2_block)
         return ccr_err_set(EBADMSG, "%s: blob %s header disagrees with the manifest on length or block size",
                            e->path, e->blob);
-    if (info.size != keys_blob_object_size(&h))
+    if (info.size != fmt_blob_object_size(&h))
         return ccr_err_set(EBADMSG, "%s: blob %s is %llu bytes but its header implies %llu (%s)", e->path, e->blob,
-                           (unsigned long long)info.size, (unsigned long long)keys_blob_object_size(&h),
-                           info.size < keys_blob_object_size(&h) ? "truncated" : "bytes appended");
-    if ((rc = keys_blob_key_open(ds->dek, &h, out)) != 0)
+                           (unsigned long long)info.size, (unsigned long long)fmt_blob_object_size(&h),
+                           info.size < fmt_blob_object_size(&h) ? "truncated" : "bytes appended");
+    if ((rc = fmt_blob_key_open(ds->dek, &h, out)) != 0)
         return ccr_err_wrap(rc, "%s: ", e->path);
     return 0;
 }
 
-int keys_dataset_read_blocks(struct keys_dataset *ds, const struct keys_manifest_entry *e,
-                             const struct keys_blob_key *k, uint64_t first, uint64_t count, uint8_t *scratch,
+int fmt_dataset_read_blocks(struct fmt_dataset *ds, const struct fmt_manifest_entry *e,
+                             const struct fmt_blob_key *k, uint64_t first, uint64_t count, uint8_t *scratch,
                              uint8_t *out)
 {
-    const struct keys_blob_header *h = &k->header;
-    size_t bs = keys_blob_block_size(h), enc_len = 0;
-    char key[KEYS_BLOB_NAME_MAX + 8];
+    const struct fmt_blob_header *h = &k->header;
+    size_t bs = fmt_blob_block_size(h), enc_len = 0;
+    char key[FMT_BLOB_NAME_MAX + 8];
     int rc;
 
     if (count == 0)
         return 0;
-    if (first + count > keys_blob_block_count(h))
+    if (first + count > fmt_blob_block_count(h))
         return ccr_err_set(EINVAL, "%s: blocks %llu..%llu past the end", e->path, (unsigned long long)first,
                            (unsigned long long)(first + count - 1));
     for (uint64_t i = first; i < first + count; i++)
-        enc_len += keys_blob_block_plain_len(h, i) + KEYS_TAG_LEN;
-    keys_dataset_blob_key(e, key, sizeof key);
-    if ((rc = fetch_read_range(ds->store, key, keys_blob_block_offset(h, first), enc_len, scratch)) != 0)
+        enc_len += fmt_blob_block_plain_len(h, i) + FMT_TAG_LEN;
+    fmt_dataset_blob_key(e, key, sizeof key);
+    if ((rc = fetch_read_range(ds->store, key, fmt_blob_block_offset(h, first), enc_len, scratch)) != 0)
         return ccr_err_wrap(rc, "%s: blob %s: ", e->path, e->blob);
     for (uint64_t i = first, in_off = 0; i < first + count; i++) {
-        size_t plain = keys_blob_block_plain_len(h, i);
-        rc = keys_blob_decrypt_block(k, i, scratch + in_off, plain + KEYS_TAG_LEN, out + (i - first) * bs);
+        size_t plain = fmt_blob_block_plain_len(h, i);
+        rc = fmt_blob_decrypt_block(k, i, scratch + in_off, plain + FMT_TAG_LEN, out + (i - first) * bs);
         if (rc != 0) {
             /* Nothing of this batch may be used: wipe what did authenticate too. */
             OPENSSL_cleanse(out, (i - first) * bs);
             return ccr_err_wrap(EBADMSG, "%s: ", e->path);
         }
-        in_off += plain + KEYS_TAG_LEN;
+        in_off += plain + FMT_TAG_LEN;
     }
     return 0;
 }
@@ -131,53 +131,53 @@ int keys_dataset_read_blocks(struct keys_dataset *ds, const struct keys_manifest
 #define STREAM_BLOCKS_BYTES (4u << 20) /* plaintext fetched per round trip */
 #define STREAM_SLOTS 2                  /* one slot hashed while the next is fetched and decrypted */
 
-int keys_dataset_stream_file(struct keys_dataset *ds, const struct keys_manifest_entry *e, keys_dataset_sink cb,
+int fmt_dataset_stream_file(struct fmt_dataset *ds, const struct fmt_manifest_entry *e, fmt_dataset_sink cb,
                              void *arg)
 {
-    struct keys_blob_key *k = NULL;
-    struct keys_hashpipe *hash = NULL;
-    uint8_t *plain = NULL, *scratch = NULL, digest[KEYS_SHA256_LEN];
+    struct fmt_blob_key *k = NULL;
+    struct fmt_hashpipe *hash = NULL;
+    uint8_t *plain = NULL, *scratch = NULL, digest[FMT_SHA256_LEN];
     uint64_t blocks, per, tickets[STREAM_SLOTS] = {0};
     size_t bs, slot_len = 0;
     int rc;
 
-    if ((rc = keys_dataset_open_file(ds, e, &k)) != 0)
+    if ((rc = fmt_dataset_open_file(ds, e, &k)) != 0)
         return rc;
-    bs = keys_blob_block_size(&k->header);
-    blocks = keys_blob_block_count(&k->header);
+    bs = fmt_blob_block_size(&k->header);
+    blocks = fmt_blob_block_count(&k->header);
     per = STREAM_BLOCKS_BYTES / bs ? STREAM_BLOCKS_BYTES / bs : 1;
     if (per > blocks)
         per = blocks ? blocks : 1;
     slot_len = per * bs;
     plain = ccr_secmem_alloc(STREAM_SLOTS * slot_len);
-    scratch = malloc(per * (bs + KEYS_TAG_LEN));
+    scratch = malloc(per * (bs + FMT_TAG_LEN));
     if (plain == NULL || scratch == NULL) {
         rc = ENOMEM;
         goto out;
     }
-    if ((rc = keys_hashpipe_start(&hash)) != 0)
+    if ((rc = fmt_hashpipe_start(&hash)) != 0)
         goto out;
     for (uint64_t i = 0, round = 0; i < blocks; i += per, round++) {
         uint64_t n = blocks - i < per ? blocks - i : per;
-        size_t got = (size_t)((n - 1) * bs + keys_blob_block_plain_len(&k->header, i + n - 1));
+        size_t got = (size_t)((n - 1) * bs + fmt_blob_block_plain_len(&k->header, i + n - 1));
         uint8_t *p = plain + (round % STREAM_SLOTS) * slot_len;
         if (round >= STREAM_SLOTS)
-            keys_hashpipe_wait(hash, tickets[round % STREAM_SLOTS]);
-        if ((rc = keys_dataset_read_blocks(ds, e, k, i, n, scratch, p)) != 0)
+            fmt_hashpipe_wait(hash, tickets[round % STREAM_SLOTS]);
+        if ((rc = fmt_dataset_read_blocks(ds, e, k, i, n, scratch, p)) != 0)
             goto out;
-        tickets[round % STREAM_SLOTS] = keys_hashpipe_push(hash, p, got);
+        tickets[round % STREAM_SLOTS] = fmt_hashpipe_push(hash, p, got);
         if ((rc = cb(arg, p, got, i * bs)) != 0)
             goto out;
     }
-    keys_hashpipe_finish(hash, digest);
+    fmt_hashpipe_finish(hash, digest);
     hash = NULL;
     if (CRYPTO_memcmp(digest, e->sha256, sizeof digest) != 0)
         rc = ccr_err_set(EBADMSG, "%s: plaintext SHA-256 differs from the manifest", e->path);
 out:
     if (hash != NULL)
-        keys_hashpipe_finish(hash, NULL);
+        fmt_hashpipe_finish(hash, NULL);
     ccr_secmem_free(plain, STREAM_SLOTS * slot_len);
     free(scratch);
-    keys_blob_key_free(k);
+    fmt_blob_key_free(k);
     return rc;
 }

@@ -1,5 +1,6 @@
-#include "keys/dek.h"
-#include "keys/crypto.h"
+#include "format/dek.h"
+#include "format/crypto.h"
+#include "common/random.h"
 #include "common/err.h"
 #include "common/fileio.h"
 #include "common/log.h"
@@ -12,28 +13,28 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int keys_dek_from_bytes(const uint8_t *bytes, size_t len, struct keys_dek **out)
+int fmt_dek_from_bytes(const uint8_t *bytes, size_t len, struct fmt_dek **out)
 {
-    struct keys_dek *dek;
+    struct fmt_dek *dek;
 
-    if (len != KEYS_DEK_LEN)
-        return ccr_err_set(EINVAL, "a key is %d bytes, not %zu", KEYS_DEK_LEN, len);
+    if (len != FMT_DEK_LEN)
+        return ccr_err_set(EINVAL, "a key is %d bytes, not %zu", FMT_DEK_LEN, len);
     dek = calloc(1, sizeof *dek);
     if (dek == NULL)
         return ENOMEM;
-    dek->bytes = ccr_secmem_alloc(KEYS_DEK_LEN);
+    dek->bytes = ccr_secmem_alloc(FMT_DEK_LEN);
     if (dek->bytes == NULL) {
         free(dek);
         return ENOMEM;
     }
-    memcpy(dek->bytes, bytes, KEYS_DEK_LEN);
+    memcpy(dek->bytes, bytes, FMT_DEK_LEN);
     *out = dek;
     return 0;
 }
 
-int keys_dek_load_file(const char *path, struct keys_dek **out)
+int fmt_dek_load_file(const char *path, struct fmt_dek **out)
 {
-    uint8_t *buf = ccr_secmem_alloc(KEYS_DEK_LEN + 1);
+    uint8_t *buf = ccr_secmem_alloc(FMT_DEK_LEN + 1);
     struct stat st;
     ssize_t n;
     int fd, rc;
@@ -50,41 +51,41 @@ int keys_dek_load_file(const char *path, struct keys_dek **out)
         goto out;
     }
     /* Read one byte more than a key so a long file is noticed without trusting st_size. */
-    n = read(fd, buf, KEYS_DEK_LEN + 1);
+    n = read(fd, buf, FMT_DEK_LEN + 1);
     if (n < 0) {
         rc = ccr_err_set(errno, "key file %s: %s", path, strerror(errno));
         goto out;
     }
-    if (n != KEYS_DEK_LEN) {
+    if (n != FMT_DEK_LEN) {
         rc = ccr_err_set(EINVAL, "key file %s: %s (%s %d bytes; make one with 'ccrfs keygen')", path,
-                         n < KEYS_DEK_LEN ? "too short" : "too long", "a key is exactly", KEYS_DEK_LEN);
+                         n < FMT_DEK_LEN ? "too short" : "too long", "a key is exactly", FMT_DEK_LEN);
         goto out;
     }
     if (st.st_mode & 077)
         ccr_log_warn("key file %s is readable by others (mode %03o); chmod 600 it", path,
                      (unsigned)(st.st_mode & 0777));
-    rc = keys_dek_from_bytes(buf, KEYS_DEK_LEN, out);
+    rc = fmt_dek_from_bytes(buf, FMT_DEK_LEN, out);
 out:
     if (fd >= 0)
         close(fd);
-    ccr_secmem_free(buf, KEYS_DEK_LEN + 1);
+    ccr_secmem_free(buf, FMT_DEK_LEN + 1);
     return rc;
 }
 
-int keys_dek_generate_file(const char *path)
+int fmt_dek_generate_file(const char *path)
 {
-    uint8_t *key = ccr_secmem_alloc(KEYS_DEK_LEN);
+    uint8_t *key = ccr_secmem_alloc(FMT_DEK_LEN);
     int fd, rc;
 
     if (key == NULL)
         return ENOMEM;
-    rc = keys_random(key, KEYS_DEK_LEN);
+    rc = ccr_random(key, FMT_DEK_LEN);
     if (rc == 0) {
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0) {
             rc = ccr_err_set(errno, "%s: %s", path, errno == EEXIST ? "already exists; not overwriting a key" : strerror(errno));
         } else {
-            rc = ccr_write_all(fd, key, KEYS_DEK_LEN);
+            rc = ccr_write_all(fd, key, FMT_DEK_LEN);
             if (rc == 0 && fsync(fd) != 0)
                 rc = errno;
             close(fd);
@@ -94,14 +95,14 @@ int keys_dek_generate_file(const char *path)
             }
         }
     }
-    ccr_secmem_free(key, KEYS_DEK_LEN);
+    ccr_secmem_free(key, FMT_DEK_LEN);
     return rc;
 }
 
-void keys_dek_free(struct keys_dek *dek)
+void fmt_dek_free(struct fmt_dek *dek)
 {
     if (dek == NULL)
         return;
-    ccr_secmem_free(dek->bytes, KEYS_DEK_LEN);
+    ccr_secmem_free(dek->bytes, FMT_DEK_LEN);
     free(dek);
 }

@@ -1,4 +1,4 @@
-#include "keys/blobsrc.h"
+#include "format/blobsrc.h"
 #include "common/err.h"
 #include "common/secmem.h"
 
@@ -8,16 +8,16 @@
 
 static int blobsrc_read(const struct fetch_source *src, uint64_t offset, void *buf, size_t len)
 {
-    const struct keys_blobsrc *bs = (const struct keys_blobsrc *)src;
-    const struct keys_blob_header *h = &bs->key->header;
-    size_t block = keys_blob_block_size(h), stride = block + KEYS_TAG_LEN;
+    const struct fmt_blobsrc *bs = (const struct fmt_blobsrc *)src;
+    const struct fmt_blob_header *h = &bs->key->header;
+    size_t block = fmt_blob_block_size(h), stride = block + FMT_TAG_LEN;
     uint8_t *out = buf, *plain = NULL, *sealed = NULL;
     int rc = 0;
 
     if (offset > src->len || len > src->len - offset)
         return ccr_err_set(EINVAL, "blob range past its end");
-    if (offset < KEYS_BLOB_HEADER_LEN) {
-        size_t n = KEYS_BLOB_HEADER_LEN - offset < len ? (size_t)(KEYS_BLOB_HEADER_LEN - offset) : len;
+    if (offset < FMT_BLOB_HEADER_LEN) {
+        size_t n = FMT_BLOB_HEADER_LEN - offset < len ? (size_t)(FMT_BLOB_HEADER_LEN - offset) : len;
         memcpy(out, h->raw + offset, n);
         out += n;
         offset += n;
@@ -32,14 +32,14 @@ static int blobsrc_read(const struct fetch_source *src, uint64_t offset, void *b
         goto out;
     }
     while (len > 0) {
-        uint64_t i = (offset - KEYS_BLOB_HEADER_LEN) / stride;
-        size_t in = (size_t)((offset - KEYS_BLOB_HEADER_LEN) % stride);
-        size_t plen = keys_blob_block_plain_len(h, i), n;
+        uint64_t i = (offset - FMT_BLOB_HEADER_LEN) / stride;
+        size_t in = (size_t)((offset - FMT_BLOB_HEADER_LEN) % stride);
+        size_t plen = fmt_blob_block_plain_len(h, i), n;
         if ((rc = bs->read(bs->arg, plain, plen, i * block)) != 0)
             goto out;
-        if ((rc = keys_blob_encrypt_block(bs->key, i, plain, plen, sealed)) != 0)
+        if ((rc = fmt_blob_encrypt_block(bs->key, i, plain, plen, sealed)) != 0)
             goto out;
-        n = plen + KEYS_TAG_LEN - in < len ? plen + KEYS_TAG_LEN - in : len;
+        n = plen + FMT_TAG_LEN - in < len ? plen + FMT_TAG_LEN - in : len;
         memcpy(out, sealed + in, n);
         out += n;
         offset += n;
@@ -51,10 +51,10 @@ out:
     return rc;
 }
 
-void keys_blobsrc_init(struct keys_blobsrc *bs, const struct keys_blob_key *key, keys_plain_reader read, void *arg)
+void fmt_blobsrc_init(struct fmt_blobsrc *bs, const struct fmt_blob_key *key, fmt_plain_reader read, void *arg)
 {
     memset(bs, 0, sizeof *bs);
-    bs->src.len = keys_blob_object_size(&key->header);
+    bs->src.len = fmt_blob_object_size(&key->header);
     bs->src.read = blobsrc_read;
     bs->src.fd = -1;
     bs->key = key;
@@ -62,7 +62,7 @@ void keys_blobsrc_init(struct keys_blobsrc *bs, const struct keys_blob_key *key,
     bs->arg = arg;
 }
 
-int keys_plain_sha256(keys_plain_reader read, void *arg, uint64_t plain_len, uint8_t out[KEYS_SHA256_LEN])
+int fmt_plain_sha256(fmt_plain_reader read, void *arg, uint64_t plain_len, uint8_t out[FMT_SHA256_LEN])
 {
     size_t step = 1u << 20;
     uint8_t *buf = ccr_secmem_alloc(step);

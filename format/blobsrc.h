@@ -2,26 +2,26 @@
  * them encrypted on the fly from a plaintext reader, so a file can be sealed into a store
  * with no temporary copy, clear or encrypted. Block nonces are deterministic, so any range
  * can be produced in any order, and again on a retry. */
-#ifndef CCRFS_KEYS_BLOBSRC_H
-#define CCRFS_KEYS_BLOBSRC_H
+#ifndef CCRFS_FORMAT_BLOBSRC_H
+#define CCRFS_FORMAT_BLOBSRC_H
 
 #include "fetch/store.h"
-#include "keys/blob.h"
+#include "format/blob.h"
 
 /* Reads exactly len plaintext bytes at off. */
-typedef int (*keys_plain_reader)(void *arg, void *buf, size_t len, uint64_t off);
+typedef int (*fmt_plain_reader)(void *arg, void *buf, size_t len, uint64_t off);
 
-struct keys_blobsrc {
+struct fmt_blobsrc {
     struct fetch_source src; /* hand &src to fetch_put; it must stay first */
-    const struct keys_blob_key *key;
-    keys_plain_reader read;
+    const struct fmt_blob_key *key;
+    fmt_plain_reader read;
     void *arg;
 };
 
 /* Prepares bs so that bs->src yields the whole blob (header, blocks, tags) of key's file. */
-void keys_blobsrc_init(struct keys_blobsrc *bs, const struct keys_blob_key *key, keys_plain_reader read, void *arg);
+void fmt_blobsrc_init(struct fmt_blobsrc *bs, const struct fmt_blob_key *key, fmt_plain_reader read, void *arg);
 
 /* SHA-256 of plain_len bytes read through read, in 1 MiB steps. */
-int keys_plain_sha256(keys_plain_reader read, void *arg, uint64_t plain_len, uint8_t out[KEYS_SHA256_LEN]);
+int fmt_plain_sha256(fmt_plain_reader read, void *arg, uint64_t plain_len, uint8_t out[FMT_SHA256_LEN]);
 
 #endif

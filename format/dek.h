@@ -1,23 +1,23 @@
 /* The data encryption key (DEK): 32 bytes in locked memory, wiped when freed.
  * Nothing here knows where the key came from (a key file, a broker, Azure SKR). */
-#ifndef CCRFS_KEYS_DEK_H
-#define CCRFS_KEYS_DEK_H
+#ifndef CCRFS_FORMAT_DEK_H
+#define CCRFS_FORMAT_DEK_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define KEYS_DEK_LEN 32
+#define FMT_DEK_LEN 32
 
-struct keys_dek {
-    uint8_t *bytes; /* KEYS_DEK_LEN bytes of locked memory */
+struct fmt_dek {
+    uint8_t *bytes; /* FMT_DEK_LEN bytes of locked memory */
 };
 
 /* Copies 32 bytes into a new key; the caller wipes its own copy. */
-int keys_dek_from_bytes(const uint8_t *bytes, size_t len, struct keys_dek **out);
+int fmt_dek_from_bytes(const uint8_t *bytes, size_t len, struct fmt_dek **out);
 /* Reads a key file: exactly 32 raw bytes. Names the problem (missing, short, long). */
-int keys_dek_load_file(const char *path, struct keys_dek **out);
+int fmt_dek_load_file(const char *path, struct fmt_dek **out);
 /* Creates a key file with 32 fresh random bytes, mode 0600; EEXIST when path exists. */
-int keys_dek_generate_file(const char *path);
-void keys_dek_free(struct keys_dek *dek);
+int fmt_dek_generate_file(const char *path);
+void fmt_dek_free(struct fmt_dek *dek);
 
 #endif

@@ -1,47 +1,47 @@
 /* A dataset as read through a store: the manifest authenticated and pinned to its id, and
  * each file's blob checked against its manifest entry before a byte of it is trusted. */
-#ifndef CCRFS_KEYS_DATASET_H
-#define CCRFS_KEYS_DATASET_H
+#ifndef CCRFS_FORMAT_DATASET_H
+#define CCRFS_FORMAT_DATASET_H
 
 #include "fetch/store.h"
-#include "keys/blob.h"
-#include "keys/dek.h"
-#include "keys/manifest.h"
+#include "format/blob.h"
+#include "format/dek.h"
+#include "format/manifest.h"
 
-struct keys_dataset {
+struct fmt_dataset {
     struct fetch_store *store;   /* not owned */
-    const struct keys_dek *dek;  /* not owned */
-    struct keys_manifest manifest;
-    char id[KEYS_DATASET_ID_LEN + 1];
+    const struct fmt_dek *dek;  /* not owned */
+    struct fmt_manifest manifest;
+    char id[FMT_DATASET_ID_LEN + 1];
 };
 
 /* Reads manifest.ccrfs, computes the dataset id, compares it with expect_id when given
  * (EPERM "dataset id mismatch" otherwise), and authenticates and decodes the manifest. */
-int keys_dataset_open(struct fetch_store *store, const struct keys_dek *dek, const char *expect_id,
-                      struct keys_dataset **out);
-void keys_dataset_close(struct keys_dataset *ds);
+int fmt_dataset_open(struct fetch_store *store, const struct fmt_dek *dek, const char *expect_id,
+                      struct fmt_dataset **out);
+void fmt_dataset_close(struct fmt_dataset *ds);
 
 /* The blob object key of an entry: "blobs/<name>". */
-void keys_dataset_blob_key(const struct keys_manifest_entry *e, char *out, size_t out_len);
+void fmt_dataset_blob_key(const struct fmt_manifest_entry *e, char *out, size_t out_len);
 
 /* Reads a file's blob header and checks it against the manifest entry (salt, tag, length,
  * block size) and the object size the store reports; then derives the file key and
  * authenticates the header. EBADMSG with a message naming the file on any mismatch. */
-int keys_dataset_open_file(struct keys_dataset *ds, const struct keys_manifest_entry *e,
-                           struct keys_blob_key **out);
+int fmt_dataset_open_file(struct fmt_dataset *ds, const struct fmt_manifest_entry *e,
+                           struct fmt_blob_key **out);
 
 /* Fetches and decrypts blocks [first, first+count) of an open file into out (which holds
  * count << log2_block bytes); EBADMSG naming the first block that fails. scratch holds the
  * ciphertext and must be count * (block + 16) bytes. */
-int keys_dataset_read_blocks(struct keys_dataset *ds, const struct keys_manifest_entry *e,
-                             const struct keys_blob_key *k, uint64_t first, uint64_t count, uint8_t *scratch,
+int fmt_dataset_read_blocks(struct fmt_dataset *ds, const struct fmt_manifest_entry *e,
+                             const struct fmt_blob_key *k, uint64_t first, uint64_t count, uint8_t *scratch,
                              uint8_t *out);
 
 /* Streams a whole file's plaintext through cb in order, authenticating every block and,
  * at the end, the plaintext SHA-256 against the manifest. Nothing reaches cb before its
  * block authenticated; the final hash check fails with EBADMSG after the last cb. */
-typedef int (*keys_dataset_sink)(void *arg, const uint8_t *plain, size_t len, uint64_t offset);
-int keys_dataset_stream_file(struct keys_dataset *ds, const struct keys_manifest_entry *e, keys_dataset_sink cb,
+typedef int (*fmt_dataset_sink)(void *arg, const uint8_t *plain, size_t len, uint64_t offset);
+int fmt_dataset_stream_file(struct fmt_dataset *ds, const struct fmt_manifest_entry *e, fmt_dataset_sink cb,
                              void *arg);
 
 #endif

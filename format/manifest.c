@@ -1,4 +1,5 @@
-#include "keys/manifest.h"
+#include "format/manifest.h"
+#include "common/random.h"
 #include "common/bytes.h"
 #include "common/encoding.h"
 #include "common/err.h"
@@ -7,13 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-int keys_manifest_add(struct keys_manifest *m, const struct keys_manifest_entry *e)
+int fmt_manifest_add(struct fmt_manifest *m, const struct fmt_manifest_entry *e)
 {
-    struct keys_manifest_entry *slot;
+    struct fmt_manifest_entry *slot;
 
     if (m->count == m->cap) {
         size_t cap = m->cap ? m->cap * 2 : 64;
-        struct keys_manifest_entry *grown = realloc(m->entries, cap * sizeof *grown);
+        struct fmt_manifest_entry *grown = realloc(m->entries, cap * sizeof *grown);
         if (grown == NULL)
             return ENOMEM;
         m->entries = grown;
@@ -30,16 +31,16 @@ int keys_manifest_add(struct keys_manifest *m, const struct keys_manifest_entry 
 
 static int entry_cmp(const void *a, const void *b)
 {
-    return strcmp(((const struct keys_manifest_entry *)a)->path, ((const struct keys_manifest_entry *)b)->path);
+    return strcmp(((const struct fmt_manifest_entry *)a)->path, ((const struct fmt_manifest_entry *)b)->path);
 }
 
-void keys_manifest_sort(struct keys_manifest *m)
+void fmt_manifest_sort(struct fmt_manifest *m)
 {
     if (m->count > 1)
         qsort(m->entries, m->count, sizeof m->entries[0], entry_cmp);
 }
 
-void keys_manifest_free(struct keys_manifest *m)
+void fmt_manifest_free(struct fmt_manifest *m)
 {
     for (size_t i = 0; i < m->count; i++)
         free(m->entries[i].path);
@@ -47,7 +48,7 @@ void keys_manifest_free(struct keys_manifest *m)
     memset(m, 0, sizeof *m);
 }
 
-const struct keys_manifest_entry *keys_manifest_find(const struct keys_manifest *m, const char *path)
+const struct fmt_manifest_entry *fmt_manifest_find(const struct fmt_manifest *m, const char *path)
 {
     size_t lo = 0, hi = m->count;
     while (lo < hi) {
@@ -63,13 +64,13 @@ const struct keys_manifest_entry *keys_manifest_find(const struct keys_manifest 
     return NULL;
 }
 
-const char *keys_manifest_path_problem(const char *path, size_t len)
+const char *fmt_manifest_path_problem(const char *path, size_t len)
 {
     size_t start = 0;
 
     if (len == 0)
         return "empty path";
-    if (len > KEYS_PATH_MAX)
+    if (len > FMT_PATH_MAX)
         return "path longer than 4096 bytes";
     if (memchr(path, '\0', len) != NULL)
         return "path contains a NUL byte";
@@ -93,7 +94,7 @@ const char *keys_manifest_path_problem(const char *path, size_t len)
 static int blob_name_ok(const char *name)
 {
     size_t n = strlen(name);
-    if (n == 0 || n > KEYS_BLOB_NAME_MAX)
+    if (n == 0 || n > FMT_BLOB_NAME_MAX)
         return 0;
     for (size_t i = 0; i < n; i++)
         if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
@@ -102,7 +103,7 @@ static int blob_name_ok(const char *name)
 }
 
 /* The parent of a path must be the root or a folder listed before it. */
-static int parent_present(const struct keys_manifest *m, size_t upto, const char *path)
+static int parent_present(const struct fmt_manifest *m, size_t upto, const char *path)
 {
     const char *slash = strrchr(path, '/');
     size_t plen;
@@ -111,26 +112,26 @@ static int parent_present(const struct keys_manifest *m, size_t upto, const char
     plen = (size_t)(slash - path);
     /* Entries are sorted, so the parent, if listed, comes earlier; search backwards. */
     for (size_t j = upto; j-- > 0;) {
-        const struct keys_manifest_entry *p = &m->entries[j];
+        const struct fmt_manifest_entry *p = &m->entries[j];
         if (strlen(p->path) == plen && memcmp(p->path, path, plen) == 0)
-            return p->type == KEYS_ENTRY_DIR;
+            return p->type == FMT_ENTRY_DIR;
         if (strncmp(p->path, path, plen) < 0)
             break;
     }
     return 0;
 }
 
-static int entry_problem(const struct keys_manifest *m, size_t i)
+static int entry_problem(const struct fmt_manifest *m, size_t i)
 {
-    const struct keys_manifest_entry *e = &m->entries[i];
-    const char *why = keys_manifest_path_problem(e->path, strlen(e->path));
+    const struct fmt_manifest_entry *e = &m->entries[i];
+    const char *why = fmt_manifest_path_problem(e->path, strlen(e->path));
 
     if (why != NULL)
         return ccr_err_set(EINVAL, "entry %zu: %s", i, why);
     if (i > 0 && strcmp(m->entries[i - 1].path, e->path) >= 0)
         return ccr_err_set(EINVAL, "entry %zu (%s): %s", i, e->path,
                            strcmp(m->entries[i - 1].path, e->path) == 0 ? "duplicate path" : "entries out of order");
-    if (e->type != KEYS_ENTRY_FILE && e->type != KEYS_ENTRY_DIR)
+    if (e->type != FMT_ENTRY_FILE && e->type != FMT_ENTRY_DIR)
         return ccr_err_set(EINVAL, "entry %zu (%s): unknown type %u", i, e->path, e->type);
     if (e->mode & ~07777u)
         return ccr_err_set(EINVAL, "entry %zu (%s): mode %o has bits beyond 07777", i, e->path, e->mode);
@@ -138,9 +139,9 @@ static int entry_problem(const struct keys_manifest *m, size_t i)
         return ccr_err_set(EINVAL, "entry %zu (%s): mtime nanoseconds out of range", i, e->path);
     if (!parent_present(m, i, e->path))
         return ccr_err_set(EINVAL, "entry %zu (%s): parent folder is not listed before it", i, e->path);
-    if (e->type == KEYS_ENTRY_DIR && e->size != 0)
+    if (e->type == FMT_ENTRY_DIR && e->size != 0)
         return ccr_err_set(EINVAL, "entry %zu (%s): a folder with a size", i, e->path);
-    if (e->type == KEYS_ENTRY_FILE) {
+    if (e->type == FMT_ENTRY_FILE) {
         if (e->log2_block < 12 || e->log2_block > 20)
             return ccr_err_set(EINVAL, "entry %zu (%s): block size 2^%u outside 2^12..2^20", i, e->path,
                                e->log2_block);
@@ -152,7 +153,7 @@ static int entry_problem(const struct keys_manifest *m, size_t i)
     return 0;
 }
 
-int keys_manifest_validate(const struct keys_manifest *m)
+int fmt_manifest_validate(const struct fmt_manifest *m)
 {
     for (size_t i = 0; i < m->count; i++) {
         int rc = entry_problem(m, i);
@@ -163,22 +164,22 @@ int keys_manifest_validate(const struct keys_manifest *m)
 }
 
 #define ENTRY_FIXED_LEN (2 + 1 + 4 + 8 + 8 + 4)
-#define ENTRY_FILE_LEN  (1 + 1 + KEYS_SALT_LEN + KEYS_TAG_LEN + KEYS_SHA256_LEN)
+#define ENTRY_FILE_LEN  (1 + 1 + FMT_SALT_LEN + FMT_TAG_LEN + FMT_SHA256_LEN)
 
-int keys_manifest_encode(const struct keys_manifest *m, uint8_t **out, size_t *out_len)
+int fmt_manifest_encode(const struct fmt_manifest *m, uint8_t **out, size_t *out_len)
 {
     size_t len = 4, o = 0;
     uint8_t *buf;
-    int rc = keys_manifest_validate(m);
+    int rc = fmt_manifest_validate(m);
 
     if (rc != 0)
         return rc;
     if (m->count > UINT32_MAX)
         return ccr_err_set(EINVAL, "too many entries");
     for (size_t i = 0; i < m->count; i++) {
-        const struct keys_manifest_entry *e = &m->entries[i];
+        const struct fmt_manifest_entry *e = &m->entries[i];
         len += ENTRY_FIXED_LEN + strlen(e->path);
-        if (e->type == KEYS_ENTRY_FILE)
+        if (e->type == FMT_ENTRY_FILE)
             len += ENTRY_FILE_LEN + strlen(e->blob);
     }
     buf = malloc(len);
@@ -187,7 +188,7 @@ int keys_manifest_encode(const struct keys_manifest *m, uint8_t **out, size_t *o
     ccr_put_le32(buf, (uint32_t)m->count);
     o = 4;
     for (size_t i = 0; i < m->count; i++) {
-        const struct keys_manifest_entry *e = &m->entries[i];
+        const struct fmt_manifest_entry *e = &m->entries[i];
         size_t plen = strlen(e->path);
         ccr_put_le16(buf + o, (uint16_t)plen);
         memcpy(buf + o + 2, e->path, plen);
@@ -198,16 +199,16 @@ int keys_manifest_encode(const struct keys_manifest *m, uint8_t **out, size_t *o
         ccr_put_le64(buf + o + 12, (uint64_t)e->mtime_sec);
         ccr_put_le32(buf + o + 20, e->mtime_nsec);
         o += 24;
-        if (e->type == KEYS_ENTRY_FILE) {
+        if (e->type == FMT_ENTRY_FILE) {
             size_t blen = strlen(e->blob);
             buf[o++] = e->log2_block;
             buf[o++] = (uint8_t)blen;
             memcpy(buf + o, e->blob, blen);
             o += blen;
-            memcpy(buf + o, e->salt, KEYS_SALT_LEN);
-            memcpy(buf + o + KEYS_SALT_LEN, e->header_tag, KEYS_TAG_LEN);
-            memcpy(buf + o + KEYS_SALT_LEN + KEYS_TAG_LEN, e->sha256, KEYS_SHA256_LEN);
-            o += KEYS_SALT_LEN + KEYS_TAG_LEN + KEYS_SHA256_LEN;
+            memcpy(buf + o, e->salt, FMT_SALT_LEN);
+            memcpy(buf + o + FMT_SALT_LEN, e->header_tag, FMT_TAG_LEN);
+            memcpy(buf + o + FMT_SALT_LEN + FMT_TAG_LEN, e->sha256, FMT_SHA256_LEN);
+            o += FMT_SALT_LEN + FMT_TAG_LEN + FMT_SHA256_LEN;
         }
     }
     *out = buf;
@@ -215,7 +216,7 @@ int keys_manifest_encode(const struct keys_manifest *m, uint8_t **out, size_t *o
     return 0;
 }
 
-int keys_manifest_decode(const uint8_t *buf, size_t len, struct keys_manifest *m)
+int fmt_manifest_decode(const uint8_t *buf, size_t len, struct fmt_manifest *m)
 {
     size_t o = 4;
     uint32_t count;
@@ -233,7 +234,7 @@ int keys_manifest_decode(const uint8_t *buf, size_t len, struct keys_manifest *m
         return ENOMEM;
     m->cap = count ? count : 1;
     for (uint32_t i = 0; i < count; i++) {
-        struct keys_manifest_entry *e = &m->entries[i];
+        struct fmt_manifest_entry *e = &m->entries[i];
         uint16_t plen;
         if (len - o < 2 || len - o - 2 < (plen = ccr_get_le16(buf + o)) ||
             len - o - 2 - plen < ENTRY_FIXED_LEN - 2) {
@@ -248,8 +249,8 @@ int keys_manifest_decode(const uint8_t *buf, size_t len, struct keys_manifest *m
         memcpy(e->path, buf + o + 2, plen);
         e->path[plen] = '\0';
         m->count++;
-        if (keys_manifest_path_problem((const char *)buf + o + 2, plen) != NULL) {
-            rc = ccr_err_set(EINVAL, "entry %u: %s", i, keys_manifest_path_problem((const char *)buf + o + 2, plen));
+        if (fmt_manifest_path_problem((const char *)buf + o + 2, plen) != NULL) {
+            rc = ccr_err_set(EINVAL, "entry %u: %s", i, fmt_manifest_path_problem((const char *)buf + o + 2, plen));
             goto fail;
         }
         o += 2 + plen;
@@ -259,25 +260,25 @@ int keys_manifest_decode(const uint8_t *buf, size_t len, struct keys_manifest *m
         e->mtime_sec = (int64_t)ccr_get_le64(buf + o + 12);
         e->mtime_nsec = ccr_get_le32(buf + o + 20);
         o += 24;
-        if (e->type == KEYS_ENTRY_FILE) {
+        if (e->type == FMT_ENTRY_FILE) {
             uint8_t blen;
-            if (len - o < 2 || len - o - 2 < (size_t)(blen = buf[o + 1]) + KEYS_SALT_LEN + KEYS_TAG_LEN +
-                                                           KEYS_SHA256_LEN) {
+            if (len - o < 2 || len - o - 2 < (size_t)(blen = buf[o + 1]) + FMT_SALT_LEN + FMT_TAG_LEN +
+                                                           FMT_SHA256_LEN) {
                 rc = ccr_err_set(EINVAL, "entry %u (%s): truncated", i, e->path);
                 goto fail;
             }
             e->log2_block = buf[o];
-            if (blen > KEYS_BLOB_NAME_MAX || memchr(buf + o + 2, '\0', blen) != NULL) {
+            if (blen > FMT_BLOB_NAME_MAX || memchr(buf + o + 2, '\0', blen) != NULL) {
                 rc = ccr_err_set(EINVAL, "entry %u (%s): blob name is not 1-64 lowercase hex digits", i, e->path);
                 goto fail;
             }
             memcpy(e->blob, buf + o + 2, blen);
             e->blob[blen] = '\0';
             o += 2 + blen;
-            memcpy(e->salt, buf + o, KEYS_SALT_LEN);
-            memcpy(e->header_tag, buf + o + KEYS_SALT_LEN, KEYS_TAG_LEN);
-            memcpy(e->sha256, buf + o + KEYS_SALT_LEN + KEYS_TAG_LEN, KEYS_SHA256_LEN);
-            o += KEYS_SALT_LEN + KEYS_TAG_LEN + KEYS_SHA256_LEN;
+            memcpy(e->salt, buf + o, FMT_SALT_LEN);
+            memcpy(e->header_tag, buf + o + FMT_SALT_LEN, FMT_TAG_LEN);
+            memcpy(e->sha256, buf + o + FMT_SALT_LEN + FMT_TAG_LEN, FMT_SHA256_LEN);
+            o += FMT_SALT_LEN + FMT_TAG_LEN + FMT_SHA256_LEN;
         }
         if ((rc = entry_problem(m, i)) != 0)
             goto fail;
@@ -288,125 +289,125 @@ int keys_manifest_decode(const uint8_t *buf, size_t len, struct keys_manifest *m
     }
     return 0;
 fail:
-    keys_manifest_free(m);
+    fmt_manifest_free(m);
     return rc;
 }
 
-static void manifest_nonce(uint8_t nonce[KEYS_NONCE_LEN])
+static void manifest_nonce(uint8_t nonce[FMT_NONCE_LEN])
 {
-    memset(nonce, 0, KEYS_NONCE_LEN);
+    memset(nonce, 0, FMT_NONCE_LEN);
     nonce[0] = 0x03; /* distinct from every blob nonce flag, though the keys differ anyway */
 }
 
-int keys_manifest_seal(const struct keys_dek *dek, const struct keys_manifest *m, const uint8_t *salt_or_null,
+int fmt_manifest_seal(const struct fmt_dek *dek, const struct fmt_manifest *m, const uint8_t *salt_or_null,
                        uint8_t **out, size_t *out_len)
 {
     uint8_t *payload = NULL, *obj = NULL, *key = NULL;
-    uint8_t nonce[KEYS_NONCE_LEN];
+    uint8_t nonce[FMT_NONCE_LEN];
     size_t plen;
-    int rc = keys_manifest_encode(m, &payload, &plen);
+    int rc = fmt_manifest_encode(m, &payload, &plen);
 
     if (rc != 0)
         return rc;
-    obj = malloc(KEYS_MANIFEST_HEADER_LEN + plen + KEYS_TAG_LEN);
-    key = ccr_secmem_alloc(KEYS_KEY_LEN);
+    obj = malloc(FMT_MANIFEST_HEADER_LEN + plen + FMT_TAG_LEN);
+    key = ccr_secmem_alloc(FMT_KEY_LEN);
     if (obj == NULL || key == NULL) {
         rc = ENOMEM;
         goto out;
     }
-    memset(obj, 0, KEYS_MANIFEST_HEADER_LEN);
-    memcpy(obj, KEYS_MANIFEST_MAGIC, 8);
-    ccr_put_le16(obj + 8, KEYS_MANIFEST_VERSION);
+    memset(obj, 0, FMT_MANIFEST_HEADER_LEN);
+    memcpy(obj, FMT_MANIFEST_MAGIC, 8);
+    ccr_put_le16(obj + 8, FMT_MANIFEST_VERSION);
     obj[10] = 1; /* AES-256-GCM */
     ccr_put_le64(obj + 16, plen);
     if (salt_or_null != NULL)
-        memcpy(obj + 24, salt_or_null, KEYS_SALT_LEN);
-    else if ((rc = keys_random(obj + 24, KEYS_SALT_LEN)) != 0)
+        memcpy(obj + 24, salt_or_null, FMT_SALT_LEN);
+    else if ((rc = ccr_random(obj + 24, FMT_SALT_LEN)) != 0)
         goto out;
-    if ((rc = keys_hkdf_sha256(dek->bytes, KEYS_DEK_LEN, obj + 24, KEYS_SALT_LEN, KEYS_MANIFEST_HKDF_INFO, key,
-                               KEYS_KEY_LEN)) != 0)
+    if ((rc = fmt_hkdf_sha256(dek->bytes, FMT_DEK_LEN, obj + 24, FMT_SALT_LEN, FMT_MANIFEST_HKDF_INFO, key,
+                               FMT_KEY_LEN)) != 0)
         goto out;
     manifest_nonce(nonce);
-    rc = keys_gcm_seal(key, nonce, obj, KEYS_MANIFEST_HEADER_LEN, payload, plen, obj + KEYS_MANIFEST_HEADER_LEN,
-                       obj + KEYS_MANIFEST_HEADER_LEN + plen);
+    rc = fmt_gcm_seal(key, nonce, obj, FMT_MANIFEST_HEADER_LEN, payload, plen, obj + FMT_MANIFEST_HEADER_LEN,
+                       obj + FMT_MANIFEST_HEADER_LEN + plen);
 out:
     ccr_freezero(payload, plen);
-    ccr_secmem_free(key, KEYS_KEY_LEN);
+    ccr_secmem_free(key, FMT_KEY_LEN);
     if (rc != 0) {
         free(obj);
         return rc;
     }
     *out = obj;
-    *out_len = KEYS_MANIFEST_HEADER_LEN + plen + KEYS_TAG_LEN;
+    *out_len = FMT_MANIFEST_HEADER_LEN + plen + FMT_TAG_LEN;
     return 0;
 }
 
-int keys_manifest_peek(const uint8_t *obj, size_t len, uint64_t *payload_len)
+int fmt_manifest_peek(const uint8_t *obj, size_t len, uint64_t *payload_len)
 {
     uint64_t plen;
 
-    if (len < KEYS_MANIFEST_HEADER_LEN + KEYS_TAG_LEN)
+    if (len < FMT_MANIFEST_HEADER_LEN + FMT_TAG_LEN)
         return ccr_err_set(EINVAL, "too short for a ccrfs manifest (%zu bytes)", len);
-    if (memcmp(obj, KEYS_MANIFEST_MAGIC, 8) != 0)
+    if (memcmp(obj, FMT_MANIFEST_MAGIC, 8) != 0)
         return ccr_err_set(EINVAL, "not a ccrfs manifest (bad magic)");
-    if (ccr_get_le16(obj + 8) != KEYS_MANIFEST_VERSION)
+    if (ccr_get_le16(obj + 8) != FMT_MANIFEST_VERSION)
         return ccr_err_set(EINVAL, "unsupported manifest version %u", ccr_get_le16(obj + 8));
     if (obj[10] != 1)
         return ccr_err_set(EINVAL, "unknown manifest algorithm id %u", obj[10]);
     if (obj[11] != 0 || ccr_get_le32(obj + 12) != 0)
         return ccr_err_set(EINVAL, "reserved manifest header bytes are not zero");
     plen = ccr_get_le64(obj + 16);
-    if (plen != len - KEYS_MANIFEST_HEADER_LEN - KEYS_TAG_LEN)
+    if (plen != len - FMT_MANIFEST_HEADER_LEN - FMT_TAG_LEN)
         return ccr_err_set(EINVAL, "manifest header says %llu payload bytes, the object holds %zu",
-                           (unsigned long long)plen, len - KEYS_MANIFEST_HEADER_LEN - KEYS_TAG_LEN);
+                           (unsigned long long)plen, len - FMT_MANIFEST_HEADER_LEN - FMT_TAG_LEN);
     *payload_len = plen;
     return 0;
 }
 
-int keys_manifest_open(const struct keys_dek *dek, const uint8_t *obj, size_t len, struct keys_manifest *m)
+int fmt_manifest_open(const struct fmt_dek *dek, const uint8_t *obj, size_t len, struct fmt_manifest *m)
 {
-    uint8_t nonce[KEYS_NONCE_LEN];
+    uint8_t nonce[FMT_NONCE_LEN];
     uint8_t *key = NULL, *payload = NULL;
     uint64_t plen;
-    int rc = keys_manifest_peek(obj, len, &plen);
+    int rc = fmt_manifest_peek(obj, len, &plen);
 
     if (rc != 0)
         return rc;
-    key = ccr_secmem_alloc(KEYS_KEY_LEN);
+    key = ccr_secmem_alloc(FMT_KEY_LEN);
     payload = malloc(plen ? plen : 1);
     if (key == NULL || payload == NULL) {
         rc = ENOMEM;
         goto out;
     }
-    if ((rc = keys_hkdf_sha256(dek->bytes, KEYS_DEK_LEN, obj + 24, KEYS_SALT_LEN, KEYS_MANIFEST_HKDF_INFO, key,
-                               KEYS_KEY_LEN)) != 0)
+    if ((rc = fmt_hkdf_sha256(dek->bytes, FMT_DEK_LEN, obj + 24, FMT_SALT_LEN, FMT_MANIFEST_HKDF_INFO, key,
+                               FMT_KEY_LEN)) != 0)
         goto out;
     manifest_nonce(nonce);
-    if (keys_gcm_open(key, nonce, obj, KEYS_MANIFEST_HEADER_LEN, obj + KEYS_MANIFEST_HEADER_LEN, plen,
-                      obj + KEYS_MANIFEST_HEADER_LEN + plen, payload) != 0) {
+    if (fmt_gcm_open(key, nonce, obj, FMT_MANIFEST_HEADER_LEN, obj + FMT_MANIFEST_HEADER_LEN, plen,
+                      obj + FMT_MANIFEST_HEADER_LEN + plen, payload) != 0) {
         rc = ccr_err_set(EBADMSG, "manifest does not authenticate (wrong key, or the manifest was altered)");
         goto out;
     }
-    rc = keys_manifest_decode(payload, plen, m);
+    rc = fmt_manifest_decode(payload, plen, m);
     if (rc != 0)
         ccr_err_wrap(rc, "manifest: ");
 out:
-    ccr_secmem_free(key, KEYS_KEY_LEN);
+    ccr_secmem_free(key, FMT_KEY_LEN);
     ccr_freezero(payload, plen);
     return rc;
 }
 
-void keys_dataset_id(const uint8_t *obj, size_t len, char out[KEYS_DATASET_ID_LEN + 1])
+void fmt_dataset_id(const uint8_t *obj, size_t len, char out[FMT_DATASET_ID_LEN + 1])
 {
-    uint8_t digest[KEYS_SHA256_LEN];
-    keys_sha256(obj, len, digest);
+    uint8_t digest[FMT_SHA256_LEN];
+    fmt_sha256(obj, len, digest);
     memcpy(out, "sha256:", 7);
     ccr_hex_encode(digest, sizeof digest, out + 7);
 }
 
-int keys_dataset_id_parse(const char *text, char out[KEYS_DATASET_ID_LEN + 1])
+int fmt_dataset_id_parse(const char *text, char out[FMT_DATASET_ID_LEN + 1])
 {
-    uint8_t digest[KEYS_SHA256_LEN];
+    uint8_t digest[FMT_SHA256_LEN];
 
     if (strncmp(text, "sha256:", 7) != 0 || ccr_hex_decode(text + 7, digest, sizeof digest) != 0)
         return ccr_err_set(EINVAL, "'%s' is not a dataset id (expected sha256: and 64 hex digits)", text);
