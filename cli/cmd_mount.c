@@ -17,6 +17,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/secmem.h"
+#include "fetch/http.h"
 #include "fetch/store.h"
 #include "common/encoding.h"
 #include "common/fileio.h"
@@ -354,11 +355,13 @@ static int mount_serve(const char *url, const char *mountpoint, struct keys_rele
         goto out;
     }
     abs_mp = realpath(mountpoint, NULL);
-    /* The source as recorded: no query string (it could carry a signature). */
-    if ((source = strndup(url, strcspn(url, "?#"))) == NULL) {
+    /* The source as recorded and as shown in the world-readable /proc/mounts: no query string
+     * (a SAS token, a pre-signed signature) and no userinfo. */
+    if ((source = malloc(strlen(url) + 1)) == NULL) {
         cli_fail("out of memory");
         goto out;
     }
+    fetch_url_public(url, source, strlen(url) + 1);
     if (ga->contract_file != NULL) {
         /* Read first: its id names every event of this mount. */
         if ((rc = gov_signed_contract_load(ga->contract_file, &sc)) != 0) {
@@ -464,7 +467,7 @@ record:
     conf.dek = dek;
     conf.opts = opts;
     conf.debug = debug;
-    conf.source = url;
+    conf.source = source;
     conf.hooks = &hooks;
     if ((rc = fs_mount_create(&conf, &m)) != 0) {
         cli_fail_rc(rc, "mount");

@@ -465,9 +465,9 @@ int gov_audit_add(struct gov_audit *a, const char *line, size_t len, const char 
     struct audit_chain *c;
     int known = 0, rc = 0;
 
-    if (gov_json_parse(line, len, where, &ev) != 0) {
+    if ((rc = gov_json_parse(line, len, where, &ev)) != 0) {
         a->failed = 1;
-        return ccr_err_wrap(EBADMSG, "%s", "");
+        return ccr_err_set(EBADMSG, "%s", ccr_err_msg(rc)); /* the parser's words, as a bad log */
     }
     id = gov_json_str(ev, "id");
     if (!json_object_is_type(ev, json_type_object)) {
