@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config clang-format
   libfuse3-dev fuse3 libssl-dev libcurl4-openssl-dev libjson-c-dev libattr1-dev
   libcmocka-dev libmicrohttpd-dev libsqlite3-dev
   # used by the tests: real programs reading the mount, and servers on loopback
