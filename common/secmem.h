@@ -1,11 +1,13 @@
-/* Memory for secrets: page-aligned, locked (never swapped), excluded from core dumps,
- * and wiped with OPENSSL_cleanse before it is returned to the system. */
+/* Memory for secrets: locked (never swapped), excluded from core dumps, and wiped with
+ * OPENSSL_cleanse before it is returned. Small secrets share one locked arena (OpenSSL's
+ * secure heap); large buffers get a locked mapping of their own. */
 #ifndef CCRFS_COMMON_SECMEM_H
 #define CCRFS_COMMON_SECMEM_H
 
 #include <stddef.h>
 
-/* Zero-filled locked memory of at least len bytes, or NULL (errno set). */
+/* Zero-filled locked memory of at least len bytes, or NULL (errno set). Not page-aligned
+ * when small. */
 void *ccr_secmem_alloc(size_t len);
 /* Wipes and releases memory from ccr_secmem_alloc; len must be the length asked for.
  * NULL is accepted. */
