@@ -11,7 +11,9 @@
  *   2. gov_file.lock       one open file's pending ranges and counters
  *   3. gov.chain_lock      the chain head and the checkpoint counter: an event is sealed and
  *                          appended to the spool in one step, so spool order is chain order
- *   4. the spool's lock    internal to spool.c; held for a write(2), never across fdatasync
+ *   4. the spool's lock    internal to spool.c: an append (a write(2); an fdatasync when a
+ *                          segment is full), removing acknowledged segments; the delivery
+ *                          batch's fdatasync runs outside it
  *   gov.wake_lock          stop, and the two threads' wake-ups; taken alone
  *   gov.consent_request_lock
  *                          the consent HTTP handle, one request at a time; taken alone, only by
@@ -33,6 +35,7 @@
 #include "governance/event.h"
 #include "governance/gov.h"
 #include "governance/http.h"
+#include "governance/ranges.h"
 #include "governance/sign.h"
 #include "governance/sink.h"
 #include "governance/spool.h"
@@ -45,10 +48,6 @@
 #define GOV_FILE_MAGIC 0x636372667346494cULL
 #define GOV_MAX_SINKS  2
 #define GOV_WHY_MAX    320 /* a refusal's reason */
-
-struct gov_range {
-    uint64_t off, len;
-};
 
 /* One open file: the handle the hooks get. */
 struct gov_file {

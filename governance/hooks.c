@@ -73,45 +73,6 @@ static struct gov_file *file_of(uint64_t handle)
     return f;
 }
 
-/* Adds [off, off+len) to the file's sorted, disjoint ranges. */
-static int add_range(struct gov_file *f, uint64_t off, uint64_t len)
-{
-    struct gov_range *r = f->ranges.items;
-    size_t n = f->ranges.len, i, j;
-    uint64_t end = off + len;
-
-    if (n > 0) {
-        struct gov_range *last = &r[n - 1];
-        if (off >= last->off && off <= last->off + last->len) { /* sequential: the common case */
-            if (end > last->off + last->len)
-                last->len = end - last->off;
-            return 0;
-        }
-    }
-    if (ccr_array_reserve(&f->ranges, n + 1) != 0)
-        return ENOMEM;
-    r = f->ranges.items;
-    for (i = 0; i < n && r[i].off + r[i].len < off; i++)
-        ;
-    /* r[i..j) touch or overlap the new one: merge them. */
-    for (j = i; j < n && r[j].off <= end; j++) {
-        if (r[j].off < off)
-            off = r[j].off;
-        if (r[j].off + r[j].len > end)
-            end = r[j].off + r[j].len;
-    }
-    if (j == i) {
-        memmove(&r[i + 1], &r[i], (n - i) * sizeof *r);
-        f->ranges.len++;
-    } else if (j > i + 1) {
-        memmove(&r[i + 1], &r[j], (n - j) * sizeof *r);
-        f->ranges.len -= j - i - 1;
-    }
-    r[i].off = off;
-    r[i].len = end - off;
-    return 0;
-}
-
 static int hook_read(void *arg, uint64_t handle, uint64_t offset, uint64_t len)
 {
     struct gov *g = arg;
@@ -139,7 +100,7 @@ static int hook_read(void *arg, uint64_t handle, uint64_t offset, uint64_t len)
     pthread_mutex_lock(&f->lock);
     if (f->ranges.len == 0)
         f->first_pending_ms = gov_now_ms();
-    if (add_range(f, offset, len) != 0)
+    if (gov_ranges_add(&f->ranges, offset, len) != 0)
         rc = ENOMEM;
     f->reads_pending++;
     f->reads_total++;
