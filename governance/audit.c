@@ -1,91 +1,33 @@
 /* Audit verification and reports (see audit.h). */
 #include "governance/audit.h"
+#include "common/array.h"
 #include "common/err.h"
+#include "common/hash.h"
 #include "governance/canon.h"
 #include "governance/event.h"
+#include "governance/ranges.h"
 #include "governance/sign.h"
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- a small string-keyed index -------------------------------------------------------- */
+/* ---- a string-keyed index of array positions ----------------------------------------- */
 
-struct smap {
-    char **keys;
-    size_t *vals;
-    size_t cap, count;
-};
-
-static uint64_t str_hash(const char *s)
+/* A position is stored as position + 1, so that NULL means absent. */
+static int index_get(const struct ccr_hash *h, const char *key, size_t *pos)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 1099511628211ULL;
-    return h;
-}
-
-static int smap_grow(struct smap *m)
-{
-    size_t ncap = m->cap ? m->cap * 2 : 64;
-    char **nk = calloc(ncap, sizeof *nk);
-    size_t *nv = calloc(ncap, sizeof *nv);
-    if (nk == NULL || nv == NULL) {
-        free(nk);
-        free(nv);
-        return ENOMEM;
-    }
-    for (size_t i = 0; i < m->cap; i++) {
-        if (m->keys[i] == NULL)
-            continue;
-        size_t j = str_hash(m->keys[i]) & (ncap - 1);
-        while (nk[j] != NULL)
-            j = (j + 1) & (ncap - 1);
-        nk[j] = m->keys[i];
-        nv[j] = m->vals[i];
-    }
-    free(m->keys);
-    free(m->vals);
-    m->keys = nk;
-    m->vals = nv;
-    m->cap = ncap;
-    return 0;
-}
-
-/* Finds key; when absent and add is set, inserts it with value *val. 1 found, 0 added/absent. */
-static int smap_get(struct smap *m, const char *key, size_t *val, int add)
-{
-    size_t j;
-    if (m->cap == 0 || (add && (m->count + 1) * 2 > m->cap)) {
-        if (!add && m->cap == 0)
-            return 0;
-        if (smap_grow(m) != 0)
-            return -1;
-    }
-    j = str_hash(key) & (m->cap - 1);
-    while (m->keys[j] != NULL) {
-        if (strcmp(m->keys[j], key) == 0) {
-            *val = m->vals[j];
-            return 1;
-        }
-        j = (j + 1) & (m->cap - 1);
-    }
-    if (!add)
+    void *v = ccr_hash_get(h, key);
+    if (v == NULL)
         return 0;
-    m->keys[j] = strdup(key);
-    if (m->keys[j] == NULL)
-        return -1;
-    m->vals[j] = *val;
-    m->count++;
-    return 0;
+    *pos = (size_t)(uintptr_t)v - 1;
+    return 1;
 }
 
-static void smap_free(struct smap *m)
+static int index_put(struct ccr_hash *h, const char *key, size_t pos)
 {
-    for (size_t i = 0; i < m->cap; i++)
-        free(m->keys[i]);
-    free(m->keys);
-    free(m->vals);
+    return ccr_hash_put(h, key, (void *)(uintptr_t)(pos + 1), NULL);
 }
 
 /* ---- state --------------------------------------------------------------------------- */
@@ -97,26 +39,19 @@ struct audit_chain {
     uint64_t since_cp;
 };
 
-struct range {
-    uint64_t off, len;
-};
-
 struct report_row {
     char *name; /* path or process name */
     uint64_t opens, reads, bytes, denials, integrity;
     uint64_t size; /* by file: the size the open events report, when they do */
     int have_size;
-    struct range *ranges;
-    size_t nranges, cap;
-    char **others; /* processes (by file) or paths (by process) */
-    size_t nothers;
+    struct ccr_array ranges; /* struct gov_range */
+    struct ccr_array others; /* char *: processes (by file) or paths (by process) */
     char first[32], last[32];
 };
 
 struct report_table {
-    struct smap index;
-    struct report_row *rows;
-    size_t count;
+    struct ccr_hash index; /* name -> position in rows */
+    struct ccr_array rows; /* struct report_row */
 };
 
 struct open_info {
@@ -126,15 +61,12 @@ struct open_info {
 struct gov_audit {
     const struct gov_key *pin;
     int failed;
-    struct audit_chain *chains;
-    size_t nchains;
-    struct smap chain_index;
+    struct ccr_array chains; /* struct audit_chain */
+    struct ccr_hash chain_index;
     struct gov_audit_summary sum;
-    char **keys;
-    size_t nkeys;
-    struct smap opens; /* "chain-seq" of an open event -> index in open_infos */
-    struct open_info *open_infos;
-    size_t nopen, capopen;
+    struct ccr_array keys;       /* char *: "alg source key" of each checkpoint key seen */
+    struct ccr_hash opens;       /* "chain-seq" of an open event -> position in open_infos */
+    struct ccr_array open_infos; /* struct open_info */
     struct report_table by_file, by_proc;
     struct report_table by_pair; /* "process\x1fpath": ranges per process and file */
 };
@@ -145,38 +77,48 @@ int gov_audit_new(const struct gov_key *pin, struct gov_audit **out)
     if (a == NULL)
         return ENOMEM;
     a->pin = pin;
+    ccr_array_init(&a->chains, sizeof(struct audit_chain));
+    ccr_array_init(&a->keys, sizeof(char *));
+    ccr_array_init(&a->open_infos, sizeof(struct open_info));
+    ccr_array_init(&a->by_file.rows, sizeof(struct report_row));
+    ccr_array_init(&a->by_proc.rows, sizeof(struct report_row));
+    ccr_array_init(&a->by_pair.rows, sizeof(struct report_row));
     *out = a;
     return 0;
 }
 
+static void strings_free(struct ccr_array *a)
+{
+    for (size_t i = 0; i < a->len; i++)
+        free(CCR_ARRAY_AT(a, char *, i));
+    ccr_array_free(a);
+}
+
 static void table_free(struct report_table *t)
 {
-    for (size_t i = 0; i < t->count; i++) {
-        free(t->rows[i].name);
-        free(t->rows[i].ranges);
-        for (size_t j = 0; j < t->rows[i].nothers; j++)
-            free(t->rows[i].others[j]);
-        free(t->rows[i].others);
+    for (size_t i = 0; i < t->rows.len; i++) {
+        struct report_row *r = &CCR_ARRAY_AT(&t->rows, struct report_row, i);
+        free(r->name);
+        ccr_array_free(&r->ranges);
+        strings_free(&r->others);
     }
-    free(t->rows);
-    smap_free(&t->index);
+    ccr_array_free(&t->rows);
+    ccr_hash_free(&t->index, NULL);
 }
 
 void gov_audit_free(struct gov_audit *a)
 {
     if (a == NULL)
         return;
-    free(a->chains);
-    smap_free(&a->chain_index);
-    for (size_t i = 0; i < a->nkeys; i++)
-        free(a->keys[i]);
-    free(a->keys);
-    smap_free(&a->opens);
-    for (size_t i = 0; i < a->nopen; i++) {
-        free(a->open_infos[i].process);
-        free(a->open_infos[i].path);
+    ccr_array_free(&a->chains);
+    ccr_hash_free(&a->chain_index, NULL);
+    strings_free(&a->keys);
+    ccr_hash_free(&a->opens, NULL);
+    for (size_t i = 0; i < a->open_infos.len; i++) {
+        free(CCR_ARRAY_AT(&a->open_infos, struct open_info, i).process);
+        free(CCR_ARRAY_AT(&a->open_infos, struct open_info, i).path);
     }
-    free(a->open_infos);
+    ccr_array_free(&a->open_infos);
     table_free(&a->by_file);
     table_free(&a->by_proc);
     table_free(&a->by_pair);
@@ -185,22 +127,22 @@ void gov_audit_free(struct gov_audit *a)
 
 /* ---- report accumulation ---------------------------------------------------------------- */
 
+/* The row named name, made when new; valid until the table's next new row. */
 static struct report_row *table_row(struct report_table *t, const char *name)
 {
-    size_t idx = t->count;
-    int r = smap_get(&t->index, name, &idx, 1);
-    if (r < 0)
+    struct report_row *r;
+    size_t idx;
+
+    if (index_get(&t->index, name, &idx))
+        return &CCR_ARRAY_AT(&t->rows, struct report_row, idx);
+    if (index_put(&t->index, name, t->rows.len) != 0 || (r = ccr_array_push(&t->rows)) == NULL) {
+        ccr_hash_remove(&t->index, name);
         return NULL;
-    if (r == 0) {
-        struct report_row *nr = realloc(t->rows, (t->count + 1) * sizeof *nr);
-        if (nr == NULL)
-            return NULL;
-        t->rows = nr;
-        memset(&t->rows[t->count], 0, sizeof *nr);
-        t->rows[t->count].name = strdup(name);
-        t->count++;
     }
-    return &t->rows[idx];
+    r->name = strdup(name);
+    ccr_array_init(&r->ranges, sizeof(struct gov_range));
+    ccr_array_init(&r->others, sizeof(char *));
+    return r;
 }
 
 static void row_touch(struct report_row *r, const char *time)
@@ -213,54 +155,24 @@ static void row_touch(struct report_row *r, const char *time)
         snprintf(r->last, sizeof r->last, "%s", time);
 }
 
-static void row_other(struct report_row *r, const char *name)
+/* Adds a copy of s to a list of strings unless it holds it already. 0 or ENOMEM. */
+static int strings_add_once(struct ccr_array *a, const char *s)
 {
-    char **n;
-    if (name == NULL || name[0] == '\0')
-        return;
-    for (size_t i = 0; i < r->nothers; i++)
-        if (strcmp(r->others[i], name) == 0)
-            return;
-    n = realloc(r->others, (r->nothers + 1) * sizeof *n);
-    if (n == NULL)
-        return;
-    r->others = n;
-    if ((r->others[r->nothers] = strdup(name)) != NULL)
-        r->nothers++;
+    char *copy;
+    for (size_t i = 0; i < a->len; i++)
+        if (strcmp(CCR_ARRAY_AT(a, char *, i), s) == 0)
+            return 0;
+    if ((copy = strdup(s)) == NULL || ccr_array_append(a, &copy) != 0) {
+        free(copy);
+        return ENOMEM;
+    }
+    return 0;
 }
 
-/* Merges [off, off+len) into the row's sorted disjoint ranges. */
-static void row_range(struct report_row *r, uint64_t off, uint64_t len)
+static void row_other(struct report_row *r, const char *name)
 {
-    uint64_t end = off + len;
-    size_t i, j;
-    if (len == 0)
-        return;
-    if (r->nranges == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 8;
-        struct range *n = realloc(r->ranges, cap * sizeof *n);
-        if (n == NULL)
-            return;
-        r->ranges = n;
-        r->cap = cap;
-    }
-    for (i = 0; i < r->nranges && r->ranges[i].off + r->ranges[i].len < off; i++)
-        ;
-    for (j = i; j < r->nranges && r->ranges[j].off <= end; j++) {
-        if (r->ranges[j].off < off)
-            off = r->ranges[j].off;
-        if (r->ranges[j].off + r->ranges[j].len > end)
-            end = r->ranges[j].off + r->ranges[j].len;
-    }
-    if (j == i) {
-        memmove(&r->ranges[i + 1], &r->ranges[i], (r->nranges - i) * sizeof *r->ranges);
-        r->nranges++;
-    } else if (j > i + 1) {
-        memmove(&r->ranges[i + 1], &r->ranges[j], (r->nranges - j) * sizeof *r->ranges);
-        r->nranges -= j - i - 1;
-    }
-    r->ranges[i].off = off;
-    r->ranges[i].len = end - off;
+    if (name != NULL && name[0] != '\0')
+        strings_add_once(&r->others, name);
 }
 
 static const struct open_info *open_lookup(struct gov_audit *a, const char *chain, long long open_seq)
@@ -268,8 +180,8 @@ static const struct open_info *open_lookup(struct gov_audit *a, const char *chai
     char key[GOV_CHAIN_ID_HEX + 24];
     size_t idx;
     snprintf(key, sizeof key, "%s-%lld", chain, open_seq);
-    if (smap_get(&a->opens, key, &idx, 0) == 1)
-        return &a->open_infos[idx];
+    if (index_get(&a->opens, key, &idx))
+        return &CCR_ARRAY_AT(&a->open_infos, struct open_info, idx);
     return NULL;
 }
 
@@ -288,20 +200,18 @@ static void account(struct gov_audit *a, json_object *ev)
         proc = gov_json_str(ev, "process");
         if (gov_json_int(ev, "seq", &seq) == 0) {
             char key[GOV_CHAIN_ID_HEX + 24];
-            size_t idx = a->nopen;
+            size_t idx;
+            struct open_info *oi;
             snprintf(key, sizeof key, "%s-%lld", chain, seq);
-            if (a->nopen == a->capopen) {
-                size_t cap = a->capopen ? a->capopen * 2 : 64;
-                struct open_info *n = realloc(a->open_infos, cap * sizeof *n);
-                if (n == NULL)
+            if (!index_get(&a->opens, key, &idx)) {
+                if (index_put(&a->opens, key, a->open_infos.len) != 0)
                     return;
-                a->open_infos = n;
-                a->capopen = cap;
-            }
-            if (smap_get(&a->opens, key, &idx, 1) == 0) {
-                a->open_infos[a->nopen].process = strdup(proc ? proc : "");
-                a->open_infos[a->nopen].path = strdup(path);
-                a->nopen++;
+                if ((oi = ccr_array_push(&a->open_infos)) == NULL) {
+                    ccr_hash_remove(&a->opens, key);
+                    return;
+                }
+                oi->process = strdup(proc ? proc : "");
+                oi->path = strdup(path);
             }
         }
     } else if (gov_json_int(ev, "open", &open_seq) == 0) {
@@ -357,8 +267,8 @@ static void account(struct gov_audit *a, json_object *ev)
                     int64_t off = json_object_get_int64(json_object_array_get_idx(r, 0));
                     int64_t len = json_object_get_int64(json_object_array_get_idx(r, 1));
                     if (off >= 0 && len > 0) {
-                        row_range(fr, (uint64_t)off, (uint64_t)len);
-                        row_range(xr, (uint64_t)off, (uint64_t)len);
+                        gov_ranges_add(&fr->ranges, (uint64_t)off, (uint64_t)len);
+                        gov_ranges_add(&xr->ranges, (uint64_t)off, (uint64_t)len);
                     }
                 }
             }
@@ -439,18 +349,7 @@ static int check_checkpoint(struct gov_audit *a, struct audit_chain *c, json_obj
     if (rc != 0)
         return bad(a, where, id, "checkpoint signature does not verify", NULL);
     snprintf(entry, sizeof entry, "%s %s %s", alg, src, key_b64);
-    for (size_t i = 0; i < a->nkeys; i++)
-        if (strcmp(a->keys[i], entry) == 0)
-            return 0;
-    {
-        char **n = realloc(a->keys, (a->nkeys + 1) * sizeof *n);
-        if (n == NULL)
-            return ENOMEM;
-        a->keys = n;
-        if ((a->keys[a->nkeys] = strdup(entry)) != NULL)
-            a->nkeys++;
-    }
-    return 0;
+    return strings_add_once(&a->keys, entry);
 }
 
 int gov_audit_add(struct gov_audit *a, const char *line, size_t len, const char *where)
@@ -514,24 +413,21 @@ int gov_audit_add(struct gov_audit *a, const char *line, size_t len, const char 
         rc = bad(a, where, id, "not in canonical form (edited)", NULL);
         goto out;
     }
-    idx = a->nchains;
-    if (smap_get(&a->chain_index, chain, &idx, 1) < 0) {
-        rc = ENOMEM;
-        goto out;
-    }
-    if (idx == a->nchains) {
-        struct audit_chain *n = realloc(a->chains, (a->nchains + 1) * sizeof *n);
-        if (n == NULL) {
+    if (index_get(&a->chain_index, chain, &idx)) {
+        c = &CCR_ARRAY_AT(&a->chains, struct audit_chain, idx);
+    } else {
+        if (index_put(&a->chain_index, chain, a->chains.len) != 0) {
             rc = ENOMEM;
             goto out;
         }
-        a->chains = n;
-        memset(&a->chains[idx], 0, sizeof *n);
-        memcpy(a->chains[idx].id, chain, GOV_CHAIN_ID_HEX + 1);
-        memset(a->chains[idx].head, '0', GOV_HASH_HEX);
-        a->nchains++;
+        if ((c = ccr_array_push(&a->chains)) == NULL) {
+            ccr_hash_remove(&a->chain_index, chain);
+            rc = ENOMEM;
+            goto out;
+        }
+        memcpy(c->id, chain, GOV_CHAIN_ID_HEX + 1);
+        memset(c->head, '0', GOV_HASH_HEX);
     }
-    c = &a->chains[idx];
     if ((uint64_t)seq < c->next_seq) {
         snprintf(detail, sizeof detail, " (seq %lld again, after %" PRIu64 ")", seq, c->next_seq - 1);
         rc = bad(a, where, id, "duplicate or out of order", detail);
@@ -568,17 +464,17 @@ out:
 void gov_audit_summary(const struct gov_audit *a, struct gov_audit_summary *s)
 {
     *s = a->sum;
-    s->chains = a->nchains;
-    s->keys = a->nkeys;
+    s->chains = a->chains.len;
+    s->keys = a->keys.len;
     s->unsigned_tail = 0;
-    for (size_t i = 0; i < a->nchains; i++)
-        s->unsigned_tail += a->chains[i].since_cp;
+    for (size_t i = 0; i < a->chains.len; i++)
+        s->unsigned_tail += CCR_ARRAY_AT(&a->chains, struct audit_chain, i).since_cp;
 }
 
 void gov_audit_print_keys(const struct gov_audit *a, FILE *out)
 {
-    for (size_t i = 0; i < a->nkeys; i++)
-        fprintf(out, "  %s\n", a->keys[i]);
+    for (size_t i = 0; i < a->keys.len; i++)
+        fprintf(out, "  %s\n", CCR_ARRAY_AT(&a->keys, char *, i));
 }
 
 /* ---- report output ----------------------------------------------------------------------- */
@@ -587,10 +483,11 @@ static uint64_t covered(const struct report_row *r, uint64_t *extent)
 {
     uint64_t c = 0;
     *extent = 0;
-    for (size_t i = 0; i < r->nranges; i++) {
-        c += r->ranges[i].len;
-        if (r->ranges[i].off + r->ranges[i].len > *extent)
-            *extent = r->ranges[i].off + r->ranges[i].len;
+    for (size_t i = 0; i < r->ranges.len; i++) {
+        const struct gov_range *g = &CCR_ARRAY_AT(&r->ranges, struct gov_range, i);
+        c += g->len;
+        if (g->off + g->len > *extent)
+            *extent = g->off + g->len;
     }
     return c;
 }
@@ -615,8 +512,8 @@ static void join_others(const struct report_row *r, char *buf, size_t len)
 {
     size_t used = 0;
     buf[0] = '\0';
-    for (size_t i = 0; i < r->nothers && used + 1 < len; i++) {
-        int n = snprintf(buf + used, len - used, "%s%s", i ? " " : "", r->others[i]);
+    for (size_t i = 0; i < r->others.len && used + 1 < len; i++) {
+        int n = snprintf(buf + used, len - used, "%s%s", i ? " " : "", CCR_ARRAY_AT(&r->others, char *, i));
         if (n < 0)
             break;
         used += (size_t)n;
@@ -632,8 +529,8 @@ static uint64_t process_coverage(struct gov_audit *a, struct report_row *pr, uin
     int all_sizes = 1;
 
     *extent = 0;
-    for (size_t i = 0; i < a->by_pair.count; i++) {
-        const struct report_row *x = &a->by_pair.rows[i];
+    for (size_t i = 0; i < a->by_pair.rows.len; i++) {
+        const struct report_row *x = &CCR_ARRAY_AT(&a->by_pair.rows, struct report_row, i);
         const char *path;
         size_t idx;
         uint64_t ext;
@@ -642,8 +539,9 @@ static uint64_t process_coverage(struct gov_audit *a, struct report_row *pr, uin
         path = x->name + plen + 1;
         cov += covered(x, &ext);
         *extent += ext;
-        if (smap_get(&a->by_file.index, path, &idx, 0) == 1 && a->by_file.rows[idx].have_size)
-            size += a->by_file.rows[idx].size;
+        if (index_get(&a->by_file.index, path, &idx) &&
+            CCR_ARRAY_AT(&a->by_file.rows, struct report_row, idx).have_size)
+            size += CCR_ARRAY_AT(&a->by_file.rows, struct report_row, idx).size;
         else
             all_sizes = 0;
     }
@@ -661,12 +559,12 @@ int gov_audit_report(const struct gov_audit *a, enum gov_report_format fmt, enum
     json_object *arr = NULL;
     char list[1024];
 
-    if (t->count > 0) {
-        rows = malloc(t->count * sizeof *rows);
+    if (t->rows.len > 0) {
+        rows = malloc(t->rows.len * sizeof *rows);
         if (rows == NULL)
             return ENOMEM;
-        memcpy(rows, t->rows, t->count * sizeof *rows);
-        qsort(rows, t->count, sizeof *rows, row_cmp);
+        memcpy(rows, t->rows.items, t->rows.len * sizeof *rows);
+        qsort(rows, t->rows.len, sizeof *rows, row_cmp);
     }
     if (fmt == GOV_REPORT_TABLE)
         fprintf(out, "%-32s %6s %8s %14s %14s %14s %8s %6s %6s  %-24s %-24s %s\n", what, "opens", "reads",
@@ -680,7 +578,7 @@ int gov_audit_report(const struct gov_audit *a, enum gov_report_format fmt, enum
             what, others);
     else
         arr = json_object_new_array();
-    for (size_t i = 0; i < t->count; i++) {
+    for (size_t i = 0; i < t->rows.len; i++) {
         struct report_row *r = &rows[i];
         uint64_t extent, cov;
         if (by == GOV_REPORT_BY_FILE)
@@ -726,8 +624,8 @@ int gov_audit_report(const struct gov_audit *a, enum gov_report_format fmt, enum
             json_object_object_add(o, "integrity_failures", json_object_new_int64((int64_t)r->integrity));
             json_object_object_add(o, "first_access", json_object_new_string(r->first));
             json_object_object_add(o, "last_access", json_object_new_string(r->last));
-            for (size_t j = 0; j < r->nothers; j++)
-                json_object_array_add(ol, json_object_new_string(r->others[j]));
+            for (size_t j = 0; j < r->others.len; j++)
+                json_object_array_add(ol, json_object_new_string(CCR_ARRAY_AT(&r->others, char *, j)));
             json_object_object_add(o, others, ol);
             json_object_array_add(arr, o);
         }

@@ -1,38 +1,15 @@
 /* Canonical JSON serialisation (see canon.h). */
 #include "governance/canon.h"
+#include "common/dynbuf.h"
 #include "common/err.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct canon_buf {
-    char *p;
-    size_t len, cap;
-};
-
-static int buf_add(struct canon_buf *b, const char *s, size_t n)
+static int buf_str(struct ccr_dynbuf *b, const char *s)
 {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        char *np;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        np = realloc(b->p, cap);
-        if (np == NULL)
-            return ENOMEM;
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return 0;
-}
-
-static int buf_str(struct canon_buf *b, const char *s)
-{
-    return buf_add(b, s, strlen(s));
+    return ccr_dynbuf_add(b, s, strlen(s));
 }
 
 static int key_cmp(const void *a, const void *b)
@@ -48,17 +25,17 @@ static int skipped(const char *key, const char *const *skip)
     return 0;
 }
 
-static int canon_value(struct canon_buf *b, json_object *v, const char *const *skip, const char *where);
+static int canon_value(struct ccr_dynbuf *b, json_object *v, const char *const *skip, const char *where);
 
 /* Escapes as RFC 8259 requires and nothing more: '"' and '\\', the short forms \b \f \n \r \t,
  * other control characters as \u00xx (lowercase hex); every other byte (UTF-8 included) as is.
  * Written here rather than borrowed from a JSON library so the hashed bytes never change
  * with a library version. */
-static int canon_string(struct canon_buf *b, const char *s, size_t n)
+static int canon_string(struct ccr_dynbuf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     size_t start = 0;
-    int rc = buf_add(b, "\"", 1);
+    int rc = ccr_dynbuf_add(b, "\"", 1);
 
     for (size_t i = 0; rc == 0 && i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
@@ -95,17 +72,17 @@ static int canon_string(struct canon_buf *b, const char *s, size_t n)
             esc[5] = hex[ch & 15];
             elen = 6;
         }
-        rc = buf_add(b, s + start, i - start);
+        rc = ccr_dynbuf_add(b, s + start, i - start);
         if (rc == 0)
-            rc = buf_add(b, esc, elen);
+            rc = ccr_dynbuf_add(b, esc, elen);
         start = i + 1;
     }
     if (rc == 0)
-        rc = buf_add(b, s + start, n - start);
-    return rc != 0 ? rc : buf_add(b, "\"", 1);
+        rc = ccr_dynbuf_add(b, s + start, n - start);
+    return rc != 0 ? rc : ccr_dynbuf_add(b, "\"", 1);
 }
 
-static int canon_object(struct canon_buf *b, json_object *v, const char *const *skip)
+static int canon_object(struct ccr_dynbuf *b, json_object *v, const char *const *skip)
 {
     size_t n = (size_t)json_object_object_length(v), k = 0;
     const char **keys = calloc(n ? n : 1, sizeof *keys);
@@ -120,24 +97,24 @@ static int canon_object(struct canon_buf *b, json_object *v, const char *const *
             keys[k++] = key;
     }
     qsort(keys, k, sizeof *keys, key_cmp);
-    rc = buf_add(b, "{", 1);
+    rc = ccr_dynbuf_add(b, "{", 1);
     for (size_t i = 0; rc == 0 && i < k; i++) {
         if (i > 0)
-            rc = buf_add(b, ",", 1);
+            rc = ccr_dynbuf_add(b, ",", 1);
         if (rc == 0)
             rc = canon_string(b, keys[i], strlen(keys[i]));
         if (rc == 0)
-            rc = buf_add(b, ":", 1);
+            rc = ccr_dynbuf_add(b, ":", 1);
         if (rc == 0)
             rc = canon_value(b, json_object_object_get(v, keys[i]), NULL, keys[i]);
     }
     if (rc == 0)
-        rc = buf_add(b, "}", 1);
+        rc = ccr_dynbuf_add(b, "}", 1);
     free(keys);
     return rc;
 }
 
-static int canon_value(struct canon_buf *b, json_object *v, const char *const *skip, const char *where)
+static int canon_value(struct ccr_dynbuf *b, json_object *v, const char *const *skip, const char *where)
 {
     char num[32];
     int rc = 0;
@@ -155,14 +132,14 @@ static int canon_value(struct canon_buf *b, json_object *v, const char *const *s
     case json_type_string:
         return canon_string(b, json_object_get_string(v), (size_t)json_object_get_string_len(v));
     case json_type_array:
-        rc = buf_add(b, "[", 1);
+        rc = ccr_dynbuf_add(b, "[", 1);
         for (size_t i = 0; rc == 0 && i < json_object_array_length(v); i++) {
             if (i > 0)
-                rc = buf_add(b, ",", 1);
+                rc = ccr_dynbuf_add(b, ",", 1);
             if (rc == 0)
                 rc = canon_value(b, json_object_array_get_idx(v, i), NULL, where);
         }
-        return rc != 0 ? rc : buf_add(b, "]", 1);
+        return rc != 0 ? rc : ccr_dynbuf_add(b, "]", 1);
     case json_type_object:
         return canon_object(b, v, skip);
     }
@@ -171,17 +148,21 @@ static int canon_value(struct canon_buf *b, json_object *v, const char *const *s
 
 int gov_canon_json(json_object *v, const char *const *skip, char **out, size_t *out_len)
 {
-    struct canon_buf b = {0};
-    int rc = canon_value(&b, v, skip, "(top)");
-    if (rc == 0 && b.p == NULL)
-        rc = buf_add(&b, "", 0);
+    struct ccr_dynbuf b;
+    size_t len;
+    int rc;
+
+    ccr_dynbuf_init(&b, 0);
+    rc = canon_value(&b, v, skip, "(top)");
     if (rc != 0) {
-        free(b.p);
+        ccr_dynbuf_free(&b);
         return rc;
     }
-    *out = b.p;
+    *out = ccr_dynbuf_steal(&b, &len);
+    if (*out == NULL)
+        return ENOMEM;
     if (out_len != NULL)
-        *out_len = b.len;
+        *out_len = len;
     return 0;
 }
 

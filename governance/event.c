@@ -1,7 +1,8 @@
 /* Event sealing: sequence numbers, timestamps and the hash chain. */
 #include "governance/event.h"
-#include "common/random.h"
+#include "common/clock.h"
 #include "common/encoding.h"
+#include "common/random.h"
 #include "common/err.h"
 #include "governance/canon.h"
 #include "governance/sign.h"
@@ -27,14 +28,7 @@ int gov_chain_init(struct gov_chain *c)
 
 void gov_time_now(char out[32])
 {
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    char buf[96];
-    snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ts.tv_nsec / 1000000));
-    snprintf(out, 32, "%.31s", buf);
+    ccr_clock_iso8601(ccr_clock_wall(), out, 32);
 }
 
 int gov_time_parse_ms(const char *text, int64_t *ms)

@@ -69,7 +69,9 @@ struct gov_mount_info {
 int gov_open(const struct gov_config *cfg, struct gov **out);
 /* Asks governance whether the contract is enabled and records the answer. 0: enabled (or no
  * governance URL configured); EACCES: disabled, with the reason as the message; a transport
- * errno when governance cannot be reached. Starts the periodic checks after a success. */
+ * errno when governance cannot be reached. Starts the periodic checks after a success; the hooks
+ * never ask governance themselves (they use the last answer), so without this call consent is
+ * not checked after mounting. */
 int gov_check_consent(struct gov *g);
 /* The record_* calls return 0, or an errno when the event could not be spooled (spool full,
  * disk error): the mount code should then refuse to mount. */

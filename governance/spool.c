@@ -1,5 +1,6 @@
 /* Durable spool of sealed event lines (see spool.h). */
 #include "governance/spool.h"
+#include "common/array.h"
 #include "common/err.h"
 #include "common/fileio.h"
 #include "governance/canon.h"
@@ -32,13 +33,15 @@ struct gov_spool {
     int lock_fd, fd; /* fd: the current (last) segment */
     uint64_t max_bytes, seg_max;
     _Atomic uint64_t total_bytes; /* read without the lock on every access check */
-    struct spool_seg *segs;
-    size_t nsegs;
-    struct gov_spool_entry *pend;   /* unacknowledged entries, oldest first */
-    size_t npend, cap_pend, synced; /* synced: how many of pend are durable */
+    struct ccr_array segs;        /* struct spool_seg, oldest first */
+    struct ccr_array pend;        /* struct gov_spool_entry: unacknowledged entries, oldest first */
+    size_t synced;                /* how many of pend are durable */
     uint64_t acked_next;
     int64_t last_cp; /* seq of the last checkpoint, -1 when none */
 };
+
+#define SEG(s, i)  CCR_ARRAY_AT(&(s)->segs, struct spool_seg, i)
+#define PEND(s, i) CCR_ARRAY_AT(&(s)->pend, struct gov_spool_entry, i)
 
 static char *seg_path(const struct gov_spool *s, uint64_t first)
 {
@@ -50,41 +53,31 @@ static char *seg_path(const struct gov_spool *s, uint64_t first)
 static int push_pending(struct gov_spool *s, uint64_t seq, const char *line, size_t len)
 {
     struct gov_spool_entry *e;
-    if (s->npend == s->cap_pend) {
-        size_t cap = s->cap_pend ? s->cap_pend * 2 : 256;
-        struct gov_spool_entry *np = realloc(s->pend, cap * sizeof *np);
-        if (np == NULL)
-            return ENOMEM;
-        s->pend = np;
-        s->cap_pend = cap;
-    }
-    e = &s->pend[s->npend];
-    e->line = malloc(len + 1);
-    if (e->line == NULL)
+    char *copy = malloc(len + 1);
+    if (copy == NULL || (e = ccr_array_push(&s->pend)) == NULL) {
+        free(copy);
         return ENOMEM;
-    memcpy(e->line, line, len);
-    e->line[len] = '\0';
+    }
+    memcpy(copy, line, len);
+    copy[len] = '\0';
+    e->line = copy;
     e->len = len;
     e->seq = seq;
-    s->npend++;
     return 0;
 }
 
 static int add_seg(struct gov_spool *s, uint64_t first)
 {
-    struct spool_seg *np = realloc(s->segs, (s->nsegs + 1) * sizeof *np);
-    if (np == NULL)
+    struct spool_seg *seg = ccr_array_push(&s->segs);
+    if (seg == NULL)
         return ENOMEM;
-    s->segs = np;
-    memset(&s->segs[s->nsegs], 0, sizeof *np);
-    s->segs[s->nsegs].first = first;
-    s->nsegs++;
+    seg->first = first;
     return 0;
 }
 
 static int open_current(struct gov_spool *s)
 {
-    char *path = seg_path(s, s->segs[s->nsegs - 1].first);
+    char *path = seg_path(s, SEG(s, s->segs.len - 1).first);
     if (path == NULL)
         return ENOMEM;
     s->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
@@ -121,7 +114,7 @@ static int replay_seg(struct gov_spool *s, uint64_t first, int is_last, struct g
         goto out;
     if ((rc = add_seg(s, first)) != 0)
         goto out;
-    seg = &s->segs[s->nsegs - 1];
+    seg = &SEG(s, s->segs.len - 1);
     while (pos < len) {
         char *nl = memchr(data + pos, '\n', len - pos);
         size_t llen = nl ? (size_t)(nl - (char *)data - pos) : len - pos;
@@ -266,8 +259,7 @@ int gov_spool_open(const char *dir, uint64_t max_bytes, struct gov_spool **out, 
     struct gov_spool *s;
     DIR *d;
     struct dirent *de;
-    uint64_t *firsts = NULL;
-    size_t nfirst = 0;
+    struct ccr_array firsts = CCR_ARRAY_INIT(uint64_t);
     int rc, have_chain = 0;
     char *lock_path;
 
@@ -277,6 +269,8 @@ int gov_spool_open(const char *dir, uint64_t max_bytes, struct gov_spool **out, 
     if (s == NULL)
         return ENOMEM;
     pthread_mutex_init(&s->lock, NULL);
+    ccr_array_init(&s->segs, sizeof(struct spool_seg));
+    ccr_array_init(&s->pend, sizeof(struct gov_spool_entry));
     s->lock_fd = s->fd = -1;
     s->max_bytes = max_bytes;
     s->seg_max = max_bytes / 8 < 1024 * 1024 ? max_bytes / 8 : 1024 * 1024;
@@ -313,29 +307,26 @@ int gov_spool_open(const char *dir, uint64_t max_bytes, struct gov_spool **out, 
         unsigned long long first;
         int n = 0;
         if (sscanf(de->d_name, "seg-%20llu.log%n", &first, &n) == 1 && n == (int)strlen(de->d_name)) {
-            uint64_t *np = realloc(firsts, (nfirst + 1) * sizeof *np);
-            if (np == NULL) {
+            uint64_t f = first;
+            if (ccr_array_append(&firsts, &f) != 0) {
                 closedir(d);
                 rc = ENOMEM;
                 goto fail;
             }
-            firsts = np;
-            firsts[nfirst++] = first;
         }
     }
     closedir(d);
-    if (nfirst > 1)
-        qsort(firsts, nfirst, sizeof *firsts, cmp_u64);
-    for (size_t i = 0; i < nfirst; i++)
-        if ((rc = replay_seg(s, firsts[i], i + 1 == nfirst, chain, &have_chain)) != 0)
+    if (firsts.len > 1)
+        qsort(firsts.items, firsts.len, sizeof(uint64_t), cmp_u64);
+    for (size_t i = 0; i < firsts.len; i++)
+        if ((rc = replay_seg(s, CCR_ARRAY_AT(&firsts, uint64_t, i), i + 1 == firsts.len, chain,
+                             &have_chain)) != 0)
             goto fail;
     if (!have_chain) {
         s->last_cp = -1;
         if ((rc = gov_chain_init(chain)) != 0)
             goto fail;
-        for (size_t i = 0; i < s->nsegs; i++) /* empty leftovers */
-            s->segs[i].first = 0;
-        s->nsegs = 0;
+        s->segs.len = 0; /* empty leftovers */
         s->total_bytes = 0;
         if ((rc = add_seg(s, 0)) != 0)
             goto fail;
@@ -347,13 +338,13 @@ int gov_spool_open(const char *dir, uint64_t max_bytes, struct gov_spool **out, 
     }
     if ((rc = open_current(s)) != 0)
         goto fail;
-    s->synced = s->npend;
-    *replayed = s->npend;
-    free(firsts);
+    s->synced = s->pend.len;
+    *replayed = s->pend.len;
+    ccr_array_free(&firsts);
     *out = s;
     return 0;
 fail:
-    free(firsts);
+    ccr_array_free(&firsts);
     gov_spool_close(s);
     return rc;
 }
@@ -364,7 +355,7 @@ static int rotate(struct gov_spool *s, uint64_t first)
         return ccr_err_set(errno, "spool: sync failed: %s", strerror(errno));
     close(s->fd);
     s->fd = -1;
-    s->synced = s->npend;
+    s->synced = s->pend.len;
     if (add_seg(s, first) != 0)
         return ENOMEM;
     return open_current(s);
@@ -381,11 +372,11 @@ int gov_spool_append(struct gov_spool *s, uint64_t seq, const char *line, size_t
                          (uint64_t)s->total_bytes);
         goto out;
     }
-    cur = &s->segs[s->nsegs - 1];
+    cur = &SEG(s, s->segs.len - 1);
     if (cur->bytes >= s->seg_max && cur->count > 0) {
         if ((rc = rotate(s, seq)) != 0)
             goto out;
-        cur = &s->segs[s->nsegs - 1];
+        cur = &SEG(s, s->segs.len - 1);
     }
     {
         /* One write per line: a crash leaves whole lines or one torn last line, never a
@@ -420,7 +411,7 @@ int gov_spool_sync(struct gov_spool *s)
     int fd, rc = 0;
 
     pthread_mutex_lock(&s->lock);
-    n = s->npend;
+    n = s->pend.len;
     fd = dup(s->fd);
     pthread_mutex_unlock(&s->lock);
     if (fd < 0)
@@ -432,8 +423,8 @@ int gov_spool_sync(struct gov_spool *s)
     if (rc == 0) {
         pthread_mutex_lock(&s->lock);
         /* Entries may have been acknowledged meanwhile; never count past what exists. */
-        if (n > s->npend)
-            n = s->npend;
+        if (n > s->pend.len)
+            n = s->pend.len;
         if (n > s->synced)
             s->synced = n;
         pthread_mutex_unlock(&s->lock);
@@ -454,9 +445,9 @@ int gov_spool_peek(struct gov_spool *s, size_t max, struct gov_spool_entry **out
         return ENOMEM;
     }
     for (size_t i = 0; i < n; i++) {
-        e[i].seq = s->pend[i].seq;
-        e[i].len = s->pend[i].len;
-        e[i].line = strdup(s->pend[i].line);
+        e[i].seq = PEND(s, i).seq;
+        e[i].len = PEND(s, i).len;
+        e[i].line = strdup(PEND(s, i).line);
         if (e[i].line == NULL) {
             pthread_mutex_unlock(&s->lock);
             gov_spool_entries_free(e, i);
@@ -485,26 +476,26 @@ int gov_spool_ack(struct gov_spool *s, uint64_t seq)
         return rc;
     pthread_mutex_lock(&s->lock);
     s->acked_next = seq + 1;
-    while (drop < s->npend && s->pend[drop].seq <= seq)
-        free(s->pend[drop++].line);
+    while (drop < s->pend.len && PEND(s, drop).seq <= seq)
+        free(PEND(s, drop++).line);
     if (drop > 0)
-        memmove(s->pend, s->pend + drop, (s->npend - drop) * sizeof *s->pend);
-    s->npend -= drop;
+        memmove(&PEND(s, 0), &PEND(s, drop), (s->pend.len - drop) * sizeof(struct gov_spool_entry));
+    s->pend.len -= drop;
     s->synced = s->synced > drop ? s->synced - drop : 0;
     /* Whole segments (never the current one) that hold only acknowledged events go. */
-    for (size_t i = 0; i < s->nsegs; i++) {
-        if (i + 1 < s->nsegs && s->segs[i].count > 0 && s->segs[i].last <= seq) {
-            char *p = seg_path(s, s->segs[i].first);
+    for (size_t i = 0; i < s->segs.len; i++) {
+        if (i + 1 < s->segs.len && SEG(s, i).count > 0 && SEG(s, i).last <= seq) {
+            char *p = seg_path(s, SEG(s, i).first);
             if (p != NULL && unlink(p) == 0) {
-                s->total_bytes -= s->segs[i].bytes;
+                s->total_bytes -= SEG(s, i).bytes;
                 free(p);
                 continue;
             }
             free(p);
         }
-        s->segs[keep++] = s->segs[i];
+        SEG(s, keep++) = SEG(s, i);
     }
-    s->nsegs = keep;
+    s->segs.len = keep;
     pthread_mutex_unlock(&s->lock);
     return 0;
 }
@@ -524,7 +515,7 @@ size_t gov_spool_pending(struct gov_spool *s)
 {
     size_t n;
     pthread_mutex_lock(&s->lock);
-    n = s->npend;
+    n = s->pend.len;
     pthread_mutex_unlock(&s->lock);
     return n;
 }
@@ -539,8 +530,10 @@ void gov_spool_close(struct gov_spool *s)
     }
     if (s->lock_fd >= 0)
         close(s->lock_fd);
-    gov_spool_entries_free(s->pend, s->npend);
-    free(s->segs);
+    for (size_t i = 0; i < s->pend.len; i++)
+        free(PEND(s, i).line);
+    ccr_array_free(&s->pend);
+    ccr_array_free(&s->segs);
     free(s->dir);
     pthread_mutex_destroy(&s->lock);
     free(s);

@@ -2,6 +2,7 @@
  * the access hooks exactly as the filesystem calls them, so spool, crash, fail-closed and
  * exactly-once behaviour can be tested (and killed with SIGKILL) without a mount.
  * Every open the hooks allowed is appended to --progress before the next step. */
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "governance/gov.h"
@@ -13,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 static struct {
@@ -102,9 +102,7 @@ static void bench(long n)
 
 static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)ccr_clock_mono_ns() / 1e9;
 }
 
 /* Every file is twice as long as the driver reads, so reports show a 50% share. */

@@ -1,5 +1,8 @@
 /* The governance service's HTTP side: routing, authentication, bounded bodies, JSON errors. */
 #include "governance/service/service.h"
+#include "common/array.h"
+#include "common/clock.h"
+#include "common/dynbuf.h"
 #include "common/err.h"
 #include "common/fileio.h"
 #include "common/log.h"
@@ -24,14 +27,12 @@
 struct gov_service {
     struct MHD_Daemon *mhd;
     struct gov_store *store;
-    char **tokens;
-    size_t ntokens;
+    struct ccr_array tokens; /* char * */
     uint16_t port;
 };
 
 struct req {
-    char *body;
-    size_t len;
+    struct ccr_dynbuf body; /* at most BODY_MAX */
     int too_big;
 };
 
@@ -67,19 +68,12 @@ static void reply_error(struct reply *r, unsigned status, const char *code, cons
     reply_json(r, status, v);
 }
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- contract state ----------------------------------------------------------------- */
 
 static const char *contract_status(const struct gov_store_contract *sc, char *reason, size_t len)
 {
     const struct gov_contract *c = sc->c;
-    int64_t now = wall_ms();
+    int64_t now = (int64_t)ccr_clock_wall_ms();
     if (sc->revoked) {
         snprintf(reason, len, "contract %s was revoked by %s at %s", c->id, sc->revoked_by, sc->revoked_at);
         return "revoked";
@@ -133,9 +127,9 @@ static void put_event(struct gov_service *s, struct MHD_Connection *conn, const 
 
     if (qid == NULL || qid[0] == '\0' || scope == NULL)
         return reply_error(r, 400, "BadRequest", "PUT /events needs the query parameters id and scope");
-    if (q->len > EVENT_BODY_MAX)
+    if (q->body.len > EVENT_BODY_MAX)
         return reply_error(r, 413, "TooLarge", "an event may have at most %d bytes", EVENT_BODY_MAX);
-    if (gov_json_parse(q->body ? q->body : "", q->len, "event", &ev) != 0)
+    if (gov_json_parse(q->body.data ? q->body.data : "", q->body.len, "event", &ev) != 0)
         return reply_error(r, 400, "BadRequest", "%s", ccr_err_msg(EINVAL));
     id = gov_json_str(ev, "id");
     chain = gov_json_str(ev, "chain");
@@ -218,7 +212,7 @@ static void propose(struct gov_service *s, const struct req *q, struct reply *r)
     json_object *v;
     int existed = 0, rc;
 
-    if (gov_contract_parse(q->body ? q->body : "", q->len, &c) != 0)
+    if (gov_contract_parse(q->body.data ? q->body.data : "", q->body.len, &c) != 0)
         return reply_error(r, 400, "InvalidContract", "%s", ccr_err_msg(EINVAL));
     rc = gov_store_contract_add(s->store, c, &existed);
     if (rc == EEXIST) {
@@ -327,7 +321,7 @@ static void sign_or_revoke(struct gov_service *s, const char *id, int revoke, co
     size_t len;
     int rc;
 
-    if (gov_json_parse(q->body ? q->body : "", q->len, "request", &body) != 0)
+    if (gov_json_parse(q->body.data ? q->body.data : "", q->body.len, "request", &body) != 0)
         return reply_error(r, 400, "BadRequest", "%s", ccr_err_msg(EINVAL));
     party = gov_json_str(body, "party");
     sig = gov_json_str(body, "signature");
@@ -414,8 +408,7 @@ out:
 }
 
 struct event_list {
-    char *p;
-    size_t len, cap;
+    struct ccr_dynbuf json; /* the reply, being built */
     unsigned n;
     char last_chain[GOV_CHAIN_ID_HEX + 1];
     int64_t last_seq;
@@ -426,19 +419,9 @@ static int list_add(void *arg, const char *chain, int64_t seq, const char *body,
     struct event_list *l = arg;
     snprintf(l->last_chain, sizeof l->last_chain, "%s", chain ? chain : "");
     l->last_seq = seq;
-    if (l->len + len + 16 > l->cap) {
-        size_t cap = (l->cap + len + 16) * 2;
-        char *np = realloc(l->p, cap);
-        if (np == NULL)
-            return ENOMEM;
-        l->p = np;
-        l->cap = cap;
-    }
-    if (l->n++ > 0)
-        l->p[l->len++] = ',';
-    memcpy(l->p + l->len, body, len);
-    l->len += len;
-    return 0;
+    if (l->n++ > 0 && ccr_dynbuf_add(&l->json, ",", 1) != 0)
+        return ENOMEM;
+    return ccr_dynbuf_add(&l->json, body, len);
 }
 
 #define EVENTS_PAGE_DEFAULT 10000
@@ -453,9 +436,8 @@ static void events_query(struct gov_service *s, struct MHD_Connection *conn, str
     const char *after = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "after");
     const char *limit_text = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit");
     struct event_list l = {0};
-    char after_chain[GOV_CHAIN_ID_HEX + 1], next[GOV_CHAIN_ID_HEX + 32] = "";
+    char after_chain[GOV_CHAIN_ID_HEX + 1];
     long long after_seq = -1, limit = EVENTS_PAGE_DEFAULT;
-    size_t cap;
     int rc, n = 0;
 
     if (contract == NULL)
@@ -474,21 +456,24 @@ static void events_query(struct gov_service *s, struct MHD_Connection *conn, str
     if (limit_text != NULL && (sscanf(limit_text, "%lld%n", &limit, &n) != 1 ||
                                (size_t)n != strlen(limit_text) || limit < 1 || limit > EVENTS_PAGE_MAX))
         return reply_error(r, 400, "BadRequest", "limit must be a number from 1 to %d", EVENTS_PAGE_MAX);
-    rc = gov_store_events(s->store, contract, from, to, path, after ? after_chain : NULL, after_seq,
-                          (unsigned)limit, list_add, &l);
+    ccr_dynbuf_init(&l.json, 0);
+    rc = ccr_dynbuf_add(&l.json, "{\"events\":[", 11);
+    if (rc == 0)
+        rc = gov_store_events(s->store, contract, from, to, path, after ? after_chain : NULL, after_seq,
+                              (unsigned)limit, list_add, &l);
+    if (rc == 0)
+        rc = ccr_dynbuf_add(&l.json, "]", 1);
+    /* A full page may have more after it: say where to go on. */
+    if (rc == 0 && l.n == (unsigned)limit)
+        rc = ccr_dynbuf_addf(&l.json, ",\"next\":\"%s-%lld\"", l.last_chain, (long long)l.last_seq);
+    if (rc == 0)
+        rc = ccr_dynbuf_add(&l.json, "}", 1);
     if (rc != 0) {
-        free(l.p);
+        ccr_dynbuf_free(&l.json);
         return reply_error(r, 500, "StorageError", "%s", ccr_err_msg(rc));
     }
-    /* A full page may have more after it: say where to go on. */
-    if (l.n == (unsigned)limit)
-        snprintf(next, sizeof next, ",\"next\":\"%s-%lld\"", l.last_chain, (long long)l.last_seq);
-    cap = l.len + strlen(next) + 32;
     r->status = 200;
-    r->body = malloc(cap);
-    if (r->body != NULL)
-        snprintf(r->body, cap, "{\"events\":[%.*s]%s}", (int)l.len, l.p ? l.p : "", next);
-    free(l.p);
+    r->body = ccr_dynbuf_steal(&l.json, NULL);
 }
 
 /* ---- routing ------------------------------------------------------------------------ */
@@ -501,9 +486,11 @@ static int authorized(struct gov_service *s, struct MHD_Connection *conn)
         return 0;
     h += 7;
     len = strlen(h);
-    for (size_t i = 0; i < s->ntokens; i++)
-        if (strlen(s->tokens[i]) == len && CRYPTO_memcmp(s->tokens[i], h, len) == 0)
+    for (size_t i = 0; i < s->tokens.len; i++) {
+        const char *t = CCR_ARRAY_AT(&s->tokens, char *, i);
+        if (strlen(t) == len && CRYPTO_memcmp(t, h, len) == 0)
             return 1;
+    }
     return 0;
 }
 
@@ -585,20 +572,16 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         q = calloc(1, sizeof *q);
         if (q == NULL)
             return MHD_NO;
+        ccr_dynbuf_init(&q->body, BODY_MAX);
         *con_cls = q;
         return MHD_YES;
     }
     if (*upload_size > 0) {
-        if (!q->too_big && q->len + *upload_size <= BODY_MAX) {
-            char *np = realloc(q->body, q->len + *upload_size + 1);
-            if (np == NULL)
+        if (!q->too_big) {
+            int rc = ccr_dynbuf_add(&q->body, upload, *upload_size);
+            if (rc == ENOMEM)
                 return MHD_NO;
-            q->body = np;
-            memcpy(q->body + q->len, upload, *upload_size);
-            q->len += *upload_size;
-            q->body[q->len] = '\0';
-        } else {
-            q->too_big = 1; /* keep reading, answer 413 at the end */
+            q->too_big = rc == EFBIG; /* keep reading, answer 413 at the end */
         }
         *upload_size = 0;
         return MHD_YES;
@@ -630,10 +613,20 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)conn;
     (void)toe;
     if (q != NULL) {
-        free(q->body);
+        ccr_dynbuf_free(&q->body);
         free(q);
         *con_cls = NULL;
     }
+}
+
+static int add_token(struct gov_service *s, const char *token)
+{
+    char *copy = strdup(token);
+    if (copy == NULL || ccr_array_append(&s->tokens, &copy) != 0) {
+        free(copy);
+        return ENOMEM;
+    }
+    return 0;
 }
 
 static int load_tokens(struct gov_service *s, const char *path)
@@ -647,33 +640,24 @@ static int load_tokens(struct gov_service *s, const char *path)
         const char *env = getenv("CCRFS_GOV_TOKEN");
         if (env == NULL || env[0] == '\0')
             return ccr_err_set(EINVAL, "the service needs a token: --token-file FILE or CCRFS_GOV_TOKEN");
-        s->tokens = calloc(1, sizeof *s->tokens);
-        if (s->tokens == NULL || (s->tokens[0] = strdup(env)) == NULL)
-            return ENOMEM;
-        s->ntokens = 1;
-        return 0;
+        return add_token(s, env);
     }
     if ((rc = ccr_read_file(path, 64 * 1024, &data, &len)) != 0)
         return rc;
     for (line = strtok_r((char *)data, "\r\n", &save); line != NULL; line = strtok_r(NULL, "\r\n", &save)) {
-        char **n;
         if (line[0] == '#' || line[0] == '\0')
             continue;
         if (strlen(line) < 16) {
             ccr_freezero(data, len + 1);
             return ccr_err_set(EINVAL, "%s: tokens must have at least 16 characters", path);
         }
-        n = realloc(s->tokens, (s->ntokens + 1) * sizeof *n);
-        if (n == NULL || (n[s->ntokens] = strdup(line)) == NULL) {
-            free(n);
+        if ((rc = add_token(s, line)) != 0) {
             ccr_freezero(data, len + 1);
-            return ENOMEM;
+            return rc;
         }
-        s->tokens = n;
-        s->ntokens++;
     }
     ccr_freezero(data, len + 1);
-    return s->ntokens > 0 ? 0 : ccr_err_set(EINVAL, "%s: no token in the file", path);
+    return s->tokens.len > 0 ? 0 : ccr_err_set(EINVAL, "%s: no token in the file", path);
 }
 
 int gov_service_start(const struct gov_service_config *cfg, struct gov_service **out)
@@ -685,6 +669,7 @@ int gov_service_start(const struct gov_service_config *cfg, struct gov_service *
 
     if (s == NULL)
         return ENOMEM;
+    ccr_array_init(&s->tokens, sizeof(char *));
     addr.sin_family = AF_INET;
     addr.sin_port = htons(cfg->port);
     if (inet_pton(AF_INET, cfg->address ? cfg->address : "127.0.0.1", &addr.sin_addr) != 1) {
@@ -723,8 +708,10 @@ void gov_service_stop(struct gov_service *s)
     if (s->mhd != NULL)
         MHD_stop_daemon(s->mhd);
     gov_store_close(s->store);
-    for (size_t i = 0; i < s->ntokens; i++)
-        ccr_freezero(s->tokens[i], strlen(s->tokens[i]));
-    free(s->tokens);
+    for (size_t i = 0; i < s->tokens.len; i++) {
+        char *t = CCR_ARRAY_AT(&s->tokens, char *, i);
+        ccr_freezero(t, strlen(t));
+    }
+    ccr_array_free(&s->tokens);
     free(s);
 }

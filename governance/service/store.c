@@ -1,5 +1,6 @@
 /* SQLite storage of the governance service (see store.h). */
 #include "governance/service/store.h"
+#include "common/array.h"
 #include "common/err.h"
 #include "governance/contract.h"
 #include "governance/event.h"
@@ -199,6 +200,7 @@ int gov_store_contract_add(struct gov_store *s, const struct gov_contract *c, in
 
 int gov_store_contract_get(struct gov_store *s, const char *id, struct gov_store_contract *out)
 {
+    struct ccr_array parties = CCR_ARRAY_INIT(char *), sigs = CCR_ARRAY_INIT(char *);
     sqlite3_stmt *st;
     int rc;
 
@@ -227,24 +229,22 @@ int gov_store_contract_get(struct gov_store *s, const char *id, struct gov_store
         return rc;
     }
     bind_text(st, 1, id);
+    /* Out of memory part way: the signatures read so far (as before). */
     while (sqlite3_step(st) == SQLITE_ROW) {
-        char **n = realloc(out->signed_parties, (out->nsigned + 1) * sizeof *n);
-        char **sg = n != NULL ? realloc(out->signatures, (out->nsigned + 1) * sizeof *sg) : NULL;
-        if (n != NULL)
-            out->signed_parties = n;
-        if (sg == NULL)
-            break;
-        out->signatures = sg;
-        n[out->nsigned] = strdup((const char *)sqlite3_column_text(st, 0));
-        sg[out->nsigned] = strdup((const char *)sqlite3_column_text(st, 1));
-        if (n[out->nsigned] == NULL || sg[out->nsigned] == NULL) {
-            free(n[out->nsigned]);
-            free(sg[out->nsigned]);
+        char *party = strdup((const char *)sqlite3_column_text(st, 0));
+        char *sig = strdup((const char *)sqlite3_column_text(st, 1));
+        if (party == NULL || sig == NULL || ccr_array_reserve(&parties, parties.len + 1) != 0 ||
+            ccr_array_reserve(&sigs, sigs.len + 1) != 0) {
+            free(party);
+            free(sig);
             break;
         }
-        out->nsigned++;
+        ccr_array_append(&parties, &party);
+        ccr_array_append(&sigs, &sig);
     }
     sqlite3_finalize(st);
+    out->signed_parties = ccr_array_steal(&parties, &out->nsigned);
+    out->signatures = ccr_array_steal(&sigs, NULL);
     return 0;
 }
 
@@ -262,6 +262,7 @@ void gov_store_contract_release(struct gov_store_contract *sc)
 
 int gov_store_contract_ids(struct gov_store *s, char ***ids, size_t *count)
 {
+    struct ccr_array list = CCR_ARRAY_INIT(char *);
     sqlite3_stmt *st;
     int rc;
     *ids = NULL;
@@ -269,16 +270,15 @@ int gov_store_contract_ids(struct gov_store *s, char ***ids, size_t *count)
     if ((rc = prepare(s, "SELECT id FROM contracts ORDER BY id", &st)) != 0)
         return rc;
     while (sqlite3_step(st) == SQLITE_ROW) {
-        char **n = realloc(*ids, (*count + 1) * sizeof *n);
-        if (n == NULL) {
+        char *copy = strdup((const char *)sqlite3_column_text(st, 0));
+        if (copy == NULL || ccr_array_append(&list, &copy) != 0) {
+            free(copy);
             rc = ENOMEM;
             break;
         }
-        *ids = n;
-        if ((n[*count] = strdup((const char *)sqlite3_column_text(st, 0))) != NULL)
-            (*count)++;
     }
     sqlite3_finalize(st);
+    *ids = ccr_array_steal(&list, count);
     return rc;
 }
 

@@ -2,6 +2,7 @@
  * disabled before mounting; revoked while many threads read (reads refused within seconds,
  * on_revoke called once, revocation recorded); the service going away (reads go on for the
  * grace period, then refused) and coming back (serving again, every event delivered once). */
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/fileio.h"
 #include "governance/canon.h"
@@ -23,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define TOKEN "test-token-0123456789abcdef"
@@ -34,9 +34,7 @@ static uint16_t port;
 
 static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)ccr_clock_mono_ns() / 1e9;
 }
 
 static void start_service(uint16_t p)

@@ -1,0 +1,191 @@
+/* Consent: the check before mounting, the poller that asks again every consent_interval_s,
+ * and withdrawal. The answer is published to the gate through atomics; a hook never waits
+ * for a request (gov_consent_nudge only wakes the poller). */
+#include "common/err.h"
+#include "common/log.h"
+#include "governance/canon.h"
+#include "governance/gov_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void withdraw(struct gov *g, const char *reason)
+{
+    int expected = 0;
+    json_object *ev;
+    if (!atomic_compare_exchange_strong(&g->withdrawing, &expected, 1))
+        return;
+    /* The reason is complete before any reader sees the revoked flag. */
+    snprintf(g->revoke_reason, sizeof g->revoke_reason, "%s", reason);
+    atomic_store(&g->revoked, 1);
+    ccr_log_warn("consent withdrawn: %s; refusing opens and reads, wiping keys", reason);
+    if (g->cfg.on_revoke != NULL)
+        g->cfg.on_revoke(g->cfg.on_revoke_arg, reason);
+    ev = gov_event_new("revocation");
+    gov_ev_str(ev, "reason", reason);
+    gov_emit(g, ev, 1, NULL);
+}
+
+/* Parses {"status":"enabled"|"disabled","reason":{"code","message"}}. */
+static int parse_consent(const char *body, size_t len, int *enabled, char *reason, size_t reason_len)
+{
+    json_object *v, *r;
+    const char *st;
+    int rc = gov_json_parse(body, len, "consent reply", &v);
+    if (rc != 0) /* a reply that is not JSON is a protocol error; keep the parser's words */
+        return ccr_err_set(EPROTO, "%s", ccr_err_msg(rc));
+    st = gov_json_str(v, "status");
+    if (st == NULL || (strcmp(st, "enabled") != 0 && strcmp(st, "disabled") != 0)) {
+        json_object_put(v);
+        return ccr_err_set(EPROTO, "consent reply: \"status\" must be \"enabled\" or \"disabled\"");
+    }
+    *enabled = strcmp(st, "enabled") == 0;
+    reason[0] = '\0';
+    if (json_object_object_get_ex(v, "reason", &r) && json_object_is_type(r, json_type_object)) {
+        const char *code = gov_json_str(r, "code"), *msg = gov_json_str(r, "message");
+        snprintf(reason, reason_len, "%s%s%s", code ? code : "", code && msg ? ": " : "", msg ? msg : "");
+    }
+    json_object_put(v);
+    return 0;
+}
+
+/* One consent request (consent_request_lock held). 0 with *enabled set, or a transport /
+ * protocol error. */
+static int consent_ask(struct gov *g, int *enabled, char *reason, size_t reason_len)
+{
+    char path[512], *esc = gov_http_escape(g->contract != NULL ? g->contract : "");
+    char *resp = NULL;
+    size_t resp_len = 0;
+    long status = 0;
+    int rc;
+
+    if (esc == NULL)
+        return ENOMEM;
+    /* Without a contract id, the sidecar is expected to know its own. */
+    snprintf(path, sizeof path, "/consentcheck/execution%s%s", g->contract ? "?contract=" : "", esc);
+    free(esc);
+    rc = gov_http_request(g->consent_http, "POST", path, "{}", 2, &status, &resp, &resp_len);
+    if (rc != 0)
+        return rc;
+    if (status == 200 && resp != NULL) {
+        rc = parse_consent(resp, resp_len, enabled, reason, reason_len);
+    } else if (status == 403 || status == 404) {
+        /* Governance answered: no consent for this contract (unknown, not signed). */
+        char msg[200];
+        gov_http_error_text(resp, msg, sizeof msg);
+        *enabled = 0;
+        snprintf(reason, reason_len, "HTTP %ld: %s", status, msg);
+    } else {
+        char msg[200];
+        gov_http_error_text(resp, msg, sizeof msg);
+        rc = ccr_err_set(EIO, "consent check: HTTP %ld: %s", status, msg);
+    }
+    free(resp);
+    return rc;
+}
+
+/* Asks for consent and publishes the answer. record: add a consent event (the check before
+ * mounting). Only the request itself runs under consent_request_lock. */
+static int consent_refresh(struct gov *g, int record, int *enabled_out)
+{
+    char reason[256] = "";
+    int enabled = 0, rc;
+
+    pthread_mutex_lock(&g->consent_request_lock);
+    atomic_store(&g->consent_in_flight, 1);
+    atomic_store(&g->consent_try_ms, gov_now_ms());
+    rc = consent_ask(g, &enabled, reason, sizeof reason);
+    atomic_store(&g->consent_in_flight, 0);
+    pthread_mutex_unlock(&g->consent_request_lock);
+    if (rc == 0) {
+        atomic_store(&g->consent_ok_ms, gov_now_ms());
+        atomic_store(&g->consent_fail_ms, 0);
+        if (record || !enabled) {
+            json_object *ev = gov_event_new("consent");
+            gov_ev_str(ev, "status", enabled ? "enabled" : "disabled");
+            gov_ev_str(ev, "reason", reason);
+            gov_ev_str(ev, "governance", g->url);
+            gov_emit(g, ev, 1, NULL);
+        }
+    } else {
+        gov_note_failing(&g->consent_fail_ms);
+    }
+    /* After the pre-mount check (record), any disabled answer withdraws consent. */
+    if (rc == 0 && !enabled && !record)
+        withdraw(g, reason[0] ? reason : "consent disabled");
+    if (rc == 0 && enabled_out != NULL)
+        *enabled_out = enabled;
+    if (rc == 0 && !enabled)
+        return ccr_err_set(EACCES, "consent for contract %s is disabled%s%s",
+                           g->contract ? g->contract : "(none)", reason[0] ? ": " : "", reason);
+    return rc;
+}
+
+/* Sleeps up to ms, or until stopped or a hook asks for a check; 1 when stopped. */
+static int consent_wait(struct gov *g, int64_t ms)
+{
+    struct timespec until = ccr_clock_deadline_ms((uint64_t)ms);
+    int stop;
+    pthread_mutex_lock(&g->wake_lock);
+    if (!g->stop && !atomic_load(&g->consent_due))
+        pthread_cond_timedwait(&g->consent_wake, &g->wake_lock, &until);
+    stop = g->stop;
+    pthread_mutex_unlock(&g->wake_lock);
+    return stop;
+}
+
+static void *consent_main(void *arg)
+{
+    struct gov *g = arg;
+    int64_t interval = (int64_t)g->cfg.consent_interval_s * 1000;
+    while (!consent_wait(g, interval)) {
+        if (atomic_load(&g->revoked))
+            break;
+        if (atomic_exchange(&g->consent_due, 0) ||
+            gov_now_ms() - atomic_load(&g->consent_try_ms) >= interval - 50)
+            consent_refresh(g, 0, NULL);
+        ccr_err_clear();
+    }
+    return NULL;
+}
+
+void gov_consent_nudge(struct gov *g)
+{
+    int64_t now = gov_now_ms(), interval = (int64_t)g->cfg.consent_interval_s * 1000;
+    if (g->url == NULL || atomic_load(&g->revoked) || atomic_load(&g->consent_in_flight) ||
+        now - atomic_load(&g->consent_ok_ms) <= interval || now - atomic_load(&g->consent_try_ms) <= interval)
+        return;
+    if (atomic_exchange(&g->consent_due, 1))
+        return; /* already asked for */
+    pthread_mutex_lock(&g->wake_lock);
+    pthread_cond_signal(&g->consent_wake);
+    pthread_mutex_unlock(&g->wake_lock);
+}
+
+int gov_check_consent(struct gov *g)
+{
+    int rc, enabled = 0;
+    if (g->url == NULL) {
+        json_object *ev = gov_event_new("consent");
+        gov_ev_str(ev, "status", "not-configured");
+        gov_ev_str(ev, "reason", "no governance service: consent is not checked");
+        return gov_emit(g, ev, 0, NULL);
+    }
+    rc = consent_refresh(g, 1, &enabled);
+    if (rc != 0)
+        return rc;
+    if (!g->consent_started) {
+        if (pthread_create(&g->consent_thread, NULL, consent_main, g) != 0)
+            return ccr_err_set(EAGAIN, "cannot start the consent thread");
+        g->consent_started = 1;
+    }
+    return 0;
+}
+
+void gov_consent_stop(struct gov *g)
+{
+    if (g->consent_started)
+        pthread_join(g->consent_thread, NULL);
+    g->consent_started = 0;
+}

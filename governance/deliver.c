@@ -1,0 +1,120 @@
+/* Delivery: the thread that records pending reads and drains the spool to the sinks, in
+ * batches, holding no lock while a sink sends. */
+#include "common/err.h"
+#include "common/log.h"
+#include "governance/gov_internal.h"
+
+#include <unistd.h>
+
+#define DELIVER_BATCH     256
+#define DELIVER_GATHER_US 5000
+
+void gov_kick_deliverer(struct gov *g)
+{
+    if (atomic_exchange(&g->kick, 1))
+        return; /* already due: no wake-up per event */
+    pthread_mutex_lock(&g->wake_lock);
+    pthread_cond_signal(&g->deliver_wake);
+    pthread_mutex_unlock(&g->wake_lock);
+}
+
+/* One round: sync, send a batch to every sink, acknowledge. 1 when something was delivered,
+ * 0 when there was nothing to send, -1 when a sink failed. */
+static int deliver_once(struct gov *g)
+{
+    struct gov_spool_entry *e = NULL;
+    size_t n = 0;
+    int rc;
+
+    if (gov_spool_sync(g->spool) != 0) {
+        ccr_log_error("%s", ccr_err_msg(EIO));
+        g->write_failed = 1;
+        return 0;
+    }
+    if (gov_spool_peek(g->spool, DELIVER_BATCH, &e, &n) != 0 || n == 0) {
+        gov_spool_entries_free(e, n);
+        return 0;
+    }
+    for (size_t i = 0; i < g->nsinks; i++) {
+        rc = g->sinks[i]->deliver(g->sinks[i], e, n);
+        if (rc != 0) {
+            if (atomic_load(&g->sink_fail_ms) == 0)
+                ccr_log_warn("%s: delivery failed, events stay in the spool: %s", g->sinks[i]->name,
+                             ccr_err_msg(rc));
+            gov_note_failing(&g->sink_fail_ms);
+            gov_spool_entries_free(e, n);
+            return -1;
+        }
+    }
+    if (gov_spool_ack(g->spool, e[n - 1].seq) != 0)
+        ccr_log_error("audit spool: %s", ccr_err_msg(EIO));
+    if (atomic_exchange(&g->sink_fail_ms, 0) != 0)
+        ccr_log_info("audit delivery works again");
+    gov_spool_entries_free(e, n);
+    return 1;
+}
+
+static void *deliver_main(void *arg)
+{
+    struct gov *g = arg;
+    int64_t backoff = 0;
+    for (;;) {
+        int r, stop;
+        pthread_mutex_lock(&g->wake_lock);
+        if (!g->stop && !atomic_load(&g->kick)) {
+            int64_t wait =
+                backoff > 0 ? backoff : (g->cfg.flush_interval_ms < 250 ? g->cfg.flush_interval_ms : 250);
+            struct timespec until = ccr_clock_deadline_ms((uint64_t)wait);
+            pthread_cond_timedwait(&g->deliver_wake, &g->wake_lock, &until);
+        }
+        atomic_store(&g->kick, 0);
+        stop = g->stop;
+        pthread_mutex_unlock(&g->wake_lock);
+        if (stop)
+            break;
+        gov_flush_reads(g, 0);
+        while ((r = deliver_once(g)) == 1)
+            ;
+        /* Let events gather so each round syncs and sends a batch, not one event. */
+        if (r == 0)
+            usleep(DELIVER_GATHER_US);
+        backoff = r < 0 ? (backoff == 0 ? 200 : (backoff * 2 > 2000 ? 2000 : backoff * 2)) : 0;
+        ccr_err_clear();
+    }
+    return NULL;
+}
+
+int gov_deliverer_start(struct gov *g)
+{
+    if (pthread_create(&g->deliverer, NULL, deliver_main, g) != 0)
+        return ccr_err_set(EAGAIN, "cannot start the audit delivery thread");
+    g->deliverer_started = 1;
+    return 0;
+}
+
+void gov_deliverer_stop(struct gov *g)
+{
+    if (!g->deliverer_started)
+        return;
+    pthread_join(g->deliverer, NULL);
+    g->deliverer_started = 0;
+    gov_flush_reads(g, 1);
+    gov_checkpoint_now(g);
+    while (deliver_once(g) == 1)
+        ;
+}
+
+int gov_flush(struct gov *g, unsigned timeout_ms)
+{
+    int64_t deadline = gov_now_ms() + timeout_ms;
+    gov_flush_reads(g, 1);
+    for (;;) {
+        gov_kick_deliverer(g);
+        if (gov_spool_pending(g->spool) == 0)
+            return 0;
+        if (gov_now_ms() >= deadline)
+            return ccr_err_set(ETIMEDOUT, "%zu audit events are not delivered yet",
+                               gov_spool_pending(g->spool));
+        usleep(10000);
+    }
+}

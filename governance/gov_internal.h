@@ -1,0 +1,158 @@
+/* Shared by the files of the governance object only (gov.c, record.c, gate.c, consent.c,
+ * deliver.c, hooks.c): its state and the calls between them.
+ *
+ * Threads: the filesystem's threads call the hooks (hooks.c) at any time between gov_fs_hooks
+ * and gov_close; the mount code calls gov_record_*, gov_check_consent and gov_flush; the
+ * deliverer (deliver.c) records pending reads and drains the spool to the sinks; the consent
+ * poller (consent.c) asks governance every consent_interval_s.
+ *
+ * Locks, in the order they may be taken (never the other way round):
+ *   1. gov.files_lock      the list of open files (gov.files)
+ *   2. gov_file.lock       one open file's pending ranges and counters
+ *   3. gov.chain_lock      the chain head and the checkpoint counter: an event is sealed and
+ *                          appended to the spool in one step, so spool order is chain order
+ *   4. the spool's lock    internal to spool.c: an append (a write(2); an fdatasync when a
+ *                          segment is full), removing acknowledged segments; the delivery
+ *                          batch's fdatasync runs outside it
+ *   gov.wake_lock          stop, and the two threads' wake-ups; taken alone
+ *   gov.consent_request_lock
+ *                          the consent HTTP handle, one request at a time; taken alone, only by
+ *                          the consent poller and gov_check_consent. The one lock held across
+ *                          network I/O: no hook, and no holder of another lock, ever waits on it.
+ * No lock is held across a sink's delivery (a PUT, an audit log write): the deliverer copies
+ * a batch out of the spool and sends it holding nothing.
+ *
+ * What the hooks read without a lock (atomics): the consent answer as last published (revoked,
+ * consent_ok_ms, consent_fail_ms), delivery failing since (sink_fail_ms), write_failed, the
+ * bytes served. revoke_reason is written once, before revoked is set, and never again. The
+ * hooks never wait for a consent answer: a stale one makes them wake the poller and go on with
+ * the last known answer (within the grace period). */
+#ifndef CCRFS_GOVERNANCE_GOV_INTERNAL_H
+#define CCRFS_GOVERNANCE_GOV_INTERNAL_H
+
+#include "common/array.h"
+#include "common/clock.h"
+#include "governance/event.h"
+#include "governance/gov.h"
+#include "governance/http.h"
+#include "governance/ranges.h"
+#include "governance/sign.h"
+#include "governance/sink.h"
+#include "governance/spool.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define GOV_FILE_MAGIC 0x636372667346494cULL
+#define GOV_MAX_SINKS  2
+#define GOV_WHY_MAX    320 /* a refusal's reason */
+
+/* One open file: the handle the hooks get. */
+struct gov_file {
+    uint64_t magic;
+    struct gov_file *next, *prev; /* gov.files, guarded by files_lock */
+    pthread_mutex_t lock;
+    char *path;
+    uint64_t open_seq;       /* seq of the open event: names this open in later events */
+    struct ccr_array ranges; /* struct gov_range: sorted, disjoint; guarded by lock */
+    uint64_t reads_pending, bytes_total, reads_total;
+    int64_t first_pending_ms;
+};
+
+struct gov {
+    struct gov_config cfg;
+    char *contract, *scope, *url, *token;
+
+    /* Recording (record.c). */
+    pthread_mutex_t chain_lock;
+    struct gov_chain chain;
+    struct gov_spool *spool;
+    struct gov_key *key;
+    char *key_b64;
+    uint64_t since_checkpoint; /* guarded by chain_lock */
+    atomic_int write_failed;   /* the spool could not be written: fail closed */
+
+    /* Open files (hooks.c). */
+    pthread_mutex_t files_lock;
+    struct gov_file *files;
+
+    /* Threads (deliver.c, consent.c). */
+    pthread_mutex_t wake_lock;
+    pthread_cond_t deliver_wake, consent_wake;
+    int stop;                     /* guarded by wake_lock */
+    atomic_int kick;              /* set by emitters; the deliverer is signalled only on 0 -> 1 */
+    atomic_int consent_due;       /* set by a hook that found the answer stale */
+    atomic_int consent_in_flight; /* a consent request is being made */
+    pthread_t deliverer, consent_thread;
+    int deliverer_started, consent_started;
+    struct gov_sink *sinks[GOV_MAX_SINKS];
+    size_t nsinks;
+
+    /* The gate (gate.c): read by every hook, written by the threads above. */
+    atomic_int revoked, withdrawing;            /* withdrawing: the reason is being written */
+    atomic_llong sink_fail_ms, consent_fail_ms; /* failing since; 0 when fine */
+    atomic_llong denials_unrecorded;
+    atomic_llong last_denial_ms;
+    atomic_ullong bytes_served; /* counted against cfg.max_bytes_per_mount */
+    char revoke_reason[256];
+
+    /* Consent (consent.c). */
+    pthread_mutex_t consent_request_lock;
+    struct gov_http *consent_http; /* guarded by consent_request_lock */
+    atomic_llong consent_ok_ms, consent_try_ms;
+};
+
+static inline int64_t gov_now_ms(void)
+{
+    return (int64_t)ccr_clock_mono_ms();
+}
+
+static inline void gov_ev_str(json_object *ev, const char *key, const char *val)
+{
+    json_object_object_add(ev, key, json_object_new_string(val != NULL ? val : ""));
+}
+
+static inline void gov_ev_int(json_object *ev, const char *key, int64_t val)
+{
+    json_object_object_add(ev, key, json_object_new_int64(val));
+}
+
+/* record.c */
+/* Seals ev (taking it), appends it to the spool, and adds a checkpoint when one is due.
+ * reserve: may use the spool's reserve. *seq_out, when given, receives the event's seq. */
+int gov_emit(struct gov *g, json_object *ev, int reserve, uint64_t *seq_out);
+/* A signed checkpoint when events were recorded since the last one. */
+int gov_checkpoint_now(struct gov *g);
+/* Records a file's pending ranges as one read event (the file's lock held). */
+int gov_flush_file_locked(struct gov *g, struct gov_file *f);
+/* Records pending ranges older than the flush interval (or all with force). */
+void gov_flush_reads(struct gov *g, int force);
+
+/* gate.c */
+/* 1 when opens and reads may be served; else 0 and why. */
+int gov_gate(struct gov *g, char *why, size_t why_len);
+/* Refuses op: counts it, records a denial (at most one per second); returns EACCES. */
+int gov_deny(struct gov *g, const char *op, const char *path, pid_t pid, const char *reason);
+/* Notes that something (delivery, consent) started failing now, unless it already was. */
+void gov_note_failing(atomic_llong *since);
+
+/* consent.c */
+/* Called by hooks: when the last answer is stale and no request is in flight, wakes the
+ * poller to ask now. Never waits. */
+void gov_consent_nudge(struct gov *g);
+/* Joins the poller (after gov.stop was set), when it was started. */
+void gov_consent_stop(struct gov *g);
+
+/* deliver.c */
+void gov_kick_deliverer(struct gov *g);
+int gov_deliverer_start(struct gov *g);
+/* Joins the deliverer (after gov.stop was set), when it was started; then records pending
+ * reads and a checkpoint and delivers what it can one last time. */
+void gov_deliverer_stop(struct gov *g);
+
+/* hooks.c */
+void gov_files_free(struct gov *g);
+
+#endif

@@ -1,0 +1,199 @@
+/* The filesystem's hooks: open, read (coalesced ranges, the byte budget), release, integrity
+ * failures and uploads. Each asks the gate and records; none waits on the network. */
+#include "common/encoding.h"
+#include "common/err.h"
+#include "governance/gov_internal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void file_free(struct gov_file *f)
+{
+    f->magic = 0;
+    pthread_mutex_destroy(&f->lock);
+    ccr_array_free(&f->ranges);
+    free(f->path);
+    free(f);
+}
+
+static int hook_open(void *arg, const struct fs_open_info *info, uint64_t *handle)
+{
+    struct gov *g = arg;
+    char why[GOV_WHY_MAX];
+    struct gov_file *f;
+    json_object *ev;
+    int rc;
+
+    gov_consent_nudge(g);
+    if (!gov_gate(g, why, sizeof why))
+        return gov_deny(g, "open", info->path, info->pid, why);
+    f = calloc(1, sizeof *f);
+    if (f == NULL || (f->path = strdup(info->path ? info->path : "")) == NULL) {
+        free(f);
+        return gov_deny(g, "open", info->path, info->pid, "out of memory");
+    }
+    f->magic = GOV_FILE_MAGIC;
+    ccr_array_init(&f->ranges, sizeof(struct gov_range));
+    pthread_mutex_init(&f->lock, NULL);
+    ev = gov_event_new("open");
+    gov_ev_str(ev, "path", f->path);
+    gov_ev_int(ev, "flags", info->flags);
+    gov_ev_int(ev, "pid", info->pid);
+    gov_ev_int(ev, "uid", info->uid);
+    gov_ev_int(ev, "gid", info->gid);
+    gov_ev_str(ev, "process", info->process_name);
+    if (g->cfg.file_size != NULL) {
+        uint64_t size;
+        if (g->cfg.file_size(g->cfg.file_size_arg, f->path, &size) == 0)
+            gov_ev_int(ev, "size", (int64_t)size);
+    }
+    rc = gov_emit(g, ev, 0, &f->open_seq);
+    if (rc != 0) {
+        file_free(f);
+        snprintf(why, sizeof why, "the open cannot be recorded: %s", ccr_err_msg(rc));
+        return gov_deny(g, "open", info->path, info->pid, why);
+    }
+    pthread_mutex_lock(&g->files_lock);
+    f->next = g->files;
+    if (g->files != NULL)
+        g->files->prev = f;
+    g->files = f;
+    pthread_mutex_unlock(&g->files_lock);
+    *handle = (uint64_t)(uintptr_t)f;
+    return 0;
+}
+
+static struct gov_file *file_of(uint64_t handle)
+{
+    struct gov_file *f = (struct gov_file *)(uintptr_t)handle;
+    if (f == NULL || f->magic != GOV_FILE_MAGIC)
+        return NULL;
+    return f;
+}
+
+static int hook_read(void *arg, uint64_t handle, uint64_t offset, uint64_t len)
+{
+    struct gov *g = arg;
+    struct gov_file *f = file_of(handle);
+    char why[GOV_WHY_MAX];
+    int rc = 0;
+
+    if (f == NULL)
+        return gov_deny(g, "read", "", 0, "unknown file handle");
+    if (!gov_gate(g, why, sizeof why))
+        return gov_deny(g, "read", f->path, 0, why);
+    if (len == 0)
+        return 0;
+    if (g->cfg.max_bytes_per_mount != 0) {
+        /* Counted before the bytes go out; a refused read gives its share back. */
+        unsigned long long before = atomic_fetch_add(&g->bytes_served, len);
+        if (before + len > g->cfg.max_bytes_per_mount) {
+            atomic_fetch_sub(&g->bytes_served, len);
+            snprintf(why, sizeof why,
+                     "byte budget spent: this mount may serve %" PRIu64 " bytes, %llu served",
+                     g->cfg.max_bytes_per_mount, before);
+            return gov_deny(g, "read", f->path, 0, why);
+        }
+    }
+    pthread_mutex_lock(&f->lock);
+    if (f->ranges.len == 0)
+        f->first_pending_ms = gov_now_ms();
+    if (gov_ranges_add(&f->ranges, offset, len) != 0)
+        rc = ENOMEM;
+    f->reads_pending++;
+    f->reads_total++;
+    f->bytes_total += len;
+    if (rc == 0 && f->ranges.len > g->cfg.flush_ranges)
+        rc = gov_flush_file_locked(g, f);
+    pthread_mutex_unlock(&f->lock);
+    if (rc != 0) {
+        snprintf(why, sizeof why, "the read cannot be recorded: %s", strerror(rc));
+        return gov_deny(g, "read", f->path, 0, why);
+    }
+    return 0;
+}
+
+static void hook_release(void *arg, uint64_t handle)
+{
+    struct gov *g = arg;
+    struct gov_file *f = file_of(handle);
+    json_object *ev;
+
+    if (f == NULL)
+        return;
+    pthread_mutex_lock(&g->files_lock);
+    if (f->prev != NULL)
+        f->prev->next = f->next;
+    else
+        g->files = f->next;
+    if (f->next != NULL)
+        f->next->prev = f->prev;
+    pthread_mutex_unlock(&g->files_lock);
+    pthread_mutex_lock(&f->lock);
+    gov_flush_file_locked(g, f);
+    pthread_mutex_unlock(&f->lock);
+    ev = gov_event_new("release");
+    gov_ev_int(ev, "open", (int64_t)f->open_seq);
+    gov_ev_str(ev, "path", f->path);
+    gov_ev_int(ev, "reads", (int64_t)f->reads_total);
+    gov_ev_int(ev, "bytes", (int64_t)f->bytes_total);
+    gov_emit(g, ev, 1, NULL);
+    file_free(f);
+}
+
+static void hook_integrity(void *arg, const char *path, uint64_t block)
+{
+    struct gov *g = arg;
+    json_object *ev = gov_event_new("integrity");
+    gov_ev_str(ev, "path", path);
+    gov_ev_int(ev, "block", (int64_t)block);
+    gov_emit(g, ev, 1, NULL);
+}
+
+static int hook_upload(void *arg, const char *path, uint64_t size, const uint8_t sha256[32],
+                       const char *object)
+{
+    struct gov *g = arg;
+    json_object *ev;
+    char why[GOV_WHY_MAX], hex[65];
+    int rc;
+
+    gov_consent_nudge(g);
+    if (!gov_gate(g, why, sizeof why))
+        return gov_deny(g, "upload", path, 0, why);
+    ccr_hex_encode(sha256, 32, hex);
+    ev = gov_event_new("upload");
+    gov_ev_str(ev, "path", path);
+    gov_ev_int(ev, "size", (int64_t)size);
+    gov_ev_str(ev, "sha256", hex);
+    gov_ev_str(ev, "object", object);
+    /* Nothing leaves unless its upload is in the spool first. */
+    if ((rc = gov_emit(g, ev, 0, NULL)) != 0) {
+        snprintf(why, sizeof why, "the upload cannot be recorded: %s", ccr_err_msg(rc));
+        return gov_deny(g, "upload", path, 0, why);
+    }
+    return 0;
+}
+
+void gov_fs_hooks(struct gov *g, struct fs_access_hooks *out)
+{
+    memset(out, 0, sizeof *out);
+    out->arg = g;
+    out->on_open = hook_open;
+    out->on_read = hook_read;
+    out->on_release = hook_release;
+    out->on_integrity_failure = hook_integrity;
+    out->on_upload = hook_upload;
+}
+
+void gov_files_free(struct gov *g)
+{
+    /* Open files the filesystem never released: nothing refers to them any more. */
+    while (g->files != NULL) {
+        struct gov_file *f = g->files;
+        g->files = f->next;
+        file_free(f);
+    }
+}

@@ -1,0 +1,175 @@
+/* Recording: sealing hash-chained events into the spool, signed checkpoints, the coalesced
+ * read records of open files, and the records the mount code asks for. */
+#include "common/err.h"
+#include "common/log.h"
+#include "governance/gov_internal.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+/* Seals ev and appends it (chain_lock held); on failure the chain is as before. */
+static int seal_and_spool(struct gov *g, json_object *ev, int sign, int reserve)
+{
+    char *line = NULL;
+    size_t len = 0;
+    struct gov_chain saved = g->chain;
+    int rc;
+
+    if (g->contract != NULL)
+        json_object_object_add(ev, "contract", json_object_new_string(g->contract));
+    rc = sign ? gov_event_seal_signed(&g->chain, ev, g->key, &line, &len)
+              : gov_event_seal(&g->chain, ev, &line, &len);
+    if (rc == 0)
+        rc = gov_spool_append(g->spool, saved.next_seq, line, len, reserve);
+    if (rc != 0) {
+        g->chain = saved; /* the event does not exist: keep the chain unbroken */
+        if (rc != ENOSPC)
+            g->write_failed = 1;
+    }
+    free(line);
+    return rc;
+}
+
+static int checkpoint_locked(struct gov *g, int reserve)
+{
+    json_object *cp = gov_event_new("checkpoint");
+    int rc;
+    gov_ev_int(cp, "count", (int64_t)g->since_checkpoint);
+    gov_ev_str(cp, "alg", gov_key_alg(g->key));
+    gov_ev_str(cp, "key", g->key_b64);
+    gov_ev_str(cp, "key_source", g->cfg.signing_key_attestation ? "attested" : "local");
+    if (g->cfg.signing_key_attestation != NULL)
+        gov_ev_str(cp, "attestation", g->cfg.signing_key_attestation);
+    uint64_t seq = g->chain.next_seq;
+    rc = seal_and_spool(g, cp, 1, reserve);
+    json_object_put(cp);
+    if (rc == 0) {
+        g->since_checkpoint = 0;
+        if (gov_spool_note_checkpoint(g->spool, seq) != 0)
+            ccr_log_warn("audit spool: %s", ccr_err_msg(EIO));
+    }
+    return rc;
+}
+
+int gov_checkpoint_now(struct gov *g)
+{
+    int rc = 0;
+    pthread_mutex_lock(&g->chain_lock);
+    if (g->since_checkpoint > 0)
+        rc = checkpoint_locked(g, 1);
+    pthread_mutex_unlock(&g->chain_lock);
+    return rc;
+}
+
+int gov_emit(struct gov *g, json_object *ev, int reserve, uint64_t *seq_out)
+{
+    int rc;
+    pthread_mutex_lock(&g->chain_lock);
+    if (seq_out != NULL)
+        *seq_out = g->chain.next_seq;
+    rc = seal_and_spool(g, ev, 0, reserve);
+    if (rc == 0 && ++g->since_checkpoint >= g->cfg.checkpoint_events)
+        checkpoint_locked(g, 1);
+    pthread_mutex_unlock(&g->chain_lock);
+    json_object_put(ev);
+    if (rc == 0)
+        gov_kick_deliverer(g);
+    return rc;
+}
+
+int gov_flush_file_locked(struct gov *g, struct gov_file *f)
+{
+    json_object *ev, *ranges;
+    uint64_t bytes = 0;
+    int rc;
+
+    if (f->ranges.len == 0)
+        return 0;
+    ev = gov_event_new("read");
+    ranges = json_object_new_array();
+    for (size_t i = 0; i < f->ranges.len; i++) {
+        const struct gov_range *r = &CCR_ARRAY_AT(&f->ranges, struct gov_range, i);
+        json_object *pair = json_object_new_array();
+        json_object_array_add(pair, json_object_new_int64((int64_t)r->off));
+        json_object_array_add(pair, json_object_new_int64((int64_t)r->len));
+        json_object_array_add(ranges, pair);
+        bytes += r->len;
+    }
+    gov_ev_int(ev, "open", (int64_t)f->open_seq);
+    gov_ev_str(ev, "path", f->path);
+    json_object_object_add(ev, "ranges", ranges);
+    gov_ev_int(ev, "bytes", (int64_t)bytes);
+    gov_ev_int(ev, "reads", (int64_t)f->reads_pending);
+    rc = gov_emit(g, ev, 1, NULL);
+    if (rc == 0) {
+        f->ranges.len = 0;
+        f->reads_pending = 0;
+        f->first_pending_ms = 0;
+    }
+    return rc;
+}
+
+void gov_flush_reads(struct gov *g, int force)
+{
+    int64_t now = gov_now_ms();
+    pthread_mutex_lock(&g->files_lock);
+    for (struct gov_file *f = g->files; f != NULL; f = f->next) {
+        pthread_mutex_lock(&f->lock);
+        if (f->ranges.len > 0 && (force || now - f->first_pending_ms >= (int64_t)g->cfg.flush_interval_ms))
+            gov_flush_file_locked(g, f);
+        pthread_mutex_unlock(&f->lock);
+    }
+    pthread_mutex_unlock(&g->files_lock);
+}
+
+int gov_record_mount(struct gov *g, const struct gov_mount_info *m)
+{
+    json_object *ev = gov_event_new("mount");
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    gov_ev_str(ev, "mountpoint", m->mountpoint);
+    gov_ev_str(ev, "dataset", m->dataset_id);
+    gov_ev_str(ev, "source", m->source);
+    gov_ev_str(ev, "mode", m->mode);
+    gov_ev_str(ev, "host", host);
+    gov_ev_int(ev, "pid", getpid());
+    gov_ev_str(ev, "version", CCRFS_VERSION);
+    return gov_emit(g, ev, 0, NULL);
+}
+
+int gov_record_key_release(struct gov *g, const struct keys_release_info *info)
+{
+    json_object *ev = gov_event_new("key_release");
+    json_object_object_add(ev, "attested", json_object_new_boolean(info->attested));
+    gov_ev_str(ev, "method", info->method);
+    gov_ev_str(ev, "broker", info->broker);
+    gov_ev_str(ev, "evidence", info->evidence);
+    gov_ev_str(ev, "detail", info->attested ? info->detail : "unattested key file");
+    return gov_emit(g, ev, 0, NULL);
+}
+
+int gov_record_denial(struct gov *g, const char *op, const char *path, const char *reason)
+{
+    json_object *ev = gov_event_new("denial");
+    gov_ev_str(ev, "op", op);
+    gov_ev_str(ev, "path", path);
+    gov_ev_str(ev, "reason", reason);
+    gov_ev_int(ev, "count", 1);
+    return gov_emit(g, ev, 1, NULL);
+}
+
+int gov_record_unmount(struct gov *g, const char *reason)
+{
+    json_object *ev = gov_event_new("unmount");
+    int rc;
+    gov_flush_reads(g, 1);
+    gov_ev_str(ev, "reason", reason ? reason : "unmount");
+    gov_ev_int(ev, "denials_unrecorded", atomic_exchange(&g->denials_unrecorded, 0));
+    rc = gov_emit(g, ev, 1, NULL);
+    if (rc != 0)
+        return rc;
+    /* The unmount is signed at once, whatever happens to the process afterwards. */
+    rc = gov_checkpoint_now(g);
+    gov_kick_deliverer(g);
+    return rc;
+}
