@@ -30,7 +30,7 @@ static const char pack_usage[] =
     "  --block-size SIZE  4K to 1M, a power of two (default 64K)\n";
 
 struct pack_item {
-    char *rel;  /* path inside SRC_DIR */
+    char *rel; /* path inside SRC_DIR */
     struct stat st;
 };
 
@@ -122,8 +122,9 @@ static void pack_file_progress_cb(void *arg, uint64_t bytes_in_file)
     p->reported = bytes_in_file;
 }
 
-static int pack_one_file(const struct fmt_dek *dek, unsigned log2_block, const char *src, const char *blobs_dir,
-                         const struct pack_item *it, struct fmt_manifest_entry *e, struct cli_progress *bar)
+static int pack_one_file(const struct fmt_dek *dek, unsigned log2_block, const char *src,
+                         const char *blobs_dir, const struct pack_item *it, struct fmt_manifest_entry *e,
+                         struct cli_progress *bar)
 {
     uint8_t name_bytes[16];
     char *in_path = ccr_path_join(src, it->rel), *out_path = NULL;
@@ -206,7 +207,9 @@ int cli_cmd_pack(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "k:b:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'k': key_file = optarg; break;
+        case 'k':
+            key_file = optarg;
+            break;
         case 'b':
             if (cli_parse_size(optarg, &block_size) != 0 || block_size < 4096 || block_size > (1u << 20) ||
                 (block_size & (block_size - 1)) != 0)
@@ -214,8 +217,11 @@ int cli_cmd_pack(int argc, char **argv)
             for (log2_block = 0; (UINT64_C(1) << log2_block) < block_size; log2_block++)
                 ;
             break;
-        case 'h': fputs(pack_usage, stdout); return CLI_EXIT_OK;
-        default: return cli_usage("unknown option or missing value: %s", argv[optind - 1]);
+        case 'h':
+            fputs(pack_usage, stdout);
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage("unknown option or missing value: %s", argv[optind - 1]);
         }
     }
     if (key_file == NULL)

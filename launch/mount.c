@@ -342,13 +342,18 @@ int launch_prepare(const struct launch_request *req, struct launch_mount **out)
     return 0;
 }
 
-int launch_serve(struct launch_mount *lm, void (*ready)(void *arg, int ok), void *ready_arg)
+int launch_start(struct launch_mount *lm)
 {
     int rc;
 
     if ((rc = fs_mount_start(lm->m, lm->req.mountpoint)) != 0)
         return ccr_err_wrap(rc, "mount: ");
     lm->started = 1;
+    return 0;
+}
+
+int launch_serve(struct launch_mount *lm, void (*ready)(void *arg, int ok), void *ready_arg)
+{
     return fs_mount_run(lm->m, ready, ready_arg);
 }
 

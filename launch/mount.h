@@ -7,7 +7,7 @@
  *     (signatures of every party, validity, dataset, mode, purpose) and a use counted against its
  *     budget; the key is released; the dataset opens, pinned to the id read before the key was
  *     asked for; the key release and mount events are recorded; the file system is created.
- *   launch_serve: mounts and serves until unmounted or signalled.
+ *   launch_start: mounts (needs /dev/fuse); launch_serve: serves until unmounted or signalled.
  *   launch_finish: the file system stops calling governance, the unmount is recorded (whenever
  *     the mount was), governance closes, the key is wiped and everything is released.
  *
@@ -43,9 +43,13 @@ struct launch_request {
  * store's scrubbed URL, ...); nothing is left open then. Needs no /dev/fuse. */
 int launch_prepare(const struct launch_request *req, struct launch_mount **out);
 
-/* Mounts at the request's mount point and serves requests until unmounted, or SIGINT, SIGTERM
- * or SIGHUP. ready (may be NULL) is called once, from another thread, when the mount answers
- * (ok 1) or was found not to (ok 0). 0 after a clean unmount. */
+/* Mounts at the request's mount point: the kernel accepted it when this returns 0; EBUSY,
+ * ENOTCONN etc. with a message otherwise. */
+int launch_start(struct launch_mount *lm);
+
+/* Serves requests until unmounted, or SIGINT, SIGTERM or SIGHUP. ready (may be NULL) is called
+ * once, from another thread, when the mount answers (ok 1) or was found not to (ok 0). 0 after a
+ * clean unmount. */
 int launch_serve(struct launch_mount *lm, void (*ready)(void *arg, int ok), void *ready_arg);
 
 /* Records the unmount, closes governance and releases everything. NULL is accepted. */
