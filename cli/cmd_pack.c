@@ -3,8 +3,9 @@
  * end, so a failure leaves nothing half-written. */
 #include "cli/commands.h"
 #include "cli/util.h"
-#include "common/random.h"
+#include "common/array.h"
 #include "common/encoding.h"
+#include "common/random.h"
 #include "common/err.h"
 #include "common/fileio.h"
 #include "common/log.h"
@@ -35,27 +36,21 @@ struct pack_item {
 };
 
 struct pack_list {
-    struct pack_item *items;
-    size_t count, cap;
+    struct ccr_array items; /* struct pack_item */
     uint64_t total_bytes;
     unsigned skipped;
 };
 
 static int pack_list_add(struct pack_list *l, const char *rel, const struct stat *st)
 {
-    if (l->count == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 128;
-        struct pack_item *grown = realloc(l->items, cap * sizeof *grown);
-        if (grown == NULL)
-            return ENOMEM;
-        l->items = grown;
-        l->cap = cap;
-    }
-    l->items[l->count].rel = strdup(rel);
-    if (l->items[l->count].rel == NULL)
+    struct pack_item it = {strdup(rel), *st};
+
+    if (it.rel == NULL)
         return ENOMEM;
-    l->items[l->count].st = *st;
-    l->count++;
+    if (ccr_array_append(&l->items, &it) != 0) {
+        free(it.rel);
+        return ENOMEM;
+    }
     if (S_ISREG(st->st_mode))
         l->total_bytes += (uint64_t)st->st_size;
     return 0;
@@ -192,7 +187,7 @@ int cli_cmd_pack(int argc, char **argv)
     const char *key_file = NULL, *src, *out_dir;
     uint64_t block_size = 1u << FMT_LOG2_BLOCK_DEFAULT;
     unsigned log2_block = FMT_LOG2_BLOCK_DEFAULT;
-    struct pack_list list = {0};
+    struct pack_list list = {CCR_ARRAY_INIT(struct pack_item), 0, 0};
     struct fmt_manifest m = {0};
     struct fmt_dek *dek = NULL;
     struct cli_progress bar;
@@ -253,8 +248,8 @@ int cli_cmd_pack(int argc, char **argv)
         goto out;
     }
     cli_progress_start(&bar, "packing", list.total_bytes);
-    for (size_t i = 0; i < list.count; i++) {
-        const struct pack_item *it = &list.items[i];
+    for (size_t i = 0; i < list.items.len; i++) {
+        const struct pack_item *it = &CCR_ARRAY_AT(&list.items, struct pack_item, i);
         struct fmt_manifest_entry e;
         memset(&e, 0, sizeof e);
         e.path = it->rel;
@@ -303,9 +298,9 @@ int cli_cmd_pack(int argc, char **argv)
 out:
     if (tmp != NULL)
         cli_remove_tree(tmp);
-    for (size_t i = 0; i < list.count; i++)
-        free(list.items[i].rel);
-    free(list.items);
+    for (size_t i = 0; i < list.items.len; i++)
+        free(CCR_ARRAY_AT(&list.items, struct pack_item, i).rel);
+    ccr_array_free(&list.items);
     fmt_manifest_free(&m);
     free(obj);
     free(tmp);
