@@ -18,8 +18,12 @@ int launch_store_open(const char *url, struct fetch_store **out)
     if ((rc = fetch_options_from_env(&opt)) != 0)
         return ccr_err_wrap(rc, "store options: ");
     fetch_url_scrub(url, shown, sizeof shown);
-    if ((rc = fetch_store_open(url, &opt, out)) != 0)
+    if ((rc = fetch_store_open(url, &opt, out)) != 0) {
+        /* Stores name themselves (scrubbed) in most of their messages: say it once. */
+        if (strstr(ccr_err_msg(rc), shown) != NULL)
+            return rc;
         return ccr_err_wrap(rc, "%s: ", shown);
+    }
     return 0;
 }
 
