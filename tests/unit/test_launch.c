@@ -28,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -567,6 +569,72 @@ static void test_source_without_secrets(void **state)
     }
 }
 
+struct serving {
+    struct launch_mount *lm;
+    int rc, ready, ready_ok;
+};
+
+static void on_ready(void *arg, int ok)
+{
+    struct serving *s = arg;
+    s->ready_ok = ok;
+    __atomic_store_n(&s->ready, 1, __ATOMIC_SEQ_CST);
+}
+
+static void *serve_thread(void *arg)
+{
+    struct serving *s = arg;
+    s->rc = launch_serve(s->lm, on_ready, s);
+    return NULL;
+}
+
+/* The whole life of a mount through the kernel, where FUSE can be used: reads are recorded, and
+ * the unmount with its reason. */
+static void test_serve_and_unmount(void **state)
+{
+    struct request r;
+    struct serving s = {0};
+    struct events e;
+    json_object *ev;
+    pthread_t t;
+    char path[160];
+    uint8_t buf[FILE_LEN];
+    int fd;
+    (void)state;
+
+    if (geteuid() != 0 || access("/dev/fuse", R_OK | W_OK) != 0) {
+        skip();
+        return;
+    }
+    request_init(&r);
+    r.req.dataset_id = ds_id;
+    assert_int_equal(launch_prepare(&r.req, &s.lm), 0);
+    assert_int_equal(launch_start(s.lm), 0);
+    assert_int_equal(pthread_create(&t, NULL, serve_thread, &s), 0);
+    for (int i = 0; i < 500 && !__atomic_load_n(&s.ready, __ATOMIC_SEQ_CST); i++)
+        usleep(10000);
+    assert_true(s.ready_ok);
+    snprintf(path, sizeof path, "%s/data.bin", mnt);
+    fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(read(fd, buf, sizeof buf), FILE_LEN);
+    close(fd);
+    for (size_t i = 0; i < FILE_LEN; i++)
+        if (buf[i] != (uint8_t)(i * 31 + 7))
+            fail_msg("byte %zu differs", i);
+    assert_int_equal(umount2(mnt, MNT_DETACH), 0);
+    pthread_join(t, NULL);
+    assert_int_equal(s.rc, 0);
+    launch_finish(s.lm);
+
+    events_load(r.log, &e);
+    assert_non_null(ev = event(&e, "open", NULL));
+    assert_string_equal(gov_json_str(ev, "path"), "data.bin");
+    assert_non_null(ev = event(&e, "unmount", NULL));
+    assert_string_equal(gov_json_str(ev, "reason"), "unmounted");
+    events_free(&e);
+}
+
 static void test_dataset_open(void **state)
 {
     struct launch_dataset ld;
@@ -601,6 +669,7 @@ int main(void)
         cmocka_unit_test(test_governance_optional_mounts),
         cmocka_unit_test(test_source_without_secrets),
         cmocka_unit_test(test_dataset_open),
+        cmocka_unit_test(test_serve_and_unmount),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
