@@ -212,7 +212,7 @@ static int launch_step_contract(struct launch_mount *lm)
         return launch_refuse(lm, rc);
     cfg->max_bytes_per_mount = d->max_bytes_per_mount;
     cfg->not_after_ms = lm->sc.c->expiry_ms;
-    if (cfg->governance_url != NULL && lm->req.contract_file == NULL) {
+    if (cfg->governance_url != NULL) {
         /* Counted before the key is requested: a spent budget means no key release. */
         if ((rc = gov_client_use(cfg->governance_url, cfg->token_file, lm->sc.c->id, lm->dataset_id, &use)) !=
             0) {
