@@ -11,6 +11,8 @@
 #include "format/manifest.h"
 #include "governance/canon.h"
 #include "governance/contract.h"
+#include "governance/http.h"
+#include "governance/service/service.h"
 #include "governance/sign.h"
 #include "launch/dataset.h"
 #include "launch/mount.h"
@@ -310,30 +312,46 @@ static void test_key_not_released_recorded(void **state)
     events_free(&e);
 }
 
-/* A contract naming dataset_id from start to expiry, signed by the provider, and by the consumer
- * when both is set; written as the envelope `ccrfs gov contract show` prints. */
-static char *contract_file(const char *name, const char *dataset_id, const char *start, const char *expiry,
-                           int both)
+/* A contract naming dataset_id from start to expiry, for at most max_mounts mounts. */
+static void contract_doc(char *doc, size_t len, const char *name, const char *dataset_id, const char *start,
+                         const char *expiry, int max_mounts)
 {
-    char doc[4096], *path, *bytes, *sig_p, *sig_c = NULL, *env;
-    struct gov_contract *c;
-    size_t len;
-
-    snprintf(doc, sizeof doc,
+    snprintf(doc, len,
              "{\"id\":\"%s\",\"purpose\":\"TRAINING\","
              "\"parties\":[{\"id\":\"prov\",\"role\":\"data-provider\",\"publicKey\":\"%s\"},"
              "{\"id\":\"cons\",\"role\":\"data-consumer\",\"publicKey\":\"%s\"}],"
              "\"startTime\":\"%s\",\"expiryTime\":\"%s\","
              "\"datasets\":[{\"id\":\"%s\",\"provider\":\"prov\",\"accessMode\":\"read-only\","
-             "\"maxMounts\":3,\"maxBytesPerMount\":100000}]}",
-             name, pub_p, pub_c, start, expiry, dataset_id);
+             "\"maxMounts\":%d,\"maxBytesPerMount\":100000}]}",
+             name, pub_p, pub_c, start, expiry, dataset_id, max_mounts);
+}
+
+static char *sign_doc(struct gov_key *k, const char *doc)
+{
+    struct gov_contract *c;
+    char *bytes, *sig;
+    size_t len;
+
     assert_int_equal(gov_contract_parse(doc, strlen(doc), &c), 0);
     assert_int_equal(gov_contract_signed_bytes(c, &bytes, &len), 0);
-    assert_int_equal(gov_key_sign_b64(kp, bytes, len, &sig_p), 0);
-    if (both)
-        assert_int_equal(gov_key_sign_b64(kc, bytes, len, &sig_c), 0);
+    assert_int_equal(gov_key_sign_b64(k, bytes, len, &sig), 0);
     free(bytes);
     gov_contract_free(c);
+    return sig;
+}
+
+/* The contract signed by the provider, and by the consumer when both is set, written as the
+ * envelope `ccrfs gov contract show` prints; returns the file's path. */
+static char *contract_file(const char *name, const char *dataset_id, const char *start, const char *expiry,
+                           int both)
+{
+    char doc[4096], *path, *sig_p, *sig_c = NULL, *env;
+    size_t len;
+
+    contract_doc(doc, sizeof doc, name, dataset_id, start, expiry, 1);
+    sig_p = sign_doc(kp, doc);
+    if (both)
+        sig_c = sign_doc(kc, doc);
     len = strlen(doc) + 1024;
     env = malloc(len);
     snprintf(env, len, "{\"contract\":%s,\"signatures\":{\"prov\":\"%s\"%s%s%s}}", doc, sig_p,
@@ -453,6 +471,115 @@ static void test_governance_optional_mounts(void **state)
     assert_non_null(event(&e, "mount", NULL));
     assert_null(event(&e, "denial", NULL));
     events_free(&e);
+}
+
+/* ---- a governance service in this process: contracts fetched, uses counted, consent ---- */
+
+#define TOKEN "test-launch-token-0123456789"
+
+static long api(const char *base, const char *method, const char *path, const char *body)
+{
+    struct gov_http *h;
+    long status = 0;
+    char *resp = NULL;
+    assert_int_equal(gov_http_new(base, TOKEN, 5000, &h), 0);
+    assert_int_equal(gov_http_request(h, method, path, body, body ? strlen(body) : 0, &status, &resp, NULL),
+                     0);
+    free(resp);
+    gov_http_free(h);
+    return status;
+}
+
+/* Proposes the contract at the service and, when sign is set, has both parties sign it. */
+static void register_contract(const char *base, const char *name, int max_mounts, int sign)
+{
+    char doc[4096], body[512], path[128], *sig;
+    struct gov_key *keys[2] = {kp, kc};
+    const char *parties[2] = {"prov", "cons"};
+
+    contract_doc(doc, sizeof doc, name, ds_id, VALID, max_mounts);
+    assert_int_equal(api(base, "POST", "/contracts", doc), 201);
+    for (int i = 0; sign && i < 2; i++) {
+        sig = sign_doc(keys[i], doc);
+        snprintf(body, sizeof body, "{\"party\":\"%s\",\"signature\":\"%s\"}", parties[i], sig);
+        snprintf(path, sizeof path, "/contracts/%s/sign", name);
+        assert_int_equal(api(base, "POST", path, body), 200);
+        free(sig);
+    }
+}
+
+/* Prepares and finishes one mount under the service; returns launch_prepare's result. */
+static int mount_under(const char *base, const char *contract, const char *file, struct request *r)
+{
+    struct launch_mount *lm = NULL;
+    int rc;
+
+    request_init(r);
+    r->req.gov.governance_url = base;
+    r->req.gov.contract_id = contract;
+    r->req.contract_file = file;
+    r->req.purpose = "TRAINING";
+    rc = launch_prepare(&r->req, &lm);
+    if (rc == 0)
+        launch_finish(lm);
+    else
+        assert_null(lm);
+    return rc;
+}
+
+static void expect_recorded_refusal(const struct request *r, const char *words)
+{
+    struct events e;
+    json_object *ev;
+
+    events_load(r->log, &e);
+    assert_non_null(ev = event(&e, "denial", "mount"));
+    if (strstr(gov_json_str(ev, "reason"), words) == NULL)
+        fail_msg("recorded reason \"%s\" lacks \"%s\"", gov_json_str(ev, "reason"), words);
+    assert_null(event(&e, "key_release", NULL));
+    assert_null(event(&e, "mount", NULL));
+    events_free(&e);
+}
+
+static void test_service_contract_and_use_budget(void **state)
+{
+    struct gov_service *svc;
+    char db[128], base[64], *cf;
+    struct gov_service_config sc = {db, NULL, 0, NULL};
+    struct request r;
+    int rc;
+    (void)state;
+
+    snprintf(db, sizeof db, "%s/gov.db", dir);
+    setenv("CCRFS_GOV_TOKEN", TOKEN, 1);
+    assert_int_equal(gov_service_start(&sc, &svc), 0);
+    snprintf(base, sizeof base, "http://127.0.0.1:%u", gov_service_port(svc));
+
+    /* Fetched from the service, one use allowed: the first mount takes it. */
+    register_contract(base, "once", 1, 1);
+    assert_int_equal(mount_under(base, "once", NULL, &r), 0);
+    rc = mount_under(base, "once", NULL, &r);
+    assert_int_equal(rc, ENOSPC);
+    expect_msg(rc, "mount refused: use budget of dataset");
+    expect_recorded_refusal(&r, "spent");
+
+    /* A contract file checked locally still has its use counted by the service. */
+    register_contract(base, "fileonce", 1, 1);
+    cf = contract_file("fileonce", ds_id, VALID, 1);
+    assert_int_equal(mount_under(base, NULL, cf, &r), 0);
+    rc = mount_under(base, NULL, cf, &r);
+    assert_int_equal(rc, ENOSPC);
+    free(cf);
+
+    /* Not signed by every party: the service gives no consent. */
+    register_contract(base, "unsigned", 5, 0);
+    rc = mount_under(base, "unsigned", NULL, &r);
+    assert_int_equal(rc, EACCES);
+    expect_msg(rc, "mount refused: ");
+    expect_recorded_refusal(&r, "consent");
+
+    gov_service_stop(svc);
+    unsetenv("CCRFS_GOV_TOKEN");
 }
 
 /* ---- the store over HTTP, its URL carrying a SAS-like query (or refused userinfo) ------- */
@@ -667,6 +794,7 @@ int main(void)
         cmocka_unit_test(test_contract_refusals),
         cmocka_unit_test(test_governance_unreachable_fails_closed),
         cmocka_unit_test(test_governance_optional_mounts),
+        cmocka_unit_test(test_service_contract_and_use_budget),
         cmocka_unit_test(test_source_without_secrets),
         cmocka_unit_test(test_dataset_open),
         cmocka_unit_test(test_serve_and_unmount),
