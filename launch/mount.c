@@ -104,8 +104,11 @@ static int launch_step_paths(struct launch_mount *lm)
 
     if (strstr(url, "://") == NULL || strncmp(url, "file://", 7) == 0) {
         const char *path = strncmp(url, "file://", 7) == 0 ? url + 7 : url;
-        if ((lm->abs_url = realpath(path, NULL)) == NULL)
-            return ccr_err_set(errno, "%s: %s", url, strerror(errno));
+        if ((lm->abs_url = realpath(path, NULL)) == NULL) {
+            char shown[512];
+            fetch_url_scrub(url, shown, sizeof shown);
+            return ccr_err_set(errno, "%s: %s", shown, strerror(errno));
+        }
         url = lm->abs_url;
     }
     lm->url = url;

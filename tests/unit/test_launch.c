@@ -679,6 +679,14 @@ static void test_source_without_secrets(void **state)
     assert_null(strstr(e.text, "sig="));
     events_free(&e);
 
+    /* A local store that is not there is named without its query. */
+    request_init(&r);
+    r.req.store_url = "file:///nonexistent/ds?" SAS_QUERY;
+    rc = launch_prepare(&r.req, &lm);
+    assert_int_equal(rc, ENOENT);
+    expect_msg(rc, "file:///nonexistent/ds");
+    assert_null(strstr(ccr_err_msg(rc), "s3cr3t"));
+
     /* A failure names the store without the query too. */
     {
         struct launch_dataset ld;
