@@ -11,9 +11,10 @@
  *   launch_finish: the file system stops calling governance, the unmount is recorded (whenever
  *     the mount was), governance closes, the key is wiped and everything is released.
  *
- * A refusal (consent, contract, use budget, governance unreachable) is recorded as a "mount"
- * denial before it is returned; a key that is not released as a "key_release" denial.
- * Nothing is served unless every step succeeded. */
+ * A refusal (consent, contract, use budget, governance unreachable unless governance_optional)
+ * is recorded as a "mount" denial before it is returned; a key that is not released as a
+ * "key_release" denial. Nothing is served unless every step succeeded. launch_prepare makes the
+ * process undumpable before any key exists in it (ccr_secmem_harden_process). */
 #ifndef CCRFS_LAUNCH_MOUNT_H
 #define CCRFS_LAUNCH_MOUNT_H
 
