@@ -8,7 +8,9 @@
 #include "format/blob.h"
 #include "format/dataset.h"
 #include "format/manifest.h"
+#include "fetch/http.h"
 #include "keys/release.h"
+#include "launch/dataset.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -31,8 +33,9 @@ static void print_blob_header(const struct fmt_blob_header *h, uint64_t actual_s
     printf("block size:       %zu bytes\n", fmt_blob_block_size(h));
     printf("plaintext length: %llu bytes in %llu blocks\n", (unsigned long long)h->plain_len,
            (unsigned long long)fmt_blob_block_count(h));
-    printf("object size:      %llu bytes expected, %llu present%s\n", (unsigned long long)fmt_blob_object_size(h),
-           (unsigned long long)actual_size, fmt_blob_object_size(h) == actual_size ? "" : "  (MISMATCH)");
+    printf("object size:      %llu bytes expected, %llu present%s\n",
+           (unsigned long long)fmt_blob_object_size(h), (unsigned long long)actual_size,
+           fmt_blob_object_size(h) == actual_size ? "" : "  (MISMATCH)");
     printf("salt:             %s\n", salt);
     printf("header tag:       %s\n", tag);
 }
@@ -124,7 +127,8 @@ static int inspect_file(const char *path, const char *key_file)
 
 int cli_cmd_inspect(int argc, char **argv)
 {
-    static const struct option opts[] = {{"key", required_argument, 0, 'k'}, {"help", no_argument, 0, 'h'}, {0}};
+    static const struct option opts[] = {
+        {"key", required_argument, 0, 'k'}, {"help", no_argument, 0, 'h'}, {0}};
     const char *key_file = NULL, *path;
     struct stat st;
     int c, rc;
@@ -133,9 +137,14 @@ int cli_cmd_inspect(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "k:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'k': key_file = optarg; break;
-        case 'h': fputs(inspect_usage, stdout); return CLI_EXIT_OK;
-        default: return cli_usage("unknown option or missing value: %s", argv[optind - 1]);
+        case 'k':
+            key_file = optarg;
+            break;
+        case 'h':
+            fputs(inspect_usage, stdout);
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage("unknown option or missing value: %s", argv[optind - 1]);
         }
     }
     if (argc - optind != 1)
@@ -144,29 +153,29 @@ int cli_cmd_inspect(int argc, char **argv)
     if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
         return inspect_file(path, key_file);
     if (key_file != NULL) {
-        struct fetch_store *store;
-        struct fmt_dek *dek;
-        struct fmt_dataset *ds;
+        struct launch_dataset d;
         struct keys_release_request keysrc = {0};
         keysrc.key_file = key_file;
-        if (cli_open_dataset(path, &keysrc, NULL, &store, &dek, &ds) != CLI_EXIT_OK)
+        if (cli_open_dataset(path, &keysrc, NULL, &d) != CLI_EXIT_OK)
             return CLI_EXIT_FAIL;
-        printf("dataset id:       %s\n", ds->id);
-        print_entries(&ds->manifest);
-        cli_close_dataset(store, dek, ds);
+        printf("dataset id:       %s\n", d.ds->id);
+        print_entries(&d.ds->manifest);
+        cli_close_dataset(&d);
         return CLI_EXIT_OK;
     } else {
         struct fetch_store *store;
         uint8_t *obj;
         size_t len, blobs = 0;
         uint64_t plen;
-        if ((rc = fetch_store_open(path, NULL, &store)) != 0)
-            return cli_fail_rc(rc, path);
+        char shown[512];
+        if ((rc = launch_store_open(path, &store)) != 0)
+            return cli_fail_rc(rc, NULL);
+        fetch_url_scrub(path, shown, sizeof shown); /* a SAS or pre-signed query is a secret */
         rc = fetch_read_object(store, FMT_MANIFEST_NAME, FMT_MANIFEST_MAX, &obj, &len);
         if (rc != 0) {
             fetch_store_destroy(store);
-            return rc == ENOENT ? cli_fail("%s: not a dataset: no %s", path, FMT_MANIFEST_NAME)
-                                : cli_fail_rc(rc, path);
+            return rc == ENOENT ? cli_fail("%s: not a dataset: no %s", shown, FMT_MANIFEST_NAME)
+                                : cli_fail_rc(rc, shown);
         }
         if ((rc = fmt_manifest_peek(obj, len, &plen)) != 0) {
             free(obj);

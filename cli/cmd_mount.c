@@ -4,10 +4,9 @@
  * mount): it forks, the child does all the work and reports through a pipe when the mount is
  * live, and the parent exits with that result. The child then detaches and logs to syslog.
  *
- * Governance runs in the child (its threads are started after the fork): the order at mount is
- * gov_open, consent, the contract checks, the use budget, key release, then the key release
- * and mount events; at unmount, the filesystem stops calling the hooks before the unmount event
- * and gov_close.
+ * The mount sequence itself, where everything that makes the mount safe is decided (consent,
+ * contract, key release, events), is launch/mount.h; it runs in the child, after the fork,
+ * because governance starts threads. This file parses arguments and reports.
  *
  * Called as mount.ccrfs (mount(8), fstab) or by mount.fuse3 for type fuse.ccrfs, the arguments
  * are SOURCE DIR [-o OPTS]: cli_cmd_mount_helper turns them into a mount command. */
@@ -16,29 +15,17 @@
 #include "cli/util.h"
 #include "common/err.h"
 #include "common/log.h"
-#include "common/secmem.h"
-#include "fetch/http.h"
-#include "fetch/store.h"
-#include "common/encoding.h"
-#include "common/fileio.h"
-#include "fs/mount.h"
-#include "governance/admission.h"
-#include "governance/client.h"
+#include "format/manifest.h"
+#include "fs/options.h"
 #include "governance/gov.h"
-#include "format/crypto.h"
-#include "format/dataset.h"
-#include "keys/release.h"
+#include "launch/mount.h"
 
 #include <fcntl.h>
 #include <getopt.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 static const char mount_usage[] =
@@ -136,381 +123,24 @@ struct mount_gov_args {
     struct gov_config cfg;
     const char *contract_file, *purpose;
     char *opt_copy; /* -o values gov_config_option points into */
-    char *default_spool, *default_log;
 };
 
-/* Lets the consent thread reach the mount, which exists only from fs_mount_create on and
- * must not be reached once it is being destroyed. */
-struct mount_revoke_link {
-    pthread_mutex_t lock;
-    struct fs_mount *m;
-    int revoked;
-    char reason[256];
-};
-
-static void mount_on_revoke(void *arg, const char *reason)
+/* The child's work: the mount sequence (launch/), reporting to the parent through ready. */
+static int mount_serve(const struct launch_request *req, struct mount_ready *ready)
 {
-    struct mount_revoke_link *l = arg;
-    pthread_mutex_lock(&l->lock);
-    l->revoked = 1;
-    snprintf(l->reason, sizeof l->reason, "%s", reason);
-    if (l->m != NULL) {
-        fs_mount_revoke(l->m, reason);
-        ccr_log_warn("keys and plaintext cache wiped: %s", reason);
-    }
-    pthread_mutex_unlock(&l->lock);
-}
+    struct launch_mount *lm = NULL;
+    int rc, status = CLI_EXIT_FAIL;
 
-static int mount_file_size(void *arg, const char *path, uint64_t *size)
-{
-    const struct fmt_dataset *ds = arg;
-    const struct fmt_manifest *mf = &ds->manifest;
-    size_t lo = 0, hi = mf->count;
-
-    while (lo < hi) { /* entries are sorted by path, bytewise */
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(mf->entries[mid].path, path);
-        if (c == 0) {
-            *size = mf->entries[mid].size;
-            return 0;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return ENOENT;
-}
-
-/* $CCRFS_STATE_DIR (or /var/lib/ccrfs) / first 16 hex digits of SHA-256(absolute mount point). */
-static int mount_state_dir(const char *mountpoint, char **out)
-{
-    const char *base = getenv("CCRFS_STATE_DIR");
-    uint8_t d[FMT_SHA256_LEN];
-    char hex[2 * FMT_SHA256_LEN + 1], *abs = realpath(mountpoint, NULL), *dir;
-    size_t len;
-
-    if (base == NULL || base[0] == '\0')
-        base = "/var/lib/ccrfs";
-    if (abs == NULL)
-        return ccr_err_set(errno, "%s: %s", mountpoint, strerror(errno));
-    fmt_sha256(abs, strlen(abs), d);
-    free(abs);
-    ccr_hex_encode(d, sizeof d, hex);
-    len = strlen(base) + 18;
-    if ((dir = malloc(len)) == NULL)
-        return ENOMEM;
-    snprintf(dir, len, "%s/%.16s", base, hex);
-    *out = dir;
-    return 0;
-}
-
-/* Fills the defaults: a spool under the state folder, and the embedded audit log file when
- * no sink was named. */
-static int mount_gov_defaults(struct mount_gov_args *ga, const char *mountpoint)
-{
-    char *dir = NULL;
-    int rc;
-
-    if (ga->cfg.spool_dir != NULL && (ga->cfg.audit_log != NULL || ga->cfg.governance_url != NULL))
-        return 0;
-    if ((rc = mount_state_dir(mountpoint, &dir)) != 0)
-        return rc;
-    if ((rc = ccr_mkdirs(dir, 0700)) != 0) {
-        free(dir);
-        return ccr_err_wrap(rc, "state folder: ");
-    }
-    if (ga->cfg.spool_dir == NULL) {
-        if ((ga->default_spool = ccr_path_join(dir, "spool")) == NULL) {
-            free(dir);
-            return ENOMEM;
-        }
-        ga->cfg.spool_dir = ga->default_spool;
-    }
-    if (ga->cfg.audit_log == NULL && ga->cfg.governance_url == NULL) {
-        if ((ga->default_log = ccr_path_join(dir, "audit.log")) == NULL) {
-            free(dir);
-            return ENOMEM;
-        }
-        ga->cfg.audit_log = ga->default_log;
-        ccr_log_info("audit log: %s (give --audit-log or --governance to choose)", ga->default_log);
-    }
-    free(dir);
-    return 0;
-}
-
-static int64_t mount_wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* The dataset's id, from the manifest object's bytes: known before any key is asked for. */
-static int mount_manifest_id(struct fetch_store *store, char id[FMT_DATASET_ID_LEN + 1])
-{
-    uint8_t *obj = NULL;
-    size_t len;
-    int rc = fetch_read_object(store, FMT_MANIFEST_NAME, FMT_MANIFEST_MAX, &obj, &len);
-    if (rc != 0)
-        return rc == ENOENT ? ccr_err_set(ENOENT, "not a dataset: no %s", FMT_MANIFEST_NAME) : rc;
-    fmt_dataset_id(obj, len, id);
-    free(obj);
-    return 0;
-}
-
-/* Refuses the mount: the reason goes to the audit log as a denial, and to the user. */
-static int mount_refuse(struct gov *g, const char *mountpoint, int rc)
-{
-    char msg[1024];
-    snprintf(msg, sizeof msg, "%s", ccr_err_msg(rc));
-    if (g != NULL && gov_record_denial(g, "mount", mountpoint, msg) != 0)
-        ccr_log_warn("the refusal could not be recorded");
-    return cli_fail("mount refused: %s", msg);
-}
-
-/* Contract checks and the use budget, between consent and key release. */
-static int mount_contract(struct mount_gov_args *ga, struct gov *g, struct gov_signed_contract *sc,
-                          const char *mountpoint, const char *dataset_id, const struct fs_options *opts)
-{
-    const struct gov_contract_dataset *d = NULL;
-    struct gov_admission req;
-    struct gov_use use;
-    int rc;
-
-    if (ga->contract_file == NULL) {
-        if ((rc = gov_client_signed_contract(ga->cfg.governance_url, ga->cfg.token_file, ga->cfg.contract_id,
-                                             sc)) != 0)
-            return mount_refuse(g, mountpoint, rc);
-    }
-    memset(&req, 0, sizeof req);
-    req.dataset_id = dataset_id;
-    req.mode = opts->mode == FS_MODE_SINK        ? GOV_MODE_SINK
-               : opts->mode == FS_MODE_NO_EGRESS ? GOV_MODE_NO_EGRESS
-                                                 : GOV_MODE_READ_ONLY;
-    req.purpose = ga->purpose;
-    req.now_ms = mount_wall_ms();
-    if ((rc = gov_admit(sc, &req, &d)) != 0)
-        return mount_refuse(g, mountpoint, rc);
-    ga->cfg.max_bytes_per_mount = d->max_bytes_per_mount;
-    ga->cfg.not_after_ms = sc->c->expiry_ms;
-    if (ga->cfg.governance_url != NULL && ga->cfg.contract_id != NULL) {
-        /* Counted before the key is requested: a spent budget means no key release. */
-        if ((rc = gov_client_use(ga->cfg.governance_url, ga->cfg.token_file, sc->c->id, dataset_id, &use)) !=
-            0) {
-            if (rc == ENOSPC)
-                ccr_err_wrap(rc, "use budget of dataset %s spent: ", dataset_id);
-            return mount_refuse(g, mountpoint, rc);
-        }
-        if (use.max_bytes_per_mount != 0 &&
-            (ga->cfg.max_bytes_per_mount == 0 || use.max_bytes_per_mount < ga->cfg.max_bytes_per_mount))
-            ga->cfg.max_bytes_per_mount = use.max_bytes_per_mount;
-        ccr_log_info("contract %s: use %llu of %llu of dataset %s", sc->c->id, (unsigned long long)use.used,
-                     (unsigned long long)use.max_mounts, dataset_id);
-    } else {
-        ccr_log_info("contract %s from a file: signatures checked; no governance service counts uses",
-                     sc->c->id);
-    }
-    gov_set_limits(g, ga->cfg.max_bytes_per_mount, ga->cfg.not_after_ms);
-    if (ga->cfg.max_bytes_per_mount != 0)
-        ccr_log_info("byte budget: %llu bytes for this mount",
-                     (unsigned long long)ga->cfg.max_bytes_per_mount);
-    return 0;
-}
-
-static int mount_serve(const char *url, const char *mountpoint, struct keys_release_request *keysrc,
-                       const char *expect_id, const struct fs_options *opts, struct mount_gov_args *ga,
-                       int debug, struct mount_ready *ready)
-{
-    struct fetch_store *store = NULL;
-    struct fmt_dek *dek = NULL;
-    struct fmt_dataset *ds = NULL;
-    struct keys_release_info info;
-    struct fs_mount *m = NULL;
-    struct fs_mount_config conf;
-    struct fs_access_hooks hooks;
-    struct fetch_options fopt;
-    struct gov *g = NULL;
-    struct gov_signed_contract sc;
-    struct gov_mount_info mi;
-    struct mount_revoke_link link = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, ""};
-    char manifest_id[FMT_DATASET_ID_LEN + 1], contract_ds[GOV_DATASET_ID_LEN + 1],
-        *abs_url = NULL, *abs_mp = NULL, *source = NULL;
-    int rc, status = CLI_EXIT_FAIL, recorded = 0, started = 0;
-
-    memset(&sc, 0, sizeof sc);
-    ccr_secmem_harden_process();
-    /* The daemon leaves its working folder once mounted: hold local stores by absolute path. */
-    if (strstr(url, "://") == NULL || strncmp(url, "file://", 7) == 0) {
-        const char *path = strncmp(url, "file://", 7) == 0 ? url + 7 : url;
-        if ((abs_url = realpath(path, NULL)) == NULL) {
-            cli_fail("%s: %s", url, strerror(errno));
-            goto out;
-        }
-        url = abs_url;
-    }
-    /* Before governance takes the mount point's spool: a busy one is reported as such. */
-    if ((rc = fs_mount_check_point(mountpoint)) != 0) {
-        cli_fail_rc(rc, "mount");
-        goto out;
-    }
-    abs_mp = realpath(mountpoint, NULL);
-    /* The source as recorded and as shown in the world-readable /proc/mounts: no query string
-     * (a SAS token, a pre-signed signature) and no userinfo. */
-    if ((source = malloc(strlen(url) + 1)) == NULL) {
-        cli_fail("out of memory");
-        goto out;
-    }
-    fetch_url_public(url, source, strlen(url) + 1);
-    if (ga->contract_file != NULL) {
-        /* Read first: its id names every event of this mount. */
-        if ((rc = gov_signed_contract_load(ga->contract_file, &sc)) != 0) {
-            cli_fail_rc(rc, "contract file");
-            goto out;
-        }
-        if (ga->cfg.contract_id != NULL && strcmp(ga->cfg.contract_id, sc.c->id) != 0) {
-            cli_fail("--contract %s but the contract file holds contract %s", ga->cfg.contract_id, sc.c->id);
-            goto out;
-        }
-        ga->cfg.contract_id = sc.c->id;
-    }
-    memset(&fopt, 0, sizeof fopt);
-    if ((rc = fetch_options_from_env(&fopt)) != 0) {
-        cli_fail_rc(rc, "store options");
-        goto out;
-    }
-    if ((rc = fetch_store_open(url, &fopt, &store)) != 0) {
-        cli_fail_rc(rc, url);
-        goto out;
-    }
-    /* A sink's dataset is its recipient's key (an output mount has no manifest); the others
-     * are named by the manifest's hash. */
-    if (opts->mode == FS_MODE_SINK) {
-        if (opts->recipient == NULL) {
-            cli_fail("a sink mount needs -o recipient=FILE");
-            goto out;
-        }
-        if ((rc = gov_recipient_dataset_id(opts->recipient, contract_ds)) != 0) {
-            cli_fail_rc(rc, NULL);
-            goto out;
-        }
-    } else {
-        if ((rc = mount_manifest_id(store, manifest_id)) != 0) {
-            cli_fail_rc(rc, url);
-            goto out;
-        }
-        if (expect_id != NULL && strcmp(expect_id, manifest_id) != 0) {
-            cli_fail("%s: dataset id mismatch: expected %s, the manifest is %s", url, expect_id, manifest_id);
-            goto out;
-        }
-        memcpy(contract_ds, manifest_id, sizeof manifest_id);
-    }
-
-    ga->cfg.on_revoke = mount_on_revoke;
-    ga->cfg.on_revoke_arg = &link;
-    if ((rc = mount_gov_defaults(ga, mountpoint)) != 0 || (rc = gov_open(&ga->cfg, &g)) != 0) {
-        cli_fail_rc(rc, "governance");
-        goto out;
-    }
-    if ((rc = gov_check_consent(g)) != 0) {
-        mount_refuse(g, mountpoint, rc);
-        goto out;
-    }
-    if ((ga->contract_file != NULL || ga->cfg.contract_id != NULL) &&
-        mount_contract(ga, g, &sc, mountpoint, contract_ds, opts) != 0)
-        goto out;
-
-    keysrc->dataset_store = store;
-    memset(&info, 0, sizeof info);
-    if (opts->mode == FS_MODE_SINK)
-        goto record; /* an output mount: no dataset to read, no key to release */
-    if ((rc = keys_release_obtain(keysrc, &dek, &info)) != 0) {
-        char msg[600];
-        snprintf(msg, sizeof msg, "no key: %s", ccr_err_msg(rc));
-        gov_record_denial(g, "key_release", mountpoint, msg);
-        cli_fail_rc(rc, "key");
-        goto out;
-    }
-    if (!info.attested)
-        ccr_log_warn(
-            "WARNING: the key was NOT released by attestation (%s); use only to test a dataset locally",
-            info.method[0] ? info.method : "unattested source");
-    else
-        ccr_log_info("key released by %s (%s, evidence %s)", info.broker, info.method, info.evidence);
-    if ((rc = gov_record_key_release(g, &info)) != 0) {
-        cli_fail_rc(rc, "audit");
-        goto out;
-    }
-    /* Pinned to the id checked above: a manifest swapped since then is refused. */
-    if ((rc = fmt_dataset_open(store, dek, manifest_id, &ds)) != 0) {
-        cli_fail_rc(rc, url);
-        goto out;
-    }
-    if (expect_id == NULL)
-        ccr_log_info("mounting dataset %s (not pinned: give --dataset-id to refuse any other)", ds->id);
-record:
-    mi.mountpoint = abs_mp ? abs_mp : mountpoint;
-    mi.dataset_id = ds != NULL ? ds->id : contract_ds;
-    mi.source = source;
-    mi.mode = fs_access_mode_name(opts->mode);
-    if ((rc = gov_record_mount(g, &mi)) != 0) {
-        cli_fail_rc(rc, "audit");
-        goto out;
-    }
-    recorded = 1;
-    if (ds != NULL)
-        gov_set_file_size(g, mount_file_size, ds);
-    gov_fs_hooks(g, &hooks);
-    memset(&conf, 0, sizeof conf);
-    conf.sink_store = opts->mode == FS_MODE_SINK ? store : NULL;
-    conf.ds = ds;
-    conf.dek = dek;
-    conf.opts = opts;
-    conf.debug = debug;
-    conf.source = source;
-    conf.hooks = &hooks;
-    if ((rc = fs_mount_create(&conf, &m)) != 0) {
-        cli_fail_rc(rc, "mount");
-        goto out;
-    }
-    pthread_mutex_lock(&link.lock);
-    link.m = m;
-    if (link.revoked) /* consent went between the check and now */
-        fs_mount_revoke(m, link.reason);
-    pthread_mutex_unlock(&link.lock);
-    if ((rc = fs_mount_start(m, mountpoint)) != 0) {
-        cli_fail_rc(rc, "mount");
-        goto out;
-    }
-    started = 1;
-    if ((rc = fs_mount_run(m, mount_on_ready, ready)) != 0)
+    if ((rc = launch_prepare(req, &lm)) != 0 || (rc = launch_start(lm)) != 0) {
+        cli_fail_rc(rc, NULL);
+    } else if ((rc = launch_serve(lm, mount_on_ready, ready)) != 0) {
         ccr_log_error("%s", ccr_err_msg(rc));
-    else
+    } else {
         status = CLI_EXIT_OK;
-out:
+    }
     /* Reached before the mount was ready: tell the parent it failed. */
     mount_on_ready(ready, 0);
-    pthread_mutex_lock(&link.lock);
-    link.m = NULL;
-    pthread_mutex_unlock(&link.lock);
-    /* Files still open are released here: the last hooks run before governance closes. */
-    fs_mount_destroy(m);
-    if (g != NULL) {
-        /* A mount event always gets its unmount, also when the kernel refused the mount. */
-        const char *why = !started       ? "the mount failed"
-                          : link.revoked ? "unmounted after revocation"
-                                         : "unmounted";
-        if (recorded && gov_record_unmount(g, why) != 0)
-            ccr_log_error("the unmount could not be recorded: %s", ccr_err_msg(EIO));
-        gov_close(g);
-    }
-    gov_signed_contract_release(&sc);
-    fmt_dataset_close(ds);
-    fetch_store_destroy(store);
-    fmt_dek_free(dek);
-    free(abs_url);
-    free(abs_mp);
-    free(source);
+    launch_finish(lm);
     return status;
 }
 
@@ -563,8 +193,6 @@ static int mount_gov_from_opts(struct mount_gov_args *ga, struct fs_options *opt
 static void mount_gov_free(struct mount_gov_args *ga)
 {
     free(ga->opt_copy);
-    free(ga->default_spool);
-    free(ga->default_log);
 }
 
 /* Fills the key source from -o options where the command line gave none. */
@@ -620,6 +248,7 @@ int cli_cmd_mount(int argc, char **argv)
     const char *id_text = NULL;
     char id[FMT_DATASET_ID_LEN + 1];
     struct mount_ready ready = {-1, 0};
+    struct launch_request req;
     int c, foreground = 0, debug = 0, status, pipefd[2], rc;
     pid_t pid;
 
@@ -744,8 +373,17 @@ int cli_cmd_mount(int argc, char **argv)
         ready.fd = pipefd[1];
         ready.background = 1;
     }
-    status =
-        mount_serve(argv[optind], argv[optind + 1], &keysrc, id_text ? id : NULL, &opts, &ga, debug, &ready);
+    memset(&req, 0, sizeof req);
+    req.store_url = argv[optind];
+    req.mountpoint = argv[optind + 1];
+    req.keys = keysrc;
+    req.dataset_id = id_text ? id : NULL;
+    req.opts = &opts;
+    req.gov = ga.cfg;
+    req.contract_file = ga.contract_file;
+    req.purpose = ga.purpose;
+    req.debug = debug;
+    status = mount_serve(&req, &ready);
 out:
     mount_gov_free(&ga);
     fs_options_free(&opts);

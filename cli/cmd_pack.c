@@ -3,8 +3,9 @@
  * end, so a failure leaves nothing half-written. */
 #include "cli/commands.h"
 #include "cli/util.h"
-#include "common/random.h"
+#include "common/array.h"
 #include "common/encoding.h"
+#include "common/random.h"
 #include "common/err.h"
 #include "common/fileio.h"
 #include "common/log.h"
@@ -30,32 +31,26 @@ static const char pack_usage[] =
     "  --block-size SIZE  4K to 1M, a power of two (default 64K)\n";
 
 struct pack_item {
-    char *rel;  /* path inside SRC_DIR */
+    char *rel; /* path inside SRC_DIR */
     struct stat st;
 };
 
 struct pack_list {
-    struct pack_item *items;
-    size_t count, cap;
+    struct ccr_array items; /* struct pack_item */
     uint64_t total_bytes;
     unsigned skipped;
 };
 
 static int pack_list_add(struct pack_list *l, const char *rel, const struct stat *st)
 {
-    if (l->count == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 128;
-        struct pack_item *grown = realloc(l->items, cap * sizeof *grown);
-        if (grown == NULL)
-            return ENOMEM;
-        l->items = grown;
-        l->cap = cap;
-    }
-    l->items[l->count].rel = strdup(rel);
-    if (l->items[l->count].rel == NULL)
+    struct pack_item it = {strdup(rel), *st};
+
+    if (it.rel == NULL)
         return ENOMEM;
-    l->items[l->count].st = *st;
-    l->count++;
+    if (ccr_array_append(&l->items, &it) != 0) {
+        free(it.rel);
+        return ENOMEM;
+    }
     if (S_ISREG(st->st_mode))
         l->total_bytes += (uint64_t)st->st_size;
     return 0;
@@ -122,8 +117,9 @@ static void pack_file_progress_cb(void *arg, uint64_t bytes_in_file)
     p->reported = bytes_in_file;
 }
 
-static int pack_one_file(const struct fmt_dek *dek, unsigned log2_block, const char *src, const char *blobs_dir,
-                         const struct pack_item *it, struct fmt_manifest_entry *e, struct cli_progress *bar)
+static int pack_one_file(const struct fmt_dek *dek, unsigned log2_block, const char *src,
+                         const char *blobs_dir, const struct pack_item *it, struct fmt_manifest_entry *e,
+                         struct cli_progress *bar)
 {
     uint8_t name_bytes[16];
     char *in_path = ccr_path_join(src, it->rel), *out_path = NULL;
@@ -191,7 +187,7 @@ int cli_cmd_pack(int argc, char **argv)
     const char *key_file = NULL, *src, *out_dir;
     uint64_t block_size = 1u << FMT_LOG2_BLOCK_DEFAULT;
     unsigned log2_block = FMT_LOG2_BLOCK_DEFAULT;
-    struct pack_list list = {0};
+    struct pack_list list = {CCR_ARRAY_INIT(struct pack_item), 0, 0};
     struct fmt_manifest m = {0};
     struct fmt_dek *dek = NULL;
     struct cli_progress bar;
@@ -206,7 +202,9 @@ int cli_cmd_pack(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "k:b:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'k': key_file = optarg; break;
+        case 'k':
+            key_file = optarg;
+            break;
         case 'b':
             if (cli_parse_size(optarg, &block_size) != 0 || block_size < 4096 || block_size > (1u << 20) ||
                 (block_size & (block_size - 1)) != 0)
@@ -214,8 +212,11 @@ int cli_cmd_pack(int argc, char **argv)
             for (log2_block = 0; (UINT64_C(1) << log2_block) < block_size; log2_block++)
                 ;
             break;
-        case 'h': fputs(pack_usage, stdout); return CLI_EXIT_OK;
-        default: return cli_usage("unknown option or missing value: %s", argv[optind - 1]);
+        case 'h':
+            fputs(pack_usage, stdout);
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage("unknown option or missing value: %s", argv[optind - 1]);
         }
     }
     if (key_file == NULL)
@@ -247,8 +248,8 @@ int cli_cmd_pack(int argc, char **argv)
         goto out;
     }
     cli_progress_start(&bar, "packing", list.total_bytes);
-    for (size_t i = 0; i < list.count; i++) {
-        const struct pack_item *it = &list.items[i];
+    for (size_t i = 0; i < list.items.len; i++) {
+        const struct pack_item *it = &CCR_ARRAY_AT(&list.items, struct pack_item, i);
         struct fmt_manifest_entry e;
         memset(&e, 0, sizeof e);
         e.path = it->rel;
@@ -297,9 +298,9 @@ int cli_cmd_pack(int argc, char **argv)
 out:
     if (tmp != NULL)
         cli_remove_tree(tmp);
-    for (size_t i = 0; i < list.count; i++)
-        free(list.items[i].rel);
-    free(list.items);
+    for (size_t i = 0; i < list.items.len; i++)
+        free(CCR_ARRAY_AT(&list.items, struct pack_item, i).rel);
+    ccr_array_free(&list.items);
     fmt_manifest_free(&m);
     free(obj);
     free(tmp);

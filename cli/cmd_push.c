@@ -4,6 +4,7 @@
  * interruption finishes the job without uploading twice. */
 #include "cli/commands.h"
 #include "cli/util.h"
+#include "common/array.h"
 #include "common/err.h"
 #include "common/fileio.h"
 #include "fetch/http.h"
@@ -46,8 +47,8 @@ struct push_item {
 struct push_job {
     const char *dir;
     struct fetch_store *dst;
-    struct push_item *items;
-    size_t count, next;
+    struct ccr_array items; /* struct push_item, sorted by key once the store was listed */
+    size_t next;
     size_t uploaded, skipped;
     uint64_t bytes_uploaded;
     int failed;
@@ -59,19 +60,17 @@ struct push_job {
 static int collect(void *arg, const char *key, const struct fetch_object_info *info)
 {
     struct push_job *job = arg;
-    struct push_item *grown;
+    struct push_item it = {0};
 
     if (strcmp(key, FMT_MANIFEST_NAME) == 0)
         return 0;
-    grown = realloc(job->items, (job->count + 1) * sizeof *grown);
-    if (grown == NULL)
+    if ((it.key = strdup(key)) == NULL)
         return ENOMEM;
-    job->items = grown;
-    memset(&job->items[job->count], 0, sizeof job->items[job->count]);
-    if ((job->items[job->count].key = strdup(key)) == NULL)
+    it.size = info->size;
+    if (ccr_array_append(&job->items, &it) != 0) {
+        free(it.key);
         return ENOMEM;
-    job->items[job->count].size = info->size;
-    job->count++;
+    }
     return 0;
 }
 
@@ -126,11 +125,11 @@ static void *push_worker(void *arg)
         int skipped, rc;
 
         pthread_mutex_lock(&job->lock);
-        if (job->next == job->count || job->failed) {
+        if (job->next == job->items.len || job->failed) {
             pthread_mutex_unlock(&job->lock);
             break;
         }
-        it = &job->items[job->next++];
+        it = &CCR_ARRAY_AT(&job->items, struct push_item, job->next++);
         pthread_mutex_unlock(&job->lock);
         rc = push_one(job->dir, job->dst, it, &skipped, &size);
         pthread_mutex_lock(&job->lock);
@@ -159,7 +158,7 @@ static int mark_remote(void *arg, const char *key, const struct fetch_object_inf
 {
     struct push_job *job = arg;
     struct push_item probe = {.key = (char *)key};
-    struct push_item *it = bsearch(&probe, job->items, job->count, sizeof *it, item_cmp);
+    struct push_item *it = bsearch(&probe, job->items.items, job->items.len, sizeof *it, item_cmp);
 
     if (it != NULL) {
         it->remote_present = 1;
@@ -174,8 +173,8 @@ static int read_remote_listing(struct push_job *job)
 {
     int rc;
 
-    if (job->count > 1)
-        qsort(job->items, job->count, sizeof *job->items, item_cmp);
+    if (job->items.len > 1)
+        qsort(job->items.items, job->items.len, sizeof(struct push_item), item_cmp);
     rc = fetch_list(job->dst, "", mark_remote, job);
     if (rc == ENOTSUP) {
         ccr_err_clear();
@@ -183,8 +182,8 @@ static int read_remote_listing(struct push_job *job)
     }
     if (rc != 0)
         return rc;
-    for (size_t i = 0; i < job->count; i++)
-        job->items[i].listed = 1;
+    for (size_t i = 0; i < job->items.len; i++)
+        CCR_ARRAY_AT(&job->items, struct push_item, i).listed = 1;
     return 0;
 }
 
@@ -232,6 +231,7 @@ int cli_cmd_push(int argc, char **argv)
 
     memset(&opt, 0, sizeof opt);
     memset(&job, 0, sizeof job);
+    ccr_array_init(&job.items, sizeof(struct push_item));
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "j:h", opts, NULL)) != -1) {
@@ -297,15 +297,15 @@ int cli_cmd_push(int argc, char **argv)
         cli_fail_rc(rc, shown);
         goto out;
     }
-    for (size_t i = 0; i < job.count; i++)
-        total += job.items[i].size;
+    for (size_t i = 0; i < job.items.len; i++)
+        total += CCR_ARRAY_AT(&job.items, struct push_item, i).size;
     pthread_mutex_init(&job.lock, NULL);
     cli_progress_start(&job.bar, "pushing", total);
-    for (; started < jobs && started < job.count; started++) {
+    for (; started < jobs && started < job.items.len; started++) {
         if (pthread_create(&threads[started], NULL, push_worker, &job) != 0)
             break;
     }
-    if (started == 0 && job.count > 0)
+    if (started == 0 && job.items.len > 0)
         push_worker(&job);
     for (size_t i = 0; i < started; i++)
         pthread_join(threads[i], NULL);
@@ -328,9 +328,9 @@ int cli_cmd_push(int argc, char **argv)
     printf("%s\n", id);
     status = CLI_EXIT_OK;
 out:
-    for (size_t i = 0; i < job.count; i++)
-        free(job.items[i].key);
-    free(job.items);
+    for (size_t i = 0; i < job.items.len; i++)
+        free(CCR_ARRAY_AT(&job.items, struct push_item, i).key);
+    ccr_array_free(&job.items);
     fetch_store_destroy(src);
     fetch_store_destroy(dst);
     free(manifest);

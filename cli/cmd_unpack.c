@@ -5,7 +5,7 @@
 #include "cli/util.h"
 #include "common/err.h"
 #include "common/fileio.h"
-#include "format/dataset.h"
+#include "launch/dataset.h"
 
 #include <fcntl.h>
 #include <getopt.h>
@@ -64,15 +64,12 @@ static int unpack_file(struct fmt_dataset *ds, const struct fmt_manifest_entry *
 
 int cli_cmd_unpack(int argc, char **argv)
 {
-    static const struct option opts[] = {CLI_KEYSRC_LONG_OPTIONS,
-                                         {"id", required_argument, 0, 'i'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0}};
+    static const struct option opts[] = {
+        CLI_KEYSRC_LONG_OPTIONS, {"id", required_argument, 0, 'i'}, {"help", no_argument, 0, 'h'}, {0}};
     struct keys_release_request keysrc = {0};
     const char *id_text = NULL, *dest;
     char id[FMT_DATASET_ID_LEN + 1];
-    struct fetch_store *store;
-    struct fmt_dek *dek;
+    struct launch_dataset d;
     struct fmt_dataset *ds;
     struct cli_progress bar;
     struct stat st;
@@ -84,8 +81,13 @@ int cli_cmd_unpack(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "i:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'i': id_text = optarg; break;
-        case 'h': fputs(unpack_usage, stdout); fputs(CLI_KEYSRC_USAGE, stdout); return CLI_EXIT_OK;
+        case 'i':
+            id_text = optarg;
+            break;
+        case 'h':
+            fputs(unpack_usage, stdout);
+            fputs(CLI_KEYSRC_USAGE, stdout);
+            return CLI_EXIT_OK;
         default:
             if (!cli_keysrc_take(&keysrc, c, optarg))
                 return cli_usage("unknown option or missing value: %s", argv[optind - 1]);
@@ -100,8 +102,9 @@ int cli_cmd_unpack(int argc, char **argv)
     dest = argv[optind + 1];
     if (lstat(dest, &st) == 0)
         return cli_fail("%s: already exists; give a new folder", dest);
-    if (cli_open_dataset(argv[optind], &keysrc, id_text ? id : NULL, &store, &dek, &ds) != CLI_EXIT_OK)
+    if (cli_open_dataset(argv[optind], &keysrc, id_text ? id : NULL, &d) != CLI_EXIT_OK)
         return CLI_EXIT_FAIL;
+    ds = d.ds;
     tmp = cli_temp_sibling(dest);
     if (tmp == NULL || mkdir(tmp, 0700) != 0) {
         cli_fail("cannot create %s: %s", dest, tmp ? strerror(errno) : "out of memory");
@@ -158,14 +161,14 @@ int cli_cmd_unpack(int argc, char **argv)
     }
     free(tmp);
     tmp = NULL;
-    printf("unpacked %zu entries (%llu bytes) of %s into %s\n", ds->manifest.count, (unsigned long long)total, ds->id,
-           dest);
+    printf("unpacked %zu entries (%llu bytes) of %s into %s\n", ds->manifest.count, (unsigned long long)total,
+           ds->id, dest);
     status = CLI_EXIT_OK;
 out:
     if (tmp != NULL) {
         cli_remove_tree(tmp);
         free(tmp);
     }
-    cli_close_dataset(store, dek, ds);
+    cli_close_dataset(&d);
     return status;
 }

@@ -4,7 +4,7 @@
 #include "cli/keysrc.h"
 #include "cli/util.h"
 #include "common/err.h"
-#include "format/dataset.h"
+#include "launch/dataset.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -31,15 +31,12 @@ static int verify_sink(void *arg, const uint8_t *plain, size_t len, uint64_t off
 
 int cli_cmd_verify(int argc, char **argv)
 {
-    static const struct option opts[] = {CLI_KEYSRC_LONG_OPTIONS,
-                                         {"id", required_argument, 0, 'i'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0}};
+    static const struct option opts[] = {
+        CLI_KEYSRC_LONG_OPTIONS, {"id", required_argument, 0, 'i'}, {"help", no_argument, 0, 'h'}, {0}};
     struct keys_release_request keysrc = {0};
     const char *id_text = NULL;
     char id[FMT_DATASET_ID_LEN + 1];
-    struct fetch_store *store;
-    struct fmt_dek *dek;
+    struct launch_dataset d;
     struct fmt_dataset *ds;
     struct cli_progress bar;
     struct verify_count vc = {&bar};
@@ -51,8 +48,13 @@ int cli_cmd_verify(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "i:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'i': id_text = optarg; break;
-        case 'h': fputs(verify_usage, stdout); fputs(CLI_KEYSRC_USAGE, stdout); return CLI_EXIT_OK;
+        case 'i':
+            id_text = optarg;
+            break;
+        case 'h':
+            fputs(verify_usage, stdout);
+            fputs(CLI_KEYSRC_USAGE, stdout);
+            return CLI_EXIT_OK;
         default:
             if (!cli_keysrc_take(&keysrc, c, optarg))
                 return cli_usage("unknown option or missing value: %s", argv[optind - 1]);
@@ -64,8 +66,9 @@ int cli_cmd_verify(int argc, char **argv)
         return cli_usage("expected one DATASET");
     if (id_text != NULL && fmt_dataset_id_parse(id_text, id) != 0)
         return cli_usage("%s", ccr_err_msg(EINVAL));
-    if (cli_open_dataset(argv[optind], &keysrc, id_text ? id : NULL, &store, &dek, &ds) != CLI_EXIT_OK)
+    if (cli_open_dataset(argv[optind], &keysrc, id_text ? id : NULL, &d) != CLI_EXIT_OK)
         return CLI_EXIT_FAIL;
+    ds = d.ds;
     for (size_t i = 0; i < ds->manifest.count; i++)
         total += ds->manifest.entries[i].size;
     cli_progress_start(&bar, "verifying", total);
@@ -84,12 +87,12 @@ int cli_cmd_verify(int argc, char **argv)
     cli_progress_finish(&bar);
     if (failed != 0) {
         cli_fail("%zu of %zu files failed verification in %s", failed, files, ds->id);
-        cli_close_dataset(store, dek, ds);
+        cli_close_dataset(&d);
         return CLI_EXIT_FAIL;
     }
-    printf("verified the manifest and %zu files (%llu bytes): every block authentic, every hash matches\n", files,
-           (unsigned long long)total);
+    printf("verified the manifest and %zu files (%llu bytes): every block authentic, every hash matches\n",
+           files, (unsigned long long)total);
     printf("%s\n", ds->id);
-    cli_close_dataset(store, dek, ds);
+    cli_close_dataset(&d);
     return CLI_EXIT_OK;
 }

@@ -1,10 +1,8 @@
 #include "cli/util.h"
 #include "cli/commands.h"
+#include "common/clock.h"
 #include "common/err.h"
-#include "fetch/http.h"
-#include "fetch/store.h"
-#include "format/dataset.h"
-#include "keys/release.h"
+#include "launch/dataset.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -14,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 const char *cli_command_name = "ccrfs";
@@ -77,10 +74,17 @@ int cli_parse_size(const char *text, uint64_t *out)
         return EINVAL;
     if (*end != '\0') {
         switch (toupper((unsigned char)*end)) {
-        case 'K': mult = UINT64_C(1) << 10; break;
-        case 'M': mult = UINT64_C(1) << 20; break;
-        case 'G': mult = UINT64_C(1) << 30; break;
-        default: return EINVAL;
+        case 'K':
+            mult = UINT64_C(1) << 10;
+            break;
+        case 'M':
+            mult = UINT64_C(1) << 20;
+            break;
+        case 'G':
+            mult = UINT64_C(1) << 30;
+            break;
+        default:
+            return EINVAL;
         }
         end++;
         if (*end == 'i' || *end == 'I')
@@ -96,19 +100,12 @@ int cli_parse_size(const char *text, uint64_t *out)
     return 0;
 }
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 void cli_progress_start(struct cli_progress *p, const char *label, uint64_t total)
 {
     memset(p, 0, sizeof *p);
     p->label = label;
     p->total = total;
-    p->start_ms = now_ms();
+    p->start_ms = ccr_clock_mono_ms();
     /* Only worth drawing for large inputs, and only for a person watching. */
     p->enabled = isatty(STDERR_FILENO) && total >= (64u << 20);
 }
@@ -117,7 +114,7 @@ static void progress_draw(struct cli_progress *p)
 {
     unsigned pct = p->total ? (unsigned)(p->done * 100 / p->total) : 100;
     unsigned filled = pct * 30 / 100;
-    double secs = (double)(now_ms() - p->start_ms) / 1000.0;
+    double secs = (double)(ccr_clock_mono_ms() - p->start_ms) / 1000.0;
     double rate = secs > 0 ? (double)p->done / secs / 1048576.0 : 0;
     char bar[31];
 
@@ -135,7 +132,7 @@ void cli_progress_add(struct cli_progress *p, uint64_t bytes)
     p->done += bytes;
     if (!p->enabled)
         return;
-    t = now_ms();
+    t = ccr_clock_mono_ms();
     if (t - p->last_shown_ms >= 200) {
         p->last_shown_ms = t;
         progress_draw(p);
@@ -178,46 +175,14 @@ void cli_remove_tree(const char *path)
     (void)nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-int cli_open_dataset(const char *url, struct keys_release_request *keysrc, const char *expect_id,
-                     struct fetch_store **store, struct fmt_dek **dek, struct fmt_dataset **ds)
+int cli_open_dataset(const char *url, const struct keys_release_request *keysrc, const char *expect_id,
+                     struct launch_dataset *d)
 {
-    struct keys_release_info info;
-    struct fetch_options opt;
-    char shown[512];
-    int rc;
-
-    *store = NULL;
-    *dek = NULL;
-    *ds = NULL;
-    memset(&opt, 0, sizeof opt);
-    /* Store options (CA file, timeouts, Azure credentials) come from the environment, so
-     * every command that reads a dataset takes them the same way and no secret is in argv. */
-    if ((rc = fetch_options_from_env(&opt)) != 0)
-        return cli_fail_rc(rc, NULL);
-    fetch_url_scrub(url, shown, sizeof shown); /* a SAS or pre-signed query is a secret */
-    if ((rc = fetch_store_open(url, &opt, store)) != 0)
-        return cli_fail_rc(rc, shown);
-    keysrc->dataset_store = *store;
-    if ((rc = keys_release_obtain(keysrc, dek, &info)) != 0) {
-        cli_fail_rc(rc, "key");
-        goto fail;
-    }
-    if ((rc = fmt_dataset_open(*store, *dek, expect_id, ds)) != 0) {
-        cli_fail_rc(rc, shown);
-        goto fail;
-    }
-    return CLI_EXIT_OK;
-fail:
-    fetch_store_destroy(*store);
-    fmt_dek_free(*dek);
-    *store = NULL;
-    *dek = NULL;
-    return CLI_EXIT_FAIL;
+    int rc = launch_dataset_open(url, keysrc, expect_id, d);
+    return rc == 0 ? CLI_EXIT_OK : cli_fail_rc(rc, NULL);
 }
 
-void cli_close_dataset(struct fetch_store *store, struct fmt_dek *dek, struct fmt_dataset *ds)
+void cli_close_dataset(struct launch_dataset *d)
 {
-    fmt_dataset_close(ds);
-    fetch_store_destroy(store);
-    fmt_dek_free(dek);
+    launch_dataset_close(d);
 }

@@ -35,15 +35,13 @@ void cli_progress_start(struct cli_progress *p, const char *label, uint64_t tota
 void cli_progress_add(struct cli_progress *p, uint64_t bytes);
 void cli_progress_finish(struct cli_progress *p);
 
-struct fetch_store;
-struct fmt_dek;
-struct fmt_dataset;
+struct launch_dataset;
 struct keys_release_request;
 /* Opens the store at url (a folder or a store URL), obtains the key from the source the
- * request names, and opens the dataset, pinned to expect_id when given. Prints the reason
- * and returns CLI_EXIT_FAIL on failure. */
-int cli_open_dataset(const char *url, struct keys_release_request *keysrc, const char *expect_id,
-                     struct fetch_store **store, struct fmt_dek **dek, struct fmt_dataset **ds);
-void cli_close_dataset(struct fetch_store *store, struct fmt_dek *dek, struct fmt_dataset *ds);
+ * request names, and opens the dataset, pinned to expect_id when given (launch/dataset.h).
+ * Prints the reason and returns CLI_EXIT_FAIL on failure. */
+int cli_open_dataset(const char *url, const struct keys_release_request *keysrc, const char *expect_id,
+                     struct launch_dataset *d);
+void cli_close_dataset(struct launch_dataset *d);
 
 #endif
