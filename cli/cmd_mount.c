@@ -15,6 +15,7 @@
 #include "cli/util.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/secmem.h"
 #include "format/manifest.h"
 #include "fs/options.h"
 #include "governance/gov.h"
@@ -246,7 +247,7 @@ int cli_cmd_mount(int argc, char **argv)
     const char *l_audit = NULL, *l_gov = NULL, *l_token = NULL, *l_contract = NULL, *l_cfile = NULL,
                *l_purpose = NULL, *l_spool = NULL;
     const char *id_text = NULL;
-    char id[FMT_DATASET_ID_LEN + 1];
+    char id[FMT_DATASET_ID_LEN + 1], *store_url = NULL;
     struct mount_ready ready = {-1, 0};
     struct launch_request req;
     int c, foreground = 0, debug = 0, status, pipefd[2], rc;
@@ -346,6 +347,14 @@ int cli_cmd_mount(int argc, char **argv)
         status = cli_usage("expected STORE_URL and MOUNTPOINT");
         goto out;
     }
+    /* The store URL may carry a SAS token or a pre-signed signature, and /proc/PID/cmdline is
+     * readable by every user for as long as the daemon lives: keep a private copy and cut the
+     * argument in place down to its public form. */
+    if ((store_url = strdup(argv[optind])) == NULL) {
+        status = cli_fail("out of memory");
+        goto out;
+    }
+    cli_scrub_arg(argv[optind]);
     if (id_text == NULL)
         id_text = opts.dataset_id;
     if (id_text != NULL && fmt_dataset_id_parse(id_text, id) != 0) {
@@ -374,7 +383,7 @@ int cli_cmd_mount(int argc, char **argv)
         ready.background = 1;
     }
     memset(&req, 0, sizeof req);
-    req.store_url = argv[optind];
+    req.store_url = store_url;
     req.mountpoint = argv[optind + 1];
     req.keys = keysrc;
     req.dataset_id = id_text ? id : NULL;
@@ -387,6 +396,7 @@ int cli_cmd_mount(int argc, char **argv)
 out:
     mount_gov_free(&ga);
     fs_options_free(&opts);
+    ccr_freezero(store_url, store_url ? strlen(store_url) : 0);
     return status;
 }
 

@@ -2,6 +2,7 @@
 #include "cli/commands.h"
 #include "common/clock.h"
 #include "common/err.h"
+#include "fetch/http.h"
 #include "launch/dataset.h"
 
 #include <ctype.h>
@@ -145,6 +146,21 @@ void cli_progress_finish(struct cli_progress *p)
         return;
     progress_draw(p);
     fputc('\n', stderr);
+}
+
+void cli_scrub_arg(char *arg)
+{
+    size_t len = strlen(arg);
+    char *pub = malloc(len + 1);
+
+    if (pub == NULL) {
+        memset(arg, 0, len); /* nothing shown beats a secret shown */
+        return;
+    }
+    fetch_url_public(arg, pub, len + 1);
+    memset(arg, 0, len);
+    memcpy(arg, pub, strlen(pub));
+    free(pub);
 }
 
 char *cli_temp_sibling(const char *path)

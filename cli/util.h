@@ -20,6 +20,10 @@ int cli_parse_size(const char *text, uint64_t *out);
 /* Parses an unsigned decimal number within [min, max]. */
 int cli_parse_uint(const char *text, uint64_t min, uint64_t max, uint64_t *out);
 
+/* Cuts a URL argument in place down to what anyone may see (no query, no userinfo), so that
+ * /proc/PID/cmdline shows no secret; the caller keeps a copy of the original first. */
+void cli_scrub_arg(char *arg);
+
 /* A hidden sibling path for building `path` before renaming it into place (malloc'd). */
 char *cli_temp_sibling(const char *path);
 /* Removes a folder tree this program created (never follows links). */
