@@ -76,6 +76,12 @@ int fs_core_keep_cache(const struct fs_open_file *of)
     return of->keep_cache;
 }
 
+/* Once access is revoked an open is refused before it reads a blob header from the store. */
+static int gate_before_io(struct fs_mount *m)
+{
+    return fs_gate(m, &(struct fs_gate_req){.op = FS_GATE_ACCESS});
+}
+
 static int is_dir(const struct fs_node *n)
 {
     return n->e == NULL || n->e->type == FMT_ENTRY_DIR;
@@ -94,8 +100,8 @@ int fs_core_open(struct fs_mount *m, uint64_t ino, int flags, const struct fs_ca
         return EISDIR;
     if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC))
         return EROFS;
-    if (atomic_load(&m->revoked))
-        return fs_gate(m, &(struct fs_gate_req){.op = FS_GATE_CHANGE});
+    if ((rc = gate_before_io(m)) != 0)
+        return rc;
     /* Check the blob before anyone records an open that could not succeed. */
     if ((rc = fs_node_open_key(m, n)) != 0)
         return rc;
@@ -125,8 +131,8 @@ int fs_core_ovl_open(struct fs_mount *m, uint64_t ino, int flags, const struct f
     uint64_t handle = 0;
     int rc;
 
-    if (atomic_load(&m->revoked))
-        return fs_gate(m, &(struct fs_gate_req){.op = FS_GATE_CHANGE});
+    if ((rc = gate_before_io(m)) != 0)
+        return rc;
     if ((rc = fs_ovl_path(m->ovl, ino, path, sizeof path)) != 0)
         return rc;
     /* Check the blob before anyone records an open that could not succeed. */
@@ -152,8 +158,8 @@ int fs_core_ovl_create(struct fs_mount *m, uint64_t parent, const char *name, mo
     size_t len;
     int rc;
 
-    if (atomic_load(&m->revoked))
-        return fs_gate(m, &(struct fs_gate_req){.op = FS_GATE_CHANGE});
+    if ((rc = gate_before_io(m)) != 0)
+        return rc;
     if ((rc = fs_ovl_path(m->ovl, parent, path, sizeof path)) != 0)
         return rc;
     len = strlen(path);

@@ -7,7 +7,7 @@
 
 static int gate_change(struct fs_mount *m)
 {
-    return fs_gate(m, &(struct fs_gate_req){.op = FS_GATE_CHANGE});
+    return fs_gate(m, &(struct fs_gate_req){.op = FS_GATE_ACCESS});
 }
 
 int fs_core_ovl_lookup(struct fs_mount *m, uint64_t parent, const char *name, struct stat *st)

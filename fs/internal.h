@@ -102,10 +102,11 @@ struct fs_mount {
 
 /* What is about to happen. */
 enum fs_gate_op {
-    FS_GATE_CHANGE, /* a change of the namespace or of attributes (overlay) */
+    FS_GATE_ACCESS, /* revocation only: a change of the namespace or of attributes, or an open
+                     * before it does store I/O */
     FS_GATE_OPEN,   /* an open: asks on_open, sets *handle */
     FS_GATE_READ,   /* bytes of an open file are about to be returned: asks on_read */
-    FS_GATE_WRITE,  /* bytes are about to be written */
+    FS_GATE_WRITE,  /* bytes are about to be written (no hook asks about writes: revocation) */
 };
 
 struct fs_gate_req {
