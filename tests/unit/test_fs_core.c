@@ -539,6 +539,28 @@ static void test_overlay_other_changes_after_revoke(void **state)
     expect_refused(f, fs_core_ovl_open(f->m, file.st_ino, O_RDONLY, &f->who, &of), &denials);
 }
 
+static void test_overlay_write_and_read_after_revoke(void **state)
+{
+    struct fixture *f = *state;
+    struct fs_open_file *of;
+    struct stat st;
+    uint8_t buf[8];
+    size_t got;
+    uint64_t denials;
+
+    assert_int_equal(fs_core_ovl_create(f->m, 1, "w.txt", 0644, O_RDWR, &f->who, &st, &of), 0);
+    assert_int_equal(fs_core_write(f->m, of, "abc", 3, 0), 0);
+    assert_int_equal(read_into(f, of, 0, sizeof buf, buf, &got), 0);
+    assert_int_equal(got, 3);
+    assert_memory_equal(buf, "abc", 3);
+    fs_mount_revoke(f->m, "test");
+    denials = atomic_load(&f->m->denials);
+    expect_refused(f, fs_core_write(f->m, of, "def", 3, 3), &denials);
+    expect_refused(f, read_into(f, of, 0, sizeof buf, buf, &got), &denials);
+    fs_core_release(f->m, of);
+    assert_int_equal(atomic_load(&f->log.releases), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -554,6 +576,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_overlay_rename_after_revoke, setup_rw, teardown),
         cmocka_unit_test_setup_teardown(test_overlay_setattr_after_revoke, setup_rw, teardown),
         cmocka_unit_test_setup_teardown(test_overlay_other_changes_after_revoke, setup_rw, teardown),
+        cmocka_unit_test_setup_teardown(test_overlay_write_and_read_after_revoke, setup_rw, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
