@@ -9,8 +9,10 @@
 #   ccrfs over the file store, and over the same nginx (also with a 4 MiB block cache, so that
 #   random reads measure the fetch path rather than cache hits)
 # Figures: sequential 1 MiB reads (MB/s), random 4 KiB reads with O_DIRECT at queue depth 1
-# and 16 (IOPS, fio), time to first byte (open + read of 4 KiB), peak RSS of the daemon.
+# and 16 (IOPS, fio), time to first byte (open + read of 4 KiB), peak RSS of the daemon, and the
+# daemon's CPU seconds (user + system) per GiB read sequentially (the least of the 3 runs).
 #   sudo bash bench/fs_read.sh [BUILD_DIR] [SIZE_MIB] [RANDOM_SECONDS]
+# FS_READ_NAMES="nullfs ccrfs-file ccrfs-nginx" measures only those.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$src/build}
@@ -73,8 +75,9 @@ CONF
 nginx_pid=$!
 for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
 
+wanted() { [ -z "${FS_READ_NAMES:-}" ] || [[ " $FS_READ_NAMES " == *" $1 "* ]]; }
 have_gocryptfs=0
-if command -v gocryptfs >/dev/null; then
+if wanted gocryptfs && command -v gocryptfs >/dev/null; then
     have_gocryptfs=1
     mkdir -p "$work/gc.cipher" "$work/gc.mnt"
     echo "benchmark-only-password" >"$work/gc.pass"
@@ -85,7 +88,7 @@ if command -v gocryptfs >/dev/null; then
 fi
 
 have_rclone=0
-if command -v rclone >/dev/null; then
+if wanted rclone && command -v rclone >/dev/null; then
     have_rclone=1
     pw=$(rclone obscure benchmark-only-password)
     export RCLONE_CONFIG_RCLOCAL_TYPE=crypt RCLONE_CONFIG_RCLOCAL_REMOTE="$work/www/rc" \
@@ -148,6 +151,17 @@ umount_fs() { # NAME
     for i in $(seq 100); do kill -0 "$MNT_PID" 2>/dev/null || return 0; sleep 0.05; done
 }
 cold() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+seq_run() { # NAME -> "MB/s daemon-CPU-s-per-GiB"
+    local c0 c1 mbs
+    mount_fs "$1"
+    cold
+    c0=$(cpu_s "$MNT_PID")
+    mbs=$(seq_mbs "$MNT_FILE")
+    c1=$(cpu_s "$MNT_PID")
+    umount_fs "$1"
+    echo "$mbs $(awk -v a="$c0" -v b="$c1" -v s="$size_mib" 'BEGIN { printf "%.2f", (b - a) * 1024 / s }')"
+}
 peak_rss_mib() { awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo "?"; }
 
 fio_json() { # FILE fio-options... -> the JSON report
@@ -177,13 +191,18 @@ names=(nullfs)
 ((have_gocryptfs)) && names+=(gocryptfs)
 ((have_rclone)) && names+=(rclone)
 names+=(ccrfs-file ccrfs-nginx ccrfs-nginx-4M)
+if [ -n "${FS_READ_NAMES:-}" ]; then
+    read -r -a names <<<"$FS_READ_NAMES"
+fi
 best() { sort -g | tail -n 1; }
 least() { sort -g | head -n 1; }
-declare -A SEQ QD1 QD16 TTFB RSS
+declare -A SEQ CPU QD1 QD16 TTFB RSS
 for n in "${names[@]}"; do
     echo "measuring $n" >&2
     TTFB[$n]=$(for _ in 1 2 3; do mount_fs "$n"; cold; ttfb_ms "$MNT_FILE"; umount_fs "$n"; done | least)
-    SEQ[$n]=$(for _ in 1 2 3; do mount_fs "$n"; cold; seq_mbs "$MNT_FILE"; umount_fs "$n"; done | best)
+    runs=$(for _ in 1 2 3; do seq_run "$n"; done)
+    SEQ[$n]=$(awk '{ print $1 }' <<<"$runs" | best)
+    CPU[$n]=$(awk '{ print $2 }' <<<"$runs" | least)
     QD1[$n]=$(for _ in 1 2 3; do mount_fs "$n"; cold; rand_iops "$MNT_FILE" 1; umount_fs "$n"; done | best)
     QD16[$n]=$(for _ in 1 2 3; do mount_fs "$n"; cold; rand_iops "$MNT_FILE" 16; umount_fs "$n"; done | best)
     # Peak RSS over a sequential read and a random run in one daemon's life.
@@ -198,14 +217,14 @@ echo
 echo "file: $size_mib MiB of random bytes in /dev/shm; fresh mount and cold caches before each figure;"
 echo "best of 3; random runs ${rand_s}s with O_DIRECT; ccrfs with its default 256 MiB cache unless named -4M"
 echo
-echo "| file system | seq 1 MiB MB/s | rand 4K QD1 IOPS | rand 4K QD16 IOPS | first byte ms | peak RSS MiB |"
-echo "|---|---:|---:|---:|---:|---:|"
+echo "| file system | seq 1 MiB MB/s | daemon CPU s/GiB | rand 4K QD1 IOPS | rand 4K QD16 IOPS | first byte ms | peak RSS MiB |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
 for n in "${names[@]}"; do
-    echo "| $n | ${SEQ[$n]} | ${QD1[$n]} | ${QD16[$n]} | ${TTFB[$n]} | ${RSS[$n]} |"
+    echo "| $n | ${SEQ[$n]} | ${CPU[$n]} | ${QD1[$n]} | ${QD16[$n]} | ${TTFB[$n]} | ${RSS[$n]} |"
 done
 echo
-echo "ccrfs-nginx sequential / nullfs: $(ratio "${SEQ[ccrfs-nginx]}" "${SEQ[nullfs]}")"
-echo "ccrfs-file sequential / nullfs: $(ratio "${SEQ[ccrfs-file]}" "${SEQ[nullfs]}")"
+echo "ccrfs-nginx sequential / nullfs: $(ratio "${SEQ[ccrfs-nginx]:-0}" "${SEQ[nullfs]:-0}")"
+echo "ccrfs-file sequential / nullfs: $(ratio "${SEQ[ccrfs-file]:-0}" "${SEQ[nullfs]:-0}")"
 if ((have_rclone)); then
     echo "ccrfs-nginx / rclone crypt, sequential: $(ratio "${SEQ[ccrfs-nginx]}" "${SEQ[rclone]}")"
     echo "ccrfs-nginx / rclone crypt, random QD1: $(ratio "${QD1[ccrfs-nginx]}" "${QD1[rclone]}")"

@@ -63,10 +63,13 @@ static int faulty_read_range(struct fetch_store *s, const char *key, uint64_t of
 {
     struct faulty_store *f = s->priv;
     unsigned cut;
-    enum fault what = faulty_decide(f, 1, &cut);
+    enum fault what;
     int rc;
 
+    /* Counted when it starts, as the other calls are: a test can see a read is under way
+     * (waiting out delay_ms) and act while it is. */
     atomic_fetch_add(&f->requests, 1);
+    what = faulty_decide(f, 1, &cut);
     if (what == FAULT_ERROR)
         return faulty_error(f, "read", key);
     atomic_fetch_add(&f->in_flight, 1);

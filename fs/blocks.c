@@ -1,6 +1,5 @@
-/* The block read path below the FUSE handlers: opening a file's blob key, fetching runs of
- * blocks with many ranged requests in flight, authenticating and decrypting them, and the
- * fetch-ahead jobs that fill the cache ahead of sequential readers. */
+/* Below the block-read routine (fs/core_read.c): opening a file's blob key, fetching runs of
+ * blocks with many ranged requests in flight, authenticating and decrypting them. */
 #include "fs/internal.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -175,49 +174,4 @@ int fs_fetch_blocks(struct fs_mount *m, struct fs_node *n, const struct fmt_blob
     free(ranges);
     free(first_item);
     return first_rc;
-}
-
-void fs_prefetch_runner(void *arg, const struct fs_prefetch_job *job)
-{
-    struct fs_mount *m = arg;
-    struct fs_node *n = &m->tree.nodes[job->node];
-    struct cache_entry **ents;
-    struct fs_fetch_item *items;
-    size_t nitems = 0;
-
-    if (atomic_load(&m->revoked))
-        return;
-    ents = calloc(job->count, sizeof *ents);
-    items = calloc(job->count, sizeof *items);
-    if (ents == NULL || items == NULL)
-        goto out;
-    pthread_rwlock_rdlock(&m->key_lock);
-    if (atomic_load(&m->revoked) || n->key == NULL) {
-        pthread_rwlock_unlock(&m->key_lock);
-        goto out;
-    }
-    for (uint64_t b = job->first; b < job->first + job->count; b++) {
-        struct cache_entry *e;
-        enum cache_result r = cache_acquire(m->cache, job->node, b, &e);
-        if (r == CACHE_FULL)
-            break; /* every slot is in use: fetching further ahead would only evict */
-        if (r != CACHE_MISS) {
-            cache_release(m->cache, e);
-            continue;
-        }
-        ents[nitems] = e;
-        items[nitems].block = b;
-        items[nitems].dst = cache_entry_data(e);
-        items[nitems].len = fmt_blob_block_plain_len(&n->key->header, b);
-        nitems++;
-    }
-    (void)fs_fetch_blocks(m, n, n->key, items, nitems);
-    for (size_t i = 0; i < nitems; i++) {
-        cache_fill_done(m->cache, ents[i], items[i].rc, items[i].len);
-        cache_release(m->cache, ents[i]);
-    }
-    pthread_rwlock_unlock(&m->key_lock);
-out:
-    free(ents);
-    free(items);
 }

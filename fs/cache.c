@@ -38,6 +38,9 @@ struct cache {
     struct cache_stats st;
 };
 
+/* The cache keeps its own table rather than common/hash.h: keys are two integers, not strings,
+ * the buckets and chains are indexes into the fixed entry array (no allocation on the read
+ * path, nothing to free on eviction), and every read of every block looks it up. */
 static uint32_t cache_hash(const struct cache *c, uint64_t file, uint64_t block)
 {
     uint64_t h = file * 0x9E3779B97F4A7C15ull ^ (block + 0x632BE59BD9B4E019ull) * 0xC2B2AE3D27D4EB4Full;

@@ -1,4 +1,5 @@
 #include "fs/ephemeral.h"
+#include "common/array.h"
 #include "common/random.h"
 #include "common/bytes.h"
 #include "common/err.h"
@@ -24,11 +25,10 @@ struct fs_ephemeral {
     uint64_t max_bytes;
     atomic_uint_least64_t next_nonce; /* never repeats under this key */
     atomic_uint_least64_t next_file_id;
-    atomic_int wiped; /* the key is gone (revocation) */
-    pthread_mutex_t lock; /* protects the fields below */
-    uint32_t *free_slots;
-    size_t nfree, free_cap;
-    uint32_t slots_total; /* slots ever allocated in the backing file */
+    atomic_int wiped;            /* the key is gone (revocation) */
+    pthread_mutex_t lock;        /* protects the fields below */
+    struct ccr_array free_slots; /* uint32_t: slots to reuse */
+    uint32_t slots_total;        /* slots ever allocated in the backing file */
     uint64_t blocks_used, files;
 };
 
@@ -36,6 +36,8 @@ struct eph_block {
     uint32_t slot_plus1; /* 0: not written here (hole, or read through to the lower file) */
     uint64_t nonce;
 };
+
+#define BLOCK(f, b) CCR_ARRAY_AT(&(f)->blocks, struct eph_block, b)
 
 struct fs_ephemeral_file {
     struct fs_ephemeral *e;
@@ -45,8 +47,7 @@ struct fs_ephemeral_file {
     uint64_t lower_size; /* bytes still read through to the lower file */
     fs_ephemeral_lower_read lower;
     void *lower_arg;
-    struct eph_block *blocks;
-    uint64_t nblocks; /* entries in blocks */
+    struct ccr_array blocks; /* struct eph_block, by block number */
     int written;
 };
 
@@ -57,6 +58,7 @@ int fs_ephemeral_create(const char *dir, uint64_t max_bytes, struct fs_ephemeral
 
     if (e == NULL)
         return ENOMEM;
+    ccr_array_init(&e->free_slots, sizeof(uint32_t));
     e->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (e->fd < 0) {
         rc = ccr_err_set(errno, "overlay folder %s: %s", dir, strerror(errno));
@@ -83,7 +85,7 @@ void fs_ephemeral_destroy(struct fs_ephemeral *e)
         return;
     ccr_secmem_free(e->key, FMT_KEY_LEN);
     close(e->fd);
-    free(e->free_slots);
+    ccr_array_free(&e->free_slots);
     pthread_mutex_destroy(&e->lock);
     free(e);
 }
@@ -115,8 +117,8 @@ static int eph_slot_alloc(struct fs_ephemeral *e, uint32_t *slot)
     pthread_mutex_lock(&e->lock);
     if (e->max_bytes != 0 && (e->blocks_used + 1) * EPH_BS > e->max_bytes) {
         rc = ccr_err_set(ENOSPC, "the overlay is full (%llu bytes)", (unsigned long long)e->max_bytes);
-    } else if (e->nfree > 0) {
-        *slot = e->free_slots[--e->nfree];
+    } else if (e->free_slots.len > 0) {
+        *slot = CCR_ARRAY_AT(&e->free_slots, uint32_t, --e->free_slots.len);
         e->blocks_used++;
     } else if (e->slots_total == UINT32_MAX - 1) {
         rc = ENOSPC;
@@ -131,19 +133,8 @@ static int eph_slot_alloc(struct fs_ephemeral *e, uint32_t *slot)
 static void eph_slot_free(struct fs_ephemeral *e, uint32_t slot)
 {
     pthread_mutex_lock(&e->lock);
-    if (e->nfree == e->free_cap) {
-        size_t cap = e->free_cap ? e->free_cap * 2 : 256;
-        uint32_t *grown = realloc(e->free_slots, cap * sizeof *grown);
-        if (grown == NULL) {
-            /* The slot is simply not reused; the space comes back at unmount. */
-            e->blocks_used--;
-            pthread_mutex_unlock(&e->lock);
-            return;
-        }
-        e->free_slots = grown;
-        e->free_cap = cap;
-    }
-    e->free_slots[e->nfree++] = slot;
+    /* Out of memory: the slot is simply not reused; the space comes back at unmount. */
+    (void)ccr_array_append(&e->free_slots, &slot);
     e->blocks_used--;
     pthread_mutex_unlock(&e->lock);
 }
@@ -174,6 +165,7 @@ int fs_ephemeral_file_new(struct fs_ephemeral *e, uint64_t lower_size, fs_epheme
         return ccr_err_set(EINVAL, "a lower size without a lower file");
     }
     f->e = e;
+    ccr_array_init(&f->blocks, sizeof(struct eph_block));
     f->id = atomic_fetch_add(&e->next_file_id, 1);
     f->size = lower_size;
     f->lower_size = lower_size;
@@ -189,10 +181,10 @@ int fs_ephemeral_file_new(struct fs_ephemeral *e, uint64_t lower_size, fs_epheme
 
 static void eph_drop_blocks_from(struct fs_ephemeral_file *f, uint64_t first)
 {
-    for (uint64_t b = first; b < f->nblocks; b++) {
-        if (f->blocks[b].slot_plus1 != 0)
-            eph_slot_free(f->e, f->blocks[b].slot_plus1 - 1);
-        f->blocks[b].slot_plus1 = 0;
+    for (uint64_t b = first; b < f->blocks.len; b++) {
+        if (BLOCK(f, b).slot_plus1 != 0)
+            eph_slot_free(f->e, BLOCK(f, b).slot_plus1 - 1);
+        BLOCK(f, b).slot_plus1 = 0;
     }
 }
 
@@ -204,7 +196,7 @@ void fs_ephemeral_file_free(struct fs_ephemeral_file *f)
     pthread_mutex_lock(&f->e->lock);
     f->e->files--;
     pthread_mutex_unlock(&f->e->lock);
-    free(f->blocks);
+    ccr_array_free(&f->blocks);
     pthread_mutex_destroy(&f->lock);
     free(f);
 }
@@ -233,15 +225,15 @@ static int eph_load_block(struct fs_ephemeral_file *f, uint64_t b, uint8_t *out)
     uint64_t start = b * EPH_BS;
 
     memset(out, 0, EPH_BS);
-    if (b < f->nblocks && f->blocks[b].slot_plus1 != 0) {
+    if (b < f->blocks.len && BLOCK(f, b).slot_plus1 != 0) {
         uint8_t sealed[EPH_SLOT], nonce[FMT_NONCE_LEN], aad[16];
         int rc = eph_revoked(f->e);
         if (rc != 0)
             return rc;
-        rc = ccr_pread_all(f->e->fd, sealed, EPH_SLOT, (uint64_t)(f->blocks[b].slot_plus1 - 1) * EPH_SLOT);
+        rc = ccr_pread_all(f->e->fd, sealed, EPH_SLOT, (uint64_t)(BLOCK(f, b).slot_plus1 - 1) * EPH_SLOT);
         if (rc != 0)
             return ccr_err_set(EIO, "overlay backing file: read failed");
-        eph_nonce(f->blocks[b].nonce, nonce);
+        eph_nonce(BLOCK(f, b).nonce, nonce);
         eph_aad(f, b, aad);
         if (fmt_gcm_open(f->e->key, nonce, aad, sizeof aad, sealed, EPH_BS, sealed + EPH_BS, out) != 0)
             return ccr_err_set(EBADMSG, "overlay block %llu does not authenticate", (unsigned long long)b);
@@ -263,17 +255,12 @@ static int eph_store_block(struct fs_ephemeral_file *f, uint64_t b, const uint8_
 
     if ((rc = eph_revoked(f->e)) != 0)
         return rc;
-    if (b >= f->nblocks) {
-        uint64_t n = b + 1 > f->nblocks * 2 ? b + 1 : f->nblocks * 2;
-        struct eph_block *grown = realloc(f->blocks, n * sizeof *grown);
-        if (grown == NULL)
-            return ENOMEM;
-        memset(grown + f->nblocks, 0, (n - f->nblocks) * sizeof *grown);
-        f->blocks = grown;
-        f->nblocks = n;
-    }
-    if (f->blocks[b].slot_plus1 != 0) {
-        slot = f->blocks[b].slot_plus1 - 1;
+    if (b >= SIZE_MAX / sizeof(struct eph_block) || ccr_array_reserve(&f->blocks, (size_t)b + 1) != 0)
+        return ENOMEM;
+    while (f->blocks.len <= b)
+        (void)ccr_array_push(&f->blocks); /* room was reserved: zeroed entries, holes */
+    if (BLOCK(f, b).slot_plus1 != 0) {
+        slot = BLOCK(f, b).slot_plus1 - 1;
     } else if ((rc = eph_slot_alloc(f->e, &slot)) != 0) {
         return rc;
     }
@@ -285,12 +272,12 @@ static int eph_store_block(struct fs_ephemeral_file *f, uint64_t b, const uint8_
             rc = ccr_err_set(w < 0 ? errno : ENOSPC, "overlay backing file: write failed");
     }
     if (rc != 0) {
-        if (f->blocks[b].slot_plus1 == 0)
+        if (BLOCK(f, b).slot_plus1 == 0)
             eph_slot_free(f->e, slot);
         return rc;
     }
-    f->blocks[b].slot_plus1 = slot + 1;
-    f->blocks[b].nonce = counter;
+    BLOCK(f, b).slot_plus1 = slot + 1;
+    BLOCK(f, b).nonce = counter;
     return 0;
 }
 
@@ -395,7 +382,7 @@ int fs_ephemeral_file_truncate(struct fs_ephemeral_file *f, uint64_t size)
             }
         }
         if (rc == 0) {
-            if (keep < f->nblocks)
+            if (keep < f->blocks.len)
                 eph_drop_blocks_from(f, keep);
             if (f->lower_size > size)
                 f->lower_size = size;

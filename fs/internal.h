@@ -1,4 +1,8 @@
-/* Shared by the files of fs/ only: the mount's state and the block read path.
+/* Shared by the core files of fs/ only: the mount's state, the gate and the block read path.
+ * No FUSE here: the adapters (fs/fuse_*.c) see the core through fs/core.h, and fs/mount.c,
+ * which owns the FUSE session, adds fs/fuse_adapter.h. Headers of fs/, each including only
+ * those above it: tree, window, cache, prefetch, ephemeral -> overlay -> mount -> core ->
+ * internal (core files) and fuse_adapter (adapters, mount.c).
  *
  * Threads: libfuse's session workers run the request handlers; fs/prefetch.c's workers run
  * fetch-ahead jobs; fs_mount_revoke may come from any thread.
@@ -6,8 +10,9 @@
  * Locks, in the order they may be taken (never the other way round):
  *   1. fs_open_file.lock   an open file's read-ahead window; never held across I/O
  *   2. fs_mount.key_lock   (rwlock) the file keys in the tree (fs_node.key) and the DEK.
- *                          Shared while a key is used (a block fetch and decrypt), exclusive
- *                          to install a key or to wipe them all (revoke)
+ *                          Shared while a key is used (a block fetch and decrypt, and the
+ *                          reply sent from the pinned blocks until fs_core_read_done),
+ *                          exclusive to install a key or to wipe them all (revoke)
  *   3. the cache's lock, the prefetch queue's lock: internal to those modules, held briefly
  *   fs_mount.open_lock     the list of open files; taken alone, never with another lock
  * The tree itself never changes after fs_mount_create, so it needs no lock. Counters are
@@ -25,10 +30,8 @@
 #ifndef CCRFS_FS_INTERNAL_H
 #define CCRFS_FS_INTERNAL_H
 
-#define FUSE_USE_VERSION 312
-#include <fuse_lowlevel.h>
-
 #include "fs/cache.h"
+#include "fs/core.h"
 #include "fs/ephemeral.h"
 #include "fs/mount.h"
 #include "fs/overlay.h"
@@ -43,18 +46,20 @@
 #define FS_RANGE_MAX    (1u << 20) /* ciphertext bytes per ranged request */
 #define FS_JOB_BYTES    (4u << 20) /* plaintext bytes per fetch-ahead job */
 #define FS_WINDOW_MIN   (1u << 20)
-#define FS_TIMEOUT      86400.0    /* the tree never changes: the kernel may cache names and attributes */
 #define FS_HEADER_BLOCK UINT64_MAX /* on_integrity_failure's block for a blob header */
+
+struct fuse_session;
 
 struct fs_open_file {
     struct fs_open_file *prev, *next; /* the mount's open files, guarded by open_lock */
-    struct fs_node *node;
-    uint64_t handle; /* from the on_open hook */
+    struct fs_node *node;             /* the dataset file (NULL: made on the mount) */
+    uint64_t handle;                  /* from the on_open hook */
     pthread_mutex_t lock;
     struct fs_window win;      /* guarded by lock */
-    int stalled;               /* guarded by lock: the last read waited for a fetch */
+    atomic_int stalled;        /* the last read waited for a fetch */
     struct fs_ovl_node *onode; /* no-egress and sink: the overlay node, pinned; else NULL */
     int writable;              /* opened for writing */
+    int keep_cache;            /* the kernel may keep its pages across opens */
 };
 
 struct fs_mount {
@@ -88,12 +93,42 @@ struct fs_mount {
     struct fetch_store *sink_store;
     EVP_PKEY *recipient;
     atomic_uint_least64_t uploads, upload_failures, upload_refusals, bytes_written;
-    struct fuse_session *se;
+    struct fuse_session *se; /* fs/mount.c's; the core never uses it */
     char *mountpoint;
     int mounted, signals_set;
 };
 
-extern const struct fuse_lowlevel_ops fs_ops;
+/* ---- the gate (fs/core_gate.c) ---- */
+
+/* What is about to happen. */
+enum fs_gate_op {
+    FS_GATE_ACCESS, /* revocation only: a change of the namespace or of attributes, or an open
+                     * before it does store I/O */
+    FS_GATE_OPEN,   /* an open: asks on_open, sets *handle */
+    FS_GATE_READ,   /* bytes of an open file are about to be returned: asks on_read */
+    FS_GATE_WRITE,  /* bytes are about to be written (no hook asks about writes: revocation) */
+};
+
+struct fs_gate_req {
+    enum fs_gate_op op;
+    /* FS_GATE_OPEN */
+    const char *path;
+    int flags;
+    const struct fs_caller *who;
+    uint64_t *handle;
+    /* FS_GATE_READ */
+    const struct fs_open_file *of;
+    uint64_t off, len;
+};
+
+/* The one check every operation touching file bytes or the namespace goes through: EACCES
+ * once access was revoked, the hook's errno when governance refuses; every refusal is
+ * counted as a denial. 0 lets the operation go on. */
+int fs_gate(struct fs_mount *m, const struct fs_gate_req *r);
+/* The end of an open the gate allowed (its last close, or an open that failed after it). */
+void fs_gate_release(struct fs_mount *m, uint64_t handle);
+
+/* ---- the block read path (fs/core_read.c, fs/blocks.c) ---- */
 
 /* One block to fetch: dst receives its plaintext (len bytes); rc is set per block. */
 struct fs_fetch_item {
@@ -110,40 +145,39 @@ int fs_fetch_blocks(struct fs_mount *m, struct fs_node *n, const struct fmt_blob
                     struct fs_fetch_item *it, size_t count);
 /* The file's key, opening its blob (header checks against the manifest) the first time. */
 int fs_node_open_key(struct fs_mount *m, struct fs_node *n);
+void fs_report_integrity(struct fs_mount *m, struct fs_node *n, uint64_t block, const char *why);
+
+/* The plaintext of bytes [off, off+len) of dataset file n, as pinned blocks. The one routine
+ * every read of dataset bytes goes through (dataset reads, the overlay's copy-ups and reads
+ * through): cache hits pinned, misses fetched together and decrypted straight into their
+ * slots, blocks another thread is fetching waited for (and fetched again here when that fetch
+ * failed on the store), private locked buffers when every slot is pinned. Holds key_lock
+ * shared until fs_read_unpin. EACCES when revoked (also when revoked while fetching: no
+ * plaintext is handed out after a revoke began); *stalled set when it waited for a fetch. */
+int fs_read_pin(struct fs_mount *m, struct fs_node *n, uint64_t off, size_t len, struct fs_read_pins **out,
+                int *stalled);
+/* The pinned bytes as an iovec (valid until fs_read_unpin). */
+struct iovec *fs_read_pins_iov(struct fs_read_pins *p, int *count);
+void fs_read_unpin(struct fs_mount *m, struct fs_read_pins *p);
+/* A private locked buffer of len bytes in place of pinned blocks (bytes from the overlay),
+ * freed by fs_read_unpin; trim shortens what the iovec holds. */
+int fs_read_pins_buffer(size_t len, struct fs_read_pins **out, uint8_t **buf);
+void fs_read_pins_trim(struct fs_read_pins *p, size_t len);
+/* Copies len bytes at off of dataset file n into buf (overlay copy-up and read through). */
+int fs_read_copy(struct fs_mount *m, struct fs_node *n, void *buf, size_t len, uint64_t off);
+/* Queues fetch-ahead for a sequential reader of of after its read of [off, off+len). */
+void fs_read_ahead(struct fs_mount *m, struct fs_open_file *of, uint64_t off, uint64_t len);
+/* The prefetch workers' job: fills missing blocks of a run into the cache. */
 void fs_prefetch_runner(void *arg, const struct fs_prefetch_job *job);
+
+/* ---- open files (fs/core_files.c) ---- */
+
 /* Sets up an open file's lock and read-ahead window and adds it to the mount's list (so a
  * release the kernel drops at unmount still frees it). */
 void fs_open_file_link(struct fs_mount *m, struct fs_open_file *of);
 void fs_open_file_free(struct fs_mount *m, struct fs_open_file *of);
 /* The process name from /proc/PID/comm, "" when unknown. */
 void fs_process_name(pid_t pid, char *out, size_t len);
-void fs_report_integrity(struct fs_mount *m, struct fs_node *n, uint64_t block, const char *why);
-
-/* The handlers of the mutable modes (fs/ops_ovl.c); fs/ops.c dispatches to them when m->ovl. */
-void fs_ovl_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
-void fs_ovl_op_getattr(fuse_req_t req, fuse_ino_t ino);
-void fs_ovl_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set);
-void fs_ovl_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode);
-void fs_ovl_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode);
-void fs_ovl_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
-void fs_ovl_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
-void fs_ovl_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
-                      const char *newname, unsigned int flags);
-void fs_ovl_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
-void fs_ovl_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets);
-void fs_ovl_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
-void fs_ovl_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-                      struct fuse_file_info *fi);
-/* A read of an open file whose bytes are in the overlay; 0 when it answered the request, 1
- * when the file still reads straight from its dataset file (the caller goes on). */
-int fs_ovl_op_read(fuse_req_t req, struct fs_open_file *of, size_t size, off_t off);
-void fs_ovl_op_write(fuse_req_t req, struct fs_open_file *of, const char *buf, size_t size, off_t off);
-/* Before the release of an open file of a sink mount: uploads it when this is its last
- * close after a write. */
-void fs_ovl_op_released(struct fs_mount *m, struct fs_open_file *of);
-void fs_ovl_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
-void fs_ovl_op_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi);
-void fs_ovl_op_releasedir(fuse_req_t req, struct fuse_file_info *fi);
 /* Reads plaintext of a dataset file for a copied-up file (fs_ovl_lower_read). */
 int fs_ovl_lower_read_cb(void *arg, struct fs_node *n, void *buf, size_t len, uint64_t off);
 

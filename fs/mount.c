@@ -1,6 +1,7 @@
 /* A mount's life: building the state from a dataset, mounting, the session loop, revocation,
  * counters, unmounting. */
 #include "fs/internal.h"
+#include "fs/fuse_adapter.h"
 #include "common/err.h"
 #include "common/log.h"
 
@@ -167,6 +168,7 @@ int fs_mount_start(struct fs_mount *m, const char *mountpoint)
     char *argv[4];
     int argc = 0, rc;
     struct fuse_args args;
+    const struct fuse_lowlevel_ops *ops;
     int allow_other = m->opts.allow_other >= 0 ? m->opts.allow_other : geteuid() == 0;
 
     if ((rc = check_mountpoint(mountpoint)) != 0)
@@ -190,7 +192,9 @@ int fs_mount_start(struct fs_mount *m, const char *mountpoint)
     args.argc = argc;
     args.argv = argv;
     args.allocated = 0;
-    m->se = fuse_session_new(&args, &fs_ops, sizeof fs_ops, m);
+    /* The mode decides the table: read-only mounts never reach a handler that changes anything. */
+    ops = m->ovl == NULL ? &fs_fuse_ro_ops : &fs_fuse_rw_ops;
+    m->se = fuse_session_new(&args, ops, sizeof *ops, m);
     fuse_opt_free_args(&args);
     if (m->se == NULL)
         return ccr_err_set(EINVAL, "FUSE refused the mount options (%s); see the message above", opts);

@@ -1,5 +1,7 @@
 /* The mutable namespace over the dataset tree: see fs/overlay.h for the model and locking. */
 #include "fs/overlay.h"
+#include "common/array.h"
+#include "common/clock.h"
 #include "common/err.h"
 
 #include <fcntl.h>
@@ -28,9 +30,8 @@ struct fs_ovl_node {
     gid_t gid;
     struct timespec atime, mtime, ctime;
     struct fs_ephemeral_file *data; /* files: written bytes; NULL reads the dataset file */
-    struct ovl_ent *ents;           /* folders: overrides of the dataset children, by name */
-    size_t nents, cap;
-    atomic_uint_least64_t nlookup; /* counted under the shared lock by lookups */
+    struct ccr_array ents;          /* folders: struct ovl_ent, overrides of the dataset children, by name */
+    atomic_uint_least64_t nlookup;  /* counted under the shared lock by lookups */
     unsigned nopen;
     int removed, dirty;
 };
@@ -38,15 +39,18 @@ struct fs_ovl_node {
 struct fs_ovl {
     struct fs_ovl_conf c;
     pthread_rwlock_t lock;
-    struct fs_ovl_node **ds;   /* by dataset inode - 1; NULL while untouched */
-    struct fs_ovl_node **made; /* made[i] has inode tree->count + 1 + i; NULL once freed */
-    uint64_t nmade, capmade;
+    struct fs_ovl_node **ds; /* by dataset inode - 1; NULL while untouched */
+    struct ccr_array
+        made_arr; /* struct fs_ovl_node *: made[i] has inode tree->count + 1 + i; NULL once freed */
 };
+
+#define ENT(d, i)   CCR_ARRAY_AT(&(d)->ents, struct ovl_ent, i)
+#define MADE(ov, i) CCR_ARRAY_AT(&(ov)->made_arr, struct fs_ovl_node *, i)
 
 static struct timespec now_ts(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    double t = ccr_clock_wall();
+    struct timespec ts = {(time_t)t, (long)((t - (double)(time_t)t) * 1e9)};
     return ts;
 }
 
@@ -62,8 +66,8 @@ static struct fs_ovl_node *rec_of(struct fs_ovl *ov, uint64_t ino)
         return NULL;
     if (ino <= n)
         return ov->ds[ino - 1];
-    if (ino - n - 1 < ov->nmade)
-        return ov->made[ino - n - 1];
+    if (ino - n - 1 < ov->made_arr.len)
+        return MADE(ov, ino - n - 1);
     return NULL;
 }
 
@@ -138,10 +142,10 @@ static struct fs_ovl_node *materialize(struct fs_ovl *ov, uint64_t ino)
 /* Binary search of a folder's overrides; *pos is where name is or would go. */
 static int ents_find(const struct fs_ovl_node *d, const char *name, size_t *pos)
 {
-    size_t lo = 0, hi = d->nents;
+    size_t lo = 0, hi = d->ents.len;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int cmp = strcmp(name, d->ents[mid].name);
+        int cmp = strcmp(name, ENT(d, mid).name);
         if (cmp == 0) {
             *pos = mid;
             return 1;
@@ -157,18 +161,9 @@ static int ents_find(const struct fs_ovl_node *d, const char *name, size_t *pos)
 
 static int ents_reserve(struct fs_ovl_node *d, size_t more)
 {
-    struct ovl_ent *n;
-    size_t cap;
-    if (d->nents + more <= d->cap)
-        return 0;
-    cap = d->cap ? d->cap * 2 : 8;
-    while (cap < d->nents + more)
-        cap *= 2;
-    if ((n = realloc(d->ents, cap * sizeof *n)) == NULL)
-        return ENOMEM;
-    d->ents = n;
-    d->cap = cap;
-    return 0;
+    if (d->ents.elem_size == 0)
+        ccr_array_init(&d->ents, sizeof(struct ovl_ent)); /* nodes are calloc'd */
+    return ccr_array_reserve(&d->ents, d->ents.len + more);
 }
 
 /* Sets name in folder d to ino (0: removed). Capacity was reserved and *spare holds a copy
@@ -182,18 +177,18 @@ static void dir_set(struct fs_ovl *ov, struct fs_ovl_node *d, const char *name, 
     if (ino == 0 && !in_lower) {
         /* Nothing beneath to hide: drop the override. */
         if (found) {
-            free(d->ents[pos].name);
-            memmove(&d->ents[pos], &d->ents[pos + 1], (d->nents - pos - 1) * sizeof *d->ents);
-            d->nents--;
+            free(ENT(d, pos).name);
+            memmove(&ENT(d, pos), &ENT(d, pos + 1), (d->ents.len - pos - 1) * sizeof(struct ovl_ent));
+            d->ents.len--;
         }
     } else if (found) {
-        d->ents[pos].ino = ino;
+        ENT(d, pos).ino = ino;
     } else {
-        memmove(&d->ents[pos + 1], &d->ents[pos], (d->nents - pos) * sizeof *d->ents);
-        d->ents[pos].name = *spare;
-        d->ents[pos].ino = ino;
+        memmove(&ENT(d, pos + 1), &ENT(d, pos), (d->ents.len - pos) * sizeof(struct ovl_ent));
+        ENT(d, pos).name = *spare;
+        ENT(d, pos).ino = ino;
         *spare = NULL;
-        d->nents++;
+        d->ents.len++;
     }
     d->mtime = d->ctime = now_ts();
 }
@@ -212,7 +207,7 @@ static int resolve(struct fs_ovl *ov, uint64_t dir, const char *name, uint64_t *
     if (removed(ov, dir))
         return ENOENT;
     if (d != NULL && ents_find(d, name, &pos)) {
-        *ino = d->ents[pos].ino;
+        *ino = ENT(d, pos).ino;
         return *ino == 0 ? ENOENT : 0;
     }
     if (l != NULL && (c = fs_tree_lookup(ov->c.tree, l, name)) != NULL) {
@@ -267,9 +262,9 @@ static void fill_stat(struct fs_ovl *ov, uint64_t ino, struct stat *st)
 
 static void node_free(struct fs_ovl_node *r)
 {
-    for (size_t i = 0; i < r->nents; i++)
-        free(r->ents[i].name);
-    free(r->ents);
+    for (size_t i = 0; i < r->ents.len; i++)
+        free(ENT(r, i).name);
+    ccr_array_free(&r->ents);
     free(r->name);
     fs_ephemeral_file_free(r->data);
     free(r);
@@ -288,7 +283,7 @@ static void maybe_free(struct fs_ovl *ov, struct fs_ovl_node *r)
     }
     if (atomic_load(&r->nlookup) > 0)
         return;
-    ov->made[r->ino - ov->c.tree->count - 1] = NULL;
+    MADE(ov, r->ino - ov->c.tree->count - 1) = NULL;
     node_free(r);
 }
 
@@ -315,6 +310,7 @@ int fs_ovl_create(const struct fs_ovl_conf *c, struct fs_ovl **out)
     if (ov == NULL)
         return ENOMEM;
     ov->c = *c;
+    ccr_array_init(&ov->made_arr, sizeof(struct fs_ovl_node *));
     if ((ov->ds = calloc(c->tree->count, sizeof *ov->ds)) == NULL) {
         free(ov);
         return ENOMEM;
@@ -331,11 +327,11 @@ void fs_ovl_destroy(struct fs_ovl *ov)
     for (uint32_t i = 0; i < ov->c.tree->count; i++)
         if (ov->ds[i] != NULL)
             node_free(ov->ds[i]);
-    for (uint64_t i = 0; i < ov->nmade; i++)
-        if (ov->made[i] != NULL)
-            node_free(ov->made[i]);
+    for (uint64_t i = 0; i < ov->made_arr.len; i++)
+        if (MADE(ov, i) != NULL)
+            node_free(MADE(ov, i));
     free(ov->ds);
-    free(ov->made);
+    ccr_array_free(&ov->made_arr);
     pthread_rwlock_destroy(&ov->lock);
     free(ov);
 }
@@ -444,18 +440,12 @@ int fs_ovl_mknod(struct fs_ovl *ov, uint64_t parent, const char *name, mode_t mo
     if ((d = materialize(ov, parent)) == NULL || ents_reserve(d, 1) != 0 || (spare = strdup(name)) == NULL ||
         (r = calloc(1, sizeof *r)) == NULL)
         goto out;
-    if (ov->nmade == ov->capmade) {
-        uint64_t cap = ov->capmade ? ov->capmade * 2 : 64;
-        struct fs_ovl_node **n = realloc(ov->made, cap * sizeof *n);
-        if (n == NULL)
-            goto out;
-        ov->made = n;
-        ov->capmade = cap;
-    }
+    if (ccr_array_reserve(&ov->made_arr, ov->made_arr.len + 1) != 0)
+        goto out;
     if (S_ISREG(mode) && (rc = fs_ephemeral_file_new(ov->c.eph, 0, NULL, NULL, &r->data)) != 0)
         goto out;
     r->ov = ov;
-    r->ino = ov->c.tree->count + 1 + ov->nmade;
+    r->ino = ov->c.tree->count + 1 + ov->made_arr.len;
     r->parent = parent;
     r->name = strdup(name);
     if (r->name == NULL) {
@@ -467,8 +457,8 @@ int fs_ovl_mknod(struct fs_ovl *ov, uint64_t parent, const char *name, mode_t mo
     r->gid = gid;
     r->atime = r->mtime = r->ctime = now_ts();
     atomic_init(&r->nlookup, 1);
-    r->dirty = S_ISREG(mode); /* an empty output file is an output too */
-    ov->made[ov->nmade++] = r;
+    r->dirty = S_ISREG(mode);         /* an empty output file is an output too */
+    MADE(ov, ov->made_arr.len++) = r; /* room was reserved above */
     dir_set(ov, d, name, r->ino, &spare);
     fill_stat(ov, r->ino, st);
     r = NULL;
@@ -489,8 +479,8 @@ static int dir_empty(struct fs_ovl *ov, uint64_t ino)
     size_t pos;
 
     if (d != NULL)
-        for (size_t i = 0; i < d->nents; i++)
-            if (d->ents[i].ino != 0)
+        for (size_t i = 0; i < d->ents.len; i++)
+            if (ENT(d, i).ino != 0)
                 return 0;
     if (l != NULL)
         for (uint32_t i = 0; i < l->nchildren; i++)
@@ -748,21 +738,18 @@ int fs_ovl_path(struct fs_ovl *ov, uint64_t ino, char *buf, size_t len)
     return rc;
 }
 
-static int dir_add(struct fs_ovl_dir *d, size_t *cap, struct fs_ovl *ov, const char *name, uint64_t ino)
+static int dir_add(struct ccr_array *list, struct fs_ovl *ov, const char *name, uint64_t ino)
 {
-    if (d->count == *cap) {
-        size_t c = *cap ? *cap * 2 : 16;
-        struct fs_ovl_dirent *n = realloc(d->ents, c * sizeof *n);
-        if (n == NULL)
-            return ENOMEM;
-        d->ents = n;
-        *cap = c;
-    }
-    if ((d->ents[d->count].name = strdup(name)) == NULL)
+    struct fs_ovl_dirent *e = ccr_array_push(list);
+
+    if (e == NULL)
         return ENOMEM;
-    d->ents[d->count].ino = ino;
-    d->ents[d->count].mode = is_dir(ov, ino) ? S_IFDIR : S_IFREG;
-    d->count++;
+    if ((e->name = strdup(name)) == NULL) {
+        list->len--;
+        return ENOMEM;
+    }
+    e->ino = ino;
+    e->mode = is_dir(ov, ino) ? S_IFDIR : S_IFREG;
     return 0;
 }
 
@@ -771,7 +758,8 @@ int fs_ovl_opendir(struct fs_ovl *ov, uint64_t ino, struct fs_ovl_dir **out)
     struct fs_ovl_dir *d = calloc(1, sizeof *d);
     struct fs_ovl_node *r;
     struct fs_node *l;
-    size_t cap = 0, pos;
+    struct ccr_array list = CCR_ARRAY_INIT(struct fs_ovl_dirent);
+    size_t pos;
     int rc = 0;
 
     if (d == NULL)
@@ -793,14 +781,15 @@ int fs_ovl_opendir(struct fs_ovl *ov, uint64_t ino, struct fs_ovl_dir **out)
         for (uint32_t i = 0; i < l->nchildren && rc == 0; i++) {
             struct fs_node *c = &ov->c.tree->nodes[l->children[i]];
             if (r == NULL || !ents_find(r, c->name, &pos))
-                rc = dir_add(d, &cap, ov, c->name, fs_tree_ino(ov->c.tree, c));
+                rc = dir_add(&list, ov, c->name, fs_tree_ino(ov->c.tree, c));
         }
     if (r != NULL)
-        for (size_t i = 0; i < r->nents && rc == 0; i++)
-            if (r->ents[i].ino != 0)
-                rc = dir_add(d, &cap, ov, r->ents[i].name, r->ents[i].ino);
+        for (size_t i = 0; i < r->ents.len && rc == 0; i++)
+            if (ENT(r, i).ino != 0)
+                rc = dir_add(&list, ov, ENT(r, i).name, ENT(r, i).ino);
 out:
     pthread_rwlock_unlock(&ov->lock);
+    d->ents = ccr_array_steal(&list, &d->count);
     if (rc != 0) {
         fs_ovl_dir_free(d);
         return rc;
@@ -834,7 +823,7 @@ uint64_t fs_ovl_created(struct fs_ovl *ov)
 {
     uint64_t n;
     pthread_rwlock_rdlock(&ov->lock);
-    n = ov->nmade;
+    n = ov->made_arr.len;
     pthread_rwlock_unlock(&ov->lock);
     return n;
 }

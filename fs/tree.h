@@ -12,9 +12,9 @@
 
 struct fs_node {
     const struct fmt_manifest_entry *e; /* NULL for the root */
-    const char *name;                    /* last path component, "" for the root */
-    uint32_t parent;                     /* node index */
-    uint32_t *children;                  /* node indexes, in name order */
+    const char *name;                   /* last path component, "" for the root */
+    uint32_t parent;                    /* node index */
+    uint32_t *children;                 /* node indexes, in name order */
     uint32_t nchildren, nsubdirs;
     /* Files: the blob key, opened at the first open; guarded by the mount's key_lock. */
     struct fmt_blob_key *key;

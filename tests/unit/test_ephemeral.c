@@ -247,9 +247,12 @@ static void test_bad_folder(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_random_without_lower), cmocka_unit_test(test_random_over_lower),
-        cmocka_unit_test(test_lazy_copy_up),         cmocka_unit_test(test_limit),
-        cmocka_unit_test(test_sealed_on_disk),       cmocka_unit_test(test_bad_folder),
+        cmocka_unit_test(test_random_without_lower),
+        cmocka_unit_test(test_random_over_lower),
+        cmocka_unit_test(test_lazy_copy_up),
+        cmocka_unit_test(test_limit),
+        cmocka_unit_test(test_sealed_on_disk),
+        cmocka_unit_test(test_bad_folder),
         cmocka_unit_test(test_wipe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
