@@ -1,25 +1,33 @@
-# nginx on loopback for the tests, unprivileged, in its own temporary folder.
+# nginx on loopback for the tests (sourced by harness.sh), in $TMP/nginx, stopped at exit.
 #   start_nginx ROOT   serves ROOT over plain HTTP and HTTPS (a certificate made here),
 #                      with WebDAV PUT into ROOT when the build has the module; exports
 #                      NGINX_PORT, NGINX_TLS_PORT, NGINX_CA (the certificate to trust),
 #                      NGINX_DIR and NGINX_DAV (1 when PUT works, else 0).
-#   stop_nginx         stops it and removes its folder (safe to call twice).
-# Source this file; call stop_nginx from the test's EXIT trap.
+#                      Returns 77 when nginx is not installed.
+#   stop_nginx         stops it (safe to call twice).
+#   restart_nginx      starts it again on the same ports after stop_nginx.
 
-nginx_free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+NGINX_DIR=
+
+nginx_bin() {
+    command -v nginx || echo /usr/sbin/nginx
+}
+
+nginx_answers() {
+    curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/"
 }
 
 start_nginx() {
     local root="$1" attempt
     local nginx_bin
-    nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+    nginx_bin=$(nginx_bin)
     if [ ! -x "$nginx_bin" ]; then
         echo "start_nginx: nginx is not installed" >&2
-        return 1
+        return 77
     fi
-    NGINX_DIR=$(mktemp -d /tmp/ccrfs-nginx.XXXXXX)
+    NGINX_DIR=$TMP/nginx
     export NGINX_DIR
+    on_exit stop_nginx
     mkdir -p "$NGINX_DIR/logs" "$NGINX_DIR/tmp"
     openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
         -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
@@ -42,8 +50,8 @@ start_nginx() {
     fi
     # Another process may take a port between the probe and nginx's bind: try again then.
     for attempt in 1 2 3 4 5; do
-        NGINX_PORT=$(nginx_free_port)
-        NGINX_TLS_PORT=$(nginx_free_port)
+        NGINX_PORT=$(h_free_port)
+        NGINX_TLS_PORT=$(h_free_port)
         [ "$NGINX_PORT" != "$NGINX_TLS_PORT" ] || continue
         cat >"$NGINX_DIR/nginx.conf" <<CONF
 daemon on;
@@ -77,11 +85,7 @@ http {
 CONF
         if "$nginx_bin" -p "$NGINX_DIR" -c "$NGINX_DIR/nginx.conf" 2>"$NGINX_DIR/logs/start.log"; then
             export NGINX_PORT NGINX_TLS_PORT
-            local i
-            for i in $(seq 50); do
-                curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/" && return 0
-                sleep 0.1
-            done
+            wait_until 10 nginx_answers && return 0
             echo "start_nginx: nginx started but does not answer" >&2
             return 1
         fi
@@ -97,13 +101,12 @@ stop_nginx() {
         local pid
         pid=$(cat "$NGINX_DIR/nginx.pid")
         kill "$pid" 2>/dev/null || true
-        for _ in $(seq 50); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
+        wait_until 5 h_gone "$pid" || kill -KILL "$pid" 2>/dev/null
     fi
-    if [ -n "${NGINX_DIR:-}" ]; then
-        rm -rf "$NGINX_DIR"
-    fi
-    NGINX_DIR=
+    return 0
+}
+
+restart_nginx() {
+    "$(nginx_bin)" -p "$NGINX_DIR" -c "$NGINX_DIR/nginx.conf" 2>>"$NGINX_DIR/logs/start.log" &&
+        wait_until 10 nginx_answers
 }
