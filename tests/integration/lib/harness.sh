@@ -226,6 +226,7 @@ h_stop() {
   return 0
 }
 
+# h_gone PID: the process has exited (a zombie not yet reaped counts as exited).
 h_gone() {
   ! kill -0 "$1" 2>/dev/null || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]
 }
