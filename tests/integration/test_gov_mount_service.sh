@@ -34,7 +34,9 @@ reader_start() { # reader_start FILE LOG
   rm -f "$TMP/reader.stop"
   python3 "$TMP/reader.py" "$1" "$2" "$TMP/reader.stop" &
   READER_PID=$!
-  on_exit "kill $READER_PID"
+  h_adopt "$READER_PID"
+  # Under load python takes a while to start: the scenario starts with its first read.
+  wait_until 10 test -s "$2"
 }
 reader_stop() {
   touch "$TMP/reader.stop"

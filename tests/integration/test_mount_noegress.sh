@@ -77,7 +77,7 @@ with open(os.path.join(mnt, "one"), "r+b") as f:
     f.write(b"appended")
 print("ok")
 EOF
-check "python3 writes, renames and appends" grep -qx pass "$TMP/py.out"
+check "python3 writes, renames and appends" grep -qx ok "$TMP/py.out"
 check "a written file reads back" [ "$(head -c ${#MARK} "$MNT/out/run1/result.txt")" = "$MARK" ]
 check "a file renamed over a dataset file shows the new bytes" grep -q "$MARK" "$MNT/data/table.csv"
 check "the temporary name is gone" [ ! -e "$MNT/data/table.csv.tmp" ]

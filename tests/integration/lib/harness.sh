@@ -21,6 +21,7 @@
 #   CCRFS                     the built ccrfs binary (set by ctest)
 #   CCRFS_SRC                 the source tree (set by ctest)
 #   CCRFS_TEST_TIMEOUT_SCALE  multiplies every wait and timeout in the harness (default 1)
+#   CCRFS_TEST_KEEP           set: keep the scratch folder (for looking into a failure)
 #   CCRFS_SANITIZER           set when ccrfs is built with a sanitizer: slow tests that measure
 #                             nothing may use smaller sizes (h_sanitized), never fewer checks
 
@@ -324,7 +325,11 @@ h_on_exit() {
   else
     echo "$H_PASSED passed, $H_FAILED failed"
   fi
-  rm -rf "$TMP"
+  if [ -n "${CCRFS_TEST_KEEP:-}" ]; then
+    echo "# scratch folder kept: $TMP"
+  else
+    rm -rf "$TMP"
+  fi
   if [ "$rc" -ne 77 ]; then
     rc=0
     [ "$H_FAILED" -eq 0 ] || rc=1
