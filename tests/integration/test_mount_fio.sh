@@ -8,7 +8,7 @@ set -uo pipefail
 . "$CCRFS_SRC/tests/integration/lib/harness.sh"
 require_cmd fio
 mount_lib_init
-cd "$TMP" || { fail "cd into the scratch folder"; finish; }
+cd "$TMP" || { fail "cd into the scratch folder"; finish; } # fio writes to its current folder
 
 # Sizes: this test measures nothing, so a daemon under a sanitizer reads smaller files (every
 # check still runs; the sequential file stays larger than the 32 MiB cache).

@@ -3,8 +3,9 @@
 # and ends with `finish`.
 #
 # It gives each test:
-#   - a scratch folder $TMP (removed at exit) and CCRFS_STATE_DIR inside it, so nothing is
-#     written to the current folder, the source tree or /var/lib/ccrfs;
+#   - a scratch folder $TMP (removed at exit), which is also the current folder, and
+#     CCRFS_STATE_DIR inside it, so nothing is written to the folder ctest runs in, the source
+#     tree or /var/lib/ccrfs;
 #   - one cleanup trap (normal exit, failure, Ctrl-C, SIGTERM) that unmounts every mount and
 #     stops every process started through the harness, then scans the logs of those
 #     processes for sanitizer reports and fails the test when one is found;
@@ -33,6 +34,10 @@ if [ ! -x "$CCRFS" ]; then
   exit 1
 fi
 
+# Absolute, because the test runs inside its scratch folder (below).
+CCRFS=$(realpath "$CCRFS")
+CCRFS_SRC=$(realpath "$CCRFS_SRC")
+export CCRFS CCRFS_SRC
 H_LIB=$CCRFS_SRC/tests/integration/lib
 H_SCALE=${CCRFS_TEST_TIMEOUT_SCALE:-1}
 if ! [[ $H_SCALE =~ ^[0-9]+([.][0-9]+)?$ ]] || [ "$H_SCALE" = 0 ]; then
@@ -64,6 +69,9 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:log_pa
 export TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS:}log_path=$TMP/san/tsan"
 # Python stand-ins must not leave __pycache__ in the source tree.
 export PYTHONDONTWRITEBYTECODE=1
+# Whatever a tool writes to its current folder lands in the scratch folder, never in the
+# folder ctest runs in or the source tree.
+cd "$TMP" || exit 1
 
 H_SANITIZER_PATTERN='ERROR: AddressSanitizer|ERROR: LeakSanitizer|WARNING: ThreadSanitizer|ERROR: ThreadSanitizer|runtime error:'
 
@@ -328,7 +336,7 @@ h_on_exit() {
   if [ -n "${CCRFS_TEST_KEEP:-}" ]; then
     echo "# scratch folder kept: $TMP"
   else
-    rm -rf "$TMP"
+    cd / && rm -rf "$TMP"
   fi
   if [ "$rc" -ne 77 ]; then
     rc=0
