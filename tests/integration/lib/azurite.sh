@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Azurite (the Azure Storage emulator, blob service only) on loopback for the tests (sourced by
 # harness.sh), in memory, on a free port, without telemetry, stopped at exit.
 #   start_azurite [--oauth]
@@ -23,7 +24,7 @@ azurite_answers() {
 }
 
 start_azurite() {
-    local bin attempt i scheme=http
+    local bin attempt scheme=http
     local extra=()
     bin=$(command -v azurite-blob || true)
     if [ -z "$bin" ]; then

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Source trees for the tests and a stable listing to compare trees (sourced by harness.sh).
 
 # make_tree DIR BS: a random tree with the awkward cases: nested and empty folders, empty

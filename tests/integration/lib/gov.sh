@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Governance test helpers (sourced by harness.sh): party keys, contracts, the service's API and
 # events, and the hook driver. The service itself: gov_start / gov_stop in services.sh.
 

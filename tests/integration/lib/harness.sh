@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The integration-test harness. Every tests/integration/test_*.sh sources this file first:
 #   . "$CCRFS_SRC/tests/integration/lib/harness.sh"
 # and ends with `finish`.

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Key-release test helpers (sourced by harness.sh): a simulated SEV-SNP guest, a packed dataset
 # and the broker's admin token, and a release policy for this build. The broker itself:
 # kbs_start / kbs_stop in services.sh.

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Mount helpers (sourced by harness.sh): packing with the test key, mounting, unmounting
 # (every mount made here is unmounted at exit), the daemon's counters.
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # nginx on loopback for the tests (sourced by harness.sh), in $TMP/nginx, stopped at exit.
 #   start_nginx ROOT   serves ROOT over plain HTTP and HTTPS (a certificate made here),
 #                      with WebDAV PUT into ROOT when the build has the module; exports

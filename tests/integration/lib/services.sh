@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The ccrfs services and stand-ins the tests start, on loopback ports the kernel picks, with
 # their logs in the scratch folder and stopped at exit (sourced by harness.sh).
 #   Key broker:   kbs_start NAME [serve options]  sets KBS_URL, KBS_PID; files $KBS_DIR/NAME.{log,port,state}
