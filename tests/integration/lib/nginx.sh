@@ -1,5 +1,7 @@
 # shellcheck shell=bash
 # nginx on loopback for the tests (sourced by harness.sh), in $TMP/nginx, stopped at exit.
+# Also sourced on its own (demo/, bench/): then it lives in a folder of its own, which
+# stop_nginx removes, and the caller stops it.
 #   start_nginx ROOT   serves ROOT over plain HTTP and HTTPS (a certificate made here),
 #                      with WebDAV PUT into ROOT when the build has the module; exports
 #                      NGINX_PORT, NGINX_TLS_PORT, NGINX_CA (the certificate to trust),
@@ -7,8 +9,41 @@
 #                      Returns 77 when nginx is not installed.
 #   stop_nginx         stops it (safe to call twice).
 #   restart_nginx      starts it again on the same ports after stop_nginx.
+#   nginx_free_port    a free TCP port on 127.0.0.1.
 
 NGINX_DIR=
+
+nginx_in_harness() {
+    declare -F h_free_port >/dev/null
+}
+
+nginx_free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# nginx_wait SECONDS command...: the harness's scaled wait, or a plain one outside it.
+nginx_wait() {
+    if nginx_in_harness; then
+        wait_until "$@"
+        return
+    fi
+    local n=$(($1 * 10))
+    shift
+    while [ "$n" -gt 0 ]; do
+        "$@" && return 0
+        sleep 0.1
+        n=$((n - 1))
+    done
+    return 1
+}
+
+nginx_pid_gone() {
+    if nginx_in_harness; then
+        h_gone "$1"
+    else
+        ! kill -0 "$1" 2>/dev/null
+    fi
+}
 
 nginx_bin() {
     command -v nginx || echo /usr/sbin/nginx
@@ -26,9 +61,13 @@ start_nginx() {
         echo "start_nginx: nginx is not installed" >&2
         return 77
     fi
-    NGINX_DIR=$TMP/nginx
+    if nginx_in_harness; then
+        NGINX_DIR=$TMP/nginx
+        on_exit stop_nginx
+    else
+        NGINX_DIR=$(mktemp -d /tmp/ccrfs-nginx.XXXXXX)
+    fi
     export NGINX_DIR
-    on_exit stop_nginx
     mkdir -p "$NGINX_DIR/logs" "$NGINX_DIR/tmp"
     openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
         -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
@@ -51,8 +90,8 @@ start_nginx() {
     fi
     # Another process may take a port between the probe and nginx's bind: try again then.
     for attempt in 1 2 3 4 5; do
-        NGINX_PORT=$(h_free_port)
-        NGINX_TLS_PORT=$(h_free_port)
+        NGINX_PORT=$(nginx_free_port)
+        NGINX_TLS_PORT=$(nginx_free_port)
         [ "$NGINX_PORT" != "$NGINX_TLS_PORT" ] || continue
         cat >"$NGINX_DIR/nginx.conf" <<CONF
 daemon on;
@@ -86,7 +125,7 @@ http {
 CONF
         if "$nginx_bin" -p "$NGINX_DIR" -c "$NGINX_DIR/nginx.conf" 2>"$NGINX_DIR/logs/start.log"; then
             export NGINX_PORT NGINX_TLS_PORT
-            wait_until 10 nginx_answers && return 0
+            nginx_wait 10 nginx_answers && return 0
             echo "start_nginx: nginx started but does not answer" >&2
             return 1
         fi
@@ -102,12 +141,18 @@ stop_nginx() {
         local pid
         pid=$(cat "$NGINX_DIR/nginx.pid")
         kill "$pid" 2>/dev/null || true
-        wait_until 5 h_gone "$pid" || kill -KILL "$pid" 2>/dev/null
+        nginx_wait 5 nginx_pid_gone "$pid" || kill -KILL "$pid" 2>/dev/null
+    fi
+    # On its own, the folder is nginx's alone; in the harness it goes with the scratch folder
+    # (and stays for restart_nginx).
+    if [ -n "${NGINX_DIR:-}" ] && ! nginx_in_harness; then
+        rm -rf "$NGINX_DIR"
+        NGINX_DIR=
     fi
     return 0
 }
 
 restart_nginx() {
     "$(nginx_bin)" -p "$NGINX_DIR" -c "$NGINX_DIR/nginx.conf" 2>>"$NGINX_DIR/logs/start.log" &&
-        wait_until 10 nginx_answers
+        nginx_wait 10 nginx_answers
 }
