@@ -92,8 +92,10 @@ GD_PID=$FG_PID
 reader_start "$MP/big.bin" "$TMP/gd-reads"
 sleep 1
 PORT=$GOV_PORT
-gov_stop
+# Taken before the stop: the service is gone no earlier than this, so the grace ends no earlier
+# than TSTOP + 3 however long the stop takes.
 TSTOP=$(now)
+gov_stop
 sleep 1.5
 check "reads go on while governance is down, within the grace" \
   awk -v t="$TSTOP" '$1 > t + 1 && $2 == "ok" { ok = 1 } END { exit !ok }' "$TMP/gd-reads"

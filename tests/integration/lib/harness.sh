@@ -223,16 +223,22 @@ h_adopt() {
 }
 
 # h_stop PID [SECONDS]: SIGTERM, then SIGKILL after SECONDS (default 5, scaled); reaps it.
+# Returns as soon as the process is gone, so that a test can time what follows a stop.
 h_stop() {
-  local pid=$1 limit=${2:-5}
+  local pid=$1 limit=${2:-5} timer
   [ -n "$pid" ] || return 0
   # Only this shell's own jobs: a pid already reaped may belong to someone else by now.
   jobs -p | grep -qx -- "$pid" || return 0
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null
-    wait_until "$limit" h_gone "$pid" || kill -KILL "$pid" 2>/dev/null
-  fi
+  kill -TERM "$pid" 2>/dev/null
+  # The timer's output goes nowhere: a sleep left behind must not hold ctest's pipe open.
+  (
+    sleep "$(scaled "$limit")"
+    kill -KILL "$pid" 2>/dev/null
+  ) >/dev/null 2>&1 &
+  timer=$!
   wait "$pid" 2>/dev/null
+  kill "$timer" 2>/dev/null
+  wait "$timer" 2>/dev/null
   return 0
 }
 
