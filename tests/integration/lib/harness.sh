@@ -223,28 +223,32 @@ h_adopt() {
 }
 
 # h_stop PID [SECONDS]: SIGTERM, then SIGKILL after SECONDS (default 5, scaled); reaps it.
-# Returns as soon as the process is gone, so that a test can time what follows a stop.
+# Returns within a few hundredths of a second of the process ending, so that a test can time
+# what follows a stop. (No timer subshell: killing a freshly forked one can run this shell's
+# traps in it.)
 h_stop() {
-  local pid=$1 limit=${2:-5} timer
+  local pid=$1 tries
   [ -n "$pid" ] || return 0
   # Only this shell's own jobs: a pid already reaped may belong to someone else by now.
   jobs -p | grep -qx -- "$pid" || return 0
   kill -TERM "$pid" 2>/dev/null
-  # The timer's output goes nowhere: a sleep left behind must not hold ctest's pipe open.
-  (
-    sleep "$(scaled "$limit")"
-    kill -KILL "$pid" 2>/dev/null
-  ) >/dev/null 2>&1 &
-  timer=$!
+  tries=$(awk -v s="${2:-5}" -v k="$H_SCALE" 'BEGIN { printf "%d\n", s * k * 50 }')
+  while [ "$tries" -gt 0 ] && ! h_gone "$pid"; do
+    sleep 0.02
+    tries=$((tries - 1))
+  done
+  h_gone "$pid" || kill -KILL "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
-  kill "$timer" 2>/dev/null
-  wait "$timer" 2>/dev/null
   return 0
 }
 
 # h_gone PID: the process has exited (a zombie not yet reaped counts as exited).
 h_gone() {
-  ! kill -0 "$1" 2>/dev/null || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]
+  local _pid _comm state
+  kill -0 "$1" 2>/dev/null || return 0
+  # No fork: this runs in tight loops. (The command name has no spaces: ccrfs, python3, ...)
+  read -r _pid _comm state _ <"/proc/$1/stat" 2>/dev/null || return 0
+  [ "$state" = Z ]
 }
 
 # h_track_mount MOUNTPOINT: unmount it at exit.
