@@ -4,7 +4,8 @@
 # carrying the SAS query), and over nginx with a pre-signed-style ?sig= query: /proc/mounts,
 # /proc/self/mountinfo, the daemon's command line, its log, the audit log and the output of
 # `ccrfs mount` hold neither the signature nor any userinfo, and the fsname is the URL without
-# them. A URL with userinfo, or an az:// URL with a query, is refused without printing them.
+# them. Refusals (no dataset there, a wrong key, a URL with userinfo, an az:// URL with a query)
+# print neither.
 set -uo pipefail
 . "$CCRFS_SRC/tests/integration/lib/harness.sh"
 mount_lib_init
@@ -151,6 +152,17 @@ case $? in
   for f in data.bin sub/note.txt; do cat "$MP/$f" >/dev/null 2>&1; done
   mount_stop "$MP"
   no_leak "store errors do not print the signature" "$NSIG" "$TMP/logs/broken-daemon.log"
+
+  # Refusals name the store: without the query.
+  mkdir -p "$TMP/mnt-refused"
+  "$CCRFS" keygen -o "$TMP/other.key" >/dev/null 2>&1
+  "$CCRFS" mount --key "$TMP/key" "$H/nothing-here?sig=$NSIG" "$TMP/mnt-refused" >"$TMP/refused-missing.out" 2>&1
+  check "a missing dataset behind a signed URL is refused" grep -q "not a dataset" "$TMP/refused-missing.out"
+  no_leak "and the refusal does not print the signature" "$NSIG" "$TMP/refused-missing.out"
+  "$CCRFS" mount --key "$TMP/other.key" "$H/ds?sig=$NSIG" "$TMP/mnt-refused" >"$TMP/refused-key.out" 2>&1
+  check "a wrong key behind a signed URL is refused" test -s "$TMP/refused-key.out"
+  check_fails "and nothing is mounted" mount_is_mounted "$TMP/mnt-refused"
+  no_leak "and that refusal does not print the signature either" "$NSIG" "$TMP/refused-key.out"
 
   # Userinfo is not accepted in a store URL; the refusal prints neither it nor the query.
   mkdir -p "$TMP/mnt-userinfo"
