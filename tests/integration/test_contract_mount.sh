@@ -5,19 +5,18 @@
 # the service (--contract) and from a contract file (--contract-file); a byte budget crossed
 # mid-read gives EACCES and a denial event; a successful mount records the contract id.
 set -u
-. "$CCRFS_SRC/tests/integration/lib/mount.sh"
-. "$CCRFS_SRC/tests/integration/lib/gov_mount.sh"
-gm_init
-command -v curl >/dev/null || { echo "SKIP: curl is needed"; exit 77; }
+. "$CCRFS_SRC/tests/integration/lib/harness.sh"
+mount_lib_init
+require_cmd curl
 
 mkdir -p "$TMP/src"
 head -c 1000000 /dev/urandom >"$TMP/src/data.bin"
 DS=$(mount_pack "$TMP/src" "$TMP/ds")
 OTHER="sha256:$(printf 'cd%.0s' $(seq 32))"
-gm_start_service || exit 1
+gov_start || { fail "the governance service did not start"; finish; }
 MP=$TMP/mnt
 mkdir -p "$MP"
-MOUNT_LIB_MOUNTS+=("$MP")
+h_track_mount "$MP"
 
 # refused WHAT PATTERN [mount options...]: the mount fails with PATTERN on stderr, exit 1,
 # and leaves no mount and no daemon.
@@ -27,20 +26,20 @@ refused() {
   out=$("$CCRFS" mount --key "$TMP/key" --audit-log "$TMP/refused.log" --spool "$TMP/spool-refused" \
     "$@" "$TMP/ds" "$MP" 2>&1)
   rc=$?
-  if [ $rc -eq 1 ] && grep -Eq -- "$pattern" <<<"$out" && gm_no_mount "$MP"; then
+  if [ $rc -eq 1 ] && grep -Eq -- "$pattern" <<<"$out" && mount_gone "$MP"; then
     pass "$what: $(grep -E -- "$pattern" <<<"$out" | head -1 | cut -c1-150)"
   else
     fail "$what (exit $rc, mounted: $(mount_is_mounted "$MP" && echo yes || echo no)): $out"
     mount_stop "$MP"
   fi
 }
-svc() { echo --governance "$GM_URL" --contract "$1" --purpose TRAINING; }
+svc() { echo --governance "$GOV_URL" --contract "$1" --purpose TRAINING; }
 file() { echo --contract-file "$TMP/$1.view.json" --purpose TRAINING; }
 
 # --- refusals ------------------------------------------------------------------------------
-gm_contract unsigned "$DS"
-gm_register unsigned provider
-gm_show unsigned "$TMP/unsigned.view.json"
+gov_contract unsigned "$DS"
+gov_register unsigned provider
+gov_show unsigned "$TMP/unsigned.view.json"
 refused "service: signed by one party only" "not signed yet by party consumer" $(svc unsigned)
 refused "file: signed by one party only" "not signed by party consumer" $(file unsigned)
 # A signature copied under the other party's name does not verify.
@@ -54,50 +53,50 @@ refused "file: a signature that is not the party's" "signature of party consumer
 refused "file: a bare contract has no signatures" "not signed by party provider" \
   --contract-file "$TMP/unsigned.json" --purpose TRAINING
 
-gm_contract expired "$DS" start=2020-01-01T00:00:00Z expiry=2021-01-01T00:00:00Z
-gm_register expired
-gm_show expired "$TMP/expired.view.json"
+gov_contract expired "$DS" start=2020-01-01T00:00:00Z expiry=2021-01-01T00:00:00Z
+gov_register expired
+gov_show expired "$TMP/expired.view.json"
 refused "service: expired" "disabled.*expired" $(svc expired)
 refused "file: expired" "expired at 2021-01-01T00:00:00Z" $(file expired)
 
-gm_contract future "$DS" start=2098-01-01T00:00:00Z expiry=2099-01-01T00:00:00Z
-gm_register future
-gm_show future "$TMP/future.view.json"
+gov_contract future "$DS" start=2098-01-01T00:00:00Z expiry=2099-01-01T00:00:00Z
+gov_register future
+gov_show future "$TMP/future.view.json"
 refused "service: not yet valid" "disabled" $(svc future)
 refused "file: not yet valid" "not valid yet: it starts at 2098-01-01T00:00:00Z" $(file future)
 
-gm_contract revoked "$DS"
-gm_register revoked
-gm_revoke revoked consumer
-gm_show revoked "$TMP/revoked.view.json"
+gov_contract revoked "$DS"
+gov_register revoked
+gov_revoke revoked consumer
+gov_show revoked "$TMP/revoked.view.json"
 refused "service: revoked" "disabled.*revoked" $(svc revoked)
 refused "file: revoked" "contract revoked is revoked" $(file revoked)
 
-gm_contract otherds "$OTHER"
-gm_register otherds
-gm_show otherds "$TMP/otherds.view.json"
+gov_contract otherds "$OTHER"
+gov_register otherds
+gov_show otherds "$TMP/otherds.view.json"
 refused "service: another dataset" "does not name dataset $DS" $(svc otherds)
 refused "file: another dataset" "does not name dataset $DS" $(file otherds)
 
-gm_contract noegress "$DS" mode=no-egress
-gm_register noegress
-gm_show noegress "$TMP/noegress.view.json"
+gov_contract noegress "$DS" mode=no-egress
+gov_register noegress
+gov_show noegress "$TMP/noegress.view.json"
 refused "service: another access mode" "access mode no-egress; the mount asks for read-only" $(svc noegress)
 refused "file: another access mode" "access mode no-egress; the mount asks for read-only" $(file noegress)
 
-gm_contract purpose "$DS" purpose=RESEARCH
-gm_register purpose
-gm_show purpose "$TMP/purpose.view.json"
+gov_contract purpose "$DS" purpose=RESEARCH
+gov_register purpose
+gov_show purpose "$TMP/purpose.view.json"
 refused "service: another purpose" 'purpose "RESEARCH"; the mount asks for "TRAINING"' $(svc purpose)
 refused "file: another purpose" 'purpose "RESEARCH"; the mount asks for "TRAINING"' $(file purpose)
-refused "no --purpose given" "gives no --purpose" --governance "$GM_URL" --contract purpose
+refused "no --purpose given" "gives no --purpose" --governance "$GOV_URL" --contract purpose
 
 # A sink's dataset is its recipient key's id: sha256 of the DER SubjectPublicKeyInfo.
 openssl genpkey -algorithm x25519 -out "$TMP/recipient.pem" 2>/dev/null
 openssl pkey -in "$TMP/recipient.pem" -pubout -out "$TMP/recipient.pub"
 RID="sha256:$(openssl pkey -pubin -in "$TMP/recipient.pub" -outform DER | sha256sum | cut -d' ' -f1)"
-gm_contract sinkother "$OTHER" mode=sink recipient=consumer
-gm_register sinkother
+gov_contract sinkother "$OTHER" mode=sink recipient=consumer
+gov_register sinkother
 refused "sink: the contract names another recipient key" "does not name dataset $RID \(the recipient key" \
   $(svc sinkother) -o mode=sink,recipient="$TMP/recipient.pub"
 
@@ -105,17 +104,17 @@ check "the refusals are denial events in the audit log" \
   python3 -c 'import json,sys; d=[json.loads(l) for l in open(sys.argv[1])]; d=[e for e in d if e["type"]=="denial" and e["op"]=="mount"]; assert len(d) >= 10 and any("purpose" in e["reason"] for e in d), len(d)' "$TMP/refused.log"
 
 # --- the use budget -------------------------------------------------------------------------
-gm_contract once "$DS" max_mounts=1
-gm_register once
+gov_contract once "$DS" max_mounts=1
+gov_register once
 check "first mount under a budget of one" mount_start "$TMP/ds" "$MP" $(svc once) --audit-log "$TMP/once.log" \
   --spool "$TMP/spool-once"
 mount_stop "$MP"
 refused "the use budget is spent" "use budget of dataset $DS spent" $(svc once)
-check "the service counted one use" grep -q '"used":1' <(curl -s -H "Authorization: Bearer $CCRFS_GOV_TOKEN" "$GM_URL/contracts/once")
+check "the service counted one use" grep -q '"used":1' <(curl -s -H "Authorization: Bearer $CCRFS_GOV_TOKEN" "$GOV_URL/contracts/once")
 
 # --- a byte budget crossed mid-read; the contract id in every event --------------------------
-gm_contract bytes "$DS" max_bytes=300000
-gm_register bytes
+gov_contract bytes "$DS" max_bytes=300000
+gov_register bytes
 check "mount under a byte budget of 300000" mount_start "$TMP/ds" "$MP" $(svc bytes) --audit-log "$TMP/bytes.log" \
   --spool "$TMP/spool-bytes"
 results=
@@ -139,22 +138,22 @@ check "every event of the mount carries the contract id" \
 check "audit verify passes" "$CCRFS" audit verify --strict "$TMP/bytes.log"
 
 # --- the -o forms (mount(8), fstab) --------------------------------------------------------
-gm_contract viaopts "$DS"
-gm_register viaopts
+gov_contract viaopts "$DS"
+gov_register viaopts
 check "a contract mount through -o options only" mount_start "$TMP/ds" "$MP" \
-  -o "governance=$GM_URL,contract=viaopts,purpose=TRAINING,audit_log=$TMP/viaopts.log,spool=$TMP/spool-viaopts,consent_interval=2"
+  -o "governance=$GOV_URL,contract=viaopts,purpose=TRAINING,audit_log=$TMP/viaopts.log,spool=$TMP/spool-viaopts,consent_interval=2"
 check "it serves" cmp -s "$MP/data.bin" "$TMP/src/data.bin"
 mount_stop "$MP"
 check "its events name the contract" grep -q '"contract":"viaopts".*"type":"mount"' "$TMP/viaopts.log"
-check "and reached the service" grep -q '"type":"mount"' <(gm_events viaopts)
+check "and reached the service" grep -q '"type":"mount"' <(gov_events viaopts)
 refused "-o purpose must match too" "the mount asks for \"RESEARCH\"" \
-  -o "governance=$GM_URL,contract=viaopts,purpose=RESEARCH"
+  -o "governance=$GOV_URL,contract=viaopts,purpose=RESEARCH"
 
 # --- a contract file, no service --------------------------------------------------------------
-gm_contract local "$DS" max_bytes=500000
-gm_register local
-gm_show local "$TMP/local.view.json"
-gm_stop_service
+gov_contract local "$DS" max_bytes=500000
+gov_register local
+gov_show local "$TMP/local.view.json"
+gov_stop
 refused "governance unreachable at mount time" "mount refused: governance POST .*consentcheck.*(connect|refused)" \
   $(svc local)
 out=$("$CCRFS" mount --key "$TMP/key" --contract-file "$TMP/local.view.json" --purpose TRAINING \
@@ -170,4 +169,4 @@ mount_stop "$MP"
 check "the file's contract id is in every event" \
   python3 -c 'import json,sys; e=[json.loads(l) for l in open(sys.argv[1])]; assert e and all(x.get("contract") == "local" for x in e)' "$TMP/local.log"
 
-mount_lib_finish
+finish

@@ -3,70 +3,49 @@
 # from a file, a token from a managed-identity endpoint (served here), and an expired token
 # refused. The dataset is pushed with Shared Key first.
 set -u
-: "${CCRFS:?}" "${CCRFS_SRC:?}"
-source "$CCRFS_SRC/tests/integration/lib/azurite.sh"
-
-W=$(mktemp -d /tmp/ccrfs-test-azure-oauth.XXXXXX)
-srv_pid=
-cleanup() {
-    stop_azurite
-    if [ -n "$srv_pid" ]; then kill "$srv_pid" 2>/dev/null; wait "$srv_pid" 2>/dev/null; fi
-    rm -rf "$W"
-}
-trap cleanup EXIT
-start_azurite --oauth
-rc=$?
-if [ "$rc" -ne 0 ]; then
-    echo "skipped: Azurite is not available (see above)"
-    exit 77
-fi
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok: $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL: $1"; }
+. "$CCRFS_SRC/tests/integration/lib/harness.sh"
+start_azurite --oauth || skip_all "Azurite is not available (see above)"
 
 export CCRFS_STORE_CA_FILE="$AZURITE_CA" CCRFS_AZURE_ENDPOINT="$AZURITE_ENDPOINT"
-azurite_create_container data || { echo "cannot create a container in Azurite"; exit 1; }
+azurite_create_container data || { fail "cannot create a container in Azurite"; finish; }
 A="az://$AZURITE_ACCOUNT/data/ds"
-mkdir -p "$W/src"
-head -c 300000 /dev/urandom >"$W/src/a.bin"
-echo hi >"$W/src/b.txt"
-"$CCRFS" keygen -o "$W/dek" >/dev/null 2>&1
-id=$("$CCRFS" pack --key "$W/dek" "$W/src" "$W/ds" | tail -1)
-if out=$("$CCRFS" push "$W/ds" "$A" 2>&1); then ok "push over HTTPS with Shared Key"; else bad "push: $out"; fi
+mkdir -p "$TMP/src"
+head -c 300000 /dev/urandom >"$TMP/src/a.bin"
+echo hi >"$TMP/src/b.txt"
+"$CCRFS" keygen -o "$TMP/dek" >/dev/null 2>&1
+id=$("$CCRFS" pack --key "$TMP/dek" "$TMP/src" "$TMP/ds" | tail -1)
+if out=$("$CCRFS" push "$TMP/ds" "$A" 2>&1); then pass "push over HTTPS with Shared Key"; else fail "push: $out"; fi
 unset AZURE_STORAGE_KEY
 
-azurite_token 3600 >"$W/token"
-if out=$(CCRFS_AZURE_TOKEN_FILE="$W/token" "$CCRFS" verify --key "$W/dek" --id "$id" "$A" 2>&1); then
-    ok "verify with a bearer token from a file"
+azurite_token 3600 >"$TMP/token"
+if out=$(CCRFS_AZURE_TOKEN_FILE="$TMP/token" "$CCRFS" verify --key "$TMP/dek" --id "$id" "$A" 2>&1); then
+    pass "verify with a bearer token from a file"
 else
-    bad "token file: $out"
+    fail "token file: $out"
 fi
 
 # A managed-identity endpoint: the fault server hands out a token document as a file.
-mkdir -p "$W/mi"
+mkdir -p "$TMP/mi"
 printf '{"access_token":"%s","expires_on":"%s","resource":"https://storage.azure.com/","token_type":"Bearer"}' \
-    "$(cat "$W/token")" "$(($(date +%s) + 3600))" >"$W/mi/token"
-python3 "$CCRFS_SRC/tests/integration/lib/faultserver.py" "$W/mi" "$W/port" &
-srv_pid=$!
-for _ in $(seq 100); do [ -s "$W/port" ] && break; sleep 0.1; done
-if out=$(CCRFS_AZURE_MANAGED_IDENTITY=1 CCRFS_AZURE_IDENTITY_ENDPOINT="http://127.0.0.1:$(cat "$W/port")/ok/token" \
-    "$CCRFS" verify --key "$W/dek" --id "$id" "$A" 2>&1); then
-    ok "verify with a token from a managed-identity endpoint"
+    "$(cat "$TMP/token")" "$(($(date +%s) + 3600))" >"$TMP/mi/token"
+faultserver_start "$TMP/mi" || fail "the fault server did not start"
+if out=$(CCRFS_AZURE_MANAGED_IDENTITY=1 CCRFS_AZURE_IDENTITY_ENDPOINT="$FAULT_URL/ok/token" \
+    "$CCRFS" verify --key "$TMP/dek" --id "$id" "$A" 2>&1); then
+    pass "verify with a token from a managed-identity endpoint"
 else
-    bad "managed identity: $out"
+    fail "managed identity: $out"
 fi
 
-azurite_token -10 >"$W/expired"
-out=$(CCRFS_AZURE_TOKEN_FILE="$W/expired" "$CCRFS" verify --key "$W/dek" "$A" 2>&1)
-if [ $? -eq 1 ] && grep -q "HTTP 401\|HTTP 403" <<<"$out" && ! grep -q "$(cut -c1-40 "$W/token")" <<<"$out"; then
-    ok "an expired token is refused, and no token is printed"
+azurite_token -10 >"$TMP/expired"
+out=$(CCRFS_AZURE_TOKEN_FILE="$TMP/expired" "$CCRFS" verify --key "$TMP/dek" "$A" 2>&1)
+if [ $? -eq 1 ] && grep -q "HTTP 401\|HTTP 403" <<<"$out" && ! grep -q "$(cut -c1-40 "$TMP/token")" <<<"$out"; then
+    pass "an expired token is refused, and no token is printed"
 else
-    bad "expired token: $out"
+    fail "expired token: $out"
 fi
-out=$(CCRFS_AZURE_TOKEN_FILE="$W/nonexistent" "$CCRFS" verify --key "$W/dek" "$A" 2>&1)
-if [ $? -eq 1 ] && grep -q "bearer token" <<<"$out"; then ok "a missing token file is named"; else bad "missing token file: $out"; fi
-out=$("$CCRFS" verify --key "$W/dek" "$A" 2>&1)
-if [ $? -eq 1 ] && grep -q "HTTP 40[13]" <<<"$out"; then ok "no credentials: refused"; else bad "anonymous: $out"; fi
+out=$(CCRFS_AZURE_TOKEN_FILE="$TMP/nonexistent" "$CCRFS" verify --key "$TMP/dek" "$A" 2>&1)
+if [ $? -eq 1 ] && grep -q "bearer token" <<<"$out"; then pass "a missing token file is named"; else fail "missing token file: $out"; fi
+out=$("$CCRFS" verify --key "$TMP/dek" "$A" 2>&1)
+if [ $? -eq 1 ] && grep -q "HTTP 40[13]" <<<"$out"; then pass "no credentials: refused"; else fail "anonymous: $out"; fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -3,9 +3,8 @@
 # appears with the right ranges; the log verifies, and editing, deleting, reordering or
 # inserting one event is caught; the default log location; a refused mount leaves nothing.
 set -u
-. "$CCRFS_SRC/tests/integration/lib/mount.sh"
-. "$CCRFS_SRC/tests/integration/lib/gov_mount.sh"
-gm_init
+. "$CCRFS_SRC/tests/integration/lib/harness.sh"
+mount_lib_init
 
 mkdir -p "$TMP/src/sub"
 head -c 3000000 /dev/urandom >"$TMP/src/big.bin"
@@ -18,16 +17,16 @@ LOG=$TMP/audit.log
 # --- a workload with known offsets --------------------------------------------------------
 check "mount with --audit-log" mount_start "$TMP/ds" "$MP" --audit-log "$LOG" --spool "$TMP/spool" \
   -o flush_interval_ms=100
-gm_read_at "$MP/big.bin" 100          # [409600, 4096)
-gm_read_at "$MP/big.bin" 101          # adjacent: merged with the one before
-gm_read_at "$MP/big.bin" 700          # [2867200, 4096)
-gm_read_at "$MP/sub/mid.bin" 3 65536  # [196608, 65536)
+mount_read_at "$MP/big.bin" 100          # [409600, 4096)
+mount_read_at "$MP/big.bin" 101          # adjacent: merged with the one before
+mount_read_at "$MP/big.bin" 700          # [2867200, 4096)
+mount_read_at "$MP/sub/mid.bin" 3 65536  # [196608, 65536)
 cat "$MP/small.txt" >/dev/null
 # Delivered while still mounted: governance's threads run in the daemon, after the fork.
-for _ in $(seq 1 50); do grep -q '"path":"small.txt"' "$LOG" 2>/dev/null && break; sleep 0.1; done
+wait_until 5 grep -q '"path":"small.txt"' "$LOG"
 check "the background daemon delivers events while mounted" grep -q '"path":"small.txt"' "$LOG"
 mount_stop "$MP"
-check "the mount is gone" gm_no_mount "$MP"
+check "the mount is gone" mount_gone "$MP"
 
 python3 - "$LOG" "$DS" >"$TMP/ranges.out" 2>&1 <<'EOF'
 import json, sys
@@ -119,7 +118,7 @@ check "the original log still verifies" "$CCRFS" audit verify "$LOG"
 MP2=$TMP/mnt2
 export CCRFS_STATE_DIR=$TMP/state-default
 mkdir -p "$MP2"
-MOUNT_LIB_MOUNTS+=("$MP2")
+h_track_mount "$MP2"
 "$CCRFS" mount --key "$TMP/key" "$TMP/ds" "$MP2" 2>"$TMP/default.err"
 cat "$MP2/small.txt" >/dev/null
 mount_stop "$MP2"
@@ -136,7 +135,7 @@ export CCRFS_STATE_DIR=$TMP/state
 # --- bad governance options leave nothing behind -------------------------------------------
 MP3=$TMP/mnt3
 mkdir -p "$MP3"
-MOUNT_LIB_MOUNTS+=("$MP3")
+h_track_mount "$MP3"
 out=$("$CCRFS" mount --key "$TMP/key" -o consent_interval=0 "$TMP/ds" "$MP3" 2>&1); rc=$?
 if [ $rc -eq 2 ] && grep -q "consent_interval" <<<"$out"; then pass "a bad -o consent_interval is a usage error"; else
   fail "bad consent_interval (exit $rc: $out)"; fi
@@ -154,6 +153,6 @@ e = [json.loads(l) for l in open(sys.argv[1])]
 u = [x for x in e if x["type"] == "unmount"]
 assert [x["type"] for x in e].count("mount") == 1 and len(u) == 1 and u[0]["reason"] == "the mount failed", e[-2:]
 ' "$TMP/failed.log"
-check "no mount left behind" gm_no_mount "$MP3"
+check "no mount left behind" mount_gone "$MP3"
 
-mount_lib_finish
+finish

@@ -3,10 +3,10 @@
 # consent, use budget, revoke), authentication, malformed requests answered 4xx with a reason
 # and changing nothing, events stored once, and everything surviving a restart.
 set -u
-source "$CCRFS_SRC/tests/integration/lib/gov.sh"
-trap gov_cleanup EXIT
+. "$CCRFS_SRC/tests/integration/lib/harness.sh"
+gov_driver_require
 
-gov_start_service || exit 1
+gov_start || { fail "the governance service did not start"; finish; }
 U=$GOV_URL
 consent() { gov_api POST "/consentcheck/execution?contract=$1" | cut -d' ' -f2- | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])'; }
 
@@ -16,40 +16,40 @@ check "no token: 401" [ "$st" = 401 ]
 st=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer wrong-token-0123456789' "$U/contracts")
 check "wrong token: 401" [ "$st" = 401 ]
 
-gov_make_contract c1 "$WORK/c1.json"
-check "propose" "$CCRFS" gov contract propose --url "$U" "$WORK/c1.json"
-check "propose again (same): accepted" "$CCRFS" gov contract propose --url "$U" "$WORK/c1.json"
-sed 's/"TRAINING"/"OTHER"/' "$WORK/c1.json" >"$WORK/c1b.json"
-"$CCRFS" gov contract propose --url "$U" "$WORK/c1b.json" >/dev/null 2>"$WORK/err"
-check "same id, other content: refused 409" grep -q "409.*exists with different content" "$WORK/err"
+gov_make_contract c1 "$TMP/c1.json"
+check "propose" "$CCRFS" gov contract propose --url "$U" "$TMP/c1.json"
+check "propose again (same): accepted" "$CCRFS" gov contract propose --url "$U" "$TMP/c1.json"
+sed 's/"TRAINING"/"OTHER"/' "$TMP/c1.json" >"$TMP/c1b.json"
+"$CCRFS" gov contract propose --url "$U" "$TMP/c1b.json" >/dev/null 2>"$TMP/err"
+check "same id, other content: refused 409" grep -q "409.*exists with different content" "$TMP/err"
 check "unknown contract: consent disabled" [ "$(consent nope)" = disabled ]
 check "proposed only: consent disabled" [ "$(consent c1)" = disabled ]
 
-"$CCRFS" gov contract sign --url "$U" --party provider --key "$WORK/consumer.pem" c1 >/dev/null 2>"$WORK/err"
-check "sign with another party's key: refused" grep -q "does not verify" "$WORK/err"
-"$CCRFS" gov contract sign --url "$U" --party provider --key "$WORK/provider.pem" --file "$WORK/c1b.json" c1 \
-    >/dev/null 2>"$WORK/err"
-check "sign a contract other than the reviewed file: refused" grep -q "not signing" "$WORK/err"
-check "provider signs" "$CCRFS" gov contract sign --url "$U" --party provider --key "$WORK/provider.pem" \
-    --file "$WORK/c1.json" c1
+"$CCRFS" gov contract sign --url "$U" --party provider --key "$TMP/consumer.pem" c1 >/dev/null 2>"$TMP/err"
+check "sign with another party's key: refused" grep -q "does not verify" "$TMP/err"
+"$CCRFS" gov contract sign --url "$U" --party provider --key "$TMP/provider.pem" --file "$TMP/c1b.json" c1 \
+    >/dev/null 2>"$TMP/err"
+check "sign a contract other than the reviewed file: refused" grep -q "not signing" "$TMP/err"
+check "provider signs" "$CCRFS" gov contract sign --url "$U" --party provider --key "$TMP/provider.pem" \
+    --file "$TMP/c1.json" c1
 check "one signature: still disabled" [ "$(consent c1)" = disabled ]
 # A forged signature sent straight to the API.
 r=$(gov_api POST /contracts/c1/sign '{"party":"consumer","signature":"AAAA"}')
 check "forged signature: 403 with reason" bash -c "[[ '$r' == 403*BadSignature* ]]"
 r=$(gov_api POST /contracts/c1/sign '{"party":"mallory","signature":"AAAA"}')
 check "not a party: 403" bash -c "[[ '$r' == 403*NotAParty* ]]"
-check "consumer signs" "$CCRFS" gov contract sign --url "$U" --party consumer --key "$WORK/consumer.pem" c1
+check "consumer signs" "$CCRFS" gov contract sign --url "$U" --party consumer --key "$TMP/consumer.pem" c1
 check "all signed: consent enabled" [ "$(consent c1)" = enabled ]
-"$CCRFS" gov contract list --url "$U" --party consumer >"$WORK/list"
-check "list by party" grep -q '"id":"c1"' "$WORK/list"
-"$CCRFS" gov contract list --url "$U" --party nobody >"$WORK/list"
-check "list by another party: empty" bash -c "! grep -q c1 '$WORK/list'"
+"$CCRFS" gov contract list --url "$U" --party consumer >"$TMP/list"
+check "list by party" grep -q '"id":"c1"' "$TMP/list"
+"$CCRFS" gov contract list --url "$U" --party nobody >"$TMP/list"
+check "list by another party: empty" bash -c "! grep -q c1 '$TMP/list'"
 
 # Use budget: two mounts, the third refused; an unknown dataset refused.
 check "use 1" "$CCRFS" gov contract use --url "$U" --dataset "$GOV_DATASET" c1
 check "use 2" "$CCRFS" gov contract use --url "$U" --dataset "$GOV_DATASET" c1
-"$CCRFS" gov contract use --url "$U" --dataset "$GOV_DATASET" c1 >/dev/null 2>"$WORK/err"
-check "use 3: budget spent" grep -q "409.*spent (2 of 2" "$WORK/err"
+"$CCRFS" gov contract use --url "$U" --dataset "$GOV_DATASET" c1 >/dev/null 2>"$TMP/err"
+check "use 3: budget spent" grep -q "409.*spent (2 of 2" "$TMP/err"
 r=$(gov_api POST "/contracts/c1/use?dataset=sha256:$(printf 'cd%.0s' $(seq 32))")
 check "use of a dataset the contract does not name: 404" bash -c "[[ '$r' == 404* ]]"
 
@@ -62,19 +62,19 @@ for req in "POST /contracts {not json" "POST /contracts []" 'POST /contracts {"i
     set -- $req
     r=$(gov_api "$1" "$2" "$3")
     code=${r%% *}
-    if [[ "$code" == 4* ]] && [[ "$r" == *'"message":"'* ]]; then ok "malformed $1 $2: $code $(echo "${r#* }" | cut -c1-90)"
-    else not_ok "malformed $1 $2: $r"; fi
+    if [[ "$code" == 4* ]] && [[ "$r" == *'"message":"'* ]]; then pass "malformed $1 $2: $code $(echo "${r#* }" | cut -c1-90)"
+    else fail "malformed $1 $2: $r"; fi
 done
-head -c 2000000 /dev/zero | tr '\0' a >"$WORK/big"
-r=$(curl -s -w ' %{http_code}' -X POST -H "Authorization: Bearer $CCRFS_GOV_TOKEN" --data-binary @"$WORK/big" "$U/contracts")
+head -c 2000000 /dev/zero | tr '\0' a >"$TMP/big"
+r=$(curl -s -w ' %{http_code}' -X POST -H "Authorization: Bearer $CCRFS_GOV_TOKEN" --data-binary @"$TMP/big" "$U/contracts")
 check "oversized body: 413" bash -c "[[ '$r' == *413 ]]"
 check "nothing changed" [ "$(gov_api GET /contracts/c1)" = "$before" ]
-echo '{"id": 1}' >"$WORK/bad.json"
-"$CCRFS" gov contract propose --url "$U" "$WORK/bad.json" >/dev/null 2>"$WORK/err"; rc=$?
-check "malformed contract file: exit 1 naming the field" bash -c "[ $rc -eq 1 ] && grep -q 'bad.json: contract: top level: \"id\" must be a string' '$WORK/err'"
+echo '{"id": 1}' >"$TMP/bad.json"
+"$CCRFS" gov contract propose --url "$U" "$TMP/bad.json" >/dev/null 2>"$TMP/err"; rc=$?
+check "malformed contract file: exit 1 naming the field" bash -c "[ $rc -eq 1 ] && grep -q 'bad.json: contract: top level: \"id\" must be a string' '$TMP/err'"
 
 # Events: stored once, a replay harmless, a different body under the same id refused.
-"$GOV_DRIVER" --spool "$WORK/spool" --governance "$U" --contract c1 --files 2 --reads 3 --threads 1 >/dev/null 2>&1
+"$GOV_DRIVER" --spool "$TMP/spool" --governance "$U" --contract c1 --files 2 --reads 3 --threads 1 >/dev/null 2>&1
 n=$(gov_api GET "/events?contract=c1" | cut -d' ' -f2- | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["events"]))')
 check "events stored ($n)" [ "$n" -gt 5 ]
 ev=$(gov_api GET "/events?contract=c1" | cut -d' ' -f2- | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["events"][1],separators=(",",":"),sort_keys=True))')
@@ -104,12 +104,12 @@ print(ids)
 PY
 )
 check "paging returns every event once, in order" [ "$all" = "$paged" ]
-"$CCRFS" gov events --url "$U" --contract c1 >"$WORK/exported.log"
-check "exported events form an audit log that verifies" "$CCRFS" audit verify --strict "$WORK/exported.log"
-"$CCRFS" gov events --url "$U" --contract c1 --path t0/r0/f1 >"$WORK/one.log"
-check "events of one path" bash -c "[ -s '$WORK/one.log' ] && ! grep -v '\"path\":\"t0/r0/f1\"' '$WORK/one.log'"
-"$CCRFS" gov events --url "$U" --contract c1 --from 2099-01-01T00:00:00Z >"$WORK/none.log"
-check "events after a future time: none" [ ! -s "$WORK/none.log" ]
+"$CCRFS" gov events --url "$U" --contract c1 >"$TMP/exported.log"
+check "exported events form an audit log that verifies" "$CCRFS" audit verify --strict "$TMP/exported.log"
+"$CCRFS" gov events --url "$U" --contract c1 --path t0/r0/f1 >"$TMP/one.log"
+check "events of one path" bash -c "[ -s '$TMP/one.log' ] && ! grep -v '\"path\":\"t0/r0/f1\"' '$TMP/one.log'"
+"$CCRFS" gov events --url "$U" --contract c1 --from 2099-01-01T00:00:00Z >"$TMP/none.log"
+check "events after a future time: none" [ ! -s "$TMP/none.log" ]
 "$CCRFS" gov events --url "$U" --contract c1 --from yesterday >/dev/null 2>&1
 check "events with a bad time: usage error" [ $? -eq 2 ]
 for q in "limit=0" "limit=x" "after=zz-1" "after=$(printf '0%.0s' $(seq 32))-x"; do
@@ -121,12 +121,12 @@ r=$(gov_api GET "/events?contract=c1&from=2099-01-01T00:00:00Z")
 check "event query by time range" bash -c "[[ '$r' == '200 {\"events\":[]}' ]]"
 
 # Revocation by a party, then restart: state survives.
-check "consumer revokes" "$CCRFS" gov contract revoke --url "$U" --party consumer --key "$WORK/consumer.pem" c1
+check "consumer revokes" "$CCRFS" gov contract revoke --url "$U" --party consumer --key "$TMP/consumer.pem" c1
 check "revoked: consent disabled" [ "$(consent c1)" = disabled ]
-"$CCRFS" gov contract sign --url "$U" --party consumer --key "$WORK/consumer.pem" c1 >/dev/null 2>&1
+"$CCRFS" gov contract sign --url "$U" --party consumer --key "$TMP/consumer.pem" c1 >/dev/null 2>&1
 check "revoked contract cannot be signed again" [ $? -ne 0 ]
-gov_stop_service
-gov_start_service "$GOV_PORT" || exit 1
+gov_stop
+gov_start "$GOV_PORT" || { fail "the governance service did not start"; finish; }
 check "after restart: still revoked" [ "$(consent c1)" = disabled ]
 check "after restart: events still there" "$CCRFS" audit verify "$GOV_URL" --contract c1
 r=$(gov_api GET /contracts/c1)

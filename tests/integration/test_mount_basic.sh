@@ -3,7 +3,7 @@
 # cp -r, tar, find, stat, python's csv module, sqlite3, getfattr, concurrent readers, another
 # user; every change refused; mount.ccrfs and mount -t fuse.ccrfs.
 set -uo pipefail
-. "$CCRFS_SRC/tests/integration/lib/mount.sh"
+. "$CCRFS_SRC/tests/integration/lib/harness.sh"
 mount_lib_init
 
 SRC=$TMP/src
@@ -11,12 +11,11 @@ DS=$TMP/ds
 MNT=$TMP/mnt
 mount_make_tree "$SRC"
 ID=$(mount_pack "$SRC" "$DS")
-case "$ID" in sha256:*) pass "packed the source tree" ;; *) fail "pack printed no dataset id"; mount_lib_finish; exit 1 ;; esac
+case "$ID" in sha256:*) pass "packed the source tree" ;; *) fail "pack printed no dataset id"; finish ;; esac
 
 if ! mount_start "$DS" "$MNT" --dataset-id "$ID" -o uid=1000,gid=1000 2>"$TMP/mount.err"; then
   fail "mount: $(cat "$TMP/mount.err")"
-  mount_lib_finish
-  exit 1
+  finish
 fi
 check "the command returns with the mount live" mount_is_mounted "$MNT"
 check "the mount warns that the key was not released by attestation" grep -q "NOT released by attestation" "$TMP/mount.err"
@@ -124,7 +123,7 @@ echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
 check "8 concurrent readers of one file and 8 of different files" concurrent
 
 check "fusermount3 -u unmounts" fusermount3 -u "$MNT"
-sleep 0.3
+wait_until 5 mount_gone "$MNT"
 check_fails "no mount is left" mount_is_mounted "$MNT"
 check_fails "the daemon has exited" mount_daemon_pid "$MNT"
 
@@ -185,4 +184,4 @@ fi
 check_fails "mount.ccrfs without a key source refuses" "$TMP/bin/mount.ccrfs" "$DS" "$MNT" -o ro
 check_fails "and leaves no mount" mount_is_mounted "$MNT"
 
-mount_lib_finish
+finish

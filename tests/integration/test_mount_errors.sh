@@ -4,7 +4,7 @@
 # no mount and no daemon behind; SIGTERM, SIGINT and fusermount3 -u unmount cleanly, also
 # while a reader holds a file open.
 set -uo pipefail
-. "$CCRFS_SRC/tests/integration/lib/mount.sh"
+. "$CCRFS_SRC/tests/integration/lib/harness.sh"
 mount_lib_init
 
 SRC=$TMP/src
@@ -35,7 +35,7 @@ refuses() {
     fail "$what: exit $rc without the expected message; said: $(cat "$TMP/err")"
     return
   fi
-  sleep 0.2
+  wait_until 2 no_mount_left
   if no_mount_left; then pass "$what (exit $rc)"; else fail "$what: something was left mounted"; fi
 }
 
@@ -50,7 +50,7 @@ refuses "a bad option value is a usage error" "cache_size" --key "$TMP/key" -o c
 refuses "a mount point that does not exist" "no such file" --key "$TMP/key" "$DS" "$TMP/no/such/dir"
 "$CCRFS" mount --key "$TMP/key" -o nosuchoption "$DS" "$MNT" >/dev/null 2>&1
 check "an unknown FUSE option fails" [ $? -ne 0 ]
-sleep 0.2
+wait_until 2 no_mount_left
 check "and leaves nothing" no_mount_left
 
 # A busy mount point.
@@ -66,8 +66,8 @@ head -c 1000 <&7 >/dev/null
 pid=$(mount_daemon_pid "$MNT")
 check "the daemon runs detached" [ -n "$pid" ]
 kill -TERM "$pid"
-for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-check_fails "SIGTERM stops the daemon although a file is open" kill -0 "$pid"
+wait_until 5 h_gone "$pid"
+check "SIGTERM stops the daemon although a file is open" h_gone "$pid"
 check_fails "and the mount is gone" mount_is_mounted "$MNT"
 check_fails "the open file now fails instead of hanging" timeout 10 head -c 100000 <&7
 exec 7<&-
@@ -87,8 +87,8 @@ exec 7<"$MNT/small.txt"
 check_fails "fusermount3 -u refuses while a file is open" fusermount3 -u "$MNT"
 check "fusermount3 -uz detaches it" fusermount3 -uz "$MNT"
 exec 7<&-
-for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-check_fails "the daemon exits once the last file closes" kill -0 "$pid"
+wait_until 5 h_gone "$pid"
+check "the daemon exits once the last file closes" h_gone "$pid"
 check "nothing left" no_mount_left
 
 # Pinned to the right id: mounts and logs it.
@@ -99,4 +99,4 @@ wait "$FG_PID"
 check "SIGTERM in the foreground exits 0" [ $? -eq 0 ]
 check "the daemon logged the dataset id" grep -q "$ID" "$TMP/fg.log"
 
-mount_lib_finish
+finish

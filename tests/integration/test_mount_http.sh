@@ -3,15 +3,8 @@
 # middle of reading then started again: reads fail with EIO while it is down, the mount stays
 # up, and reading recovers once it is back.
 set -uo pipefail
-. "$CCRFS_SRC/tests/integration/lib/mount.sh"
-mount_lib_require
-if [ ! -f "$CCRFS_SRC/tests/integration/lib/nginx.sh" ] || ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
-  echo "SKIP: the http store is unavailable (no nginx or no tests/integration/lib/nginx.sh)"
-  exit 77
-fi
-. "$CCRFS_SRC/tests/integration/lib/nginx.sh"
+. "$CCRFS_SRC/tests/integration/lib/harness.sh"
 mount_lib_init
-mount_lib_on_exit stop_nginx
 
 SRC=$TMP/src
 DS=$TMP/ds
@@ -20,15 +13,10 @@ mount_make_tree "$SRC"
 head -c 60000000 /dev/urandom >"$SRC/data/sixty_mb.bin"
 ID=$(mount_pack "$SRC" "$DS")
 chmod -R a+rX "$TMP"
-if ! start_nginx "$TMP"; then
-  echo "SKIP: nginx would not start"
-  exit 77
-fi
+start_nginx "$TMP"
+case $? in 0) ;; 77) skip_all "nginx is not installed" ;; *) fail "nginx would not start"; finish ;; esac
 URL="http://127.0.0.1:$NGINX_PORT/ds"
-if ! "$CCRFS" verify --key "$TMP/key" "$URL" >/dev/null 2>&1; then
-  echo "SKIP: this build has no working http:// store"
-  exit 77
-fi
+check "the dataset verifies over http" "$CCRFS" verify --key "$TMP/key" "$URL"
 
 # Short retries so a stopped store turns into EIO quickly.
 export CCRFS_STORE_RETRY_BUDGET_MS=1500 CCRFS_STORE_CONNECT_TIMEOUT_MS=500
@@ -51,9 +39,7 @@ echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
 exec 7<"$MNT/data/sixty_mb.bin"
 check "the first 8 MB read while the store is up" \
   cmp -s <(head -c 8000000 <&7) <(head -c 8000000 "$SRC/data/sixty_mb.bin")
-NGINX_PID=$(cat "$NGINX_DIR/nginx.pid")
-kill "$NGINX_PID"
-for i in $(seq 1 50); do kill -0 "$NGINX_PID" 2>/dev/null || break; sleep 0.1; done
+stop_nginx
 # Far beyond anything fetched ahead: the store must be asked, and is not there.
 check_fails "a read while the store is down fails" dd if="$MNT/data/sixty_mb.bin" bs=1M skip=50 count=1 iflag=direct status=none
 check "with EIO" bash -c "dd if='$MNT/data/sixty_mb.bin' bs=1M skip=51 count=1 iflag=direct status=none 2>&1 >/dev/null | grep -q 'Input/output error'"
@@ -61,9 +47,7 @@ check "the mount stays up" mount_is_mounted "$MNT"
 check "blocks just read are still served from the block cache" \
   cmp -s <(dd if="$MNT/data/sixty_mb.bin" bs=1M skip=7 count=1 iflag=direct status=none) \
   <(dd if="$SRC/data/sixty_mb.bin" bs=1M skip=7 count=1 status=none)
-nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
-"$nginx_bin" -p "$NGINX_DIR" -c "$NGINX_DIR/nginx.conf" 2>/dev/null
-for i in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/" && break; sleep 0.1; done
+restart_nginx
 check "the store is back" curl -sf -o /dev/null "$URL/manifest.ccrfs"
 check "the reader holding the file open reads the rest correctly" \
   cmp -s <(cat <&7) <(tail -c +8000001 "$SRC/data/sixty_mb.bin")
@@ -78,10 +62,10 @@ mount_stop "$MNT"
 wait "$FG_PID"
 
 # An unreachable store refuses the mount once its retries are spent, and leaves nothing.
-closed=$(nginx_free_port)
+closed=$(h_free_port)
 check_fails "a store nobody answers refuses to mount" \
   "$CCRFS" mount --key "$TMP/key" "http://127.0.0.1:$closed/ds" "$MNT" 2>"$TMP/unreach.err"
 check "saying it could not connect" grep -qi "connect" "$TMP/unreach.err"
 check_fails "and leaves no mount" mount_is_mounted "$MNT"
 
-mount_lib_finish
+finish

@@ -5,9 +5,9 @@
 # the store or the overlay folder in the clear, the overlay is gone after unmount, and the
 # dataset is unchanged. A read-only mount still refuses every change with EROFS.
 set -uo pipefail
-. "$CCRFS_SRC/tests/integration/lib/mount.sh"
+. "$CCRFS_SRC/tests/integration/lib/harness.sh"
 mount_lib_init
-command -v sqlite3 >/dev/null || { echo "SKIP: sqlite3 is not installed"; exit 77; }
+require_cmd sqlite3
 
 SRC=$TMP/src
 DS=$TMP/ds
@@ -17,13 +17,12 @@ MARK="ccrfs-noegress-marker-$$-$RANDOM"
 mkdir -p "$OVL"
 mount_make_tree "$SRC"
 ID=$(mount_pack "$SRC" "$DS")
-case "$ID" in sha256:*) pass "packed the source tree" ;; *) fail "pack printed no dataset id"; mount_lib_finish; exit 1 ;; esac
+case "$ID" in sha256:*) pass "packed the source tree" ;; *) fail "pack printed no dataset id"; finish ;; esac
 ORIG_ROWS=$(sqlite3 "$SRC/data/db.sqlite" "SELECT count(*) FROM t")
 
 if ! mount_start "$DS" "$MNT" --dataset-id "$ID" -o "mode=no-egress,overlay_dir=$OVL,uid=1000,gid=1000" 2>"$TMP/mount.err"; then
   fail "mount: $(cat "$TMP/mount.err")"
-  mount_lib_finish
-  exit 1
+  finish
 fi
 check "the no-egress mount is live" mount_is_mounted "$MNT"
 check "the mount is read-write" bash -c "grep ' $MNT fuse.ccrfs ' /proc/self/mounts | grep -q ' rw,'"
@@ -161,4 +160,4 @@ else
   fail "remount: $(cat "$TMP/mount2.err")"
 fi
 
-mount_lib_finish
+finish

@@ -5,9 +5,9 @@
 # anyone else a clear refusal and nothing; nothing is in the clear in the store or the
 # overlay folder. (The on_upload refusal is tested through the library: test_fs_sink.)
 set -uo pipefail
-. "$CCRFS_SRC/tests/integration/lib/mount.sh"
+. "$CCRFS_SRC/tests/integration/lib/harness.sh"
 mount_lib_init
-command -v openssl >/dev/null || { echo "SKIP: openssl is not installed"; exit 77; }
+require_cmd openssl
 
 STORE=$TMP/outputs
 MNT=$TMP/sink
@@ -25,12 +25,11 @@ check_fails "a sink mount without a recipient is refused" \
 check "a missing recipient file is named" grep -q "recipient.pem.missing" "$TMP/bad.err"
 check_fails "nothing was mounted" mount_is_mounted "$MNT"
 
-MOUNT_LIB_MOUNTS+=("$MNT")
+h_track_mount "$MNT"
 if ! "$CCRFS" mount -o "mode=sink,recipient=$TMP/recipient.pub.pem,overlay_dir=$OVL" "$STORE" "$MNT" \
   2>"$TMP/mount.err"; then
   fail "sink mount: $(cat "$TMP/mount.err")"
-  mount_lib_finish
-  exit 1
+  finish
 fi
 check "the sink mount is live without a dataset or a key" mount_is_mounted "$MNT"
 check "it starts empty" [ -z "$(ls -A "$MNT")" ]
@@ -50,12 +49,7 @@ EOF
 
 # Uploads happen at the last close; wait for the manifests (written last).
 wait_for() {
-  local i
-  for i in $(seq 1 100); do
-    [ -e "$1" ] && return 0
-    sleep 0.1
-  done
-  return 1
+  wait_until 10 test -e "$1"
 }
 check "the model is uploaded when closed" wait_for "$STORE/model/epoch-3/weights.bin/manifest.ccrfs"
 check "the log is uploaded when closed" wait_for "$STORE/train.log/manifest.ccrfs"
@@ -99,4 +93,4 @@ check_fails "a public key is no unwrap key" \
 check_fails "--unwrap-key with --key is a usage error" \
   "$CCRFS" unpack --unwrap-key "$TMP/recipient.pem" --key "$TMP/key" "$STORE/train.log" "$TMP/stolen3"
 
-mount_lib_finish
+finish

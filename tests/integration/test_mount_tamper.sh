@@ -3,7 +3,7 @@
 # that touch that block, correct bytes elsewhere, a counted and logged integrity failure, and
 # other files keep working. A tampered header or a truncated blob fails the open.
 set -uo pipefail
-. "$CCRFS_SRC/tests/integration/lib/mount.sh"
+. "$CCRFS_SRC/tests/integration/lib/harness.sh"
 mount_lib_init
 
 SRC=$TMP/src
@@ -20,7 +20,7 @@ ID=$(mount_pack "$SRC" "$DS")
 blob_of() { # the blob object of a file, through a clean mount
   getfattr --absolute-names --only-values -n user.ccrfs.blob "$MNT/$1"
 }
-mount_start "$DS" "$MNT" 2>/dev/null || { fail "mount"; mount_lib_finish; exit 1; }
+mount_start "$DS" "$MNT" 2>/dev/null || { fail "mount"; finish; }
 VICTIM=$DS/blobs/$(blob_of victim.bin)
 HEADER=$DS/blobs/$(blob_of header.bin)
 SHORT=$DS/blobs/$(blob_of short.bin)
@@ -74,4 +74,4 @@ check "the mount is still up" mount_is_mounted "$MNT"
 mount_stop "$MNT"
 wait "$FG_PID"
 
-mount_lib_finish
+finish

@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # pack -> verify -> unpack gives the exact tree back, for block sizes 4 KiB to 1 MiB and
 # files of 0, 1, B-1, B, B+1 bytes and several MiB.
-source "$CCRFS_SRC/tests/integration/lib/common.sh"
+set -uo pipefail
+. "$CCRFS_SRC/tests/integration/lib/harness.sh"
 
-"$CCRFS" keygen -o "$T_DIR/key" 2>/dev/null
+"$CCRFS" keygen -o "$TMP/key" 2>/dev/null
 for bs in 4K 64K 1M; do
   case $bs in 4K) n=4096 ;; 64K) n=65536 ;; 1M) n=1048576 ;; esac
-  src=$T_DIR/src-$bs out=$T_DIR/ds-$bs dst=$T_DIR/back-$bs
+  src=$TMP/src-$bs out=$TMP/ds-$bs dst=$TMP/back-$bs
   make_tree "$src" "$n"
-  id=$("$CCRFS" pack --key "$T_DIR/key" --block-size "$bs" "$src" "$out" | tail -n 1)
+  id=$("$CCRFS" pack --key "$TMP/key" --block-size "$bs" "$src" "$out" | tail -n 1)
   check "pack ($bs blocks) prints a dataset id last" grep -Eq '^sha256:[0-9a-f]{64}$' <<<"$id"
   check "the id is the SHA-256 of manifest.ccrfs ($bs)" \
     test "$id" = "sha256:$(sha256sum "$out/manifest.ccrfs" | cut -d' ' -f1)"
-  check "verify with --id passes ($bs)" "$CCRFS" verify --key "$T_DIR/key" --id "$id" "$out"
-  check "unpack succeeds ($bs)" "$CCRFS" unpack --key "$T_DIR/key" "$out" "$dst"
+  check "verify with --id passes ($bs)" "$CCRFS" verify --key "$TMP/key" --id "$id" "$out"
+  check "unpack succeeds ($bs)" "$CCRFS" unpack --key "$TMP/key" "$out" "$dst"
   check "unpacked tree equals the source: content, modes, mtimes ($bs)" \
     diff <(tree_listing "$src") <(tree_listing "$dst")
   check "blob names reveal no file names ($bs)" \
@@ -21,23 +22,23 @@ for bs in 4K 64K 1M; do
 done
 
 # Packing twice gives different blobs and ids (fresh salts), both verifying.
-id1=$("$CCRFS" pack --key "$T_DIR/key" "$T_DIR/src-4K" "$T_DIR/again1" | tail -n 1)
-id2=$("$CCRFS" pack --key "$T_DIR/key" "$T_DIR/src-4K" "$T_DIR/again2" | tail -n 1)
+id1=$("$CCRFS" pack --key "$TMP/key" "$TMP/src-4K" "$TMP/again1" | tail -n 1)
+id2=$("$CCRFS" pack --key "$TMP/key" "$TMP/src-4K" "$TMP/again2" | tail -n 1)
 check "two packs of one tree have different ids" test "$id1" != "$id2"
 
 # Anything not a regular file or folder is skipped with a warning naming it.
-mkdir -p "$T_DIR/special"
-echo data >"$T_DIR/special/file"
-ln -s file "$T_DIR/special/link"
-mkfifo "$T_DIR/special/fifo"
-err=$("$CCRFS" pack --key "$T_DIR/key" "$T_DIR/special" "$T_DIR/special-ds" 2>&1 >/dev/null)
+mkdir -p "$TMP/special"
+echo data >"$TMP/special/file"
+ln -s file "$TMP/special/link"
+mkfifo "$TMP/special/fifo"
+err=$("$CCRFS" pack --key "$TMP/key" "$TMP/special" "$TMP/special-ds" 2>&1 >/dev/null)
 check "a symbolic link is skipped with a warning naming it" grep -q "skipping .*special/link" <<<"$err"
 check "a fifo is skipped with a warning naming it" grep -q "skipping .*special/fifo" <<<"$err"
 check "inspect --key lists the packed file" \
-  bash -c "'$CCRFS' inspect --key '$T_DIR/key' '$T_DIR/special-ds' | grep -q ' file\$'"
+  bash -c "'$CCRFS' inspect --key '$TMP/key' '$TMP/special-ds' | grep -q ' file\$'"
 check "inspect without a key shows the header and the id" \
-  bash -c "'$CCRFS' inspect '$T_DIR/special-ds' | grep -q 'dataset id: *sha256:'"
-blob=$(ls "$T_DIR/special-ds/blobs" | head -n 1)
+  bash -c "'$CCRFS' inspect '$TMP/special-ds' | grep -q 'dataset id: *sha256:'"
+blob=$(ls "$TMP/special-ds/blobs" | head -n 1)
 check "inspect of a blob shows its plaintext length" \
-  bash -c "'$CCRFS' inspect '$T_DIR/special-ds/blobs/$blob' | grep -q 'plaintext length: 5 bytes'"
+  bash -c "'$CCRFS' inspect '$TMP/special-ds/blobs/$blob' | grep -q 'plaintext length: 5 bytes'"
 finish

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Every kind of tampering is caught by verify, with a message naming the file (or the manifest).
-source "$CCRFS_SRC/tests/integration/lib/common.sh"
+set -uo pipefail
+. "$CCRFS_SRC/tests/integration/lib/harness.sh"
 
-key=$T_DIR/key
+key=$TMP/key
 "$CCRFS" keygen -o "$key" 2>/dev/null
-mkdir -p "$T_DIR/src/sub"
-head -c $((4096 * 5 + 100)) /dev/urandom >"$T_DIR/src/alpha.bin"
-head -c $((4096 * 5 + 100)) /dev/urandom >"$T_DIR/src/sub/beta.bin"
-head -c 3000 /dev/urandom >"$T_DIR/src/gamma.bin"
-clean=$T_DIR/clean
-id=$("$CCRFS" pack --key "$key" --block-size 4K "$T_DIR/src" "$clean" | tail -n 1)
+mkdir -p "$TMP/src/sub"
+head -c $((4096 * 5 + 100)) /dev/urandom >"$TMP/src/alpha.bin"
+head -c $((4096 * 5 + 100)) /dev/urandom >"$TMP/src/sub/beta.bin"
+head -c 3000 /dev/urandom >"$TMP/src/gamma.bin"
+clean=$TMP/clean
+id=$("$CCRFS" pack --key "$key" --block-size 4K "$TMP/src" "$clean" | tail -n 1)
 check "the clean dataset verifies" "$CCRFS" verify --key "$key" --id "$id" "$clean"
 
 blob_of() { "$CCRFS" inspect --key "$key" "$1" | awk -v p="$2" '$NF == p {print $(NF-1)}'; }
@@ -19,7 +20,7 @@ gamma=$(blob_of "$clean" gamma.bin)
 B=$((4096 + 16)) H=72
 
 # fresh NAME: a copy of the clean dataset to tamper with.
-fresh() { rm -rf "$T_DIR/$1"; cp -a "$clean" "$T_DIR/$1"; echo "$T_DIR/$1"; }
+fresh() { rm -rf "$TMP/$1"; cp -a "$clean" "$TMP/$1"; echo "$TMP/$1"; }
 # patch FILE OFFSET BYTES_HEX
 patch_bytes() { printf "$(sed 's/../\\x&/g' <<<"$3")" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none; }
 flip_bit() { local b; b=$(dd if="$1" bs=1 skip="$2" count=1 status=none | xxd -p); patch_bytes "$1" "$2" "$(printf '%02x' $((0x$b ^ 0x04)))"; }
@@ -59,19 +60,19 @@ expect_fail "a blob removed" "gamma\.bin" "$CCRFS" verify --key "$key" "$d"
 
 # An older manifest of the same dataset: pack, then change a file and pack again with the
 # same blob folder kept; the old manifest verifies on its own but not against the new id.
-older=$T_DIR/older
+older=$TMP/older
 cp -a "$clean" "$older"
-echo "changed" >>"$T_DIR/src/gamma.bin"
-newer=$T_DIR/newer
-new_id=$("$CCRFS" pack --key "$key" --block-size 4K "$T_DIR/src" "$newer" | tail -n 1)
+echo "changed" >>"$TMP/src/gamma.bin"
+newer=$TMP/newer
+new_id=$("$CCRFS" pack --key "$key" --block-size 4K "$TMP/src" "$newer" | tail -n 1)
 d=$(fresh rollback)
 cp -a "$newer/blobs/." "$d/blobs/"
 cp "$older/manifest.ccrfs" "$d/manifest.ccrfs"
 expect_fail "the manifest replaced by an older one: dataset id mismatch" "dataset id mismatch" \
   "$CCRFS" verify --key "$key" --id "$new_id" "$d"
 
-"$CCRFS" keygen -o "$T_DIR/wrong" 2>/dev/null
-expect_fail "the wrong key" "wrong key" "$CCRFS" verify --key "$T_DIR/wrong" "$clean"
+"$CCRFS" keygen -o "$TMP/wrong" 2>/dev/null
+expect_fail "the wrong key" "wrong key" "$CCRFS" verify --key "$TMP/wrong" "$clean"
 expect_fail "verify refuses to name a tampered dataset authentic even without --id" "FAILED" \
-  "$CCRFS" verify --key "$key" "$T_DIR/flip-body"
+  "$CCRFS" verify --key "$key" "$TMP/flip-body"
 finish

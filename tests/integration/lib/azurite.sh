@@ -1,4 +1,6 @@
-# Azurite (the Azure Storage emulator, blob service only) on loopback for the tests.
+# shellcheck shell=bash
+# Azurite (the Azure Storage emulator, blob service only) on loopback for the tests (sourced by
+# harness.sh), in memory, on a free port, without telemetry, stopped at exit.
 #   start_azurite [--oauth]
 #                         starts it in memory on a free port; exports AZURITE_PORT,
 #                         AZURITE_ENDPOINT (http://127.0.0.1:PORT/devstoreaccount1),
@@ -8,25 +10,30 @@
 #                         tokens accepted (Azurite's "basic" check: issuer, audience, lifetime).
 #   azurite_create_container NAME
 #   stop_azurite          stops it (safe to call twice).
-# Source this file; call stop_azurite from the test's EXIT trap.
 
 AZURITE_ACCOUNT=devstoreaccount1
 # The well-known key every Azurite and Azure Storage emulator accepts for devstoreaccount1.
 AZURITE_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
 
-azurite_free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+AZURITE_PID=
+AZURITE_DIR=
+
+azurite_answers() {
+    kill -0 "$AZURITE_PID" 2>/dev/null || return 0 # gone: stop waiting
+    curl -s -k -o /dev/null "$1://127.0.0.1:$AZURITE_PORT/"
 }
 
 start_azurite() {
-    local bin attempt i scheme=http
+    local bin attempt scheme=http
     local extra=()
     bin=$(command -v azurite-blob || true)
     if [ -z "$bin" ]; then
         echo "start_azurite: azurite-blob is not installed (scripts/install-deps.sh installs it)" >&2
         return 77
     fi
-    AZURITE_DIR=$(mktemp -d /tmp/ccrfs-azurite.XXXXXX)
+    AZURITE_DIR=$TMP/azurite
+    mkdir -p "$AZURITE_DIR"
+    on_exit stop_azurite
     if [ "${1:-}" = "--oauth" ]; then
         openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
             -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
@@ -36,25 +43,18 @@ start_azurite() {
         scheme=https
     fi
     for attempt in 1 2 3 4 5; do
-        AZURITE_PORT=$(azurite_free_port)
+        AZURITE_PORT=$(h_free_port)
         (cd "$AZURITE_DIR" && exec "$bin" --blobHost 127.0.0.1 --blobPort "$AZURITE_PORT" \
             --inMemoryPersistence --disableTelemetry --skipApiVersionCheck --loose --silent "${extra[@]}" \
             >"$AZURITE_DIR/azurite.log" 2>&1) &
         AZURITE_PID=$!
-        for i in $(seq 100); do
-            if ! kill -0 "$AZURITE_PID" 2>/dev/null; then
-                break
-            fi
-            if curl -s -k -o /dev/null "$scheme://127.0.0.1:$AZURITE_PORT/"; then
-                export AZURITE_PORT AZURITE_PID AZURITE_ACCOUNT
-                export AZURITE_ENDPOINT="$scheme://127.0.0.1:$AZURITE_PORT/$AZURITE_ACCOUNT"
-                export AZURE_STORAGE_KEY="$AZURITE_KEY"
-                return 0
-            fi
-            sleep 0.1
-        done
-        kill "$AZURITE_PID" 2>/dev/null || true
-        wait "$AZURITE_PID" 2>/dev/null || true
+        if wait_until 30 azurite_answers "$scheme" && kill -0 "$AZURITE_PID" 2>/dev/null; then
+            export AZURITE_PORT AZURITE_PID AZURITE_ACCOUNT
+            export AZURITE_ENDPOINT="$scheme://127.0.0.1:$AZURITE_PORT/$AZURITE_ACCOUNT"
+            export AZURE_STORAGE_KEY="$AZURITE_KEY"
+            return 0
+        fi
+        h_stop "$AZURITE_PID"
         AZURITE_PID=
         grep -q EADDRINUSE "$AZURITE_DIR/azurite.log" || break
     done
@@ -86,15 +86,8 @@ PY
 }
 
 stop_azurite() {
-    if [ -n "${AZURITE_PID:-}" ]; then
-        kill "$AZURITE_PID" 2>/dev/null || true
-        wait "$AZURITE_PID" 2>/dev/null || true
-    fi
+    h_stop "$AZURITE_PID"
     AZURITE_PID=
-    if [ -n "${AZURITE_DIR:-}" ]; then
-        rm -rf "$AZURITE_DIR"
-    fi
-    AZURITE_DIR=
 }
 
 # Prints a bearer token Azurite's basic OAuth check accepts (unsigned: Azurite does not check

@@ -1,104 +1,101 @@
-# Shared helpers for the governance and audit integration tests (sourced, not run).
-# Needs CCRFS (the built ccrfs binary). Provides pass/fail counters, a scratch folder,
-# the governance service on an ephemeral loopback port, and the hook driver.
+# shellcheck shell=bash
+# Governance test helpers (sourced by harness.sh): party keys, contracts, the service's API and
+# events, and the hook driver. The service itself: gov_start / gov_stop in services.sh.
 
-: "${CCRFS:?CCRFS must point to the built ccrfs binary}"
-GOV_DRIVER="${GOV_DRIVER:-$(dirname "$CCRFS")/tests/gov_driver}"
-[ -x "$GOV_DRIVER" ] || { echo "gov_driver not built at $GOV_DRIVER"; exit 77; }
+# The program standing in for the daemon that drives the governance hooks (built with the tests).
+GOV_DRIVER=${GOV_DRIVER:-$(dirname "$CCRFS")/tests/gov_driver}
 
-passed=0
-failed=0
-WORK=$(mktemp -d /tmp/ccrfs-gov-test.XXXXXX)
-GOV_PID=
-GOV_PORT=
-GOV_URL=
-DRIVER_PID=
-
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "FAIL - $*"; }
-check() { # check "description" command...
-    local what=$1; shift
-    if "$@"; then ok "$what"; else not_ok "$what"; fi
+# gov_driver_require: skips the whole test when the hook driver is not built.
+gov_driver_require() {
+  [ -x "$GOV_DRIVER" ] || skip_all "gov_driver is not built at $GOV_DRIVER"
 }
 
-gov_cleanup() {
-    [ -n "$DRIVER_PID" ] && kill -9 "$DRIVER_PID" 2>/dev/null
-    gov_stop_service
-    rm -rf "$WORK"
+# The dataset of the contracts gov_active_contract makes.
+GOV_DATASET="sha256:$(printf 'ab%.0s' $(seq 32))"
+
+# Party keys: $TMP/provider.pem (Ed25519) and $TMP/consumer.pem (P-256), public halves in .pub.
+gov_keys() {
+  [ -f "$TMP/provider.pem" ] || "$CCRFS" gov keygen --out "$TMP/provider.pem" >"$TMP/provider.pub"
+  [ -f "$TMP/consumer.pem" ] || "$CCRFS" gov keygen --alg p256 --out "$TMP/consumer.pem" >"$TMP/consumer.pub"
 }
 
-finish() {
-    echo "$passed passed, $failed failed"
-    [ "$failed" -eq 0 ]
+# gov_contract ID DATASET [key=value ...]: writes $TMP/ID.json, a contract between the two
+# parties. Keys: mode (read-only), max_mounts (10), max_bytes (none),
+# start (2020-01-01T00:00:00Z), expiry (2099-01-01T00:00:00Z), purpose (TRAINING),
+# recipient (a party id, for sinks).
+gov_contract() {
+  local id=$1 ds=$2 kv mode=read-only max_mounts=10 max_bytes= start=2020-01-01T00:00:00Z
+  local expiry=2099-01-01T00:00:00Z purpose=TRAINING recipient= extra=
+  shift 2
+  for kv in "$@"; do
+    case "$kv" in
+    mode=*) mode=${kv#*=} ;;
+    max_mounts=*) max_mounts=${kv#*=} ;;
+    max_bytes=*) max_bytes=${kv#*=} ;;
+    start=*) start=${kv#*=} ;;
+    expiry=*) expiry=${kv#*=} ;;
+    purpose=*) purpose=${kv#*=} ;;
+    recipient=*) recipient=${kv#*=} ;;
+    esac
+  done
+  gov_keys
+  [ -n "$max_bytes" ] && extra="$extra, \"maxBytesPerMount\": $max_bytes"
+  [ -n "$recipient" ] && extra="$extra, \"recipient\": \"$recipient\""
+  cat >"$TMP/$id.json" <<JSON
+{"id": "$id", "purpose": "$purpose",
+ "parties": [{"id": "provider", "role": "data-provider", "publicKey": "$(cat "$TMP/provider.pub")"},
+             {"id": "consumer", "role": "data-consumer", "publicKey": "$(cat "$TMP/consumer.pub")"}],
+ "startTime": "$start", "expiryTime": "$expiry",
+ "datasets": [{"id": "$ds", "provider": "provider", "accessMode": "$mode", "maxMounts": $max_mounts$extra}]}
+JSON
 }
 
-# A token shared by the service and its clients.
-head -c 24 /dev/urandom | base64 > "$WORK/token"
-export CCRFS_GOV_TOKEN
-CCRFS_GOV_TOKEN=$(cat "$WORK/token")
-
-# gov_start_service [PORT]: starts the service on PORT (default: any free port), waits until
-# it answers, sets GOV_PORT and GOV_URL.
-gov_start_service() {
-    local port=${1:-0}
-    rm -f "$WORK/port"
-    "$CCRFS" gov serve --db "$WORK/gov.db" --token-file "$WORK/token" --port "$port" \
-        --port-file "$WORK/port" >>"$WORK/serve.log" 2>&1 &
-    GOV_PID=$!
-    for _ in $(seq 100); do
-        if [ -s "$WORK/port" ]; then
-            GOV_PORT=$(cat "$WORK/port")
-            GOV_URL="http://127.0.0.1:$GOV_PORT"
-            curl -sf "$GOV_URL/health" >/dev/null && return 0
-        fi
-        sleep 0.05
-    done
-    echo "governance service did not start:"; cat "$WORK/serve.log"
-    return 1
+# gov_make_contract ID: $TMP/ID.json for GOV_DATASET, read-only, 2 mounts, 1 GiB a mount.
+gov_make_contract() {
+  gov_contract "$1" "$GOV_DATASET" max_mounts=2 max_bytes=1073741824
 }
 
-gov_stop_service() {
-    if [ -n "$GOV_PID" ]; then
-        kill "$GOV_PID" 2>/dev/null
-        wait "$GOV_PID" 2>/dev/null
-        GOV_PID=
-    fi
+# gov_register ID [PARTY...]: proposes $TMP/ID.json and signs it by the parties named
+# (default: both).
+gov_register() {
+  local id=$1 p
+  shift
+  [ $# -gt 0 ] || set -- provider consumer
+  "$CCRFS" gov contract propose --url "$GOV_URL" "$TMP/$id.json" >/dev/null || return 1
+  for p in "$@"; do
+    "$CCRFS" gov contract sign --url "$GOV_URL" --party "$p" --key "$TMP/$p.pem" "$id" >/dev/null || return 1
+  done
+}
+
+# gov_active_contract ID: gov_make_contract, proposed and signed by both parties.
+gov_active_contract() {
+  gov_make_contract "$1" && gov_register "$1"
+}
+
+# gov_show ID FILE: the service's view of the contract, with its signatures (a contract file).
+gov_show() {
+  "$CCRFS" gov contract show --url "$GOV_URL" "$1" >"$2"
+}
+
+# gov_revoke ID [PARTY]: revokes consent (default: the provider's).
+gov_revoke() {
+  "$CCRFS" gov contract revoke --url "$GOV_URL" --party "${2:-provider}" --key "$TMP/${2:-provider}.pem" "$1" >/dev/null
+}
+
+# gov_events ID: the service's events for a contract, one JSON object a line.
+gov_events() {
+  "$CCRFS" gov events --url "$GOV_URL" --contract "$1"
 }
 
 # gov_api METHOD PATH [BODY]: prints "STATUS BODY".
 gov_api() {
-    local out
-    out=$(curl -s -o "$WORK/api.out" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $CCRFS_GOV_TOKEN" \
-        -H 'Content-Type: application/json' ${3+--data-binary "$3"} "$GOV_URL$2")
-    echo "$out $(cat "$WORK/api.out")"
-}
-
-# gov_make_contract ID FILE: two parties with fresh keys (provider.pem, consumer.pem in $WORK),
-# one read-only dataset with a budget of 2 mounts, valid from 2020 to 2099.
-GOV_DATASET="sha256:$(printf 'ab%.0s' $(seq 32))"
-gov_make_contract() {
-    local id=$1 file=$2
-    [ -f "$WORK/provider.pem" ] || "$CCRFS" gov keygen --out "$WORK/provider.pem" >"$WORK/provider.pub"
-    [ -f "$WORK/consumer.pem" ] || "$CCRFS" gov keygen --alg p256 --out "$WORK/consumer.pem" >"$WORK/consumer.pub"
-    cat >"$file" <<JSON
-{"id": "$id", "purpose": "TRAINING",
- "parties": [{"id": "provider", "role": "data-provider", "publicKey": "$(cat "$WORK/provider.pub")"},
-             {"id": "consumer", "role": "data-consumer", "publicKey": "$(cat "$WORK/consumer.pub")"}],
- "startTime": "2020-01-01T00:00:00Z", "expiryTime": "2099-01-01T00:00:00Z",
- "datasets": [{"id": "$GOV_DATASET", "provider": "provider", "accessMode": "read-only", "maxMounts": 2,
-               "maxBytesPerMount": 1073741824}]}
-JSON
-}
-
-# gov_active_contract ID: proposed and signed by both parties.
-gov_active_contract() {
-    gov_make_contract "$1" "$WORK/$1.json"
-    "$CCRFS" gov contract propose --url "$GOV_URL" "$WORK/$1.json" >/dev/null &&
-        "$CCRFS" gov contract sign --url "$GOV_URL" --party provider --key "$WORK/provider.pem" "$1" >/dev/null &&
-        "$CCRFS" gov contract sign --url "$GOV_URL" --party consumer --key "$WORK/consumer.pem" "$1" >/dev/null
+  local out
+  out=$(curl -s -o "$TMP/api.out" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $CCRFS_GOV_TOKEN" \
+    -H 'Content-Type: application/json' ${3+--data-binary "$3"} "$GOV_URL$2")
+  echo "$out $(cat "$TMP/api.out")"
 }
 
 # count_events FILE TYPE: number of events of TYPE in an audit log.
 count_events() {
-    grep -c "\"type\":\"$2\"" "$1" || true
+  grep -c "\"type\":\"$2\"" "$1" || true
 }

@@ -1,24 +1,72 @@
-# nginx on loopback for the tests, unprivileged, in its own temporary folder.
+# shellcheck shell=bash
+# nginx on loopback for the tests (sourced by harness.sh), in $TMP/nginx, stopped at exit.
+# Also sourced on its own (demo/, bench/): then it lives in a folder of its own, which
+# stop_nginx removes, and the caller stops it.
 #   start_nginx ROOT   serves ROOT over plain HTTP and HTTPS (a certificate made here),
 #                      with WebDAV PUT into ROOT when the build has the module; exports
 #                      NGINX_PORT, NGINX_TLS_PORT, NGINX_CA (the certificate to trust),
 #                      NGINX_DIR and NGINX_DAV (1 when PUT works, else 0).
-#   stop_nginx         stops it and removes its folder (safe to call twice).
-# Source this file; call stop_nginx from the test's EXIT trap.
+#                      Returns 77 when nginx is not installed.
+#   stop_nginx         stops it (safe to call twice).
+#   restart_nginx      starts it again on the same ports after stop_nginx.
+#   nginx_free_port    a free TCP port on 127.0.0.1.
+
+NGINX_DIR=
+
+nginx_in_harness() {
+    declare -F h_free_port >/dev/null
+}
 
 nginx_free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
+# nginx_wait SECONDS command...: the harness's scaled wait, or a plain one outside it.
+nginx_wait() {
+    if nginx_in_harness; then
+        wait_until "$@"
+        return
+    fi
+    local n=$(($1 * 10))
+    shift
+    while [ "$n" -gt 0 ]; do
+        "$@" && return 0
+        sleep 0.1
+        n=$((n - 1))
+    done
+    return 1
+}
+
+nginx_pid_gone() {
+    if nginx_in_harness; then
+        h_gone "$1"
+    else
+        ! kill -0 "$1" 2>/dev/null
+    fi
+}
+
+nginx_bin() {
+    command -v nginx || echo /usr/sbin/nginx
+}
+
+nginx_answers() {
+    curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/"
+}
+
 start_nginx() {
     local root="$1" attempt
     local nginx_bin
-    nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+    nginx_bin=$(nginx_bin)
     if [ ! -x "$nginx_bin" ]; then
         echo "start_nginx: nginx is not installed" >&2
-        return 1
+        return 77
     fi
-    NGINX_DIR=$(mktemp -d /tmp/ccrfs-nginx.XXXXXX)
+    if nginx_in_harness; then
+        NGINX_DIR=$TMP/nginx
+        on_exit stop_nginx
+    else
+        NGINX_DIR=$(mktemp -d /tmp/ccrfs-nginx.XXXXXX)
+    fi
     export NGINX_DIR
     mkdir -p "$NGINX_DIR/logs" "$NGINX_DIR/tmp"
     openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
@@ -77,11 +125,7 @@ http {
 CONF
         if "$nginx_bin" -p "$NGINX_DIR" -c "$NGINX_DIR/nginx.conf" 2>"$NGINX_DIR/logs/start.log"; then
             export NGINX_PORT NGINX_TLS_PORT
-            local i
-            for i in $(seq 50); do
-                curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/" && return 0
-                sleep 0.1
-            done
+            nginx_wait 10 nginx_answers && return 0
             echo "start_nginx: nginx started but does not answer" >&2
             return 1
         fi
@@ -97,13 +141,18 @@ stop_nginx() {
         local pid
         pid=$(cat "$NGINX_DIR/nginx.pid")
         kill "$pid" 2>/dev/null || true
-        for _ in $(seq 50); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
+        nginx_wait 5 nginx_pid_gone "$pid" || kill -KILL "$pid" 2>/dev/null
     fi
-    if [ -n "${NGINX_DIR:-}" ]; then
+    # On its own, the folder is nginx's alone; in the harness it goes with the scratch folder
+    # (and stays for restart_nginx).
+    if [ -n "${NGINX_DIR:-}" ] && ! nginx_in_harness; then
         rm -rf "$NGINX_DIR"
+        NGINX_DIR=
     fi
-    NGINX_DIR=
+    return 0
+}
+
+restart_nginx() {
+    "$(nginx_bin)" -p "$NGINX_DIR" -c "$NGINX_DIR/nginx.conf" 2>>"$NGINX_DIR/logs/start.log" &&
+        nginx_wait 10 nginx_answers
 }
