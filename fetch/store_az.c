@@ -622,7 +622,7 @@ static int az_credentials(struct az_store *az, const struct fetch_options *opt)
 int fetch_az_create(const char *url, const struct fetch_options *opt, struct fetch_store **out)
 {
     struct az_store *az = calloc(1, sizeof *az);
-    char endpoint[512];
+    char endpoint[512], shown[512];
     const char *ep = opt->endpoint;
     size_t len;
     int rc;
@@ -631,20 +631,22 @@ int fetch_az_create(const char *url, const struct fetch_options *opt, struct fet
         return ENOMEM;
     pthread_mutex_init(&az->token_lock, NULL);
     if ((rc = fetch_az_url_parse(url, &az->u)) != 0) {
-        ccr_err_wrap(rc, "%s: ", url);
+        fetch_url_scrub(url, shown, sizeof shown);
+        ccr_err_wrap(rc, "%s: ", shown);
         goto fail;
     }
     if (ep == NULL || ep[0] == '\0')
         ep = getenv("CCRFS_AZURE_ENDPOINT");
     if (ep != NULL && ep[0] != '\0') {
         struct fetch_http_url check;
+        fetch_url_scrub(ep, shown, sizeof shown);
         if ((rc = fetch_http_url_parse(ep, &check)) != 0) {
-            ccr_err_wrap(rc, "Azure endpoint %s: ", ep);
+            ccr_err_wrap(rc, "Azure endpoint %s: ", shown);
             goto fail;
         }
         if (check.query != NULL) {
             fetch_http_url_free(&check);
-            rc = ccr_err_set(EINVAL, "Azure endpoint %s: no query string allowed", ep);
+            rc = ccr_err_set(EINVAL, "Azure endpoint %s: no query string allowed", shown);
             goto fail;
         }
         snprintf(endpoint, sizeof endpoint, "%s%s", check.origin, check.path);

@@ -307,6 +307,22 @@ static void test_admin(void **state_)
     keys_http_close(h);
 }
 
+/* A broker URL with credentials in it: no message shows them. */
+static void test_messages_scrubbed(void **state_)
+{
+    struct keys_http *h;
+    struct keys_http_reply r;
+    (void)state_;
+    /* Port 1 on loopback: nobody listens there. */
+    assert_int_equal(keys_http_open("http://user:SECRET@127.0.0.1:1/kbs?sig=SECRET2", NULL, &h), 0);
+    assert_int_equal(keys_http_do(h, "POST", "/kbs/v0/auth", "{}", 2, NULL, &r), ECONNREFUSED);
+    assert_non_null(strstr(ccr_err_msg(ECONNREFUSED), "connection refused"));
+    assert_null(strstr(ccr_err_msg(ECONNREFUSED), "SECRET"));
+    keys_http_close(h);
+    assert_int_equal(keys_http_open("ftp://user:SECRET@host/x", NULL, &h), EINVAL);
+    assert_null(strstr(ccr_err_msg(EINVAL), "SECRET"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -321,6 +337,7 @@ int main(void)
         cmocka_unit_test(test_expired_session),
         cmocka_unit_test(test_untrusted_root),
         cmocka_unit_test(test_admin),
+        cmocka_unit_test(test_messages_scrubbed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
