@@ -17,6 +17,8 @@
 #include "keys/kbs/client.h"
 #include "keys/kbs/http.h"
 #include "keys/kbs/jwe.h"
+#include "keys/release.h"
+#include "format/dek.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -307,6 +309,25 @@ static void test_admin(void **state_)
     keys_http_close(h);
 }
 
+/* The broker URL a release reports (logged, recorded in governance events) has no
+ * credentials or query in it. */
+static void test_release_info_scrubbed(void **state_)
+{
+    struct keys_release_request req = {0};
+    struct keys_release_info info = {0};
+    struct fmt_dek *dek = NULL;
+    char u[128];
+    (void)state_;
+    snprintf(u, sizeof u, "http://user:SECRET@%s", url + strlen("http://"));
+    req.kbs_url = u;
+    req.resource = "ccrfs/dek/good";
+    req.attest = spec;
+    assert_int_equal(keys_release_obtain(&req, &dek, &info), 0);
+    fmt_dek_free(dek);
+    assert_non_null(strstr(info.broker, "127.0.0.1"));
+    assert_null(strstr(info.broker, "SECRET"));
+}
+
 /* A broker URL with credentials in it: no message shows them. */
 static void test_messages_scrubbed(void **state_)
 {
@@ -338,6 +359,7 @@ int main(void)
         cmocka_unit_test(test_untrusted_root),
         cmocka_unit_test(test_admin),
         cmocka_unit_test(test_messages_scrubbed),
+        cmocka_unit_test(test_release_info_scrubbed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
