@@ -77,6 +77,10 @@ int gov_http_request(struct gov_http *h, const char *method, const char *path, c
         return rc;
     }
     *status = reply.status;
+    if (reply.len == 0) { /* callers take "no body" as NULL */
+        free(reply.body);
+        reply.body = NULL;
+    }
     if (resp != NULL) {
         *resp = reply.body;
         if (resp_len != NULL)

@@ -268,7 +268,8 @@ static int headers_build(const struct net_http_client *c, const struct net_http_
     /* One round trip less: the servers we speak to take the body straight away. */
     if ((h = curl_slist_append(h, "Expect:")) == NULL)
         return ENOMEM;
-    if (rq->body != NULL) {
+    /* Also on a bodyless POST: libcurl would otherwise label it as a form. */
+    if (rq->body != NULL || (strcmp(rq->method, "GET") != 0 && strcmp(rq->method, "HEAD") != 0)) {
         snprintf(line, sizeof line, "Content-Type: %s",
                  rq->content_type ? rq->content_type : "application/json");
         if ((n = curl_slist_append(h, line)) == NULL)

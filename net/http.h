@@ -101,7 +101,7 @@ struct net_http_request {
     const char *path;   /* appended to base_url, already escaped */
     const void *body;   /* NULL: none */
     size_t body_len;
-    const char *content_type; /* for a body; NULL: application/json */
+    const char *content_type; /* any method but GET and HEAD; NULL: application/json */
     const char *accept;       /* NULL: no Accept header */
     const char *bearer;       /* overrides the client's token for this request */
 };

@@ -31,7 +31,7 @@ static struct MHD_Daemon *daemon_;
 static char base[64];
 static unsigned short port;
 static char big[BIG_LEN];
-static char last_query[256];
+static char last_query[256], last_type[64];
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *body, size_t len,
                              const char *retry_after)
@@ -64,6 +64,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     }
     *state = NULL;
     atomic_fetch_add(&requests, 1);
+    sig = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    snprintf(last_type, sizeof last_type, "%s", sig ? sig : "");
     sig = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "sig");
     snprintf(last_query, sizeof last_query, "%s", sig ? sig : "");
     if (strcmp(url, "/busy") == 0 && atomic_fetch_sub(&fail_left, 1) > 0)
@@ -162,6 +164,14 @@ static void test_plain(void **state)
     rq.body_len = 2;
     assert_int_equal(net_http_client_do(c, &rq, &r), 0);
     assert_string_equal(r.body, "POST");
+    assert_string_equal(last_type, "application/json");
+    net_http_reply_free(&r);
+    /* A bodyless POST is still JSON, not a form. */
+    rq.body = NULL;
+    rq.body_len = 0;
+    assert_int_equal(net_http_client_do(c, &rq, &r), 0);
+    assert_string_equal(r.body, "POST");
+    assert_string_equal(last_type, "application/json");
     net_http_reply_free(&r);
     /* Any status is an answer; the caller maps it. */
     rq.method = "GET";
