@@ -310,11 +310,10 @@ static void attempt_setup(struct net_http_client *c, const struct net_http_reque
 {
     CURL *e = c->curl;
 
-    /* A reset keeps the connection, the DNS and TLS caches and the cookies. */
-    curl_easy_reset(e);
+    /* No curl_easy_reset: every option a request sets is set again (or undone) here, and the
+     * cookie engine, switched on once at creation, must not be re-armed per request (libcurl
+     * would keep a list entry each time). */
     net_http_easy_apply(e, &c->transport);
-    if (c->cookies)
-        curl_easy_setopt(e, CURLOPT_COOKIEFILE, "");
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, curl_err);
@@ -322,8 +321,11 @@ static void attempt_setup(struct net_http_client *c, const struct net_http_reque
     curl_easy_setopt(e, CURLOPT_WRITEDATA, a);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, a);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
+    curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
+    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L); /* back to a plain GET; the method follows */
     if (strcmp(rq->method, "GET") == 0 && rq->body == NULL) {
-        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+        /* as set */
     } else if (strcmp(rq->method, "HEAD") == 0) {
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
     } else {
