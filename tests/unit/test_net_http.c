@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -31,7 +32,8 @@ static struct MHD_Daemon *daemon_;
 static char base[64];
 static unsigned short port;
 static char big[BIG_LEN];
-static char last_query[256], last_type[64];
+static pthread_mutex_t last_lock = PTHREAD_MUTEX_INITIALIZER;
+static char last_query[256], last_type[64]; /* under last_lock: server threads write them */
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *body, size_t len,
                              const char *retry_after)
@@ -64,10 +66,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     }
     *state = NULL;
     atomic_fetch_add(&requests, 1);
+    pthread_mutex_lock(&last_lock);
     sig = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
     snprintf(last_type, sizeof last_type, "%s", sig ? sig : "");
     sig = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "sig");
     snprintf(last_query, sizeof last_query, "%s", sig ? sig : "");
+    pthread_mutex_unlock(&last_lock);
     if (strcmp(url, "/busy") == 0 && atomic_fetch_sub(&fail_left, 1) > 0)
         return reply(c, 503, "busy", 4, "1");
     if (strcmp(url, "/flaky") == 0 && atomic_fetch_sub(&fail_left, 1) > 0)
@@ -112,6 +116,15 @@ static int server_stop(void **state)
     (void)state;
     MHD_stop_daemon(daemon_);
     return 0;
+}
+
+static void assert_last(const char *what, const char *want)
+{
+    char got[256];
+    pthread_mutex_lock(&last_lock);
+    snprintf(got, sizeof got, "%s", what);
+    pthread_mutex_unlock(&last_lock);
+    assert_string_equal(got, want);
 }
 
 /* A loopback port nobody listens on. */
@@ -164,14 +177,14 @@ static void test_plain(void **state)
     rq.body_len = 2;
     assert_int_equal(net_http_client_do(c, &rq, &r), 0);
     assert_string_equal(r.body, "POST");
-    assert_string_equal(last_type, "application/json");
+    assert_last(last_type, "application/json");
     net_http_reply_free(&r);
     /* A bodyless POST is still JSON, not a form. */
     rq.body = NULL;
     rq.body_len = 0;
     assert_int_equal(net_http_client_do(c, &rq, &r), 0);
     assert_string_equal(r.body, "POST");
-    assert_string_equal(last_type, "application/json");
+    assert_last(last_type, "application/json");
     net_http_reply_free(&r);
     /* Any status is an answer; the caller maps it. */
     rq.method = "GET";
@@ -348,7 +361,7 @@ static void test_store_error_scrubbed(void **state)
     assert_int_equal(fetch_store_open(url, &opt, &s), 0);
     rc = fetch_read_range(s, "missing", 0, sizeof buf, buf);
     assert_int_equal(rc, ENOENT);
-    assert_string_equal(last_query, "SECRET"); /* the server did get the signature */
+    assert_last(last_query, "SECRET"); /* the server did get the signature */
     assert_non_null(strstr(ccr_err_msg(rc), "/ds/missing?<redacted>"));
     assert_null(strstr(ccr_err_msg(rc), "SECRET"));
     fetch_store_destroy(s);
