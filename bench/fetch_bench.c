@@ -1,20 +1,13 @@
 /* fetch_bench STORE_URL KEY IN_FLIGHT [CHUNK_MIB]: reads the object KEY from start to end in
  * CHUNK_MIB ranged reads (default 8), IN_FLIGHT at a time through fetch_read_many, and prints
  * "bytes seconds MiB/s requests retries". Store options come from the environment. */
+#include "common/clock.h"
 #include "common/err.h"
 #include "fetch/store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 int main(int argc, char **argv)
 {
@@ -47,7 +40,7 @@ int main(int argc, char **argv)
     bufs = malloc(n * chunk);
     if (ranges == NULL || bufs == NULL)
         return 1;
-    t0 = now_s();
+    t0 = (double)ccr_clock_mono_ns() / 1e9;
     while (off < info.size) {
         unsigned k = 0;
         for (; k < n && off < info.size; k++) {
@@ -58,7 +51,7 @@ int main(int argc, char **argv)
         if ((rc = fetch_read_many(s, ranges, k)) != 0)
             goto fail;
     }
-    secs = now_s() - t0;
+    secs = (double)ccr_clock_mono_ns() / 1e9 - t0;
     fetch_get_stats(s, &st);
     printf("%llu %.3f %.1f %llu %llu\n", (unsigned long long)info.size, secs,
            (double)info.size / secs / 1048576.0, (unsigned long long)st.requests,

@@ -3,6 +3,8 @@
 #include "fetch/azure.h"
 #include "fetch/http.h"
 #include "common/encoding.h"
+#include "common/array.h"
+#include "common/dynbuf.h"
 #include "common/err.h"
 
 #include <ctype.h>
@@ -82,30 +84,14 @@ int fetch_az_url_parse(const char *url, struct fetch_az_url *out)
 
 /* A growing string for the string-to-sign. */
 struct sbuf {
-    char *s;
-    size_t len, cap;
-    int failed;
+    struct ccr_dynbuf d;
+    int failed; /* checked once at the end instead of after every piece */
 };
 
 static void sb_add(struct sbuf *b, const char *s, size_t n)
 {
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        char *grown;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        if ((grown = realloc(b->s, cap)) == NULL) {
-            b->failed = 1;
-            return;
-        }
-        b->s = grown;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
+    if (!b->failed && ccr_dynbuf_add(&b->d, s, n) != 0)
+        b->failed = 1;
 }
 
 static void sb_str(struct sbuf *b, const char *s)
@@ -174,8 +160,9 @@ static int header_cmp(const void *a, const void *b)
 /* Query parameters sorted by lowercase name, values decoded, repeated names joined by ','. */
 static int canonical_query(struct sbuf *b, const char *query)
 {
-    struct qparam *ps = NULL;
-    size_t n = 0, cap = 0;
+    struct ccr_array params = CCR_ARRAY_INIT(struct qparam);
+    struct qparam *ps;
+    size_t n = 0;
     int rc = 0;
     const char *p = query;
 
@@ -184,28 +171,24 @@ static int canonical_query(struct sbuf *b, const char *query)
         size_t len = amp ? (size_t)(amp - p) : strlen(p);
         const char *eq = memchr(p, '=', len);
         if (len > 0) {
-            if (n == cap) {
-                size_t c2 = cap ? cap * 2 : 8;
-                struct qparam *g = realloc(ps, c2 * sizeof *g);
-                if (g == NULL) {
-                    rc = ENOMEM;
-                    break;
-                }
-                ps = g;
-                cap = c2;
-            }
-            ps[n].name = ps[n].value = NULL;
-            if ((rc = pct_decode(p, eq ? (size_t)(eq - p) : len, &ps[n].name)) != 0 ||
-                (rc = pct_decode(eq ? eq + 1 : "", eq ? len - (size_t)(eq - p) - 1 : 0, &ps[n].value)) != 0) {
-                free(ps[n].name);
+            struct qparam *q = ccr_array_push(&params);
+            if (q == NULL) {
+                rc = ENOMEM;
                 break;
             }
-            for (char *c = ps[n].name; *c; c++)
+            if ((rc = pct_decode(p, eq ? (size_t)(eq - p) : len, &q->name)) != 0 ||
+                (rc = pct_decode(eq ? eq + 1 : "", eq ? len - (size_t)(eq - p) - 1 : 0, &q->value)) != 0) {
+                free(q->name);
+                params.len--;
+                break;
+            }
+            for (char *c = q->name; *c; c++)
                 *c = (char)tolower((unsigned char)*c);
-            n++;
         }
         p = amp ? amp + 1 : NULL;
     }
+    ps = params.items;
+    n = params.len;
     if (rc == 0) {
         if (n > 1)
             qsort(ps, n, sizeof *ps, qparam_cmp);
@@ -224,13 +207,13 @@ static int canonical_query(struct sbuf *b, const char *query)
         free(ps[i].name);
         free(ps[i].value);
     }
-    free(ps);
+    ccr_array_free(&params);
     return rc;
 }
 
 int fetch_az_string_to_sign(const struct fetch_az_sign_req *r, char **out)
 {
-    struct sbuf b = {0};
+    struct sbuf b = {{NULL, 0, 0, 0}, 0};
     struct fetch_az_header *hs = NULL;
     char len_text[24] = "";
     int rc = 0;
@@ -252,7 +235,7 @@ int fetch_az_string_to_sign(const struct fetch_az_sign_req *r, char **out)
     if (r->n_ms > 0) {
         hs = malloc(r->n_ms * sizeof *hs);
         if (hs == NULL) {
-            free(b.s);
+            ccr_dynbuf_free(&b.d);
             return ENOMEM;
         }
         memcpy(hs, r->ms_headers, r->n_ms * sizeof *hs);
@@ -271,11 +254,11 @@ int fetch_az_string_to_sign(const struct fetch_az_sign_req *r, char **out)
     if (rc == 0 && b.failed)
         rc = ENOMEM;
     if (rc != 0) {
-        free(b.s);
+        ccr_dynbuf_free(&b.d);
         return rc;
     }
-    *out = b.s;
-    return 0;
+    *out = ccr_dynbuf_steal(&b.d, NULL);
+    return *out == NULL ? ENOMEM : 0;
 }
 
 int fetch_az_sign(const uint8_t *key, size_t key_len, const char *sts, char *out, size_t out_len)

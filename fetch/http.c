@@ -1,14 +1,14 @@
 /* The HTTP engine: libcurl multi transfers with retries, a store-wide in-flight bound, and
  * strict checks of every answer (206 with the Content-Range asked for, the pinned ETag). */
 #include "fetch/http.h"
-#include "common/random.h"
+#include "common/array.h"
+#include "common/clock.h"
+#include "common/dynbuf.h"
 #include "common/err.h"
 #include "common/log.h"
-#include "format/crypto.h"
+#include "net/http.h"
 
-#include <curl/curl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -23,19 +23,18 @@
  * time; idle ones wait in a list so connections are reused by the next caller. */
 struct http_conn {
     CURLM *multi;
-    CURL **idle;
-    size_t n_idle, cap_idle;
+    struct ccr_array idle; /* of CURL * */
     struct http_conn *next;
 };
 
 struct fetch_http {
     struct fetch_options opt;
     char *ca_file;
-    struct fetch_retry_policy retry;
+    struct net_http_opts transport;
+    struct net_retry_policy retry;
     fetch_http_prepare_fn prepare;
     void *prepare_arg;
-    CURLSH *share;
-    pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+    struct net_http_share *share;
     pthread_mutex_t lock; /* conns, slots */
     pthread_cond_t slot_free;
     unsigned slots_used;
@@ -64,55 +63,15 @@ struct xfer {
     size_t err_len;
     char ms_error[64];
     char curl_err[CURL_ERROR_SIZE];
-    size_t body_cap;
+    struct ccr_dynbuf body; /* grow_max requests */
 };
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
-
-static void curl_global(void)
-{
-    struct sigaction sa;
-
-    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-    /* Transfers run with CURLOPT_NOSIGNAL (threads); a peer closing a TLS connection could
-     * then raise SIGPIPE and kill the process, so a default disposition becomes "ignore". */
-    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
-        sa.sa_handler = SIG_IGN;
-        sigaction(SIGPIPE, &sa, NULL);
-    }
-}
-
-static void share_lock(CURL *c, curl_lock_data data, curl_lock_access access, void *arg)
-{
-    struct fetch_http *h = arg;
-    (void)c;
-    (void)access;
-    pthread_mutex_lock(&h->share_locks[data]);
-}
-
-static void share_unlock(CURL *c, curl_lock_data data, void *arg)
-{
-    struct fetch_http *h = arg;
-    (void)c;
-    pthread_mutex_unlock(&h->share_locks[data]);
-}
 
 int fetch_http_create(const struct fetch_options *opt, fetch_http_prepare_fn prepare, void *arg,
                       struct fetch_http **out)
 {
     struct fetch_http *h;
+    int rc;
 
-    pthread_once(&curl_once, curl_global);
-    if (curl_init_rc != CURLE_OK)
-        return ccr_err_set(EIO, "libcurl: %s", curl_easy_strerror(curl_init_rc));
     h = calloc(1, sizeof *h);
     if (h == NULL)
         return ENOMEM;
@@ -136,32 +95,27 @@ int fetch_http_create(const struct fetch_options *opt, fetch_http_prepare_fn pre
     h->retry.base_ms = 100;
     h->retry.cap_ms = 5000;
     h->retry.budget_ms = h->opt.retry_budget_ms;
+    h->transport.ca_file = h->ca_file;
+    h->transport.connect_timeout_ms = h->opt.connect_timeout_ms;
+    h->transport.low_speed_time_s = h->opt.low_speed_time_s;
     h->prepare = prepare;
     h->prepare_arg = arg;
     pthread_mutex_init(&h->lock, NULL);
     pthread_cond_init(&h->slot_free, NULL);
-    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-        pthread_mutex_init(&h->share_locks[i], NULL);
-    h->share = curl_share_init();
-    if (h->share == NULL) {
-        fetch_http_destroy(h);
-        return ENOMEM;
-    }
     /* DNS answers and TLS sessions are shared between callers; connections live per multi. */
-    curl_share_setopt(h->share, CURLSHOPT_LOCKFUNC, share_lock);
-    curl_share_setopt(h->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
-    curl_share_setopt(h->share, CURLSHOPT_USERDATA, h);
-    curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-    curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    if ((rc = net_http_share_new(&h->share)) != 0) {
+        fetch_http_destroy(h);
+        return rc;
+    }
     *out = h;
     return 0;
 }
 
 static void conn_free(struct http_conn *c)
 {
-    for (size_t i = 0; i < c->n_idle; i++)
-        curl_easy_cleanup(c->idle[i]);
-    free(c->idle);
+    for (size_t i = 0; i < c->idle.len; i++)
+        curl_easy_cleanup(CCR_ARRAY_AT(&c->idle, CURL *, i));
+    ccr_array_free(&c->idle);
     if (c->multi != NULL)
         curl_multi_cleanup(c->multi);
     free(c);
@@ -176,10 +130,7 @@ void fetch_http_destroy(struct fetch_http *h)
         h->conns = c->next;
         conn_free(c);
     }
-    if (h->share != NULL)
-        curl_share_cleanup(h->share);
-    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-        pthread_mutex_destroy(&h->share_locks[i]);
+    net_http_share_free(h->share);
     pthread_mutex_destroy(&h->lock);
     pthread_cond_destroy(&h->slot_free);
     free(h->ca_file);
@@ -215,7 +166,8 @@ static struct http_conn *conn_take(struct fetch_http *h)
     c = calloc(1, sizeof *c);
     if (c == NULL)
         return NULL;
-    c->multi = curl_multi_init();
+    ccr_array_init(&c->idle, sizeof(CURL *));
+    c->multi = net_http_multi_new();
     if (c->multi == NULL) {
         free(c);
         return NULL;
@@ -235,25 +187,16 @@ static void conn_give(struct fetch_http *h, struct http_conn *c)
 
 static CURL *conn_easy(struct http_conn *c)
 {
-    if (c->n_idle > 0)
-        return c->idle[--c->n_idle];
-    return curl_easy_init();
+    if (c->idle.len > 0)
+        return CCR_ARRAY_AT(&c->idle, CURL *, --c->idle.len);
+    return net_http_easy_new();
 }
 
 static void conn_easy_back(struct http_conn *c, CURL *e)
 {
-    if (c->n_idle == c->cap_idle) {
-        size_t cap = c->cap_idle ? c->cap_idle * 2 : 8;
-        CURL **grown = realloc(c->idle, cap * sizeof *grown);
-        if (grown == NULL) {
-            curl_easy_cleanup(e);
-            return;
-        }
-        c->idle = grown;
-        c->cap_idle = cap;
-    }
     curl_easy_reset(e);
-    c->idle[c->n_idle++] = e;
+    if (ccr_array_append(&c->idle, &e) != 0)
+        curl_easy_cleanup(e);
 }
 
 /* Slots bound the requests in flight across every caller of one store. A caller with
@@ -271,11 +214,7 @@ static int slot_try(struct fetch_http *h)
 
 static void slot_wait(struct fetch_http *h, unsigned ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    ts.tv_sec += ms / 1000 + ts.tv_nsec / 1000000000L;
-    ts.tv_nsec %= 1000000000L;
+    struct timespec ts = ccr_clock_deadline_ms(ms);
     pthread_mutex_lock(&h->lock);
     if (h->slots_used >= h->opt.max_in_flight)
         pthread_cond_timedwait(&h->slot_free, &h->lock, &ts);
@@ -349,7 +288,7 @@ static size_t header_cb(char *data, size_t size, size_t n, void *arg)
             r->have_length = 1;
         }
     } else if (strcasecmp(line, "retry-after") == 0) {
-        x->retry_after_ms = fetch_parse_retry_after(value);
+        x->retry_after_ms = net_parse_retry_after(value);
     } else if (strcasecmp(line, "x-ms-error-code") == 0) {
         snprintf(x->ms_error, sizeof x->ms_error, "%s", value);
     }
@@ -413,22 +352,11 @@ static size_t write_cb(char *data, size_t size, size_t n, void *arg)
             xfer_abort(x, EFBIG, "answer larger than %zu bytes", r->grow_max);
             return 0;
         }
-        if (r->body_len + len + 1 > x->body_cap) {
-            size_t cap = x->body_cap ? x->body_cap : 16384;
-            uint8_t *grown;
-            while (cap < r->body_len + len + 1)
-                cap *= 2;
-            grown = realloc(r->body, cap);
-            if (grown == NULL) {
-                xfer_abort(x, ENOMEM, "out of memory");
-                return 0;
-            }
-            r->body = grown;
-            x->body_cap = cap;
+        if (ccr_dynbuf_add(&x->body, data, len) != 0) {
+            xfer_abort(x, ENOMEM, "out of memory");
+            return 0;
         }
-        memcpy(r->body + r->body_len, data, len);
-        r->body_len += len;
-        r->body[r->body_len] = '\0';
+        r->body_len = x->body.len;
         x->got += len;
         return len;
     }
@@ -486,6 +414,8 @@ static int xfer_setup(struct fetch_http *h, struct xfer *x)
     r->content_length = 0;
     r->status = 0;
     r->body_len = 0;
+    ccr_dynbuf_free_wiped(&x->body); /* a token answer may be in it */
+    ccr_dynbuf_init(&x->body, 0);
     curl_slist_free_all(x->headers);
     x->headers = NULL;
     rc = h->prepare(h->prepare_arg, r, &x->headers);
@@ -498,26 +428,18 @@ static int xfer_setup(struct fetch_http *h, struct xfer *x)
             return ENOMEM;
         x->headers = more;
     }
+    net_http_easy_apply(e, &h->transport);
     curl_easy_setopt(e, CURLOPT_URL, r->url);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)h->opt.connect_timeout_ms);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)h->opt.low_speed_time_s);
-    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 256L * 1024);
     curl_easy_setopt(e, CURLOPT_FILETIME, 1L);
-    curl_easy_setopt(e, CURLOPT_SHARE, h->share);
+    curl_easy_setopt(e, CURLOPT_SHARE, net_http_share_handle(h->share));
     curl_easy_setopt(e, CURLOPT_PRIVATE, x);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->curl_err);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-    if (h->opt.ca_file != NULL)
-        curl_easy_setopt(e, CURLOPT_CAINFO, h->opt.ca_file);
     if (strcmp(r->method, "HEAD") == 0) {
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
     } else if (strcmp(r->method, "PUT") == 0) {
@@ -531,40 +453,6 @@ static int xfer_setup(struct fetch_http *h, struct xfer *x)
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
     }
     return 0;
-}
-
-static int curl_transient(CURLcode cc)
-{
-    switch (cc) {
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_OPERATION_TIMEDOUT:
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_GOT_NOTHING:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-    case CURLE_SSL_CONNECT_ERROR:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
-static int curl_errno(CURLcode cc)
-{
-    switch (cc) {
-    case CURLE_COULDNT_CONNECT:
-        return ECONNREFUSED;
-    case CURLE_OPERATION_TIMEDOUT:
-        return ETIMEDOUT;
-    case CURLE_COULDNT_RESOLVE_HOST:
-        return EHOSTUNREACH;
-    case CURLE_OUT_OF_MEMORY:
-        return ENOMEM;
-    default:
-        return EIO;
-    }
 }
 
 /* A short, printable excerpt of an error body (Azure explains itself there). */
@@ -597,7 +485,7 @@ static int xfer_outcome(struct xfer *x, CURLcode cc, char *why, size_t why_len)
     }
     if (cc != CURLE_OK) {
         snprintf(why, why_len, "%s", x->curl_err[0] ? x->curl_err : curl_easy_strerror(cc));
-        return curl_transient(cc) ? -1 : curl_errno(cc);
+        return net_retry_curl(cc) ? -1 : net_curl_errno(cc);
     }
     if (status >= 200 && status <= 299) {
         if (r->ranged) {
@@ -625,13 +513,13 @@ static int xfer_outcome(struct xfer *x, CURLcode cc, char *why, size_t why_len)
         snprintf(why, why_len, "HTTP %ld%s%s%s%s", status, x->ms_error[0] ? " " : "", x->ms_error,
                  excerpt[0] ? ": " : "", excerpt);
     }
-    if (fetch_retry_status(status))
+    if (net_retry_status(status))
         return -1;
     if (status == 412)
         snprintf(why, why_len, "object changed since it was first read (HTTP 412, If-Match failed)");
     else if (status == 416)
         snprintf(why, why_len, "range beyond the end of the object (HTTP 416)");
-    return fetch_http_status_errno(status);
+    return net_status_errno(status);
 }
 
 static void xfer_finish(struct xfer *x, int rc, const char *why)
@@ -651,14 +539,6 @@ static void xfer_finish(struct xfer *x, int rc, const char *why)
     else
         snprintf(r->msg, sizeof r->msg, "%s %s: %s", r->method, where, why);
     atomic_fetch_add(&x->h->errors, 1);
-}
-
-static uint32_t jitter_random(void)
-{
-    uint32_t v = 0;
-    if (ccr_random((uint8_t *)&v, sizeof v) != 0)
-        v = (uint32_t)mono_ms() * 2654435761u;
-    return v;
 }
 
 int fetch_http_run(struct fetch_http *h, struct fetch_http_req **reqs, size_t n)
@@ -689,7 +569,7 @@ int fetch_http_run(struct fetch_http *h, struct fetch_http_req **reqs, size_t n)
         reqs[i]->body_len = 0;
     }
     while (done < n) {
-        uint64_t now = mono_ms(), next_wake = UINT64_MAX;
+        uint64_t now = ccr_clock_mono_ms(), next_wake = UINT64_MAX;
         int waiting_for_slot = 0;
         int running, msgs;
         CURLMsg *m;
@@ -762,8 +642,8 @@ int fetch_http_run(struct fetch_http *h, struct fetch_http_req **reqs, size_t n)
             atomic_fetch_sub(&h->in_flight, 1);
             slot_release(h);
             if (rc == -1) {
-                uint64_t t = mono_ms();
-                unsigned delay = fetch_retry_delay_ms(&h->retry, x->r->attempts, jitter_random());
+                uint64_t t = ccr_clock_mono_ms();
+                unsigned delay = net_retry_backoff_ms(&h->retry, x->r->attempts);
                 if (x->retry_after_ms > delay)
                     delay = x->retry_after_ms;
                 if (t + delay >= x->deadline_ms) {
@@ -771,8 +651,8 @@ int fetch_http_run(struct fetch_http *h, struct fetch_http_req **reqs, size_t n)
                     snprintf(final, sizeof final, "%s; gave up after %.1f s", why,
                              (double)(t - x->start_ms) / 1000.0);
                     xfer_finish(x,
-                                x->r->status >= 400 ? fetch_http_status_errno(x->r->status)
-                                                    : curl_errno(m->data.result),
+                                x->r->status >= 400 ? net_status_errno(x->r->status)
+                                                    : net_curl_errno(m->data.result),
                                 final);
                     if (x->r->result == 0)
                         x->r->result = EIO;
@@ -791,7 +671,7 @@ int fetch_http_run(struct fetch_http *h, struct fetch_http_req **reqs, size_t n)
         if (active > 0) {
             int wait_ms = 200;
             if (next_wake != UINT64_MAX) {
-                uint64_t t = mono_ms();
+                uint64_t t = ccr_clock_mono_ms();
                 wait_ms = next_wake > t ? (int)(next_wake - t < 200 ? next_wake - t : 200) : 0;
             }
             if (waiting_for_slot && wait_ms > 20)
@@ -802,6 +682,12 @@ int fetch_http_run(struct fetch_http *h, struct fetch_http_req **reqs, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (xs[i].easy != NULL)
             conn_easy_back(c, xs[i].easy);
+        if (reqs[i]->result == 0 && reqs[i]->grow_max > 0)
+            reqs[i]->body = (uint8_t *)ccr_dynbuf_steal(&xs[i].body, &reqs[i]->body_len);
+        else
+            ccr_dynbuf_free_wiped(&xs[i].body);
+        if (reqs[i]->body == NULL)
+            reqs[i]->body_len = 0;
         curl_slist_free_all(xs[i].headers);
         if (reqs[i]->result != 0 && first == 0) {
             first = reqs[i]->result;
@@ -813,8 +699,8 @@ int fetch_http_run(struct fetch_http *h, struct fetch_http_req **reqs, size_t n)
     return first;
 }
 
-int fetch_http_read_many(struct fetch_http *h, struct fetch_pins *pins, fetch_http_url_fn url_of, void *url_arg,
-                         struct fetch_range *ranges, size_t n)
+int fetch_http_read_many(struct fetch_http *h, struct fetch_pins *pins, fetch_http_url_fn url_of,
+                         void *url_arg, struct fetch_range *ranges, size_t n)
 {
     struct fetch_http_req *reqs = calloc(n ? n : 1, sizeof *reqs);
     struct fetch_http_req **ptrs = calloc(n ? n : 1, sizeof *ptrs);
@@ -858,8 +744,7 @@ int fetch_http_read_many(struct fetch_http *h, struct fetch_pins *pins, fetch_ht
         struct fetch_http_req *r = &reqs[i];
         if (r->url == NULL)
             continue;
-        if (r->result == 0 && r->if_match == NULL &&
-            (rc = fetch_pins_check(pins, r->key, r->etag)) != 0) {
+        if (r->result == 0 && r->if_match == NULL && (rc = fetch_pins_check(pins, r->key, r->etag)) != 0) {
             r->result = rc;
             if (first == 0)
                 first = rc;

@@ -1,7 +1,8 @@
 /* The HTTP engine under the http(s) and Azure stores: libcurl transfers run through a
  * multi handle, many at once, on reused connections, each retried on transient failures
  * with exponential backoff and jitter inside a time budget, its headers (and so its
- * authorization) rebuilt by the backend before every attempt. Also the small parsers and
+ * authorization) rebuilt by the backend before every attempt. Handles, TLS, timeouts, the
+ * retry policy and the errno mapping come from net/http.h. Also the small parsers and
  * policies the backends share, kept apart so the unit tests reach them. */
 #ifndef CCRFS_FETCH_HTTP_H
 #define CCRFS_FETCH_HTTP_H
@@ -69,27 +70,10 @@ const struct fetch_options *fetch_http_options(struct fetch_http *h);
  * EINVAL on anything else, including FIRST > LAST and LAST >= TOTAL. */
 int fetch_parse_content_range(const char *value, uint64_t *first, uint64_t *last, uint64_t *total);
 
-/* Retry policy. */
-struct fetch_retry_policy {
-    unsigned base_ms;   /* first delay */
-    unsigned cap_ms;    /* longest delay */
-    unsigned budget_ms; /* total time from the first attempt */
-};
-/* Delay before attempt number attempt+1 (attempt >= 1 is the number of attempts made):
- * min(cap, base * 2^(attempt-1)), jittered into [d/2, d] by rnd (any 32-bit value). */
-unsigned fetch_retry_delay_ms(const struct fetch_retry_policy *p, unsigned attempt, uint32_t rnd);
-/* Whether an HTTP status is worth another attempt: 408, 429 and 5xx other than 501/505. */
-int fetch_retry_status(long status);
-/* The errno a final HTTP status maps to: 404 ENOENT, 401/403 EACCES, 412 ESTALE, else EIO. */
-int fetch_http_status_errno(long status);
-/* Retry-After as delay-seconds, in milliseconds; 0 when absent or not a plain number. */
-unsigned fetch_parse_retry_after(const char *value);
-
-/* Copies url into out without userinfo (user:password@) and with any query string (SAS
- * tokens, pre-signed signatures) replaced by "?<redacted>", for messages and logs. */
+/* net_url_scrub and net_url_public under the names the store's users know: a URL without
+ * userinfo and with its query replaced by "?<redacted>" (messages, logs), or with no query at
+ * all (where anyone can read it: the mount's fsname in /proc/mounts). */
 void fetch_url_scrub(const char *url, char *out, size_t out_len);
-/* The same without even the "?<redacted>" marker: what a URL may show where anyone can read it
- * (the mount's fsname in /proc/mounts). */
 void fetch_url_public(const char *url, char *out, size_t out_len);
 /* Appends the percent-encoding of a key (keeping '/' and RFC 3986 unreserved characters). */
 int fetch_url_encode_path(const char *in, char *out, size_t out_len);

@@ -70,7 +70,7 @@ struct fetch_store {
 
 /* Options common to the URL-based stores; zero means the default. */
 struct fetch_options {
-    const char *ca_file;       /* extra CA bundle for https */
+    const char *ca_file; /* extra CA bundle for https */
     unsigned connect_timeout_ms;
     unsigned low_speed_time_s; /* abort a transfer slower than 1 KiB/s for this long */
     unsigned retry_budget_ms;  /* total time spent retrying one request */

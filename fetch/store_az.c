@@ -4,6 +4,7 @@
  * and Put Block List for large objects; listing is List Blobs with continuation markers. */
 #include "fetch/azure.h"
 #include "fetch/http.h"
+#include "common/clock.h"
 #include "common/encoding.h"
 #include "common/err.h"
 #include "common/fileio.h"
@@ -92,11 +93,6 @@ static int read_secret_file(const char *path, char **out)
     return 0;
 }
 
-static int64_t wall_now(void)
-{
-    return (int64_t)time(NULL);
-}
-
 static int mi_prepare(void *arg, struct fetch_http_req *r, struct curl_slist **headers)
 {
     (void)arg;
@@ -110,12 +106,13 @@ static int az_token(struct az_store *az, char **out)
     int rc = 0;
 
     pthread_mutex_lock(&az->token_lock);
-    if (az->token == NULL || wall_now() >= az->token_until) {
+    if (az->token == NULL || (int64_t)(ccr_clock_wall_ms() / 1000) >= az->token_until) {
         char *fresh = NULL;
         int64_t until = 0;
         if (az->auth == AZ_AUTH_TOKEN_FILE) {
             rc = read_secret_file(az->token_file, &fresh);
-            until = wall_now() + 60; /* re-read often: whoever writes the file renews it */
+            until = (int64_t)(ccr_clock_wall_ms() / 1000) +
+                    60; /* re-read often: whoever writes the file renews it */
         } else {
             struct fetch_http_req r, *p = &r;
             memset(&r, 0, sizeof r);
@@ -127,7 +124,7 @@ static int az_token(struct az_store *az, char **out)
             if (rc == 0)
                 rc = fetch_az_token_parse((const char *)r.body, r.body_len, &fresh, &until);
             if (rc == 0)
-                until = until > 0 ? until - 300 : wall_now() + 300;
+                until = until > 0 ? until - 300 : (int64_t)(ccr_clock_wall_ms() / 1000) + 300;
             if (r.body != NULL)
                 ccr_freezero(r.body, r.body_len);
         }
@@ -622,7 +619,7 @@ static int az_credentials(struct az_store *az, const struct fetch_options *opt)
 int fetch_az_create(const char *url, const struct fetch_options *opt, struct fetch_store **out)
 {
     struct az_store *az = calloc(1, sizeof *az);
-    char endpoint[512];
+    char endpoint[512], shown[512];
     const char *ep = opt->endpoint;
     size_t len;
     int rc;
@@ -631,20 +628,22 @@ int fetch_az_create(const char *url, const struct fetch_options *opt, struct fet
         return ENOMEM;
     pthread_mutex_init(&az->token_lock, NULL);
     if ((rc = fetch_az_url_parse(url, &az->u)) != 0) {
-        ccr_err_wrap(rc, "%s: ", url);
+        fetch_url_scrub(url, shown, sizeof shown);
+        ccr_err_wrap(rc, "%s: ", shown);
         goto fail;
     }
     if (ep == NULL || ep[0] == '\0')
         ep = getenv("CCRFS_AZURE_ENDPOINT");
     if (ep != NULL && ep[0] != '\0') {
         struct fetch_http_url check;
+        fetch_url_scrub(ep, shown, sizeof shown);
         if ((rc = fetch_http_url_parse(ep, &check)) != 0) {
-            ccr_err_wrap(rc, "Azure endpoint %s: ", ep);
+            ccr_err_wrap(rc, "Azure endpoint %s: ", shown);
             goto fail;
         }
         if (check.query != NULL) {
             fetch_http_url_free(&check);
-            rc = ccr_err_set(EINVAL, "Azure endpoint %s: no query string allowed", ep);
+            rc = ccr_err_set(EINVAL, "Azure endpoint %s: no query string allowed", shown);
             goto fail;
         }
         snprintf(endpoint, sizeof endpoint, "%s%s", check.origin, check.path);

@@ -93,7 +93,8 @@ static int file_stat(struct fetch_store *s, const char *key, struct fetch_object
     return file_fail(fs, rc);
 }
 
-static int file_list_dir(struct file_store *fs, const char *rel, const char *prefix, fetch_list_cb cb, void *arg)
+static int file_list_dir(struct file_store *fs, const char *rel, const char *prefix, fetch_list_cb cb,
+                         void *arg)
 {
     char *dir = rel[0] ? ccr_path_join(fs->root, rel) : strdup(fs->root);
     DIR *d;

@@ -1,6 +1,7 @@
 /* Store URLs: parsing, object URLs, percent-encoding, and scrubbing secrets for messages. */
 #include "fetch/http.h"
 #include "common/err.h"
+#include "net/http.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -9,30 +10,12 @@
 
 void fetch_url_scrub(const char *url, char *out, size_t out_len)
 {
-    /* Drops what may carry a secret: the query (a SAS token, a pre-signed signature) and
-     * userinfo (user:password@). The fragment goes too; it is never sent anyway. */
-    const char *scheme = strstr(url, "://");
-    const char *host = scheme ? scheme + 3 : url;
-    const char *end = host + strcspn(host, "/?#");
-    const char *at = NULL, *tail;
-    size_t tail_len;
-
-    for (const char *p = host; p < end; p++)
-        if (*p == '@')
-            at = p;
-    tail = end + strcspn(end, "?#");
-    tail_len = (size_t)(tail - end);
-    snprintf(out, out_len, "%.*s%.*s%.*s%s", (int)(host - url), url, (int)(end - (at ? at + 1 : host)),
-             at ? at + 1 : host, (int)tail_len, end, *tail == '?' ? "?<redacted>" : "");
+    net_url_scrub(url, out, out_len);
 }
 
 void fetch_url_public(const char *url, char *out, size_t out_len)
 {
-    size_t n;
-
-    fetch_url_scrub(url, out, out_len);
-    n = strcspn(out, "?");
-    out[n] = '\0';
+    net_url_public(url, out, out_len);
 }
 
 static int unreserved(unsigned char c)

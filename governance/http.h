@@ -1,6 +1,7 @@
-/* A small HTTP client for the governance API (libcurl, one reused connection).
+/* A small HTTP client for the governance API, over net/http.h (one reused connection).
  * Loopback or TLS; the bearer token, when set, goes in the Authorization header and is
- * never logged. Replies are bounded in size. */
+ * never logged. Replies are bounded in size; idempotent requests are retried for up to 2 s
+ * on transient failures (a POST never is). One caller at a time per handle. */
 #ifndef CCRFS_GOVERNANCE_HTTP_H
 #define CCRFS_GOVERNANCE_HTTP_H
 

@@ -6,6 +6,7 @@
 #include "fetch/store.h"
 #include "keys/kbs/client.h"
 #include "keys/skr/skr.h"
+#include "net/http.h"
 
 #include <openssl/pem.h>
 #include <stdio.h>
@@ -28,8 +29,9 @@ static int release_kbs(const struct keys_release_request *req, struct fmt_dek **
         return rc;
     if (len != FMT_DEK_LEN) {
         ccr_secmem_free(value, len);
+        net_url_scrub(req->kbs_url, info->broker, sizeof info->broker);
         return ccr_err_set(EINVAL, "key broker %s: resource %s holds %zu bytes, a data key is %d",
-                           req->kbs_url, req->resource, len, FMT_DEK_LEN);
+                           info->broker, req->resource, len, FMT_DEK_LEN);
     }
     rc = fmt_dek_from_bytes(value, len, dek);
     ccr_secmem_free(value, len);
@@ -37,7 +39,8 @@ static int release_kbs(const struct keys_release_request *req, struct fmt_dek **
         return rc;
     info->attested = 1;
     snprintf(info->method, sizeof info->method, "kbs");
-    snprintf(info->broker, sizeof info->broker, "%s", req->kbs_url);
+    /* Logged and recorded in governance events: no credentials or query. */
+    net_url_scrub(req->kbs_url, info->broker, sizeof info->broker);
     snprintf(info->evidence, sizeof info->evidence, "%s",
              strncmp(req->attest, "sim:", 4) == 0 ? "sim" : "snp");
     return 0;

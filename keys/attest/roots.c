@@ -1,5 +1,6 @@
 /* The trusted SEV-SNP roots. */
 #include "keys/attest/roots.h"
+#include "common/array.h"
 #include "common/err.h"
 #include "common/fileio.h"
 
@@ -15,14 +16,16 @@ struct root {
 };
 
 struct keys_snp_roots {
-    struct root *v;
-    size_t n;
+    struct ccr_array v; /* of struct root */
 };
 
 int keys_snp_roots_new(struct keys_snp_roots **out)
 {
     *out = calloc(1, sizeof **out);
-    return *out ? 0 : ENOMEM;
+    if (*out == NULL)
+        return ENOMEM;
+    ccr_array_init(&(*out)->v, sizeof(struct root));
+    return 0;
 }
 
 static int add_pair(struct keys_snp_roots *roots, X509 *ask, X509 *ark, const char *name, int is_test)
@@ -34,15 +37,12 @@ static int add_pair(struct keys_snp_roots *roots, X509 *ask, X509 *ark, const ch
         return ccr_err_set(EINVAL, "%s: the ARK is not self-signed", name);
     if (X509_verify(ask, ark_key) != 1)
         return ccr_err_set(EINVAL, "%s: the ASK is not signed by the ARK", name);
-    v = realloc(roots->v, (roots->n + 1) * sizeof *v);
-    if (v == NULL)
+    if ((v = ccr_array_push(&roots->v)) == NULL)
         return ENOMEM;
-    roots->v = v;
-    v[roots->n].ask = ask;
-    v[roots->n].ark = ark;
-    snprintf(v[roots->n].name, sizeof v[roots->n].name, "%s", name);
-    v[roots->n].is_test = is_test;
-    roots->n++;
+    v->ask = ask;
+    v->ark = ark;
+    snprintf(v->name, sizeof v->name, "%s", name);
+    v->is_test = is_test;
     return 0;
 }
 
@@ -116,8 +116,8 @@ out:
 int keys_snp_roots_find(struct keys_snp_roots *roots, X509 *vcek, X509 **ask, X509 **ark, const char **name,
                         int *is_test)
 {
-    for (size_t i = 0; i < roots->n; i++) {
-        struct root *r = &roots->v[i];
+    for (size_t i = 0; i < roots->v.len; i++) {
+        struct root *r = &CCR_ARRAY_AT(&roots->v, struct root, i);
         if (X509_check_issued(r->ask, vcek) == X509_V_OK &&
             X509_verify(vcek, X509_get0_pubkey(r->ask)) == 1) {
             *ask = r->ask;
@@ -131,17 +131,17 @@ int keys_snp_roots_find(struct keys_snp_roots *roots, X509 *vcek, X509 **ask, X5
     }
     return ccr_err_set(ENOENT,
                        "the VCEK was not issued by any trusted root (%zu trusted: AMD Milan, Genoa, Turin%s)",
-                       roots->n, roots->n > 3 ? " and a test root" : "");
+                       roots->v.len, roots->v.len > 3 ? " and a test root" : "");
 }
 
 void keys_snp_roots_free(struct keys_snp_roots *roots)
 {
     if (roots == NULL)
         return;
-    for (size_t i = 0; i < roots->n; i++) {
-        X509_free(roots->v[i].ask);
-        X509_free(roots->v[i].ark);
+    for (size_t i = 0; i < roots->v.len; i++) {
+        X509_free(CCR_ARRAY_AT(&roots->v, struct root, i).ask);
+        X509_free(CCR_ARRAY_AT(&roots->v, struct root, i).ark);
     }
-    free(roots->v);
+    ccr_array_free(&roots->v);
     free(roots);
 }

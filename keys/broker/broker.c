@@ -1,7 +1,8 @@
 /* The local key broker. */
 #include "keys/broker/broker.h"
-#include "common/random.h"
+#include "common/dynbuf.h"
 #include "common/encoding.h"
+#include "common/random.h"
 #include "common/err.h"
 #include "common/fileio.h"
 #include "common/log.h"
@@ -56,8 +57,7 @@ struct keys_broker {
 };
 
 struct request {
-    char *body;
-    size_t len;
+    struct ccr_dynbuf body; /* capped at MAX_BODY */
     int too_big;
 };
 
@@ -157,7 +157,7 @@ static struct session *find_session(struct keys_broker *b, struct MHD_Connection
 
 static enum MHD_Result handle_auth(struct keys_broker *b, struct MHD_Connection *c, struct request *rq)
 {
-    struct json_object *req = json_tokener_parse(rq->body ? rq->body : ""), *v, *resp;
+    struct json_object *req = json_tokener_parse(rq->body.data ? rq->body.data : ""), *v, *resp;
     struct session *s = NULL, *oldest = NULL;
     uint8_t rnd[32];
     char cookie[128], nonce_b64[64];
@@ -306,7 +306,7 @@ static enum MHD_Result handle_attest(struct keys_broker *b, struct MHD_Connectio
         goto out;
     }
     s->state = S_NONCE_USED; /* whatever happens next, this nonce is spent */
-    req = json_tokener_parse(rq->body ? rq->body : "");
+    req = json_tokener_parse(rq->body.data ? rq->body.data : "");
     if (req == NULL || !json_object_object_get_ex(req, "runtime-data", &rt) ||
         !json_object_object_get_ex(rt, "nonce", &nonce) || !json_object_is_type(nonce, json_type_string) ||
         !json_object_object_get_ex(rt, "tee-pubkey", &jwk) ||
@@ -521,7 +521,7 @@ static enum MHD_Result handle_admin(struct keys_broker *b, struct MHD_Connection
         return send_text(c, 204, "application/json", "", NULL);
     }
     if (strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0) {
-        struct json_object *o = json_tokener_parse(rq->body ? rq->body : ""), *pol, *val;
+        struct json_object *o = json_tokener_parse(rq->body.data ? rq->body.data : ""), *pol, *val;
         struct keys_policy *p = NULL;
         uint8_t *raw = NULL;
         size_t raw_len = 0;
@@ -574,21 +574,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         rq = calloc(1, sizeof *rq);
         if (rq == NULL)
             return MHD_NO;
+        ccr_dynbuf_init(&rq->body, MAX_BODY);
         *con_cls = rq;
         return MHD_YES;
     }
     if (*upload_size != 0) {
-        if (rq->len + *upload_size > MAX_BODY) {
+        int rc = rq->too_big ? 0 : ccr_dynbuf_add(&rq->body, upload, *upload_size);
+        if (rc == EFBIG)
             rq->too_big = 1;
-        } else {
-            char *p = realloc(rq->body, rq->len + *upload_size + 1);
-            if (p == NULL)
-                return MHD_NO;
-            memcpy(p + rq->len, upload, *upload_size);
-            rq->body = p;
-            rq->len += *upload_size;
-            p[rq->len] = '\0';
-        }
+        else if (rc != 0)
+            return MHD_NO;
         *upload_size = 0;
         return MHD_YES;
     }
@@ -619,7 +614,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)c;
     (void)toe;
     if (rq != NULL) {
-        ccr_freezero(rq->body, rq->len); /* admin bodies carry values */
+        ccr_dynbuf_free_wiped(&rq->body); /* admin bodies carry values */
         free(rq);
     }
     *con_cls = NULL;

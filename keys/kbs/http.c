@@ -1,134 +1,84 @@
-/* HTTP requests to brokers. */
+/* HTTP requests to brokers: a thin adapter over net/http.h with the cookie engine on. */
 #include "keys/kbs/http.h"
 #include "common/err.h"
+#include "net/http.h"
 
-#include <curl/curl.h>
 #include <json-c/json.h>
-#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define HTTP_MAX_REPLY (4u << 20)
 
 struct keys_http {
-    CURL *curl;
-    char base[512];
+    struct net_http_client *client;
 };
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void curl_init_once(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 int keys_http_open(const char *base_url, const char *ca_file, struct keys_http **out)
 {
+    struct net_http_client_opts o = {0};
     struct keys_http *h;
-    size_t n = strlen(base_url);
+    int rc;
 
-    if (strncmp(base_url, "http://", 7) != 0 && strncmp(base_url, "https://", 8) != 0)
-        return ccr_err_set(EINVAL, "broker URL '%s': expected http:// or https://", base_url);
-    pthread_once(&curl_once, curl_init_once);
-    h = calloc(1, sizeof *h);
-    if (h == NULL)
+    o.base_url = base_url;
+    o.who = "broker";
+    o.transport.ca_file = ca_file;
+    o.transport.connect_timeout_ms = 5000;
+    o.transport.timeout_ms = 30000;
+    /* GETs of a broker that is briefly away are tried again; a POST (auth, attest, release)
+     * never is. */
+    o.retry.base_ms = 100;
+    o.retry.cap_ms = 1000;
+    o.retry.budget_ms = 2000;
+    o.reply_max = HTTP_MAX_REPLY;
+    o.cookies = 1; /* the KBS session cookie follows the requests */
+    if ((h = calloc(1, sizeof *h)) == NULL)
         return ENOMEM;
-    while (n > 0 && base_url[n - 1] == '/')
-        n--;
-    if (n >= sizeof h->base) {
+    if ((rc = net_http_client_new(&o, &h->client)) != 0) {
         free(h);
-        return ccr_err_set(EINVAL, "broker URL is too long");
+        return rc;
     }
-    memcpy(h->base, base_url, n);
-    h->base[n] = '\0';
-    h->curl = curl_easy_init();
-    if (h->curl == NULL) {
-        free(h);
-        return ENOMEM;
-    }
-    curl_easy_setopt(h->curl, CURLOPT_COOKIEFILE, ""); /* cookie engine on, nothing loaded */
-    curl_easy_setopt(h->curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-    curl_easy_setopt(h->curl, CURLOPT_TIMEOUT_MS, 30000L);
-    curl_easy_setopt(h->curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    if (ca_file != NULL)
-        curl_easy_setopt(h->curl, CURLOPT_CAINFO, ca_file);
     *out = h;
     return 0;
-}
-
-static size_t on_data(char *p, size_t size, size_t n, void *arg)
-{
-    struct keys_http_reply *r = arg;
-    size_t add = size * n;
-    char *b;
-    if (r->len + add > HTTP_MAX_REPLY)
-        return 0;
-    b = realloc(r->body, r->len + add + 1);
-    if (b == NULL)
-        return 0;
-    memcpy(b + r->len, p, add);
-    r->body = b;
-    r->len += add;
-    b[r->len] = '\0';
-    return add;
 }
 
 int keys_http_do(struct keys_http *h, const char *method, const char *path, const char *body, size_t body_len,
                  const char *bearer, struct keys_http_reply *reply)
 {
-    struct curl_slist *hdrs = NULL;
-    char url[1024], auth[1024];
-    CURLcode cc;
+    struct net_http_request rq = {.method = method,
+                                  .path = path,
+                                  .body = body,
+                                  .body_len = body_len,
+                                  .accept = "application/json, application/problem+json",
+                                  .bearer = bearer};
+    struct net_http_reply r;
+    char base[512];
+    int rc;
 
     memset(reply, 0, sizeof *reply);
-    snprintf(url, sizeof url, "%s%s", h->base, path);
-    curl_easy_setopt(h->curl, CURLOPT_URL, url);
-    curl_easy_setopt(h->curl, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(h->curl, CURLOPT_HTTPGET, 1L);
-    if (body != NULL) {
-        curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE, (long)body_len);
-        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-    }
-    curl_easy_setopt(h->curl, CURLOPT_CUSTOMREQUEST, method);
-    hdrs = curl_slist_append(hdrs, "Accept: application/json, application/problem+json");
-    if (bearer != NULL) {
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", bearer);
-        hdrs = curl_slist_append(hdrs, auth);
-    }
-    curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, reply);
-    cc = curl_easy_perform(h->curl);
-    curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, NULL);
-    curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, NULL);
-    curl_slist_free_all(hdrs);
-    if (bearer != NULL)
-        memset(auth, 0, sizeof auth);
-    if (cc != CURLE_OK) {
-        keys_http_reply_free(reply);
-        if (cc == CURLE_COULDNT_CONNECT)
+    rc = net_http_client_do(h->client, &rq, &r);
+    if (rc != 0) {
+        net_url_scrub(net_http_client_base(h->client), base, sizeof base);
+        if (rc == ECONNREFUSED)
             return ccr_err_set(ECONNREFUSED,
-                               "cannot reach the broker at %s: connection refused (is it running?)", h->base);
-        if (cc == CURLE_COULDNT_RESOLVE_HOST)
-            return ccr_err_set(EHOSTUNREACH, "cannot resolve the broker host in %s", h->base);
-        if (cc == CURLE_OPERATION_TIMEDOUT)
-            return ccr_err_set(ETIMEDOUT, "the broker at %s did not answer in time", h->base);
-        return ccr_err_set(EHOSTUNREACH, "request to %s failed: %s", url, curl_easy_strerror(cc));
+                               "cannot reach the broker at %s: connection refused (is it running?)", base);
+        if (rc == EHOSTUNREACH)
+            return ccr_err_set(EHOSTUNREACH, "cannot resolve the broker host in %s", base);
+        if (rc == ETIMEDOUT)
+            return ccr_err_set(ETIMEDOUT, "the broker at %s did not answer in time", base);
+        return rc; /* net's message names the method and the scrubbed URL */
     }
-    curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &reply->status);
-    if (reply->body == NULL) {
-        reply->body = calloc(1, 1);
-        if (reply->body == NULL)
-            return ENOMEM;
-    }
+    reply->status = r.status;
+    reply->body = r.body;
+    reply->len = r.len;
     return 0;
 }
 
 void keys_http_reply_free(struct keys_http_reply *reply)
 {
-    free(reply->body);
+    struct net_http_reply r = {.status = reply->status, .body = reply->body, .len = reply->len};
+
+    net_http_reply_free(&r); /* wiped: a release answer holds a key */
     memset(reply, 0, sizeof *reply);
 }
 
@@ -154,6 +104,6 @@ void keys_http_close(struct keys_http *h)
 {
     if (h == NULL)
         return;
-    curl_easy_cleanup(h->curl);
+    net_http_client_free(h->client);
     free(h);
 }

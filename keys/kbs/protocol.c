@@ -1,5 +1,6 @@
 /* KBS protocol pieces shared by client and broker. */
 #include "keys/kbs/protocol.h"
+#include "common/dynbuf.h"
 #include "common/bytes.h"
 #include "common/encoding.h"
 #include "common/err.h"
@@ -10,28 +11,14 @@
 #include <string.h>
 
 struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
+    struct ccr_dynbuf d;
+    int oom; /* checked once at the end instead of after every piece */
 };
 
 static void sb_put(struct sbuf *b, const char *s, size_t n)
 {
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = (b->cap ? b->cap * 2 : 256) + n;
-        char *p = realloc(b->p, cap);
-        if (p == NULL) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
+    if (!b->oom && ccr_dynbuf_add(&b->d, s, n) != 0)
+        b->oom = 1;
 }
 
 static void sb_str(struct sbuf *b, const char *s)
@@ -130,13 +117,13 @@ static void sb_value(struct sbuf *b, struct json_object *v)
 
 char *keys_kbs_canonical_json(struct json_object *v)
 {
-    struct sbuf b = {0};
+    struct sbuf b = {{NULL, 0, 0, 0}, 0};
     sb_value(&b, v);
     if (b.oom) {
-        free(b.p);
+        ccr_dynbuf_free(&b.d);
         return NULL;
     }
-    return b.p;
+    return ccr_dynbuf_steal(&b.d, NULL);
 }
 
 struct json_object *keys_kbs_runtime_data(const char *nonce, struct json_object *tee_pubkey)

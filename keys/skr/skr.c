@@ -5,6 +5,7 @@
 #include "common/secmem.h"
 #include "fetch/store.h"
 #include "keys/kbs/http.h"
+#include "net/http.h"
 
 #include <json-c/json.h>
 #include <openssl/core_names.h>
@@ -145,7 +146,8 @@ int keys_skr_release(const struct keys_release_request *req, struct fmt_dek **de
         goto out;
     info->attested = 1;
     snprintf(info->method, sizeof info->method, "azure-skr");
-    snprintf(info->broker, sizeof info->broker, "%s", req->skr_url);
+    /* Logged and recorded in governance events: no credentials or query. */
+    net_url_scrub(req->skr_url, info->broker, sizeof info->broker);
     snprintf(info->evidence, sizeof info->evidence, "snp");
     snprintf(info->detail, sizeof info->detail, "kid %s via %s", req->skr_kid,
              req->skr_akv_endpoint ? req->skr_akv_endpoint : "(sidecar default)");

@@ -1,5 +1,5 @@
-/* The store layer without a network: URL parsing and scrubbing, Content-Range, the retry
- * policy, ETag pins, the file store, the fault-injecting store, the URL opener and options. */
+/* The store layer without a network: URL parsing and scrubbing, Content-Range, ETag pins, the file store, the
+ * fault-injecting store, the URL opener and options. */
 #include "fetch/http.h"
 #include "fetch/store.h"
 #include "common/fileio.h"
@@ -120,53 +120,6 @@ static void test_content_range(void **state)
     assert_int_equal(fetch_parse_content_range("bytes 0-1/", &f, &l, &t), EINVAL);
     assert_int_equal(fetch_parse_content_range("bytes 0-18446744073709551616/*", &f, &l, &t), EINVAL);
     assert_int_equal(fetch_parse_content_range("", &f, &l, &t), EINVAL);
-}
-
-static void test_retry_policy(void **state)
-{
-    const struct fetch_retry_policy p = {100, 5000, 60000};
-    (void)state;
-
-    /* Doubling from base, jittered into [d/2, d], capped. */
-    assert_int_equal(fetch_retry_delay_ms(&p, 1, 0), 50);
-    assert_int_equal(fetch_retry_delay_ms(&p, 1, 50), 100);
-    assert_int_equal(fetch_retry_delay_ms(&p, 2, 0), 100);
-    assert_int_equal(fetch_retry_delay_ms(&p, 3, 100), 300);
-    assert_int_equal(fetch_retry_delay_ms(&p, 3, 200), 400);
-    assert_int_equal(fetch_retry_delay_ms(&p, 7, 0), 2500);
-    assert_int_equal(fetch_retry_delay_ms(&p, 7, 2500), 5000);
-    assert_int_equal(fetch_retry_delay_ms(&p, 1000, 0xFFFFFFFFu) <= 5000, 1);
-    for (unsigned a = 1; a < 40; a++) {
-        for (uint32_t r = 0; r < 2000; r += 97) {
-            unsigned d = fetch_retry_delay_ms(&p, a, r * 2654435761u);
-            assert_true(d >= 50 && d <= 5000);
-        }
-    }
-
-    assert_true(fetch_retry_status(500));
-    assert_true(fetch_retry_status(502));
-    assert_true(fetch_retry_status(503));
-    assert_true(fetch_retry_status(429));
-    assert_true(fetch_retry_status(408));
-    assert_false(fetch_retry_status(501));
-    assert_false(fetch_retry_status(505));
-    assert_false(fetch_retry_status(404));
-    assert_false(fetch_retry_status(412));
-    assert_false(fetch_retry_status(200));
-
-    assert_int_equal(fetch_http_status_errno(404), ENOENT);
-    assert_int_equal(fetch_http_status_errno(401), EACCES);
-    assert_int_equal(fetch_http_status_errno(403), EACCES);
-    assert_int_equal(fetch_http_status_errno(412), ESTALE);
-    assert_int_equal(fetch_http_status_errno(416), EIO);
-    assert_int_equal(fetch_http_status_errno(500), EIO);
-
-    assert_int_equal(fetch_parse_retry_after("3"), 3000);
-    assert_int_equal(fetch_parse_retry_after("0"), 0);
-    assert_int_equal(fetch_parse_retry_after("99999"), 3600000);
-    assert_int_equal(fetch_parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), 0);
-    assert_int_equal(fetch_parse_retry_after("-1"), 0);
-    assert_int_equal(fetch_parse_retry_after(""), 0);
 }
 
 static void test_pins(void **state)
@@ -426,9 +379,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_http_url),     cmocka_unit_test(test_scrub_and_encode),
         cmocka_unit_test(test_key_check),    cmocka_unit_test(test_content_range),
-        cmocka_unit_test(test_retry_policy), cmocka_unit_test(test_pins),
-        cmocka_unit_test(test_file_store),   cmocka_unit_test(test_faulty_store),
-        cmocka_unit_test(test_store_open),   cmocka_unit_test(test_options_env),
+        cmocka_unit_test(test_pins),         cmocka_unit_test(test_file_store),
+        cmocka_unit_test(test_faulty_store), cmocka_unit_test(test_store_open),
+        cmocka_unit_test(test_options_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,6 +2,8 @@
  * known answers, the List Blobs XML reader on good and malformed input, the token answer. */
 #include "fetch/azure.h"
 #include "common/encoding.h"
+#include "common/err.h"
+#include "fetch/store.h"
 
 #include <errno.h>
 #include <setjmp.h>
@@ -345,6 +347,29 @@ static void test_token_parse(void **state)
     }
 }
 
+/* Messages about a malformed store URL or endpoint name it without its query or userinfo. */
+static void test_messages_scrubbed(void **state)
+{
+    struct fetch_options opt = {0};
+    struct fetch_store *s = NULL;
+    int rc;
+    (void)state;
+
+    rc = fetch_store_open("az://BAD/c?sv=1&sig=SECRET", &opt, &s);
+    assert_int_equal(rc, EINVAL);
+    assert_non_null(strstr(ccr_err_msg(rc), "az://BAD/c?<redacted>"));
+    assert_null(strstr(ccr_err_msg(rc), "SECRET"));
+    opt.endpoint = "http://127.0.0.1:10000/devstoreaccount1?sv=1&sig=SECRET";
+    rc = fetch_store_open("az://devstoreaccount1/data", &opt, &s);
+    assert_int_equal(rc, EINVAL);
+    assert_non_null(strstr(ccr_err_msg(rc), "no query string allowed"));
+    assert_null(strstr(ccr_err_msg(rc), "SECRET"));
+    opt.endpoint = "http://user:SECRET@127.0.0.1:10000/devstoreaccount1";
+    rc = fetch_store_open("az://devstoreaccount1/data", &opt, &s);
+    assert_int_equal(rc, EINVAL);
+    assert_null(strstr(ccr_err_msg(rc), "SECRET"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -358,6 +383,7 @@ int main(void)
         cmocka_unit_test(test_list_malformed),
         cmocka_unit_test(test_list_mutations),
         cmocka_unit_test(test_token_parse),
+        cmocka_unit_test(test_messages_scrubbed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

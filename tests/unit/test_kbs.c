@@ -17,6 +17,8 @@
 #include "keys/kbs/client.h"
 #include "keys/kbs/http.h"
 #include "keys/kbs/jwe.h"
+#include "keys/release.h"
+#include "format/dek.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -307,6 +309,41 @@ static void test_admin(void **state_)
     keys_http_close(h);
 }
 
+/* The broker URL a release reports (logged, recorded in governance events) has no
+ * credentials or query in it. */
+static void test_release_info_scrubbed(void **state_)
+{
+    struct keys_release_request req = {0};
+    struct keys_release_info info = {0};
+    struct fmt_dek *dek = NULL;
+    char u[128];
+    (void)state_;
+    snprintf(u, sizeof u, "http://user:SECRET@%s", url + strlen("http://"));
+    req.kbs_url = u;
+    req.resource = "ccrfs/dek/good";
+    req.attest = spec;
+    assert_int_equal(keys_release_obtain(&req, &dek, &info), 0);
+    fmt_dek_free(dek);
+    assert_non_null(strstr(info.broker, "127.0.0.1"));
+    assert_null(strstr(info.broker, "SECRET"));
+}
+
+/* A broker URL with credentials in it: no message shows them. */
+static void test_messages_scrubbed(void **state_)
+{
+    struct keys_http *h;
+    struct keys_http_reply r;
+    (void)state_;
+    /* Port 1 on loopback: nobody listens there. */
+    assert_int_equal(keys_http_open("http://user:SECRET@127.0.0.1:1/kbs?sig=SECRET2", NULL, &h), 0);
+    assert_int_equal(keys_http_do(h, "POST", "/kbs/v0/auth", "{}", 2, NULL, &r), ECONNREFUSED);
+    assert_non_null(strstr(ccr_err_msg(ECONNREFUSED), "connection refused"));
+    assert_null(strstr(ccr_err_msg(ECONNREFUSED), "SECRET"));
+    keys_http_close(h);
+    assert_int_equal(keys_http_open("ftp://user:SECRET@host/x", NULL, &h), EINVAL);
+    assert_null(strstr(ccr_err_msg(EINVAL), "SECRET"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -321,6 +358,8 @@ int main(void)
         cmocka_unit_test(test_expired_session),
         cmocka_unit_test(test_untrusted_root),
         cmocka_unit_test(test_admin),
+        cmocka_unit_test(test_messages_scrubbed),
+        cmocka_unit_test(test_release_info_scrubbed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
