@@ -33,6 +33,7 @@
 struct hook_log {
     atomic_int opens, reads, releases, integrity;
     atomic_int deny_reads;
+    pthread_mutex_t path_lock; /* last_path: written on a FUSE thread, read by the test */
     char last_path[256];
 };
 
@@ -41,7 +42,9 @@ static int hk_open(void *arg, const struct fs_open_info *info, uint64_t *handle)
     struct hook_log *h = arg;
     if (strcmp(info->path, "secret.txt") == 0)
         return EACCES; /* policy says no */
+    pthread_mutex_lock(&h->path_lock);
     snprintf(h->last_path, sizeof h->last_path, "%s", info->path);
+    pthread_mutex_unlock(&h->path_lock);
     *handle = 1000 + (uint64_t)atomic_fetch_add(&h->opens, 1);
     return 0;
 }
@@ -138,6 +141,8 @@ static int setup(void **state)
     if (geteuid() != 0 || access("/dev/fuse", R_OK | W_OK) != 0)
         return 0; /* the tests skip */
     f = calloc(1, sizeof *f);
+    if (f != NULL)
+        pthread_mutex_init(&f->log.path_lock, NULL);
     snprintf(f->dir, sizeof f->dir, "/tmp/ccrfs-test-fs-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     snprintf(f->store_dir, sizeof f->store_dir, "%s/store", f->dir);
@@ -211,7 +216,7 @@ static void test_hooks_and_revoke(void **state)
 {
     struct fixture *f = *state;
     uint8_t buf[8192];
-    char stats[2048];
+    char stats[2048], seen[256];
     int fd, fd2;
 
     if (f == NULL) {
@@ -221,7 +226,10 @@ static void test_hooks_and_revoke(void **state)
     /* Reads pass through on_read and return the right bytes. */
     fd = open_file(f, "data.bin", O_RDONLY | O_DIRECT);
     assert_true(fd >= 0);
-    assert_string_equal(f->log.last_path, "data.bin");
+    pthread_mutex_lock(&f->log.path_lock);
+    snprintf(seen, sizeof seen, "%s", f->log.last_path);
+    pthread_mutex_unlock(&f->log.path_lock);
+    assert_string_equal(seen, "data.bin");
     assert_int_equal(pread(fd, buf, 4096, 4096 * 10), 4096);
     assert_memory_equal(buf, f->plain + 4096 * 10, 4096);
     assert_true(atomic_load(&f->log.reads) >= 1);

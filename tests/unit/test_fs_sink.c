@@ -180,8 +180,9 @@ static void write_out(struct fixture *f, const char *name, const uint8_t *data, 
     assert_int_equal(close(fd), 0);
 }
 
-/* The release comes after close returns: wait until the hook has seen n uploads + refusals. */
-static void wait_hooks(struct fixture *f, int n)
+/* The release comes after close returns: waits until the hook has seen n uploads + refusals,
+ * then copies the hook log under its lock (the hooks run on FUSE threads, and may run again). */
+static void wait_hooks(struct fixture *f, int n, struct upload_log *seen)
 {
     for (int i = 0; i < 250; i++) {
         int done;
@@ -193,6 +194,9 @@ static void wait_hooks(struct fixture *f, int n)
         usleep(20000);
     }
     usleep(100000); /* the upload itself follows the hook */
+    pthread_mutex_lock(&f->log.lock);
+    memcpy(seen, &f->log, sizeof *seen);
+    pthread_mutex_unlock(&f->log.lock);
 }
 
 struct collect {
@@ -248,6 +252,7 @@ static void test_upload_on_close(void **state)
     uint8_t sha[32], *back = malloc(OUT_LEN);
     char path[256];
     struct stat st;
+    struct upload_log seen;
 
     if (f == NULL) {
         free(back);
@@ -257,14 +262,14 @@ static void test_upload_on_close(void **state)
     snprintf(path, sizeof path, "%s/models", f->mnt);
     assert_int_equal(mkdir(path, 0755), 0);
     write_out(f, "models/final.bin", f->plain, OUT_LEN);
-    wait_hooks(f, 1);
-    assert_int_equal(f->log.uploads, 1);
-    assert_true(f->log.open_flags & O_CREAT);
-    assert_string_equal(f->log.path, "models/final.bin");
-    assert_string_equal(f->log.object, "models/final.bin/");
-    assert_int_equal(f->log.size, OUT_LEN);
+    wait_hooks(f, 1, &seen);
+    assert_int_equal(seen.uploads, 1);
+    assert_true(seen.open_flags & O_CREAT);
+    assert_string_equal(seen.path, "models/final.bin");
+    assert_string_equal(seen.object, "models/final.bin/");
+    assert_int_equal(seen.size, OUT_LEN);
     fmt_sha256(f->plain, OUT_LEN, sha);
-    assert_memory_equal(f->log.sha, sha, 32);
+    assert_memory_equal(seen.sha, sha, 32);
     snprintf(path, sizeof path, "%s/models/final.bin/manifest.ccrfs", f->store_dir);
     assert_int_equal(stat(path, &st), 0);
     snprintf(path, sizeof path, "%s/models/final.bin/dek.wrapped.json", f->store_dir);
@@ -296,6 +301,7 @@ static void test_upload_refused(void **state)
     struct fixture *f = *state;
     char path[256], buf[16];
     struct stat st;
+    struct upload_log seen;
     int fd;
 
     if (f == NULL) {
@@ -303,9 +309,9 @@ static void test_upload_refused(void **state)
         return;
     }
     write_out(f, "secret.log", (const uint8_t *)"do not share", 12);
-    wait_hooks(f, 1);
-    assert_int_equal(f->log.refusals, 1);
-    assert_int_equal(f->log.uploads, 0);
+    wait_hooks(f, 1, &seen);
+    assert_int_equal(seen.refusals, 1);
+    assert_int_equal(seen.uploads, 0);
     snprintf(path, sizeof path, "%s/secret.log", f->store_dir);
     assert_int_equal(stat(path, &st), -1);
     assert_int_equal(errno, ENOENT);
@@ -318,13 +324,13 @@ static void test_upload_refused(void **state)
     close(fd);
     /* A file that was only read is not uploaded again. */
     write_out(f, "ok.txt", (const uint8_t *)"fine", 4);
-    wait_hooks(f, 2);
+    wait_hooks(f, 2, &seen);
     fd = open(path, O_RDONLY);
     assert_true(fd >= 0);
     close(fd);
     usleep(200000);
-    assert_int_equal(f->log.uploads, 1);
-    assert_int_equal(f->log.refusals, 1);
+    assert_int_equal(seen.uploads, 1);
+    assert_int_equal(seen.refusals, 1);
 }
 
 int main(void)
