@@ -12,7 +12,8 @@ static const char keygen_usage[] =
 
 int cli_cmd_keygen(int argc, char **argv)
 {
-    static const struct option opts[] = {{"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0}};
+    static const struct option opts[] = {
+        {"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0}};
     const char *out = NULL;
     int c, rc;
 
@@ -20,9 +21,14 @@ int cli_cmd_keygen(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'o': out = optarg; break;
-        case 'h': fputs(keygen_usage, stdout); return CLI_EXIT_OK;
-        default: return cli_usage("unknown option or missing value: %s", argv[optind - 1]);
+        case 'o':
+            out = optarg;
+            break;
+        case 'h':
+            fputs(keygen_usage, stdout);
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage("unknown option or missing value: %s", argv[optind - 1]);
         }
     }
     if (optind != argc)

@@ -7,17 +7,38 @@
 int cli_keysrc_take(struct keys_release_request *req, int opt, const char *arg)
 {
     switch (opt) {
-    case CLI_KEYSRC_OPT_KEY: req->key_file = arg; return 1;
-    case CLI_KEYSRC_OPT_KBS: req->kbs_url = arg; return 1;
-    case CLI_KEYSRC_OPT_RESOURCE: req->resource = arg; return 1;
-    case CLI_KEYSRC_OPT_ATTEST: req->attest = arg; return 1;
-    case CLI_KEYSRC_OPT_SKR: req->skr_url = arg; return 1;
-    case CLI_KEYSRC_OPT_SKR_MAA: req->skr_maa_endpoint = arg; return 1;
-    case CLI_KEYSRC_OPT_SKR_AKV: req->skr_akv_endpoint = arg; return 1;
-    case CLI_KEYSRC_OPT_SKR_KID: req->skr_kid = arg; return 1;
-    case CLI_KEYSRC_OPT_BROKER_CA: req->ca_file = arg; return 1;
-    case CLI_KEYSRC_OPT_UNWRAP_KEY: req->unwrap_key_file = arg; return 1;
-    default: return 0;
+    case CLI_KEYSRC_OPT_KEY:
+        req->key_file = arg;
+        return 1;
+    case CLI_KEYSRC_OPT_KBS:
+        req->kbs_url = arg;
+        return 1;
+    case CLI_KEYSRC_OPT_RESOURCE:
+        req->resource = arg;
+        return 1;
+    case CLI_KEYSRC_OPT_ATTEST:
+        req->attest = arg;
+        return 1;
+    case CLI_KEYSRC_OPT_SKR:
+        req->skr_url = arg;
+        return 1;
+    case CLI_KEYSRC_OPT_SKR_MAA:
+        req->skr_maa_endpoint = arg;
+        return 1;
+    case CLI_KEYSRC_OPT_SKR_AKV:
+        req->skr_akv_endpoint = arg;
+        return 1;
+    case CLI_KEYSRC_OPT_SKR_KID:
+        req->skr_kid = arg;
+        return 1;
+    case CLI_KEYSRC_OPT_BROKER_CA:
+        req->ca_file = arg;
+        return 1;
+    case CLI_KEYSRC_OPT_UNWRAP_KEY:
+        req->unwrap_key_file = arg;
+        return 1;
+    default:
+        return 0;
     }
 }
 

@@ -27,25 +27,29 @@ enum {
 };
 
 /* Spliced into a command's struct option table. */
-#define CLI_KEYSRC_LONG_OPTIONS                                                                                 \
-    {"key", required_argument, 0, CLI_KEYSRC_OPT_KEY}, {"key-file", required_argument, 0, CLI_KEYSRC_OPT_KEY},  \
-        {"kbs", required_argument, 0, CLI_KEYSRC_OPT_KBS},                                                      \
-        {"resource", required_argument, 0, CLI_KEYSRC_OPT_RESOURCE},                                            \
-        {"attest", required_argument, 0, CLI_KEYSRC_OPT_ATTEST}, {"skr", required_argument, 0, CLI_KEYSRC_OPT_SKR}, \
-        {"skr-maa", required_argument, 0, CLI_KEYSRC_OPT_SKR_MAA},                                              \
-        {"skr-akv", required_argument, 0, CLI_KEYSRC_OPT_SKR_AKV},                                              \
-        {"skr-kid", required_argument, 0, CLI_KEYSRC_OPT_SKR_KID},                                              \
-        {"broker-ca", required_argument, 0, CLI_KEYSRC_OPT_BROKER_CA},                                          \
-        {"unwrap-key", required_argument, 0, CLI_KEYSRC_OPT_UNWRAP_KEY}
+#define CLI_KEYSRC_LONG_OPTIONS                                                                              \
+    {"key", required_argument, 0, CLI_KEYSRC_OPT_KEY},                                                       \
+        {"key-file", required_argument, 0, CLI_KEYSRC_OPT_KEY},                                              \
+        {"kbs", required_argument, 0, CLI_KEYSRC_OPT_KBS},                                                   \
+        {"resource", required_argument, 0, CLI_KEYSRC_OPT_RESOURCE},                                         \
+        {"attest", required_argument, 0, CLI_KEYSRC_OPT_ATTEST},                                             \
+        {"skr", required_argument, 0, CLI_KEYSRC_OPT_SKR},                                                   \
+        {"skr-maa", required_argument, 0, CLI_KEYSRC_OPT_SKR_MAA},                                           \
+        {"skr-akv", required_argument, 0, CLI_KEYSRC_OPT_SKR_AKV},                                           \
+        {"skr-kid", required_argument, 0, CLI_KEYSRC_OPT_SKR_KID},                                           \
+        {"broker-ca", required_argument, 0, CLI_KEYSRC_OPT_BROKER_CA},                                       \
+    {                                                                                                        \
+        "unwrap-key", required_argument, 0, CLI_KEYSRC_OPT_UNWRAP_KEY                                        \
+    }
 
-#define CLI_KEYSRC_USAGE                                                                                        \
-    "key source (one of):\n"                                                                                    \
-    "  --key FILE             a local key file; unattested, for data providers testing\n"                      \
-    "  --kbs URL --resource REPO/TYPE/TAG --attest sim:DIR|snp\n"                                              \
-    "                         a Trustee KBS releases the key after attestation\n"                              \
-    "  --skr URL --skr-maa URL --skr-akv URL --skr-kid KID\n"                                                  \
-    "                         Azure Secure Key Release unwraps dek.wrapped.json\n"                             \
-    "  --broker-ca FILE       extra CA bundle for an https broker\n"                                        \
+#define CLI_KEYSRC_USAGE                                                                                     \
+    "key source (one of):\n"                                                                                 \
+    "  --key FILE             a local key file; unattested, for data providers testing\n"                    \
+    "  --kbs URL --resource REPO/TYPE/TAG --attest sim:DIR|snp\n"                                            \
+    "                         a Trustee KBS releases the key after attestation\n"                            \
+    "  --skr URL --skr-maa URL --skr-akv URL --skr-kid KID\n"                                                \
+    "                         Azure Secure Key Release unwraps dek.wrapped.json\n"                           \
+    "  --broker-ca FILE       extra CA bundle for an https broker\n"                                         \
     "  --unwrap-key PEM       a recipient's RSA private key unwraps dek.wrapped.json (sink outputs)\n"
 
 /* Takes one option if it is a key-source option: returns 1 when consumed, 0 when not ours. */

@@ -15,7 +15,10 @@ struct ccr_array {
     size_t elem_size;
 };
 
-#define CCR_ARRAY_INIT(type) {NULL, 0, 0, sizeof(type)}
+#define CCR_ARRAY_INIT(type)                                                                                 \
+    {                                                                                                        \
+        NULL, 0, 0, sizeof(type)                                                                             \
+    }
 #define CCR_ARRAY_AT(a, type, i) (((type *)(a)->items)[i])
 
 void ccr_array_init(struct ccr_array *a, size_t elem_size);

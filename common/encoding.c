@@ -125,7 +125,8 @@ int ccr_b64_decode(const char *in, size_t in_len, uint8_t **out, size_t *out_len
                 return ccr_err_set(EINVAL, "base64: invalid character at offset %zu", i + k);
             }
         }
-        uint32_t w = (uint32_t)vals[0] << 18 | (uint32_t)vals[1] << 12 | (uint32_t)vals[2] << 6 | (uint32_t)vals[3];
+        uint32_t w =
+            (uint32_t)vals[0] << 18 | (uint32_t)vals[1] << 12 | (uint32_t)vals[2] << 6 | (uint32_t)vals[3];
         buf[o++] = (uint8_t)(w >> 16);
         if (n > 2)
             buf[o++] = (uint8_t)(w >> 8);

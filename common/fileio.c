@@ -181,7 +181,7 @@ int ccr_mkdirs(const char *path, mode_t mode)
 
     if (copy == NULL)
         return ENOMEM;
-    for (char *p = copy + 1; ; p++) {
+    for (char *p = copy + 1;; p++) {
         if (*p == '/' || *p == '\0') {
             char saved = *p;
             *p = '\0';

@@ -117,7 +117,8 @@ void *ccr_hash_remove(struct ccr_hash *h, const char *key)
     return value;
 }
 
-void ccr_hash_foreach(const struct ccr_hash *h, void (*fn)(const char *key, void *value, void *arg), void *arg)
+void ccr_hash_foreach(const struct ccr_hash *h, void (*fn)(const char *key, void *value, void *arg),
+                      void *arg)
 {
     for (size_t i = 0; i < h->nbuckets; i++)
         for (struct ccr_hash_entry *e = h->buckets[i]; e != NULL; e = e->next)

@@ -26,7 +26,8 @@ int ccr_hash_put(struct ccr_hash *h, const char *key, void *value, void **old);
 /* Removes key and returns its value, or NULL when absent. */
 void *ccr_hash_remove(struct ccr_hash *h, const char *key);
 /* Calls fn for every entry in no particular order; fn must not change the table. */
-void ccr_hash_foreach(const struct ccr_hash *h, void (*fn)(const char *key, void *value, void *arg), void *arg);
+void ccr_hash_foreach(const struct ccr_hash *h, void (*fn)(const char *key, void *value, void *arg),
+                      void *arg);
 /* Frees the table, calling free_value on each value when it is not NULL. */
 void ccr_hash_free(struct ccr_hash *h, void (*free_value)(void *value));
 

@@ -30,7 +30,8 @@ static int secmem_heap_ready;
 
 static void secmem_heap_init(void)
 {
-    int rc = CRYPTO_secure_malloc_initialized() ? 1 : CRYPTO_secure_malloc_init(SECMEM_HEAP_SIZE, SECMEM_HEAP_MIN);
+    int rc =
+        CRYPTO_secure_malloc_initialized() ? 1 : CRYPTO_secure_malloc_init(SECMEM_HEAP_SIZE, SECMEM_HEAP_MIN);
     if (rc == 2 && !atomic_exchange(&secmem_lock_warned, 1))
         ccr_log_warn("cannot lock the secret memory heap; raise RLIMIT_MEMLOCK or grant CAP_IPC_LOCK");
     secmem_heap_ready = rc != 0;

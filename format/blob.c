@@ -20,7 +20,8 @@ static void blob_nonce(uint8_t nonce[FMT_NONCE_LEN], uint8_t flag, uint64_t inde
 int fmt_blob_header_parse(const uint8_t *raw, size_t len, struct fmt_blob_header *h)
 {
     if (len < FMT_BLOB_HEADER_LEN)
-        return ccr_err_set(EINVAL, "too short for a ccrfs blob header (%zu of %d bytes)", len, FMT_BLOB_HEADER_LEN);
+        return ccr_err_set(EINVAL, "too short for a ccrfs blob header (%zu of %d bytes)", len,
+                           FMT_BLOB_HEADER_LEN);
     if (memcmp(raw, FMT_BLOB_MAGIC, 8) != 0)
         return ccr_err_set(EINVAL, "not a ccrfs blob (bad magic)");
     if (ccr_get_le16(raw + 8) != FMT_BLOB_VERSION)
@@ -65,7 +66,8 @@ size_t fmt_blob_block_plain_len(const struct fmt_blob_header *h, uint64_t i)
     return left < fmt_blob_block_size(h) ? (size_t)left : fmt_blob_block_size(h);
 }
 
-static int blob_key_alloc(const struct fmt_dek *dek, const struct fmt_blob_header *h, struct fmt_blob_key **out)
+static int blob_key_alloc(const struct fmt_dek *dek, const struct fmt_blob_header *h,
+                          struct fmt_blob_key **out)
 {
     struct fmt_blob_key *k = calloc(1, sizeof *k);
     int rc;
@@ -79,7 +81,7 @@ static int blob_key_alloc(const struct fmt_dek *dek, const struct fmt_blob_heade
     }
     k->header = *h;
     rc = fmt_hkdf_sha256(dek->bytes, FMT_DEK_LEN, h->salt, FMT_SALT_LEN, FMT_BLOB_HKDF_INFO, k->key,
-                          FMT_KEY_LEN);
+                         FMT_KEY_LEN);
     if (rc != 0) {
         fmt_blob_key_free(k);
         return rc;
@@ -100,14 +102,15 @@ int fmt_blob_key_open(const struct fmt_dek *dek, const struct fmt_blob_header *h
     rc = fmt_gcm_open(k->key, nonce, h->raw, FMT_BLOB_AUTH_LEN, NULL, 0, h->tag, NULL);
     if (rc != 0) {
         fmt_blob_key_free(k);
-        return ccr_err_set(EBADMSG, "blob header does not authenticate (wrong key, or the header was altered)");
+        return ccr_err_set(EBADMSG,
+                           "blob header does not authenticate (wrong key, or the header was altered)");
     }
     *out = k;
     return 0;
 }
 
 int fmt_blob_key_create(const struct fmt_dek *dek, unsigned log2_block, uint64_t plain_len,
-                         const uint8_t *salt_or_null, struct fmt_blob_key **out)
+                        const uint8_t *salt_or_null, struct fmt_blob_key **out)
 {
     struct fmt_blob_header h;
     uint8_t nonce[FMT_NONCE_LEN];
@@ -157,7 +160,7 @@ static void blob_block_nonce(const struct fmt_blob_header *h, uint64_t i, uint8_
 }
 
 int fmt_blob_decrypt_block(const struct fmt_blob_key *k, uint64_t i, const uint8_t *in, size_t in_len,
-                            uint8_t *out)
+                           uint8_t *out)
 {
     const struct fmt_blob_header *h = &k->header;
     uint8_t nonce[FMT_NONCE_LEN];
@@ -175,7 +178,8 @@ int fmt_blob_decrypt_block(const struct fmt_blob_key *k, uint64_t i, const uint8
     return 0;
 }
 
-int fmt_blob_encrypt_block(const struct fmt_blob_key *k, uint64_t i, const uint8_t *in, size_t len, uint8_t *out)
+int fmt_blob_encrypt_block(const struct fmt_blob_key *k, uint64_t i, const uint8_t *in, size_t len,
+                           uint8_t *out)
 {
     const struct fmt_blob_header *h = &k->header;
     uint8_t nonce[FMT_NONCE_LEN];
@@ -208,7 +212,7 @@ static int read_full(int fd, uint8_t *buf, size_t len, size_t *got)
 #define ENCRYPT_SLOTS 4
 
 int fmt_blob_encrypt_fd(struct fmt_blob_key *k, int in_fd, int out_fd, uint8_t sha256_out[FMT_SHA256_LEN],
-                         void (*progress)(void *arg, uint64_t bytes), void *progress_arg)
+                        void (*progress)(void *arg, uint64_t bytes), void *progress_arg)
 {
     const struct fmt_blob_header *h = &k->header;
     size_t bs = fmt_blob_block_size(h);

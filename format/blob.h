@@ -13,15 +13,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FMT_BLOB_MAGIC        "CCRFSBLB"
-#define FMT_BLOB_VERSION      1
-#define FMT_ALG_AES256GCM     1
-#define FMT_BLOB_HEADER_LEN   72
-#define FMT_BLOB_AUTH_LEN     56 /* header bytes covered by the header tag */
-#define FMT_LOG2_BLOCK_MIN    12
-#define FMT_LOG2_BLOCK_MAX    20
+#define FMT_BLOB_MAGIC         "CCRFSBLB"
+#define FMT_BLOB_VERSION       1
+#define FMT_ALG_AES256GCM      1
+#define FMT_BLOB_HEADER_LEN    72
+#define FMT_BLOB_AUTH_LEN      56 /* header bytes covered by the header tag */
+#define FMT_LOG2_BLOCK_MIN     12
+#define FMT_LOG2_BLOCK_MAX     20
 #define FMT_LOG2_BLOCK_DEFAULT 16
-#define FMT_BLOB_HKDF_INFO    "ccrfs/v1/blob"
+#define FMT_BLOB_HKDF_INFO     "ccrfs/v1/blob"
 
 #define FMT_NONCE_FLAG_BLOCK  0x00
 #define FMT_NONCE_FLAG_LAST   0x01
@@ -61,21 +61,22 @@ struct fmt_blob_key {
 int fmt_blob_key_open(const struct fmt_dek *dek, const struct fmt_blob_header *h, struct fmt_blob_key **out);
 /* Starts a new blob: random salt (or the given one, for known-answer tests), header and tag. */
 int fmt_blob_key_create(const struct fmt_dek *dek, unsigned log2_block, uint64_t plain_len,
-                         const uint8_t *salt_or_null, struct fmt_blob_key **out);
+                        const uint8_t *salt_or_null, struct fmt_blob_key **out);
 void fmt_blob_key_free(struct fmt_blob_key *k);
 
 /* Authenticates and decrypts block i: in is ciphertext then tag (plain_len(i) + 16 bytes).
  * EBADMSG, with out wiped, when it does not authenticate. */
 int fmt_blob_decrypt_block(const struct fmt_blob_key *k, uint64_t i, const uint8_t *in, size_t in_len,
-                            uint8_t *out);
+                           uint8_t *out);
 /* Encrypts block i (len must be plain_len(i)); writes len + 16 bytes to out. */
-int fmt_blob_encrypt_block(const struct fmt_blob_key *k, uint64_t i, const uint8_t *in, size_t len, uint8_t *out);
+int fmt_blob_encrypt_block(const struct fmt_blob_key *k, uint64_t i, const uint8_t *in, size_t len,
+                           uint8_t *out);
 
 /* Streams a whole file through the cipher in constant memory: reads plain_len bytes from
  * in_fd (from its current position), writes the complete blob to out_fd, and returns the
  * plaintext SHA-256. progress (may be NULL) is called after every block with the bytes done.
  * EIO with a message when the input is shorter or longer than plain_len (it changed). */
 int fmt_blob_encrypt_fd(struct fmt_blob_key *k, int in_fd, int out_fd, uint8_t sha256_out[FMT_SHA256_LEN],
-                         void (*progress)(void *arg, uint64_t bytes), void *progress_arg);
+                        void (*progress)(void *arg, uint64_t bytes), void *progress_arg);
 
 #endif

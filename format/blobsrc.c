@@ -51,7 +51,8 @@ out:
     return rc;
 }
 
-void fmt_blobsrc_init(struct fmt_blobsrc *bs, const struct fmt_blob_key *key, fmt_plain_reader read, void *arg)
+void fmt_blobsrc_init(struct fmt_blobsrc *bs, const struct fmt_blob_key *key, fmt_plain_reader read,
+                      void *arg)
 {
     memset(bs, 0, sizeof *bs);
     bs->src.len = fmt_blob_object_size(&key->header);

@@ -19,7 +19,8 @@ struct fmt_blobsrc {
 };
 
 /* Prepares bs so that bs->src yields the whole blob (header, blocks, tags) of key's file. */
-void fmt_blobsrc_init(struct fmt_blobsrc *bs, const struct fmt_blob_key *key, fmt_plain_reader read, void *arg);
+void fmt_blobsrc_init(struct fmt_blobsrc *bs, const struct fmt_blob_key *key, fmt_plain_reader read,
+                      void *arg);
 
 /* SHA-256 of plain_len bytes read through read, in 1 MiB steps. */
 int fmt_plain_sha256(fmt_plain_reader read, void *arg, uint64_t plain_len, uint8_t out[FMT_SHA256_LEN]);

@@ -44,8 +44,8 @@ static EVP_CIPHER_CTX *crypto_thread_ctx(void)
     return ctx;
 }
 
-int fmt_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len, const char *info,
-                     uint8_t *out, size_t out_len)
+int fmt_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
+                    const char *info, uint8_t *out, size_t out_len)
 {
     EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
     EVP_KDF_CTX *kctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
@@ -66,7 +66,7 @@ int fmt_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, siz
 }
 
 int fmt_gcm_seal(const uint8_t key[FMT_KEY_LEN], const uint8_t nonce[FMT_NONCE_LEN], const uint8_t *aad,
-                  size_t aad_len, const uint8_t *in, size_t len, uint8_t *out, uint8_t tag[FMT_TAG_LEN])
+                 size_t aad_len, const uint8_t *in, size_t len, uint8_t *out, uint8_t tag[FMT_TAG_LEN])
 {
     EVP_CIPHER_CTX *ctx = crypto_thread_ctx();
     int n, ok;
@@ -84,7 +84,7 @@ int fmt_gcm_seal(const uint8_t key[FMT_KEY_LEN], const uint8_t nonce[FMT_NONCE_L
 }
 
 int fmt_gcm_open(const uint8_t key[FMT_KEY_LEN], const uint8_t nonce[FMT_NONCE_LEN], const uint8_t *aad,
-                  size_t aad_len, const uint8_t *in, size_t len, const uint8_t tag[FMT_TAG_LEN], uint8_t *out)
+                 size_t aad_len, const uint8_t *in, size_t len, const uint8_t tag[FMT_TAG_LEN], uint8_t *out)
 {
     EVP_CIPHER_CTX *ctx = crypto_thread_ctx();
     int n, ok;

@@ -9,7 +9,7 @@
 #include <string.h>
 
 int fmt_dataset_open(struct fetch_store *store, const struct fmt_dek *dek, const char *expect_id,
-                      struct fmt_dataset **out)
+                     struct fmt_dataset **out)
 {
     struct fmt_dataset *ds = calloc(1, sizeof *ds);
     uint8_t *obj = NULL;
@@ -59,7 +59,8 @@ void fmt_dataset_blob_key(const struct fmt_manifest_entry *e, char *out, size_t 
     snprintf(out, out_len, "blobs/%s", e->blob);
 }
 
-int fmt_dataset_open_file(struct fmt_dataset *ds, const struct fmt_manifest_entry *e, struct fmt_blob_key **out)
+int fmt_dataset_open_file(struct fmt_dataset *ds, const struct fmt_manifest_entry *e,
+                          struct fmt_blob_key **out)
 {
     char key[FMT_BLOB_NAME_MAX + 8];
     uint8_t raw[FMT_BLOB_HEADER_LEN];
@@ -81,15 +82,18 @@ int fmt_dataset_open_file(struct fmt_dataset *ds, const struct fmt_manifest_entr
         return ccr_err_wrap(EBADMSG, "%s: blob %s: ", e->path, e->blob);
     /* The manifest pins each blob: a blob swapped in from another file, another dataset or
      * an older version has another salt and tag. */
-    if (CRYPTO_memcmp(h.salt, e->salt, FMT_SALT_LEN) != 0 || CRYPTO_memcmp(h.tag, e->header_tag, FMT_TAG_LEN) != 0)
-        return ccr_err_set(EBADMSG, "%s: blob %s is not the blob the manifest names (header salt or tag differs)",
+    if (CRYPTO_memcmp(h.salt, e->salt, FMT_SALT_LEN) != 0 ||
+        CRYPTO_memcmp(h.tag, e->header_tag, FMT_TAG_LEN) != 0)
+        return ccr_err_set(EBADMSG,
+                           "%s: blob %s is not the blob the manifest names (header salt or tag differs)",
                            e->path, e->blob);
     if (h.plain_len != e->size || h.log2_block != e->log2_block)
         return ccr_err_set(EBADMSG, "%s: blob %s header disagrees with the manifest on length or block size",
                            e->path, e->blob);
     if (info.size != fmt_blob_object_size(&h))
-        return ccr_err_set(EBADMSG, "%s: blob %s is %llu bytes but its header implies %llu (%s)", e->path, e->blob,
-                           (unsigned long long)info.size, (unsigned long long)fmt_blob_object_size(&h),
+        return ccr_err_set(EBADMSG, "%s: blob %s is %llu bytes but its header implies %llu (%s)", e->path,
+                           e->blob, (unsigned long long)info.size,
+                           (unsigned long long)fmt_blob_object_size(&h),
                            info.size < fmt_blob_object_size(&h) ? "truncated" : "bytes appended");
     if ((rc = fmt_blob_key_open(ds->dek, &h, out)) != 0)
         return ccr_err_wrap(rc, "%s: ", e->path);
@@ -97,8 +101,8 @@ int fmt_dataset_open_file(struct fmt_dataset *ds, const struct fmt_manifest_entr
 }
 
 int fmt_dataset_read_blocks(struct fmt_dataset *ds, const struct fmt_manifest_entry *e,
-                             const struct fmt_blob_key *k, uint64_t first, uint64_t count, uint8_t *scratch,
-                             uint8_t *out)
+                            const struct fmt_blob_key *k, uint64_t first, uint64_t count, uint8_t *scratch,
+                            uint8_t *out)
 {
     const struct fmt_blob_header *h = &k->header;
     size_t bs = fmt_blob_block_size(h), enc_len = 0;
@@ -129,10 +133,10 @@ int fmt_dataset_read_blocks(struct fmt_dataset *ds, const struct fmt_manifest_en
 }
 
 #define STREAM_BLOCKS_BYTES (4u << 20) /* plaintext fetched per round trip */
-#define STREAM_SLOTS 2                  /* one slot hashed while the next is fetched and decrypted */
+#define STREAM_SLOTS        2          /* one slot hashed while the next is fetched and decrypted */
 
 int fmt_dataset_stream_file(struct fmt_dataset *ds, const struct fmt_manifest_entry *e, fmt_dataset_sink cb,
-                             void *arg)
+                            void *arg)
 {
     struct fmt_blob_key *k = NULL;
     struct fmt_hashpipe *hash = NULL;

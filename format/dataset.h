@@ -9,8 +9,8 @@
 #include "format/manifest.h"
 
 struct fmt_dataset {
-    struct fetch_store *store;   /* not owned */
-    const struct fmt_dek *dek;  /* not owned */
+    struct fetch_store *store; /* not owned */
+    const struct fmt_dek *dek; /* not owned */
     struct fmt_manifest manifest;
     char id[FMT_DATASET_ID_LEN + 1];
 };
@@ -18,7 +18,7 @@ struct fmt_dataset {
 /* Reads manifest.ccrfs, computes the dataset id, compares it with expect_id when given
  * (EPERM "dataset id mismatch" otherwise), and authenticates and decodes the manifest. */
 int fmt_dataset_open(struct fetch_store *store, const struct fmt_dek *dek, const char *expect_id,
-                      struct fmt_dataset **out);
+                     struct fmt_dataset **out);
 void fmt_dataset_close(struct fmt_dataset *ds);
 
 /* The blob object key of an entry: "blobs/<name>". */
@@ -28,20 +28,20 @@ void fmt_dataset_blob_key(const struct fmt_manifest_entry *e, char *out, size_t 
  * block size) and the object size the store reports; then derives the file key and
  * authenticates the header. EBADMSG with a message naming the file on any mismatch. */
 int fmt_dataset_open_file(struct fmt_dataset *ds, const struct fmt_manifest_entry *e,
-                           struct fmt_blob_key **out);
+                          struct fmt_blob_key **out);
 
 /* Fetches and decrypts blocks [first, first+count) of an open file into out (which holds
  * count << log2_block bytes); EBADMSG naming the first block that fails. scratch holds the
  * ciphertext and must be count * (block + 16) bytes. */
 int fmt_dataset_read_blocks(struct fmt_dataset *ds, const struct fmt_manifest_entry *e,
-                             const struct fmt_blob_key *k, uint64_t first, uint64_t count, uint8_t *scratch,
-                             uint8_t *out);
+                            const struct fmt_blob_key *k, uint64_t first, uint64_t count, uint8_t *scratch,
+                            uint8_t *out);
 
 /* Streams a whole file's plaintext through cb in order, authenticating every block and,
  * at the end, the plaintext SHA-256 against the manifest. Nothing reaches cb before its
  * block authenticated; the final hash check fails with EBADMSG after the last cb. */
 typedef int (*fmt_dataset_sink)(void *arg, const uint8_t *plain, size_t len, uint64_t offset);
 int fmt_dataset_stream_file(struct fmt_dataset *ds, const struct fmt_manifest_entry *e, fmt_dataset_sink cb,
-                             void *arg);
+                            void *arg);
 
 #endif

@@ -83,7 +83,8 @@ int fmt_dek_generate_file(const char *path)
     if (rc == 0) {
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0) {
-            rc = ccr_err_set(errno, "%s: %s", path, errno == EEXIST ? "already exists; not overwriting a key" : strerror(errno));
+            rc = ccr_err_set(errno, "%s: %s", path,
+                             errno == EEXIST ? "already exists; not overwriting a key" : strerror(errno));
         } else {
             rc = ccr_write_all(fd, key, FMT_DEK_LEN);
             if (rc == 0 && fsync(fd) != 0)

@@ -83,7 +83,8 @@ const char *fmt_manifest_path_problem(const char *path, size_t len)
                 return "path has an empty component";
             if (clen > 255)
                 return "path component longer than 255 bytes";
-            if ((clen == 1 && path[start] == '.') || (clen == 2 && path[start] == '.' && path[start + 1] == '.'))
+            if ((clen == 1 && path[start] == '.') ||
+                (clen == 2 && path[start] == '.' && path[start + 1] == '.'))
                 return "path has a '.' or '..' component";
             start = i + 1;
         }
@@ -130,7 +131,8 @@ static int entry_problem(const struct fmt_manifest *m, size_t i)
         return ccr_err_set(EINVAL, "entry %zu: %s", i, why);
     if (i > 0 && strcmp(m->entries[i - 1].path, e->path) >= 0)
         return ccr_err_set(EINVAL, "entry %zu (%s): %s", i, e->path,
-                           strcmp(m->entries[i - 1].path, e->path) == 0 ? "duplicate path" : "entries out of order");
+                           strcmp(m->entries[i - 1].path, e->path) == 0 ? "duplicate path"
+                                                                        : "entries out of order");
     if (e->type != FMT_ENTRY_FILE && e->type != FMT_ENTRY_DIR)
         return ccr_err_set(EINVAL, "entry %zu (%s): unknown type %u", i, e->path, e->type);
     if (e->mode & ~07777u)
@@ -146,7 +148,8 @@ static int entry_problem(const struct fmt_manifest *m, size_t i)
             return ccr_err_set(EINVAL, "entry %zu (%s): block size 2^%u outside 2^12..2^20", i, e->path,
                                e->log2_block);
         if (!blob_name_ok(e->blob))
-            return ccr_err_set(EINVAL, "entry %zu (%s): blob name is not 1-64 lowercase hex digits", i, e->path);
+            return ccr_err_set(EINVAL, "entry %zu (%s): blob name is not 1-64 lowercase hex digits", i,
+                               e->path);
         if (e->size > (UINT64_C(1) << 62))
             return ccr_err_set(EINVAL, "entry %zu (%s): implausible size", i, e->path);
     }
@@ -228,7 +231,8 @@ int fmt_manifest_decode(const uint8_t *buf, size_t len, struct fmt_manifest *m)
     count = ccr_get_le32(buf);
     /* Every entry takes at least ENTRY_FIXED_LEN + 1 bytes: a count beyond that is a lie. */
     if (count > (len - 4) / (ENTRY_FIXED_LEN + 1))
-        return ccr_err_set(EINVAL, "manifest claims %u entries, more than its %zu bytes can hold", count, len);
+        return ccr_err_set(EINVAL, "manifest claims %u entries, more than its %zu bytes can hold", count,
+                           len);
     m->entries = calloc(count ? count : 1, sizeof *m->entries);
     if (m->entries == NULL)
         return ENOMEM;
@@ -250,7 +254,8 @@ int fmt_manifest_decode(const uint8_t *buf, size_t len, struct fmt_manifest *m)
         e->path[plen] = '\0';
         m->count++;
         if (fmt_manifest_path_problem((const char *)buf + o + 2, plen) != NULL) {
-            rc = ccr_err_set(EINVAL, "entry %u: %s", i, fmt_manifest_path_problem((const char *)buf + o + 2, plen));
+            rc = ccr_err_set(EINVAL, "entry %u: %s", i,
+                             fmt_manifest_path_problem((const char *)buf + o + 2, plen));
             goto fail;
         }
         o += 2 + plen;
@@ -262,14 +267,15 @@ int fmt_manifest_decode(const uint8_t *buf, size_t len, struct fmt_manifest *m)
         o += 24;
         if (e->type == FMT_ENTRY_FILE) {
             uint8_t blen;
-            if (len - o < 2 || len - o - 2 < (size_t)(blen = buf[o + 1]) + FMT_SALT_LEN + FMT_TAG_LEN +
-                                                           FMT_SHA256_LEN) {
+            if (len - o < 2 ||
+                len - o - 2 < (size_t)(blen = buf[o + 1]) + FMT_SALT_LEN + FMT_TAG_LEN + FMT_SHA256_LEN) {
                 rc = ccr_err_set(EINVAL, "entry %u (%s): truncated", i, e->path);
                 goto fail;
             }
             e->log2_block = buf[o];
             if (blen > FMT_BLOB_NAME_MAX || memchr(buf + o + 2, '\0', blen) != NULL) {
-                rc = ccr_err_set(EINVAL, "entry %u (%s): blob name is not 1-64 lowercase hex digits", i, e->path);
+                rc = ccr_err_set(EINVAL, "entry %u (%s): blob name is not 1-64 lowercase hex digits", i,
+                                 e->path);
                 goto fail;
             }
             memcpy(e->blob, buf + o + 2, blen);
@@ -300,7 +306,7 @@ static void manifest_nonce(uint8_t nonce[FMT_NONCE_LEN])
 }
 
 int fmt_manifest_seal(const struct fmt_dek *dek, const struct fmt_manifest *m, const uint8_t *salt_or_null,
-                       uint8_t **out, size_t *out_len)
+                      uint8_t **out, size_t *out_len)
 {
     uint8_t *payload = NULL, *obj = NULL, *key = NULL;
     uint8_t nonce[FMT_NONCE_LEN];
@@ -325,11 +331,11 @@ int fmt_manifest_seal(const struct fmt_dek *dek, const struct fmt_manifest *m, c
     else if ((rc = ccr_random(obj + 24, FMT_SALT_LEN)) != 0)
         goto out;
     if ((rc = fmt_hkdf_sha256(dek->bytes, FMT_DEK_LEN, obj + 24, FMT_SALT_LEN, FMT_MANIFEST_HKDF_INFO, key,
-                               FMT_KEY_LEN)) != 0)
+                              FMT_KEY_LEN)) != 0)
         goto out;
     manifest_nonce(nonce);
     rc = fmt_gcm_seal(key, nonce, obj, FMT_MANIFEST_HEADER_LEN, payload, plen, obj + FMT_MANIFEST_HEADER_LEN,
-                       obj + FMT_MANIFEST_HEADER_LEN + plen);
+                      obj + FMT_MANIFEST_HEADER_LEN + plen);
 out:
     ccr_freezero(payload, plen);
     ccr_secmem_free(key, FMT_KEY_LEN);
@@ -380,11 +386,11 @@ int fmt_manifest_open(const struct fmt_dek *dek, const uint8_t *obj, size_t len,
         goto out;
     }
     if ((rc = fmt_hkdf_sha256(dek->bytes, FMT_DEK_LEN, obj + 24, FMT_SALT_LEN, FMT_MANIFEST_HKDF_INFO, key,
-                               FMT_KEY_LEN)) != 0)
+                              FMT_KEY_LEN)) != 0)
         goto out;
     manifest_nonce(nonce);
     if (fmt_gcm_open(key, nonce, obj, FMT_MANIFEST_HEADER_LEN, obj + FMT_MANIFEST_HEADER_LEN, plen,
-                      obj + FMT_MANIFEST_HEADER_LEN + plen, payload) != 0) {
+                     obj + FMT_MANIFEST_HEADER_LEN + plen, payload) != 0) {
         rc = ccr_err_set(EBADMSG, "manifest does not authenticate (wrong key, or the manifest was altered)");
         goto out;
     }

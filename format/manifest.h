@@ -22,10 +22,10 @@
 enum fmt_entry_type { FMT_ENTRY_FILE = 1, FMT_ENTRY_DIR = 2 };
 
 struct fmt_manifest_entry {
-    char *path;            /* relative, '/'-separated, no "." or ".." components */
-    uint8_t type;          /* enum fmt_entry_type */
-    uint32_t mode;         /* permission bits (07777) */
-    uint64_t size;         /* plaintext bytes; 0 for folders */
+    char *path;    /* relative, '/'-separated, no "." or ".." components */
+    uint8_t type;  /* enum fmt_entry_type */
+    uint32_t mode; /* permission bits (07777) */
+    uint64_t size; /* plaintext bytes; 0 for folders */
     int64_t mtime_sec;
     uint32_t mtime_nsec;
     /* files only: */
@@ -53,7 +53,7 @@ int fmt_manifest_encode(const struct fmt_manifest *m, uint8_t **out, size_t *out
 int fmt_manifest_decode(const uint8_t *buf, size_t len, struct fmt_manifest *m);
 /* The manifest object: header, encrypted payload, tag. salt_or_null fixes the salt (tests). */
 int fmt_manifest_seal(const struct fmt_dek *dek, const struct fmt_manifest *m, const uint8_t *salt_or_null,
-                       uint8_t **out, size_t *out_len);
+                      uint8_t **out, size_t *out_len);
 /* Checks the header, authenticates and decodes; EBADMSG for a wrong key or an altered manifest. */
 int fmt_manifest_open(const struct fmt_dek *dek, const uint8_t *obj, size_t len, struct fmt_manifest *m);
 /* What the header says, without a key. */

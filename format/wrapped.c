@@ -54,7 +54,7 @@ int fmt_dek_unwrap(const char *doc, size_t len, EVP_PKEY *kek, struct fmt_dek **
         EVP_PKEY_decrypt(ctx, plain, &plen, wrapped, wlen) != 1) {
         rc = ccr_err_set(EBADMSG,
                          FMT_WRAPPED_DEK_OBJECT ": the wrapped key does not unwrap with the released key "
-                                                 "(another key, or tampered)");
+                                                "(another key, or tampered)");
         goto out;
     }
     rc = fmt_dek_from_bytes(plain, plen, dek);

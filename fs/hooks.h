@@ -32,7 +32,8 @@ struct fs_access_hooks {
     /* Sink mounts: before a closed output file is sealed for the recipient and uploaded. 0
      * allows the upload (consent was checked and the upload recorded: path, size, plaintext
      * SHA-256, the object it goes to); EACCES refuses it, and the hook has recorded why. */
-    int (*on_upload)(void *arg, const char *path, uint64_t size, const uint8_t sha256[32], const char *object);
+    int (*on_upload)(void *arg, const char *path, uint64_t size, const uint8_t sha256[32],
+                     const char *object);
 };
 
 #endif

@@ -20,8 +20,8 @@
 struct fs_mount;
 
 struct fs_mount_config {
-    struct fmt_dataset *ds;             /* not owned; outlives the mount; NULL for a sink mount */
-    struct fmt_dek *dek;                /* not owned; wiped in place by fs_mount_revoke; NULL for sink */
+    struct fmt_dataset *ds;              /* not owned; outlives the mount; NULL for a sink mount */
+    struct fmt_dek *dek;                 /* not owned; wiped in place by fs_mount_revoke; NULL for sink */
     const struct fs_access_hooks *hooks; /* NULL: nothing to ask */
     const struct fs_options *opts;       /* sizes, ownership, FUSE options */
     int debug;                           /* FUSE request tracing */

@@ -63,7 +63,7 @@ int keys_rstore_open(const char *dir, struct keys_rstore **out)
         memcpy(master, buf, MASTER_LEN);
     }
     if ((rc = fmt_hkdf_sha256(master, MASTER_LEN, (const uint8_t *)"ccrfs-broker", 12,
-                               "ccrfs broker resource v1", rs->key, FMT_KEY_LEN)) != 0)
+                              "ccrfs broker resource v1", rs->key, FMT_KEY_LEN)) != 0)
         goto fail;
     ccr_freezero(buf, buf ? len : 0);
     ccr_secmem_free(master, MASTER_LEN + 1);
@@ -120,7 +120,7 @@ int keys_rstore_put(struct keys_rstore *rs, const char *name, const char *policy
     }
     if ((rc = ccr_random(nonce, sizeof nonce)) != 0 ||
         (rc = fmt_gcm_seal(rs->key, nonce, (const uint8_t *)name, strlen(name), value, len, sealed,
-                            sealed + len)) != 0)
+                           sealed + len)) != 0)
         goto out;
     s_nonce = b64(nonce, sizeof nonce);
     s_val = b64(sealed, len + FMT_TAG_LEN);
@@ -192,7 +192,7 @@ static int load_file(struct keys_rstore *rs, const char *path, const char *expec
             goto out;
         }
         if (fmt_gcm_open(rs->key, nonce, (const uint8_t *)name, strlen(name), sealed, slen - FMT_TAG_LEN,
-                          sealed + slen - FMT_TAG_LEN, plain) != 0) {
+                         sealed + slen - FMT_TAG_LEN, plain) != 0) {
             ccr_secmem_free(plain, slen - FMT_TAG_LEN);
             rc = ccr_err_set(EBADMSG,
                              "%s: the sealed value does not authenticate (tampered, or another master key)",

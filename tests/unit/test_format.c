@@ -291,7 +291,8 @@ static void test_blob_stream_sizes(void **state)
         for (uint64_t i = 0; i < fmt_blob_block_count(&h); i++) {
             size_t n = fmt_blob_block_plain_len(&h, i);
             uint8_t enc[4096 + 16], dec[4096];
-            assert_int_equal(pread(out_fd, enc, n + 16, (off_t)fmt_blob_block_offset(&h, i)), (ssize_t)(n + 16));
+            assert_int_equal(pread(out_fd, enc, n + 16, (off_t)fmt_blob_block_offset(&h, i)),
+                             (ssize_t)(n + 16));
             assert_int_equal(fmt_blob_decrypt_block(opened, i, enc, n + 16, dec), 0);
             assert_memory_equal(dec, plain + i * 4096, n);
         }

@@ -236,13 +236,16 @@ static void test_dataset_id_parse(void **state)
     char out[FMT_DATASET_ID_LEN + 1];
     (void)state;
     assert_int_equal(
-        fmt_dataset_id_parse("sha256:84AC38C66C32B2E98D1253C10D550DD27F184725A139EC57C6659CD767632B62", out), 0);
+        fmt_dataset_id_parse("sha256:84AC38C66C32B2E98D1253C10D550DD27F184725A139EC57C6659CD767632B62", out),
+        0);
     assert_string_equal(out, "sha256:84ac38c66c32b2e98d1253c10d550dd27f184725a139ec57c6659cd767632b62");
     assert_int_equal(fmt_dataset_id_parse("sha256:84ac", out), EINVAL);
-    assert_int_equal(fmt_dataset_id_parse("md5:84ac38c66c32b2e98d1253c10d550dd27f184725a139ec57c6659cd767632b62", out),
-                     EINVAL);
     assert_int_equal(
-        fmt_dataset_id_parse("sha256:g4ac38c66c32b2e98d1253c10d550dd27f184725a139ec57c6659cd767632b62", out), EINVAL);
+        fmt_dataset_id_parse("md5:84ac38c66c32b2e98d1253c10d550dd27f184725a139ec57c6659cd767632b62", out),
+        EINVAL);
+    assert_int_equal(
+        fmt_dataset_id_parse("sha256:g4ac38c66c32b2e98d1253c10d550dd27f184725a139ec57c6659cd767632b62", out),
+        EINVAL);
 }
 
 int main(void)

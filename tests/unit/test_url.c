@@ -13,7 +13,8 @@
 static void test_scrub(void **state)
 {
     static const char *const in[][3] = {
-        {"az://acct/cont/prefix?sv=2024&sig=SECRETSIG", "az://acct/cont/prefix?<redacted>", "az://acct/cont/prefix"},
+        {"az://acct/cont/prefix?sv=2024&sig=SECRETSIG", "az://acct/cont/prefix?<redacted>",
+         "az://acct/cont/prefix"},
         {"https://user:pw@host:8080/a/b?X-Amz-Signature=abc#frag", "https://host:8080/a/b?<redacted>",
          "https://host:8080/a/b"},
         {"https://token@host/x", "https://host/x", "https://host/x"},
