@@ -2,6 +2,7 @@
  * built here, with access hooks (open and read seen, refused when the hook says so, release
  * reported) and fs_mount_revoke (every later open and read fails with EACCES, the cache is
  * wiped). Skipped when FUSE cannot be used (not root, no /dev/fuse). */
+#include "tests/support/dataset.h"
 #include "common/err.h"
 #include "common/fileio.h"
 #include "fetch/store.h"
@@ -93,33 +94,7 @@ struct fixture {
 static void add_file(struct fixture *f, struct fmt_manifest *man, const char *path, const uint8_t *data,
                      size_t len)
 {
-    char in_path[128], out_path[256];
-    struct fmt_manifest_entry e;
-    struct fmt_blob_key *k;
-    int in_fd, out_fd;
-
-    memset(&e, 0, sizeof e);
-    e.path = (char *)path;
-    e.type = FMT_ENTRY_FILE;
-    e.mode = 0644;
-    e.size = len;
-    e.log2_block = 12;
-    snprintf(e.blob, sizeof e.blob, "%032zx", strlen(path) * 7919 + len);
-    snprintf(in_path, sizeof in_path, "%s/plain", f->dir);
-    snprintf(out_path, sizeof out_path, "%s/blobs/%s", f->store_dir, e.blob);
-    assert_int_equal(ccr_write_file_atomic(in_path, data, len, 0600), 0);
-    in_fd = open(in_path, O_RDONLY);
-    out_fd = open(out_path, O_WRONLY | O_CREAT | O_EXCL, 0644);
-    assert_true(in_fd >= 0 && out_fd >= 0);
-    assert_int_equal(fmt_blob_key_create(f->dek, 12, len, NULL, &k), 0);
-    assert_int_equal(fmt_blob_encrypt_fd(k, in_fd, out_fd, e.sha256, NULL, NULL), 0);
-    memcpy(e.salt, k->header.salt, FMT_SALT_LEN);
-    memcpy(e.header_tag, k->header.tag, FMT_TAG_LEN);
-    fmt_blob_key_free(k);
-    close(in_fd);
-    close(out_fd);
-    unlink(in_path);
-    assert_int_equal(fmt_manifest_add(man, &e), 0);
+    assert_int_equal(tsup_dataset_add_file(f->store_dir, f->dek, man, path, data, len, 12, NULL, 0), 0);
 }
 
 static void *loop_thread(void *arg)
@@ -134,8 +109,6 @@ static int setup(void **state)
     struct fixture *f;
     struct fmt_manifest man = {0};
     char path[160], blobs[128];
-    uint8_t *obj;
-    size_t obj_len;
     struct stat st;
 
     if (geteuid() != 0 || access("/dev/fuse", R_OK | W_OK) != 0)
@@ -158,11 +131,7 @@ static int setup(void **state)
         f->plain[i] = (uint8_t)(i * 31 + i / 4096);
     add_file(f, &man, "data.bin", f->plain, FILE_LEN);
     add_file(f, &man, "secret.txt", (const uint8_t *)"no\n", 3);
-    fmt_manifest_sort(&man);
-    assert_int_equal(fmt_manifest_seal(f->dek, &man, NULL, &obj, &obj_len), 0);
-    snprintf(path, sizeof path, "%s/%s", f->store_dir, FMT_MANIFEST_NAME);
-    assert_int_equal(ccr_write_file_atomic(path, obj, obj_len, 0644), 0);
-    free(obj);
+    assert_int_equal(tsup_dataset_seal(f->store_dir, f->dek, &man, NULL), 0);
     fmt_manifest_free(&man);
 
     assert_int_equal(fetch_file_create(f->store_dir, &f->store), 0);

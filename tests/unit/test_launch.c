@@ -3,6 +3,7 @@
  * (and served over HTTP by an in-process server for the URL test); governance writes a local
  * audit log, which each test reads back: what was refused is recorded with its reason, and the
  * key is never released for a mount that is refused before it. */
+#include "tests/support/dataset.h"
 #include "common/err.h"
 #include "common/fileio.h"
 #include "fetch/store.h"
@@ -52,38 +53,13 @@ static int run; /* a fresh audit log and spool per case */
 /* Encrypts one file into the store and adds its entry, as ccrfs pack does. */
 static void add_file(const struct fmt_dek *dek, struct fmt_manifest *man, const char *path, size_t len)
 {
-    char in_path[128], out_path[256];
-    struct fmt_manifest_entry e;
-    struct fmt_blob_key *k;
     uint8_t *data = malloc(len);
-    int in_fd, out_fd;
 
     assert_non_null(data);
     for (size_t i = 0; i < len; i++)
         data[i] = (uint8_t)(i * 31 + 7);
-    memset(&e, 0, sizeof e);
-    e.path = (char *)path;
-    e.type = FMT_ENTRY_FILE;
-    e.mode = 0644;
-    e.size = len;
-    e.log2_block = 12;
-    snprintf(e.blob, sizeof e.blob, "%032zx", strlen(path) * 7919 + len);
-    snprintf(in_path, sizeof in_path, "%s/plain", dir);
-    snprintf(out_path, sizeof out_path, "%s/blobs/%s", store_dir, e.blob);
-    assert_int_equal(ccr_write_file_atomic(in_path, data, len, 0600), 0);
-    in_fd = open(in_path, O_RDONLY);
-    out_fd = open(out_path, O_WRONLY | O_CREAT | O_EXCL, 0644);
-    assert_true(in_fd >= 0 && out_fd >= 0);
-    assert_int_equal(fmt_blob_key_create(dek, 12, len, NULL, &k), 0);
-    assert_int_equal(fmt_blob_encrypt_fd(k, in_fd, out_fd, e.sha256, NULL, NULL), 0);
-    memcpy(e.salt, k->header.salt, FMT_SALT_LEN);
-    memcpy(e.header_tag, k->header.tag, FMT_TAG_LEN);
-    fmt_blob_key_free(k);
-    close(in_fd);
-    close(out_fd);
-    unlink(in_path);
+    assert_int_equal(tsup_dataset_add_file(store_dir, dek, man, path, data, len, 12, NULL, 0), 0);
     free(data);
-    assert_int_equal(fmt_manifest_add(man, &e), 0);
 }
 
 static int setup(void **state)
@@ -91,8 +67,6 @@ static int setup(void **state)
     struct fmt_manifest man = {0};
     struct fmt_dek *dek;
     char path[160];
-    uint8_t *obj;
-    size_t obj_len;
     (void)state;
 
     snprintf(dir, sizeof dir, "/tmp/test_launch.XXXXXX");
@@ -106,12 +80,7 @@ static int setup(void **state)
     assert_int_equal(fmt_dek_generate_file(key_path), 0);
     assert_int_equal(fmt_dek_load_file(key_path, &dek), 0);
     add_file(dek, &man, "data.bin", FILE_LEN);
-    fmt_manifest_sort(&man);
-    assert_int_equal(fmt_manifest_seal(dek, &man, NULL, &obj, &obj_len), 0);
-    snprintf(path, sizeof path, "%s/%s", store_dir, FMT_MANIFEST_NAME);
-    assert_int_equal(ccr_write_file_atomic(path, obj, obj_len, 0644), 0);
-    fmt_dataset_id(obj, obj_len, ds_id);
-    free(obj);
+    assert_int_equal(tsup_dataset_seal(store_dir, dek, &man, ds_id), 0);
     fmt_manifest_free(&man);
     fmt_dek_free(dek);
 
