@@ -20,11 +20,13 @@ static void withdraw(struct gov *g, const char *reason)
     snprintf(g->revoke_reason, sizeof g->revoke_reason, "%s", reason);
     atomic_store(&g->revoked, 1);
     ccr_log_warn("consent withdrawn: %s; refusing opens and reads, wiping keys", reason);
-    if (g->cfg.on_revoke != NULL)
-        g->cfg.on_revoke(g->cfg.on_revoke_arg, reason);
+    /* Recorded before the wipe, which can take a while: the denials of reads that arrive
+     * meanwhile then follow the revocation in the log rather than precede it. */
     ev = gov_event_new("revocation");
     gov_ev_str(ev, "reason", reason);
     gov_emit(g, ev, 1, NULL);
+    if (g->cfg.on_revoke != NULL)
+        g->cfg.on_revoke(g->cfg.on_revoke_arg, reason);
 }
 
 /* Parses {"status":"enabled"|"disabled","reason":{"code","message"}}. */
