@@ -13,6 +13,7 @@
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -118,14 +119,25 @@ static int launch_fusermount_lazy(const char *path)
     return WIFEXITED(ws) && WEXITSTATUS(ws) == 0 ? 0 : EPERM;
 }
 
-int launch_clean_dead_mount(const char *mountpoint)
+/* stat() of a dead FUSE mount may still succeed from the kernel's attribute cache; statfs
+ * always asks the daemon. */
+static int launch_is_dead(const char *path)
 {
     struct stat st;
+    struct statfs sfs;
+
+    if (stat(path, &st) != 0)
+        return errno == ENOTCONN;
+    return statfs(path, &sfs) != 0 && errno == ENOTCONN;
+}
+
+int launch_clean_dead_mount(const char *mountpoint)
+{
     char type[64], *abs;
     int rc = 0;
 
     for (int round = 0; round < LAUNCH_DEAD_MOUNT_ROUNDS; round++) {
-        if (stat(mountpoint, &st) == 0 || errno != ENOTCONN)
+        if (!launch_is_dead(mountpoint))
             return 0;
         if ((abs = launch_abs_dead_path(mountpoint)) == NULL)
             return 0; /* the mount point check says what is wrong */

@@ -9,7 +9,7 @@
 /* How long a new mount waits for the previous daemon of its spool by default. */
 #define LAUNCH_SPOOL_WAIT_MS 30000u
 
-/* When mountpoint answers ENOTCONN and the topmost mount there is a ccrfs one (fuse.ccrfs in
+/* When mountpoint answers ENOTCONN (stat or statfs) and the topmost mount there is a ccrfs one (fuse.ccrfs in
  * /proc/self/mountinfo), detaches it (umount2 MNT_DETACH, or fusermount3 -uz without the right
  * to) with a notice. Anything else is left alone for the mount point check to report: a live
  * mount, another file system's dead mount. 0, or an errno with a message when the cleanup
