@@ -153,12 +153,10 @@ static int mount_serve(const struct launch_request *req, struct mount_ready *rea
         cli_fail_rc(rc, NULL);
     } else {
         ready->lm = lm;
-        if ((rc = launch_serve(lm, mount_on_ready, ready)) != 0) {
+        if ((rc = launch_serve(lm, mount_on_ready, ready)) != 0)
             ccr_log_error("%s", ccr_err_msg(rc));
-        } else {
-            ccr_log_info("%s unmounted", ready->mountpoint);
+        else
             status = CLI_EXIT_OK;
-        }
     }
     /* Reached before the mount was ready: tell the parent it failed. */
     mount_on_ready(ready, 0);

@@ -111,7 +111,7 @@ if mount_start "$DS" "$LOGMNT" -o log_file=daemon.log 2>"$TMP/m5.err"; then
   check "log_file is not passed to FUSE" bash -c "! grep -q log_file /proc/self/mountinfo"
   check "the log file is private" [ "$(stat -c %a "$TMP/daemon.log")" = 600 ]
   mount_stop "$LOGMNT"
-  check "and the unmount" grep -q "info: $LOGMNT unmounted" "$TMP/daemon.log"
+  check "and the unmount" grep -q "info: unmounted $LOGMNT" "$TMP/daemon.log"
 else
   fail "mount -o log_file=: $(cat "$TMP/m5.err")"
 fi
@@ -120,13 +120,27 @@ fi
 # In a private mount namespace with /dev/log hidden (if there is one), the real code path: the
 # daemon finds no syslog socket. Its mount lives in that namespace, so the reads and the
 # unmount happen there too.
+# A copy of the dataset with one block of sub/b.bin's blob (the largest object) altered: its
+# read fails after the daemon detached, and that error must reach the log.
 NSMNT=$TMP/nsmnt
+NSDS=$TMP/ds-tampered
 mkdir -p "$NSMNT"
+cp -r "$DS" "$NSDS"
+BLOB=$(find "$NSDS" -type f -printf '%s %p\n' | sort -n | tail -n 1 | cut -d' ' -f2-)
+python3 - "$BLOB" <<'PY'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(200000)
+    b = f.read(1)
+    f.seek(200000)
+    f.write(bytes([b[0] ^ 0x55]))
+PY
 cat >"$TMP/nosyslog.sh" <<EOF
 set -u
 if [ -e /dev/log ]; then mount --bind /dev/null /dev/log || exit 3; fi
-"$CCRFS" mount --key "$TMP/key" "$DS" "$NSMNT" 2>"$TMP/ns.err" || exit 1
+"$CCRFS" mount --key "$TMP/key" "$NSDS" "$NSMNT" 2>"$TMP/ns.err" || exit 1
 cmp -s "$SRC/a.txt" "$NSMNT/a.txt" || exit 2
+cat "$NSMNT/sub/b.bin" >/dev/null 2>&1 && exit 6
 pid=\$(sed -n 's/.*serving dataset .*(pid \([0-9]*\)).*/\1/p' "$(state_of "$NSMNT")/ccrfs.log" | tail -n 1)
 echo "\$pid" >"$TMP/ns.pid"
 fusermount3 -u "$NSMNT" || exit 4
@@ -141,8 +155,10 @@ NSLOG=$(state_of "$NSMNT")/ccrfs.log
 h_show "$NSLOG"
 check "it logs to ccrfs.log in its state folder" [ -s "$NSLOG" ]
 check "the log has the startup line of the detached daemon" grep -q "info: serving dataset $ID" "$NSLOG"
-check "the log has the warning" grep -q "warning: WARNING: the key was NOT released by attestation" "$NSLOG"
-check "the log has the unmount, written after the daemon detached" grep -q "info: $NSMNT unmounted" "$NSLOG"
+check "the log has an error of the detached daemon (a block that does not authenticate)" \
+  grep -q "error: integrity failure: sub/b.bin: block [0-9]* does not authenticate" "$NSLOG"
+check "the log has the startup warning" grep -q "warning: WARNING: the key was NOT released by attestation" "$NSLOG"
+check "the log has the unmount, written after the daemon detached" grep -q "info: unmounted $NSMNT" "$NSLOG"
 check "the mount said where it logs" grep -q "no syslog here (no /dev/log): logging to $NSLOG" "$TMP/ns.err"
 
 finish
