@@ -2,7 +2,9 @@
  *
  * Without -f the command returns only once the mount answers (or with an error when it cannot
  * mount): it forks, the child does all the work and reports through a pipe when the mount is
- * live, and the parent exits with that result. The child then detaches and logs to syslog.
+ * live, and the parent exits with that result. The child then detaches and logs to syslog, or
+ * to a file: the one -o log_file= names, or ccrfs.log in the state folder where there is no
+ * syslog (no /dev/log, as in most containers) and its messages would be lost.
  *
  * The mount sequence itself, where everything that makes the mount safe is decided (consent,
  * contract, key release, events), is launch/mount.h; it runs in the child, after the fork,
@@ -14,12 +16,14 @@
 #include "cli/keysrc.h"
 #include "cli/util.h"
 #include "common/err.h"
+#include "common/fileio.h"
 #include "common/log.h"
 #include "common/secmem.h"
 #include "format/manifest.h"
 #include "fs/options.h"
 #include "governance/gov.h"
 #include "launch/mount.h"
+#include "launch/state.h"
 
 #include <fcntl.h>
 #include <getopt.h>
@@ -40,6 +44,9 @@ static const char mount_usage[] =
     "  -f, --foreground        stay in the foreground, log to stderr\n"
     "  -d, --debug             trace every FUSE request (implies -f)\n"
     "  -v, --verbose           log more\n"
+    "  --log-file FILE         after detaching, log to FILE (rotated to FILE.1 past 8 MiB) instead of\n"
+    "                          syslog; without syslog (no /dev/log) the default is ccrfs.log in the\n"
+    "                          state folder ($CCRFS_STATE_DIR or /var/lib/ccrfs, /<mount point hash>)\n"
     "  --dataset-id ID         refuse to mount unless the manifest's id is ID\n"
     "governance (docs/GOVERNANCE.md, docs/CONTRACTS.md):\n"
     "  --audit-log FILE        audit log file (default without --governance: under the state folder)\n"
@@ -65,11 +72,15 @@ static const char mount_usage[] =
     "     spool=DIR, spool_max=SIZE, grace=S, consent_interval=S, flush_interval_ms=N,\n"
     "     flush_ranges=N, checkpoint_events=N, audit_key=PEM, governance_optional  governance\n"
     "     key_file=FILE, kbs=URL,resource=R,attest=A, skr=URL,skr_kid=KID,...  key source\n"
+    "     log_file=FILE        as --log-file\n"
     "     any other FUSE mount option (fsname=, ...)\n";
 
 struct mount_ready {
-    int fd;         /* write end of the readiness pipe, -1 in the foreground */
-    int background; /* detach stdio once ready */
+    int fd;                        /* write end of the readiness pipe, -1 in the foreground */
+    int background;                /* detach stdio once ready */
+    int log_file;                  /* messages go to a log file: no syslog after detaching */
+    const struct launch_mount *lm; /* what is served, for the startup line */
+    char mountpoint[4096];         /* absolute: the daemon leaves its working folder */
 };
 
 /* Called when the mount answers: tell the waiting parent, then let go of the terminal. */
@@ -85,7 +96,10 @@ static void mount_on_ready(void *arg, int ok)
         /* Relative paths (store, key file, mount point) were resolved by now. */
         if (chdir("/") != 0)
             ccr_log_debug("cannot change to /");
-        ccr_log_use_syslog("ccrfs");
+        if (r->log_file)
+            ccr_log_stderr_off();
+        else
+            ccr_log_use_syslog("ccrfs");
         if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0) {
             (void)dup2(null, STDIN_FILENO);
             (void)dup2(null, STDOUT_FILENO);
@@ -94,6 +108,9 @@ static void mount_on_ready(void *arg, int ok)
                 close(null);
         }
     }
+    if (ok && r->lm != NULL)
+        ccr_log_info("serving dataset %s from %s at %s (pid %ld)", launch_mount_dataset_id(r->lm),
+                     launch_mount_source(r->lm), r->mountpoint, (long)getpid());
     if (write(r->fd, &status, 1) != 1)
         ccr_log_debug("the parent stopped waiting for the mount");
     close(r->fd);
@@ -122,7 +139,7 @@ static int mount_wait_child(pid_t pid, int fd)
 /* Governance settings of one mount, from long options and -o. */
 struct mount_gov_args {
     struct gov_config cfg;
-    const char *contract_file, *purpose;
+    const char *contract_file, *purpose, *log_file;
     char *opt_copy; /* -o values gov_config_option points into */
 };
 
@@ -134,10 +151,12 @@ static int mount_serve(const struct launch_request *req, struct mount_ready *rea
 
     if ((rc = launch_prepare(req, &lm)) != 0 || (rc = launch_start(lm)) != 0) {
         cli_fail_rc(rc, NULL);
-    } else if ((rc = launch_serve(lm, mount_on_ready, ready)) != 0) {
-        ccr_log_error("%s", ccr_err_msg(rc));
     } else {
-        status = CLI_EXIT_OK;
+        ready->lm = lm;
+        if ((rc = launch_serve(lm, mount_on_ready, ready)) != 0)
+            ccr_log_error("%s", ccr_err_msg(rc));
+        else
+            status = CLI_EXIT_OK;
     }
     /* Reached before the mount was ready: tell the parent it failed. */
     mount_on_ready(ready, 0);
@@ -164,15 +183,18 @@ static int mount_gov_from_opts(struct mount_gov_args *ga, struct fs_options *opt
         eq = strchr(p, '=');
         if (eq != NULL)
             *eq = '\0';
-        if (strcmp(p, "contract_file") == 0 || strcmp(p, "purpose") == 0) {
+        /* Not FUSE's, nor governance's: taken out before either sees the options. */
+        if (strcmp(p, "contract_file") == 0 || strcmp(p, "purpose") == 0 || strcmp(p, "log_file") == 0) {
             if (eq == NULL || eq[1] == '\0') {
                 free(rest);
                 return ccr_err_set(EINVAL, "option %s needs a value", p);
             }
             if (p[0] == 'c')
                 ga->contract_file = eq + 1;
-            else
+            else if (p[0] == 'p')
                 ga->purpose = eq + 1;
+            else
+                ga->log_file = eq + 1;
             continue;
         }
         rc = gov_config_option(&ga->cfg, p, eq != NULL ? eq + 1 : NULL);
@@ -221,7 +243,47 @@ enum {
     MOUNT_OPT_CONTRACT_FILE,
     MOUNT_OPT_PURPOSE,
     MOUNT_OPT_SPOOL,
+    MOUNT_OPT_LOG_FILE,
 };
+
+/* Where the daemon logs besides stderr: the file named, or, detached without syslog, the state
+ * folder's. Opened before anything is logged so the file holds the mount's whole story. */
+static int mount_open_log(const char *named, const char *mountpoint, int background, int *using_file)
+{
+    char *path = NULL;
+    int rc;
+
+    *using_file = 0;
+    if (named != NULL) {
+        if (named[0] != '/') {
+            /* The daemon leaves its working folder; rotation renames by path. */
+            char *cwd = getcwd(NULL, 0);
+            if (cwd == NULL)
+                return ccr_err_set(errno, "log file %s: %s", named, strerror(errno));
+            path = ccr_path_join(cwd, named);
+            free(cwd);
+            if (path == NULL)
+                return ENOMEM;
+        }
+        rc = ccr_log_use_file(path != NULL ? path : named, 0);
+        free(path);
+        if (rc == 0)
+            *using_file = 1;
+        return rc;
+    }
+    if (!background || ccr_log_syslog_available())
+        return 0;
+    if ((rc = launch_log_default(mountpoint, &path)) == 0 && (rc = ccr_log_use_file(path, 0)) == 0) {
+        *using_file = 1;
+        ccr_log_info("no syslog here (no /dev/log): logging to %s (--log-file to choose)", path);
+    } else {
+        ccr_log_warn("no syslog here and no log file (%s): messages after the mount are lost",
+                     ccr_err_msg(rc));
+        ccr_err_clear();
+    }
+    free(path);
+    return 0;
+}
 
 int cli_cmd_mount(int argc, char **argv)
 {
@@ -238,6 +300,7 @@ int cli_cmd_mount(int argc, char **argv)
         {"contract-file", required_argument, 0, MOUNT_OPT_CONTRACT_FILE},
         {"purpose", required_argument, 0, MOUNT_OPT_PURPOSE},
         {"spool", required_argument, 0, MOUNT_OPT_SPOOL},
+        {"log-file", required_argument, 0, MOUNT_OPT_LOG_FILE},
         {"help", no_argument, 0, 'h'},
         {0}};
     struct keys_release_request keysrc = {0};
@@ -245,10 +308,10 @@ int cli_cmd_mount(int argc, char **argv)
     struct mount_gov_args ga;
     /* Long governance options, applied over -o ones (the command line wins). */
     const char *l_audit = NULL, *l_gov = NULL, *l_token = NULL, *l_contract = NULL, *l_cfile = NULL,
-               *l_purpose = NULL, *l_spool = NULL;
+               *l_purpose = NULL, *l_spool = NULL, *l_log = NULL;
     const char *id_text = NULL;
     char id[FMT_DATASET_ID_LEN + 1], *store_url = NULL;
-    struct mount_ready ready = {-1, 0};
+    struct mount_ready ready = {-1, 0, 0, NULL, {0}};
     struct launch_request req;
     int c, foreground = 0, debug = 0, status, pipefd[2], rc;
     pid_t pid;
@@ -292,6 +355,9 @@ int cli_cmd_mount(int argc, char **argv)
         case MOUNT_OPT_SPOOL:
             l_spool = optarg;
             break;
+        case MOUNT_OPT_LOG_FILE:
+            l_log = optarg;
+            break;
         case 'o':
             if (fs_options_parse(&opts, optarg) != 0) {
                 status = cli_usage("%s", ccr_err_msg(EINVAL));
@@ -328,6 +394,8 @@ int cli_cmd_mount(int argc, char **argv)
         ga.contract_file = l_cfile;
     if (l_purpose != NULL)
         ga.purpose = l_purpose;
+    if (l_log != NULL)
+        ga.log_file = l_log;
     if (ga.cfg.contract_id != NULL && ga.contract_file == NULL && ga.cfg.governance_url == NULL) {
         status = cli_usage("--contract needs --governance URL (or --contract-file FILE to test locally)");
         goto out;
@@ -382,6 +450,16 @@ int cli_cmd_mount(int argc, char **argv)
         ready.fd = pipefd[1];
         ready.background = 1;
     }
+    if ((rc = mount_open_log(ga.log_file, argv[optind + 1], !foreground, &ready.log_file)) != 0) {
+        status = cli_fail_rc(rc, NULL);
+        mount_on_ready(&ready, 0);
+        goto out;
+    }
+    {
+        char *abs = realpath(argv[optind + 1], NULL);
+        snprintf(ready.mountpoint, sizeof ready.mountpoint, "%s", abs != NULL ? abs : argv[optind + 1]);
+        free(abs);
+    }
     memset(&req, 0, sizeof req);
     req.store_url = store_url;
     req.mountpoint = argv[optind + 1];
@@ -397,6 +475,7 @@ out:
     mount_gov_free(&ga);
     fs_options_free(&opts);
     ccr_freezero(store_url, store_url ? strlen(store_url) : 0);
+    ccr_log_close_file();
     return status;
 }
 

@@ -11,6 +11,7 @@
 #include "governance/admission.h"
 #include "governance/client.h"
 #include "launch/dataset.h"
+#include "launch/lifecycle.h"
 #include "launch/state.h"
 
 #include <pthread.h>
@@ -112,7 +113,10 @@ static int launch_step_paths(struct launch_mount *lm)
         url = lm->abs_url;
     }
     lm->url = url;
-    /* Before governance takes the mount point's spool: a busy one is reported as such. */
+    /* A mount point left dead by a killed ccrfs is cleaned; a busy one is reported as such,
+     * before governance takes the mount point's spool. */
+    if ((rc = launch_clean_dead_mount(lm->req.mountpoint)) != 0)
+        return ccr_err_wrap(rc, "mount: ");
     if ((rc = fs_mount_check_point(lm->req.mountpoint)) != 0)
         return ccr_err_wrap(rc, "mount: ");
     lm->abs_mp = realpath(lm->req.mountpoint, NULL);
@@ -161,7 +165,9 @@ static int launch_step_governance(struct launch_mount *lm)
 
     lm->cfg.on_revoke = launch_on_revoke;
     lm->cfg.on_revoke_arg = &lm->link;
+    /* Right after an unmount the previous daemon may still be delivering its last events. */
     if ((rc = launch_gov_defaults(&lm->cfg, lm->req.mountpoint, &lm->default_spool, &lm->default_log)) != 0 ||
+        (rc = launch_wait_spool(lm->cfg.spool_dir, LAUNCH_SPOOL_WAIT_MS)) != 0 ||
         (rc = gov_open(&lm->cfg, &lm->g)) != 0)
         return ccr_err_wrap(rc, "governance: ");
     return 0;

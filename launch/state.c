@@ -66,3 +66,20 @@ out:
     free(dir);
     return rc;
 }
+
+int launch_log_default(const char *mountpoint, char **out)
+{
+    char *dir = NULL;
+    int rc;
+
+    *out = NULL;
+    if ((rc = launch_state_dir(mountpoint, &dir)) != 0)
+        return rc;
+    if ((rc = ccr_mkdirs(dir, 0700)) != 0) {
+        free(dir);
+        return ccr_err_wrap(rc, "state folder: ");
+    }
+    *out = ccr_path_join(dir, "ccrfs.log");
+    free(dir);
+    return *out == NULL ? ENOMEM : 0;
+}

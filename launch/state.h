@@ -15,4 +15,8 @@ int launch_state_dir(const char *mountpoint, char **out);
  * (NULL when not needed), which the caller frees after cfg is no longer used. */
 int launch_gov_defaults(struct gov_config *cfg, const char *mountpoint, char **spool, char **log);
 
+/* The daemon's log file when there is no syslog to log to: ccrfs.log in the mount point's state
+ * folder (created, mode 0700), malloc'd into *out. */
+int launch_log_default(const char *mountpoint, char **out);
+
 #endif
