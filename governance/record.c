@@ -77,6 +77,131 @@ int gov_emit(struct gov *g, json_object *ev, int reserve, uint64_t *seq_out)
     return rc;
 }
 
+static void wall_time(int64_t ms, char out[32])
+{
+    ccr_clock_iso8601((double)ms / 1000.0, out, 32);
+}
+
+int gov_record_open_locked(struct gov *g, struct gov_file *f)
+{
+    json_object *ev;
+    int rc;
+
+    if (f->open_recorded)
+        return 0;
+    ev = gov_event_new("open");
+    gov_ev_str(ev, "path", f->path);
+    gov_ev_int(ev, "flags", f->flags);
+    gov_ev_int(ev, "pid", f->pid);
+    gov_ev_int(ev, "uid", f->uid);
+    gov_ev_int(ev, "gid", f->gid);
+    gov_ev_str(ev, "process", f->process);
+    if (f->have_size)
+        gov_ev_int(ev, "size", (int64_t)f->size);
+    if (g->cfg.compact_access) {
+        /* Written later than the open itself: say when it happened. */
+        char when[32];
+        wall_time(f->opened_wall_ms, when);
+        gov_ev_str(ev, "opened", when);
+    }
+    rc = gov_emit(g, ev, 0, &f->open_seq);
+    if (rc == 0) {
+        f->open_recorded = 1;
+        if (g->cfg.compact_access)
+            atomic_fetch_sub(&g->unrecorded, 1);
+    }
+    return rc;
+}
+
+/* [[offset, length], ...] of ranges; *bytes their sum. */
+static json_object *ranges_json(const struct ccr_array *ranges, uint64_t *bytes)
+{
+    json_object *arr = json_object_new_array();
+    *bytes = 0;
+    for (size_t i = 0; i < ranges->len; i++) {
+        const struct gov_range *r = &CCR_ARRAY_AT(ranges, struct gov_range, i);
+        json_object *pair = json_object_new_array();
+        json_object_array_add(pair, json_object_new_int64((int64_t)r->off));
+        json_object_array_add(pair, json_object_new_int64((int64_t)r->len));
+        json_object_array_add(arr, pair);
+        *bytes += r->len;
+    }
+    return arr;
+}
+
+json_object *gov_access_entry(struct gov_file *f)
+{
+    json_object *e = json_object_new_object();
+    char when[32];
+    uint64_t bytes;
+
+    gov_ev_str(e, "path", f->path);
+    gov_ev_int(e, "flags", f->flags);
+    gov_ev_int(e, "pid", f->pid);
+    gov_ev_int(e, "uid", f->uid);
+    gov_ev_int(e, "gid", f->gid);
+    gov_ev_str(e, "process", f->process);
+    if (f->have_size)
+        gov_ev_int(e, "size", (int64_t)f->size);
+    wall_time(f->opened_wall_ms, when);
+    gov_ev_str(e, "opened", when);
+    /* Close time as milliseconds after the open: an ISO time would double the entry. */
+    gov_ev_int(e, "ms", (int64_t)ccr_clock_wall_ms() - f->opened_wall_ms);
+    json_object_object_add(e, "ranges", ranges_json(&f->ranges, &bytes));
+    gov_ev_int(e, "bytes", (int64_t)f->bytes_total);
+    gov_ev_int(e, "reads", (int64_t)f->reads_total);
+    return e;
+}
+
+static int access_seal_locked(struct gov *g)
+{
+    json_object *ev;
+    size_t n;
+    int rc;
+
+    if (g->access == NULL)
+        return 0;
+    n = json_object_array_length(g->access);
+    ev = gov_event_new("access");
+    json_object_object_add(ev, "files", json_object_get(g->access));
+    rc = gov_emit(g, ev, 1, NULL);
+    if (rc != 0) {
+        /* The entries stay (the event held its own reference) for the next attempt; the
+         * gate refuses new opens meanwhile. */
+        return rc;
+    }
+    json_object_put(g->access);
+    g->access = NULL;
+    atomic_fetch_sub(&g->unrecorded, (long long)n);
+    return 0;
+}
+
+int gov_access_add(struct gov *g, json_object *entry)
+{
+    int rc = 0;
+    pthread_mutex_lock(&g->access_lock);
+    if (g->access == NULL) {
+        g->access = json_object_new_array();
+        g->access_first_ms = gov_now_ms();
+    }
+    json_object_array_add(g->access, entry);
+    if (json_object_array_length(g->access) >= GOV_ACCESS_BATCH)
+        rc = access_seal_locked(g);
+    pthread_mutex_unlock(&g->access_lock);
+    return rc;
+}
+
+int gov_access_flush(struct gov *g, int force)
+{
+    int rc = 0;
+    pthread_mutex_lock(&g->access_lock);
+    if (g->access != NULL &&
+        (force || gov_now_ms() - g->access_first_ms >= (int64_t)g->cfg.flush_interval_ms))
+        rc = access_seal_locked(g);
+    pthread_mutex_unlock(&g->access_lock);
+    return rc;
+}
+
 int gov_flush_file_locked(struct gov *g, struct gov_file *f)
 {
     json_object *ev, *ranges;
@@ -85,16 +210,11 @@ int gov_flush_file_locked(struct gov *g, struct gov_file *f)
 
     if (f->ranges.len == 0)
         return 0;
+    /* Reads name their open: a compact open gets its event first. */
+    if ((rc = gov_record_open_locked(g, f)) != 0)
+        return rc;
     ev = gov_event_new("read");
-    ranges = json_object_new_array();
-    for (size_t i = 0; i < f->ranges.len; i++) {
-        const struct gov_range *r = &CCR_ARRAY_AT(&f->ranges, struct gov_range, i);
-        json_object *pair = json_object_new_array();
-        json_object_array_add(pair, json_object_new_int64((int64_t)r->off));
-        json_object_array_add(pair, json_object_new_int64((int64_t)r->len));
-        json_object_array_add(ranges, pair);
-        bytes += r->len;
-    }
+    ranges = ranges_json(&f->ranges, &bytes);
     gov_ev_int(ev, "open", (int64_t)f->open_seq);
     gov_ev_str(ev, "path", f->path);
     json_object_object_add(ev, "ranges", ranges);
@@ -115,11 +235,14 @@ void gov_flush_reads(struct gov *g, int force)
     pthread_mutex_lock(&g->files_lock);
     for (struct gov_file *f = g->files; f != NULL; f = f->next) {
         pthread_mutex_lock(&f->lock);
+        if (!f->open_recorded && (force || now - f->opened_mono_ms >= (int64_t)g->cfg.flush_interval_ms))
+            gov_record_open_locked(g, f);
         if (f->ranges.len > 0 && (force || now - f->first_pending_ms >= (int64_t)g->cfg.flush_interval_ms))
             gov_flush_file_locked(g, f);
         pthread_mutex_unlock(&f->lock);
     }
     pthread_mutex_unlock(&g->files_lock);
+    gov_access_flush(g, force);
 }
 
 int gov_record_mount(struct gov *g, const struct gov_mount_info *m)

@@ -3,6 +3,7 @@
 #include "common/array.h"
 #include "common/err.h"
 #include "common/fileio.h"
+#include "common/log.h"
 #include "governance/canon.h"
 
 #include <dirent.h>
@@ -253,6 +254,18 @@ static int read_acked(struct gov_spool *s)
     return rc;
 }
 
+/* "NAME.tmp.PID": what an atomic write leaves when its process dies before the rename. */
+static int is_stale_temporary(const char *name)
+{
+    const char *t = strstr(name, ".tmp.");
+    if (t == NULL || t == name || t[5] == '\0')
+        return 0;
+    for (t += 5; *t != '\0'; t++)
+        if (*t < '0' || *t > '9')
+            return 0;
+    return 1;
+}
+
 int gov_spool_open(const char *dir, uint64_t max_bytes, struct gov_spool **out, struct gov_chain *chain,
                    size_t *replayed)
 {
@@ -306,6 +319,14 @@ int gov_spool_open(const char *dir, uint64_t max_bytes, struct gov_spool **out, 
     while ((de = readdir(d)) != NULL) {
         unsigned long long first;
         int n = 0;
+        if (is_stale_temporary(de->d_name)) {
+            /* Left by a process killed in mid-write; the lock says no one else writes here. */
+            char *tmp = ccr_path_join(dir, de->d_name);
+            if (tmp != NULL && unlink(tmp) != 0 && errno != ENOENT)
+                ccr_log_warn("spool %s: cannot remove %s: %s", dir, de->d_name, strerror(errno));
+            free(tmp);
+            continue;
+        }
         if (sscanf(de->d_name, "seg-%20llu.log%n", &first, &n) == 1 && n == (int)strlen(de->d_name)) {
             uint64_t f = first;
             if (ccr_array_append(&firsts, &f) != 0) {
