@@ -57,7 +57,9 @@ static int open_sinks(struct gov *g)
 {
     int rc;
     if (g->cfg.audit_log != NULL) {
-        if ((rc = gov_sink_file_open(g->cfg.audit_log, g->chain.id, &g->sinks[g->nsinks])) != 0)
+        struct gov_sink_file_config fc = {g->cfg.audit_log, g->cfg.audit_log_max_bytes,
+                                          g->cfg.audit_log_max_age_s};
+        if ((rc = gov_sink_file_open(&fc, g->chain.id, &g->sinks[g->nsinks])) != 0)
             return rc;
         g->nsinks++;
     }
