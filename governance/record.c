@@ -153,53 +153,73 @@ json_object *gov_access_entry(struct gov_file *f)
     return e;
 }
 
-static int access_seal_locked(struct gov *g)
+/* Seals a batch of entries taken out of gov.access as one event; on failure they go back. */
+static int access_seal(struct gov *g, json_object *batch)
 {
-    json_object *ev;
-    size_t n;
+    size_t n = json_object_array_length(batch);
+    json_object *ev = gov_event_new("access");
     int rc;
 
-    if (g->access == NULL)
-        return 0;
-    n = json_object_array_length(g->access);
-    ev = gov_event_new("access");
-    json_object_object_add(ev, "files", json_object_get(g->access));
+    json_object_object_add(ev, "files", json_object_get(batch));
     rc = gov_emit(g, ev, 1, NULL);
-    if (rc != 0) {
-        /* The entries stay (the event held its own reference) for the next attempt; the
-         * gate refuses new opens meanwhile. */
-        return rc;
+    if (rc == 0) {
+        json_object_put(batch);
+        atomic_fetch_sub(&g->unrecorded, (long long)n);
+        return 0;
     }
-    json_object_put(g->access);
-    g->access = NULL;
-    atomic_fetch_sub(&g->unrecorded, (long long)n);
-    return 0;
+    /* Kept for the next attempt (the gate refuses new opens meanwhile). */
+    pthread_mutex_lock(&g->access_lock);
+    if (g->access != NULL) {
+        for (size_t i = 0; i < json_object_array_length(g->access); i++)
+            json_object_array_add(batch, json_object_get(json_object_array_get_idx(g->access, i)));
+        json_object_put(g->access);
+    }
+    g->access = batch;
+    pthread_mutex_unlock(&g->access_lock);
+    return rc;
+}
+
+/* Takes the waiting entries out when due: all with force, else when a batch is full or the
+ * oldest waited flush_interval_ms. NULL when nothing is due. */
+static json_object *access_take(struct gov *g, int force, size_t full)
+{
+    json_object *batch = NULL;
+    pthread_mutex_lock(&g->access_lock);
+    if (g->access != NULL && (force || json_object_array_length(g->access) >= full ||
+                              gov_now_ms() - g->access_first_ms >= (int64_t)g->cfg.flush_interval_ms)) {
+        batch = g->access;
+        g->access = NULL;
+    }
+    pthread_mutex_unlock(&g->access_lock);
+    return batch;
 }
 
 int gov_access_add(struct gov *g, json_object *entry)
 {
-    int rc = 0;
+    size_t n;
+    json_object *batch;
+
     pthread_mutex_lock(&g->access_lock);
     if (g->access == NULL) {
         g->access = json_object_new_array();
         g->access_first_ms = gov_now_ms();
     }
     json_object_array_add(g->access, entry);
-    if (json_object_array_length(g->access) >= GOV_ACCESS_BATCH)
-        rc = access_seal_locked(g);
+    n = json_object_array_length(g->access);
     pthread_mutex_unlock(&g->access_lock);
-    return rc;
+    /* The deliverer seals full batches; a release seals one itself only when the deliverer
+     * falls far behind, which bounds the memory entries take. */
+    if (n == GOV_ACCESS_BATCH)
+        gov_kick_deliverer(g);
+    if (n < GOV_ACCESS_BATCH * 8 || (batch = access_take(g, 0, GOV_ACCESS_BATCH * 8)) == NULL)
+        return 0;
+    return access_seal(g, batch);
 }
 
 int gov_access_flush(struct gov *g, int force)
 {
-    int rc = 0;
-    pthread_mutex_lock(&g->access_lock);
-    if (g->access != NULL &&
-        (force || gov_now_ms() - g->access_first_ms >= (int64_t)g->cfg.flush_interval_ms))
-        rc = access_seal_locked(g);
-    pthread_mutex_unlock(&g->access_lock);
-    return rc;
+    json_object *batch = access_take(g, force, GOV_ACCESS_BATCH);
+    return batch != NULL ? access_seal(g, batch) : 0;
 }
 
 int gov_flush_file_locked(struct gov *g, struct gov_file *f)

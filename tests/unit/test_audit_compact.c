@@ -148,7 +148,7 @@ static void test_small_files_one_entry_each(void **state)
     assert_int_equal(c.reads, 0);
     assert_int_equal(c.releases, 0);
     assert_int_equal(c.entry_bytes, (long long)SMALL_FILES * 5096);
-    assert_true(c.access_events >= SMALL_FILES / 64);
+    assert_true(c.access_events >= 1 && c.access_events < SMALL_FILES / 8); /* batched */
     /* The issue's goal: at most 300 audit bytes per small file read once (the whole log,
      * mount, unmount and checkpoints included). */
     per_file = (double)file_size(log) / SMALL_FILES;
