@@ -46,10 +46,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define GOV_FILE_MAGIC   0x636372667346494cULL
-#define GOV_MAX_SINKS    2
-#define GOV_WHY_MAX      320 /* a refusal's reason */
-#define GOV_ACCESS_BATCH 64  /* compact access entries per "access" event at most */
+#define GOV_FILE_MAGIC         0x636372667346494cULL
+#define GOV_MAX_SINKS          2
+#define GOV_WHY_MAX            320   /* a refusal's reason */
+#define GOV_ACCESS_BATCH       64    /* compact access entries per "access" event at most */
+#define GOV_ACCESS_EVENT_BYTES 32768 /* ... and about this many bytes of them */
 /* Spool room counted for each open whose record is not yet written (compact_access). */
 #define GOV_ACCESS_ROOM 1024
 

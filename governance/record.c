@@ -2,9 +2,11 @@
  * read records of open files, and the records the mount code asks for. */
 #include "common/err.h"
 #include "common/log.h"
+#include "governance/canon.h"
 #include "governance/gov_internal.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 /* Seals ev and appends it (chain_lock held); on failure the chain is as before. */
@@ -153,29 +155,51 @@ json_object *gov_access_entry(struct gov_file *f)
     return e;
 }
 
-/* Seals a batch of entries taken out of gov.access as one event; on failure they go back. */
-static int access_seal(struct gov *g, json_object *batch)
+/* Puts entries [from, end) of batch back in front of what waits now (after a failure). */
+static void access_put_back(struct gov *g, json_object *batch, size_t from)
 {
-    size_t n = json_object_array_length(batch);
-    json_object *ev = gov_event_new("access");
-    int rc;
-
-    json_object_object_add(ev, "files", json_object_get(batch));
-    rc = gov_emit(g, ev, 1, NULL);
-    if (rc == 0) {
-        json_object_put(batch);
-        atomic_fetch_sub(&g->unrecorded, (long long)n);
-        return 0;
-    }
-    /* Kept for the next attempt (the gate refuses new opens meanwhile). */
+    json_object *back = json_object_new_array();
+    for (size_t i = from; i < json_object_array_length(batch); i++)
+        json_object_array_add(back, json_object_get(json_object_array_get_idx(batch, i)));
     pthread_mutex_lock(&g->access_lock);
     if (g->access != NULL) {
         for (size_t i = 0; i < json_object_array_length(g->access); i++)
-            json_object_array_add(batch, json_object_get(json_object_array_get_idx(g->access, i)));
+            json_object_array_add(back, json_object_get(json_object_array_get_idx(g->access, i)));
         json_object_put(g->access);
+    } else {
+        g->access_first_ms = gov_now_ms();
     }
-    g->access = batch;
+    g->access = back;
     pthread_mutex_unlock(&g->access_lock);
+}
+
+/* Seals a batch of entries taken out of gov.access as "access" events of at most
+ * GOV_ACCESS_BATCH entries and about GOV_ACCESS_EVENT_BYTES each (the governance service
+ * takes events up to 64 KiB); on failure what is left goes back. Takes batch. */
+static int access_seal(struct gov *g, json_object *batch)
+{
+    size_t n = json_object_array_length(batch), start = 0;
+    int rc = 0;
+
+    while (start < n) {
+        json_object *ev = gov_event_new("access"), *files = json_object_new_array();
+        size_t end = start, bytes = 0;
+        while (end < n && end - start < GOV_ACCESS_BATCH && bytes < GOV_ACCESS_EVENT_BYTES) {
+            json_object *e = json_object_array_get_idx(batch, end++);
+            const char *path = gov_json_str(e, "path"), *proc = gov_json_str(e, "process");
+            bytes += 200 + (path ? strlen(path) : 0) + (proc ? strlen(proc) : 0);
+            json_object_array_add(files, json_object_get(e));
+        }
+        json_object_object_add(ev, "files", files);
+        if ((rc = gov_emit(g, ev, 1, NULL)) != 0) {
+            /* Kept for the next attempt (the gate refuses new opens meanwhile). */
+            access_put_back(g, batch, start);
+            break;
+        }
+        atomic_fetch_sub(&g->unrecorded, (long long)(end - start));
+        start = end;
+    }
+    json_object_put(batch);
     return rc;
 }
 

@@ -207,6 +207,46 @@ static void test_long_open_recorded_as_before(void **state)
     free(spool);
 }
 
+/* Long paths: access events stay under the governance service's 64 KiB per event. */
+static void test_access_events_stay_small(void **state)
+{
+    char *log = ccr_path_join(tmpdir, "longpaths.jsonl"), *spool = ccr_path_join(tmpdir, "spool-p");
+    struct gov *g = open_gov(log, spool, 5000);
+    struct fs_access_hooks hk;
+    struct log_counts c;
+    char path[3100], *line = NULL;
+    size_t cap = 0;
+    ssize_t len, longest = 0;
+    FILE *in;
+    (void)state;
+
+    gov_fs_hooks(g, &hk);
+    memset(path, 'p', sizeof path - 1);
+    path[sizeof path - 1] = '\0';
+    for (int i = 0; i < 300; i++) {
+        struct fs_open_info oi = {path, 0, 1, 0, 0, "reader"};
+        uint64_t h;
+        snprintf(path, 16, "/%06d/", i);
+        path[8] = 'p';
+        assert_int_equal(hk.on_open(hk.arg, &oi, &h), 0);
+        hk.on_release(hk.arg, h);
+    }
+    assert_int_equal(gov_flush(g, 5000), 0);
+    gov_close(g);
+    gov_audit_free(verify_and_count(log, &c));
+    assert_int_equal(c.access_entries, 300);
+    in = fopen(log, "r");
+    assert_non_null(in);
+    while ((len = getline(&line, &cap, in)) > 0)
+        if (len > longest)
+            longest = len;
+    free(line);
+    fclose(in);
+    assert_true(longest < 64 * 1024);
+    free(log);
+    free(spool);
+}
+
 static void test_stale_spool_temporaries_removed(void **state)
 {
     char *spool = ccr_path_join(tmpdir, "spool-t"), *log = ccr_path_join(tmpdir, "t.jsonl");
@@ -236,6 +276,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_small_files_one_entry_each),
         cmocka_unit_test(test_long_open_recorded_as_before),
+        cmocka_unit_test(test_access_events_stay_small),
         cmocka_unit_test(test_stale_spool_temporaries_removed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
