@@ -62,6 +62,7 @@ struct gov_file {
     char *path;
     uint64_t open_seq; /* seq of the open event: names this open in later events */
     int open_recorded; /* the open event is in the spool (always, without compact_access) */
+    int deferred;      /* counted in gov.unrecorded until its record is in the spool */
     /* What the open event says, kept for a late open event or the compact access entry. */
     int flags;
     pid_t pid;

@@ -59,9 +59,10 @@ static int hook_open(void *arg, const struct fs_open_info *info, uint64_t *handl
     f->opened_wall_ms = (int64_t)ccr_clock_wall_ms();
     if (g->cfg.file_size != NULL && g->cfg.file_size(g->cfg.file_size_arg, f->path, &f->size) == 0)
         f->have_size = 1;
-    if (may_defer_open(g))
-        atomic_fetch_add(&g->unrecorded, 1); /* recorded at release or by the deliverer */
-    else if ((rc = gov_record_open_locked(g, f)) != 0) {
+    if (may_defer_open(g)) {
+        f->deferred = 1; /* recorded at release or by the deliverer */
+        atomic_fetch_add(&g->unrecorded, 1);
+    } else if ((rc = gov_record_open_locked(g, f)) != 0) {
         file_free(f);
         snprintf(why, sizeof why, "the open cannot be recorded: %s", ccr_err_msg(rc));
         return gov_deny(g, "open", info->path, info->pid, why);

@@ -109,8 +109,10 @@ int gov_record_open_locked(struct gov *g, struct gov_file *f)
     rc = gov_emit(g, ev, 0, &f->open_seq);
     if (rc == 0) {
         f->open_recorded = 1;
-        if (g->cfg.compact_access)
+        if (f->deferred) {
+            f->deferred = 0;
             atomic_fetch_sub(&g->unrecorded, 1);
+        }
     }
     return rc;
 }

@@ -247,6 +247,62 @@ static void test_access_events_stay_small(void **state)
     free(spool);
 }
 
+/* Counts lines of a type in the spool's segment files. */
+static size_t spool_count(const char *spool, const char *type)
+{
+    char cmd[600], out[32] = "";
+    FILE *p;
+    snprintf(cmd, sizeof cmd, "cat '%s'/seg-*.log | grep -c '\"type\":\"%s\"'", spool, type);
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    if (fgets(out, sizeof out, p) == NULL)
+        out[0] = '\0';
+    pclose(p);
+    return (size_t)strtoul(out, NULL, 10);
+}
+
+/* Delivery never succeeds, so the spool fills: near its limit opens are written at once, and
+ * a spool that cannot take them refuses them, as without compaction. */
+static void test_near_full_spool_writes_then_refuses(void **state)
+{
+    char *spool = ccr_path_join(tmpdir, "spool-f");
+    struct gov_config cfg = {.governance_url = "http://127.0.0.1:1",
+                             .governance_optional = 1,
+                             .spool_dir = spool,
+                             .spool_max_bytes = 64 * 1024,
+                             .compact_access = 1};
+    struct fs_access_hooks hk;
+    struct gov *g;
+    char path[64];
+    int refused = 0, allowed = 0;
+    (void)state;
+
+    assert_int_equal(gov_open(&cfg, &g), 0);
+    gov_fs_hooks(g, &hk);
+    for (int i = 0; i < 5000 && refused == 0; i++) {
+        struct fs_open_info oi = {path, 0, 9, 0, 0, "reader"};
+        uint64_t h;
+        snprintf(path, sizeof path, "/f%05d", i);
+        if (hk.on_open(hk.arg, &oi, &h) != 0) {
+            refused++;
+            break;
+        }
+        allowed++;
+        if (hk.on_read(hk.arg, h, 0, 100) != 0)
+            refused++; /* the spool filled since the open */
+        hk.on_release(hk.arg, h);
+        if (i % 16 == 15)
+            gov_flush(g, 0); /* seal what waits, as the delivery thread would */
+    }
+    assert_int_equal(refused, 1);
+    gov_close(g);
+    /* Opens allowed near the limit were written as open events, the rest as entries. */
+    assert_true(spool_count(spool, "open") > 0);
+    assert_true(spool_count(spool, "access") > 0);
+    assert_true(allowed > 100);
+    free(spool);
+}
+
 static void test_stale_spool_temporaries_removed(void **state)
 {
     char *spool = ccr_path_join(tmpdir, "spool-t"), *log = ccr_path_join(tmpdir, "t.jsonl");
@@ -277,6 +333,7 @@ int main(void)
         cmocka_unit_test(test_small_files_one_entry_each),
         cmocka_unit_test(test_long_open_recorded_as_before),
         cmocka_unit_test(test_access_events_stay_small),
+        cmocka_unit_test(test_near_full_spool_writes_then_refuses),
         cmocka_unit_test(test_stale_spool_temporaries_removed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
