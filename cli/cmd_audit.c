@@ -8,6 +8,7 @@
 #include "governance/audit.h"
 #include "governance/canon.h"
 #include "governance/http.h"
+#include "governance/logset.h"
 #include "governance/sign.h"
 
 #include <getopt.h>
@@ -16,9 +17,11 @@
 #include <string.h>
 
 static const char audit_usage[] =
-    "usage: ccrfs audit verify [--key PUBKEY.pem] [--strict] SOURCE\n"
-    "       ccrfs audit report [--format table|json|csv] [--by file|process] SOURCE\n"
-    "SOURCE is an audit log file, or a governance URL with --contract ID (the service's events\n"
+    "usage: ccrfs audit verify [--key PUBKEY.pem] [--strict] SOURCE...\n"
+    "       ccrfs audit report [--format table|json|csv] [--by file|process] SOURCE...\n"
+    "SOURCE is an audit log file (with its rotated files LOG.1, LOG.2, ... read first, oldest\n"
+    "first; a missing one fails), several log files read in the order given, or a governance\n"
+    "URL with --contract ID (the service's events\n"
     "for that contract, fetched --page N events at a time (default 10000); its token from\n"
     "--token-file FILE or $CCRFS_GOV_TOKEN).\n"
     "verify: checks every event's hash, the chain linking each event to the one before, that no\n"
@@ -39,10 +42,10 @@ struct audit_opts {
 
 typedef int (*line_fn)(void *arg, const char *line, size_t len, const char *where);
 
-static int feed_file(const char *path, line_fn fn, void *arg)
+static int feed_file(const char *path, int name_file, line_fn fn, void *arg)
 {
     FILE *in = fopen(path, "r");
-    char *line = NULL, where[64];
+    char *line = NULL, where[1100];
     size_t cap = 0, lineno = 0;
     ssize_t n;
     int rc = 0;
@@ -53,7 +56,10 @@ static int feed_file(const char *path, line_fn fn, void *arg)
         lineno++;
         if (line[n - 1] == '\n')
             n--;
-        snprintf(where, sizeof where, "line %zu", lineno);
+        if (name_file)
+            snprintf(where, sizeof where, "%s line %zu", path, lineno);
+        else
+            snprintf(where, sizeof where, "line %zu", lineno);
         if (n == 0) {
             rc = ccr_err_set(EBADMSG, "%s: empty line", where);
             break;
@@ -141,11 +147,36 @@ static int feed_service(const char *url, const struct audit_opts *o, line_fn fn,
     return rc;
 }
 
-static int feed(const char *source, const struct audit_opts *o, line_fn fn, void *arg)
+/* Log files in chain order: one name stands for its rotated set (NAME.1, NAME.2, ..., NAME);
+ * several names are read in the order given. */
+static int feed_files(char **names, int count, line_fn fn, void *arg)
 {
-    if (strncmp(source, "http://", 7) == 0 || strncmp(source, "https://", 8) == 0)
-        return feed_service(source, o, fn, arg);
-    return feed_file(source, fn, arg);
+    struct ccr_array files = CCR_ARRAY_INIT(char *);
+    int rc = 0;
+
+    if (count == 1) {
+        if ((rc = gov_logset_list(names[0], &files)) != 0)
+            return rc;
+        for (size_t i = 0; rc == 0 && i < files.len; i++)
+            rc = feed_file(CCR_ARRAY_AT(&files, char *, i), files.len > 1, fn, arg);
+        gov_logset_free(&files);
+        return rc;
+    }
+    for (int i = 0; rc == 0 && i < count; i++)
+        rc = feed_file(names[i], 1, fn, arg);
+    return rc;
+}
+
+static int is_url(const char *source)
+{
+    return strncmp(source, "http://", 7) == 0 || strncmp(source, "https://", 8) == 0;
+}
+
+static int feed(char **sources, int count, const struct audit_opts *o, line_fn fn, void *arg)
+{
+    if (is_url(sources[0]))
+        return feed_service(sources[0], o, fn, arg);
+    return feed_files(sources, count, fn, arg);
 }
 
 static int add_line(void *arg, const char *line, size_t len, const char *where)
@@ -171,7 +202,7 @@ static int add_line_lenient(void *arg, const char *line, size_t len, const char 
     return rc == ENOMEM ? rc : 0;
 }
 
-static int run_verify(const char *source, const struct audit_opts *o)
+static int run_verify(char **sources, int count, const struct audit_opts *o)
 {
     struct gov_key *pin = NULL;
     struct gov_audit *a = NULL;
@@ -184,7 +215,7 @@ static int run_verify(const char *source, const struct audit_opts *o)
         gov_key_free(pin);
         return cli_fail_rc(rc, NULL);
     }
-    rc = feed(source, o, add_line, a);
+    rc = feed(sources, count, o, add_line, a);
     gov_audit_summary(a, &s);
     if (rc != 0) {
         cli_fail("FAILED: %s", ccr_err_msg(rc));
@@ -196,7 +227,7 @@ static int run_verify(const char *source, const struct audit_opts *o)
     if (s.events == 0) {
         gov_audit_free(a);
         gov_key_free(pin);
-        return cli_fail("%s holds no events", source);
+        return cli_fail("%s holds no events", sources[0]);
     }
     printf("verified %zu events in %zu chain(s): hashes, chain links, sequence (no gaps, no duplicates), "
            "%zu signed checkpoints with matching counts\n",
@@ -217,7 +248,7 @@ static int run_verify(const char *source, const struct audit_opts *o)
     return CLI_EXIT_OK;
 }
 
-static int run_report(const char *source, const struct audit_opts *o)
+static int run_report(char **sources, int count, const struct audit_opts *o)
 {
     enum gov_report_format fmt = GOV_REPORT_TABLE;
     enum gov_report_by by = GOV_REPORT_BY_FILE;
@@ -244,7 +275,7 @@ static int run_report(const char *source, const struct audit_opts *o)
     }
     if ((rc = gov_audit_new(NULL, &r.a)) != 0)
         return cli_fail_rc(rc, NULL);
-    rc = feed(source, o, add_line_lenient, &r);
+    rc = feed(sources, count, o, add_line_lenient, &r);
     if (rc != 0) {
         gov_audit_free(r.a);
         return cli_fail_rc(rc, NULL);
@@ -269,8 +300,9 @@ int cli_cmd_audit(int argc, char **argv)
                                          {"help", no_argument, 0, 'h'},
                                          {0}};
     struct audit_opts o = {.page = AUDIT_PAGE};
-    const char *sub, *source;
-    int c;
+    const char *sub;
+    char **sources;
+    int c, count;
 
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         fputs(audit_usage, stdout);
@@ -312,20 +344,24 @@ int cli_cmd_audit(int argc, char **argv)
             return cli_usage("unknown option or missing value: %s", argv[optind]);
         }
     }
-    if (argc - 1 - optind != 1)
-        return cli_usage("expected one SOURCE (an audit log file or a governance URL)");
-    source = argv[1 + optind];
-    if ((strncmp(source, "http://", 7) == 0 || strncmp(source, "https://", 8) == 0) && o.contract == NULL)
+    count = argc - 1 - optind;
+    sources = argv + 1 + optind;
+    if (count < 1)
+        return cli_usage("expected a SOURCE (audit log files or a governance URL)");
+    for (int i = 0; i < count; i++)
+        if (is_url(sources[i]) && count > 1)
+            return cli_usage("a governance URL is the only SOURCE");
+    if (is_url(sources[0]) && o.contract == NULL)
         return cli_usage("a governance URL needs --contract ID");
     if (strcmp(sub, "verify") == 0) {
         if (o.format != NULL || o.by != NULL)
             return cli_usage("--format and --by belong to 'audit report'");
-        return run_verify(source, &o);
+        return run_verify(sources, count, &o);
     }
     if (strcmp(sub, "report") == 0) {
         if (o.key_file != NULL || o.strict)
             return cli_usage("--key and --strict belong to 'audit verify'");
-        return run_report(source, &o);
+        return run_report(sources, count, &o);
     }
     return cli_usage("unknown audit command '%s' (verify or report)", sub);
 }

@@ -185,6 +185,72 @@ static const struct open_info *open_lookup(struct gov_audit *a, const char *chai
     return NULL;
 }
 
+static void add_ranges(struct report_row *fr, struct report_row *xr, json_object *ev)
+{
+    json_object *ranges;
+    if (!json_object_object_get_ex(ev, "ranges", &ranges) || !json_object_is_type(ranges, json_type_array))
+        return;
+    for (size_t i = 0; i < json_object_array_length(ranges); i++) {
+        json_object *r = json_object_array_get_idx(ranges, i);
+        if (json_object_is_type(r, json_type_array) && json_object_array_length(r) == 2) {
+            int64_t off = json_object_get_int64(json_object_array_get_idx(r, 0));
+            int64_t len = json_object_get_int64(json_object_array_get_idx(r, 1));
+            if (off >= 0 && len > 0) {
+                gov_ranges_add(&fr->ranges, (uint64_t)off, (uint64_t)len);
+                gov_ranges_add(&xr->ranges, (uint64_t)off, (uint64_t)len);
+            }
+        }
+    }
+}
+
+/* The rows of path, process and the pair; 0 or ENOMEM. */
+static int rows_for(struct gov_audit *a, const char *path, const char *proc, struct report_row **fr,
+                    struct report_row **pr, struct report_row **xr)
+{
+    const char *pname = proc != NULL && proc[0] ? proc : "(unknown)";
+    size_t klen = strlen(pname) + strlen(path) + 2;
+    char *key = malloc(klen);
+    if (key == NULL)
+        return ENOMEM;
+    snprintf(key, klen, "%s\x1f%s", pname, path);
+    *fr = table_row(&a->by_file, path);
+    *pr = table_row(&a->by_proc, pname);
+    *xr = table_row(&a->by_pair, key);
+    free(key);
+    return *fr == NULL || *pr == NULL || *xr == NULL ? ENOMEM : 0;
+}
+
+/* One entry of a compact "access" event: an open, its reads and its release. */
+static void account_access(struct gov_audit *a, json_object *e, const char *event_time)
+{
+    const char *path = gov_json_str(e, "path"), *proc = gov_json_str(e, "process");
+    const char *opened = gov_json_str(e, "opened");
+    struct report_row *fr, *pr, *xr;
+    long long v;
+
+    if (path == NULL || rows_for(a, path, proc, &fr, &pr, &xr) != 0)
+        return;
+    row_touch(fr, opened != NULL ? opened : event_time);
+    row_touch(pr, opened != NULL ? opened : event_time);
+    row_other(fr, proc);
+    row_other(pr, path);
+    fr->opens++;
+    pr->opens++;
+    if (gov_json_int(e, "size", &v) == 0 && v >= 0) {
+        fr->size = (uint64_t)v;
+        fr->have_size = 1;
+    }
+    if (gov_json_int(e, "bytes", &v) == 0 && v > 0) {
+        fr->bytes += (uint64_t)v;
+        pr->bytes += (uint64_t)v;
+    }
+    if (gov_json_int(e, "reads", &v) == 0 && v > 0) {
+        fr->reads += (uint64_t)v;
+        pr->reads += (uint64_t)v;
+    }
+    add_ranges(fr, xr, e);
+}
+
 static void account(struct gov_audit *a, json_object *ev)
 {
     const char *type = gov_json_str(ev, "type"), *path = gov_json_str(ev, "path");
@@ -193,6 +259,13 @@ static void account(struct gov_audit *a, json_object *ev)
     struct report_row *fr, *pr, *xr;
     long long v, open_seq = -1;
 
+    if (type != NULL && strcmp(type, "access") == 0) {
+        json_object *files;
+        if (json_object_object_get_ex(ev, "files", &files) && json_object_is_type(files, json_type_array))
+            for (size_t i = 0; i < json_object_array_length(files); i++)
+                account_access(a, json_object_array_get_idx(files, i), time);
+        return;
+    }
     if (type == NULL || path == NULL || chain == NULL)
         return;
     if (strcmp(type, "open") == 0) {
@@ -224,19 +297,7 @@ static void account(struct gov_audit *a, json_object *ev)
         return;
     if (path[0] == '\0' && strcmp(type, "denial") == 0)
         return;
-    {
-        const char *pname = proc != NULL && proc[0] ? proc : "(unknown)";
-        size_t klen = strlen(pname) + strlen(path) + 2;
-        char *key = malloc(klen);
-        if (key == NULL)
-            return;
-        snprintf(key, klen, "%s\x1f%s", pname, path);
-        fr = table_row(&a->by_file, path);
-        pr = table_row(&a->by_proc, pname);
-        xr = table_row(&a->by_pair, key);
-        free(key);
-    }
-    if (fr == NULL || pr == NULL || xr == NULL)
+    if (rows_for(a, path, proc, &fr, &pr, &xr) != 0)
         return;
     row_touch(fr, time);
     row_touch(pr, time);
@@ -250,7 +311,6 @@ static void account(struct gov_audit *a, json_object *ev)
             fr->have_size = 1;
         }
     } else if (strcmp(type, "read") == 0) {
-        json_object *ranges;
         if (gov_json_int(ev, "bytes", &v) == 0 && v > 0) {
             fr->bytes += (uint64_t)v;
             pr->bytes += (uint64_t)v;
@@ -259,20 +319,7 @@ static void account(struct gov_audit *a, json_object *ev)
             fr->reads += (uint64_t)v;
             pr->reads += (uint64_t)v;
         }
-        if (json_object_object_get_ex(ev, "ranges", &ranges) &&
-            json_object_is_type(ranges, json_type_array)) {
-            for (size_t i = 0; i < json_object_array_length(ranges); i++) {
-                json_object *r = json_object_array_get_idx(ranges, i);
-                if (json_object_is_type(r, json_type_array) && json_object_array_length(r) == 2) {
-                    int64_t off = json_object_get_int64(json_object_array_get_idx(r, 0));
-                    int64_t len = json_object_get_int64(json_object_array_get_idx(r, 1));
-                    if (off >= 0 && len > 0) {
-                        gov_ranges_add(&fr->ranges, (uint64_t)off, (uint64_t)len);
-                        gov_ranges_add(&xr->ranges, (uint64_t)off, (uint64_t)len);
-                    }
-                }
-            }
-        }
+        add_ranges(fr, xr, ev);
     } else if (strcmp(type, "denial") == 0) {
         long long c = 1;
         gov_json_int(ev, "count", &c);
@@ -288,7 +335,7 @@ static void account(struct gov_audit *a, json_object *ev)
 
 static const char *const known_types[] = {"mount",      "consent", "key_release", "open",       "read",
                                           "release",    "denial",  "integrity",   "revocation", "unmount",
-                                          "checkpoint", "upload",  NULL};
+                                          "checkpoint", "upload",  "access",      NULL};
 
 static int is_hex(const char *s, size_t len)
 {
@@ -297,6 +344,20 @@ static int is_hex(const char *s, size_t len)
     for (size_t i = 0; i < len; i++)
         if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
             return 0;
+    return 1;
+}
+
+static int access_well_formed(json_object *ev)
+{
+    json_object *files;
+    if (!json_object_object_get_ex(ev, "files", &files) || !json_object_is_type(files, json_type_array) ||
+        json_object_array_length(files) == 0)
+        return 0;
+    for (size_t i = 0; i < json_object_array_length(files); i++) {
+        json_object *e = json_object_array_get_idx(files, i);
+        if (!json_object_is_type(e, json_type_object) || gov_json_str(e, "path") == NULL)
+            return 0;
+    }
     return 1;
 }
 
@@ -403,6 +464,10 @@ int gov_audit_add(struct gov_audit *a, const char *line, size_t len, const char 
         known |= strcmp(type, known_types[i]) == 0;
     if (!known) {
         rc = bad(a, where, id, "unknown event type ", type);
+        goto out;
+    }
+    if (strcmp(type, "access") == 0 && !access_well_formed(ev)) {
+        rc = bad(a, where, id, "access event without a list of files, each with a path", NULL);
         goto out;
     }
     if (gov_event_hash(ev, calc) != 0 || strcmp(calc, hash) != 0) {

@@ -83,6 +83,24 @@ int gov_config_option(struct gov_config *cfg, const char *key, const char *value
         cfg->governance_optional = 1;
         return 0;
     }
+    if (strcmp(key, "audit_compact") == 0) {
+        if (value != NULL)
+            return ccr_err_set(EINVAL, "option audit_compact takes no value");
+        cfg->compact_access = 1;
+        return 0;
+    }
+    if (strcmp(key, "audit_log_max_bytes") == 0) {
+        if ((rc = parse_u64(key, value, 4096, 1ULL << 40, 1, &n)) != 0)
+            return rc;
+        cfg->audit_log_max_bytes = n;
+        return 0;
+    }
+    if (strcmp(key, "audit_log_max_age") == 0) {
+        if ((rc = parse_u64(key, value, 1, 366ULL * 86400, 0, &n)) != 0)
+            return rc;
+        cfg->audit_log_max_age_s = (unsigned)n;
+        return 0;
+    }
     if (strcmp(key, "spool_max") == 0) {
         if ((rc = parse_u64(key, value, 64 * 1024, 1ULL << 40, 1, &n)) != 0)
             return rc;

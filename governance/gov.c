@@ -57,7 +57,9 @@ static int open_sinks(struct gov *g)
 {
     int rc;
     if (g->cfg.audit_log != NULL) {
-        if ((rc = gov_sink_file_open(g->cfg.audit_log, g->chain.id, &g->sinks[g->nsinks])) != 0)
+        struct gov_sink_file_config fc = {g->cfg.audit_log, g->cfg.audit_log_max_bytes,
+                                          g->cfg.audit_log_max_age_s};
+        if ((rc = gov_sink_file_open(&fc, g->chain.id, &g->sinks[g->nsinks])) != 0)
             return rc;
         g->nsinks++;
     }
@@ -91,6 +93,7 @@ int gov_open(const struct gov_config *cfg, struct gov **out)
     apply_defaults(&g->cfg);
     pthread_mutex_init(&g->chain_lock, NULL);
     pthread_mutex_init(&g->files_lock, NULL);
+    pthread_mutex_init(&g->access_lock, NULL);
     pthread_mutex_init(&g->wake_lock, NULL);
     pthread_mutex_init(&g->consent_request_lock, NULL);
     pthread_cond_init(&g->deliver_wake, NULL);
@@ -139,6 +142,8 @@ void gov_close(struct gov *g)
     gov_consent_stop(g);
     gov_deliverer_stop(g);
     gov_files_free(g);
+    if (g->access != NULL) /* could not be spooled even at the end */
+        json_object_put(g->access);
     for (size_t i = 0; i < g->nsinks; i++)
         g->sinks[i]->destroy(g->sinks[i]);
     gov_http_free(g->consent_http);
@@ -154,6 +159,7 @@ void gov_close(struct gov *g)
     pthread_cond_destroy(&g->consent_wake);
     pthread_mutex_destroy(&g->chain_lock);
     pthread_mutex_destroy(&g->files_lock);
+    pthread_mutex_destroy(&g->access_lock);
     pthread_mutex_destroy(&g->wake_lock);
     pthread_mutex_destroy(&g->consent_request_lock);
     free(g);

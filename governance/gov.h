@@ -49,12 +49,21 @@ struct gov_config {
      * what share of a file was read. Called from the open hook; must not block. */
     int (*file_size)(void *arg, const char *path, uint64_t *size);
     void *file_size_arg;
+    /* 1: an open closed before anything was recorded for it costs one entry of an "access"
+     * event (sealed with other such entries within flush_interval_ms) instead of open, read and
+     * release events. Opens that stay open longer are recorded as before. */
+    int compact_access;
+    /* Rotation of audit_log: a full file is renamed audit_log.N (N = 1, 2, ... oldest first)
+     * and a new one started, the chain continuing. 0: never by size / by age. */
+    uint64_t audit_log_max_bytes;
+    unsigned audit_log_max_age_s;
 };
 
 /* Applies one mount option ("-o key=value") to cfg; cfg keeps value by pointer, so it must
  * outlive cfg. Keys: audit_log, governance, gov_token_file, contract, gov_scope, spool,
  * spool_max (bytes, K/M/G suffix), grace, consent_interval, flush_interval_ms, flush_ranges,
- * checkpoint_events, audit_key, governance_optional (no value). ENOENT when key is not a
+ * checkpoint_events, audit_key, governance_optional (no value), audit_compact (no value),
+ * audit_log_max_bytes (K/M/G), audit_log_max_age (seconds). ENOENT when key is not a
  * governance option; EINVAL, naming the option, when the value is bad. */
 int gov_config_option(struct gov_config *cfg, const char *key, const char *value);
 

@@ -9,9 +9,10 @@
  * Locks, in the order they may be taken (never the other way round):
  *   1. gov.files_lock      the list of open files (gov.files)
  *   2. gov_file.lock       one open file's pending ranges and counters
- *   3. gov.chain_lock      the chain head and the checkpoint counter: an event is sealed and
+ *   3. gov.access_lock     compact access entries waiting to be sealed (gov.access)
+ *   4. gov.chain_lock      the chain head and the checkpoint counter: an event is sealed and
  *                          appended to the spool in one step, so spool order is chain order
- *   4. the spool's lock    internal to spool.c: an append (a write(2); an fdatasync when a
+ *   5. the spool's lock    internal to spool.c: an append (a write(2); an fdatasync when a
  *                          segment is full), removing acknowledged segments; the delivery
  *                          batch's fdatasync runs outside it
  *   gov.wake_lock          stop, and the two threads' wake-ups; taken alone
@@ -45,9 +46,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define GOV_FILE_MAGIC 0x636372667346494cULL
-#define GOV_MAX_SINKS  2
-#define GOV_WHY_MAX    320 /* a refusal's reason */
+#define GOV_FILE_MAGIC         0x636372667346494cULL
+#define GOV_MAX_SINKS          2
+#define GOV_WHY_MAX            320   /* a refusal's reason */
+#define GOV_ACCESS_BATCH       64    /* compact access entries per "access" event at most */
+#define GOV_ACCESS_EVENT_BYTES 32768 /* ... and about this many bytes of them */
+/* Spool room counted for each open whose record is not yet written (compact_access). */
+#define GOV_ACCESS_ROOM 1024
 
 /* One open file: the handle the hooks get. */
 struct gov_file {
@@ -55,7 +60,18 @@ struct gov_file {
     struct gov_file *next, *prev; /* gov.files, guarded by files_lock */
     pthread_mutex_t lock;
     char *path;
-    uint64_t open_seq;       /* seq of the open event: names this open in later events */
+    uint64_t open_seq; /* seq of the open event: names this open in later events */
+    int open_recorded; /* the open event is in the spool (always, without compact_access) */
+    int deferred;      /* counted in gov.unrecorded until its record is in the spool */
+    /* What the open event says, kept for a late open event or the compact access entry. */
+    int flags;
+    pid_t pid;
+    uid_t uid;
+    gid_t gid;
+    char *process;
+    int have_size;
+    uint64_t size;
+    int64_t opened_mono_ms, opened_wall_ms;
     struct ccr_array ranges; /* struct gov_range: sorted, disjoint; guarded by lock */
     uint64_t reads_pending, bytes_total, reads_total;
     int64_t first_pending_ms;
@@ -77,6 +93,14 @@ struct gov {
     /* Open files (hooks.c). */
     pthread_mutex_t files_lock;
     struct gov_file *files;
+
+    /* Compact access entries of files closed before anything was recorded for them (hooks.c,
+     * record.c): sealed as one "access" event when GOV_ACCESS_BATCH are waiting or the oldest
+     * is flush_interval_ms old. */
+    pthread_mutex_t access_lock;
+    json_object *access;     /* array of entries, NULL when none; guarded by access_lock */
+    int64_t access_first_ms; /* guarded by access_lock */
+    atomic_llong unrecorded; /* open files and waiting entries not yet in the spool */
 
     /* Threads (deliver.c, consent.c). */
     pthread_mutex_t wake_lock;
@@ -127,8 +151,17 @@ int gov_emit(struct gov *g, json_object *ev, int reserve, uint64_t *seq_out);
 int gov_checkpoint_now(struct gov *g);
 /* Records a file's pending ranges as one read event (the file's lock held). */
 int gov_flush_file_locked(struct gov *g, struct gov_file *f);
-/* Records pending ranges older than the flush interval (or all with force). */
+/* Records pending ranges older than the flush interval (or all with force), the opens of
+ * compact files open that long, and waiting access entries. */
 void gov_flush_reads(struct gov *g, int force);
+/* Writes f's open event now if it was not yet (the file's lock held). */
+int gov_record_open_locked(struct gov *g, struct gov_file *f);
+/* Adds a closed file's compact entry (taking it); seals the batch when it is full. */
+int gov_access_add(struct gov *g, json_object *entry);
+/* A closed compact file's access entry (the file's lock held or the file no longer shared). */
+json_object *gov_access_entry(struct gov_file *f);
+/* Seals the waiting access entries as one event (all, or only when the oldest is due). */
+int gov_access_flush(struct gov *g, int force);
 
 /* gate.c */
 /* 1 when opens and reads may be served; else 0 and why. */

@@ -14,8 +14,20 @@ static void file_free(struct gov_file *f)
     f->magic = 0;
     pthread_mutex_destroy(&f->lock);
     ccr_array_free(&f->ranges);
+    free(f->process);
     free(f->path);
     free(f);
+}
+
+/* compact_access: whether this open may wait for its record (to its release, or the flush
+ * interval). Not when the spool is near its limit counting every record still owed: then the
+ * open is written now, and refused if it cannot be. */
+static int may_defer_open(struct gov *g)
+{
+    uint64_t owed = (uint64_t)atomic_load(&g->unrecorded) + 1;
+    if (!g->cfg.compact_access)
+        return 0;
+    return gov_spool_bytes(g->spool) + owed * GOV_ACCESS_ROOM + 4096 <= g->cfg.spool_max_bytes;
 }
 
 static int hook_open(void *arg, const struct fs_open_info *info, uint64_t *handle)
@@ -23,34 +35,34 @@ static int hook_open(void *arg, const struct fs_open_info *info, uint64_t *handl
     struct gov *g = arg;
     char why[GOV_WHY_MAX];
     struct gov_file *f;
-    json_object *ev;
-    int rc;
+    int rc = 0;
 
     gov_consent_nudge(g);
     if (!gov_gate(g, why, sizeof why))
         return gov_deny(g, "open", info->path, info->pid, why);
     f = calloc(1, sizeof *f);
-    if (f == NULL || (f->path = strdup(info->path ? info->path : "")) == NULL) {
+    if (f == NULL || (f->path = strdup(info->path ? info->path : "")) == NULL ||
+        (f->process = strdup(info->process_name ? info->process_name : "")) == NULL) {
+        if (f != NULL)
+            free(f->path);
         free(f);
         return gov_deny(g, "open", info->path, info->pid, "out of memory");
     }
     f->magic = GOV_FILE_MAGIC;
     ccr_array_init(&f->ranges, sizeof(struct gov_range));
     pthread_mutex_init(&f->lock, NULL);
-    ev = gov_event_new("open");
-    gov_ev_str(ev, "path", f->path);
-    gov_ev_int(ev, "flags", info->flags);
-    gov_ev_int(ev, "pid", info->pid);
-    gov_ev_int(ev, "uid", info->uid);
-    gov_ev_int(ev, "gid", info->gid);
-    gov_ev_str(ev, "process", info->process_name);
-    if (g->cfg.file_size != NULL) {
-        uint64_t size;
-        if (g->cfg.file_size(g->cfg.file_size_arg, f->path, &size) == 0)
-            gov_ev_int(ev, "size", (int64_t)size);
-    }
-    rc = gov_emit(g, ev, 0, &f->open_seq);
-    if (rc != 0) {
+    f->flags = info->flags;
+    f->pid = info->pid;
+    f->uid = info->uid;
+    f->gid = info->gid;
+    f->opened_mono_ms = gov_now_ms();
+    f->opened_wall_ms = (int64_t)ccr_clock_wall_ms();
+    if (g->cfg.file_size != NULL && g->cfg.file_size(g->cfg.file_size_arg, f->path, &f->size) == 0)
+        f->have_size = 1;
+    if (may_defer_open(g)) {
+        f->deferred = 1; /* recorded at release or by the deliverer */
+        atomic_fetch_add(&g->unrecorded, 1);
+    } else if ((rc = gov_record_open_locked(g, f)) != 0) {
         file_free(f);
         snprintf(why, sizeof why, "the open cannot be recorded: %s", ccr_err_msg(rc));
         return gov_deny(g, "open", info->path, info->pid, why);
@@ -132,6 +144,14 @@ static void hook_release(void *arg, uint64_t handle)
         f->next->prev = f->prev;
     pthread_mutex_unlock(&g->files_lock);
     pthread_mutex_lock(&f->lock);
+    if (!f->open_recorded) {
+        /* Nothing recorded for this open yet: one compact entry says it all. */
+        json_object *entry = gov_access_entry(f);
+        pthread_mutex_unlock(&f->lock);
+        gov_access_add(g, entry);
+        file_free(f);
+        return;
+    }
     gov_flush_file_locked(g, f);
     pthread_mutex_unlock(&f->lock);
     ev = gov_event_new("release");

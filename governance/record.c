@@ -2,9 +2,11 @@
  * read records of open files, and the records the mount code asks for. */
 #include "common/err.h"
 #include "common/log.h"
+#include "governance/canon.h"
 #include "governance/gov_internal.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 /* Seals ev and appends it (chain_lock held); on failure the chain is as before. */
@@ -77,6 +79,175 @@ int gov_emit(struct gov *g, json_object *ev, int reserve, uint64_t *seq_out)
     return rc;
 }
 
+static void wall_time(int64_t ms, char out[32])
+{
+    ccr_clock_iso8601((double)ms / 1000.0, out, 32);
+}
+
+int gov_record_open_locked(struct gov *g, struct gov_file *f)
+{
+    json_object *ev;
+    int rc;
+
+    if (f->open_recorded)
+        return 0;
+    ev = gov_event_new("open");
+    gov_ev_str(ev, "path", f->path);
+    gov_ev_int(ev, "flags", f->flags);
+    gov_ev_int(ev, "pid", f->pid);
+    gov_ev_int(ev, "uid", f->uid);
+    gov_ev_int(ev, "gid", f->gid);
+    gov_ev_str(ev, "process", f->process);
+    if (f->have_size)
+        gov_ev_int(ev, "size", (int64_t)f->size);
+    if (g->cfg.compact_access) {
+        /* Written later than the open itself: say when it happened. */
+        char when[32];
+        wall_time(f->opened_wall_ms, when);
+        gov_ev_str(ev, "opened", when);
+    }
+    rc = gov_emit(g, ev, 0, &f->open_seq);
+    if (rc == 0) {
+        f->open_recorded = 1;
+        if (f->deferred) {
+            f->deferred = 0;
+            atomic_fetch_sub(&g->unrecorded, 1);
+        }
+    }
+    return rc;
+}
+
+/* [[offset, length], ...] of ranges; *bytes their sum. */
+static json_object *ranges_json(const struct ccr_array *ranges, uint64_t *bytes)
+{
+    json_object *arr = json_object_new_array();
+    *bytes = 0;
+    for (size_t i = 0; i < ranges->len; i++) {
+        const struct gov_range *r = &CCR_ARRAY_AT(ranges, struct gov_range, i);
+        json_object *pair = json_object_new_array();
+        json_object_array_add(pair, json_object_new_int64((int64_t)r->off));
+        json_object_array_add(pair, json_object_new_int64((int64_t)r->len));
+        json_object_array_add(arr, pair);
+        *bytes += r->len;
+    }
+    return arr;
+}
+
+json_object *gov_access_entry(struct gov_file *f)
+{
+    json_object *e = json_object_new_object();
+    char when[32];
+    uint64_t bytes;
+
+    gov_ev_str(e, "path", f->path);
+    gov_ev_int(e, "flags", f->flags);
+    gov_ev_int(e, "pid", f->pid);
+    gov_ev_int(e, "uid", f->uid);
+    gov_ev_int(e, "gid", f->gid);
+    gov_ev_str(e, "process", f->process);
+    if (f->have_size)
+        gov_ev_int(e, "size", (int64_t)f->size);
+    wall_time(f->opened_wall_ms, when);
+    gov_ev_str(e, "opened", when);
+    /* Close time as milliseconds after the open: an ISO time would double the entry. */
+    gov_ev_int(e, "ms", (int64_t)ccr_clock_wall_ms() - f->opened_wall_ms);
+    json_object_object_add(e, "ranges", ranges_json(&f->ranges, &bytes));
+    gov_ev_int(e, "bytes", (int64_t)f->bytes_total);
+    gov_ev_int(e, "reads", (int64_t)f->reads_total);
+    return e;
+}
+
+/* Puts entries [from, end) of batch back in front of what waits now (after a failure). */
+static void access_put_back(struct gov *g, json_object *batch, size_t from)
+{
+    json_object *back = json_object_new_array();
+    for (size_t i = from; i < json_object_array_length(batch); i++)
+        json_object_array_add(back, json_object_get(json_object_array_get_idx(batch, i)));
+    pthread_mutex_lock(&g->access_lock);
+    if (g->access != NULL) {
+        for (size_t i = 0; i < json_object_array_length(g->access); i++)
+            json_object_array_add(back, json_object_get(json_object_array_get_idx(g->access, i)));
+        json_object_put(g->access);
+    } else {
+        g->access_first_ms = gov_now_ms();
+    }
+    g->access = back;
+    pthread_mutex_unlock(&g->access_lock);
+}
+
+/* Seals a batch of entries taken out of gov.access as "access" events of at most
+ * GOV_ACCESS_BATCH entries and about GOV_ACCESS_EVENT_BYTES each (the governance service
+ * takes events up to 64 KiB); on failure what is left goes back. Takes batch. */
+static int access_seal(struct gov *g, json_object *batch)
+{
+    size_t n = json_object_array_length(batch), start = 0;
+    int rc = 0;
+
+    while (start < n) {
+        json_object *ev = gov_event_new("access"), *files = json_object_new_array();
+        size_t end = start, bytes = 0;
+        while (end < n && end - start < GOV_ACCESS_BATCH && bytes < GOV_ACCESS_EVENT_BYTES) {
+            json_object *e = json_object_array_get_idx(batch, end++);
+            const char *path = gov_json_str(e, "path"), *proc = gov_json_str(e, "process");
+            bytes += 200 + (path ? strlen(path) : 0) + (proc ? strlen(proc) : 0);
+            json_object_array_add(files, json_object_get(e));
+        }
+        json_object_object_add(ev, "files", files);
+        if ((rc = gov_emit(g, ev, 1, NULL)) != 0) {
+            /* Kept for the next attempt (the gate refuses new opens meanwhile). */
+            access_put_back(g, batch, start);
+            break;
+        }
+        atomic_fetch_sub(&g->unrecorded, (long long)(end - start));
+        start = end;
+    }
+    json_object_put(batch);
+    return rc;
+}
+
+/* Takes the waiting entries out when due: all with force, else when a batch is full or the
+ * oldest waited flush_interval_ms. NULL when nothing is due. */
+static json_object *access_take(struct gov *g, int force, size_t full)
+{
+    json_object *batch = NULL;
+    pthread_mutex_lock(&g->access_lock);
+    if (g->access != NULL && (force || json_object_array_length(g->access) >= full ||
+                              gov_now_ms() - g->access_first_ms >= (int64_t)g->cfg.flush_interval_ms)) {
+        batch = g->access;
+        g->access = NULL;
+    }
+    pthread_mutex_unlock(&g->access_lock);
+    return batch;
+}
+
+int gov_access_add(struct gov *g, json_object *entry)
+{
+    size_t n;
+    json_object *batch;
+
+    pthread_mutex_lock(&g->access_lock);
+    if (g->access == NULL) {
+        g->access = json_object_new_array();
+        g->access_first_ms = gov_now_ms();
+    }
+    json_object_array_add(g->access, entry);
+    n = json_object_array_length(g->access);
+    pthread_mutex_unlock(&g->access_lock);
+    /* The deliverer seals full batches; a release seals one itself only when the deliverer
+     * falls far behind, which bounds the memory entries take. */
+    if (n == GOV_ACCESS_BATCH)
+        gov_kick_deliverer(g);
+    if (n < GOV_ACCESS_BATCH * 8 || (batch = access_take(g, 0, GOV_ACCESS_BATCH * 8)) == NULL)
+        return 0;
+    return access_seal(g, batch);
+}
+
+int gov_access_flush(struct gov *g, int force)
+{
+    json_object *batch = access_take(g, force, GOV_ACCESS_BATCH);
+    return batch != NULL ? access_seal(g, batch) : 0;
+}
+
 int gov_flush_file_locked(struct gov *g, struct gov_file *f)
 {
     json_object *ev, *ranges;
@@ -85,16 +256,11 @@ int gov_flush_file_locked(struct gov *g, struct gov_file *f)
 
     if (f->ranges.len == 0)
         return 0;
+    /* Reads name their open: a compact open gets its event first. */
+    if ((rc = gov_record_open_locked(g, f)) != 0)
+        return rc;
     ev = gov_event_new("read");
-    ranges = json_object_new_array();
-    for (size_t i = 0; i < f->ranges.len; i++) {
-        const struct gov_range *r = &CCR_ARRAY_AT(&f->ranges, struct gov_range, i);
-        json_object *pair = json_object_new_array();
-        json_object_array_add(pair, json_object_new_int64((int64_t)r->off));
-        json_object_array_add(pair, json_object_new_int64((int64_t)r->len));
-        json_object_array_add(ranges, pair);
-        bytes += r->len;
-    }
+    ranges = ranges_json(&f->ranges, &bytes);
     gov_ev_int(ev, "open", (int64_t)f->open_seq);
     gov_ev_str(ev, "path", f->path);
     json_object_object_add(ev, "ranges", ranges);
@@ -115,11 +281,14 @@ void gov_flush_reads(struct gov *g, int force)
     pthread_mutex_lock(&g->files_lock);
     for (struct gov_file *f = g->files; f != NULL; f = f->next) {
         pthread_mutex_lock(&f->lock);
+        if (!f->open_recorded && (force || now - f->opened_mono_ms >= (int64_t)g->cfg.flush_interval_ms))
+            gov_record_open_locked(g, f);
         if (f->ranges.len > 0 && (force || now - f->first_pending_ms >= (int64_t)g->cfg.flush_interval_ms))
             gov_flush_file_locked(g, f);
         pthread_mutex_unlock(&f->lock);
     }
     pthread_mutex_unlock(&g->files_lock);
+    gov_access_flush(g, force);
 }
 
 int gov_record_mount(struct gov *g, const struct gov_mount_info *m)

@@ -13,9 +13,16 @@ struct gov_sink {
     void *priv;
 };
 
-/* Appends to path (created 0600); learns, from what the file holds already, the last seq of
- * chain_id it has, so replayed events are not written twice. */
-int gov_sink_file_open(const char *path, const char *chain_id, struct gov_sink **out);
+struct gov_sink_file_config {
+    const char *path;
+    uint64_t max_bytes; /* rotate (PATH -> PATH.N) once the file is this big; 0: never */
+    unsigned max_age_s; /* ... or once its first event is this old; 0: never */
+};
+
+/* Appends to path (created 0600); learns, from what the file (or, when it holds none of
+ * chain_id, the newest rotated file) holds already, the last seq of chain_id it has, so
+ * replayed events are not written twice. Rotation is checked before each batch. */
+int gov_sink_file_open(const struct gov_sink_file_config *cfg, const char *chain_id, struct gov_sink **out);
 /* PUT <url>/events?id=<id>&scope=<scope> per event. */
 int gov_sink_http_open(const char *url, const char *scope, const char *token, struct gov_sink **out);
 

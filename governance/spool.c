@@ -3,6 +3,7 @@
 #include "common/array.h"
 #include "common/err.h"
 #include "common/fileio.h"
+#include "common/log.h"
 #include "governance/canon.h"
 
 #include <dirent.h>
@@ -31,6 +32,7 @@ struct gov_spool {
     pthread_mutex_t lock;
     char *dir;
     int lock_fd, fd; /* fd: the current (last) segment */
+    int retired_fd;  /* the segment before it, until the next sync makes it durable; -1: none */
     uint64_t max_bytes, seg_max;
     _Atomic uint64_t total_bytes; /* read without the lock on every access check */
     struct ccr_array segs;        /* struct spool_seg, oldest first */
@@ -39,6 +41,8 @@ struct gov_spool {
     uint64_t acked_next;
     int64_t last_cp; /* seq of the last checkpoint, -1 when none */
 };
+
+static int sync_retired(struct gov_spool *s);
 
 #define SEG(s, i)  CCR_ARRAY_AT(&(s)->segs, struct spool_seg, i)
 #define PEND(s, i) CCR_ARRAY_AT(&(s)->pend, struct gov_spool_entry, i)
@@ -231,7 +235,7 @@ int gov_spool_note_checkpoint(struct gov_spool *s, uint64_t seq)
     /* The checkpoint line must be durable before the note pointing at it (checkpoints are
      * rare enough for the extra sync). */
     pthread_mutex_lock(&s->lock);
-    if (fdatasync(s->fd) != 0) {
+    if (sync_retired(s) != 0 || fdatasync(s->fd) != 0) {
         pthread_mutex_unlock(&s->lock);
         return ccr_err_set(errno, "audit spool: sync failed: %s", strerror(errno));
     }
@@ -253,6 +257,18 @@ static int read_acked(struct gov_spool *s)
     return rc;
 }
 
+/* "NAME.tmp.PID": what an atomic write leaves when its process dies before the rename. */
+static int is_stale_temporary(const char *name)
+{
+    const char *t = strstr(name, ".tmp.");
+    if (t == NULL || t == name || t[5] == '\0')
+        return 0;
+    for (t += 5; *t != '\0'; t++)
+        if (*t < '0' || *t > '9')
+            return 0;
+    return 1;
+}
+
 int gov_spool_open(const char *dir, uint64_t max_bytes, struct gov_spool **out, struct gov_chain *chain,
                    size_t *replayed)
 {
@@ -271,7 +287,7 @@ int gov_spool_open(const char *dir, uint64_t max_bytes, struct gov_spool **out, 
     pthread_mutex_init(&s->lock, NULL);
     ccr_array_init(&s->segs, sizeof(struct spool_seg));
     ccr_array_init(&s->pend, sizeof(struct gov_spool_entry));
-    s->lock_fd = s->fd = -1;
+    s->lock_fd = s->fd = s->retired_fd = -1;
     s->max_bytes = max_bytes;
     s->seg_max = max_bytes / 8 < 1024 * 1024 ? max_bytes / 8 : 1024 * 1024;
     s->dir = strdup(dir);
@@ -306,6 +322,14 @@ int gov_spool_open(const char *dir, uint64_t max_bytes, struct gov_spool **out, 
     while ((de = readdir(d)) != NULL) {
         unsigned long long first;
         int n = 0;
+        if (is_stale_temporary(de->d_name)) {
+            /* Left by a process killed in mid-write; the lock says no one else writes here. */
+            char *tmp = ccr_path_join(dir, de->d_name);
+            if (tmp != NULL && unlink(tmp) != 0 && errno != ENOENT)
+                ccr_log_warn("spool %s: cannot remove %s: %s", dir, de->d_name, strerror(errno));
+            free(tmp);
+            continue;
+        }
         if (sscanf(de->d_name, "seg-%20llu.log%n", &first, &n) == 1 && n == (int)strlen(de->d_name)) {
             uint64_t f = first;
             if (ccr_array_append(&firsts, &f) != 0) {
@@ -349,13 +373,29 @@ fail:
     return rc;
 }
 
+/* Syncs and closes the retired segment (the spool's lock held); 0 when there is none. */
+static int sync_retired(struct gov_spool *s)
+{
+    int rc = 0;
+    if (s->retired_fd < 0)
+        return 0;
+    if (fdatasync(s->retired_fd) != 0)
+        rc = ccr_err_set(errno, "audit spool: sync failed: %s", strerror(errno));
+    close(s->retired_fd);
+    s->retired_fd = -1;
+    return rc;
+}
+
 static int rotate(struct gov_spool *s, uint64_t first)
 {
-    if (fdatasync(s->fd) != 0)
-        return ccr_err_set(errno, "spool: sync failed: %s", strerror(errno));
-    close(s->fd);
+    /* The full segment is synced by the deliverer's next round, not here: an append is on an
+     * open's path and must not wait for the disk. Only when the deliverer has not yet synced
+     * the previous one (two segments filled in one round) does this sync. */
+    int rc = sync_retired(s);
+    if (rc != 0)
+        return rc;
+    s->retired_fd = s->fd;
     s->fd = -1;
-    s->synced = s->pend.len;
     if (add_seg(s, first) != 0)
         return ENOMEM;
     return open_current(s);
@@ -408,16 +448,23 @@ out:
 int gov_spool_sync(struct gov_spool *s)
 {
     size_t n;
-    int fd, rc = 0;
+    int fd, retired, rc = 0;
 
     pthread_mutex_lock(&s->lock);
     n = s->pend.len;
+    retired = s->retired_fd;
+    s->retired_fd = -1;
     fd = dup(s->fd);
     pthread_mutex_unlock(&s->lock);
+    if (retired >= 0) {
+        if (fdatasync(retired) != 0)
+            rc = ccr_err_set(errno, "audit spool: sync failed: %s", strerror(errno));
+        close(retired);
+    }
     if (fd < 0)
-        return ccr_err_set(errno, "spool: %s", strerror(errno));
+        return rc != 0 ? rc : ccr_err_set(errno, "spool: %s", strerror(errno));
     /* Sync outside the lock so appends go on meanwhile; lines appended before the dup are covered. */
-    if (fdatasync(fd) != 0)
+    if (rc == 0 && fdatasync(fd) != 0)
         rc = ccr_err_set(errno, "audit spool: sync failed: %s", strerror(errno));
     close(fd);
     if (rc == 0) {
@@ -524,6 +571,7 @@ void gov_spool_close(struct gov_spool *s)
 {
     if (s == NULL)
         return;
+    sync_retired(s);
     if (s->fd >= 0) {
         fdatasync(s->fd);
         close(s->fd);

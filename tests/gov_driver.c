@@ -56,6 +56,37 @@ static void *bench_thread(void *arg)
     return NULL;
 }
 
+/* One thread of the small-file case: open, read 1000 bytes, release, each file once. */
+static void *bench_small_thread(void *arg)
+{
+    char path[64];
+    int id = (int)(intptr_t)arg;
+    for (long i = 0; i < bench_per_thread; i++) {
+        struct fs_open_info oi = {path, 0, 100 + id, 0, 0, "bench"};
+        uint64_t h;
+        snprintf(path, sizeof path, "small/t%d/f%07ld", id, i);
+        if (hooks.on_open(hooks.arg, &oi, &h) != 0)
+            continue;
+        hooks.on_read(hooks.arg, h, 0, 1000);
+        hooks.on_release(hooks.arg, h);
+    }
+    return NULL;
+}
+
+static void bench_small(long n, int threads)
+{
+    pthread_t th[8];
+    double t;
+    bench_per_thread = n / threads;
+    t = now_s();
+    for (int i = 0; i < threads; i++)
+        pthread_create(&th[i], NULL, bench_small_thread, (void *)(intptr_t)i);
+    for (int i = 0; i < threads; i++)
+        pthread_join(th[i], NULL);
+    printf("small file  %8.1f ns/file (open+read+release, %d thread%s, wall time / all files)\n",
+           (now_s() - t) * 1e9 / (double)(threads * bench_per_thread), threads, threads > 1 ? "s" : "");
+}
+
 static void bench(long n)
 {
     int (*volatile off)(void *, uint64_t, uint64_t, uint64_t) = null_read;
@@ -87,6 +118,8 @@ static void bench(long n)
         hooks.on_release(hooks.arg, h);
     }
     printf("open+close  %8.1f ns/file\n", (now_s() - t) * 1e9 / (double)(n / 10));
+    bench_small(n / 10, 1);
+    bench_small(n / 10, 4);
     {
         pthread_t th[4];
         bench_per_thread = n / 4;
@@ -176,17 +209,18 @@ static void *worker(void *arg)
 
 int main(int argc, char **argv)
 {
-    static const struct option lo[] = {{"spool", 1, 0, 's'},        {"audit-log", 1, 0, 'a'},
-                                       {"governance", 1, 0, 'g'},   {"contract", 1, 0, 'c'},
-                                       {"token-file", 1, 0, 'T'},   {"spool-max", 1, 0, 'm'},
-                                       {"grace", 1, 0, 'G'},        {"consent-interval", 1, 0, 'i'},
-                                       {"flush-ms", 1, 0, 'F'},     {"checkpoint", 1, 0, 'k'},
-                                       {"files", 1, 0, 'f'},        {"reads", 1, 0, 'r'},
-                                       {"read-size", 1, 0, 'z'},    {"threads", 1, 0, 't'},
-                                       {"delay-ms", 1, 0, 'd'},     {"duration", 1, 0, 'D'},
-                                       {"progress", 1, 0, 'p'},     {"check-consent", 0, 0, 'C'},
-                                       {"signing-key", 1, 0, 'K'},  {"bench", 1, 0, 'B'},
-                                       {"flush-ranges", 1, 0, 'R'}, {0}};
+    static const struct option lo[] = {{"spool", 1, 0, 's'},         {"audit-log", 1, 0, 'a'},
+                                       {"governance", 1, 0, 'g'},    {"contract", 1, 0, 'c'},
+                                       {"token-file", 1, 0, 'T'},    {"spool-max", 1, 0, 'm'},
+                                       {"grace", 1, 0, 'G'},         {"consent-interval", 1, 0, 'i'},
+                                       {"flush-ms", 1, 0, 'F'},      {"checkpoint", 1, 0, 'k'},
+                                       {"files", 1, 0, 'f'},         {"reads", 1, 0, 'r'},
+                                       {"read-size", 1, 0, 'z'},     {"threads", 1, 0, 't'},
+                                       {"delay-ms", 1, 0, 'd'},      {"duration", 1, 0, 'D'},
+                                       {"progress", 1, 0, 'p'},      {"check-consent", 0, 0, 'C'},
+                                       {"signing-key", 1, 0, 'K'},   {"bench", 1, 0, 'B'},
+                                       {"flush-ranges", 1, 0, 'R'},  {"compact", 0, 0, 'M'},
+                                       {"log-max-bytes", 1, 0, 'L'}, {0}};
     long bench_n = 0;
     struct gov_config cfg = {0};
     struct gov_mount_info mi = {"/mnt/driver", "sha256:0000", "file:///driver", "read-only"};
@@ -261,6 +295,12 @@ int main(int argc, char **argv)
             break;
         case 'R':
             cfg.flush_ranges = (unsigned)atoi(optarg);
+            break;
+        case 'M':
+            cfg.compact_access = 1;
+            break;
+        case 'L':
+            cfg.audit_log_max_bytes = strtoull(optarg, NULL, 10);
             break;
         default:
             fprintf(stderr, "gov_driver: bad option\n");
