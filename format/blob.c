@@ -284,7 +284,7 @@ static size_t small_blob_max(void)
 
 int fmt_blob_scratch_init(struct fmt_blob_scratch *s)
 {
-    s->plain = ccr_secmem_alloc(FMT_BLOB_SMALL_MAX + 1);
+    s->plain = ccr_secmem_alloc(FMT_BLOB_SMALL_MAX);
     s->cipher = malloc(small_blob_max());
     if (s->plain == NULL || s->cipher == NULL) {
         fmt_blob_scratch_free(s);
@@ -295,7 +295,7 @@ int fmt_blob_scratch_init(struct fmt_blob_scratch *s)
 
 void fmt_blob_scratch_free(struct fmt_blob_scratch *s)
 {
-    ccr_secmem_free(s->plain, FMT_BLOB_SMALL_MAX + 1);
+    ccr_secmem_free(s->plain, FMT_BLOB_SMALL_MAX);
     free(s->cipher);
     s->plain = NULL;
     s->cipher = NULL;
@@ -333,6 +333,6 @@ int fmt_blob_encrypt_small_fd(struct fmt_blob_key *k, int in_fd, int out_fd,
         goto out;
     fmt_sha256(s->plain, want, sha256_out);
 out:
-    OPENSSL_cleanse(s->plain, got < want + 1 ? got : want + 1);
+    OPENSSL_cleanse(s->plain, got);
     return rc;
 }

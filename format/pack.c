@@ -7,6 +7,7 @@
 #include "common/random.h"
 
 #include <dirent.h>
+#include <openssl/crypto.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -114,12 +115,38 @@ static int same_file_state(const struct stat *a, const struct stat *b)
            a->st_mtim.tv_nsec == b->st_mtim.tv_nsec && a->st_ino == b->st_ino && a->st_dev == b->st_dev;
 }
 
+/* Salts and blob names are public: one generator call serves many files instead of two each. */
+struct random_pool {
+    uint8_t bytes[4096];
+    size_t used;
+};
+
+static int random_take(struct random_pool *p, uint8_t *out, size_t len)
+{
+    int rc;
+
+    if (p->used + len > sizeof p->bytes) {
+        if ((rc = ccr_random(p->bytes, sizeof p->bytes)) != 0)
+            return rc;
+        p->used = 0;
+    }
+    memcpy(out, p->bytes + p->used, len);
+    p->used += len;
+    return 0;
+}
+
+/* Per-thread state of a worker. */
+struct pack_worker_state {
+    struct fmt_blob_scratch scratch;
+    struct random_pool random;
+};
+
 static int pack_file(struct pack_run *r, const struct fmt_pack_item *it, struct fmt_manifest_entry *e,
-                     struct fmt_blob_scratch *scratch)
+                     struct pack_worker_state *w)
 {
     char *in_path = ccr_path_join(r->src, it->rel);
     struct fmt_blob_key *k = NULL;
-    uint8_t name_bytes[16];
+    uint8_t name_bytes[16], salt[FMT_SALT_LEN];
     struct stat st;
     int in_fd = -1, out_fd = -1, rc;
 
@@ -135,7 +162,8 @@ static int pack_file(struct pack_run *r, const struct fmt_pack_item *it, struct 
         rc = ccr_err_set(EIO, "%s changed while packing", in_path);
         goto out;
     }
-    if ((rc = ccr_random(name_bytes, sizeof name_bytes)) != 0)
+    if ((rc = random_take(&w->random, name_bytes, sizeof name_bytes)) != 0 ||
+        (rc = random_take(&w->random, salt, sizeof salt)) != 0)
         goto out;
     ccr_hex_encode(name_bytes, sizeof name_bytes, e->blob);
     out_fd = openat(r->blobs_fd, e->blob, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -143,17 +171,18 @@ static int pack_file(struct pack_run *r, const struct fmt_pack_item *it, struct 
         rc = ccr_err_set(errno, "cannot create blob %s for %s: %s", e->blob, in_path, strerror(errno));
         goto out;
     }
-    if ((rc = fmt_blob_key_create(r->dek, r->opt->log2_block, (uint64_t)st.st_size, NULL, &k)) != 0)
+    if ((rc = fmt_blob_key_create(r->dek, r->opt->log2_block, (uint64_t)st.st_size, salt, &k)) != 0)
         goto out;
     if ((uint64_t)st.st_size <= FMT_BLOB_SMALL_MAX)
-        rc = fmt_blob_encrypt_small_fd(k, in_fd, out_fd, e->sha256, scratch);
+        rc = fmt_blob_encrypt_small_fd(k, in_fd, out_fd, e->sha256, &w->scratch);
     else
         rc = fmt_blob_encrypt_fd(k, in_fd, out_fd, e->sha256, NULL, NULL);
     if (rc != 0) {
         ccr_err_wrap(rc, "%s: ", in_path);
         goto out;
     }
-    /* A write into the file while it was read leaves its size alone but not its mtime. */
+    /* A file that grew, shrank or was written to while it was read has another size or mtime
+     * now; the small-file path relies on this check instead of reading past the end. */
     if (fstat(in_fd, &st) != 0 || !same_file_state(&st, &it->st)) {
         rc = ccr_err_set(EIO, "%s changed while packing", in_path);
         goto out;
@@ -175,8 +204,8 @@ out:
 static void *pack_worker(void *arg)
 {
     struct pack_run *r = arg;
-    struct fmt_blob_scratch scratch;
-    int rc = fmt_blob_scratch_init(&scratch);
+    struct pack_worker_state *w = calloc(1, sizeof *w);
+    int rc = w == NULL ? ENOMEM : fmt_blob_scratch_init(&w->scratch);
 
     if (rc != 0) {
         pthread_mutex_lock(&r->lock);
@@ -184,8 +213,10 @@ static void *pack_worker(void *arg)
             snprintf(r->first_error, sizeof r->first_error, "out of memory for encryption buffers");
         r->failed = rc;
         pthread_mutex_unlock(&r->lock);
+        free(w);
         return NULL;
     }
+    w->random.used = sizeof w->random.bytes;
     for (;;) {
         const struct fmt_pack_item *it;
         size_t i;
@@ -200,7 +231,7 @@ static void *pack_worker(void *arg)
         it = &CCR_ARRAY_AT(&r->list->items, struct fmt_pack_item, i);
         if (!S_ISREG(it->st.st_mode))
             continue;
-        rc = pack_file(r, it, &r->entries[i], &scratch);
+        rc = pack_file(r, it, &r->entries[i], w);
         pthread_mutex_lock(&r->lock);
         if (rc != 0 && !r->failed) {
             snprintf(r->first_error, sizeof r->first_error, "%s", ccr_err_msg(rc));
@@ -210,7 +241,9 @@ static void *pack_worker(void *arg)
             r->opt->progress(r->opt->progress_arg, (uint64_t)it->st.st_size);
         pthread_mutex_unlock(&r->lock);
     }
-    fmt_blob_scratch_free(&scratch);
+    fmt_blob_scratch_free(&w->scratch);
+    OPENSSL_cleanse(w, sizeof *w);
+    free(w);
     return NULL;
 }
 
