@@ -312,14 +312,10 @@ int fmt_blob_encrypt_small_fd(struct fmt_blob_key *k, int in_fd, int out_fd,
     if (h->plain_len > FMT_BLOB_SMALL_MAX)
         return ccr_err_set(EINVAL, "%llu bytes is too large for the small-file path",
                            (unsigned long long)h->plain_len);
-    /* One byte more than expected tells a file that grew from one that did not. */
-    if ((rc = read_full(in_fd, s->plain, want + 1, &got)) != 0)
+    if ((rc = read_full(in_fd, s->plain, want, &got)) != 0)
         goto out;
     if (got != want) {
-        rc = got < want
-                 ? ccr_err_set(EIO, "input ended at %zu of %zu bytes (did it change while being read?)", got,
-                               want)
-                 : ccr_err_set(EIO, "input is longer than %zu bytes (did it change while being read?)", want);
+        rc = ccr_err_set(EIO, "input ended at %zu of %zu bytes (did it change while being read?)", got, want);
         goto out;
     }
     memcpy(s->cipher, h->raw, FMT_BLOB_HEADER_LEN);
