@@ -31,7 +31,7 @@ check "two packs of one tree have different ids" test "$id1" != "$id2"
 mkdir -p "$TMP/small"
 for d in 0 1 2 3 4; do
   mkdir -p "$TMP/small/d$d"
-  for f in $(seq 0 199); do head -c $(((d * 211 + f * 37) % 700)) /dev/urandom >"$TMP/small/d$d/f$f"; done
+  for f in $(seq 0 199); do printf '%*s' $(((d * 211 + f * 37) % 700)) "$d/$f" >"$TMP/small/d$d/f$f"; done
 done
 id=$("$CCRFS" pack --key "$TMP/key" --jobs 4 "$TMP/small" "$TMP/small-ds4" | tail -n 1)
 "$CCRFS" pack --key "$TMP/key" --jobs 1 "$TMP/small" "$TMP/small-ds1" >/dev/null
