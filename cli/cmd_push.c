@@ -26,7 +26,7 @@ static const char push_usage[] =
     "az://ACCOUNT/CONTAINER/PREFIX, http(s)://HOST/PATH[?SAS or pre-signed query], or a folder.\n"
     "Blobs go first, several at once, skipping those already there with the right size; the\n"
     "manifest goes last. Safe to run again after an interruption. Prints the dataset id last.\n"
-    "  --jobs N               objects uploaded at once (1 to 64, default 4)\n"
+    "  --jobs N               objects uploaded at once (1 to 64, default 16)\n"
     "  --ca-file FILE         extra CA certificates for https\n"
     "  --endpoint URL         az://: the Blob service endpoint (Azurite: http://HOST:PORT/ACCOUNT)\n"
     "  --account-key-file F   az://: the storage account key (base64) is in file F\n"
@@ -223,7 +223,9 @@ int cli_cmd_push(int argc, char **argv)
     struct fetch_store *src = NULL, *dst = NULL;
     pthread_t threads[64];
     size_t started = 0;
-    uint64_t jobs = 4, total = 0, payload_len;
+    /* Small objects are bound by round trips, not bandwidth: as many in flight as a store
+     * connection pool holds by default (fetch/http.c). */
+    uint64_t jobs = 16, total = 0, payload_len;
     uint8_t *manifest = NULL;
     size_t manifest_len = 0;
     char *manifest_path = NULL, shown[512], id[FMT_DATASET_ID_LEN + 1];

@@ -6,6 +6,7 @@
 #include "common/fileio.h"
 #include "common/secmem.h"
 
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -272,5 +273,62 @@ out:
         fmt_hashpipe_finish(hash, rc == 0 ? sha256_out : NULL);
     ccr_secmem_free(plain, ENCRYPT_SLOTS * chunk + 1);
     free(cipher);
+    return rc;
+}
+
+static size_t small_blob_max(void)
+{
+    size_t blocks = FMT_BLOB_SMALL_MAX >> FMT_LOG2_BLOCK_MIN;
+    return FMT_BLOB_HEADER_LEN + FMT_BLOB_SMALL_MAX + blocks * FMT_TAG_LEN;
+}
+
+int fmt_blob_scratch_init(struct fmt_blob_scratch *s)
+{
+    s->plain = ccr_secmem_alloc(FMT_BLOB_SMALL_MAX);
+    s->cipher = malloc(small_blob_max());
+    if (s->plain == NULL || s->cipher == NULL) {
+        fmt_blob_scratch_free(s);
+        return ENOMEM;
+    }
+    return 0;
+}
+
+void fmt_blob_scratch_free(struct fmt_blob_scratch *s)
+{
+    ccr_secmem_free(s->plain, FMT_BLOB_SMALL_MAX);
+    free(s->cipher);
+    s->plain = NULL;
+    s->cipher = NULL;
+}
+
+int fmt_blob_encrypt_small_fd(struct fmt_blob_key *k, int in_fd, int out_fd,
+                              uint8_t sha256_out[FMT_SHA256_LEN], struct fmt_blob_scratch *s)
+{
+    const struct fmt_blob_header *h = &k->header;
+    size_t bs = fmt_blob_block_size(h), want = (size_t)h->plain_len, got, out_len = FMT_BLOB_HEADER_LEN;
+    uint64_t blocks = fmt_blob_block_count(h);
+    int rc;
+
+    if (h->plain_len > FMT_BLOB_SMALL_MAX)
+        return ccr_err_set(EINVAL, "%llu bytes is too large for the small-file path",
+                           (unsigned long long)h->plain_len);
+    if ((rc = read_full(in_fd, s->plain, want, &got)) != 0)
+        goto out;
+    if (got != want) {
+        rc = ccr_err_set(EIO, "input ended at %zu of %zu bytes (did it change while being read?)", got, want);
+        goto out;
+    }
+    memcpy(s->cipher, h->raw, FMT_BLOB_HEADER_LEN);
+    for (uint64_t i = 0; i < blocks; i++) {
+        size_t len = fmt_blob_block_plain_len(h, i);
+        if ((rc = fmt_blob_encrypt_block(k, i, s->plain + i * bs, len, s->cipher + out_len)) != 0)
+            goto out;
+        out_len += len + FMT_TAG_LEN;
+    }
+    if ((rc = ccr_write_all(out_fd, s->cipher, out_len)) != 0)
+        goto out;
+    fmt_sha256(s->plain, want, sha256_out);
+out:
+    OPENSSL_cleanse(s->plain, got);
     return rc;
 }

@@ -79,4 +79,22 @@ int fmt_blob_encrypt_block(const struct fmt_blob_key *k, uint64_t i, const uint8
 int fmt_blob_encrypt_fd(struct fmt_blob_key *k, int in_fd, int out_fd, uint8_t sha256_out[FMT_SHA256_LEN],
                         void (*progress)(void *arg, uint64_t bytes), void *progress_arg);
 
+/* Buffers one thread reuses to encrypt many small files without allocating per file: the
+ * plaintext in locked memory, the blob under construction in ordinary memory. */
+#define FMT_BLOB_SMALL_MAX (1u << 20) /* files up to this size go through one read and one write */
+struct fmt_blob_scratch {
+    uint8_t *plain;  /* FMT_BLOB_SMALL_MAX bytes of locked memory */
+    uint8_t *cipher; /* the largest small blob */
+};
+int fmt_blob_scratch_init(struct fmt_blob_scratch *s);
+void fmt_blob_scratch_free(struct fmt_blob_scratch *s);
+
+/* As fmt_blob_encrypt_fd, for a file of at most FMT_BLOB_SMALL_MAX bytes: reads it whole,
+ * hashes it on this thread and writes the blob with one write. Same bytes as the streaming
+ * path; EIO with a message when the input is shorter than plain_len. It does not read past
+ * plain_len (one system call fewer per file): a caller whose input may grow checks its size
+ * again afterwards (fstat). */
+int fmt_blob_encrypt_small_fd(struct fmt_blob_key *k, int in_fd, int out_fd,
+                              uint8_t sha256_out[FMT_SHA256_LEN], struct fmt_blob_scratch *s);
+
 #endif

@@ -26,6 +26,23 @@ id1=$("$CCRFS" pack --key "$TMP/key" "$TMP/src-4K" "$TMP/again1" | tail -n 1)
 id2=$("$CCRFS" pack --key "$TMP/key" "$TMP/src-4K" "$TMP/again2" | tail -n 1)
 check "two packs of one tree have different ids" test "$id1" != "$id2"
 
+# Many small files across folders, packed by several threads, come back exactly; the same tree
+# packed by one thread lists the same entries in the same order (blob names are random).
+mkdir -p "$TMP/small"
+for d in 0 1 2 3 4; do
+  mkdir -p "$TMP/small/d$d"
+  for f in $(seq 0 199); do printf '%*s' $(((d * 211 + f * 37) % 700)) "$d/$f" >"$TMP/small/d$d/f$f"; done
+done
+id=$("$CCRFS" pack --key "$TMP/key" --jobs 4 "$TMP/small" "$TMP/small-ds4" | tail -n 1)
+"$CCRFS" pack --key "$TMP/key" --jobs 1 "$TMP/small" "$TMP/small-ds1" >/dev/null
+check "1,000 small files packed by 4 threads verify" "$CCRFS" verify --key "$TMP/key" --id "$id" "$TMP/small-ds4"
+check "1,000 small files packed by 4 threads unpack to the source" \
+  bash -c "'$CCRFS' unpack --key '$TMP/key' '$TMP/small-ds4' '$TMP/small-back' && diff -r '$TMP/small' '$TMP/small-back'"
+check "one blob per file, 1,000 blobs" test "$(ls "$TMP/small-ds4/blobs" | wc -l)" = 1000
+listing() { "$CCRFS" inspect --key "$TMP/key" "$1" | awk 'NF == 5 { print $1, $2, $3, $5 }'; }
+check "the same manifest listing with 1 and 4 threads" diff <(listing "$TMP/small-ds1") <(listing "$TMP/small-ds4")
+check "--jobs 0 is refused" bash -c "! '$CCRFS' pack --key '$TMP/key' --jobs 0 '$TMP/small' '$TMP/small-ds0' 2>/dev/null"
+
 # Anything not a regular file or folder is skipped with a warning naming it.
 mkdir -p "$TMP/special"
 echo data >"$TMP/special/file"
