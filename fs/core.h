@@ -106,6 +106,8 @@ void fs_core_release(struct fs_mount *m, struct fs_open_file *of);
 /* ---- the mount and extended attributes (both) ---- */
 
 void fs_core_statfs(struct fs_mount *m, struct statvfs *sv);
+/* The kernel read-ahead the mount asks for, in KiB (0: the kernel's own). */
+unsigned fs_core_readahead_kb(const struct fs_mount *m);
 /* The value of xattr name into buf (len bytes; len 0 asks only for the size, *out_len).
  * ENODATA, ERANGE. */
 int fs_core_getxattr(struct fs_mount *m, uint64_t ino, const char *name, char *buf, size_t len,

@@ -16,9 +16,8 @@ _Static_assert(FS_OVL_SET_MODE == FUSE_SET_ATTR_MODE && FS_OVL_SET_UID == FUSE_S
 
 static void rw_init(void *userdata, struct fuse_conn_info *conn)
 {
-    (void)userdata;
     /* Plain readdir from a snapshot: no lookup counts to keep for readdirplus. */
-    fs_fuse_init(conn, 0);
+    fs_fuse_init(conn, 0, fs_core_readahead_kb(userdata));
 }
 
 /* Answers with an entry that counted a lookup; forgets it when the kernel never got it. */

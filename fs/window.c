@@ -26,6 +26,11 @@ void fs_window_on_read(struct fs_window *w, uint64_t off, uint64_t len, uint64_t
         slack = WINDOW_SLACK_MIN;
     int sequential = w->run > 0 && off + slack >= w->end && off <= w->end + slack;
 
+    /* Fetch-ahead needs evidence of a run: a read that exactly continues the last one, or a
+     * third read in a row near it. Random reads that happen to land near each other (slack is
+     * megabytes) so rarely do both that they fetch only the blocks they touch. */
+    int proven = sequential && (w->run >= 2 || off == w->end);
+
     *ahead_off = *ahead_len = 0;
     if (!sequential) {
         w->run = 1;
@@ -40,7 +45,7 @@ void fs_window_on_read(struct fs_window *w, uint64_t off, uint64_t len, uint64_t
     w->run++;
     if (end > w->end)
         w->end = end;
-    if (w->run < 2)
+    if (!proven)
         return;
     target = w->end + w->size;
     if (target > file_size)
