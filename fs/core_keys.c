@@ -3,6 +3,9 @@
  * most recently closed files; older ones are wiped. Memory for keys is thus bounded by the
  * files open at once plus the LRU, whatever number of distinct files is opened over time.
  *
+ * At most key_lru_max keys nobody holds stay after a close (one more while reads in flight
+ * keep the eviction from taking key_lock; the next key installed trims the list).
+ *
  * The list of recently closed keys (fs_node.lru_prev/lru_next, node indexes) holds only keys
  * nobody holds; a hold takes the key out, the last drop puts it at the head. Keys are
  * installed and evicted under key_lock held exclusively, so a reader that holds key_lock
@@ -126,10 +129,21 @@ int fs_key_hold(struct fs_mount *m, struct fs_node *n)
 
 void fs_key_drop(struct fs_mount *m, struct fs_node *n)
 {
+    int over;
+
     pthread_mutex_lock(&m->key_lru_lock);
     if (n->key_users > 0 && --n->key_users == 0 && n->key_cached)
         lru_push_head(m, n);
+    over = m->lru_count > m->key_lru_max;
     pthread_mutex_unlock(&m->key_lru_lock);
+    /* Evicting needs key_lock exclusively; a close does not wait for reads in flight to get
+     * it: when they hold it, the next key installed trims the list instead. */
+    if (over && pthread_rwlock_trywrlock(&m->key_lock) == 0) {
+        pthread_mutex_lock(&m->key_lru_lock);
+        evict_excess(m);
+        pthread_mutex_unlock(&m->key_lru_lock);
+        pthread_rwlock_unlock(&m->key_lock);
+    }
 }
 
 void fs_keys_wipe_locked(struct fs_mount *m)

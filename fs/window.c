@@ -1,6 +1,6 @@
 #include "fs/window.h"
 
-#define WINDOW_SLACK_MIN (4ull << 20)
+#define WINDOW_SLACK_MIN (512ull << 10)
 
 void fs_window_init(struct fs_window *w, uint64_t min, uint64_t max)
 {
@@ -18,8 +18,9 @@ void fs_window_on_read(struct fs_window *w, uint64_t off, uint64_t len, uint64_t
                        uint64_t *ahead_off, uint64_t *ahead_len)
 {
     /* How far from the last end a read may land and still continue the run: the kernel has
-     * several requests of a run in flight and they may arrive out of order. */
-    uint64_t slack = 2 * (w->size > len ? w->size : len);
+     * several requests of a run in flight and they may arrive out of order, so a few requests'
+     * length. Not more: small random reads that land this close would count as a run. */
+    uint64_t slack = 8 * len;
     uint64_t end = off + len, target;
 
     if (slack < WINDOW_SLACK_MIN)
