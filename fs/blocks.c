@@ -1,4 +1,4 @@
-/* Below the block-read routine (fs/core_read.c): opening a file's blob key, fetching runs of
+/* Below the block-read routine (fs/core_read.c): fetching runs of
  * blocks with many ranged requests in flight, authenticating and decrypting them. */
 #include "fs/internal.h"
 #include "common/err.h"
@@ -65,40 +65,6 @@ void fs_report_integrity(struct fs_mount *m, struct fs_node *n, uint64_t block, 
                       n->e->path, (unsigned long long)block);
     if (m->hooks != NULL && m->hooks->on_integrity_failure != NULL)
         m->hooks->on_integrity_failure(m->hooks->arg, n->e->path, block);
-}
-
-int fs_node_open_key(struct fs_mount *m, struct fs_node *n)
-{
-    struct fmt_blob_key *k = NULL;
-    int rc, have;
-
-    pthread_rwlock_rdlock(&m->key_lock);
-    have = n->key != NULL;
-    pthread_rwlock_unlock(&m->key_lock);
-    if (have)
-        return 0;
-    /* Store I/O happens outside the lock; two first opens may race and one key is dropped. */
-    ccr_err_clear();
-    rc = fmt_dataset_open_file(m->ds, n->e, &k);
-    if (rc == EBADMSG) {
-        fs_report_integrity(m, n, FS_HEADER_BLOCK, ccr_err_msg(rc));
-        return EIO;
-    }
-    if (rc != 0) {
-        atomic_fetch_add(&m->store_errors, 1);
-        ccr_log_error("open %s: %s", n->e->path, ccr_err_msg(rc));
-        return rc == ENOMEM ? ENOMEM : EIO;
-    }
-    pthread_rwlock_wrlock(&m->key_lock);
-    if (atomic_load(&m->revoked)) {
-        rc = EACCES;
-    } else if (n->key == NULL) {
-        n->key = k;
-        k = NULL;
-    }
-    pthread_rwlock_unlock(&m->key_lock);
-    fmt_blob_key_free(k);
-    return rc;
 }
 
 int fs_fetch_blocks(struct fs_mount *m, struct fs_node *n, const struct fmt_blob_key *k,

@@ -69,6 +69,10 @@ void fs_core_ovl_forget(struct fs_mount *m, uint64_t ino, uint64_t nlookup);
 int fs_core_ovl_opendir(struct fs_mount *m, uint64_t ino, struct fs_ovl_dir **out);
 /* Offsets as fs_core_readdir, over the snapshot taken at opendir. */
 int fs_core_ovl_readdir(struct fs_ovl_dir *d, uint64_t off, fs_dirent_fn emit, void *arg);
+/* The same with each entry's current attributes, each counted as a kernel lookup (see
+ * fs_core_ovl_forget); "." and ".." are not counted. */
+int fs_core_ovl_readdirplus(struct fs_mount *m, struct fs_ovl_dir *d, uint64_t off, fs_dirent_fn emit,
+                            void *arg);
 void fs_core_ovl_releasedir(struct fs_ovl_dir *d);
 int fs_core_ovl_open(struct fs_mount *m, uint64_t ino, int flags, const struct fs_caller *who,
                      struct fs_open_file **out);
@@ -106,6 +110,8 @@ void fs_core_release(struct fs_mount *m, struct fs_open_file *of);
 /* ---- the mount and extended attributes (both) ---- */
 
 void fs_core_statfs(struct fs_mount *m, struct statvfs *sv);
+/* The kernel read-ahead the mount asks for, in KiB (0: the kernel's own). */
+unsigned fs_core_readahead_kb(const struct fs_mount *m);
 /* The value of xattr name into buf (len bytes; len 0 asks only for the size, *out_len).
  * ENODATA, ERANGE. */
 int fs_core_getxattr(struct fs_mount *m, uint64_t ino, const char *name, char *buf, size_t len,

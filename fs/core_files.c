@@ -38,24 +38,30 @@ void fs_open_file_free(struct fs_mount *m, struct fs_open_file *of)
     fs_gate_release(m, of->handle);
     if (of->onode != NULL)
         fs_ovl_close(m->ovl, of->onode);
+    if (of->key_node != NULL)
+        fs_key_drop(m, of->key_node);
     pthread_mutex_destroy(&of->lock);
     free(of);
 }
 
 /* Registers an open file the gate allowed (handle); on ENOMEM the overlay node is unpinned
  * and governance told the open ended. */
-static int open_file_new(struct fs_mount *m, struct fs_node *n, const struct fs_ovl_open *o, uint64_t handle,
-                         int flags, struct fs_open_file **out)
+static int open_file_new(struct fs_mount *m, struct fs_node *n, struct fs_node *key_node,
+                         const struct fs_ovl_open *o, uint64_t handle, int flags, struct fs_open_file **out)
 {
     struct fs_open_file *of = calloc(1, sizeof *of);
 
     if (of == NULL) {
+        atomic_fetch_add(&m->memory_errors, 1);
+        if (key_node != NULL)
+            fs_key_drop(m, key_node);
         if (o != NULL)
             fs_ovl_close(m->ovl, o->node);
         fs_gate_release(m, handle);
         return ENOMEM;
     }
     of->node = n;
+    of->key_node = key_node;
     of->handle = handle;
     if (o != NULL) {
         of->onode = o->node;
@@ -102,31 +108,41 @@ int fs_core_open(struct fs_mount *m, uint64_t ino, int flags, const struct fs_ca
         return EROFS;
     if ((rc = gate_before_io(m)) != 0)
         return rc;
-    /* Check the blob before anyone records an open that could not succeed. */
-    if ((rc = fs_node_open_key(m, n)) != 0)
+    /* Check the blob before anyone records an open that could not succeed; the key stays
+     * while the file is open. */
+    if ((rc = fs_key_hold(m, n)) != 0)
         return rc;
     if ((rc = fs_gate(
              m,
              &(struct fs_gate_req){
                  .op = FS_GATE_OPEN, .path = n->e->path, .flags = flags, .who = who, .handle = &handle})) !=
-        0)
+        0) {
+        fs_key_drop(m, n);
         return rc;
-    return open_file_new(m, n, NULL, handle, flags, out);
+    }
+    return open_file_new(m, n, n, NULL, handle, flags, out);
 }
 
-/* Dataset files need their key before their bytes can be read through. */
-static int prepare_lower(struct fs_mount *m, uint64_t ino)
+/* Dataset files need their key before their bytes can be read through: held while open
+ * (*held, NULL when the file has no dataset bytes). */
+static int prepare_lower(struct fs_mount *m, uint64_t ino, struct fs_node **held)
 {
     struct fs_node *n = fs_tree_node(&m->tree, ino);
+    int rc;
+
+    *held = NULL;
     if (n == NULL || n->e == NULL || n->e->type != FMT_ENTRY_FILE)
         return 0;
-    return fs_node_open_key(m, n);
+    if ((rc = fs_key_hold(m, n)) == 0)
+        *held = n;
+    return rc;
 }
 
 int fs_core_ovl_open(struct fs_mount *m, uint64_t ino, int flags, const struct fs_caller *who,
                      struct fs_open_file **out)
 {
     struct fs_ovl_open o;
+    struct fs_node *held;
     char path[FMT_PATH_MAX + 1];
     uint64_t handle = 0;
     int rc;
@@ -136,17 +152,22 @@ int fs_core_ovl_open(struct fs_mount *m, uint64_t ino, int flags, const struct f
     if ((rc = fs_ovl_path(m->ovl, ino, path, sizeof path)) != 0)
         return rc;
     /* Check the blob before anyone records an open that could not succeed. */
-    if ((rc = prepare_lower(m, ino)) != 0)
+    if ((rc = prepare_lower(m, ino, &held)) != 0)
         return rc;
     if ((rc = fs_gate(
              m, &(struct fs_gate_req){
-                    .op = FS_GATE_OPEN, .path = path, .flags = flags, .who = who, .handle = &handle})) != 0)
+                    .op = FS_GATE_OPEN, .path = path, .flags = flags, .who = who, .handle = &handle})) != 0) {
+        if (held != NULL)
+            fs_key_drop(m, held);
         return rc;
+    }
     if ((rc = fs_ovl_open(m->ovl, ino, flags, &o)) != 0) {
+        if (held != NULL)
+            fs_key_drop(m, held);
         fs_gate_release(m, handle);
         return rc;
     }
-    return open_file_new(m, o.lower, &o, handle, flags, out);
+    return open_file_new(m, o.lower, held, &o, handle, flags, out);
 }
 
 int fs_core_ovl_create(struct fs_mount *m, uint64_t parent, const char *name, mode_t mode, int flags,
@@ -188,7 +209,7 @@ int fs_core_ovl_create(struct fs_mount *m, uint64_t parent, const char *name, mo
         fs_gate_release(m, handle);
         return rc;
     }
-    if ((rc = open_file_new(m, o.lower, &o, handle, flags, out)) != 0)
+    if ((rc = open_file_new(m, o.lower, NULL, &o, handle, flags, out)) != 0)
         fs_ovl_forget(m->ovl, st->st_ino, 1);
     return rc;
 }
@@ -242,6 +263,8 @@ int fs_core_read(struct fs_mount *m, struct fs_open_file *of, uint64_t off, size
     fs_read_ahead(m, of, off, size);
     rc = fs_read_pin(m, n, off, size, &r->pins, &stalled);
     atomic_store(&of->stalled, stalled);
+    if (rc == ENOMEM)
+        atomic_fetch_add(&m->memory_errors, 1);
     if (rc != 0)
         return rc;
     r->iov = fs_read_pins_iov(r->pins, &r->iovcnt);

@@ -112,6 +112,41 @@ int fs_core_ovl_readdir(struct fs_ovl_dir *d, uint64_t off, fs_dirent_fn emit, v
     return 0;
 }
 
+int fs_core_ovl_readdirplus(struct fs_mount *m, struct fs_ovl_dir *d, uint64_t off, fs_dirent_fn emit,
+                            void *arg)
+{
+    if (d == NULL)
+        return EBADF;
+    for (uint64_t pos = off; pos < 2 + (uint64_t)d->count; pos++) {
+        struct stat st;
+        const char *name;
+        int counted = 0;
+
+        memset(&st, 0, sizeof st);
+        if (pos < 2) {
+            st.st_ino = pos == 0 ? d->ino : d->parent;
+            st.st_mode = S_IFDIR;
+            name = pos == 0 ? "." : "..";
+        } else {
+            name = d->ents[pos - 2].name;
+            /* Fresh attributes, and the lookup the kernel counts for an entry it is given. A
+             * name removed since opendir goes without attributes (inode 0: nothing counted). */
+            if (fs_ovl_lookup(m->ovl, d->ino, name, &st) == 0 && st.st_ino != 0) {
+                counted = 1;
+            } else {
+                memset(&st, 0, sizeof st);
+                st.st_mode = d->ents[pos - 2].mode;
+            }
+        }
+        if (emit(arg, name, &st, pos + 1) != 0) {
+            if (counted)
+                fs_ovl_forget(m->ovl, st.st_ino, 1); /* not sent: the kernel never counts it */
+            break;
+        }
+    }
+    return 0;
+}
+
 void fs_core_ovl_releasedir(struct fs_ovl_dir *d)
 {
     fs_ovl_dir_free(d);

@@ -208,6 +208,16 @@ int fs_read_pin(struct fs_mount *m, struct fs_node *n, uint64_t off, size_t len,
         return ENOMEM;
     p->bs = (size_t)1 << log2;
     pthread_rwlock_rdlock(&m->key_lock);
+    /* A key nobody holds (a read through of a file not open) may have been evicted: open it
+     * again, a few times at most, since others may evict it in between. */
+    for (int tries = 0; n->key == NULL && !atomic_load(&m->revoked) && tries < 3; tries++) {
+        pthread_rwlock_unlock(&m->key_lock);
+        if ((rc = fs_node_open_key(m, n)) != 0) {
+            free(p);
+            return rc;
+        }
+        pthread_rwlock_rdlock(&m->key_lock);
+    }
     p->locked = 1;
     k = n->key;
     if (atomic_load(&m->revoked) || k == NULL)

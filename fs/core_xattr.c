@@ -37,6 +37,11 @@ void fs_core_statfs(struct fs_mount *m, struct statvfs *sv)
     }
 }
 
+unsigned fs_core_readahead_kb(const struct fs_mount *m)
+{
+    return m->opts.readahead_kb;
+}
+
 /* The size protocol of getxattr(2): len 0 asks for the length. */
 static int give_value(const char *value, size_t vlen, char *buf, size_t len, size_t *out_len)
 {

@@ -27,8 +27,9 @@ static inline struct fs_open_file *fs_fuse_file(const struct fuse_file_info *fi)
 void fs_fuse_caller(fuse_req_t req, struct fs_caller *who);
 /* fuse_reply_err for a core result: an authentication failure is EIO to the app. */
 void fs_fuse_reply_err(fuse_req_t req, int rc);
-/* The connection settings both modes share; readdirplus only where names never change. */
-void fs_fuse_init(struct fuse_conn_info *conn, int readdirplus);
+/* The connection settings both modes share; readdirplus only where names never change;
+ * readahead_kb the mount's read-ahead (0: the kernel's own). */
+void fs_fuse_init(struct fuse_conn_info *conn, int readdirplus, unsigned readahead_kb);
 /* Answers an open (fuse_reply_open or, with st, fuse_reply_create); when the kernel never
  * gets it, the open file is released (and the created entry forgotten). */
 void fs_fuse_reply_open(fuse_req_t req, struct fs_open_file *of, struct fuse_file_info *fi,

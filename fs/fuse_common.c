@@ -19,8 +19,13 @@ void fs_fuse_reply_err(fuse_req_t req, int rc)
     fuse_reply_err(req, rc == EBADMSG || rc == ESTALE ? EIO : rc);
 }
 
-void fs_fuse_init(struct fuse_conn_info *conn, int readdirplus)
+void fs_fuse_init(struct fuse_conn_info *conn, int readdirplus, unsigned readahead_kb)
 {
+    /* The kernel's read-ahead and mmap read-around: what it reads per page fault or per
+     * sequential step. It can only be lowered here (the kernel caps it at what it offered);
+     * fs/mount.c raises it through sysfs when more was asked. */
+    if (readahead_kb > 0 && (uint64_t)readahead_kb * 1024 < conn->max_readahead)
+        conn->max_readahead = readahead_kb * 1024u;
     /* 1 MiB reads: the kernel sizes requests by max_pages, which libfuse derives from
      * max_write, so both are raised; max_read matches the mount option. */
     conn->max_read = FS_MAX_READ;

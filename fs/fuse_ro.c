@@ -7,8 +7,7 @@
 
 static void ro_init(void *userdata, struct fuse_conn_info *conn)
 {
-    (void)userdata;
-    fs_fuse_init(conn, 1);
+    fs_fuse_init(conn, 1, fs_core_readahead_kb(userdata));
 }
 
 static void reply_entry(fuse_req_t req, const struct stat *st)

@@ -16,9 +16,8 @@ _Static_assert(FS_OVL_SET_MODE == FUSE_SET_ATTR_MODE && FS_OVL_SET_UID == FUSE_S
 
 static void rw_init(void *userdata, struct fuse_conn_info *conn)
 {
-    (void)userdata;
-    /* Plain readdir from a snapshot: no lookup counts to keep for readdirplus. */
-    fs_fuse_init(conn, 0);
+    /* readdirplus counts a lookup of every entry it returns (fs_core_ovl_readdirplus). */
+    fs_fuse_init(conn, 1, fs_core_readahead_kb(userdata));
 }
 
 /* Answers with an entry that counted a lookup; forgets it when the kernel never got it. */
@@ -179,6 +178,23 @@ static void rw_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
     free(d.buf);
 }
 
+static void rw_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+    struct fs_fuse_dirbuf d = {req, NULL, size, 0, 1, FS_OVL_TIMEOUT};
+    int rc;
+
+    (void)ino;
+    if ((d.buf = malloc(size)) == NULL)
+        return (void)fuse_reply_err(req, ENOMEM);
+    rc = fs_core_ovl_readdirplus(fs_fuse_mount(req), (struct fs_ovl_dir *)(uintptr_t)fi->fh, (uint64_t)off,
+                                 fs_fuse_dirent, &d);
+    if (rc != 0)
+        fuse_reply_err(req, rc);
+    else
+        fuse_reply_buf(req, d.buf, d.used);
+    free(d.buf);
+}
+
 static void rw_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     (void)ino;
@@ -240,6 +256,7 @@ const struct fuse_lowlevel_ops fs_fuse_rw_ops = {
     .forget = rw_forget,
     .forget_multi = rw_forget_multi,
     .readdir = rw_readdir,
+    .readdirplus = rw_readdirplus,
     .statfs = fs_fuse_statfs,
     .setxattr = rw_setxattr,
     .getxattr = fs_fuse_getxattr,

@@ -13,6 +13,8 @@
  *                          Shared while a key is used (a block fetch and decrypt, and the
  *                          reply sent from the pinned blocks until fs_core_read_done),
  *                          exclusive to install a key or to wipe them all (revoke)
+ *   2b. fs_mount.key_lru_lock  who holds which key, and the recently used keys nobody holds
+ *                          (fs/core_keys.c); held briefly, never across I/O
  *   3. the cache's lock, the prefetch queue's lock: internal to those modules, held briefly
  *   fs_mount.open_lock     the list of open files; taken alone, never with another lock
  * The tree itself never changes after fs_mount_create, so it needs no lock. Counters are
@@ -54,6 +56,7 @@ struct fs_open_file {
     struct fs_open_file *prev, *next; /* the mount's open files, guarded by open_lock */
     struct fs_node *node;             /* the dataset file (NULL: made on the mount) */
     uint64_t handle;                  /* from the on_open hook */
+    struct fs_node *key_node;         /* the dataset file whose key this open holds, or NULL */
     pthread_mutex_t lock;
     struct fs_window win;      /* guarded by lock */
     atomic_int stalled;        /* the last read waited for a fetch */
@@ -77,6 +80,11 @@ struct fs_mount {
     struct fs_prefetch *pf;
     uint64_t window_max;
     pthread_rwlock_t key_lock;
+    /* File keys live while their file is open, plus at most key_lru_max recently closed ones
+     * (fs/core_keys.c); evicted keys are wiped. */
+    pthread_mutex_t key_lru_lock;
+    uint32_t lru_head, lru_tail, lru_count, key_lru_max;
+    atomic_uint_least64_t keys_live, key_evictions;
     /* Files opened and not yet released: the kernel may drop releases at unmount, and those
      * still get on_release and are freed when the mount ends. */
     pthread_mutex_t open_lock;
@@ -84,7 +92,7 @@ struct fs_mount {
     atomic_int revoked;
     atomic_int inval_running; /* the revoke's page-cache invalidation is under way */
     atomic_uint_least64_t bytes_fetched, bytes_served, reads, opens, integrity_failures, store_errors,
-        denials;
+        denials, memory_errors;
     /* No-egress and sink mounts (NULL for read-only): the mutable namespace and the store of
      * written bytes under a key that lives only in memory. */
     struct fs_ovl *ovl;
@@ -143,8 +151,19 @@ struct fs_fetch_item {
  * block that fails authentication. Returns the first failure. key_lock must be held shared. */
 int fs_fetch_blocks(struct fs_mount *m, struct fs_node *n, const struct fmt_blob_key *k,
                     struct fs_fetch_item *it, size_t count);
-/* The file's key, opening its blob (header checks against the manifest) the first time. */
+/* ---- file keys (fs/core_keys.c) ---- */
+
+/* The file's key, opening its blob (header checks against the manifest) when it is not in
+ * memory. It may be evicted again once nobody holds it: users of the key take key_lock shared
+ * and open it again when it is gone. */
 int fs_node_open_key(struct fs_mount *m, struct fs_node *n);
+/* An open file's hold on its key: opened if needed, never evicted while held. */
+int fs_key_hold(struct fs_mount *m, struct fs_node *n);
+void fs_key_drop(struct fs_mount *m, struct fs_node *n);
+/* Revocation: wipes every key. key_lock must be held exclusively. */
+void fs_keys_wipe_locked(struct fs_mount *m);
+/* Keys in memory now (held and recently used). */
+uint64_t fs_keys_live(struct fs_mount *m);
 void fs_report_integrity(struct fs_mount *m, struct fs_node *n, uint64_t block, const char *why);
 
 /* The plaintext of bytes [off, off+len) of dataset file n, as pinned blocks. The one routine

@@ -78,6 +78,8 @@ int fs_mount_create(const struct fs_mount_config *conf, struct fs_mount **out)
     m->gid = m->opts.gid_set ? m->opts.gid : getgid();
     pthread_rwlock_init(&m->key_lock, NULL);
     pthread_mutex_init(&m->open_lock, NULL);
+    pthread_mutex_init(&m->key_lru_lock, NULL);
+    m->key_lru_max = m->opts.key_cache;
     if (m->opts.mode == FS_MODE_SINK) {
         /* An output mount starts empty: a tree of only the root. */
         static const struct fmt_manifest empty;
@@ -303,6 +305,7 @@ void fs_mount_destroy(struct fs_mount *m)
     cache_destroy(m->cache);
     fs_tree_free(&m->tree);
     pthread_rwlock_destroy(&m->key_lock);
+    pthread_mutex_destroy(&m->key_lru_lock);
     pthread_mutex_destroy(&m->open_lock);
     free(m->mountpoint);
     free(m);
@@ -333,10 +336,7 @@ void fs_mount_revoke(struct fs_mount *m, const char *reason)
         fs_prefetch_drop(m->pf);
     /* Once we hold key_lock exclusively no read is decrypting, and none will start. */
     pthread_rwlock_wrlock(&m->key_lock);
-    for (uint32_t i = 0; i < m->tree.count; i++) {
-        fmt_blob_key_free(m->tree.nodes[i].key);
-        m->tree.nodes[i].key = NULL;
-    }
+    fs_keys_wipe_locked(m);
     if (m->dek != NULL && m->dek->bytes != NULL)
         OPENSSL_cleanse(m->dek->bytes, FMT_DEK_LEN);
     pthread_rwlock_unlock(&m->key_lock);
@@ -380,7 +380,8 @@ int fs_mount_stats_json(struct fs_mount *m, char *buf, size_t len)
         "{\"dataset_id\":\"%s\",\"bytes_fetched\":%llu,\"bytes_served\":%llu,\"reads\":%llu,"
         "\"opens\":%llu,\"cache_hits\":%llu,\"cache_misses\":%llu,\"cache_evictions\":%llu,"
         "\"cache_blocks\":%llu,\"cache_capacity_blocks\":%llu,\"cache_block_size\":%llu,"
-        "\"integrity_failures\":%llu,\"store_errors\":%llu,\"denials\":%llu,"
+        "\"integrity_failures\":%llu,\"store_errors\":%llu,\"memory_errors\":%llu,\"denials\":%llu,"
+        "\"keys_live\":%llu,\"key_evictions\":%llu,"
         "\"requests_in_flight\":%llu,\"store_requests\":%llu,\"store_retries\":%llu,"
         "\"prefetch_pending_bytes\":%llu,\"prefetch_jobs\":%llu,\"revoked\":%s,\"mode\":\"%s\","
         "\"bytes_written\":%llu,\"uploads\":%llu,\"upload_failures\":%llu,\"upload_refusals\":%llu}",
@@ -390,12 +391,13 @@ int fs_mount_stats_json(struct fs_mount *m, char *buf, size_t len)
         (unsigned long long)cs.misses, (unsigned long long)cs.evictions, (unsigned long long)cs.slots_used,
         (unsigned long long)cs.slots, (unsigned long long)cs.slot_size,
         (unsigned long long)atomic_load(&m->integrity_failures),
-        (unsigned long long)atomic_load(&m->store_errors), (unsigned long long)atomic_load(&m->denials),
-        (unsigned long long)fst.in_flight, (unsigned long long)fst.requests, (unsigned long long)fst.retries,
-        (unsigned long long)pf_pending, (unsigned long long)pf_jobs,
-        atomic_load(&m->revoked) ? "true" : "false", fs_access_mode_name(m->opts.mode),
-        (unsigned long long)atomic_load(&m->bytes_written), (unsigned long long)atomic_load(&m->uploads),
-        (unsigned long long)atomic_load(&m->upload_failures),
+        (unsigned long long)atomic_load(&m->store_errors), (unsigned long long)atomic_load(&m->memory_errors),
+        (unsigned long long)atomic_load(&m->denials), (unsigned long long)atomic_load(&m->keys_live),
+        (unsigned long long)atomic_load(&m->key_evictions), (unsigned long long)fst.in_flight,
+        (unsigned long long)fst.requests, (unsigned long long)fst.retries, (unsigned long long)pf_pending,
+        (unsigned long long)pf_jobs, atomic_load(&m->revoked) ? "true" : "false",
+        fs_access_mode_name(m->opts.mode), (unsigned long long)atomic_load(&m->bytes_written),
+        (unsigned long long)atomic_load(&m->uploads), (unsigned long long)atomic_load(&m->upload_failures),
         (unsigned long long)atomic_load(&m->upload_refusals));
     return n < 0 || (size_t)n >= len ? ENOSPC : 0;
 }

@@ -12,6 +12,7 @@ void fs_options_init(struct fs_options *o)
     o->prefetch_max = FS_DEFAULT_PREFETCH_MAX;
     o->workers = FS_DEFAULT_WORKERS;
     o->readahead_kb = FS_DEFAULT_READAHEAD_KB;
+    o->key_cache = FS_DEFAULT_KEY_CACHE;
     o->allow_other = -1;
 }
 
@@ -149,7 +150,10 @@ static int opt_one(struct fs_options *o, char *opt)
     } else if (IS("fetch_workers")) {
         if ((rc = opt_uint(opt, v, 64, &n)) == 0)
             o->workers = (unsigned)n;
-    } else if (IS("readahead_kb")) {
+    } else if (IS("key_cache")) {
+        if ((rc = opt_uint(opt, v, 1u << 20, &n)) == 0)
+            o->key_cache = (unsigned)n;
+    } else if (IS("readahead_kb") || IS("read_ahead_kb")) {
         if ((rc = opt_uint(opt, v, 1u << 20, &n)) == 0)
             o->readahead_kb = (unsigned)n;
     } else if (IS("uid")) {

@@ -9,7 +9,10 @@
 #define FS_DEFAULT_CACHE_SIZE   (256ull << 20)
 #define FS_DEFAULT_PREFETCH_MAX (64ull << 20)
 #define FS_DEFAULT_WORKERS      4
-#define FS_DEFAULT_READAHEAD_KB 8192
+/* Modest: the kernel reads this much around every page fault of an mmap, so random access
+ * would pull it per 4 KiB touched; ccrfs's own fetch-ahead serves sequential readers. */
+#define FS_DEFAULT_READAHEAD_KB 128
+#define FS_DEFAULT_KEY_CACHE    4096
 #define FS_DEFAULT_OVERLAY_DIR  "/var/tmp"
 #define FS_MAX_READ             (1u << 20)
 
@@ -26,7 +29,9 @@ struct fs_options {
     uint64_t cache_size;   /* cache_size=SIZE: plaintext block cache */
     uint64_t prefetch_max; /* prefetch_max=SIZE: fetch-ahead bytes in flight, per mount */
     unsigned workers;      /* fetch_workers=N */
-    unsigned readahead_kb; /* readahead_kb=N: the kernel's read-ahead for the mount, 0 leaves it */
+    unsigned readahead_kb; /* readahead_kb=N (or read_ahead_kb): the kernel's read-ahead for the mount,
+                            * 0 leaves it */
+    unsigned key_cache;    /* key_cache=N: file keys kept after their last close (LRU) */
     int uid_set, gid_set;
     uid_t uid;        /* uid=N: owner shown for every file */
     gid_t gid;        /* gid=N */

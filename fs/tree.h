@@ -18,6 +18,12 @@ struct fs_node {
     uint32_t nchildren, nsubdirs;
     /* Files: the blob key, opened at the first open; guarded by the mount's key_lock. */
     struct fmt_blob_key *key;
+    /* Guarded by the mount's key_lru_lock (fs/core_keys.c): open files holding the key, and
+     * the place of a key nobody holds in the list of recently closed ones (node indexes, 0
+     * for none: the root never has a key). */
+    uint32_t key_users;
+    uint32_t lru_prev, lru_next;
+    uint8_t key_cached, in_lru;
 };
 
 struct fs_tree {

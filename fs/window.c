@@ -1,6 +1,6 @@
 #include "fs/window.h"
 
-#define WINDOW_SLACK_MIN (4ull << 20)
+#define WINDOW_SLACK_MIN (512ull << 10)
 
 void fs_window_init(struct fs_window *w, uint64_t min, uint64_t max)
 {
@@ -18,13 +18,19 @@ void fs_window_on_read(struct fs_window *w, uint64_t off, uint64_t len, uint64_t
                        uint64_t *ahead_off, uint64_t *ahead_len)
 {
     /* How far from the last end a read may land and still continue the run: the kernel has
-     * several requests of a run in flight and they may arrive out of order. */
-    uint64_t slack = 2 * (w->size > len ? w->size : len);
+     * several requests of a run in flight and they may arrive out of order, so a few requests'
+     * length. Not more: small random reads that land this close would count as a run. */
+    uint64_t slack = 8 * len;
     uint64_t end = off + len, target;
 
     if (slack < WINDOW_SLACK_MIN)
         slack = WINDOW_SLACK_MIN;
     int sequential = w->run > 0 && off + slack >= w->end && off <= w->end + slack;
+
+    /* Fetch-ahead needs evidence of a run: a read that exactly continues the last one, or a
+     * third read in a row near it. Random reads that happen to land near each other (slack is
+     * megabytes) so rarely do both that they fetch only the blocks they touch. */
+    int proven = sequential && (w->run >= 2 || off == w->end);
 
     *ahead_off = *ahead_len = 0;
     if (!sequential) {
@@ -40,7 +46,7 @@ void fs_window_on_read(struct fs_window *w, uint64_t off, uint64_t len, uint64_t
     w->run++;
     if (end > w->end)
         w->end = end;
-    if (w->run < 2)
+    if (!proven)
         return;
     target = w->end + w->size;
     if (target > file_size)

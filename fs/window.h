@@ -3,9 +3,10 @@
  *
  * Reads that continue near where the last one ended (the kernel sends several at once, not
  * always in order) count as sequential. From the second sequential read on, the window ahead
- * of the reader is kept issued; it starts at min and doubles, up to max, each time the reader
- * had to wait for a fetch (a stall). A read elsewhere ends the run: the window falls back to
- * min and nothing is fetched ahead, so random reads fetch only the blocks they touch. */
+ * of the reader is kept issued (from the third, or from the second when it starts exactly where
+ * the first ended); it starts at min and doubles, up to max, each time the reader had to wait
+ * for a fetch (a stall). A read elsewhere ends the run: the window falls back to min and
+ * nothing is fetched ahead, so random reads fetch only the blocks they touch. */
 #ifndef CCRFS_FS_WINDOW_H
 #define CCRFS_FS_WINDOW_H
 

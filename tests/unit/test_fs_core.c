@@ -449,6 +449,61 @@ static void expect_refused(struct fixture *f, int rc, uint64_t *denials)
     *denials += 1;
 }
 
+struct plus_seen {
+    int n;
+    off_t data_size, small_size;
+    int full_after; /* say "full" after this many entries */
+};
+
+static int plus_emit(void *arg, const char *name, const struct stat *st, uint64_t next)
+{
+    struct plus_seen *p = arg;
+    (void)next;
+    if (p->full_after > 0 && p->n == p->full_after)
+        return 1;
+    p->n++;
+    if (strcmp(name, "data.bin") == 0)
+        p->data_size = st->st_size;
+    if (strcmp(name, "small.txt") == 0)
+        p->small_size = st->st_size;
+    return 0;
+}
+
+/* readdirplus of a no-egress overlay gives every entry's current attributes (so the kernel
+ * fills its caches without a lookup per name); a name removed after opendir goes without, and
+ * an entry the buffer had no room for is not counted as a lookup (the node goes at unlink). */
+static void test_overlay_readdirplus_attributes(void **state)
+{
+    struct fixture *f = *state;
+    struct fs_ovl_dir *d;
+    struct plus_seen p = {0};
+    struct stat st;
+
+    assert_int_equal(fs_core_ovl_opendir(f->m, 1, &d), 0);
+    assert_int_equal(fs_core_ovl_readdirplus(f->m, d, 0, plus_emit, &p), 0);
+    assert_int_equal(p.n, 4);
+    assert_int_equal(p.data_size, FILE_LEN);
+    assert_int_equal(p.small_size, 6);
+    fs_core_ovl_releasedir(d);
+
+    /* Removed after the snapshot: listed without attributes, nothing counted. */
+    assert_int_equal(fs_core_ovl_opendir(f->m, 1, &d), 0);
+    assert_int_equal(fs_core_ovl_unlink(f->m, 1, "small.txt"), 0);
+    memset(&p, 0, sizeof p);
+    assert_int_equal(fs_core_ovl_readdirplus(f->m, d, 0, plus_emit, &p), 0);
+    assert_int_equal(p.n, 4);
+    assert_int_equal(p.small_size, 0);
+    assert_int_equal(p.data_size, FILE_LEN);
+    /* The buffer full at data.bin (the third entry): no lookup of it is left counted. */
+    memset(&p, 0, sizeof p);
+    p.full_after = 2;
+    assert_int_equal(fs_core_ovl_readdirplus(f->m, d, 0, plus_emit, &p), 0);
+    assert_int_equal(p.n, 2);
+    fs_core_ovl_releasedir(d);
+    assert_int_equal(fs_core_ovl_lookup(f->m, 1, "data.bin", &st), 0);
+    assert_int_equal(st.st_size, FILE_LEN);
+}
+
 static void test_overlay_unlink_after_revoke(void **state)
 {
     struct fixture *f = *state;
@@ -542,6 +597,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_revoke_mid_read, setup_ro, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_readers_one_fetch, setup_ro, teardown),
         cmocka_unit_test_setup_teardown(test_read_hook_refusal_counted, setup_ro, teardown),
+        cmocka_unit_test_setup_teardown(test_overlay_readdirplus_attributes, setup_rw, teardown),
         cmocka_unit_test_setup_teardown(test_overlay_unlink_after_revoke, setup_rw, teardown),
         cmocka_unit_test_setup_teardown(test_overlay_rename_after_revoke, setup_rw, teardown),
         cmocka_unit_test_setup_teardown(test_overlay_setattr_after_revoke, setup_rw, teardown),

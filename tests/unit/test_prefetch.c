@@ -29,6 +29,42 @@ static void test_random_reads_fetch_nothing_ahead(void **state)
     }
 }
 
+/* 4 KiB reads at random in a 256 MiB file (an mmap of an array): some land within a
+ * megabyte or two of the one before, yet (almost) none starts a run that fetches ahead. */
+static void test_close_random_reads_fetch_nothing_ahead(void **state)
+{
+    struct fs_window w;
+    uint64_t ao, al, total = 0;
+    unsigned seed = 99;
+    (void)state;
+    fs_window_init(&w, MiB, 64 * MiB);
+    for (int i = 0; i < 1000; i++) {
+        seed = seed * 1103515245u + 12345u;
+        fs_window_on_read(&w, ((seed >> 8) % 65536) * 4096, 4096, 256 * MiB, 1, &ao, &al);
+        total += al;
+    }
+    assert_true(total <= 2 * MiB); /* at most a chance run, against 4 MiB asked */
+}
+
+/* A reader that continues exactly where it stopped fetches ahead from its second read; one
+ * that continues near it from its third. */
+static void test_run_proven_before_fetch_ahead(void **state)
+{
+    struct fs_window w;
+    uint64_t ao, al;
+    (void)state;
+    fs_window_init(&w, MiB, 64 * MiB);
+    fs_window_on_read(&w, 0, 4096, GiB, 0, &ao, &al);
+    fs_window_on_read(&w, 4096, 4096, GiB, 0, &ao, &al);
+    assert_true(al > 0);
+    fs_window_init(&w, MiB, 64 * MiB);
+    fs_window_on_read(&w, 0, 4096, GiB, 0, &ao, &al);
+    fs_window_on_read(&w, 3 * 4096, 4096, GiB, 0, &ao, &al);
+    assert_int_equal(al, 0);
+    fs_window_on_read(&w, 5 * 4096, 4096, GiB, 0, &ao, &al);
+    assert_true(al > 0);
+}
+
 static void test_sequential_starts_at_min(void **state)
 {
     struct fs_window w;
@@ -178,6 +214,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_reads_fetch_nothing_ahead),
+        cmocka_unit_test(test_close_random_reads_fetch_nothing_ahead),
+        cmocka_unit_test(test_run_proven_before_fetch_ahead),
         cmocka_unit_test(test_sequential_starts_at_min),
         cmocka_unit_test(test_doubles_on_stall_up_to_cap),
         cmocka_unit_test(test_out_of_order_stays_sequential),
