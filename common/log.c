@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +17,10 @@
 
 /* log_lock protects the prefix and the file target and keeps lines from different threads whole. */
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-static enum ccr_log_level log_level = CCR_LOG_INFO;
-static int log_to_syslog;
-static int log_stderr_off;
+/* Where lines go and how many may change while other threads log (a daemon detaching): atomics. */
+static _Atomic enum ccr_log_level log_level = CCR_LOG_INFO;
+static atomic_int log_to_syslog;
+static atomic_int log_stderr_off;
 static const char *log_prefix = "ccrfs";
 static int log_fd = -1;
 static char *log_path;

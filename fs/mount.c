@@ -254,22 +254,27 @@ int fs_mount_run(struct fs_mount *m, void (*ready)(void *arg, int ok), void *rea
     struct fuse_loop_config *cfg;
     struct tune_arg *t = malloc(sizeof *t);
     pthread_t tid;
-    int rc;
+    int rc, tuned = 0;
 
     if (t == NULL)
         return ENOMEM;
     t->m = m;
     t->ready = ready;
     t->ready_arg = ready_arg;
+    /* Joined when the loop ends: the caller reads what ready() wrote, and the thread logs about
+     * the mount, so it must be done before the mount is destroyed. */
     if (pthread_create(&tid, NULL, tune_thread, t) != 0) {
         free(t);
         if (ready != NULL)
             ready(ready_arg, 1);
     } else {
-        pthread_detach(tid);
+        tuned = 1;
     }
-    if ((cfg = fuse_loop_cfg_create()) == NULL)
+    if ((cfg = fuse_loop_cfg_create()) == NULL) {
+        if (tuned)
+            pthread_join(tid, NULL);
         return ENOMEM;
+    }
     fuse_loop_cfg_set_clone_fd(cfg, 0);
     fuse_loop_cfg_set_idle_threads(cfg, 8);
     fuse_loop_cfg_set_max_threads(cfg, 16);
@@ -277,6 +282,8 @@ int fs_mount_run(struct fs_mount *m, void (*ready)(void *arg, int ok), void *rea
     fuse_loop_cfg_destroy(cfg);
     fuse_session_unmount(m->se);
     m->mounted = 0;
+    if (tuned)
+        pthread_join(tid, NULL);
     ccr_log_info("unmounted %s", m->mountpoint);
     /* A signal ends the loop with the signal number; that is a clean stop. */
     return rc < 0 ? ccr_err_set(-rc, "FUSE session: %s", strerror(-rc)) : 0;

@@ -1,9 +1,11 @@
 #include "tests/support/dataset.h"
 #include "common/fileio.h"
+#include "common/hash.h"
 #include "format/blob.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,8 +41,8 @@ int tsup_dataset_add_file(const char *store_dir, const struct fmt_dek *dek, stru
     e.mode = 0644;
     e.size = len;
     e.log2_block = (uint8_t)log2_block;
-    /* A blob name unique per path and size; the tests need no randomness here. */
-    snprintf(e.blob, sizeof e.blob, "%032zx", strlen(path) * 7919 + len);
+    /* A blob name unique per path (its FNV-1a hash) and size; the tests need no randomness. */
+    snprintf(e.blob, sizeof e.blob, "%016" PRIx64 "%016zx", ccr_hash_str(path), len);
     snprintf(out_path, sizeof out_path, "%s/blobs/%s", store_dir, e.blob);
     if (blob_path != NULL)
         snprintf(blob_path, blob_path_len, "%s", out_path);
