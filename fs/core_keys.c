@@ -3,8 +3,9 @@
  * most recently closed files; older ones are wiped. Memory for keys is thus bounded by the
  * files open at once plus the LRU, whatever number of distinct files is opened over time.
  *
- * At most key_lru_max keys nobody holds stay after a close (one more while reads in flight
- * keep the eviction from taking key_lock; the next key installed trims the list).
+ * At most key_lru_max keys nobody holds stay after a close; while reads in flight keep the
+ * eviction from taking key_lock, the excess waits for the next read to let go of key_lock (or
+ * the next key installed) and is trimmed then.
  *
  * The list of recently closed keys (fs_node.lru_prev/lru_next, node indexes) holds only keys
  * nobody holds; a hold takes the key out, the last drop puts it at the head. Keys are
@@ -137,13 +138,22 @@ void fs_key_drop(struct fs_mount *m, struct fs_node *n)
     over = m->lru_count > m->key_lru_max;
     pthread_mutex_unlock(&m->key_lru_lock);
     /* Evicting needs key_lock exclusively; a close does not wait for reads in flight to get
-     * it: when they hold it, the next key installed trims the list instead. */
-    if (over && pthread_rwlock_trywrlock(&m->key_lock) == 0) {
-        pthread_mutex_lock(&m->key_lru_lock);
-        evict_excess(m);
-        pthread_mutex_unlock(&m->key_lru_lock);
-        pthread_rwlock_unlock(&m->key_lock);
+     * it: when they hold it, the read that lets go of it last trims the list instead. */
+    if (over) {
+        atomic_store(&m->key_trim_pending, 1);
+        fs_keys_trim_pending(m);
     }
+}
+
+void fs_keys_trim_pending(struct fs_mount *m)
+{
+    if (!atomic_load(&m->key_trim_pending) || pthread_rwlock_trywrlock(&m->key_lock) != 0)
+        return;
+    atomic_store(&m->key_trim_pending, 0);
+    pthread_mutex_lock(&m->key_lru_lock);
+    evict_excess(m);
+    pthread_mutex_unlock(&m->key_lru_lock);
+    pthread_rwlock_unlock(&m->key_lock);
 }
 
 void fs_keys_wipe_locked(struct fs_mount *m)

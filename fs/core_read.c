@@ -54,8 +54,10 @@ void fs_read_unpin(struct fs_mount *m, struct fs_read_pins *p)
         if (p->blk[i].own != NULL)
             ccr_secmem_free(p->blk[i].own, p->bs);
     }
-    if (p->locked)
+    if (p->locked) {
         pthread_rwlock_unlock(&m->key_lock);
+        fs_keys_trim_pending(m);
+    }
     ccr_secmem_free(p->priv, p->priv_len);
     free(p);
 }
@@ -340,5 +342,6 @@ void fs_prefetch_runner(void *arg, const struct fs_prefetch_job *job)
         cache_release(m->cache, p->blk[i].e);
     }
     pthread_rwlock_unlock(&m->key_lock);
+    fs_keys_trim_pending(m);
     free(p);
 }

@@ -85,6 +85,7 @@ struct fs_mount {
     pthread_mutex_t key_lru_lock;
     uint32_t lru_head, lru_tail, lru_count, key_lru_max;
     atomic_uint_least64_t keys_live, key_evictions;
+    atomic_int key_trim_pending; /* a close left more than key_lru_max keys: trim when free */
     /* Files opened and not yet released: the kernel may drop releases at unmount, and those
      * still get on_release and are freed when the mount ends. */
     pthread_mutex_t open_lock;
@@ -162,6 +163,9 @@ int fs_key_hold(struct fs_mount *m, struct fs_node *n);
 void fs_key_drop(struct fs_mount *m, struct fs_node *n);
 /* Revocation: wipes every key. key_lock must be held exclusively. */
 void fs_keys_wipe_locked(struct fs_mount *m);
+/* Trims the recently used keys back to key_lru_max when a close could not (reads held key_lock);
+ * takes key_lock only if it is free. Called with key_lock not held. */
+void fs_keys_trim_pending(struct fs_mount *m);
 /* Keys in memory now (held and recently used). */
 uint64_t fs_keys_live(struct fs_mount *m);
 void fs_report_integrity(struct fs_mount *m, struct fs_node *n, uint64_t block, const char *why);
