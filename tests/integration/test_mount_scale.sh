@@ -16,6 +16,9 @@ KEY_CACHE=1024
 # resident size adds the manifest and the inode table (about 1 KiB per file, generously).
 LCK_MAX_KB=$(((CACHE_MIB + 4 + 8) * 1024))
 RSS_MAX_KB=$(((CACHE_MIB + 64) * 1024 + N))
+# AddressSanitizer keeps freed memory in a quarantine (256 MiB) and adds shadow memory: its own
+# resident size, not the daemon's, so the bound grows by that much under it.
+h_sanitized && RSS_MAX_KB=$((RSS_MAX_KB + 512 * 1024))
 
 SRC=$TMP/src
 DS=$TMP/ds
