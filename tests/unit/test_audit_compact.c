@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "tests/support/scratch.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,17 +27,13 @@ static char tmpdir[256];
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/test_audit_compact.XXXXXX");
-    assert_non_null(mkdtemp(tmpdir));
-    return 0;
+    return tsup_scratch_make(tmpdir, sizeof tmpdir, "test_audit_compact") == 0 ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-    char cmd[300];
     (void)state;
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tsup_scratch_remove(tmpdir) == 0 ? 0 : -1;
 }
 
 struct log_counts {

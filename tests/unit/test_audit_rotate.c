@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "tests/support/scratch.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,17 +25,13 @@ static char tmpdir[256];
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/test_audit_rotate.XXXXXX");
-    assert_non_null(mkdtemp(tmpdir));
-    return 0;
+    return tsup_scratch_make(tmpdir, sizeof tmpdir, "test_audit_rotate") == 0 ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-    char cmd[300];
     (void)state;
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tsup_scratch_remove(tmpdir) == 0 ? 0 : -1;
 }
 
 /* Feeds files in order to one audit; the events verified, or -1 with the message in why. */

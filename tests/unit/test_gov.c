@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "tests/support/scratch.h"
+
 #include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -33,17 +35,13 @@ static char *tpath(const char *name)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/test_gov.XXXXXX");
-    assert_non_null(mkdtemp(tmpdir));
-    return 0;
+    return tsup_scratch_make(tmpdir, sizeof tmpdir, "test_gov") == 0 ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-    char cmd[300];
     (void)state;
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tsup_scratch_remove(tmpdir) == 0 ? 0 : -1;
 }
 
 /* Verifies a log file; returns the number of events, or -1 (message printed). */
