@@ -10,21 +10,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void withdraw(struct gov *g, const char *reason)
+/* consent_ev: the disabled answer that caused this, or NULL. The revoked flag goes up first;
+ * then the reads served before it are recorded, then the answer and the revocation, so every
+ * read the log shows was served before the revocation, and every later read is a denial. */
+static void withdraw(struct gov *g, const char *reason, json_object *consent_ev)
 {
     int expected = 0;
     json_object *ev;
-    if (!atomic_compare_exchange_strong(&g->withdrawing, &expected, 1))
+    if (!atomic_compare_exchange_strong(&g->withdrawing, &expected, 1)) {
+        json_object_put(consent_ev);
         return;
+    }
     /* The reason is complete before any reader sees the revoked flag. */
     snprintf(g->revoke_reason, sizeof g->revoke_reason, "%s", reason);
     atomic_store(&g->revoked, 1);
     ccr_log_warn("consent withdrawn: %s; refusing opens and reads, wiping keys", reason);
+    gov_flush_reads(g, 1);
+    if (consent_ev != NULL)
+        gov_emit(g, consent_ev, 1, NULL);
     /* Recorded before the wipe, which can take a while: the denials of reads that arrive
      * meanwhile then follow the revocation in the log rather than precede it. */
     ev = gov_event_new("revocation");
     gov_ev_str(ev, "reason", reason);
     gov_emit(g, ev, 1, NULL);
+    atomic_store(&g->revocation_recorded, 1);
     if (g->cfg.on_revoke != NULL)
         g->cfg.on_revoke(g->cfg.on_revoke_arg, reason);
 }
@@ -108,14 +117,15 @@ static int consent_refresh(struct gov *g, int record, int *enabled_out)
             gov_ev_str(ev, "status", enabled ? "enabled" : "disabled");
             gov_ev_str(ev, "reason", reason);
             gov_ev_str(ev, "governance", g->url);
-            gov_emit(g, ev, 1, NULL);
+            /* After the pre-mount check (record), any disabled answer withdraws consent. */
+            if (record)
+                gov_emit(g, ev, 1, NULL);
+            else
+                withdraw(g, reason[0] ? reason : "consent disabled", ev);
         }
     } else {
         gov_note_failing(&g->consent_fail_ms);
     }
-    /* After the pre-mount check (record), any disabled answer withdraws consent. */
-    if (rc == 0 && !enabled && !record)
-        withdraw(g, reason[0] ? reason : "consent disabled");
     if (rc == 0 && enabled_out != NULL)
         *enabled_out = enabled;
     if (rc == 0 && !enabled)

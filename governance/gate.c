@@ -52,8 +52,12 @@ int gov_deny(struct gov *g, const char *op, const char *path, pid_t pid, const c
 {
     long long now = gov_now_ms(), last = atomic_load(&g->last_denial_ms);
     long long count = atomic_fetch_add(&g->denials_unrecorded, 1) + 1;
+    /* Refusals that come while a withdrawal records the reads served before it are counted
+     * into the next denial (or the unmount), so that none precedes the revocation in the log. */
+    int withdrawal_unrecorded = atomic_load(&g->revoked) && !atomic_load(&g->revocation_recorded);
 
-    if (now - last >= 1000 && atomic_compare_exchange_strong(&g->last_denial_ms, &last, now)) {
+    if (!withdrawal_unrecorded && now - last >= 1000 &&
+        atomic_compare_exchange_strong(&g->last_denial_ms, &last, now)) {
         json_object *ev = gov_event_new("denial");
         count = atomic_exchange(&g->denials_unrecorded, 0);
         gov_ev_str(ev, "op", op);

@@ -116,6 +116,7 @@ struct gov {
 
     /* The gate (gate.c): read by every hook, written by the threads above. */
     atomic_int revoked, withdrawing;            /* withdrawing: the reason is being written */
+    atomic_int revocation_recorded;             /* the revocation event is in the chain */
     atomic_llong sink_fail_ms, consent_fail_ms; /* failing since; 0 when fine */
     atomic_llong denials_unrecorded;
     atomic_llong last_denial_ms;

@@ -110,6 +110,15 @@ static int hook_read(void *arg, uint64_t handle, uint64_t offset, uint64_t len)
         }
     }
     pthread_mutex_lock(&f->lock);
+    /* Asked again under the lock a withdrawal's flush takes: a read that passed the gate as
+     * consent went away is refused rather than recorded after the revocation. */
+    if (atomic_load(&g->revoked)) {
+        pthread_mutex_unlock(&f->lock);
+        if (g->cfg.max_bytes_per_mount != 0)
+            atomic_fetch_sub(&g->bytes_served, len);
+        snprintf(why, sizeof why, "consent revoked: %s", g->revoke_reason);
+        return gov_deny(g, "read", f->path, 0, why);
+    }
     if (f->ranges.len == 0)
         f->first_pending_ms = gov_now_ms();
     if (gov_ranges_add(&f->ranges, offset, len) != 0)

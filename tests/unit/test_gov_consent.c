@@ -206,20 +206,66 @@ static void *reader_main(void *arg)
                 r->first_refusal = now_s();
             r->refused_after++;
         }
-        off += 65536;
+        off += 2 * 65536; /* apart, so ranges do not merge */
         usleep(2000);
     }
     r->hooks.on_release(r->hooks.arg, h);
     return NULL;
 }
 
+/* The log of a mount whose consent was withdrawn: every read before the disabled consent
+ * answer, which the revocation follows at once, and nothing but denials and releases after. */
+static void assert_revocation_order(const char *log)
+{
+    FILE *f = fopen(log, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    int phase = 0; /* 0: serving, 1: after the disabled answer, 2: after the revocation */
+    long reads = 0, denials = 0;
+
+    assert_non_null(f);
+    while (getline(&line, &cap, f) > 0) {
+        json_object *ev = json_tokener_parse(line), *t;
+        const char *type;
+        assert_non_null(ev);
+        assert_true(json_object_object_get_ex(ev, "type", &t));
+        type = json_object_get_string(t);
+        if (strcmp(type, "read") == 0) {
+            if (phase != 0)
+                fail_msg("a read recorded after the consent was withdrawn: %s", line);
+            reads++;
+        } else if (strcmp(type, "consent") == 0 && strstr(line, "\"disabled\"") != NULL) {
+            assert_int_equal(phase, 0);
+            phase = 1;
+        } else if (strcmp(type, "revocation") == 0) {
+            assert_int_equal(phase, 1);
+            phase = 2;
+        } else if (strcmp(type, "denial") == 0) {
+            if (phase != 2)
+                fail_msg("a refusal recorded before the revocation: %s", line);
+            denials++;
+        } else if (phase == 1) {
+            fail_msg("between the disabled answer and the revocation: %s", line);
+        }
+        json_object_put(ev);
+    }
+    free(line);
+    fclose(f);
+    assert_int_equal(phase, 2);
+    assert_true(reads > 0);
+    assert_true(denials > 0);
+}
+
 static void test_revoked_mid_read(void **state)
 {
-    char *spool = ccr_path_join(dir, "spool-r");
+    char *spool = ccr_path_join(dir, "spool-r"), *log = ccr_path_join(dir, "revoked.log");
+    /* Every read recorded at once (two ranges per open flush), so reads race the withdrawal. */
     struct gov_config cfg = {.governance_url = url,
                              .contract_id = "live",
                              .spool_dir = spool,
+                             .audit_log = log,
                              .consent_interval_s = 1,
+                             .flush_ranges = 1,
                              .on_revoke = on_revoke};
     struct gov *g;
     struct reader r[4];
@@ -259,6 +305,8 @@ static void test_revoked_mid_read(void **state)
     assert_int_equal(r[0].hooks.on_open(r[0].hooks.arg, &oi, &h), EACCES);
     assert_int_equal(gov_flush(g, 5000), 0);
     gov_close(g);
+    assert_revocation_order(log);
+    free(log);
     free(spool);
 }
 
