@@ -14,6 +14,7 @@
 #include "format/crypto.h"
 #include "keys/kbs/jwe.h"
 #include "keys/kbs/protocol.h"
+#include "keys/kbs/snp_evidence.h"
 
 #include <arpa/inet.h>
 #include <json-c/json.h>

@@ -7,6 +7,7 @@
 #include "keys/kbs/http.h"
 #include "keys/kbs/jwe.h"
 #include "keys/kbs/protocol.h"
+#include "keys/kbs/snp_evidence.h"
 
 #include <json-c/json.h>
 #include <stdio.h>

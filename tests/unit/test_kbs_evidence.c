@@ -9,6 +9,7 @@
 #include "common/err.h"
 #include "keys/attest/snp.h"
 #include "keys/kbs/protocol.h"
+#include "keys/kbs/snp_evidence.h"
 
 #include <json-c/json.h>
 #include <openssl/evp.h>
