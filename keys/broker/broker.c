@@ -339,8 +339,10 @@ static enum MHD_Result handle_attest(struct keys_broker *b, struct MHD_Connectio
         goto out;
     }
     prim = json_object_object_get_ex(tee_ev, "primary_evidence", &prim) ? prim : tee_ev;
-    if ((rc = keys_kbs_snp_evidence_parse(prim, &report, &vcek_der, &vcek_len)) != 0 ||
-        (rc = keys_x509_from_der(vcek_der, vcek_len, &vcek)) != 0) {
+    if ((rc = keys_kbs_snp_evidence_parse(prim, &report, &vcek_der, &vcek_len)) == 0 && vcek_der == NULL)
+        rc = ccr_err_set(EINVAL, "the evidence carries no VCEK in cert_chain, and this broker has no "
+                                 "other source of one");
+    if (rc != 0 || (rc = keys_x509_from_der(vcek_der, vcek_len, &vcek)) != 0) {
         snprintf(reason, sizeof reason, "evidence: %s", ccr_err_msg(rc));
         ret = attest_refuse(c, NULL, "InvalidEvidence", reason);
         goto out;

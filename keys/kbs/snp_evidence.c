@@ -225,9 +225,12 @@ int keys_kbs_snp_evidence_parse(struct json_object *o, struct keys_snp_report *r
         return ccr_err_wrap(rc, "SNP evidence: ");
     if ((rc = keys_snp_report_parse(raw, sizeof raw, r)) != 0)
         return rc;
-    if (!json_object_object_get_ex(o, "cert_chain", &chain) || !json_object_is_type(chain, json_type_array))
-        return ccr_err_set(EINVAL,
-                           "SNP evidence: \"cert_chain\" is missing or not an array (the VCEK must be sent)");
+    /* guest-components sends null when the host supplies no certificates; the verifier then
+     * gets the VCEK elsewhere (a KDS), so no VCEK is not an error here. */
+    if (!json_object_object_get_ex(o, "cert_chain", &chain) || json_object_is_type(chain, json_type_null))
+        return 0;
+    if (!json_object_is_type(chain, json_type_array))
+        return ccr_err_set(EINVAL, "SNP evidence: \"cert_chain\" must be an array or null");
     for (size_t i = 0; i < json_object_array_length(chain); i++) {
         struct json_object *e = json_object_array_get_idx(chain, i), *t, *d;
         size_t n;
@@ -250,5 +253,5 @@ int keys_kbs_snp_evidence_parse(struct json_object *o, struct keys_snp_report *r
         *vcek_len = n;
         return 0;
     }
-    return ccr_err_set(EINVAL, "SNP evidence: cert_chain holds no VCEK");
+    return 0;
 }

@@ -14,7 +14,8 @@ struct json_object;
  * numbers, TCB versions as {"bootloader","tee","_reserved","snp","microcode"}, the signature
  * as {"r","s","_reserved"}>, "cert_chain": [{"cert_type": "VCEK", "data": [DER bytes]}]}. */
 struct json_object *keys_kbs_snp_evidence(const struct keys_evidence *ev);
-/* Parses it back; *vcek_der is malloc'd. EINVAL naming the member at fault. */
+/* Parses it back; *vcek_der is malloc'd, or NULL when cert_chain is null, absent or holds no
+ * VCEK. EINVAL naming the member at fault. */
 int keys_kbs_snp_evidence_parse(struct json_object *o, struct keys_snp_report *r, uint8_t **vcek_der,
                                 size_t *vcek_len);
 /* The report alone, both ways; decoding rebuilds all 1184 bytes exactly. */
