@@ -1,4 +1,5 @@
 #include "common/secmem.h"
+#include "common/err.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -7,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -114,4 +116,19 @@ void ccr_secmem_harden_process(void)
     struct rlimit no_core = {0, 0};
     (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     (void)setrlimit(RLIMIT_CORE, &no_core);
+}
+
+int ccr_secmem_lock_process(void)
+{
+    struct rlimit lim = {0, 0};
+    if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) == 0)
+        return 0;
+    int err = errno;
+    (void)getrlimit(RLIMIT_MEMLOCK, &lim);
+    if (lim.rlim_cur == RLIM_INFINITY)
+        return ccr_err_set(err, "cannot lock the daemon's memory (mlockall: %s)", strerror(err));
+    return ccr_err_set(err,
+                       "cannot lock the daemon's memory (mlockall: %s; the memory lock limit is %llu "
+                       "KiB: raise it, e.g. LimitMEMLOCK=infinity in a systemd unit, or run as root)",
+                       strerror(err), (unsigned long long)lim.rlim_cur / 1024);
 }

@@ -16,5 +16,10 @@ void ccr_secmem_free(void *p, size_t len);
 void ccr_freezero(void *p, size_t len);
 /* Makes the process undumpable and keeps secrets out of core files. */
 void ccr_secmem_harden_process(void);
+/* Locks all of the process's memory, present and future, as it is touched (mlockall with
+ * MCL_ONFAULT): buffers that libraries allocate (FUSE's receive buffers, OpenSSL contexts)
+ * can hold plaintext or keys too, and locks do not survive fork. 0, or the errno with a
+ * message saying what limit to raise. */
+int ccr_secmem_lock_process(void);
 
 #endif

@@ -44,6 +44,15 @@ static EVP_CIPHER_CTX *crypto_thread_ctx(void)
     return ctx;
 }
 
+/* The context keeps the expanded key after an operation; keying it again with zeros overwrites
+ * that schedule in place (no allocation), so no thread's context holds a key between calls
+ * and a revocation leaves none behind. */
+static void crypto_ctx_forget_key(EVP_CIPHER_CTX *ctx)
+{
+    static const uint8_t zero_key[FMT_KEY_LEN];
+    (void)EVP_CipherInit_ex2(ctx, NULL, zero_key, NULL, -1, NULL);
+}
+
 int fmt_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
                     const char *info, uint8_t *out, size_t out_len)
 {
@@ -80,6 +89,7 @@ int fmt_gcm_seal(const uint8_t key[FMT_KEY_LEN], const uint8_t nonce[FMT_NONCE_L
          (len == 0 || EVP_EncryptUpdate(ctx, out, &n, in, (int)len) == 1) &&
          EVP_EncryptFinal_ex(ctx, out + len, &n) == 1 &&
          EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, FMT_TAG_LEN, tag) == 1;
+    crypto_ctx_forget_key(ctx);
     return ok ? 0 : ccr_err_set(EIO, "AES-GCM encryption failed");
 }
 
@@ -100,6 +110,7 @@ int fmt_gcm_open(const uint8_t key[FMT_KEY_LEN], const uint8_t nonce[FMT_NONCE_L
     /* EVP_DecryptFinal_ex compares the tag in constant time. */
     if (ok)
         ok = EVP_DecryptFinal_ex(ctx, out + len, &n) == 1;
+    crypto_ctx_forget_key(ctx);
     if (!ok) {
         OPENSSL_cleanse(out, len);
         return ccr_err_set(EBADMSG, "authentication failed");

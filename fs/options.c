@@ -150,6 +150,8 @@ static int opt_one(struct fs_options *o, char *opt)
     } else if (IS("fetch_workers")) {
         if ((rc = opt_uint(opt, v, 64, &n)) == 0)
             o->workers = (unsigned)n;
+    } else if (IS("allow_unlocked_memory") && v == NULL) {
+        o->allow_unlocked_memory = 1;
     } else if (IS("key_cache")) {
         if ((rc = opt_uint(opt, v, 1u << 20, &n)) == 0)
             o->key_cache = (unsigned)n;

@@ -33,10 +33,11 @@ struct fs_options {
                             * 0 leaves it */
     unsigned key_cache;    /* key_cache=N: file keys kept after their last close (LRU) */
     int uid_set, gid_set;
-    uid_t uid;        /* uid=N: owner shown for every file */
-    gid_t gid;        /* gid=N */
-    int allow_other;  /* allow_other (default when mounted by root); noallow_other */
-    char *dataset_id; /* dataset_id=sha256:... */
+    uid_t uid;                 /* uid=N: owner shown for every file */
+    gid_t gid;                 /* gid=N */
+    int allow_other;           /* allow_other (default when mounted by root); noallow_other */
+    int allow_unlocked_memory; /* allow_unlocked_memory: serve although the memory cannot be locked */
+    char *dataset_id;          /* dataset_id=sha256:... */
     /* Key source, for mount(8) and fstab, where there are no long options. */
     char *key_file, *kbs, *resource, *attest, *skr, *skr_maa, *skr_akv, *skr_kid, *broker_ca;
     char *fuse_opts; /* what is left, comma-separated, for FUSE ("" when nothing) */

@@ -334,8 +334,19 @@ int launch_prepare(const struct launch_request *req, struct launch_mount **out)
     lm->req = *req;
     lm->cfg = req->gov;
     pthread_mutex_init(&lm->link.lock, NULL);
-    /* Before any key exists in this process: no core dumps, no ptrace by others. */
+    /* Before any key exists in this process: no core dumps, no ptrace by others, nothing
+     * swapped out. */
     ccr_secmem_harden_process();
+    if ((rc = ccr_secmem_lock_process()) != 0) {
+        if (!req->opts->allow_unlocked_memory) {
+            char msg[CCR_ERR_MSG_MAX];
+            snprintf(msg, sizeof msg, "%s", ccr_err_msg(rc));
+            launch_finish(lm);
+            return ccr_err_set(rc, "%s (-o allow_unlocked_memory serves anyway)", msg);
+        }
+        ccr_log_warn("%s; serving anyway (allow_unlocked_memory): plaintext and keys may be swapped out",
+                     ccr_err_msg(rc));
+    }
     if ((rc = launch_step_paths(lm)) != 0 || (rc = launch_step_contract_file(lm)) != 0 ||
         (rc = launch_step_identify(lm)) != 0 || (rc = launch_step_governance(lm)) != 0 ||
         (rc = launch_step_consent(lm)) != 0 || (rc = launch_step_contract(lm)) != 0 ||

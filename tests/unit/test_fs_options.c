@@ -22,6 +22,7 @@ static void test_defaults(void **state)
     assert_int_equal(o.workers, FS_DEFAULT_WORKERS);
     assert_false(o.uid_set);
     assert_int_equal(o.allow_other, -1);
+    assert_false(o.allow_unlocked_memory); /* the daemon's memory must be locked */
     assert_string_equal(o.fuse_opts, "");
     fs_options_free(&o);
 }
@@ -33,6 +34,8 @@ static void test_own_options(void **state)
     fs_options_init(&o);
     assert_int_equal(fs_options_parse(&o, "cache_size=64M,prefetch_max=2GiB,uid=1000,gid=1001"), 0);
     assert_int_equal(fs_options_parse(&o, "fetch_workers=8,readahead_kb=0,noallow_other"), 0);
+    assert_int_equal(fs_options_parse(&o, "allow_unlocked_memory"), 0);
+    assert_true(o.allow_unlocked_memory);
     assert_int_equal(o.cache_size, 64ull << 20);
     assert_int_equal(o.prefetch_max, 2ull << 30);
     assert_true(o.uid_set && o.gid_set);
