@@ -9,6 +9,7 @@
 #include "keys/attest/roots.h"
 #include "keys/attest/sim.h"
 #include "keys/attest/snp.h"
+#include "keys/kbs/snp_evidence.h"
 
 #include <getopt.h>
 #include <json-c/json.h>
@@ -22,6 +23,7 @@ static const char attest_usage[] =
     "usage: ccrfs attest sim-init DIR [--host-data HEX] [--measurement HEX] [--debug] [--vmpl N]\n"
     "                                 [--version 2|3|5] [--product milan|genoa|turin]\n"
     "       ccrfs attest report --attest sim:DIR|snp|aa:URL --report-data HEX -o FILE [--vcek-out FILE]\n"
+    "                           [--evidence-out FILE]\n"
     "       ccrfs attest verify REPORT --vcek CERT (--chain CERTS | --amd-roots) [--at TIME]\n"
     "                                  [--min-version N] [--key vcek|vlek]\n"
     "sim-init creates a simulated SEV-SNP guest in DIR: a test ARK -> ASK -> VCEK chain that\n"
@@ -30,6 +32,7 @@ static const char attest_usage[] =
     "Milan part unless --version and --product say otherwise.\n"
     "report writes a signed 1184-byte report binding HEX (up to 64 bytes, zero-padded). aa:URL\n"
     "asks the CoCo attestation agent's REST API (api-server-rest, e.g. aa:http://127.0.0.1:8006).\n"
+    "--evidence-out writes the evidence as the KBS protocol carries it (the sev crate's JSON).\n"
     "verify checks the report signature with the VCEK or VLEK (CERT; the report's KEY_INFO says\n"
     "which), its chain (CERTS holds the ASK or ASVK then the ARK, PEM; --amd-roots uses AMD's\n"
     "Milan, Genoa and Turin roots built into ccrfs), the product, the reported TCB and chip id\n"
@@ -52,7 +55,8 @@ enum {
     OPT_PRODUCT,
     OPT_AMD_ROOTS,
     OPT_MIN_VERSION,
-    OPT_KEY
+    OPT_KEY,
+    OPT_EVIDENCE_OUT
 };
 
 static int parse_time(const char *text, time_t *out)
@@ -148,9 +152,10 @@ static int cmd_report(int argc, char **argv)
                                          {"report-data", required_argument, 0, OPT_REPORT_DATA},
                                          {"output", required_argument, 0, 'o'},
                                          {"vcek-out", required_argument, 0, OPT_VCEK_OUT},
+                                         {"evidence-out", required_argument, 0, OPT_EVIDENCE_OUT},
                                          {"help", no_argument, 0, 'h'},
                                          {0}};
-    const char *spec = NULL, *rd_hex = "", *out = NULL, *vcek_out = NULL;
+    const char *spec = NULL, *rd_hex = "", *out = NULL, *vcek_out = NULL, *evidence_out = NULL;
     uint8_t rd[KEYS_SNP_REPORT_DATA_LEN] = {0};
     struct keys_evidence ev;
     size_t hexlen;
@@ -172,6 +177,9 @@ static int cmd_report(int argc, char **argv)
         case OPT_VCEK_OUT:
             vcek_out = optarg;
             break;
+        case OPT_EVIDENCE_OUT:
+            evidence_out = optarg;
+            break;
         case 'h':
             fputs(attest_usage, stdout);
             return CLI_EXIT_OK;
@@ -187,8 +195,17 @@ static int cmd_report(int argc, char **argv)
     if ((rc = keys_evidence_get(spec, rd, &ev)) != 0)
         return cli_fail_rc(rc, spec);
     rc = ccr_write_file_atomic(out, ev.report, sizeof ev.report, 0644);
-    if (rc == 0 && vcek_out != NULL && ev.vcek_der != NULL)
-        rc = ccr_write_file_atomic(vcek_out, ev.vcek_der, ev.vcek_len, 0644);
+    if (rc == 0 && vcek_out != NULL && ev.vcek_der != NULL &&
+        (rc = ccr_write_file_atomic(vcek_out, ev.vcek_der, ev.vcek_len, 0644)) != 0)
+        out = vcek_out;
+    if (rc == 0 && evidence_out != NULL) {
+        struct json_object *j = keys_kbs_snp_evidence(&ev);
+        const char *text = j ? json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN) : NULL;
+        rc = text ? ccr_write_file_atomic(evidence_out, text, strlen(text), 0644) : ENOMEM;
+        json_object_put(j);
+        if (rc != 0)
+            out = evidence_out;
+    }
     keys_evidence_clear(&ev);
     if (rc != 0)
         return cli_fail_rc(rc, out);
