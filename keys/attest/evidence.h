@@ -21,7 +21,8 @@ int keys_evidence_get(const char *spec, const uint8_t report_data[KEYS_SNP_REPOR
                       struct keys_evidence *ev);
 void keys_evidence_clear(struct keys_evidence *ev);
 
-/* Real hardware. */
+/* Real hardware. *vcek_der is the certificate of the key that signed (VCEK or VLEK) from the
+ * host's certificate table, or NULL when the host supplied none. */
 int keys_snp_dev_report(const uint8_t report_data[KEYS_SNP_REPORT_DATA_LEN],
                         uint8_t report[KEYS_SNP_REPORT_LEN], uint8_t **vcek_der, size_t *vcek_len);
 
@@ -36,5 +37,7 @@ int keys_aa_evidence(const char *base_url, const uint8_t report_data[KEYS_SNP_RE
  * extended report): entries of a 16-byte GUID, a u32 offset and a u32 length, ended by an
  * all-zero entry. ENOENT when the table holds no VCEK; EINVAL when it is malformed. */
 int keys_snp_cert_table_vcek(const uint8_t *table, size_t len, const uint8_t **vcek, size_t *vcek_len);
+/* The same for the VLEK a cloud provider's host loads. */
+int keys_snp_cert_table_vlek(const uint8_t *table, size_t len, const uint8_t **vlek, size_t *vlek_len);
 
 #endif

@@ -290,6 +290,15 @@ static void test_cert_table(void **state)
     assert_int_equal(keys_snp_cert_table_vcek(t, sizeof t, &v, &vlen), 0);
     assert_int_equal(vlen, 4);
     assert_memory_equal(v, "VCEK", 4);
+    assert_int_equal(keys_snp_cert_table_vlek(t, sizeof t, &v, &vlen), ENOENT);
+    assert_non_null(strstr(ccr_err_msg(ENOENT), "no VLEK entry"));
+    /* the VLEK GUID a8074bc2-a25a-483e-aae6-39c045a0b8a1 in place of the first entry */
+    static const uint8_t vlek_guid[16] = {0xc2, 0x4b, 0x07, 0xa8, 0x5a, 0xa2, 0x3e, 0x48,
+                                          0xaa, 0xe6, 0x39, 0xc0, 0x45, 0xa0, 0xb8, 0xa1};
+    memcpy(t, vlek_guid, 16);
+    memcpy(t + 72, "VLEK", 4);
+    assert_int_equal(keys_snp_cert_table_vlek(t, sizeof t, &v, &vlen), 0);
+    assert_memory_equal(v, "VLEK", 4);
     ccr_put_le32(t + 44, 400); /* outside the table */
     assert_int_equal(keys_snp_cert_table_vcek(t, sizeof t, &v, &vlen), EINVAL);
     assert_int_equal(keys_snp_cert_table_vcek(t, 30, &v, &vlen), EINVAL); /* no terminator */
