@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "common/bytes.h"
 #include "common/err.h"
 #include "keys/attest/snp.h"
 #include "keys/kbs/snp_evidence.h"
@@ -132,6 +133,15 @@ static void test_report_layouts(void **state)
     assert_int_equal(keys_kbs_snp_report_from_json(o, back), EINVAL);
     assert_non_null(strstr(ccr_err_msg(EINVAL), "\"fmc\" is null, but a Turin TCB has one"));
     json_object_put(o);
+    /* u64 fields above 2^63 survive the text */
+    ccr_put_le64(raw + KEYS_SNP_OFF_POLICY, UINT64_MAX);
+    o = keys_kbs_snp_report_json(raw);
+    struct json_object *again = json_tokener_parse(json_object_to_json_string(o));
+    assert_int_equal(keys_kbs_snp_report_from_json(again, back), 0);
+    assert_memory_equal(back, raw, sizeof raw);
+    json_object_put(again);
+    json_object_put(o);
+    ccr_put_le64(raw + KEYS_SNP_OFF_POLICY, 0);
     /* version 5: the mitigation vectors are numbers */
     raw[0] = 5;
     raw[KEYS_SNP_OFF_LAUNCH_MIT_VECTOR] = 1;
