@@ -238,6 +238,41 @@ static void test_binary_vectors_verify(void **state)
     }
 }
 
+/* The SNP reports inside Azure vTPM evidence (at offset 32 of the HCL report): a Genoa v3 and
+ * a Milan v2, verified with the VCEKs beside them and the built-in roots. */
+static void test_azure_hcl_reports(void **state)
+{
+    struct json_object *ev = load_json("trustee/az-snp-vtpm/evidence-genoa.json"), *arr;
+    struct keys_snp_report r;
+    struct keys_snp_verdict v;
+    uint8_t raw[KEYS_SNP_REPORT_LEN], *buf;
+    size_t len;
+    X509 *vcek;
+    (void)state;
+    if (ev == NULL)
+        skip();
+    assert_true(json_object_object_get_ex(ev, "report", &arr));
+    assert_true(json_object_array_length(arr) >= 32 + KEYS_SNP_REPORT_LEN);
+    for (size_t i = 0; i < KEYS_SNP_REPORT_LEN; i++)
+        raw[i] = (uint8_t)json_object_get_int(json_object_array_get_idx(arr, 32 + i));
+    json_object_put(ev);
+    assert_int_equal(keys_snp_report_parse(raw, sizeof raw, &r), 0);
+    assert_int_equal(r.version, 3);
+    assert_int_equal(r.product, KEYS_SNP_PRODUCT_GENOA);
+    vcek = load_cert("trustee/az-snp-vtpm/vcek-genoa.pem");
+    assert_int_equal(verify_amd(&r, vcek, PIN_GENOA, NULL, &v), 0);
+    X509_free(vcek);
+    load_bin("trustee/az-snp-vtpm/hcl-report.bin", &buf, &len);
+    assert_true(len >= 32 + KEYS_SNP_REPORT_LEN);
+    assert_int_equal(keys_snp_report_parse(buf + 32, KEYS_SNP_REPORT_LEN, &r), 0);
+    free(buf);
+    assert_int_equal(r.version, 2);
+    vcek = load_cert("trustee/az-snp-vtpm/vcek.pem"); /* the first of the PEM chain */
+    assert_int_equal(verify_amd(&r, vcek, PIN_GENOA, NULL, &v), 0);
+    assert_int_equal(v.product, KEYS_SNP_PRODUCT_MILAN);
+    X509_free(vcek);
+}
+
 static void test_vlek(void **state)
 {
     char p[1024];
@@ -397,6 +432,7 @@ int main(void)
         cmocka_unit_test(test_trustee_genoa_v3),
         cmocka_unit_test(test_constructed_genoa_v5),
         cmocka_unit_test(test_binary_vectors_verify),
+        cmocka_unit_test(test_azure_hcl_reports),
         cmocka_unit_test(test_vlek),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_wrong_product),
