@@ -455,6 +455,9 @@ int keys_snp_verify_ex(const struct keys_snp_report *r, X509 *vcek, X509 *ask, X
         return ccr_err_set(EBADMSG, "SNP report: signed by a %s (KEY_INFO), but a VCEK is demanded", kname);
     if (demand == KEYS_SNP_KEY_ONLY_VLEK && r->signing_key != KEYS_SNP_KEY_VLEK)
         return ccr_err_set(EBADMSG, "SNP report: signed by a %s (KEY_INFO), but a VLEK is demanded", kname);
+    if (r->key_info & KEYS_SNP_KEY_INFO_MASK_CHIP_KEY)
+        return ccr_err_set(EBADMSG,
+                           "SNP report: KEY_INFO has MASK_CHIP_KEY set: the firmware did not sign it");
     /* The certificate must be the kind of key the report says signed it: a VLEK report
      * checked against a VCEK (or the reverse) is refused, not tried. */
     X509_NAME_get_text_by_NID(X509_get_subject_name(vcek), NID_commonName, cn, sizeof cn);

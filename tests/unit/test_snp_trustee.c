@@ -348,6 +348,10 @@ static void test_refusals(void **state)
     bad = r;
     bad.raw[KEYS_SNP_SIG_OFFSET + 5] ^= 0x80;
     expect_refusal(verify_amd(&bad, genoa_vcek, PIN_GENOA, NULL, &v), "signature");
+    /* a report whose KEY_INFO says the chip key was masked (unsigned) */
+    bad = r;
+    bad.key_info |= KEYS_SNP_KEY_INFO_MASK_CHIP_KEY;
+    expect_refusal(verify_amd(&bad, genoa_vcek, PIN_GENOA, NULL, &v), "MASK_CHIP_KEY");
     /* wrong roots: the Genoa VCEK under Milan's ASK and ARK */
     assert_int_equal(keys_snp_roots_amd(&roots), 0);
     assert_int_equal(keys_snp_roots_find(roots, milan_vcek, &ask, &ark, NULL, NULL), 0);
