@@ -6,27 +6,39 @@
 #include "common/err.h"
 #include "common/fileio.h"
 #include "keys/attest/evidence.h"
+#include "keys/attest/roots.h"
 #include "keys/attest/sim.h"
 #include "keys/attest/snp.h"
+#include "keys/kbs/snp_evidence.h"
 
 #include <getopt.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 static const char attest_usage[] =
     "usage: ccrfs attest sim-init DIR [--host-data HEX] [--measurement HEX] [--debug] [--vmpl N]\n"
-    "       ccrfs attest report --attest sim:DIR|snp --report-data HEX -o FILE [--vcek-out FILE]\n"
-    "       ccrfs attest verify REPORT --vcek CERT --chain CERTS [--at TIME]\n"
+    "                                 [--version 2|3|5] [--product milan|genoa|turin]\n"
+    "       ccrfs attest report --attest sim:DIR|snp|aa:URL --report-data HEX -o FILE [--vcek-out FILE]\n"
+    "                           [--evidence-out FILE]\n"
+    "       ccrfs attest verify REPORT --vcek CERT (--chain CERTS | --amd-roots) [--at TIME]\n"
+    "                                  [--min-version N] [--key vcek|vlek]\n"
     "sim-init creates a simulated SEV-SNP guest in DIR: a test ARK -> ASK -> VCEK chain that\n"
     "nothing trusts unless told to, and the guest's settings (sim.json). The measurement is the\n"
-    "SHA-384 of the ccrfs executable unless --measurement is given.\n"
-    "report writes a signed 1184-byte report binding HEX (up to 64 bytes, zero-padded).\n"
-    "verify checks the report signature with the VCEK, the VCEK -> ASK -> ARK chain (CERTS holds\n"
-    "the ASK then the ARK, PEM), the reported TCB and chip id against the VCEK, and prints the\n"
-    "claims. REPORT is binary or hex text. TIME is seconds since the epoch or YYYY-MM-DD[THH:MM:SSZ].\n";
+    "SHA-384 of the ccrfs executable unless --measurement is given. Reports are version 3 of a\n"
+    "Milan part unless --version and --product say otherwise.\n"
+    "report writes a signed 1184-byte report binding HEX (up to 64 bytes, zero-padded). aa:URL\n"
+    "asks the CoCo attestation agent's REST API (api-server-rest, e.g. aa:http://127.0.0.1:8006).\n"
+    "--evidence-out writes the evidence as the KBS protocol carries it (the sev crate's JSON).\n"
+    "verify checks the report signature with the VCEK or VLEK (CERT; the report's KEY_INFO says\n"
+    "which), its chain (CERTS holds the ASK or ASVK then the ARK, PEM; --amd-roots uses AMD's\n"
+    "Milan, Genoa and Turin roots built into ccrfs), the product, the reported TCB and chip id\n"
+    "against the certificate, and prints the claims. --min-version refuses older reports (Trustee\n"
+    "demands 3); --key refuses a report signed by the other key. REPORT is binary or hex text.\n"
+    "TIME is seconds since the epoch or YYYY-MM-DD[THH:MM:SSZ].\n";
 
 enum {
     OPT_HOST_DATA = 0x2000,
@@ -38,7 +50,13 @@ enum {
     OPT_VCEK,
     OPT_CHAIN,
     OPT_AT,
-    OPT_VCEK_OUT
+    OPT_VCEK_OUT,
+    OPT_VERSION,
+    OPT_PRODUCT,
+    OPT_AMD_ROOTS,
+    OPT_MIN_VERSION,
+    OPT_KEY,
+    OPT_EVIDENCE_OUT
 };
 
 static int parse_time(const char *text, time_t *out)
@@ -69,6 +87,8 @@ static int cmd_sim_init(int argc, char **argv)
                                          {"measurement", required_argument, 0, OPT_MEASUREMENT},
                                          {"debug", no_argument, 0, OPT_DEBUG},
                                          {"vmpl", required_argument, 0, OPT_VMPL},
+                                         {"version", required_argument, 0, OPT_VERSION},
+                                         {"product", required_argument, 0, OPT_PRODUCT},
                                          {"help", no_argument, 0, 'h'},
                                          {0}};
     struct keys_sim_config cfg = {0};
@@ -94,6 +114,21 @@ static int cmd_sim_init(int argc, char **argv)
                 return cli_usage("--vmpl: expected 0-3, got '%s'", optarg);
             cfg.vmpl = (uint32_t)v;
             break;
+        case OPT_VERSION:
+            if (cli_parse_uint(optarg, 2, 5, &v) != 0 || v == 4)
+                return cli_usage("--version: expected 2, 3 or 5, got '%s'", optarg);
+            cfg.version = (uint32_t)v;
+            break;
+        case OPT_PRODUCT:
+            if (strcasecmp(optarg, "milan") == 0)
+                cfg.product = KEYS_SNP_PRODUCT_MILAN;
+            else if (strcasecmp(optarg, "genoa") == 0)
+                cfg.product = KEYS_SNP_PRODUCT_GENOA;
+            else if (strcasecmp(optarg, "turin") == 0)
+                cfg.product = KEYS_SNP_PRODUCT_TURIN;
+            else
+                return cli_usage("--product: expected milan, genoa or turin, got '%s'", optarg);
+            break;
         case 'h':
             fputs(attest_usage, stdout);
             return CLI_EXIT_OK;
@@ -117,9 +152,10 @@ static int cmd_report(int argc, char **argv)
                                          {"report-data", required_argument, 0, OPT_REPORT_DATA},
                                          {"output", required_argument, 0, 'o'},
                                          {"vcek-out", required_argument, 0, OPT_VCEK_OUT},
+                                         {"evidence-out", required_argument, 0, OPT_EVIDENCE_OUT},
                                          {"help", no_argument, 0, 'h'},
                                          {0}};
-    const char *spec = NULL, *rd_hex = "", *out = NULL, *vcek_out = NULL;
+    const char *spec = NULL, *rd_hex = "", *out = NULL, *vcek_out = NULL, *evidence_out = NULL;
     uint8_t rd[KEYS_SNP_REPORT_DATA_LEN] = {0};
     struct keys_evidence ev;
     size_t hexlen;
@@ -141,6 +177,9 @@ static int cmd_report(int argc, char **argv)
         case OPT_VCEK_OUT:
             vcek_out = optarg;
             break;
+        case OPT_EVIDENCE_OUT:
+            evidence_out = optarg;
+            break;
         case 'h':
             fputs(attest_usage, stdout);
             return CLI_EXIT_OK;
@@ -156,8 +195,17 @@ static int cmd_report(int argc, char **argv)
     if ((rc = keys_evidence_get(spec, rd, &ev)) != 0)
         return cli_fail_rc(rc, spec);
     rc = ccr_write_file_atomic(out, ev.report, sizeof ev.report, 0644);
-    if (rc == 0 && vcek_out != NULL && ev.vcek_der != NULL)
-        rc = ccr_write_file_atomic(vcek_out, ev.vcek_der, ev.vcek_len, 0644);
+    if (rc == 0 && vcek_out != NULL && ev.vcek_der != NULL &&
+        (rc = ccr_write_file_atomic(vcek_out, ev.vcek_der, ev.vcek_len, 0644)) != 0)
+        out = vcek_out;
+    if (rc == 0 && evidence_out != NULL) {
+        struct json_object *j = keys_kbs_snp_evidence(&ev);
+        const char *text = j ? json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN) : NULL;
+        rc = text ? ccr_write_file_atomic(evidence_out, text, strlen(text), 0644) : ENOMEM;
+        json_object_put(j);
+        if (rc != 0)
+            out = evidence_out;
+    }
     keys_evidence_clear(&ev);
     if (rc != 0)
         return cli_fail_rc(rc, out);
@@ -169,16 +217,22 @@ static int cmd_verify(int argc, char **argv)
     static const struct option opts[] = {{"vcek", required_argument, 0, OPT_VCEK},
                                          {"chain", required_argument, 0, OPT_CHAIN},
                                          {"at", required_argument, 0, OPT_AT},
+                                         {"amd-roots", no_argument, 0, OPT_AMD_ROOTS},
+                                         {"min-version", required_argument, 0, OPT_MIN_VERSION},
+                                         {"key", required_argument, 0, OPT_KEY},
                                          {"help", no_argument, 0, 'h'},
                                          {0}};
     const char *vcek_path = NULL, *chain_path = NULL;
     struct keys_snp_report r;
     struct keys_snp_verdict verdict;
+    struct keys_snp_verify_opts vopts = {0};
+    struct keys_snp_roots *roots = NULL;
     STACK_OF(X509) *chain = NULL;
-    X509 *vcek = NULL;
+    X509 *vcek = NULL, *ask, *ark;
     time_t at = 0;
     struct json_object *claims;
-    int c, rc, status = CLI_EXIT_FAIL;
+    uint64_t v;
+    int c, rc, amd_roots = 0, status = CLI_EXIT_FAIL;
 
     optind = 1;
     opterr = 0;
@@ -195,6 +249,22 @@ static int cmd_verify(int argc, char **argv)
                 return cli_usage("--at: expected seconds since the epoch or YYYY-MM-DD[THH:MM:SSZ], got '%s'",
                                  optarg);
             break;
+        case OPT_AMD_ROOTS:
+            amd_roots = 1;
+            break;
+        case OPT_MIN_VERSION:
+            if (cli_parse_uint(optarg, 2, 5, &v) != 0)
+                return cli_usage("--min-version: expected 2 to 5, got '%s'", optarg);
+            vopts.min_version = (uint32_t)v;
+            break;
+        case OPT_KEY:
+            if (strcasecmp(optarg, "vcek") == 0)
+                vopts.key = KEYS_SNP_KEY_ONLY_VCEK;
+            else if (strcasecmp(optarg, "vlek") == 0)
+                vopts.key = KEYS_SNP_KEY_ONLY_VLEK;
+            else
+                return cli_usage("--key: expected vcek or vlek, got '%s'", optarg);
+            break;
         case 'h':
             fputs(attest_usage, stdout);
             return CLI_EXIT_OK;
@@ -202,32 +272,50 @@ static int cmd_verify(int argc, char **argv)
             return cli_usage("unknown option or missing value: %s", argv[optind - 1]);
         }
     }
-    if (argc - optind != 1 || vcek_path == NULL || chain_path == NULL)
-        return cli_usage("verify needs REPORT, --vcek CERT and --chain CERTS");
+    if (argc - optind != 1 || vcek_path == NULL || (chain_path == NULL) == !amd_roots)
+        return cli_usage("verify needs REPORT, --vcek CERT and one of --chain CERTS or --amd-roots");
     if ((rc = keys_snp_report_load(argv[optind], &r)) != 0)
         return cli_fail_rc(rc, NULL);
     if ((rc = keys_x509_load(vcek_path, &vcek)) != 0) {
         cli_fail_rc(rc, vcek_path);
         goto out;
     }
-    if ((rc = keys_x509_load_all(chain_path, &chain)) != 0) {
-        cli_fail_rc(rc, chain_path);
-        goto out;
+    if (amd_roots) {
+        if ((rc = keys_snp_roots_amd(&roots)) != 0) {
+            cli_fail_rc(rc, "AMD roots");
+            goto out;
+        }
+        if ((rc = keys_snp_roots_find(roots, vcek, &ask, &ark, NULL, NULL)) != 0) {
+            cli_fail("%s: FAILED: %s", argv[optind], ccr_err_msg(rc));
+            goto out;
+        }
+    } else {
+        if ((rc = keys_x509_load_all(chain_path, &chain)) != 0) {
+            cli_fail_rc(rc, chain_path);
+            goto out;
+        }
+        if (sk_X509_num(chain) != 2) {
+            cli_fail("%s: expected two certificates (ASK or ASVK, then ARK), found %d", chain_path,
+                     sk_X509_num(chain));
+            goto out;
+        }
+        ask = sk_X509_value(chain, 0);
+        ark = sk_X509_value(chain, 1);
     }
-    if (sk_X509_num(chain) != 2) {
-        cli_fail("%s: expected two certificates (ASK then ARK), found %d", chain_path, sk_X509_num(chain));
-        goto out;
-    }
-    if ((rc = keys_snp_verify(&r, vcek, sk_X509_value(chain, 0), sk_X509_value(chain, 1), at, &verdict)) !=
-        0) {
+    if ((rc = keys_snp_verify_ex(&r, vcek, ask, ark, at, &vopts, &verdict)) != 0) {
         cli_fail("%s: FAILED: %s", argv[optind], ccr_err_msg(rc));
         goto out;
     }
-    claims = keys_snp_claims(&r);
+    claims = keys_snp_claims_verified(&r, &verdict);
     printf("%s\n",
            json_object_to_json_string_ext(claims, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(claims);
-    printf("verified: signature, VCEK -> ASK -> %s chain, reported TCB and chip id\n", verdict.ark_cn);
+    if (verdict.signing_key == KEYS_SNP_KEY_VLEK)
+        printf("verified: signature, VLEK -> ASVK -> %s chain (%s), reported TCB\n", verdict.ark_cn,
+               keys_snp_product_name(verdict.product));
+    else
+        printf("verified: signature, VCEK -> ASK -> %s chain (%s), reported TCB and chip id\n",
+               verdict.ark_cn, keys_snp_product_name(verdict.product));
     if (verdict.debug)
         printf("WARNING: the guest policy allows debugging (DEBUG bit set): the host can read its memory\n");
     if (verdict.migrate_ma)
@@ -236,6 +324,7 @@ static int cmd_verify(int argc, char **argv)
 out:
     X509_free(vcek);
     sk_X509_pop_free(chain, X509_free);
+    keys_snp_roots_free(roots);
     return status;
 }
 

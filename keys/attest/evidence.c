@@ -18,8 +18,11 @@ int keys_evidence_get(const char *spec, const uint8_t report_data[KEYS_SNP_REPOR
     } else if (strcmp(spec, "snp") == 0) {
         snprintf(ev->kind, sizeof ev->kind, "snp");
         rc = keys_snp_dev_report(report_data, ev->report, &ev->vcek_der, &ev->vcek_len);
+    } else if (strncmp(spec, "aa:", 3) == 0 && spec[3] != '\0') {
+        snprintf(ev->kind, sizeof ev->kind, "aa");
+        rc = keys_aa_evidence(spec + 3, report_data, ev->report, &ev->vcek_der, &ev->vcek_len);
     } else {
-        return ccr_err_set(EINVAL, "evidence provider '%s': expected sim:DIR or snp", spec);
+        return ccr_err_set(EINVAL, "evidence provider '%s': expected sim:DIR, snp or aa:URL", spec);
     }
     if (rc != 0)
         keys_evidence_clear(ev);

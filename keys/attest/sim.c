@@ -22,7 +22,19 @@
 
 #define SIM_DEFAULT_POLICY (KEYS_SNP_POLICY_SMT | KEYS_SNP_POLICY_RESERVED1)
 
-static const struct keys_snp_tcb sim_tcb = {.bootloader = 3, .tee = 0, .snp = 8, .microcode = 115};
+static const struct keys_snp_tcb sim_tcb = {.bootloader = 3, .tee = 0, .snp = 8, .microcode = 115, .fmc = 1};
+
+#define SIM_DEFAULT_VERSION 3
+
+/* CPUID family, model and stepping of a part of each product. */
+static const struct {
+    enum keys_snp_product product;
+    uint8_t family, model, step;
+} sim_cpuid[] = {
+    {KEYS_SNP_PRODUCT_MILAN, 0x19, 0x01, 0x01},
+    {KEYS_SNP_PRODUCT_GENOA, 0x19, 0x11, 0x01},
+    {KEYS_SNP_PRODUCT_TURIN, 0x1A, 0x02, 0x00},
+};
 
 static char *sim_path(const char *dir, const char *name)
 {
@@ -181,7 +193,9 @@ int keys_sim_init(const char *dir, const struct keys_sim_config *cfg)
     struct json_object *conf = NULL;
     char *conf_path = NULL;
     const char *text;
-    int rc;
+    uint32_t version;
+    enum keys_snp_product product;
+    int rc, hwid_len;
 
     if (cfg->host_data_hex && ccr_hex_decode(cfg->host_data_hex, tmp, KEYS_SNP_HOST_DATA_LEN) != 0)
         return ccr_err_set(EINVAL, "host data: expected 64 hex digits (32 bytes)");
@@ -189,6 +203,13 @@ int keys_sim_init(const char *dir, const struct keys_sim_config *cfg)
         return ccr_err_set(EINVAL, "measurement: expected 96 hex digits (48 bytes)");
     if (cfg->vmpl > 3)
         return ccr_err_set(EINVAL, "vmpl: %u is out of range (0-3)", cfg->vmpl);
+    version = cfg->version ? cfg->version : SIM_DEFAULT_VERSION;
+    product = cfg->product != KEYS_SNP_PRODUCT_UNKNOWN ? cfg->product : KEYS_SNP_PRODUCT_MILAN;
+    if (version != 2 && version != 3 && version != 5)
+        return ccr_err_set(EINVAL, "report version %u: the simulator makes versions 2, 3 and 5", version);
+    if (version == 2 && product == KEYS_SNP_PRODUCT_TURIN)
+        return ccr_err_set(EINVAL,
+                           "a Turin report is version 3 or later (a version 2 report has no CPUID fields)");
     if ((rc = ccr_mkdirs(dir, 0700)) != 0)
         return rc;
     chmod(dir, 0700);
@@ -213,9 +234,12 @@ int keys_sim_init(const char *dir, const struct keys_sim_config *cfg)
         goto fail;
     if ((rc = ccr_random(chip_id, sizeof chip_id)) != 0)
         goto out;
+    /* Turin's chip id is 8 bytes, the rest of the report's field zero */
+    hwid_len = product == KEYS_SNP_PRODUCT_TURIN ? 8 : KEYS_SNP_CHIP_ID_LEN;
+    memset(chip_id + hwid_len, 0, sizeof chip_id - (size_t)hwid_len);
     hwid_der[0] = 0x04;
-    hwid_der[1] = KEYS_SNP_CHIP_ID_LEN;
-    memcpy(hwid_der + 2, chip_id, KEYS_SNP_CHIP_ID_LEN);
+    hwid_der[1] = (uint8_t)hwid_len;
+    memcpy(hwid_der + 2, chip_id, (size_t)hwid_len);
     if ((vcek = new_cert(3, "SEV-VCEK", ask, vcek_key, 7 * 365)) == NULL ||
         add_ext_int(vcek, "1.3.6.1.4.1.3704.1.1", 1) != 0 ||
         add_ext_int(vcek, "1.3.6.1.4.1.3704.1.3.1", sim_tcb.bootloader) != 0 ||
@@ -226,7 +250,9 @@ int keys_sim_init(const char *dir, const struct keys_sim_config *cfg)
         add_ext_int(vcek, "1.3.6.1.4.1.3704.1.3.6", 0) != 0 ||
         add_ext_int(vcek, "1.3.6.1.4.1.3704.1.3.7", 0) != 0 ||
         add_ext_int(vcek, "1.3.6.1.4.1.3704.1.3.8", sim_tcb.microcode) != 0 ||
-        add_ext_der(vcek, "1.3.6.1.4.1.3704.1.4", hwid_der, sizeof hwid_der) != 0 ||
+        (product == KEYS_SNP_PRODUCT_TURIN &&
+         add_ext_int(vcek, "1.3.6.1.4.1.3704.1.3.9", sim_tcb.fmc) != 0) ||
+        add_ext_der(vcek, "1.3.6.1.4.1.3704.1.4", hwid_der, 2 + hwid_len) != 0 ||
         (rc = sign_pss(vcek, ask_key)) != 0)
         goto fail;
     if ((rc = write_key(dir, "ark.key", ark_key)) != 0 || (rc = write_key(dir, "ask.key", ask_key)) != 0 ||
@@ -239,6 +265,8 @@ int keys_sim_init(const char *dir, const struct keys_sim_config *cfg)
                            json_object_new_int64((int64_t)(cfg->policy ? cfg->policy : SIM_DEFAULT_POLICY)));
     json_object_object_add(conf, "vmpl", json_object_new_int64(cfg->vmpl));
     json_object_object_add(conf, "chip_id", json_object_new_string(chip_hex));
+    json_object_object_add(conf, "version", json_object_new_int64(version));
+    json_object_object_add(conf, "product", json_object_new_string(keys_snp_product_name(product)));
     if (cfg->host_data_hex)
         json_object_object_add(conf, "host_data", json_object_new_string(cfg->host_data_hex));
     if (cfg->measurement_hex)
@@ -297,6 +325,32 @@ static int conf_hex(struct json_object *conf, const char *name, uint8_t *out, si
     return 0;
 }
 
+/* The report version and product of sim.json; without them (an older folder), 3 and Milan. */
+static int conf_version(struct json_object *conf, uint32_t *version, enum keys_snp_product *product)
+{
+    struct json_object *v;
+    *version = SIM_DEFAULT_VERSION;
+    *product = KEYS_SNP_PRODUCT_MILAN;
+    if (json_object_object_get_ex(conf, "version", &v)) {
+        int64_t n = json_object_get_int64(v);
+        if (!json_object_is_type(v, json_type_int) || (n != 2 && n != 3 && n != 5))
+            return ccr_err_set(EINVAL, "sim.json: \"version\" must be 2, 3 or 5");
+        *version = (uint32_t)n;
+    }
+    if (json_object_object_get_ex(conf, "product", &v)) {
+        const char *name = json_object_get_string(v);
+        *product = KEYS_SNP_PRODUCT_UNKNOWN;
+        for (int p = KEYS_SNP_PRODUCT_MILAN; p <= KEYS_SNP_PRODUCT_TURIN; p++)
+            if (name && strcmp(name, keys_snp_product_name((enum keys_snp_product)p)) == 0)
+                *product = (enum keys_snp_product)p;
+        if (*product == KEYS_SNP_PRODUCT_UNKNOWN)
+            return ccr_err_set(EINVAL, "sim.json: \"product\" must be Milan, Genoa or Turin");
+    }
+    if (*version == 2 && *product == KEYS_SNP_PRODUCT_TURIN)
+        return ccr_err_set(EINVAL, "sim.json: a Turin report is version 3 or later");
+    return 0;
+}
+
 int keys_sim_report(const char *dir, const uint8_t report_data[KEYS_SNP_REPORT_DATA_LEN],
                     uint8_t report[KEYS_SNP_REPORT_LEN], uint8_t **vcek_der, size_t *vcek_len)
 {
@@ -309,6 +363,8 @@ int keys_sim_report(const char *dir, const uint8_t report_data[KEYS_SNP_REPORT_D
     uint8_t *buf = NULL, *sig = NULL;
     size_t len, sig_len = 0;
     ECDSA_SIG *es = NULL;
+    uint32_t version;
+    enum keys_snp_product product;
     int rc, present;
 
     memset(report, 0, KEYS_SNP_REPORT_LEN);
@@ -325,7 +381,9 @@ int keys_sim_report(const char *dir, const uint8_t report_data[KEYS_SNP_REPORT_D
         rc = ccr_err_set(EINVAL, "%s: not a JSON object", conf_path);
         goto out;
     }
-    ccr_put_le32(report + KEYS_SNP_OFF_VERSION, 2);
+    if ((rc = conf_version(conf, &version, &product)) != 0)
+        goto out;
+    ccr_put_le32(report + KEYS_SNP_OFF_VERSION, version);
     ccr_put_le32(report + KEYS_SNP_OFF_GUEST_SVN, 1);
     ccr_put_le64(report + KEYS_SNP_OFF_POLICY, json_object_object_get_ex(conf, "policy", &v)
                                                    ? (uint64_t)json_object_get_int64(v)
@@ -333,10 +391,22 @@ int keys_sim_report(const char *dir, const uint8_t report_data[KEYS_SNP_REPORT_D
     ccr_put_le32(report + KEYS_SNP_OFF_VMPL,
                  json_object_object_get_ex(conf, "vmpl", &v) ? (uint32_t)json_object_get_int64(v) : 0);
     ccr_put_le32(report + KEYS_SNP_OFF_SIG_ALGO, 1);
-    ccr_put_le64(report + KEYS_SNP_OFF_CURRENT_TCB, keys_snp_tcb_encode(&sim_tcb));
-    ccr_put_le64(report + KEYS_SNP_OFF_REPORTED_TCB, keys_snp_tcb_encode(&sim_tcb));
-    ccr_put_le64(report + KEYS_SNP_OFF_COMMITTED_TCB, keys_snp_tcb_encode(&sim_tcb));
-    ccr_put_le64(report + KEYS_SNP_OFF_LAUNCH_TCB, keys_snp_tcb_encode(&sim_tcb));
+    ccr_put_le64(report + KEYS_SNP_OFF_CURRENT_TCB, keys_snp_tcb_encode_for(product, &sim_tcb));
+    ccr_put_le64(report + KEYS_SNP_OFF_REPORTED_TCB, keys_snp_tcb_encode_for(product, &sim_tcb));
+    ccr_put_le64(report + KEYS_SNP_OFF_COMMITTED_TCB, keys_snp_tcb_encode_for(product, &sim_tcb));
+    ccr_put_le64(report + KEYS_SNP_OFF_LAUNCH_TCB, keys_snp_tcb_encode_for(product, &sim_tcb));
+    if (version >= 3) {
+        for (size_t i = 0; i < sizeof sim_cpuid / sizeof sim_cpuid[0]; i++)
+            if (sim_cpuid[i].product == product) {
+                report[KEYS_SNP_OFF_CPUID_FAM_ID] = sim_cpuid[i].family;
+                report[KEYS_SNP_OFF_CPUID_MOD_ID] = sim_cpuid[i].model;
+                report[KEYS_SNP_OFF_CPUID_STEP] = sim_cpuid[i].step;
+            }
+    }
+    /* firmware 1.55.40 current and committed (stored build, minor, major) */
+    report[KEYS_SNP_OFF_CURRENT_VERSION] = report[KEYS_SNP_OFF_COMMITTED_VERSION] = 40;
+    report[KEYS_SNP_OFF_CURRENT_VERSION + 1] = report[KEYS_SNP_OFF_COMMITTED_VERSION + 1] = 55;
+    report[KEYS_SNP_OFF_CURRENT_VERSION + 2] = report[KEYS_SNP_OFF_COMMITTED_VERSION + 2] = 1;
     ccr_put_le64(report + KEYS_SNP_OFF_PLATFORM_INFO, 1); /* SMT enabled */
     memcpy(report + KEYS_SNP_OFF_REPORT_DATA, report_data, KEYS_SNP_REPORT_DATA_LEN);
     if ((rc = conf_hex(conf, "measurement", report + KEYS_SNP_OFF_MEASUREMENT, KEYS_SNP_MEASUREMENT_LEN,

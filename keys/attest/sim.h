@@ -6,8 +6,12 @@
  * files of mode 0600 in the folder.
  *
  * Folder: ark.pem ask.pem vcek.pem (certificates), ark.key ask.key vcek.key (PKCS#8 PEM),
- * sim.json (policy, vmpl, tcb, chip_id, optional measurement and host_data), and optionally
- * host_data (hex text; overrides sim.json). */
+ * sim.json (policy, vmpl, chip_id, report version, product, optional measurement and
+ * host_data), and optionally host_data (hex text; overrides sim.json).
+ * Reports are version 3 by default (2 and 5 on request), with the CPUID fields and TCB layout
+ * of the chosen product (Milan by default; Turin's VCEK carries an FMC extension and an
+ * 8-byte hwID, as AMD's do). A sim.json without "version" (made before versions could be
+ * chosen) gives version 3 Milan reports. */
 #ifndef CCRFS_KEYS_ATTEST_SIM_H
 #define CCRFS_KEYS_ATTEST_SIM_H
 
@@ -16,8 +20,10 @@
 struct keys_sim_config {
     uint64_t policy; /* 0: the default, SMT allowed, no debug, no migration agent */
     uint32_t vmpl;
-    const char *host_data_hex;   /* NULL: zeros */
-    const char *measurement_hex; /* NULL: SHA-384 of the running executable at report time */
+    const char *host_data_hex;     /* NULL: zeros */
+    const char *measurement_hex;   /* NULL: SHA-384 of the running executable at report time */
+    uint32_t version;              /* report version 2, 3 or 5; 0: 3 */
+    enum keys_snp_product product; /* UNKNOWN: Milan; Turin needs version 3 or later */
 };
 
 int keys_sim_init(const char *dir, const struct keys_sim_config *cfg);

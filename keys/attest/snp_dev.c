@@ -17,11 +17,15 @@
 #define SEV_GUEST_DEV  "/dev/sev-guest"
 #define CERTS_BUF_LEN  (4 * 4096)
 
-/* VCEK GUID 63da758d-e664-4564-adc5-f4b93be8accd, in its byte order on the wire. */
+/* Certificate GUIDs of the GHCB specification, in their byte order on the wire:
+ * VCEK 63da758d-e664-4564-adc5-f4b93be8accd, VLEK a8074bc2-a25a-483e-aae6-39c045a0b8a1. */
 static const uint8_t vcek_guid[16] = {0x8d, 0x75, 0xda, 0x63, 0x64, 0xe6, 0x64, 0x45,
                                       0xad, 0xc5, 0xf4, 0xb9, 0x3b, 0xe8, 0xac, 0xcd};
+static const uint8_t vlek_guid[16] = {0xc2, 0x4b, 0x07, 0xa8, 0x5a, 0xa2, 0x3e, 0x48,
+                                      0xaa, 0xe6, 0x39, 0xc0, 0x45, 0xa0, 0xb8, 0xa1};
 
-int keys_snp_cert_table_vcek(const uint8_t *table, size_t len, const uint8_t **vcek, size_t *vcek_len)
+static int cert_table_find(const uint8_t *table, size_t len, const uint8_t guid[16], const char *name,
+                           const uint8_t **cert, size_t *cert_len)
 {
     static const uint8_t zero[24];
 
@@ -30,24 +34,45 @@ int keys_snp_cert_table_vcek(const uint8_t *table, size_t len, const uint8_t **v
         if (off + 24 > len)
             return ccr_err_set(EINVAL, "SNP certificate table: no terminating entry within %zu bytes", len);
         if (memcmp(table + off, zero, 24) == 0)
-            return ccr_err_set(ENOENT, "SNP certificate table: no VCEK entry");
+            return ccr_err_set(ENOENT, "SNP certificate table: no %s entry", name);
         eoff = ccr_get_le32(table + off + 16);
         elen = ccr_get_le32(table + off + 20);
         if ((uint64_t)eoff + elen > len || elen == 0)
             return ccr_err_set(EINVAL, "SNP certificate table: entry %zu points outside the table", off / 24);
-        if (memcmp(table + off, vcek_guid, 16) == 0) {
-            *vcek = table + eoff;
-            *vcek_len = elen;
+        if (memcmp(table + off, guid, 16) == 0) {
+            *cert = table + eoff;
+            *cert_len = elen;
             return 0;
         }
     }
 }
 
-static int copy_vcek(const uint8_t *table, size_t len, uint8_t **der, size_t *der_len)
+int keys_snp_cert_table_vcek(const uint8_t *table, size_t len, const uint8_t **vcek, size_t *vcek_len)
+{
+    return cert_table_find(table, len, vcek_guid, "VCEK", vcek, vcek_len);
+}
+
+int keys_snp_cert_table_vlek(const uint8_t *table, size_t len, const uint8_t **vlek, size_t *vlek_len)
+{
+    return cert_table_find(table, len, vlek_guid, "VLEK", vlek, vlek_len);
+}
+
+/* The certificate of the key that signed the report (KEY_INFO), or none: a host that loads
+ * no certificates leaves the verifier to fetch the VCEK (as guest-components does, sending
+ * cert_chain null). */
+static int copy_vek(const uint8_t *table, size_t len, const uint8_t report[KEYS_SNP_REPORT_LEN],
+                    uint8_t **der, size_t *der_len)
 {
     const uint8_t *v;
     size_t vlen;
-    int rc = keys_snp_cert_table_vcek(table, len, &v, &vlen);
+    int vlek = ((ccr_get_le32(report + KEYS_SNP_OFF_KEY_INFO) >> 2) & 7) == KEYS_SNP_KEY_VLEK;
+    int rc = vlek ? keys_snp_cert_table_vlek(table, len, &v, &vlen)
+                  : keys_snp_cert_table_vcek(table, len, &v, &vlen);
+
+    *der = NULL;
+    *der_len = 0;
+    if (rc == ENOENT)
+        return 0;
     if (rc != 0)
         return rc;
     if ((*der = malloc(vlen)) == NULL)
@@ -98,12 +123,12 @@ static int tsm_report(const uint8_t report_data[64], uint8_t report[KEYS_SNP_REP
     free(buf);
     buf = NULL;
     snprintf(path, sizeof path, "%s/auxblob", dir);
-    if ((rc = ccr_read_file(path, 1 << 20, &buf, &len)) != 0 || len == 0) {
-        rc = ccr_err_set(
-            ENOENT, "the host supplied no certificates (configfs-tsm auxblob is empty): no VCEK to send");
+    /* an empty or absent auxblob: the host supplied no certificates */
+    if (ccr_read_file(path, 1 << 20, &buf, &len) != 0 || len == 0) {
+        rc = 0;
         goto out;
     }
-    rc = copy_vcek(buf, len, vcek_der, vcek_len);
+    rc = copy_vek(buf, len, report, vcek_der, vcek_len);
 out:
     free(buf);
     rmdir(dir);
@@ -151,7 +176,7 @@ static int ioctl_report(const uint8_t report_data[64], uint8_t report[KEYS_SNP_R
         goto out;
     }
     memcpy(report, resp.data + 32, KEYS_SNP_REPORT_LEN);
-    rc = copy_vcek(certs, CERTS_BUF_LEN, vcek_der, vcek_len);
+    rc = copy_vek(certs, CERTS_BUF_LEN, report, vcek_der, vcek_len);
 out:
     close(fd);
     free(certs);

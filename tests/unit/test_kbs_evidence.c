@@ -1,11 +1,12 @@
-/* The SNP evidence JSON of the KBS protocol (Trustee's shape) both ways, with malformed
- * variants. */
+/* The SNP evidence JSON of the KBS protocol (the sev crate's serde layout that Trustee and
+ * guest-components use) both ways, with malformed variants. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "common/bytes.h"
 #include "common/err.h"
 #include "keys/attest/snp.h"
 #include "keys/kbs/snp_evidence.h"
@@ -81,7 +82,81 @@ static void test_report_malformed(void **state)
     mutate_and_expect("guest_svn", "\"1\"", "not a number");
     mutate_and_expect("reported_tcb.snp", NULL, "reported_tcb: \"snp\" is missing");
     mutate_and_expect("signature.s", NULL, "signature: \"s\" is missing");
-    mutate_and_expect("current_build", "300", "above 255");
+    mutate_and_expect("current.build", "300", "current: \"build\" is 300, above 255");
+    mutate_and_expect("committed", NULL, "\"committed\" is missing");
+    mutate_and_expect("key_info", NULL, "\"key_info\" is missing");
+    mutate_and_expect("launch_mit_vector", "\"1\"", "\"launch_mit_vector\" is missing or not a number");
+    mutate_and_expect("current_tcb.fmc", "3", "current_tcb: \"fmc\" is set, but only a Turin TCB has one");
+}
+
+/* A sev 6.0-6.2 rendering (no mitigation vector keys) and the newest one decode to the same
+ * bytes; an old sev <= 5 rendering is refused naming the first key it lacks. */
+static void test_report_layouts(void **state)
+{
+    uint8_t raw[KEYS_SNP_REPORT_LEN] = {0}, back[KEYS_SNP_REPORT_LEN];
+    struct json_object *o, *v;
+    (void)state;
+    raw[0] = 3;
+    raw[KEYS_SNP_OFF_SIG_ALGO] = 1;
+    raw[KEYS_SNP_OFF_CPUID_FAM_ID] = 0x19;
+    raw[KEYS_SNP_OFF_CPUID_MOD_ID] = 0x11;
+    raw[KEYS_SNP_OFF_CPUID_STEP] = 1;
+    raw[KEYS_SNP_OFF_CURRENT_VERSION] = 40; /* build */
+    raw[KEYS_SNP_OFF_CURRENT_VERSION + 2] = 1;
+    raw[KEYS_SNP_OFF_REPORTED_TCB + 6] = 23;
+    o = keys_kbs_snp_report_json(raw);
+    assert_true(json_object_object_get_ex(o, "current", &v));
+    assert_non_null(strstr(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN),
+                           "{\"major\":1,\"minor\":0,\"build\":40}"));
+    assert_true(json_object_object_get_ex(o, "reported_tcb", &v));
+    assert_string_equal(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN),
+                        "{\"fmc\":null,\"bootloader\":0,\"tee\":0,\"snp\":23,\"microcode\":0}");
+    assert_true(json_object_object_get_ex(o, "cpuid_mod_id", &v));
+    assert_int_equal(json_object_get_int(v), 0x11);
+    assert_int_equal(keys_kbs_snp_report_from_json(o, back), 0);
+    assert_memory_equal(back, raw, sizeof raw);
+    json_object_object_del(o, "launch_mit_vector");
+    json_object_object_del(o, "current_mit_vector");
+    assert_int_equal(keys_kbs_snp_report_from_json(o, back), 0);
+    assert_memory_equal(back, raw, sizeof raw);
+    /* a Turin report needs fmc */
+    raw[KEYS_SNP_OFF_CPUID_FAM_ID] = 0x1A;
+    raw[KEYS_SNP_OFF_CPUID_MOD_ID] = 0x02;
+    raw[KEYS_SNP_OFF_REPORTED_TCB + 6] = 0;
+    raw[KEYS_SNP_OFF_REPORTED_TCB] = 1;
+    json_object_put(o);
+    o = keys_kbs_snp_report_json(raw);
+    assert_int_equal(keys_kbs_snp_report_from_json(o, back), 0);
+    assert_memory_equal(back, raw, sizeof raw);
+    assert_true(json_object_object_get_ex(o, "reported_tcb", &v));
+    json_object_object_add(v, "fmc", NULL);
+    assert_int_equal(keys_kbs_snp_report_from_json(o, back), EINVAL);
+    assert_non_null(strstr(ccr_err_msg(EINVAL), "\"fmc\" is null, but a Turin TCB has one"));
+    json_object_put(o);
+    /* u64 fields above 2^63 survive the text */
+    ccr_put_le64(raw + KEYS_SNP_OFF_POLICY, UINT64_MAX);
+    o = keys_kbs_snp_report_json(raw);
+    struct json_object *again = json_tokener_parse(json_object_to_json_string(o));
+    assert_int_equal(keys_kbs_snp_report_from_json(again, back), 0);
+    assert_memory_equal(back, raw, sizeof raw);
+    json_object_put(again);
+    json_object_put(o);
+    ccr_put_le64(raw + KEYS_SNP_OFF_POLICY, 0);
+    /* version 5: the mitigation vectors are numbers */
+    raw[0] = 5;
+    raw[KEYS_SNP_OFF_LAUNCH_MIT_VECTOR] = 1;
+    raw[KEYS_SNP_OFF_CURRENT_MIT_VECTOR] = 3;
+    o = keys_kbs_snp_report_json(raw);
+    assert_true(json_object_object_get_ex(o, "current_mit_vector", &v));
+    assert_int_equal(json_object_get_int(v), 3);
+    assert_int_equal(keys_kbs_snp_report_from_json(o, back), 0);
+    assert_memory_equal(back, raw, sizeof raw);
+    json_object_put(o);
+    /* sev <= 5.x: _author_key_en, current_build..., no key_info */
+    o = json_tokener_parse("{\"version\":2,\"guest_svn\":0,\"policy\":0,\"_author_key_en\":0}");
+    assert_int_equal(keys_kbs_snp_report_from_json(o, back), EINVAL);
+    assert_non_null(strstr(ccr_err_msg(EINVAL), "\"family_id\" is missing"));
+    json_object_put(o);
 }
 
 static void test_evidence(void **state)
@@ -104,6 +179,17 @@ static void test_evidence(void **state)
     assert_int_equal(len, 3);
     assert_memory_equal(der, cert, 3);
     free(der);
+    /* an {"OTHER": uuid} entry before it is skipped */
+    json_object_object_get_ex(o, "cert_chain", &chain);
+    json_object_array_put_idx(chain, 1, json_object_get(json_object_array_get_idx(chain, 0)));
+    json_object_array_put_idx(
+        chain, 0,
+        json_tokener_parse(
+            "{\"cert_type\":{\"OTHER\":\"00000000-0000-0000-0000-000000000000\"},\"data\":[1]}"));
+    assert_int_equal(keys_kbs_snp_evidence_parse(o, &r, &der, &len), 0);
+    assert_int_equal(len, 3);
+    free(der);
+    json_object_array_del_idx(chain, 0, 1);
     /* cert_chain without a VCEK, null (as guest-components sends it) or absent: no VCEK, not an
      * error; anything else is */
     json_object_object_get_ex(o, "cert_chain", &chain);
@@ -119,7 +205,14 @@ static void test_evidence(void **state)
     json_object_object_add(o, "cert_chain", json_object_new_string("VCEK"));
     assert_int_equal(keys_kbs_snp_evidence_parse(o, &r, &der, &len), EINVAL);
     assert_non_null(strstr(ccr_err_msg(EINVAL), "cert_chain"));
-    /* a report that is not version 2/3 */
+    /* no certificate: cert_chain is null (Trustee fetches the VCEK from a KDS then) */
+    json_object_put(o);
+    ev.vcek_der = NULL;
+    o = keys_kbs_snp_evidence(&ev);
+    assert_true(json_object_object_get_ex(o, "cert_chain", &chain));
+    assert_null(chain);
+    ev.vcek_der = cert;
+    /* a report that is not version 2 to 5 */
     ev.report[0] = 9;
     json_object_put(o);
     o = keys_kbs_snp_evidence(&ev);
@@ -168,6 +261,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_report_roundtrip),
         cmocka_unit_test(test_report_malformed),
+        cmocka_unit_test(test_report_layouts),
         cmocka_unit_test(test_evidence),
         cmocka_unit_test(test_evidence_random_corruption),
     };

@@ -14,6 +14,7 @@
 #include "keys/attest/sim.h"
 #include "keys/attest/snp.h"
 
+#include <json-c/json.h>
 #include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,6 +222,36 @@ static void test_parse_malformed(void **state)
     ccr_put_le32(raw + KEYS_SNP_OFF_SIG_ALGO, 1);
     ccr_put_le32(raw + KEYS_SNP_OFF_VMPL, 4);
     assert_int_equal(keys_snp_report_parse(raw, KEYS_SNP_REPORT_LEN, &r), EINVAL);
+    ccr_put_le32(raw + KEYS_SNP_OFF_VMPL, 0);
+    /* versions 3 to 5 need CPUID fields of a known product */
+    ccr_put_le32(raw, 4);
+    assert_int_equal(keys_snp_report_parse(raw, KEYS_SNP_REPORT_LEN, &r), EINVAL);
+    assert_non_null(strstr(ccr_err_msg(EINVAL), "CPUID family 0x00"));
+    raw[KEYS_SNP_OFF_CPUID_FAM_ID] = 0x19;
+    raw[KEYS_SNP_OFF_CPUID_MOD_ID] = 0xA1;
+    assert_int_equal(keys_snp_report_parse(raw, KEYS_SNP_REPORT_LEN, &r), 0);
+    assert_int_equal(r.product, KEYS_SNP_PRODUCT_GENOA);
+    ccr_put_le32(raw, 6);
+    assert_int_equal(keys_snp_report_parse(raw, KEYS_SNP_REPORT_LEN, &r), EINVAL);
+    assert_non_null(strstr(ccr_err_msg(EINVAL), "version 6 is not supported (2 to 5)"));
+    /* a report signed by no key (KEY_INFO signing key 7) */
+    ccr_put_le32(raw, 5);
+    ccr_put_le32(raw + KEYS_SNP_OFF_KEY_INFO, 7 << 2);
+    assert_int_equal(keys_snp_report_parse(raw, KEYS_SNP_REPORT_LEN, &r), EINVAL);
+    assert_non_null(strstr(ccr_err_msg(EINVAL), "neither VCEK 0 nor VLEK 1"));
+}
+
+static void test_products(void **state)
+{
+    (void)state;
+    assert_int_equal(keys_snp_product_from_cpuid(0x19, 0x01), KEYS_SNP_PRODUCT_MILAN);
+    assert_int_equal(keys_snp_product_from_cpuid(0x19, 0x0F), KEYS_SNP_PRODUCT_MILAN);
+    assert_int_equal(keys_snp_product_from_cpuid(0x19, 0x11), KEYS_SNP_PRODUCT_GENOA);
+    assert_int_equal(keys_snp_product_from_cpuid(0x19, 0xAF), KEYS_SNP_PRODUCT_GENOA);
+    assert_int_equal(keys_snp_product_from_cpuid(0x19, 0x20), KEYS_SNP_PRODUCT_UNKNOWN);
+    assert_int_equal(keys_snp_product_from_cpuid(0x1A, 0x11), KEYS_SNP_PRODUCT_TURIN);
+    assert_int_equal(keys_snp_product_from_cpuid(0x1A, 0x50), KEYS_SNP_PRODUCT_UNKNOWN); /* Venice */
+    assert_int_equal(keys_snp_product_from_cpuid(0x17, 0x01), KEYS_SNP_PRODUCT_UNKNOWN);
 }
 
 static void test_tcb_layout(void **state)
@@ -230,6 +261,14 @@ static void test_tcb_layout(void **state)
     assert_int_equal(keys_snp_tcb_encode(&t), 0x7308000000000003ULL);
     keys_snp_tcb_decode(0x7308000000000003ULL, &u);
     assert_memory_equal(&t, &u, sizeof t);
+    /* Turin: FMC, boot loader, TEE, SNP in bytes 0-3, microcode in byte 7 */
+    t.fmc = 1;
+    assert_int_equal(keys_snp_tcb_encode_for(KEYS_SNP_PRODUCT_TURIN, &t), 0x7300000008000301ULL);
+    keys_snp_tcb_decode_for(KEYS_SNP_PRODUCT_TURIN, 0x7300000008000301ULL, &u);
+    assert_memory_equal(&t, &u, sizeof t);
+    keys_snp_tcb_decode_for(KEYS_SNP_PRODUCT_GENOA, 0x7300000008000301ULL, &u);
+    assert_int_equal(u.fmc, 0);
+    assert_int_equal(u.bootloader, 1);
 }
 
 static void test_cert_table(void **state)
@@ -251,6 +290,15 @@ static void test_cert_table(void **state)
     assert_int_equal(keys_snp_cert_table_vcek(t, sizeof t, &v, &vlen), 0);
     assert_int_equal(vlen, 4);
     assert_memory_equal(v, "VCEK", 4);
+    assert_int_equal(keys_snp_cert_table_vlek(t, sizeof t, &v, &vlen), ENOENT);
+    assert_non_null(strstr(ccr_err_msg(ENOENT), "no VLEK entry"));
+    /* the VLEK GUID a8074bc2-a25a-483e-aae6-39c045a0b8a1 in place of the first entry */
+    static const uint8_t vlek_guid[16] = {0xc2, 0x4b, 0x07, 0xa8, 0x5a, 0xa2, 0x3e, 0x48,
+                                          0xaa, 0xe6, 0x39, 0xc0, 0x45, 0xa0, 0xb8, 0xa1};
+    memcpy(t, vlek_guid, 16);
+    memcpy(t + 72, "VLEK", 4);
+    assert_int_equal(keys_snp_cert_table_vlek(t, sizeof t, &v, &vlen), 0);
+    assert_memory_equal(v, "VLEK", 4);
     ccr_put_le32(t + 44, 400); /* outside the table */
     assert_int_equal(keys_snp_cert_table_vcek(t, sizeof t, &v, &vlen), EINVAL);
     assert_int_equal(keys_snp_cert_table_vcek(t, 30, &v, &vlen), EINVAL); /* no terminator */
@@ -286,6 +334,9 @@ static void test_sim_roundtrip(void **state)
     assert_int_equal(keys_snp_report_parse(ev.report, sizeof ev.report, &r), 0);
     assert_memory_equal(r.report_data, rd, 64);
     assert_int_equal(r.host_data[1], 0x11);
+    /* version 3 by default, with a Milan part's CPUID fields */
+    assert_int_equal(r.version, 3);
+    assert_int_equal(r.product, KEYS_SNP_PRODUCT_MILAN);
     assert_int_equal(keys_sim_self_measurement(me), 0);
     assert_memory_equal(r.measurement, me, 48);
     assert_int_equal(keys_x509_from_der(ev.vcek_der, ev.vcek_len, &vcek), 0);
@@ -298,6 +349,9 @@ static void test_sim_roundtrip(void **state)
     assert_int_equal(is_test, 1);
     assert_int_equal(keys_snp_verify(&r, vcek, ask, ark, 0, &verdict), 0);
     assert_int_equal(verdict.debug, 0);
+    assert_int_equal(verdict.product, KEYS_SNP_PRODUCT_MILAN);
+    struct keys_snp_verify_opts v3 = {.min_version = 3};
+    assert_int_equal(keys_snp_verify_ex(&r, vcek, ask, ark, 0, &v3, &verdict), 0);
     r.raw[KEYS_SNP_OFF_REPORT_DATA] ^= 1;
     assert_int_equal(keys_snp_verify(&r, vcek, ask, ark, 0, &verdict), EBADMSG);
     keys_snp_roots_free(roots);
@@ -313,6 +367,55 @@ static void test_sim_roundtrip(void **state)
     assert_int_equal(system(p), 0);
 }
 
+/* A simulated Turin part, version 5: FMC in the TCB and the VCEK, an 8-byte chip id. */
+static void test_sim_turin_v5(void **state)
+{
+    char dir[] = "/tmp/ccrfs-test-sim-XXXXXX", p[256];
+    struct keys_sim_config cfg = {.version = 5, .product = KEYS_SNP_PRODUCT_TURIN};
+    uint8_t rd[64] = {7};
+    struct keys_evidence ev;
+    struct keys_snp_report r;
+    struct keys_snp_roots *roots;
+    struct keys_snp_verdict verdict;
+    struct json_object *claims, *v;
+    X509 *vcek, *ask, *ark;
+    (void)state;
+
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(keys_sim_init(dir, &cfg), 0);
+    snprintf(p, sizeof p, "sim:%s", dir);
+    assert_int_equal(keys_evidence_get(p, rd, &ev), 0);
+    assert_int_equal(keys_snp_report_parse(ev.report, sizeof ev.report, &r), 0);
+    assert_int_equal(r.version, 5);
+    assert_int_equal(r.product, KEYS_SNP_PRODUCT_TURIN);
+    assert_int_equal(r.reported_tcb.fmc, 1);
+    assert_int_equal(r.reported_tcb.microcode, 115);
+    for (int i = 8; i < 64; i++)
+        assert_int_equal(r.chip_id[i], 0);
+    assert_int_equal(keys_x509_from_der(ev.vcek_der, ev.vcek_len, &vcek), 0);
+    assert_int_equal(keys_snp_roots_new(&roots), 0);
+    assert_int_equal(keys_snp_roots_add_sim(roots, dir), 0);
+    assert_int_equal(keys_snp_roots_find(roots, vcek, &ask, &ark, NULL, NULL), 0);
+    assert_int_equal(keys_snp_verify(&r, vcek, ask, ark, 0, &verdict), 0);
+    assert_int_equal(verdict.product, KEYS_SNP_PRODUCT_TURIN);
+    claims = keys_snp_claims(&r);
+    assert_true(json_object_object_get_ex(claims, "reported_tcb_fmc", &v));
+    assert_int_equal(json_object_get_int(v), 1);
+    json_object_put(claims);
+    /* the FMC is checked against the VCEK */
+    r.reported_tcb.fmc = 2;
+    assert_int_equal(keys_snp_verify(&r, vcek, ask, ark, 0, &verdict), EBADMSG);
+    assert_non_null(strstr(ccr_err_msg(EBADMSG), "fmcSPL is 2"));
+    keys_snp_roots_free(roots);
+    X509_free(vcek);
+    keys_evidence_clear(&ev);
+    /* a Turin report of version 2 cannot exist */
+    cfg.version = 2;
+    assert_int_equal(keys_sim_init(dir, &cfg), EINVAL);
+    snprintf(p, sizeof p, "rm -rf '%s'", dir);
+    assert_int_equal(system(p), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -321,6 +424,7 @@ int main(void)
         cmocka_unit_test(test_wrong_ark_fails),    cmocka_unit_test(test_roots_amd),
         cmocka_unit_test(test_parse_malformed),    cmocka_unit_test(test_tcb_layout),
         cmocka_unit_test(test_cert_table),         cmocka_unit_test(test_sim_roundtrip),
+        cmocka_unit_test(test_sim_turin_v5),       cmocka_unit_test(test_products),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
