@@ -11,9 +11,12 @@ struct keys_kbs_session;
 
 /* Deliberate faults, for tests of the broker's refusals only. */
 struct keys_kbs_attest_faults {
-    const char *nonce;       /* send this nonce instead of the challenge's */
-    int bind_other_key;      /* put the hash of a different tee-pubkey in report_data */
-    int flip_signature_byte; /* corrupt the report's signature after it is made */
+    const char *nonce;                    /* send this nonce instead of the challenge's */
+    int bind_other_key;                   /* put the hash of a different tee-pubkey in report_data */
+    int flip_signature_byte;              /* corrupt the report's signature after it is made */
+    int omit_vcek;                        /* send cert_chain null, as a guest whose host supplies no VCEK */
+    const char *additional_evidence;      /* bind (and send) this additional-evidence string */
+    const char *send_additional_evidence; /* send this instead of what was bound */
 };
 
 int keys_kbs_session_new(const char *url, const char *ca_file, const char *key_alg,
