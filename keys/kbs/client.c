@@ -56,7 +56,7 @@ static int post_json(struct keys_kbs_session *s, const char *path, struct json_o
 
 /* A refusal in Trustee's terms: the error type decides the errno, so a policy denial and a
  * resource the KBS cannot serve are told apart; other bodies fall back to the status. */
-static int kbs_refusal(const struct keys_http_reply *reply, const char *who)
+int keys_kbs_refusal(const struct keys_http_reply *reply, const char *who)
 {
     static const struct {
         const char *variant;
@@ -113,7 +113,7 @@ int keys_kbs_auth(struct keys_kbs_session *s)
     if (rc != 0)
         return rc;
     if (reply.status != 200) {
-        rc = kbs_refusal(&reply, "KBS auth");
+        rc = keys_kbs_refusal(&reply, "KBS auth");
         goto out;
     }
     resp = json_tokener_parse(reply.body);
@@ -213,7 +213,7 @@ int keys_kbs_attest(struct keys_kbs_session *s, const char *attest_spec,
     if ((rc = post_json(s, "/kbs/v0/attest", body, &reply)) != 0)
         goto out;
     if (reply.status != 200)
-        rc = kbs_refusal(&reply, "KBS attestation");
+        rc = keys_kbs_refusal(&reply, "KBS attestation");
 out:
     keys_http_reply_free(&reply);
     keys_evidence_clear(&ev);
@@ -243,7 +243,7 @@ int keys_kbs_get_resource(struct keys_kbs_session *s, const char *resource, uint
     if (reply.status != 200) {
         char who[600];
         snprintf(who, sizeof who, "KBS resource %s", resource);
-        rc = kbs_refusal(&reply, who);
+        rc = keys_kbs_refusal(&reply, who);
     } else if ((rc = keys_jwe_decrypt(reply.body, reply.len, s->tee_key, value, len)) != 0)
         rc = ccr_err_wrap(rc, "KBS resource %s: ", resource);
     keys_http_reply_free(&reply);

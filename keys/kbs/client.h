@@ -8,6 +8,13 @@
 #include <stdint.h>
 
 struct keys_kbs_session;
+struct keys_http_reply;
+
+/* A non-2xx KBS answer as an error: Trustee's {"type", "detail"} decides the errno
+ * (PolicyDeny and the attestation and token errors EACCES, PluginInternalError - what a
+ * missing resource gives - ENOENT, InvalidRequestPath EINVAL, ...) and the message names the
+ * type and the detail; any other body falls back to keys_http_refusal. */
+int keys_kbs_refusal(const struct keys_http_reply *reply, const char *who);
 
 /* Deliberate faults, for tests of the broker's refusals only. */
 struct keys_kbs_attest_faults {
