@@ -30,6 +30,8 @@
 
 #define MAX_SESSIONS 512
 #define MAX_BODY     (256 * 1024)
+/* Requests served at once: one guest waiting on a KDS fetch does not hold up the others. */
+#define BROKER_THREADS 4u
 
 enum session_state { S_FREE = 0, S_CHALLENGED, S_NONCE_USED, S_ATTESTED };
 
@@ -931,11 +933,13 @@ int keys_broker_start(const struct keys_broker_conf *conf, struct keys_broker **
         b->tls_key = (char *)key;
         flags |= MHD_USE_TLS;
         b->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, b, MHD_OPTION_SOCK_ADDR, &sa,
-                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_HTTPS_MEM_CERT,
+                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                                  MHD_OPTION_THREAD_POOL_SIZE, BROKER_THREADS, MHD_OPTION_HTTPS_MEM_CERT,
                                   b->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, b->tls_key, MHD_OPTION_END);
     } else {
         b->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, b, MHD_OPTION_SOCK_ADDR, &sa,
-                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                                  MHD_OPTION_THREAD_POOL_SIZE, BROKER_THREADS, MHD_OPTION_END);
     }
     if (b->mhd == NULL) {
         rc = ccr_err_set(EADDRINUSE, "cannot listen on %s:%u (in use, or TLS not available)",
