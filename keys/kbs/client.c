@@ -207,7 +207,16 @@ int keys_kbs_attest(struct keys_kbs_session *s, const char *attest_spec,
                            json_object_new_string(faults && faults->send_additional_evidence
                                                       ? faults->send_additional_evidence
                                                       : additional));
-    json_object_object_add(body, "init-data", NULL);
+    if (faults && faults->init_data_body) {
+        struct json_object *init = json_object_new_object();
+        json_object_object_add(
+            init, "format",
+            json_object_new_string(faults->init_data_format ? faults->init_data_format : "toml"));
+        json_object_object_add(init, "body", json_object_new_string(faults->init_data_body));
+        json_object_object_add(body, "init-data", init);
+    } else {
+        json_object_object_add(body, "init-data", NULL);
+    }
     json_object_object_add(body, "runtime-data", json_object_get(rt));
     json_object_object_add(body, "tee-evidence", tee_ev);
     if ((rc = post_json(s, "/kbs/v0/attest", body, &reply)) != 0)

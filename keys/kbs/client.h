@@ -24,6 +24,8 @@ struct keys_kbs_attest_faults {
     int omit_vcek;                        /* send cert_chain null, as a guest whose host supplies no VCEK */
     const char *additional_evidence;      /* bind (and send) this additional-evidence string */
     const char *send_additional_evidence; /* send this instead of what was bound */
+    const char *init_data_format;         /* send "init-data": {"format": F, "body": B} */
+    const char *init_data_body;
 };
 
 int keys_kbs_session_new(const char *url, const char *ca_file, const char *key_alg,

@@ -341,6 +341,36 @@ static int fetch_with(const char *u, const struct keys_kbs_attest_faults *f, con
     return rc;
 }
 
+/* init-data as Trustee binds it for SNP: HOST_DATA is the digest of the TOML body by the
+ * algorithm it names, zero-padded to 32 bytes. */
+static void test_init_data(void **state_)
+{
+    static const char toml[] =
+        "version = \"0.1.0\"\nalgorithm = \"sha384\"\n[data]\n\"policy.rego\" = \"x\"\n";
+    struct keys_kbs_attest_faults f = {.init_data_body = toml};
+    uint8_t d[48];
+    unsigned int dl;
+    char hex[65], path[400];
+    (void)state_;
+    assert_int_equal(EVP_Digest(toml, strlen(toml), d, &dl, EVP_sha384(), NULL), 1);
+    ccr_hex_encode(d, 32, hex); /* the first 32 bytes of the SHA-384: HOST_DATA holds 32 */
+    snprintf(path, sizeof path, "%s/host_data", sim);
+    assert_int_equal(ccr_write_file_atomic(path, hex, 64, 0600), 0);
+    assert_int_equal(fetch_with(url, &f, "ccrfs/dek/good"), 0);
+    /* another body, or another format, is refused */
+    f.init_data_body = "algorithm = \"sha384\"\n";
+    expect_refusal(fetch_with(url, &f, "ccrfs/dek/good"), EACCES,
+                   "init-data does not match the report's HOST_DATA");
+    f.init_data_body = toml;
+    f.init_data_format = "json";
+    expect_refusal(fetch_with(url, &f, "ccrfs/dek/good"), EACCES, "Unsupported initdata format: json");
+    f.init_data_format = NULL;
+    f.init_data_body = "version = \"0.1.0\"\n";
+    expect_refusal(fetch_with(url, &f, "ccrfs/dek/good"), EACCES, "names no algorithm");
+    unlink(path);
+    assert_int_equal(fetch_with(url, NULL, "ccrfs/dek/good"), 0); /* no init-data: HOST_DATA not bound */
+}
+
 static int count_files(const char *d)
 {
     char cmd[400];
@@ -673,6 +703,7 @@ int main(void)
         cmocka_unit_test(test_kds_paths),
         cmocka_unit_test(test_admin_jwt),
         cmocka_unit_test(test_trustee_admin_api),
+        cmocka_unit_test(test_init_data),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
