@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define TOKEN "test-admin-token-0123456789"
@@ -51,6 +52,7 @@ static struct {
     uint8_t *der;
     size_t der_len;
     unsigned hits;
+    unsigned delay_ms; /* a slow KDS */
     char last[600];
 } kds = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -86,7 +88,12 @@ static enum MHD_Result kds_request(void *cls, struct MHD_Connection *c, const ch
     } else {
         r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     }
-    pthread_mutex_unlock(&kds.lock);
+    {
+        unsigned delay = kds.delay_ms;
+        pthread_mutex_unlock(&kds.lock);
+        if (delay)
+            usleep(delay * 1000u);
+    }
     MHD_add_response_header(r, "Content-Type", "application/pkix-cert");
     ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
@@ -369,6 +376,48 @@ static void test_init_data(void **state_)
     expect_refusal(fetch_with(url, &f, "ccrfs/dek/good"), EACCES, "names no algorithm");
     unlink(path);
     assert_int_equal(fetch_with(url, NULL, "ccrfs/dek/good"), 0); /* no init-data: HOST_DATA not bound */
+}
+
+static void *slow_attest(void *arg)
+{
+    static const struct keys_kbs_attest_faults f = {.omit_vcek = 1};
+    *(int *)arg = fetch_with(url, &f, "ccrfs/dek/good");
+    return NULL;
+}
+
+/* A guest whose VCEK comes from a slow KDS holds up no other guest's handshake. */
+static void test_slow_kds_blocks_nobody(void **state_)
+{
+    struct keys_kbs_session *s;
+    struct timespec t0, t1;
+    pthread_t th;
+    char cmd[400], path[400];
+    uint8_t *der;
+    size_t dl;
+    X509 *vcek;
+    int rc = -1;
+    (void)state_;
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'/vcek", cache);
+    assert_int_equal(system(cmd), 0);
+    snprintf(path, sizeof path, "%s/vcek.pem", sim);
+    assert_int_equal(keys_x509_load(path, &vcek), 0);
+    assert_int_equal(keys_x509_to_der(vcek, &der, &dl), 0);
+    X509_free(vcek);
+    kds_serve(der, dl);
+    free(der);
+    kds.delay_ms = 3000;
+    assert_int_equal(pthread_create(&th, NULL, slow_attest, &rc), 0);
+    usleep(500 * 1000); /* the first guest is now waiting on the KDS */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(keys_kbs_session_new(url, NULL, NULL, &s), 0);
+    assert_int_equal(keys_kbs_auth(s), 0);
+    assert_int_equal(keys_kbs_attest(s, spec, NULL, NULL, 0), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    keys_kbs_session_free(s);
+    assert_true((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 2000);
+    pthread_join(th, NULL);
+    kds.delay_ms = 0;
+    assert_int_equal(rc, 0);
 }
 
 static int count_files(const char *d)
@@ -704,6 +753,7 @@ int main(void)
         cmocka_unit_test(test_admin_jwt),
         cmocka_unit_test(test_trustee_admin_api),
         cmocka_unit_test(test_init_data),
+        cmocka_unit_test(test_slow_kds_blocks_nobody),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
