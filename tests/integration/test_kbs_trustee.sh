@@ -40,6 +40,9 @@ up = int(sys.argv[1])
 class P(http.server.BaseHTTPRequestHandler):
     def relay(self):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path in ("/kbs/v0/auth", "/kbs/v0/attest"):
+            with open(sys.argv[3], "ab") as f:
+                f.write(body + b"\n")
         if self.path == "/kbs/v0/attest":
             o = json.loads(body)
             o["tee-evidence"]["primary_evidence"]["cert_chain"] = None
@@ -71,7 +74,7 @@ KDS_URL="http://127.0.0.1:$(cat "$TMP/kds.port")"
 
 kbs_start main --trust-sim-root "$TMP/sim" --kds-url "$KDS_URL" --kds-cache "$TMP/kds-cache" \
   --admin-jwt-key "$TMP/admin.pub" --default-policy "$TMP/policy.json" || { fail "the broker did not start"; finish; }
-h_spawn proxy python3 "$TMP/nocerts.py" "$(cat "$TMP/main.port")" "$TMP/proxy.port"
+h_spawn proxy python3 "$TMP/nocerts.py" "$(cat "$TMP/main.port")" "$TMP/proxy.port" "$TMP/sent.jsonl"
 h_wait_port_file "$TMP/proxy.port" 10 "$H_PID" || { fail "the proxy did not start"; finish; }
 NOCERTS_URL="http://127.0.0.1:$(cat "$TMP/proxy.port")"
 
@@ -101,6 +104,39 @@ if out=$("$CCRFS" verify --kbs "$NOCERTS_URL" --resource ccrfs/dek/ds --attest "
   pass "a guest whose evidence has cert_chain null gets its key (VCEK from the KDS)"
 else
   fail "release without a VCEK in the evidence: $out"
+fi
+# What the client sent, checked independently: the Request and Attestation members as
+# kbs-types 0.18 and guest-components have them, and report_data recomputed here from RFC 8785
+# (members sorted by UTF-16 units, compact, UTF-8) with hashlib.
+cat >"$TMP/check_sent.py" <<'PY'
+import hashlib, json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+auth, att = lines[0], lines[1]
+assert auth == {"version": "0.4.0", "tee": "snp",
+                "extra-params": {"supported-hash-algorithms": ["sha256", "sha384", "sha512"]}}, auth
+assert set(att) == {"init-data", "runtime-data", "tee-evidence"} and att["init-data"] is None, list(att)
+rt, ev = att["runtime-data"], att["tee-evidence"]
+assert set(rt) == {"nonce", "tee-pubkey"} and set(ev) == {"primary_evidence", "additional_evidence"}
+assert ev["additional_evidence"] == ""
+pk = rt["tee-pubkey"]
+assert set(pk) == {"kty", "crv", "alg", "x", "y"} and pk["alg"] == "ECDH-ES+A256KW" and pk["crv"] == "P-256", pk
+def jcs(v):
+    if isinstance(v, dict):
+        return "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + jcs(v[k])
+                              for k in sorted(v, key=lambda k: k.encode("utf-16-be"))) + "}"
+    return json.dumps(v, ensure_ascii=False, separators=(",", ":"))
+text = jcs({"additional-evidence": ev["additional_evidence"], "nonce": rt["nonce"], "tee-pubkey": pk})
+want = list(hashlib.sha384(text.encode()).digest()) + [0] * 16
+got = ev["primary_evidence"]["attestation_report"]["report_data"]
+if isinstance(got, str):
+    got = list(bytes.fromhex(got))
+assert got == want, (got, want)
+print("ok")
+PY
+if out=$(python3 "$TMP/check_sent.py" "$TMP/sent.jsonl" 2>&1); then
+  pass "the Request and Attestation are kbs-types' layout; report_data is SHA-384 of the RFC 8785 runtime data"
+else
+  fail "what the client sent: ${out:0:600}"
 fi
 grep -q "KDS /vcek/v1/[A-Za-z]*/$chip?blSPL=[0-9][0-9]*&teeSPL=[0-9]*&snpSPL=[0-9]*&ucodeSPL=[0-9]*" "$TMP/logs/kds.log" &&
   pass "the KDS was asked in AMD's URL form with the chip id and reported TCB" ||
