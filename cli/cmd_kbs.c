@@ -33,6 +33,8 @@ static const char kbs_usage[] =
     "FILE]\n"
     "       ccrfs kbs put --trustee --url URL --resource REPO/TYPE/TAG --value-file FILE\n"
     "                     (--admin-key PEM [--admin-role ROLE] [--jwt-ttl SECONDS] | --admin-jwt-file FILE)\n"
+    "       ccrfs kbs delete --trustee --url URL --resource REPO/TYPE/TAG (--admin-key PEM | "
+    "--admin-jwt-file FILE)\n"
     "       ccrfs kbs list --url URL [--token-file FILE]\n"
     "       ccrfs kbs delete --url URL --resource REPO/TYPE/TAG [--token-file FILE]\n"
     "serve runs a key broker speaking the Trustee KBS protocol (RCAR 0.4.0); --listen defaults to\n"
@@ -265,9 +267,9 @@ static int admin_call(struct kbs_args *a, const char *method, const char *path, 
     return CLI_EXIT_OK;
 }
 
-/* put --trustee: Trustee's POST /kbs/v0/resource/REPO/TYPE/TAG, the raw value as the body,
- * under an admin JWT signed here or read from a file. */
-static int cmd_put_trustee(struct kbs_args *a)
+/* put/delete --trustee: Trustee's POST (the raw value as the body) or DELETE
+ * /kbs/v0/resource/REPO/TYPE/TAG, under an admin JWT signed here or read from a file. */
+static int cmd_trustee_admin(struct kbs_args *a, const char *sub)
 {
     struct keys_http *h = NULL;
     struct keys_http_reply reply = {0};
@@ -275,49 +277,50 @@ static int cmd_put_trustee(struct kbs_args *a)
     uint8_t *val = NULL, *jwt_file = NULL;
     size_t vlen = 0, jlen = 0;
     char path[600], *jwt = NULL;
-    int rc;
+    int rc, put = strcmp(sub, "put") == 0;
 
-    if (a->url == NULL || a->resource == NULL || a->value_file == NULL)
-        return cli_usage("put --trustee needs --url, --resource and --value-file");
+    if (a->url == NULL || a->resource == NULL || (put && a->value_file == NULL))
+        return cli_usage(put ? "put --trustee needs --url, --resource and --value-file"
+                             : "delete --trustee needs --url and --resource");
     if ((a->admin_key == NULL) == (a->jwt_file == NULL))
-        return cli_usage(
-            "put --trustee needs one of --admin-key PEM (to sign a JWT) or --admin-jwt-file FILE");
+        return cli_usage("%s --trustee needs one of --admin-key PEM (to sign a JWT) or --admin-jwt-file FILE",
+                         sub);
     if (a->policy != NULL)
         return cli_usage(
-            "put --trustee takes no --policy: Trustee decides releases with its resource policy (Rego)");
+            "%s --trustee takes no --policy: Trustee decides releases with its resource policy (Rego)", sub);
     if (keys_kbs_resource_check(a->resource) != 0)
         return cli_usage("%s", ccr_err_msg(EINVAL));
+    if (put && ((rc = ccr_read_file(a->value_file, 1 << 20, &val, &vlen)) != 0 || vlen == 0)) {
+        free(val);
+        return rc ? cli_fail_rc(rc, NULL) : cli_fail("%s: the value is empty", a->value_file);
+    }
     if (a->admin_key != NULL) {
-        if ((rc = keys_admin_jwt_load_private(a->admin_key, &key)) != 0)
-            return cli_fail_rc(rc, NULL);
-        rc = keys_admin_jwt_sign(key, a->role, 0, a->jwt_ttl ? a->jwt_ttl : 300, &jwt);
+        if ((rc = keys_admin_jwt_load_private(a->admin_key, &key)) == 0)
+            rc = keys_admin_jwt_sign(key, a->role, 0, a->jwt_ttl ? a->jwt_ttl : 300, &jwt);
         EVP_PKEY_free(key);
-        if (rc != 0)
-            return cli_fail_rc(rc, NULL);
-    } else {
-        if ((rc = ccr_read_file(a->jwt_file, 8192, &jwt_file, &jlen)) != 0)
-            return cli_fail_rc(rc, NULL);
+    } else if ((rc = ccr_read_file(a->jwt_file, 8192, &jwt_file, &jlen)) == 0) {
         while (jlen > 0 &&
                (jwt_file[jlen - 1] == '\n' || jwt_file[jlen - 1] == '\r' || jwt_file[jlen - 1] == ' '))
             jwt_file[--jlen] = '\0';
         jwt = (char *)jwt_file;
     }
-    if ((rc = ccr_read_file(a->value_file, 1 << 20, &val, &vlen)) != 0 || vlen == 0) {
-        free_token(jwt);
-        return rc ? cli_fail_rc(rc, NULL) : cli_fail("%s: the value is empty", a->value_file);
-    }
     snprintf(path, sizeof path, "/kbs/v0/resource/%s", a->resource);
-    if ((rc = keys_http_open(a->url, a->ca, &h)) == 0 &&
-        (rc = keys_http_send(h, "POST", path, val, vlen, "application/octet-stream", jwt, &reply)) == 0 &&
+    if (rc == 0 && (rc = keys_http_open(a->url, a->ca, &h)) == 0 &&
+        (rc = keys_http_send(h, put ? "POST" : "DELETE", path, val, vlen,
+                             put ? "application/octet-stream" : NULL, jwt, &reply)) == 0 &&
         (reply.status < 200 || reply.status > 299))
         rc = keys_kbs_refusal(&reply, "the KBS admin API");
     keys_http_reply_free(&reply);
     keys_http_close(h);
     free_token(jwt);
-    ccr_freezero(val, vlen);
+    if (val)
+        ccr_freezero(val, vlen);
     if (rc != 0)
         return cli_fail_rc(rc, NULL);
-    printf("stored %s (%zu bytes) through Trustee's resource API\n", a->resource, vlen);
+    if (put)
+        printf("stored %s (%zu bytes) through Trustee's resource API\n", a->resource, vlen);
+    else
+        printf("deleted %s through Trustee's resource API\n", a->resource);
     return CLI_EXIT_OK;
 }
 
@@ -492,9 +495,11 @@ int cli_cmd_kbs(int argc, char **argv)
     if (strcmp(sub, "serve") == 0)
         return cmd_serve(&a);
     if (strcmp(sub, "put") == 0)
-        return a.trustee ? cmd_put_trustee(&a) : cmd_put(&a);
+        return a.trustee ? cmd_trustee_admin(&a, sub) : cmd_put(&a);
     if (strcmp(sub, "list") == 0)
         return admin_call(&a, "GET", "/admin/v0/resources", NULL, 200);
+    if (strcmp(sub, "delete") == 0 && a.trustee)
+        return cmd_trustee_admin(&a, sub);
     if (strcmp(sub, "delete") == 0) {
         if (a.resource == NULL || keys_kbs_resource_check(a.resource) != 0)
             return cli_usage("delete needs --resource REPO/TYPE/TAG");

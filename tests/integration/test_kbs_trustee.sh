@@ -171,6 +171,15 @@ body=$(curl -s -o - -w ' %{http_code}' "$KBS_URL/kbs/v0/resource/ccrfs/dek/ds")
 [[ $body == '{"type":"https://github.com/confidential-containers/kbs/errors/TokenNotFound","detail":"Attestation Token not found"} 401' ]] &&
   pass "no session is Trustee's 401 TokenNotFound" || fail "unattested answer: $body"
 
+# delete --trustee removes it; the guest is then told the KBS cannot serve it.
+if "$CCRFS" kbs delete --trustee --url "$KBS_URL" --admin-key "$TMP/admin.key" --resource ccrfs/dek/ds >/dev/null; then
+  pass "delete --trustee under a signed admin JWT"
+else
+  fail "delete --trustee"
+fi
+expect_fail "a deleted resource is no longer released" "PluginInternalError: Plugin internal error: no resource named" \
+  "$CCRFS" verify --kbs "$KBS_URL" --resource ccrfs/dek/ds --attest "sim:$TMP/sim" "$TMP/ds"
+
 # No log holds the key.
 hex=$(xxd -p -c 64 "$TMP/dek.key")
 b64=$(base64 -w0 "$TMP/dek.key")
