@@ -6,8 +6,11 @@
 #include "common/fileio.h"
 #include "common/log.h"
 #include "common/secmem.h"
+#include "keys/broker/admin_jwt.h"
 #include "keys/broker/broker.h"
+#include "keys/broker/kds.h"
 #include "keys/broker/policy.h"
+#include "keys/kbs/client.h"
 #include "keys/kbs/http.h"
 #include "keys/kbs/protocol.h"
 
@@ -22,10 +25,16 @@
 
 static const char kbs_usage[] =
     "usage: ccrfs kbs serve --state DIR [--listen HOST:PORT] [--admin-token-file FILE]\n"
+    "                       [--admin-jwt-key PEM [--admin-role ROLE]] [--default-policy FILE]\n"
+    "                       [--kds-url URL | --no-kds] [--kds-cache DIR] [--kds-ca PEM]\n"
     "                       [--trust-sim-root DIR] [--tls-cert PEM --tls-key PEM]\n"
     "                       [--session-ttl SECONDS] [--allow-debug] [--port-file FILE]\n"
     "       ccrfs kbs put --url URL --resource REPO/TYPE/TAG --policy FILE --value-file FILE [--token-file "
     "FILE]\n"
+    "       ccrfs kbs put --trustee --url URL --resource REPO/TYPE/TAG --value-file FILE\n"
+    "                     (--admin-key PEM [--admin-role ROLE] [--jwt-ttl SECONDS] | --admin-jwt-file FILE)\n"
+    "       ccrfs kbs delete --trustee --url URL --resource REPO/TYPE/TAG (--admin-key PEM | "
+    "--admin-jwt-file FILE)\n"
     "       ccrfs kbs list --url URL [--token-file FILE]\n"
     "       ccrfs kbs delete --url URL --resource REPO/TYPE/TAG [--token-file FILE]\n"
     "serve runs a key broker speaking the Trustee KBS protocol (RCAR 0.4.0); --listen defaults to\n"
@@ -34,6 +43,13 @@ static const char kbs_usage[] =
     "sealed under STATE/master.key.\n"
     "The admin token comes from --token-file / --admin-token-file or $" TOKEN_ENV ", never argv.\n"
     "Policies use the Azure Key Vault release policy grammar (anyOf/allOf/claim/equals).\n"
+    "Trustee's resource admin API (POST/DELETE /kbs/v0/resource/...) is served with --admin-jwt-key,\n"
+    "the PEM public key admin JWTs are checked with (EdDSA, ES256/384, RS*/PS*; exp and role\n"
+    "required); a resource first registered that way gets --default-policy. put --trustee speaks\n"
+    "that API to a Trustee KBS or this broker, signing a JWT with --admin-key (role \"admin\" by\n"
+    "default, valid --jwt-ttl seconds, 300 by default) or sending a ready one from --admin-jwt-file.\n"
+    "Evidence without a VCEK gets one from --kds-url (default " KEYS_KDS_DEFAULT_URL "), kept in\n"
+    "--kds-cache (default STATE/kds-cache); --no-kds requires the VCEK in the evidence.\n"
     "Common: --broker-ca FILE trusts an extra CA for an https broker.\n";
 
 enum {
@@ -50,7 +66,18 @@ enum {
     OPT_RESOURCE,
     OPT_POLICY,
     OPT_VALUE,
-    OPT_CA
+    OPT_CA,
+    OPT_JWT_KEY,
+    OPT_ROLE,
+    OPT_DEFAULT_POLICY,
+    OPT_KDS_URL,
+    OPT_NO_KDS,
+    OPT_KDS_CACHE,
+    OPT_KDS_CA,
+    OPT_TRUSTEE,
+    OPT_ADMIN_KEY,
+    OPT_JWT_FILE,
+    OPT_JWT_TTL
 };
 
 static const struct option kbs_opts[] = {{"state", required_argument, 0, OPT_STATE},
@@ -68,14 +95,26 @@ static const struct option kbs_opts[] = {{"state", required_argument, 0, OPT_STA
                                          {"policy", required_argument, 0, OPT_POLICY},
                                          {"value-file", required_argument, 0, OPT_VALUE},
                                          {"broker-ca", required_argument, 0, OPT_CA},
+                                         {"admin-jwt-key", required_argument, 0, OPT_JWT_KEY},
+                                         {"admin-role", required_argument, 0, OPT_ROLE},
+                                         {"default-policy", required_argument, 0, OPT_DEFAULT_POLICY},
+                                         {"kds-url", required_argument, 0, OPT_KDS_URL},
+                                         {"no-kds", no_argument, 0, OPT_NO_KDS},
+                                         {"kds-cache", required_argument, 0, OPT_KDS_CACHE},
+                                         {"kds-ca", required_argument, 0, OPT_KDS_CA},
+                                         {"trustee", no_argument, 0, OPT_TRUSTEE},
+                                         {"admin-key", required_argument, 0, OPT_ADMIN_KEY},
+                                         {"admin-jwt-file", required_argument, 0, OPT_JWT_FILE},
+                                         {"jwt-ttl", required_argument, 0, OPT_JWT_TTL},
                                          {"help", no_argument, 0, 'h'},
                                          {0}};
 
 struct kbs_args {
     const char *state, *listen, *token_file, *sim, *tls_cert, *tls_key, *port_file, *url, *resource, *policy,
-        *value_file, *ca;
-    unsigned ttl;
-    int allow_debug;
+        *value_file, *ca, *jwt_key, *role, *default_policy, *kds_url, *kds_cache, *kds_ca, *admin_key,
+        *jwt_file;
+    unsigned ttl, jwt_ttl;
+    int allow_debug, no_kds, trustee;
 };
 
 /* The admin token, from the file or the environment; malloc'd and trimmed. */
@@ -115,6 +154,7 @@ static int cmd_serve(struct kbs_args *a)
     struct keys_broker_conf conf = {0};
     struct keys_broker *b;
     char host[64] = "127.0.0.1", *token = NULL, portbuf[32];
+    uint8_t *default_policy = NULL;
     uint64_t port = 0;
     sigset_t set;
     int rc, sig;
@@ -129,8 +169,32 @@ static int cmd_serve(struct kbs_args *a)
         memcpy(host, a->listen, (size_t)(colon - a->listen));
         host[colon - a->listen] = '\0';
     }
-    if ((rc = read_token(a->token_file, &token)) != 0)
+    if (a->no_kds && (a->kds_url || a->kds_cache || a->kds_ca))
+        return cli_usage("--no-kds cannot go with --kds-url, --kds-cache or --kds-ca");
+    if (a->default_policy != NULL) {
+        struct keys_policy *pol = NULL;
+        size_t plen;
+        if ((rc = ccr_read_file(a->default_policy, 1 << 16, &default_policy, &plen)) != 0)
+            return cli_fail_rc(rc, a->default_policy);
+        if ((rc = keys_policy_parse((const char *)default_policy, plen, &pol)) != 0) {
+            free(default_policy);
+            return cli_fail("%s: %s", a->default_policy, ccr_err_msg(rc));
+        }
+        keys_policy_free(pol);
+    }
+    /* The /admin/v0 token is optional when Trustee's admin API is the way in. */
+    if ((a->jwt_key == NULL || a->token_file != NULL || getenv(TOKEN_ENV) != NULL) &&
+        (rc = read_token(a->token_file, &token)) != 0) {
+        free(default_policy);
         return cli_fail_rc(rc, "admin token");
+    }
+    conf.admin_jwt_key = a->jwt_key;
+    conf.admin_jwt_role = a->role;
+    conf.default_policy = (const char *)default_policy;
+    conf.kds_url = a->kds_url;
+    conf.kds_cache_dir = a->kds_cache;
+    conf.kds_ca = a->kds_ca;
+    conf.no_kds = a->no_kds;
     conf.host = host;
     conf.port = (unsigned)port;
     conf.state_dir = a->state;
@@ -147,6 +211,7 @@ static int cmd_serve(struct kbs_args *a)
     ccr_secmem_harden_process();            /* the broker holds every resource's key: no core dumps */
     rc = keys_broker_start(&conf, &b);
     free_token(token);
+    free(default_policy);
     if (rc != 0)
         return cli_fail_rc(rc, "kbs serve");
     ccr_log_set_level(CCR_LOG_INFO);
@@ -155,6 +220,11 @@ static int cmd_serve(struct kbs_args *a)
                      a->sim);
     if (a->allow_debug)
         ccr_log_warn("accepting evidence from debuggable guests (--allow-debug)");
+    if (a->no_kds)
+        ccr_log_info("VCEKs come only with the evidence (--no-kds)");
+    else
+        ccr_log_info("VCEKs missing from evidence come from %s",
+                     a->kds_url ? a->kds_url : KEYS_KDS_DEFAULT_URL);
     ccr_log_info("listening on %s://%s:%u (KBS protocol %s)", a->tls_cert ? "https" : "http", host,
                  keys_broker_port(b), KEYS_KBS_PROTOCOL_VERSION);
     if (a->port_file != NULL) {
@@ -194,6 +264,63 @@ static int admin_call(struct kbs_args *a, const char *method, const char *path, 
     if (want == 200)
         printf("%s\n", reply.body);
     keys_http_reply_free(&reply);
+    return CLI_EXIT_OK;
+}
+
+/* put/delete --trustee: Trustee's POST (the raw value as the body) or DELETE
+ * /kbs/v0/resource/REPO/TYPE/TAG, under an admin JWT signed here or read from a file. */
+static int cmd_trustee_admin(struct kbs_args *a, const char *sub)
+{
+    struct keys_http *h = NULL;
+    struct keys_http_reply reply = {0};
+    EVP_PKEY *key = NULL;
+    uint8_t *val = NULL, *jwt_file = NULL;
+    size_t vlen = 0, jlen = 0;
+    char path[600], *jwt = NULL;
+    int rc, put = strcmp(sub, "put") == 0;
+
+    if (a->url == NULL || a->resource == NULL || (put && a->value_file == NULL))
+        return cli_usage(put ? "put --trustee needs --url, --resource and --value-file"
+                             : "delete --trustee needs --url and --resource");
+    if ((a->admin_key == NULL) == (a->jwt_file == NULL))
+        return cli_usage("%s --trustee needs one of --admin-key PEM (to sign a JWT) or --admin-jwt-file FILE",
+                         sub);
+    if (a->policy != NULL)
+        return cli_usage(
+            "%s --trustee takes no --policy: Trustee decides releases with its resource policy (Rego)", sub);
+    if (keys_kbs_resource_check(a->resource) != 0)
+        return cli_usage("%s", ccr_err_msg(EINVAL));
+    if (put && ((rc = ccr_read_file(a->value_file, 1 << 20, &val, &vlen)) != 0 || vlen == 0)) {
+        free(val);
+        return rc ? cli_fail_rc(rc, NULL) : cli_fail("%s: the value is empty", a->value_file);
+    }
+    if (a->admin_key != NULL) {
+        if ((rc = keys_admin_jwt_load_private(a->admin_key, &key)) == 0)
+            rc = keys_admin_jwt_sign(key, a->role, 0, a->jwt_ttl ? a->jwt_ttl : 300, &jwt);
+        EVP_PKEY_free(key);
+    } else if ((rc = ccr_read_file(a->jwt_file, 8192, &jwt_file, &jlen)) == 0) {
+        while (jlen > 0 &&
+               (jwt_file[jlen - 1] == '\n' || jwt_file[jlen - 1] == '\r' || jwt_file[jlen - 1] == ' '))
+            jwt_file[--jlen] = '\0';
+        jwt = (char *)jwt_file;
+    }
+    snprintf(path, sizeof path, "/kbs/v0/resource/%s", a->resource);
+    if (rc == 0 && (rc = keys_http_open(a->url, a->ca, &h)) == 0 &&
+        (rc = keys_http_send(h, put ? "POST" : "DELETE", path, val, vlen,
+                             put ? "application/octet-stream" : NULL, jwt, &reply)) == 0 &&
+        (reply.status < 200 || reply.status > 299))
+        rc = keys_kbs_refusal(&reply, "the KBS admin API");
+    keys_http_reply_free(&reply);
+    keys_http_close(h);
+    free_token(jwt);
+    if (val)
+        ccr_freezero(val, vlen);
+    if (rc != 0)
+        return cli_fail_rc(rc, NULL);
+    if (put)
+        printf("stored %s (%zu bytes) through Trustee's resource API\n", a->resource, vlen);
+    else
+        printf("deleted %s through Trustee's resource API\n", a->resource);
     return CLI_EXIT_OK;
 }
 
@@ -321,6 +448,41 @@ int cli_cmd_kbs(int argc, char **argv)
         case OPT_CA:
             a.ca = optarg;
             break;
+        case OPT_JWT_KEY:
+            a.jwt_key = optarg;
+            break;
+        case OPT_ROLE:
+            a.role = optarg;
+            break;
+        case OPT_DEFAULT_POLICY:
+            a.default_policy = optarg;
+            break;
+        case OPT_KDS_URL:
+            a.kds_url = optarg;
+            break;
+        case OPT_NO_KDS:
+            a.no_kds = 1;
+            break;
+        case OPT_KDS_CACHE:
+            a.kds_cache = optarg;
+            break;
+        case OPT_KDS_CA:
+            a.kds_ca = optarg;
+            break;
+        case OPT_TRUSTEE:
+            a.trustee = 1;
+            break;
+        case OPT_ADMIN_KEY:
+            a.admin_key = optarg;
+            break;
+        case OPT_JWT_FILE:
+            a.jwt_file = optarg;
+            break;
+        case OPT_JWT_TTL:
+            if (cli_parse_uint(optarg, 1, 86400, &v) != 0)
+                return cli_usage("--jwt-ttl: expected 1-86400 seconds, got '%s'", optarg);
+            a.jwt_ttl = (unsigned)v;
+            break;
         case 'h':
             fputs(kbs_usage, stdout);
             return CLI_EXIT_OK;
@@ -333,9 +495,11 @@ int cli_cmd_kbs(int argc, char **argv)
     if (strcmp(sub, "serve") == 0)
         return cmd_serve(&a);
     if (strcmp(sub, "put") == 0)
-        return cmd_put(&a);
+        return a.trustee ? cmd_trustee_admin(&a, sub) : cmd_put(&a);
     if (strcmp(sub, "list") == 0)
         return admin_call(&a, "GET", "/admin/v0/resources", NULL, 200);
+    if (strcmp(sub, "delete") == 0 && a.trustee)
+        return cmd_trustee_admin(&a, sub);
     if (strcmp(sub, "delete") == 0) {
         if (a.resource == NULL || keys_kbs_resource_check(a.resource) != 0)
             return cli_usage("delete needs --resource REPO/TYPE/TAG");

@@ -9,6 +9,8 @@
 #include "common/secmem.h"
 #include "keys/attest/roots.h"
 #include "keys/attest/snp.h"
+#include "keys/broker/admin_jwt.h"
+#include "keys/broker/kds.h"
 #include "keys/broker/policy.h"
 #include "keys/broker/store.h"
 #include "format/crypto.h"
@@ -28,7 +30,8 @@
 
 #define MAX_SESSIONS 512
 #define MAX_BODY     (256 * 1024)
-#define PROBLEM_BASE "https://github.com/confidential-containers/kbs/errors/"
+/* Requests served at once: one guest waiting on a KDS fetch does not hold up the others. */
+#define BROKER_THREADS 4u
 
 enum session_state { S_FREE = 0, S_CHALLENGED, S_NONCE_USED, S_ATTESTED };
 
@@ -47,6 +50,11 @@ struct keys_broker {
     struct MHD_Daemon *mhd;
     struct keys_rstore *store;
     struct keys_snp_roots *roots;
+    struct keys_kds *kds;
+    EVP_PKEY *admin_jwt_key; /* Trustee's admin API; NULL: it refuses every call */
+    char *admin_jwt_role;
+    char *default_policy; /* for resources first registered through Trustee's admin API */
+    int has_token;
     uint8_t token_hash[FMT_SHA256_LEN];
     uint8_t jwt_key[32];
     unsigned ttl;
@@ -96,7 +104,29 @@ static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, stru
     return r;
 }
 
-/* RFC 7807 problem details, with Trustee's problem-type URIs. */
+/* Trustee's error answer: {"type": ".../kbs/errors/VARIANT", "detail"}, status 401 for every
+ * variant but InvalidRequestPath and PluginNotFound (404), as kbs/src/error.rs does. */
+static enum MHD_Result kbs_error(struct MHD_Connection *c, const char *variant, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static enum MHD_Result kbs_error(struct MHD_Connection *c, const char *variant, const char *fmt, ...)
+{
+    unsigned status =
+        strcmp(variant, "InvalidRequestPath") == 0 || strcmp(variant, "PluginNotFound") == 0 ? 404 : 401;
+    char detail[1024], *text;
+    enum MHD_Result r;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    if ((text = keys_kbs_error_json(variant, detail)) == NULL)
+        return MHD_NO;
+    r = send_text(c, status, "application/json", text, NULL);
+    free(text);
+    return r;
+}
+
+/* RFC 7807 problem details for ccrfs's own admin API (/admin/v0). */
 static enum MHD_Result send_problem(struct MHD_Connection *c, unsigned status, const char *type,
                                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static enum MHD_Result send_problem(struct MHD_Connection *c, unsigned status, const char *type,
@@ -110,7 +140,7 @@ static enum MHD_Result send_problem(struct MHD_Connection *c, unsigned status, c
     va_start(ap, fmt);
     vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
-    snprintf(uri, sizeof uri, PROBLEM_BASE "%s", type);
+    snprintf(uri, sizeof uri, KEYS_KBS_ERROR_PREFIX "%s", type);
     json_object_object_add(o, "type", json_object_new_string(uri));
     json_object_object_add(o, "title", json_object_new_string(type));
     json_object_object_add(o, "status", json_object_new_int((int)status));
@@ -166,21 +196,25 @@ static enum MHD_Result handle_auth(struct keys_broker *b, struct MHD_Connection 
 
     if (req == NULL || !json_object_is_type(req, json_type_object)) {
         json_object_put(req);
-        return send_problem(c, 400, "InvalidRequest", "the auth request is not a JSON object");
+        return kbs_error(c, "AttestationError",
+                         "Attestation error: RCAR handshake Auth failed: the Request is not a JSON object");
     }
     if (!json_object_object_get_ex(req, "version", &v) || !json_object_is_type(v, json_type_string) ||
         strcmp(json_object_get_string(v), KEYS_KBS_PROTOCOL_VERSION) != 0) {
-        enum MHD_Result r = send_problem(
-            c, 401, "ProtocolVersion", "protocol version %.32s is not supported (this broker speaks %s)",
-            v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "(none)",
-            KEYS_KBS_PROTOCOL_VERSION);
+        enum MHD_Result r = kbs_error(
+            c, "AttestationError",
+            "Attestation error: RCAR handshake Auth failed: KBS Client Protocol Version Mismatch: expect =%s "
+            "while the request is %.32s",
+            KEYS_KBS_PROTOCOL_VERSION,
+            v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "(none)");
         json_object_put(req);
         return r;
     }
     if (!json_object_object_get_ex(req, "tee", &v) || !json_object_is_type(v, json_type_string) ||
         strcmp(json_object_get_string(v), KEYS_KBS_TEE) != 0) {
-        enum MHD_Result r = send_problem(
-            c, 401, "UnsupportedTee", "TEE type %.32s is not supported (only \"snp\")",
+        enum MHD_Result r = kbs_error(
+            c, "AttestationError",
+            "Attestation error: RCAR handshake Auth failed: TEE type %.32s is not supported (only \"snp\")",
             v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "(none)");
         json_object_put(req);
         return r;
@@ -202,10 +236,16 @@ static enum MHD_Result handle_auth(struct keys_broker *b, struct MHD_Connection 
     }
     if (ccr_random(rnd, sizeof rnd) != 0) {
         pthread_mutex_unlock(&b->lock);
-        return send_problem(c, 500, "Internal", "no randomness");
+        return kbs_error(c, "AttestationError",
+                         "Attestation error: RCAR handshake Auth failed: no randomness");
     }
     ccr_hex_encode(rnd, 16, s->id);
-    ccr_random(rnd, sizeof rnd);
+    if (ccr_random(rnd, sizeof rnd) != 0) {
+        session_clear(s);
+        pthread_mutex_unlock(&b->lock);
+        return kbs_error(c, "AttestationError",
+                         "Attestation error: RCAR handshake Auth failed: no randomness");
+    }
     ccr_b64_encode(rnd, sizeof rnd, nonce_b64, CCR_B64_STD);
     snprintf(s->nonce, sizeof s->nonce, "%s", nonce_b64);
     s->state = S_CHALLENGED;
@@ -213,7 +253,8 @@ static enum MHD_Result handle_auth(struct keys_broker *b, struct MHD_Connection 
     snprintf(cookie, sizeof cookie, KEYS_KBS_COOKIE "=%s; Path=/; HttpOnly", s->id);
     resp = json_object_new_object();
     json_object_object_add(resp, "nonce", json_object_new_string(s->nonce));
-    json_object_object_add(resp, "extra-params", json_object_new_object());
+    /* Trustee sends "" for every TEE but IBM SE: the client then binds with SHA-384. */
+    json_object_object_add(resp, "extra-params", json_object_new_string(""));
     pthread_mutex_unlock(&b->lock);
     return send_json(c, 200, resp, cookie);
 }
@@ -264,69 +305,137 @@ static char *make_token(struct keys_broker *b, struct json_object *claims, struc
     return out;
 }
 
-static enum MHD_Result attest_refuse(struct MHD_Connection *c, struct json_object *claims, const char *type,
+static enum MHD_Result attest_refuse(struct MHD_Connection *c, struct json_object *claims, const char *check,
                                      const char *reason)
 {
     char sum[512];
-    ccr_log_warn("attestation refused: %s; %s", reason, claims_summary(claims, sum, sizeof sum));
-    return send_problem(c, 401, type, "%s", reason);
+    ccr_log_warn("attestation refused (%s): %s; %s", check, reason, claims_summary(claims, sum, sizeof sum));
+    /* Trustee says only "RCAR handshake Attest failed"; the reason helps whoever reads it. */
+    return kbs_error(c, "AttestationError", "Attestation error: RCAR handshake Attest failed: %s", reason);
+}
+
+static struct session *find_session_id(struct keys_broker *b, const char *id)
+{
+    for (size_t i = 0; i < MAX_SESSIONS; i++)
+        if (b->sessions[i].state != S_FREE && CRYPTO_memcmp(b->sessions[i].id, id, 32) == 0)
+            return &b->sessions[i];
+    return NULL;
+}
+
+/* The init-data binding Trustee checks for SNP: HOST_DATA equals the digest of the TOML
+ * body, by the top-level `algorithm` it names, zero-padded or cut to 32 bytes. */
+static int check_init_data(struct json_object *init, const struct keys_snp_report *r, char *why,
+                           size_t why_len)
+{
+    struct json_object *fmt, *body;
+    const char *text, *p, *alg = NULL;
+    uint8_t digest[EVP_MAX_MD_SIZE], want[KEYS_SNP_HOST_DATA_LEN] = {0};
+    unsigned int dlen = 0;
+    const EVP_MD *md = NULL;
+
+    if (init == NULL || json_object_is_type(init, json_type_null))
+        return 0;
+    if (!json_object_object_get_ex(init, "format", &fmt) || !json_object_is_type(fmt, json_type_string) ||
+        !json_object_object_get_ex(init, "body", &body) || !json_object_is_type(body, json_type_string)) {
+        snprintf(why, why_len, "init-data needs string members \"format\" and \"body\"");
+        return EINVAL;
+    }
+    if (strcmp(json_object_get_string(fmt), "toml") != 0) {
+        snprintf(why, why_len, "Unsupported initdata format: %.32s", json_object_get_string(fmt));
+        return EINVAL;
+    }
+    text = json_object_get_string(body);
+    for (p = text; p && *p && *p != '['; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+        size_t sp = strspn(p, " \t");
+        if (strncmp(p + sp, "algorithm", 9) == 0) {
+            const char *v = p + sp + 9;
+            v += strspn(v, " \t");
+            if (*v == '=') {
+                v++;
+                v += strspn(v, " \t");
+                alg = v;
+                break;
+            }
+        }
+    }
+    if (alg != NULL)
+        md = strncmp(alg, "\"sha256\"", 8) == 0   ? EVP_sha256()
+             : strncmp(alg, "\"sha384\"", 8) == 0 ? EVP_sha384()
+             : strncmp(alg, "\"sha512\"", 8) == 0 ? EVP_sha512()
+                                                  : NULL;
+    if (md == NULL) {
+        snprintf(why, why_len, "init-data: the TOML names no algorithm of sha256, sha384, sha512");
+        return EINVAL;
+    }
+    if (EVP_Digest(text, strlen(text), digest, &dlen, md, NULL) != 1) {
+        snprintf(why, why_len, "init-data: cannot hash it");
+        return EIO;
+    }
+    memcpy(want, digest, dlen < sizeof want ? dlen : sizeof want);
+    if (CRYPTO_memcmp(want, r->host_data, sizeof want) != 0) {
+        snprintf(why, why_len, "init-data does not match the report's HOST_DATA");
+        return EACCES;
+    }
+    return 0;
 }
 
 static enum MHD_Result handle_attest(struct keys_broker *b, struct MHD_Connection *c, struct request *rq)
 {
-    struct json_object *req = NULL, *rt, *nonce, *jwk, *tee_ev, *prim, *claims = NULL, *resp;
+    struct json_object *req = NULL, *rt, *nonce, *jwk, *tee_ev, *prim, *add = NULL, *init = NULL,
+                       *claims = NULL, *resp;
     struct keys_snp_report report;
     struct keys_snp_verdict verdict;
     uint8_t *vcek_der = NULL, expect[KEYS_SNP_REPORT_DATA_LEN];
     size_t vcek_len = 0;
     EVP_PKEY *key = NULL;
     X509 *vcek = NULL, *ask, *ark;
-    const char *root_name = "";
-    char alg[32], reason[CCR_ERR_MSG_MAX + 64], *token;
+    const char *root_name = "", *additional = "";
+    char alg[32], reason[CCR_ERR_MSG_MAX + 64], *token, sid[33], snonce[64], vcek_source[32] = "evidence";
     struct session *s;
     enum MHD_Result ret;
-    int is_test = 0, rc;
-    time_t now = time(NULL);
+    int is_test = 0, rc, from_cache = 0;
+    time_t now = time(NULL), expires;
 
     pthread_mutex_lock(&b->lock);
     s = find_session(b, c);
-    if (s == NULL) {
-        ret = attest_refuse(c, NULL, "InvalidCookie",
-                            "no session: call /kbs/v0/auth first (missing or unknown cookie)");
-        goto out;
-    }
-    if (s->expires <= now) {
-        session_clear(s);
-        ret = attest_refuse(c, NULL, "ExpiredCookie", "the session expired: start again at /kbs/v0/auth");
-        goto out;
-    }
-    if (s->state != S_CHALLENGED) {
-        ret = attest_refuse(
-            c, NULL, "NonceReused",
-            "this session's challenge nonce was already used: a nonce is good for one attestation");
-        goto out;
+    if (s == NULL || s->expires <= now || s->state != S_CHALLENGED) {
+        const char *why =
+            s == NULL ? "no session: call /kbs/v0/auth first (missing or unknown kbs-session-id cookie)"
+            : s->expires <= now ? "the session expired: start again at /kbs/v0/auth"
+                                : "this session's challenge nonce was already used: a nonce is good for one "
+                                  "attestation";
+        if (s != NULL && s->expires <= now)
+            session_clear(s);
+        pthread_mutex_unlock(&b->lock);
+        return attest_refuse(c, NULL, "session", why);
     }
     s->state = S_NONCE_USED; /* whatever happens next, this nonce is spent */
+    memcpy(sid, s->id, sizeof sid);
+    snprintf(snonce, sizeof snonce, "%s", s->nonce);
+    expires = s->expires;
+    pthread_mutex_unlock(&b->lock);
+
+    /* The evidence is checked without the lock: a KDS fetch may take seconds. */
     req = json_tokener_parse(rq->body.data ? rq->body.data : "");
     if (req == NULL || !json_object_object_get_ex(req, "runtime-data", &rt) ||
         !json_object_object_get_ex(rt, "nonce", &nonce) || !json_object_is_type(nonce, json_type_string) ||
         !json_object_object_get_ex(rt, "tee-pubkey", &jwk) ||
         !json_object_object_get_ex(req, "tee-evidence", &tee_ev)) {
         ret = attest_refuse(
-            c, NULL, "InvalidRequest",
-            "the attestation needs runtime-data.nonce, runtime-data.tee-pubkey and tee-evidence");
+            c, NULL, "request",
+            "the Attestation needs runtime-data.nonce, runtime-data.tee-pubkey and tee-evidence");
         goto out;
     }
-    if (strlen(json_object_get_string(nonce)) != strlen(s->nonce) ||
-        CRYPTO_memcmp(json_object_get_string(nonce), s->nonce, strlen(s->nonce)) != 0) {
-        ret =
-            attest_refuse(c, NULL, "NonceMismatch",
-                          "runtime-data nonce is not this session's challenge (replayed or stale evidence)");
+    if (strlen(json_object_get_string(nonce)) != strlen(snonce) ||
+        CRYPTO_memcmp(json_object_get_string(nonce), snonce, strlen(snonce)) != 0) {
+        ret = attest_refuse(c, NULL, "nonce",
+                            "the nonce in the handshake session is different from the client side in KBS "
+                            "protocol's Attestation message (replayed or stale evidence)");
         goto out;
     }
     if ((rc = keys_jwk_parse_public(jwk, &key, alg, sizeof alg)) != 0) {
         snprintf(reason, sizeof reason, "tee-pubkey: %s", ccr_err_msg(rc));
-        ret = attest_refuse(c, NULL, "InvalidTeePubKey", reason);
+        ret = attest_refuse(c, NULL, "tee-pubkey", reason);
         goto out;
     }
     if (!((strcmp(alg, KEYS_JWE_ALG_ECDH) == 0 && EVP_PKEY_get_base_id(key) == EVP_PKEY_EC) ||
@@ -335,48 +444,89 @@ static enum MHD_Result handle_attest(struct keys_broker *b, struct MHD_Connectio
                  "tee-pubkey: alg '%s' does not fit the key (ECDH-ES+A256KW with EC, "
                  "RSA-OAEP-256 with RSA)",
                  alg);
-        ret = attest_refuse(c, NULL, "InvalidTeePubKey", reason);
+        ret = attest_refuse(c, NULL, "tee-pubkey", reason);
         goto out;
     }
-    prim = json_object_object_get_ex(tee_ev, "primary_evidence", &prim) ? prim : tee_ev;
-    if ((rc = keys_kbs_snp_evidence_parse(prim, &report, &vcek_der, &vcek_len)) == 0 && vcek_der == NULL)
-        rc = ccr_err_set(EINVAL, "the evidence carries no VCEK in cert_chain, and this broker has no "
-                                 "other source of one");
-    if (rc != 0 || (rc = keys_x509_from_der(vcek_der, vcek_len, &vcek)) != 0) {
-        snprintf(reason, sizeof reason, "evidence: %s", ccr_err_msg(rc));
-        ret = attest_refuse(c, NULL, "InvalidEvidence", reason);
+    /* kbs-types 0.18 CompositeEvidence {primary_evidence, additional_evidence}; an older
+     * client sends the SNP evidence itself. */
+    if (json_object_object_get_ex(tee_ev, "primary_evidence", &prim)) {
+        if (json_object_object_get_ex(tee_ev, "additional_evidence", &add) &&
+            !json_object_is_type(add, json_type_string)) {
+            ret = attest_refuse(c, NULL, "request", "tee-evidence.additional_evidence must be a string");
+            goto out;
+        }
+        if (add != NULL)
+            additional = json_object_get_string(add);
+    } else {
+        prim = tee_ev;
+    }
+    if ((rc = keys_kbs_snp_evidence_parse(prim, &report, &vcek_der, &vcek_len)) != 0) {
+        snprintf(reason, sizeof reason, "Deserialize SNP Evidence failed: %s", ccr_err_msg(rc));
+        ret = attest_refuse(c, NULL, "evidence", reason);
+        goto out;
+    }
+    if (vcek_der == NULL) {
+        if (b->kds == NULL)
+            rc = ccr_err_set(ENOENT,
+                             "the evidence carries no VCEK in cert_chain, and this broker fetches none "
+                             "(no KDS configured)");
+        else
+            rc = keys_kds_vcek(b->kds, report.raw, &vcek_der, &vcek_len, &from_cache);
+        if (rc != 0) {
+            snprintf(reason, sizeof reason, "%s", ccr_err_msg(rc));
+            ret = attest_refuse(c, NULL, "vcek", reason);
+            goto out;
+        }
+        snprintf(vcek_source, sizeof vcek_source, "%s", from_cache ? "KDS cache" : "KDS");
+    }
+    if ((rc = keys_x509_from_der(vcek_der, vcek_len, &vcek)) != 0) {
+        snprintf(reason, sizeof reason, "VCEK (from the %s): %s", vcek_source, ccr_err_msg(rc));
+        ret = attest_refuse(c, NULL, "vcek", reason);
         goto out;
     }
     if ((rc = keys_snp_roots_find(b->roots, vcek, &ask, &ark, &root_name, &is_test)) != 0) {
         snprintf(reason, sizeof reason, "evidence: %s", ccr_err_msg(rc));
-        ret = attest_refuse(c, NULL, "UntrustedRoot", reason);
+        ret = attest_refuse(c, NULL, "root", reason);
         goto out;
     }
     if ((rc = keys_snp_verify(&report, vcek, ask, ark, 0, &verdict)) != 0) {
         snprintf(reason, sizeof reason, "evidence: %s", ccr_err_msg(rc));
-        ret = attest_refuse(c, NULL, "EvidenceVerification", reason);
+        ret = attest_refuse(c, NULL, "verify", reason);
         goto out;
     }
     claims = keys_snp_claims(&report);
     json_object_object_add(claims, "root", json_object_new_string(root_name));
-    if ((rc = keys_kbs_report_data(rt, expect)) != 0 ||
+    /* Trustee hashes with SHA-384 for SNP whatever was negotiated (coco/builtin.rs). */
+    if ((rc = keys_kbs_report_data("sha384", snonce, jwk, additional, expect)) != 0 ||
         CRYPTO_memcmp(expect, report.report_data, sizeof expect) != 0) {
-        ret =
-            attest_refuse(c, claims, "ReportDataMismatch",
-                          "report_data is not the SHA-384 of runtime-data: the evidence is not bound to this "
-                          "nonce and tee-pubkey");
+        ret = attest_refuse(c, claims, "report_data",
+                            "Report Data Mismatch: report_data is not the SHA-384 of the canonical JSON of "
+                            "{additional-evidence, nonce, tee-pubkey}: the evidence is not bound to this "
+                            "session");
+        goto out;
+    }
+    if (json_object_object_get_ex(req, "init-data", &init) &&
+        (rc = check_init_data(init, &report, reason, sizeof reason)) != 0) {
+        ret = attest_refuse(c, claims, "init-data", reason);
         goto out;
     }
     if (report.vmpl != 0) {
         snprintf(reason, sizeof reason, "the report was made at VMPL %u; only VMPL 0 evidence is accepted",
                  report.vmpl);
-        ret = attest_refuse(c, claims, "VmplCheck", reason);
+        ret = attest_refuse(c, claims, "vmpl", reason);
         goto out;
     }
     if (verdict.debug && !b->allow_debug) {
         ret = attest_refuse(
-            c, claims, "DebugPolicy",
+            c, claims, "debug",
             "the guest policy allows debugging (DEBUG bit 19 set): its memory is not confidential");
+        goto out;
+    }
+    pthread_mutex_lock(&b->lock);
+    s = find_session_id(b, sid);
+    if (s == NULL || s->state != S_NONCE_USED) {
+        pthread_mutex_unlock(&b->lock);
+        ret = attest_refuse(c, claims, "session", "the session ended while its evidence was checked");
         goto out;
     }
     s->tee_key = key;
@@ -385,18 +535,18 @@ static enum MHD_Result handle_attest(struct keys_broker *b, struct MHD_Connectio
     s->claims = json_object_get(claims);
     snprintf(s->root, sizeof s->root, "%s", root_name);
     s->state = S_ATTESTED;
-    token = make_token(b, claims, jwk, s->expires);
+    pthread_mutex_unlock(&b->lock);
+    token = make_token(b, claims, jwk, expires);
     {
         char sum[512];
-        ccr_log_info("attestation accepted (root: %s%s): %s", root_name, is_test ? ", TEST ONLY" : "",
-                     claims_summary(claims, sum, sizeof sum));
+        ccr_log_info("attestation accepted (root: %s%s, VCEK from the %s): %s", root_name,
+                     is_test ? ", TEST ONLY" : "", vcek_source, claims_summary(claims, sum, sizeof sum));
     }
     resp = json_object_new_object();
     json_object_object_add(resp, "token", json_object_new_string(token ? token : ""));
     free(token);
     ret = send_json(c, 200, resp, NULL);
 out:
-    pthread_mutex_unlock(&b->lock);
     json_object_put(req);
     json_object_put(claims);
     EVP_PKEY_free(key);
@@ -415,43 +565,43 @@ static enum MHD_Result handle_resource(struct keys_broker *b, struct MHD_Connect
     enum MHD_Result ret;
     int rc;
 
-    if (keys_kbs_resource_check(name) != 0)
-        return send_problem(c, 400, "InvalidResourcePath", "%s", ccr_err_msg(EINVAL));
     pthread_mutex_lock(&b->lock);
     s = find_session(b, c);
     if (s == NULL || s->state != S_ATTESTED) {
         ccr_log_warn("release refused: resource=%s reason=not attested", name);
-        ret = send_problem(c, 401, "UnAuthenticated",
-                           "no attested session: attest first (/kbs/v0/auth, /kbs/v0/attest)");
+        ret = kbs_error(c, "TokenNotFound", "Attestation Token not found");
         goto out;
     }
     if (s->expires <= time(NULL)) {
         ccr_log_warn("release refused: resource=%s reason=session expired; %s", name,
                      claims_summary(s->claims, sum, sizeof sum));
         session_clear(s);
-        ret = send_problem(c, 401, "ExpiredCookie", "the session expired: attest again");
+        ret =
+            kbs_error(c, "TokenNotFound", "Attestation Token not found (the session expired: attest again)");
         goto out;
     }
     rc = keys_rstore_get(b->store, name, &pol_text, &value, &len);
     if (rc == ENOENT) {
         ccr_log_warn("release refused: resource=%s reason=no such resource; %s", name,
                      claims_summary(s->claims, sum, sizeof sum));
-        ret = send_problem(c, 404, "ResourceNotFound", "no resource named %s", name);
+        /* Trustee's resource plugin fails the read: a missing resource is not a 404. */
+        ret = kbs_error(c, "PluginInternalError", "Plugin internal error: no resource named %s", name);
         goto out;
     }
     if (rc != 0 || keys_policy_parse(pol_text, strlen(pol_text), &pol) != 0) {
         ccr_log_error("release failed: resource=%s: %s", name, ccr_err_msg(rc ? rc : EINVAL));
-        ret = send_problem(c, 500, "Internal", "resource %s cannot be read", name);
+        ret = kbs_error(c, "PluginInternalError", "Plugin internal error: resource %s cannot be read", name);
         goto out;
     }
     if (keys_policy_eval(pol, s->claims, reason, sizeof reason) != 0) {
         ccr_log_warn("release refused: resource=%s reason=%s; %s", name, reason,
                      claims_summary(s->claims, sum, sizeof sum));
-        ret = send_problem(c, 403, "PolicyDeny", "the release policy of %s refused: %s", name, reason);
+        ret = kbs_error(c, "PolicyDeny", "Access denied by policy: the release policy of %s refused: %s",
+                        name, reason);
         goto out;
     }
     if ((rc = keys_jwe_encrypt(s->tee_key, s->alg, value, len, &jwe)) != 0) {
-        ret = send_problem(c, 500, "Internal", "cannot encrypt the resource: %s", ccr_err_msg(rc));
+        ret = kbs_error(c, "JweError", "JWE failed: %s", ccr_err_msg(rc));
         goto out;
     }
     ccr_log_info("released: resource=%s to %s (root: %s); %s", name, s->alg, s->root,
@@ -467,11 +617,74 @@ out:
     return ret;
 }
 
+/* Trustee's resource admin API: POST (the raw value as the body) or DELETE
+ * /kbs/v0/resource/REPO/TYPE/TAG under an admin JWT. A new resource gets the broker's
+ * default release policy; an existing one keeps its own. */
+static enum MHD_Result handle_trustee_admin(struct keys_broker *b, struct MHD_Connection *c,
+                                            const char *method, const char *name, struct request *rq)
+{
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    char role[64], *pol_text = NULL;
+    uint8_t *old = NULL;
+    size_t old_len = 0;
+    int rc;
+
+    if (b->admin_jwt_key == NULL) {
+        ccr_log_warn("admin call refused: %s /kbs/v0/resource/%s: no admin key configured", method, name);
+        return kbs_error(
+            c, "AdminAuthInitialization",
+            "failed to initialize [admin] configuration: Admin access denied: this broker has no "
+            "admin JWT key (--admin-jwt-key)");
+    }
+    if (h == NULL || strncmp(h, "Bearer ", 7) != 0) {
+        ccr_log_warn("admin call refused: %s /kbs/v0/resource/%s: no bearer token", method, name);
+        return kbs_error(c, "AdminAuthInitialization",
+                         "failed to initialize [admin] configuration: Admin access denied: no Bearer token");
+    }
+    if ((rc = keys_admin_jwt_verify(b->admin_jwt_key, h + 7, 0, b->admin_jwt_role, role, sizeof role)) != 0) {
+        ccr_log_warn("admin call refused: %s /kbs/v0/resource/%s: %s", method, name, ccr_err_msg(rc));
+        return kbs_error(c, "AdminAuthInitialization",
+                         "failed to initialize [admin] configuration: Admin access denied: %s",
+                         ccr_err_msg(rc));
+    }
+    if (strcmp(method, "DELETE") == 0) {
+        pthread_mutex_lock(&b->lock);
+        rc = keys_rstore_delete(b->store, name);
+        pthread_mutex_unlock(&b->lock);
+        if (rc != 0)
+            return kbs_error(c, "PluginInternalError", "Plugin internal error: %s", ccr_err_msg(rc));
+        ccr_log_info("admin (role %s): deleted resource %s", role, name);
+        return send_text(c, 200, "text/xml", "", NULL);
+    }
+    if (rq->body.len == 0)
+        return kbs_error(c, "PluginInternalError", "Plugin internal error: the resource value is empty");
+    pthread_mutex_lock(&b->lock);
+    rc = keys_rstore_get(b->store, name, &pol_text, &old, &old_len);
+    if (rc == ENOENT && b->default_policy != NULL) {
+        rc = keys_rstore_put(b->store, name, b->default_policy, (const uint8_t *)rq->body.data, rq->body.len);
+    } else if (rc == ENOENT) {
+        rc = ccr_err_set(ENOENT,
+                         "%s is a new resource and this broker has no default release policy "
+                         "(--default-policy FILE), or register it with /admin/v0 first",
+                         name);
+    } else if (rc == 0) {
+        rc = keys_rstore_put(b->store, name, pol_text, (const uint8_t *)rq->body.data, rq->body.len);
+    }
+    pthread_mutex_unlock(&b->lock);
+    if (old)
+        ccr_secmem_free(old, old_len);
+    free(pol_text);
+    if (rc != 0)
+        return kbs_error(c, "PluginInternalError", "Plugin internal error: %s", ccr_err_msg(rc));
+    ccr_log_info("admin (role %s): stored resource %s (%zu bytes)", role, name, rq->body.len);
+    return send_text(c, 200, "text/xml", "", NULL);
+}
+
 static int admin_ok(struct keys_broker *b, struct MHD_Connection *c)
 {
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
     uint8_t got[FMT_SHA256_LEN];
-    if (h == NULL || strncmp(h, "Bearer ", 7) != 0)
+    if (!b->has_token || h == NULL || strncmp(h, "Bearer ", 7) != 0)
         return 0;
     fmt_sha256(h + 7, strlen(h + 7), got);
     return CRYPTO_memcmp(got, b->token_hash, sizeof got) == 0;
@@ -590,23 +803,39 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
-    if (rq->too_big)
-        return send_problem(c, 413, "PayloadTooLarge", "the request body is larger than %d bytes", MAX_BODY);
-    if (strcmp(url, "/kbs/v0/auth") == 0)
-        return strcmp(method, "POST") == 0 ? handle_auth(b, c, rq)
-                                           : send_problem(c, 405, "MethodNotAllowed", "use POST");
-    if (strcmp(url, "/kbs/v0/attest") == 0)
-        return strcmp(method, "POST") == 0 ? handle_attest(b, c, rq)
-                                           : send_problem(c, 405, "MethodNotAllowed", "use POST");
-    if (strncmp(url, res_prefix, sizeof res_prefix - 1) == 0) {
-        if (strcmp(method, "GET") != 0)
-            return send_problem(c, 405, "MethodNotAllowed",
-                                "resources are read with GET; register them with the admin API");
-        return handle_resource(b, c, url + sizeof res_prefix - 1);
-    }
-    if (strncmp(url, "/admin/", 7) == 0)
+    if (strncmp(url, "/admin/", 7) == 0) {
+        if (rq->too_big)
+            return send_problem(c, 413, "PayloadTooLarge", "the request body is larger than %d bytes",
+                                MAX_BODY);
         return handle_admin(b, c, method, url, rq);
-    return send_problem(c, 404, "NotFound", "no endpoint %s", url);
+    }
+    /* Trustee's KBS paths: errors as Trustee answers them. */
+    if (rq->too_big)
+        return kbs_error(c, "SerdeError",
+                         "Serialize/Deserialize failed: the request body is larger than %d bytes", MAX_BODY);
+    if (strcmp(url, "/kbs/v0/auth") == 0 && strcmp(method, "POST") == 0)
+        return handle_auth(b, c, rq);
+    if (strcmp(url, "/kbs/v0/attest") == 0 && strcmp(method, "POST") == 0)
+        return handle_attest(b, c, rq);
+    if (strncmp(url, res_prefix, sizeof res_prefix - 1) == 0) {
+        const char *name = url + sizeof res_prefix - 1;
+        if (keys_kbs_resource_check(name) != 0)
+            return kbs_error(c, "InvalidRequestPath", "Request path %.300s is invalid", url);
+        if (strcmp(method, "GET") == 0)
+            return handle_resource(b, c, name);
+        if (strcmp(method, "POST") == 0 || strcmp(method, "DELETE") == 0)
+            return handle_trustee_admin(b, c, method, name, rq);
+        return kbs_error(c, "InvalidRequestPath", "Request path %.300s is invalid for %.16s", url, method);
+    }
+    if (strncmp(url, "/kbs/v0/", 8) == 0 && url[8] != '\0' && strcmp(url, "/kbs/v0/auth") != 0 &&
+        strcmp(url, "/kbs/v0/attest") != 0) {
+        char plugin[64];
+        size_t n = strcspn(url + 8, "/");
+        snprintf(plugin, sizeof plugin, "%.*s", (int)(n < sizeof plugin - 1 ? n : sizeof plugin - 1),
+                 url + 8);
+        return kbs_error(c, "PluginNotFound", "Plugin %s not found", plugin);
+    }
+    return kbs_error(c, "InvalidRequestPath", "Request path %.300s is invalid", url);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -638,11 +867,45 @@ int keys_broker_start(const struct keys_broker_conf *conf, struct keys_broker **
     pthread_mutex_init(&b->lock, NULL);
     b->ttl = conf->session_ttl ? conf->session_ttl : 300;
     b->allow_debug = conf->allow_debug;
-    if (conf->admin_token == NULL || strlen(conf->admin_token) < 16) {
-        rc = ccr_err_set(EINVAL, "the admin token must be at least 16 characters");
+    if (conf->admin_token == NULL && conf->admin_jwt_key == NULL) {
+        rc = ccr_err_set(EINVAL, "no admin credential: give an admin token, an admin JWT key, or both");
         goto fail;
     }
-    fmt_sha256(conf->admin_token, strlen(conf->admin_token), b->token_hash);
+    if (conf->admin_token != NULL) {
+        if (strlen(conf->admin_token) < 16) {
+            rc = ccr_err_set(EINVAL, "the admin token must be at least 16 characters");
+            goto fail;
+        }
+        fmt_sha256(conf->admin_token, strlen(conf->admin_token), b->token_hash);
+        b->has_token = 1;
+    }
+    if (conf->admin_jwt_key != NULL &&
+        (rc = keys_admin_jwt_load_public(conf->admin_jwt_key, &b->admin_jwt_key)) != 0)
+        goto fail;
+    if (conf->admin_jwt_role != NULL && (b->admin_jwt_role = strdup(conf->admin_jwt_role)) == NULL) {
+        rc = ENOMEM;
+        goto fail;
+    }
+    if (conf->default_policy != NULL) {
+        struct keys_policy *p = NULL;
+        if ((rc = keys_policy_parse(conf->default_policy, strlen(conf->default_policy), &p)) != 0) {
+            rc = ccr_err_wrap(rc, "default release policy: ");
+            goto fail;
+        }
+        keys_policy_free(p);
+        if ((b->default_policy = strdup(conf->default_policy)) == NULL) {
+            rc = ENOMEM;
+            goto fail;
+        }
+    }
+    if (!conf->no_kds) {
+        char *cache = conf->kds_cache_dir ? NULL : ccr_path_join(conf->state_dir, "kds-cache");
+        rc = keys_kds_new(conf->kds_url, conf->kds_cache_dir ? conf->kds_cache_dir : cache, conf->kds_ca,
+                          &b->kds);
+        free(cache);
+        if (rc != 0)
+            goto fail;
+    }
     if ((rc = ccr_random(b->jwt_key, sizeof b->jwt_key)) != 0)
         goto fail;
     if ((rc = keys_rstore_open(conf->state_dir, &b->store)) != 0 || (rc = keys_snp_roots_amd(&b->roots)) != 0)
@@ -670,11 +933,13 @@ int keys_broker_start(const struct keys_broker_conf *conf, struct keys_broker **
         b->tls_key = (char *)key;
         flags |= MHD_USE_TLS;
         b->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, b, MHD_OPTION_SOCK_ADDR, &sa,
-                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_HTTPS_MEM_CERT,
+                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                                  MHD_OPTION_THREAD_POOL_SIZE, BROKER_THREADS, MHD_OPTION_HTTPS_MEM_CERT,
                                   b->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, b->tls_key, MHD_OPTION_END);
     } else {
         b->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, b, MHD_OPTION_SOCK_ADDR, &sa,
-                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                                  MHD_OPTION_THREAD_POOL_SIZE, BROKER_THREADS, MHD_OPTION_END);
     }
     if (b->mhd == NULL) {
         rc = ccr_err_set(EADDRINUSE, "cannot listen on %s:%u (in use, or TLS not available)",
@@ -705,6 +970,10 @@ void keys_broker_stop(struct keys_broker *b)
         session_clear(&b->sessions[i]);
     keys_rstore_close(b->store);
     keys_snp_roots_free(b->roots);
+    keys_kds_free(b->kds);
+    EVP_PKEY_free(b->admin_jwt_key);
+    free(b->admin_jwt_role);
+    free(b->default_policy);
     free(b->tls_cert);
     if (b->tls_key)
         ccr_freezero(b->tls_key, strlen(b->tls_key));

@@ -9,7 +9,16 @@ struct keys_broker_conf {
     const char *host;               /* listen address, default 127.0.0.1 */
     unsigned port;                  /* 0: an ephemeral port */
     const char *state_dir;          /* master.key and resources/ */
-    const char *admin_token;        /* the admin bearer token (from a file or the environment) */
+    const char *admin_token;        /* ccrfs's /admin/v0 bearer token; NULL: that API is closed */
+    const char *admin_jwt_key;      /* PEM public key for Trustee's admin API (POST/DELETE
+                                       /kbs/v0/resource/...); NULL: that API is closed */
+    const char *admin_jwt_role;     /* the role claim admitted (NULL: any role) */
+    const char *default_policy;     /* release policy (JSON text) for a resource first registered
+                                       through Trustee's admin API; NULL: such a POST is refused */
+    const char *kds_url;            /* where VCEKs missing from evidence come from (NULL: AMD's) */
+    const char *kds_cache_dir;      /* kept certificates (NULL: STATE/kds-cache) */
+    const char *kds_ca;             /* extra CA for an https KDS mirror */
+    int no_kds;                     /* never fetch a VCEK: evidence must carry it */
     const char *sim_root;           /* trust this simulator folder's test root too (NULL: AMD only) */
     const char *tls_cert, *tls_key; /* PEM files: serve https */
     unsigned session_ttl;           /* seconds a session lives after /auth, default 300 */

@@ -19,6 +19,7 @@ struct keys_kbs_session {
     char url[512];
     char alg[32];
     char nonce[256];
+    char hash[16];     /* the report_data hash the KBS selected; sha384 unless it says otherwise */
     EVP_PKEY *tee_key; /* the ephemeral key: its private half never leaves this struct */
 };
 
@@ -31,6 +32,7 @@ int keys_kbs_session_new(const char *url, const char *ca_file, const char *key_a
         return ENOMEM;
     snprintf(s->url, sizeof s->url, "%s", url);
     snprintf(s->alg, sizeof s->alg, "%s", key_alg ? key_alg : KEYS_JWE_ALG_ECDH);
+    snprintf(s->hash, sizeof s->hash, "sha384");
     if ((rc = keys_http_open(url, ca_file, &s->http)) != 0) {
         free(s);
         return rc;
@@ -52,21 +54,66 @@ static int post_json(struct keys_kbs_session *s, const char *path, struct json_o
     return keys_http_do(s->http, "POST", path, text, strlen(text), NULL, reply);
 }
 
+/* A refusal in Trustee's terms: the error type decides the errno, so a policy denial and a
+ * resource the KBS cannot serve are told apart; other bodies fall back to the status. */
+int keys_kbs_refusal(const struct keys_http_reply *reply, const char *who)
+{
+    static const struct {
+        const char *variant;
+        int code;
+        const char *meaning;
+    } map[] = {
+        {"PolicyDeny", EACCES, "denied by the KBS resource policy"},
+        {"PluginInternalError", ENOENT, "the KBS cannot serve it (no such resource, or its store failed)"},
+        {"TokenNotFound", EACCES, "no attested session or token (attest first, or the session expired)"},
+        {"TokenVerifierError", EACCES, "the attestation token was not accepted"},
+        {"AttestationError", EACCES, "attestation failed"},
+        {"JweError", EIO, "the KBS could not encrypt the resource to the TEE key"},
+        {"InvalidRequestPath", EINVAL, "the KBS does not know this path"},
+        {"PluginNotFound", ENOENT, "the KBS has no such plugin"},
+        {"AdminAuthInitialization", EACCES, "admin authentication failed"},
+        {"AdminAuthAccess", EACCES, "admin access denied"},
+        {"PolicyEngineError", EIO, "the KBS policy engine failed"},
+        {"SerdeError", EINVAL, "the KBS could not read the request"},
+    };
+    char variant[64], *detail = NULL;
+    int rc;
+
+    if (keys_kbs_error_parse(reply->body, variant, sizeof variant, &detail) != 0)
+        return keys_http_refusal(reply, who);
+    rc = ccr_err_set(EIO, "%s refused (HTTP %ld, %s): %s", who, reply->status, variant,
+                     detail ? detail : "no detail");
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(variant, map[i].variant) == 0) {
+            rc = ccr_err_set(map[i].code, "%s refused: %s (HTTP %ld, %s: %s)", who, map[i].meaning,
+                             reply->status, variant, detail ? detail : "no detail");
+            break;
+        }
+    free(detail);
+    return rc;
+}
+
 int keys_kbs_auth(struct keys_kbs_session *s)
 {
-    struct json_object *req = json_object_new_object(), *resp = NULL, *v;
+    struct json_object *req = json_object_new_object(), *resp = NULL, *v, *extra, *algs, *sel;
     struct keys_http_reply reply;
     int rc;
 
+    /* As guest-components sends it: extra-params lists the hashes report_data may use. */
+    extra = json_object_new_object();
+    algs = json_object_new_array();
+    for (size_t i = 0; keys_kbs_hash_algorithms[i] != NULL; i++)
+        json_object_array_add(algs, json_object_new_string(keys_kbs_hash_algorithms[i]));
+    json_object_object_add(extra, "supported-hash-algorithms", algs);
     json_object_object_add(req, "version", json_object_new_string(KEYS_KBS_PROTOCOL_VERSION));
     json_object_object_add(req, "tee", json_object_new_string(KEYS_KBS_TEE));
-    json_object_object_add(req, "extra-params", json_object_new_object());
+    json_object_object_add(req, "extra-params", extra);
     rc = post_json(s, "/kbs/v0/auth", req, &reply);
     json_object_put(req);
     if (rc != 0)
         return rc;
     if (reply.status != 200) {
-        rc = keys_http_refusal(&reply, "KBS auth");
+        rc = keys_kbs_refusal(&reply, "KBS auth");
         goto out;
     }
     resp = json_tokener_parse(reply.body);
@@ -77,6 +124,24 @@ int keys_kbs_auth(struct keys_kbs_session *s)
         goto out;
     }
     snprintf(s->nonce, sizeof s->nonce, "%s", json_object_get_string(v));
+    /* Trustee's challenge carries extra-params "" (SHA-384 then); a KBS may select a hash. */
+    snprintf(s->hash, sizeof s->hash, "sha384");
+    if (json_object_object_get_ex(resp, "extra-params", &extra) &&
+        json_object_is_type(extra, json_type_object) &&
+        json_object_object_get_ex(extra, "selected-hash-algorithm", &sel)) {
+        size_t i;
+        for (i = 0; keys_kbs_hash_algorithms[i] != NULL; i++)
+            if (json_object_is_type(sel, json_type_string) &&
+                strcmp(json_object_get_string(sel), keys_kbs_hash_algorithms[i]) == 0)
+                break;
+        if (keys_kbs_hash_algorithms[i] == NULL) {
+            rc = ccr_err_set(EIO,
+                             "KBS auth: the challenge selects hash algorithm %.32s, which was not offered",
+                             json_object_get_string(sel));
+            goto out;
+        }
+        snprintf(s->hash, sizeof s->hash, "%s", keys_kbs_hash_algorithms[i]);
+    }
 out:
     json_object_put(resp);
     keys_http_reply_free(&reply);
@@ -86,12 +151,15 @@ out:
 int keys_kbs_attest(struct keys_kbs_session *s, const char *attest_spec,
                     const struct keys_kbs_attest_faults *faults, char *detail, size_t detail_len)
 {
-    struct json_object *jwk = NULL, *rt = NULL, *body = NULL, *tee_ev, *other_jwk = NULL;
+    struct json_object *jwk = NULL, *rt = NULL, *body = NULL, *tee_ev, *prim, *other_jwk = NULL;
     EVP_PKEY *other = NULL;
     uint8_t report_data[KEYS_SNP_REPORT_DATA_LEN];
     struct keys_evidence ev = {0};
     struct keys_http_reply reply = {0};
     const char *nonce = faults && faults->nonce ? faults->nonce : s->nonce;
+    /* The additional devices' evidence, as a string: "" with none (guest-components' native
+     * provider); it is both sent and hashed into report_data. */
+    const char *additional = faults && faults->additional_evidence ? faults->additional_evidence : "";
     int rc;
 
     if (detail_len)
@@ -108,15 +176,12 @@ int keys_kbs_attest(struct keys_kbs_session *s, const char *attest_spec,
         goto out;
     }
     if (faults && faults->bind_other_key) {
-        struct json_object *other_rt;
         if ((rc = keys_jwk_generate(s->alg, &other)) != 0)
             goto out;
         other_jwk = keys_jwk_public(other, s->alg);
-        other_rt = keys_kbs_runtime_data(nonce, other_jwk);
-        rc = keys_kbs_report_data(other_rt, report_data);
-        json_object_put(other_rt);
+        rc = keys_kbs_report_data(s->hash, nonce, other_jwk, additional, report_data);
     } else {
-        rc = keys_kbs_report_data(rt, report_data);
+        rc = keys_kbs_report_data(s->hash, nonce, jwk, additional, report_data);
     }
     if (rc != 0)
         goto out;
@@ -131,14 +196,33 @@ int keys_kbs_attest(struct keys_kbs_session *s, const char *attest_spec,
     }
     body = json_object_new_object();
     tee_ev = json_object_new_object();
-    json_object_object_add(tee_ev, "primary_evidence", keys_kbs_snp_evidence(&ev));
-    json_object_object_add(tee_ev, "additional_evidence", json_object_new_string("{}"));
+    if (faults && faults->omit_vcek) {
+        free(ev.vcek_der);
+        ev.vcek_der = NULL;
+        ev.vcek_len = 0;
+    }
+    prim = keys_kbs_snp_evidence(&ev);
+    json_object_object_add(tee_ev, "primary_evidence", prim);
+    json_object_object_add(tee_ev, "additional_evidence",
+                           json_object_new_string(faults && faults->send_additional_evidence
+                                                      ? faults->send_additional_evidence
+                                                      : additional));
+    if (faults && faults->init_data_body) {
+        struct json_object *init = json_object_new_object();
+        json_object_object_add(
+            init, "format",
+            json_object_new_string(faults->init_data_format ? faults->init_data_format : "toml"));
+        json_object_object_add(init, "body", json_object_new_string(faults->init_data_body));
+        json_object_object_add(body, "init-data", init);
+    } else {
+        json_object_object_add(body, "init-data", NULL);
+    }
     json_object_object_add(body, "runtime-data", json_object_get(rt));
     json_object_object_add(body, "tee-evidence", tee_ev);
     if ((rc = post_json(s, "/kbs/v0/attest", body, &reply)) != 0)
         goto out;
     if (reply.status != 200)
-        rc = keys_http_refusal(&reply, "KBS attestation");
+        rc = keys_kbs_refusal(&reply, "KBS attestation");
 out:
     keys_http_reply_free(&reply);
     keys_evidence_clear(&ev);
@@ -165,9 +249,11 @@ int keys_kbs_get_resource(struct keys_kbs_session *s, const char *resource, uint
     snprintf(path, sizeof path, "/kbs/v0/resource/%s", resource);
     if ((rc = keys_http_do(s->http, "GET", path, NULL, 0, NULL, &reply)) != 0)
         return rc;
-    if (reply.status != 200)
-        rc = keys_http_refusal(&reply, "KBS resource");
-    else if ((rc = keys_jwe_decrypt(reply.body, reply.len, s->tee_key, value, len)) != 0)
+    if (reply.status != 200) {
+        char who[600];
+        snprintf(who, sizeof who, "KBS resource %s", resource);
+        rc = keys_kbs_refusal(&reply, who);
+    } else if ((rc = keys_jwe_decrypt(reply.body, reply.len, s->tee_key, value, len)) != 0)
         rc = ccr_err_wrap(rc, "KBS resource %s: ", resource);
     keys_http_reply_free(&reply);
     return rc;

@@ -8,12 +8,24 @@
 #include <stdint.h>
 
 struct keys_kbs_session;
+struct keys_http_reply;
+
+/* A non-2xx KBS answer as an error: Trustee's {"type", "detail"} decides the errno
+ * (PolicyDeny and the attestation and token errors EACCES, PluginInternalError - what a
+ * missing resource gives - ENOENT, InvalidRequestPath EINVAL, ...) and the message names the
+ * type and the detail; any other body falls back to keys_http_refusal. */
+int keys_kbs_refusal(const struct keys_http_reply *reply, const char *who);
 
 /* Deliberate faults, for tests of the broker's refusals only. */
 struct keys_kbs_attest_faults {
-    const char *nonce;       /* send this nonce instead of the challenge's */
-    int bind_other_key;      /* put the hash of a different tee-pubkey in report_data */
-    int flip_signature_byte; /* corrupt the report's signature after it is made */
+    const char *nonce;                    /* send this nonce instead of the challenge's */
+    int bind_other_key;                   /* put the hash of a different tee-pubkey in report_data */
+    int flip_signature_byte;              /* corrupt the report's signature after it is made */
+    int omit_vcek;                        /* send cert_chain null, as a guest whose host supplies no VCEK */
+    const char *additional_evidence;      /* bind (and send) this additional-evidence string */
+    const char *send_additional_evidence; /* send this instead of what was bound */
+    const char *init_data_format;         /* send "init-data": {"format": F, "body": B} */
+    const char *init_data_body;
 };
 
 int keys_kbs_session_new(const char *url, const char *ca_file, const char *key_alg,

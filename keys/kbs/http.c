@@ -45,10 +45,18 @@ int keys_http_open(const char *base_url, const char *ca_file, struct keys_http *
 int keys_http_do(struct keys_http *h, const char *method, const char *path, const char *body, size_t body_len,
                  const char *bearer, struct keys_http_reply *reply)
 {
+    return keys_http_send(h, method, path, body, body_len, NULL, bearer, reply);
+}
+
+int keys_http_send(struct keys_http *h, const char *method, const char *path, const void *body,
+                   size_t body_len, const char *content_type, const char *bearer,
+                   struct keys_http_reply *reply)
+{
     struct net_http_request rq = {.method = method,
                                   .path = path,
                                   .body = body,
                                   .body_len = body_len,
+                                  .content_type = content_type,
                                   .accept = "application/json, application/problem+json",
                                   .bearer = bearer};
     struct net_http_reply r;

@@ -20,6 +20,11 @@ int keys_http_open(const char *base_url, const char *ca_file, struct keys_http *
  * Any HTTP status is a success here; see keys_http_refusal. */
 int keys_http_do(struct keys_http *h, const char *method, const char *path, const char *body, size_t body_len,
                  const char *bearer, struct keys_http_reply *reply);
+/* The same with the body's Content-Type (NULL: application/json), e.g. the raw value
+ * Trustee's resource admin API takes as application/octet-stream. */
+int keys_http_send(struct keys_http *h, const char *method, const char *path, const void *body,
+                   size_t body_len, const char *content_type, const char *bearer,
+                   struct keys_http_reply *reply);
 /* Frees the body, wiping it first. */
 void keys_http_reply_free(struct keys_http_reply *reply);
 /* Turns a non-2xx reply into an error that names the server's reason: the RFC 7807 "detail"

@@ -150,7 +150,8 @@ static void test_nonce_replayed(void **state_)
     /* Another session's nonce. */
     assert_int_equal(keys_kbs_auth(b), 0);
     f.nonce = keys_kbs_nonce(a);
-    expect_refusal(keys_kbs_attest(b, spec, &f, NULL, 0), EACCES, "not this session's challenge");
+    expect_refusal(keys_kbs_attest(b, spec, &f, NULL, 0), EACCES,
+                   "nonce in the handshake session is different");
     keys_kbs_session_free(a);
     keys_kbs_session_free(b);
 }
@@ -162,8 +163,7 @@ static void test_report_data_mismatch(void **state_)
     (void)state_;
     assert_int_equal(keys_kbs_session_new(url, NULL, NULL, &s), 0);
     assert_int_equal(keys_kbs_auth(s), 0);
-    expect_refusal(keys_kbs_attest(s, spec, &f, NULL, 0), EACCES,
-                   "report_data is not the SHA-384 of runtime-data");
+    expect_refusal(keys_kbs_attest(s, spec, &f, NULL, 0), EACCES, "Report Data Mismatch");
     keys_kbs_session_free(s);
 }
 
@@ -314,7 +314,8 @@ static void test_admin(void **state_)
     static const char old[] = "{\"version\":\"0.1.0\",\"tee\":\"snp\"}";
     assert_int_equal(keys_http_do(h, "POST", "/kbs/v0/auth", old, strlen(old), NULL, &r), 0);
     assert_int_equal(r.status, 401);
-    expect_refusal(keys_http_refusal(&r, "auth"), EACCES, "0.1.0 is not supported");
+    expect_refusal(keys_http_refusal(&r, "auth"), EACCES,
+                   "Version Mismatch: expect =0.4.0 while the request is 0.1.0");
     keys_http_reply_free(&r);
     keys_http_close(h);
 }
