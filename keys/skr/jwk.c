@@ -185,7 +185,8 @@ static struct json_object *parse_object(const char *text, size_t len)
     struct json_tokener *tok = json_tokener_new();
     struct json_object *o = tok ? json_tokener_parse_ex(tok, text, (int)len) : NULL;
 
-    json_tokener_free(tok);
+    if (tok != NULL)
+        json_tokener_free(tok);
     if (o != NULL && !json_object_is_type(o, json_type_object)) {
         json_object_put(o);
         o = NULL;
