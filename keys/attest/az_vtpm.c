@@ -525,6 +525,12 @@ int keys_az_vtpm_verify(const char *evidence_json, size_t len, const uint8_t *re
         goto out;
     tok = json_tokener_new();
     var = tok ? json_tokener_parse_ex(tok, (const char *)hcl.var_data, (int)hcl.var_data_len) : NULL;
+    /* Like serde_json::from_slice: one object, nothing but whitespace after it. */
+    for (size_t i = var ? json_tokener_get_parse_end(tok) : 0; var != NULL && i < hcl.var_data_len; i++)
+        if (strchr(" \t\r\n", hcl.var_data[i]) == NULL || hcl.var_data[i] == '\0') {
+            json_object_put(var);
+            var = NULL;
+        }
     if (var == NULL || !json_object_is_type(var, json_type_object)) {
         rc = ccr_err_set(EBADMSG, "HCL variable data: not a JSON object");
         goto out;

@@ -344,6 +344,18 @@ static void truncate_var_size(uint8_t *b, size_t n, int arg)
     (void)n;
 }
 
+static void grow_var_size(uint8_t *b, size_t n, int arg)
+{
+    (void)n;
+    (void)arg;
+    b[1216 + 16]++; /* one byte past the JSON: a zero byte, not whitespace */
+}
+
+static void trailing_var_data(struct json_object *o, int arg)
+{
+    edit_hcl(o, grow_var_size, arg);
+}
+
 static void tdx_report(struct json_object *o, int arg)
 {
     edit_hcl(o, set_tdx, arg);
@@ -359,6 +371,7 @@ static void test_hcl_layout(void **state)
     (void)state;
     expect_refused(&vectors[1], tdx_report, 0, NULL, EINVAL, "a TDX report");
     expect_refused(&vectors[1], oversized_var_data, 0, NULL, EINVAL, "runs past");
+    expect_refused(&vectors[1], trailing_var_data, 0, NULL, EBADMSG, "variable data: not a JSON object");
 }
 
 static int setup(void **state)
