@@ -38,6 +38,34 @@ static int normalize_endpoints(const struct keys_release_request *req, char *maa
     return 0;
 }
 
+/* The sidecar answers errors as {"error": "<reason>\n<a paragraph of documentation links>"}
+ * (400/403/500); the reason is its first line. A binding failure serializes as {"error": {}}. */
+static int sidecar_refusal(const struct keys_http_reply *r)
+{
+    struct json_object *o = r->body ? json_tokener_parse(r->body) : NULL, *v;
+    int code = r->status == 401 || r->status == 403 ? EACCES : r->status == 404 ? ENOENT : EIO;
+    char reason[400] = "no reason given";
+    int rc;
+
+    if (o != NULL && json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, "error", &v)) {
+        if (json_object_is_type(v, json_type_string)) {
+            const char *s = json_object_get_string(v);
+            size_t n = strcspn(s, "\n");
+            snprintf(reason, sizeof reason, "%.*s", (int)(n < sizeof reason ? n : sizeof reason - 1), s);
+            for (char *c = reason; *c; c++)
+                if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                    *c = ' ';
+        } else if (r->status == 400) {
+            snprintf(reason, sizeof reason,
+                     "the sidecar did not accept the request (maa_endpoint, akv_endpoint "
+                     "and kid are required)");
+        }
+    }
+    json_object_put(o);
+    rc = ccr_err_set(code, "Azure SKR key release refused (HTTP %ld): %s", r->status, reason);
+    return rc;
+}
+
 /* POST /key/release; *key_out gets the released key. */
 static int call_sidecar(const struct keys_release_request *req, const char *maa, const char *akv,
                         struct keys_skr_key *key_out)
@@ -58,7 +86,7 @@ static int call_sidecar(const struct keys_release_request *req, const char *maa,
         goto out;
     }
     if (reply.status != 200) {
-        rc = keys_http_refusal(&reply, "Azure SKR key release");
+        rc = sidecar_refusal(&reply);
         goto out;
     }
     resp = json_tokener_parse(reply.body);

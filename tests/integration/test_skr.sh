@@ -78,6 +78,12 @@ expect_fail "an unknown key id is refused with the sidecar's reason" "key nope n
   "$CCRFS" verify "${SKR[@]}" --skr-kid nope "$TMP/ds"
 expect_fail "a failed attestation is refused with the sidecar's reason" "attestation failed" \
   "$CCRFS" verify --skr "$URL" --skr-maa evil.example --skr-akv v --skr-kid ccrfs-kek "$TMP/ds"
+out=$("$CCRFS" verify "${SKR[@]}" --skr-kid nope "$TMP/ds" 2>&1)
+if grep -q "HTTP 403" <<<"$out" && ! grep -q "Please refer to the documentation" <<<"$out"; then
+  pass "a refusal shows the sidecar's reason without its documentation paragraph"
+else
+  fail "refusal text: $out"
+fi
 
 cp -r "$TMP/ds" "$TMP/ds-other"
 "$CCRFS" wrap --key "$TMP/dek.key" --kek-pub "$TMP/other.pub" -o "$TMP/ds-other/dek.wrapped.json" >/dev/null

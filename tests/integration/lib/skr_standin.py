@@ -66,6 +66,13 @@ def jwk_from_pem(path):
     return jwk
 
 
+# The sidecar appends this paragraph to every error (pkg/skr/skr.go ERROR_STRING).
+ERROR_STRING = """ERROR: Please refer to the documentation for more information on how to use this sidecar.
+ACI: https://github.com/microsoft/confidential-sidecar-containers/blob/main/examples/skr/aci/README.md
+KATA: https://github.com/microsoft/confidential-sidecar-containers/blob/main/examples/skr/aks/README.md
+Troubleshooting: https://github.com/microsoft/confidential-sidecar-containers/blob/main/examples/skr/TROUBLESHOOTING.md"""
+
+
 class Handler(BaseHTTPRequestHandler):
     server_version = "skr-standin"
 
@@ -73,6 +80,8 @@ class Handler(BaseHTTPRequestHandler):
         sys.stderr.write("skr-standin: %s %s\n" % (self.command, self.path))
 
     def reply(self, status, obj):
+        if status >= 400 and isinstance(obj.get("error"), str):
+            obj = {"error": obj["error"] + "\n" + ERROR_STRING}
         body = json.dumps(obj).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
