@@ -208,26 +208,8 @@ static int s3_read_range(struct fetch_store *s, const char *key, uint64_t offset
     return s3_read_many(s, &r, 1);
 }
 
-/* A HEAD answer has no body, so a refusal says only its status; S3 names the reason (say,
- * SignatureDoesNotMatch) in the body of a GET, asked for here to explain the failure. */
-static void explain_refusal(struct s3_store *s3, const char *url, const char *key, int rc)
-{
-    struct fetch_http_req r, *p = &r;
-    char head_msg[FETCH_HTTP_MSG_MAX];
-
-    snprintf(head_msg, sizeof head_msg, "%s", ccr_err_msg(rc));
-    memset(&r, 0, sizeof r);
-    r.method = "GET";
-    r.url = url;
-    r.key = key;
-    r.grow_max = 1;
-    if (fetch_http_run(s3->engine, &p, 1) == rc && strstr(r.msg, ": ") != NULL &&
-        strstr(r.msg, "HTTP 4") != NULL)
-        ccr_err_set(rc, "%s", r.msg);
-    else
-        ccr_err_set(rc, "%s", head_msg);
-    free(r.body);
-}
+static void explain_refusal(struct s3_store *s3, const char *url, const char *key, int rc,
+                            const char *head_msg);
 
 static int s3_head(struct s3_store *s3, const char *key, struct fetch_object_info *info)
 {
@@ -246,7 +228,7 @@ static int s3_head(struct s3_store *s3, const char *key, struct fetch_object_inf
         r.if_match = pinned;
     rc = fetch_http_run(s3->engine, &p, 1);
     if (rc == EACCES || (rc == EIO && r.status >= 400 && r.status < 500))
-        explain_refusal(s3, url, key, rc);
+        explain_refusal(s3, url, key, rc, r.msg);
     if (rc == 0 && !r.have_length)
         rc = ccr_err_set(EIO, "%s: the service gave no Content-Length", key);
     if (rc == 0 && r.if_match == NULL)
@@ -400,11 +382,13 @@ static size_t post_write(char *data, size_t size, size_t n, void *arg)
     return ccr_dynbuf_add(b, data, size * n) == 0 ? size * n : 0;
 }
 
-/* The POSTs of a multipart upload (create, complete), which carry an XML body the transfer
- * engine does not send: one request at a time, signed per attempt, retried like the others.
- * A 200 whose body is an <Error> (CompleteMultipartUpload may answer so) is a failure. */
-static int s3_post(struct s3_store *s3, const char *url, const char *key, const char *body, size_t len,
-                   struct ccr_dynbuf *reply)
+/* One request whose answer body matters even when it is an error: the POSTs of a multipart
+ * upload (create, complete), which carry an XML body the transfer engine does not send, and
+ * the GET that explains a refused HEAD. One at a time, signed per attempt, retried like the
+ * others. A 200 whose body is an <Error> (CompleteMultipartUpload may answer so) is a failure;
+ * the failure message names S3's error code. */
+static int s3_call(struct s3_store *s3, const char *method, const char *url, const char *key,
+                   const char *body, size_t len, struct ccr_dynbuf *reply)
 {
     struct net_retry_policy pol = {100, 5000, s3->opt.retry_budget_ms ? s3->opt.retry_budget_ms : 60000};
     uint64_t start = ccr_clock_mono_ms();
@@ -426,12 +410,14 @@ static int s3_post(struct s3_store *s3, const char *url, const char *key, const 
 
         memset(&fake, 0, sizeof fake);
         memset(&op, 0, sizeof op);
-        fake.method = "POST";
+        fake.method = method;
         fake.url = url;
         fake.key = key;
         fake.user = &op;
         if (len > 0)
             op.content_type = "application/xml";
+        if (body == NULL)
+            body = "";
         if ((rc = fetch_sigv4_sha256_hex(body, len, op.payload_hash)) != 0 ||
             (rc = s3_prepare(s3, &fake, &h)) != 0) {
             curl_slist_free_all(h);
@@ -441,9 +427,11 @@ static int s3_post(struct s3_store *s3, const char *url, const char *key, const 
         curl_easy_reset(e);
         net_http_easy_apply(e, &s3->transport);
         curl_easy_setopt(e, CURLOPT_URL, url);
-        curl_easy_setopt(e, CURLOPT_POST, 1L);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+        if (strcmp(method, "POST") == 0) {
+            curl_easy_setopt(e, CURLOPT_POST, 1L);
+            curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+        }
         curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
         curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, post_write);
         curl_easy_setopt(e, CURLOPT_WRITEDATA, reply);
@@ -480,11 +468,30 @@ static int s3_post(struct s3_store *s3, const char *url, const char *key, const 
                 continue;
             }
         }
-        rc = ccr_err_set(rc, "POST %s: %s%s", where, why, attempt > 1 ? " (after retries)" : "");
+        rc = ccr_err_set(rc, "%s %s: %s%s", method, where, why, attempt > 1 ? " (after retries)" : "");
         break;
     }
     curl_easy_cleanup(e);
     return rc;
+}
+
+/* A HEAD answer has no body, so a refusal says only its status; S3 names the reason (say,
+ * SignatureDoesNotMatch) in the body of a GET, asked for here to explain the failure. */
+static void explain_refusal(struct s3_store *s3, const char *url, const char *key, int rc,
+                            const char *head_msg)
+{
+    struct ccr_dynbuf reply;
+    char saved[FETCH_HTTP_MSG_MAX];
+    int grc;
+
+    snprintf(saved, sizeof saved, "%s", head_msg);
+    ccr_dynbuf_init(&reply, 64u << 10);
+    grc = s3_call(s3, "GET", url, key, NULL, 0, &reply);
+    if (grc == 0 || strstr(ccr_err_msg(grc), "HTTP ") == NULL)
+        ccr_err_set(rc, "%s", saved);
+    else if (grc != rc)
+        ccr_err_set(rc, "%s", ccr_err_msg(grc));
+    ccr_dynbuf_free(&reply);
 }
 
 static void s3_abort_upload(struct s3_store *s3, const char *key, const char *query)
@@ -519,7 +526,7 @@ static int s3_put_multipart(struct s3_store *s3, const char *key, const struct f
     ccr_dynbuf_init(&list, 0);
     if ((rc = s3_object_url(s3, key, "uploads", &url)) != 0)
         goto out;
-    if ((rc = s3_post(s3, url, key, "", 0, &reply)) != 0)
+    if ((rc = s3_call(s3, "POST", url, key, "", 0, &reply)) != 0)
         goto out;
     if ((rc = fetch_s3_upload_id_parse(reply.data ? reply.data : "", reply.len, &upload_id)) != 0)
         goto out;
@@ -574,7 +581,7 @@ static int s3_put_multipart(struct s3_store *s3, const char *key, const struct f
     snprintf(query, sizeof query, "uploadId=%s", enc_id);
     if ((rc = s3_object_url(s3, key, query, &url)) != 0)
         goto abort;
-    if ((rc = s3_post(s3, url, key, list.data, list.len, &reply)) == 0)
+    if ((rc = s3_call(s3, "POST", url, key, list.data, list.len, &reply)) == 0)
         goto out;
 abort:
     snprintf(query, sizeof query, "uploadId=%s", enc_id ? enc_id : "");
@@ -731,7 +738,6 @@ int fetch_s3_create(const char *url, const struct fetch_options *opt, struct fet
         }
         s3->anonymous = 1;
     } else if ((rc = fetch_s3_creds_resolve(&s3->env, &s3->creds)) != 0) {
-        ccr_err_wrap(rc, "%s: ", shown);
         goto fail;
     }
     if (opt->ca_file != NULL && (s3->transport.ca_file = strdup(opt->ca_file)) == NULL) {
