@@ -227,7 +227,7 @@ static int s3_head(struct s3_store *s3, const char *key, struct fetch_object_inf
     if (fetch_pins_get(s3->pins, key, pinned) == 0)
         r.if_match = pinned;
     rc = fetch_http_run(s3->engine, &p, 1);
-    if (rc == EACCES || (rc == EIO && r.status >= 400 && r.status < 500))
+    if (rc != 0 && r.status >= 400 && r.status != 404 && r.status != 412)
         explain_refusal(s3, url, key, rc, r.msg);
     if (rc == 0 && !r.have_length)
         rc = ccr_err_set(EIO, "%s: the service gave no Content-Length", key);
