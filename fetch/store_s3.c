@@ -386,9 +386,9 @@ static size_t post_write(char *data, size_t size, size_t n, void *arg)
  * upload (create, complete), which carry an XML body the transfer engine does not send, and
  * the GET that explains a refused HEAD. One at a time, signed per attempt, retried like the
  * others. A 200 whose body is an <Error> (CompleteMultipartUpload may answer so) is a failure;
- * the failure message names S3's error code. */
+ * the failure message names S3's error code. retry_allowed 0: one attempt only. */
 static int s3_call(struct s3_store *s3, const char *method, const char *url, const char *key,
-                   const char *body, size_t len, struct ccr_dynbuf *reply)
+                   const char *body, size_t len, int retry_allowed, struct ccr_dynbuf *reply)
 {
     struct net_retry_policy pol = {100, 5000, s3->opt.retry_budget_ms ? s3->opt.retry_budget_ms : 60000};
     uint64_t start = ccr_clock_mono_ms();
@@ -460,7 +460,7 @@ static int s3_call(struct s3_store *s3, const char *method, const char *url, con
                 retry = net_retry_status(status);
             }
         }
-        if (retry) {
+        if (retry && retry_allowed) {
             unsigned delay = net_retry_backoff_ms(&pol, attempt);
             if (ccr_clock_mono_ms() + delay < start + pol.budget_ms) {
                 struct timespec ts = {(time_t)(delay / 1000), (long)(delay % 1000) * 1000000L};
@@ -486,7 +486,7 @@ static void explain_refusal(struct s3_store *s3, const char *url, const char *ke
 
     snprintf(saved, sizeof saved, "%s", head_msg);
     ccr_dynbuf_init(&reply, 64u << 10);
-    grc = s3_call(s3, "GET", url, key, NULL, 0, &reply);
+    grc = s3_call(s3, "GET", url, key, NULL, 0, 0, &reply); /* once: the failure is known already */
     if (grc == 0 || strstr(ccr_err_msg(grc), "HTTP ") == NULL)
         ccr_err_set(rc, "%s", saved);
     else if (grc != rc)
@@ -526,7 +526,7 @@ static int s3_put_multipart(struct s3_store *s3, const char *key, const struct f
     ccr_dynbuf_init(&list, 0);
     if ((rc = s3_object_url(s3, key, "uploads", &url)) != 0)
         goto out;
-    if ((rc = s3_call(s3, "POST", url, key, "", 0, &reply)) != 0)
+    if ((rc = s3_call(s3, "POST", url, key, "", 0, 1, &reply)) != 0)
         goto out;
     if ((rc = fetch_s3_upload_id_parse(reply.data ? reply.data : "", reply.len, &upload_id)) != 0)
         goto out;
@@ -581,7 +581,7 @@ static int s3_put_multipart(struct s3_store *s3, const char *key, const struct f
     snprintf(query, sizeof query, "uploadId=%s", enc_id);
     if ((rc = s3_object_url(s3, key, query, &url)) != 0)
         goto abort;
-    if ((rc = s3_call(s3, "POST", url, key, list.data, list.len, &reply)) == 0)
+    if ((rc = s3_call(s3, "POST", url, key, list.data, list.len, 1, &reply)) == 0)
         goto out;
 abort:
     snprintf(query, sizeof query, "uploadId=%s", enc_id ? enc_id : "");
@@ -744,6 +744,7 @@ int fetch_s3_create(const char *url, const struct fetch_options *opt, struct fet
         rc = ENOMEM;
         goto fail;
     }
+    s3->opt.ca_file = s3->transport.ca_file; /* the caller's copy may not outlive the store */
     s3->transport.connect_timeout_ms = opt->connect_timeout_ms ? opt->connect_timeout_ms : 10000;
     s3->transport.low_speed_time_s = opt->low_speed_time_s ? opt->low_speed_time_s : 30;
     if ((rc = fetch_http_create(opt, s3_prepare, s3, &s3->engine)) != 0)

@@ -89,6 +89,15 @@ check_fails "and not printed" grep -q "not-the-token" <<<"$out"
 check "instance metadata (IMDSv2) credentials" \
   env -u AWS_EC2_METADATA_DISABLED AWS_EC2_METADATA_SERVICE_ENDPOINT="$S3SI_ENDPOINT" \
   "$CCRFS" verify --key "$TMP/dek" s3://data/sets/one
+# Keys that expire within the renewal margin (10 minutes) are renewed before the next request.
+echo 300 >"$S3SI_DIR/lifetime"
+: >"$S3SI_DIR/issued.log"
+check "short-lived instance metadata keys still read the dataset" \
+  env -u AWS_EC2_METADATA_DISABLED AWS_EC2_METADATA_SERVICE_ENDPOINT="$S3SI_ENDPOINT" \
+  "$CCRFS" verify --key "$TMP/dek" s3://data/sets/one
+issued=$(wc -l <"$S3SI_DIR/issued.log")
+check "and are renewed before they expire ($issued keys issued)" [ "$issued" -gt 1 ]
+echo 3600 >"$S3SI_DIR/lifetime"
 out=$(env -u AWS_EC2_METADATA_DISABLED AWS_EC2_METADATA_SERVICE_ENDPOINT="http://127.0.0.1:$(h_free_port)" \
   "$CCRFS" verify --key "$TMP/dek" s3://data/sets/one 2>&1)
 check "with nothing anywhere, the places looked at are named" grep -q "no AWS credentials" <<<"$out"

@@ -17,7 +17,9 @@
 #                         AssumeRoleWithWebIdentity (POST /), whose temporary keys it accepts.
 #                         Exports S3SI_ENDPOINT, S3SI_AKID, S3SI_SECRET (test values). Its
 #                         control file $S3SI_DIR/slowdown holds a count of requests to answer
-#                         with 503 SlowDown. Returns 77 without botocore.
+#                         with 503 SlowDown; $S3SI_DIR/lifetime the seconds temporary keys last
+#                         (default 3600); $S3SI_DIR/issued.log gets a line per temporary key.
+#                         Returns 77 without botocore.
 #   stop_s3rver, stop_s3_standin
 
 S3RVER_PID=
@@ -279,7 +281,13 @@ class H(http.server.BaseHTTPRequestHandler):
         akid = "ASIA" + secrets.token_hex(8).upper()
         secret, token = secrets.token_urlsafe(30), secrets.token_urlsafe(60)
         keys[akid] = (secret, token)
-        exp = (datetime.datetime.utcnow() + datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        try:
+            lifetime = int(open(os.path.join(state_dir, "lifetime")).read())
+        except (OSError, ValueError):
+            lifetime = 3600
+        exp = (datetime.datetime.utcnow() + datetime.timedelta(seconds=lifetime)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        with open(os.path.join(state_dir, "issued.log"), "a") as f:
+            f.write(akid + "\n")
         return akid, secret, token, exp
 
     def imds(self, path):
