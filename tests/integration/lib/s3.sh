@@ -19,6 +19,7 @@
 #                         control file $S3SI_DIR/slowdown holds a count of requests to answer
 #                         with 503 SlowDown; $S3SI_DIR/lifetime the seconds temporary keys last
 #                         (default 3600); $S3SI_DIR/issued.log gets a line per temporary key.
+#                         POST /_tamper/KEY (unsigned) changes a byte of KEY, and so its ETag.
 #                         Returns 77 without botocore.
 #   stop_s3rver, stop_s3_standin
 
@@ -190,6 +191,13 @@ class H(http.server.BaseHTTPRequestHandler):
             return self.imds(u.path)
         if u.path == "/" and self.command == "POST":
             return self.sts()
+        if u.path.startswith("/_tamper/") and self.command == "POST":
+            # the test's hand on the bucket: one byte of the object changes, and so its ETag
+            key = urllib.parse.unquote(u.path[len("/_tamper/"):])
+            data = bytearray(objects[key][0])
+            data[len(data) // 2] ^= 1
+            objects[key] = (bytes(data), '"%s"' % hashlib.md5(data).hexdigest())
+            return self.send(200)
         if u.path == "/" and self.command == "GET" and not self.headers.get("Authorization"):
             return self.send(200, b"ok")  # a liveness probe
         data = self.body()
