@@ -92,7 +92,8 @@ struct fetch_s3_cred_env {
 };
 /* Reads the environment into e (strings point into it; files default under $HOME/.aws). */
 void fetch_s3_cred_env_from_environ(struct fetch_s3_cred_env *e);
-/* The first credentials found: environment, web identity (STS), the shared credentials file
+/* The first credentials found: environment, web identity (STS; from the environment or the
+ * profile's web_identity_token_file and role_arn in the config file), the shared credentials file
  * then the config file for the profile, instance metadata (IMDSv2). ENOENT naming every
  * place looked at when none has any; another errno when a source is configured but fails. */
 int fetch_s3_creds_resolve(const struct fetch_s3_cred_env *e, struct fetch_s3_creds *out);

@@ -1,5 +1,6 @@
 /* S3 credentials in the order the AWS SDKs look for them: the environment, a web-identity
- * token exchanged at STS (AssumeRoleWithWebIdentity, the way Kubernetes pods get them), the
+ * token exchanged at STS (AssumeRoleWithWebIdentity, the way Kubernetes pods get them; named by
+ * the environment or by the profile), the
  * shared credentials and config files for the profile, and instance metadata (IMDSv2). */
 #include "fetch/s3.h"
 #include "fetch/http.h"
@@ -460,6 +461,27 @@ int fetch_s3_creds_resolve(const struct fetch_s3_cred_env *e, struct fetch_s3_cr
     }
     if (e->web_identity_token_file != NULL && e->role_arn != NULL)
         return web_identity(e, out);
+    {
+        /* The profile may name them instead: web_identity_token_file and role_arn. */
+        struct fetch_s3_cred_env from_profile = *e;
+        char *file = NULL, *role = NULL, *session = NULL;
+        config_section(e, section, sizeof section);
+        if (fetch_s3_ini_get(e->config_file, section, "web_identity_token_file", 0, &file, NULL) == 0 &&
+            fetch_s3_ini_get(e->config_file, section, "role_arn", 0, &role, NULL) == 0) {
+            (void)fetch_s3_ini_get(e->config_file, section, "role_session_name", 0, &session, NULL);
+            from_profile.web_identity_token_file = file;
+            from_profile.role_arn = role;
+            if (session != NULL)
+                from_profile.role_session_name = session;
+            rc = web_identity(&from_profile, out);
+            free(file);
+            free(role);
+            free(session);
+            return rc;
+        }
+        free(file);
+        free(role);
+    }
     snprintf(section, sizeof section, "%s", e->profile ? e->profile : "default");
     if ((rc = creds_from_file(e->credentials_file, section, "shared credentials file", out)) != ENOENT)
         return rc;

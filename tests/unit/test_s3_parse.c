@@ -483,6 +483,24 @@ static void test_chain_order(void **state)
     e.profile = "nobody";
     assert_int_equal(fetch_s3_creds_resolve(&e, &c), ENOENT);
 
+    /* web identity named by the profile, ahead of the profile's keys */
+    {
+        char config3[128], text[512];
+        snprintf(
+            text, sizeof text,
+            "[profile pod]\nweb_identity_token_file = %s\nrole_arn = arn:aws:iam::123456789012:role/ccrfs\n"
+            "aws_access_key_id = AKIDNOTUSED\naws_secret_access_key = notused\n",
+            jwt);
+        write_text("config3", text, config3, sizeof config3);
+        e.profile = "pod";
+        e.config_file = config3;
+        sts_calls = 0;
+        assert_int_equal(fetch_s3_creds_resolve(&e, &c), 0);
+        assert_int_equal(sts_calls, 1);
+        assert_string_equal(c.access_key_id, "ASgeIAIOSFODNN7EXAMPLE");
+        fetch_s3_creds_free(&c);
+    }
+
     /* 5. then IMDSv2 at the stand-in, unless disabled */
     e.profile = NULL;
     e.credentials_file = e.config_file = "/nonexistent/file";
