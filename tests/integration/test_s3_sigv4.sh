@@ -36,6 +36,18 @@ else
   fail "push again: $out"
 fi
 
+# CompleteMultipartUpload answering 200 with an <Error> body is retried; a refused part
+# aborts the upload, and the push fails naming S3's error.
+echo 1 >"$S3SI_DIR/complete-error"
+check "a 200 carrying an Error from CompleteMultipartUpload is retried" \
+  with_env_keys "$CCRFS" push "$TMP/ds" s3://data/sets/two
+check "until the upload completes" grep -q "^sets/two/blobs/" "$S3SI_DIR/multipart.log"
+echo 1 >"$S3SI_DIR/part-error"
+out=$(with_env_keys "$CCRFS" push "$TMP/ds" s3://data/sets/three 2>&1)
+check "a refused part fails the push, naming S3's error" grep -q "InvalidArgument\|Part number" <<<"$out"
+check "and the multipart upload is aborted" grep -q "^sets/three/blobs/" "$S3SI_DIR/aborted.log"
+check_fails "and no manifest was written" with_env_keys "$CCRFS" verify --key "$TMP/dek" s3://data/sets/three
+
 # A wrong secret: S3's error is named, nothing changes, the secret is not printed.
 WRONG="wrong-secret-$$-$RANDOM"
 out=$(AWS_ACCESS_KEY_ID=$S3SI_AKID AWS_SECRET_ACCESS_KEY=$WRONG "$CCRFS" verify --key "$TMP/dek" s3://data/sets/one 2>&1)

@@ -20,6 +20,9 @@
 #                         with 503 SlowDown; $S3SI_DIR/lifetime the seconds temporary keys last
 #                         (default 3600); $S3SI_DIR/issued.log gets a line per temporary key.
 #                         POST /_tamper/KEY (unsigned) changes a byte of KEY, and so its ETag.
+#                         Control files complete-error and part-error hold counts of
+#                         CompleteMultipartUpload answers that are 200 with an <Error> body, and
+#                         of UploadPart answers refused; aborted uploads go to aborted.log.
 #                         Returns 77 without botocore.
 #   stop_s3rver, stop_s3_standin
 
@@ -136,6 +139,19 @@ class H(http.server.BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n else b""
 
+    def take(self, name):
+        """Counts down the number in the control file NAME; true while it was above zero."""
+        path = os.path.join(state_dir, name)
+        with lock:
+            try:
+                n = int(open(path).read().strip() or 0)
+            except (OSError, ValueError):
+                return False
+            if n <= 0:
+                return False
+            open(path, "w").write(str(n - 1))
+            return True
+
     def slowdown(self):
         path = os.path.join(state_dir, "slowdown")
         with lock:
@@ -216,6 +232,8 @@ class H(http.server.BaseHTTPRequestHandler):
             uploads[uid] = {}
             return self.send(200, ("<InitiateMultipartUploadResult><Bucket>%s</Bucket><Key>%s</Key><UploadId>%s"
                                    "</UploadId></InitiateMultipartUploadResult>" % (bucket, xml_escape(key), uid)).encode())
+        if self.command == "PUT" and "uploadId" in q and self.take("part-error"):
+            return self.error(400, "InvalidArgument", "Part number must be an integer between 1 and 10000")
         if self.command == "PUT" and "uploadId" in q:
             up = uploads.get(q["uploadId"][0])
             if up is None:
@@ -223,6 +241,10 @@ class H(http.server.BaseHTTPRequestHandler):
             etag = '"%s"' % hashlib.md5(data).hexdigest()
             up[int(q["partNumber"][0])] = (data, etag)
             return self.send(200, headers={"ETag": etag})
+        if self.command == "POST" and "uploadId" in q and self.take("complete-error"):
+            # S3 may answer CompleteMultipartUpload with 200 and an Error body
+            return self.send(200, b"<Error><Code>InternalError</Code><Message>We encountered an internal error. "
+                                  b"Please try again.</Message></Error>")
         if self.command == "POST" and "uploadId" in q:
             up = uploads.pop(q["uploadId"][0], None)
             if up is None:
@@ -238,6 +260,7 @@ class H(http.server.BaseHTTPRequestHandler):
                                    "</CompleteMultipartUploadResult>" % (xml_escape(key), xml_escape(etag))).encode())
         if self.command == "DELETE" and "uploadId" in q:
             uploads.pop(q["uploadId"][0], None)
+            open(os.path.join(state_dir, "aborted.log"), "a").write(key + "\n")
             return self.send(204)
         if self.command == "PUT":
             objects[key] = (data, '"%s"' % hashlib.md5(data).hexdigest())
