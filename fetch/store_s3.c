@@ -8,6 +8,7 @@
 #include "common/clock.h"
 #include "common/dynbuf.h"
 #include "common/err.h"
+#include "common/log.h"
 #include "common/secmem.h"
 #include "net/http.h"
 
@@ -25,6 +26,7 @@
 #define S3_LIST_MAX       (32u << 20)
 #define S3_POST_REPLY_MAX (1u << 20)
 #define S3_REFRESH_S      600 /* temporary credentials are renewed this long before they expire */
+#define S3_RENEW_PAUSE_S  30  /* after a failed renewal, while the keys in hand still hold */
 
 struct s3_store {
     struct fetch_store pub;
@@ -41,6 +43,7 @@ struct s3_store {
     struct fetch_s3_cred_env env;
     struct fetch_s3_creds creds;
     pthread_mutex_t cred_lock;
+    int64_t renew_not_before;
     unsigned list_page;
 };
 
@@ -69,16 +72,28 @@ static int header_add(struct curl_slist **h, const char *name, const char *value
 }
 
 /* Credentials that stay good for a while; renewed (web identity, instance metadata) before
- * they expire. Called with cred_lock held. */
+ * they expire. A renewal that fails while the keys in hand are still valid keeps them, and is
+ * tried again after S3_RENEW_PAUSE_S rather than on every request. Called with cred_lock held. */
 static int creds_fresh(struct s3_store *s3)
 {
     struct fetch_s3_creds fresh;
+    int64_t now = (int64_t)(ccr_clock_wall_ms() / 1000);
     int rc;
 
-    if (s3->creds.expires == 0 || (int64_t)(ccr_clock_wall_ms() / 1000) + S3_REFRESH_S < s3->creds.expires)
+    if (s3->creds.expires == 0 || now + S3_REFRESH_S < s3->creds.expires)
         return 0;
-    if ((rc = fetch_s3_creds_resolve(&s3->env, &fresh)) != 0)
+    if (now < s3->renew_not_before && now + 60 < s3->creds.expires)
+        return 0;
+    if ((rc = fetch_s3_creds_resolve(&s3->env, &fresh)) != 0) {
+        if (now + 60 < s3->creds.expires) {
+            ccr_log_warn("renewing the %s credentials failed, the current ones hold for %lld s more: %s",
+                         s3->creds.source, (long long)(s3->creds.expires - now), ccr_err_msg(rc));
+            s3->renew_not_before = now + S3_RENEW_PAUSE_S;
+            ccr_err_clear();
+            return 0;
+        }
         return ccr_err_wrap(rc, "renewing the %s credentials: ", s3->creds.source);
+    }
     fetch_s3_creds_free(&s3->creds);
     s3->creds = fresh;
     return 0;

@@ -109,6 +109,13 @@ check "short-lived instance metadata keys still read the dataset" \
   "$CCRFS" verify --key "$TMP/dek" s3://data/sets/one
 issued=$(wc -l <"$S3SI_DIR/issued.log")
 check "and are renewed before they expire ($issued keys issued)" [ "$issued" -gt 1 ]
+# A renewal that fails while the keys in hand still hold keeps them, and says so.
+echo 1 >"$S3SI_DIR/imds-budget"
+check "a failed renewal keeps the keys that still hold" \
+  env -u AWS_EC2_METADATA_DISABLED AWS_EC2_METADATA_SERVICE_ENDPOINT="$S3SI_ENDPOINT" CCRFS_STORE_RETRY_BUDGET_MS=500 \
+  "$CCRFS" verify --key "$TMP/dek" s3://data/sets/one 2>"$TMP/renew.err"
+check "and warns once, not on every request" [ "$(grep -c "renewing the instance metadata credentials failed" "$TMP/renew.err")" = 1 ]
+rm -f "$S3SI_DIR/imds-budget"
 echo 3600 >"$S3SI_DIR/lifetime"
 out=$(env -u AWS_EC2_METADATA_DISABLED AWS_EC2_METADATA_SERVICE_ENDPOINT="http://127.0.0.1:$(h_free_port)" \
   "$CCRFS" verify --key "$TMP/dek" s3://data/sets/one 2>&1)

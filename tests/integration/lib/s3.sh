@@ -22,7 +22,9 @@
 #                         POST /_tamper/KEY (unsigned) changes a byte of KEY, and so its ETag.
 #                         Control files complete-error and part-error hold counts of
 #                         CompleteMultipartUpload answers that are 200 with an <Error> body, and
-#                         of UploadPart answers refused; aborted uploads go to aborted.log.
+#                         of UploadPart answers refused; aborted uploads go to aborted.log;
+#                         imds-budget, when present, the credential documents IMDS serves before
+#                         it answers 500.
 #                         Returns 77 without botocore.
 #   stop_s3rver, stop_s3_standin
 
@@ -338,6 +340,8 @@ class H(http.server.BaseHTTPRequestHandler):
         if path == "/latest/meta-data/iam/security-credentials/":
             return self.send(200, b"ccrfs-test-role")
         if path == "/latest/meta-data/iam/security-credentials/ccrfs-test-role":
+            if os.path.exists(os.path.join(state_dir, "imds-budget")) and not self.take("imds-budget"):
+                return self.send(500, b"")
             akid, secret, token, exp = self.temporary_keys()
             return self.send(200, ('{"Code":"Success","LastUpdated":"2026-11-21T07:00:00Z","Type":"AWS-HMAC",'
                                    '"AccessKeyId":"%s","SecretAccessKey":"%s","Token":"%s","Expiration":"%s"}'
