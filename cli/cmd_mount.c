@@ -301,6 +301,7 @@ int cli_cmd_mount(int argc, char **argv)
         {"purpose", required_argument, 0, MOUNT_OPT_PURPOSE},
         {"spool", required_argument, 0, MOUNT_OPT_SPOOL},
         {"log-file", required_argument, 0, MOUNT_OPT_LOG_FILE},
+        CLI_STORE_LONG_OPTIONS,
         {"help", no_argument, 0, 'h'},
         {0}};
     struct keys_release_request keysrc = {0};
@@ -366,10 +367,17 @@ int cli_cmd_mount(int argc, char **argv)
             break;
         case 'h':
             fputs(mount_usage, stdout);
+            fputs(CLI_STORE_USAGE, stdout);
             fputs(CLI_KEYSRC_USAGE, stdout);
             status = CLI_EXIT_OK;
             goto out;
         default:
+            if ((rc = cli_store_option_take(c, optarg)) != 0) {
+                if (rc > 0)
+                    break;
+                status = CLI_EXIT_USAGE;
+                goto out;
+            }
             if (!cli_keysrc_take(&keysrc, c, optarg)) {
                 status = cli_usage("unknown option or missing value: %s", argv[optind - 1]);
                 goto out;

@@ -23,7 +23,8 @@
 static const char push_usage[] =
     "usage: ccrfs push [OPTIONS] DATASET_DIR STORE_URL\n"
     "Uploads a dataset folder made by 'ccrfs pack' (manifest.ccrfs, blobs/...) to STORE_URL:\n"
-    "az://ACCOUNT/CONTAINER/PREFIX, http(s)://HOST/PATH[?SAS or pre-signed query], or a folder.\n"
+    "az://ACCOUNT/CONTAINER/PREFIX, s3://BUCKET/PREFIX, http(s)://HOST/PATH[?SAS or pre-signed query],\n"
+    "or a folder.\n"
     "Blobs go first, several at once, skipping those already there with the right size; the\n"
     "manifest goes last. Safe to run again after an interruption. Prints the dataset id last.\n"
     "  --jobs N               objects uploaded at once (1 to 64, default 16)\n"
@@ -32,9 +33,9 @@ static const char push_usage[] =
     "  --account-key-file F   az://: the storage account key (base64) is in file F\n"
     "  --sas-file F           az://: a SAS token is in file F\n"
     "  --token-file F         az://: an OAuth bearer token is in file F (re-read as it changes)\n"
-    "  --managed-identity     az://: get bearer tokens from the managed-identity endpoint\n"
+    "  --managed-identity     az://: get bearer tokens from the managed-identity endpoint\n" CLI_STORE_USAGE
     "Secrets are never taken from the command line; see docs/STORES.md for the environment\n"
-    "variables (AZURE_STORAGE_KEY, AZURE_STORAGE_SAS_TOKEN, CCRFS_STORE_*, CCRFS_AZURE_*).\n";
+    "variables (AZURE_STORAGE_KEY, AZURE_STORAGE_SAS_TOKEN, AWS_*, CCRFS_STORE_*, CCRFS_AZURE_*).\n";
 
 struct push_item {
     char *key;
@@ -216,6 +217,7 @@ int cli_cmd_push(int argc, char **argv)
                                          {"sas-file", required_argument, 0, 'S'},
                                          {"token-file", required_argument, 0, 'T'},
                                          {"managed-identity", no_argument, 0, 'M'},
+                                         CLI_STORE_LONG_OPTIONS,
                                          {"help", no_argument, 0, 'h'},
                                          {0}};
     struct fetch_options opt;
@@ -264,7 +266,14 @@ int cli_cmd_push(int argc, char **argv)
             fputs(push_usage, stdout);
             return CLI_EXIT_OK;
         default:
-            return cli_usage("unknown option or missing value: %s", argv[optind - 1]);
+            switch (cli_store_option_take(c, optarg)) {
+            case 1:
+                break;
+            case 0:
+                return cli_usage("unknown option or missing value: %s", argv[optind - 1]);
+            default:
+                return CLI_EXIT_USAGE;
+            }
         }
     }
     if (argc - optind != 2)

@@ -202,3 +202,25 @@ void cli_close_dataset(struct launch_dataset *d)
 {
     launch_dataset_close(d);
 }
+
+int cli_store_option_take(int c, const char *arg)
+{
+    const char *name;
+
+    if (c == CLI_STORE_OPT_S3_ENDPOINT)
+        name = "CCRFS_S3_ENDPOINT";
+    else if (c == CLI_STORE_OPT_S3_REGION)
+        name = "CCRFS_S3_REGION";
+    else
+        return 0;
+    if (arg[0] == '\0' || strpbrk(arg, " \t\r\n") != NULL) {
+        cli_usage("--%s: expected a value without spaces",
+                  c == CLI_STORE_OPT_S3_ENDPOINT ? "s3-endpoint" : "s3-region");
+        return -1;
+    }
+    if (setenv(name, arg, 1) != 0) {
+        cli_fail("out of memory");
+        return -1;
+    }
+    return 1;
+}

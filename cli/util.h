@@ -20,6 +20,25 @@ int cli_parse_size(const char *text, uint64_t *out);
 /* Parses an unsigned decimal number within [min, max]. */
 int cli_parse_uint(const char *text, uint64_t min, uint64_t max, uint64_t *out);
 
+/* The S3 store options of the commands that open stores, spliced into a command's struct
+ * option table (getopt.h) and help text. */
+enum { CLI_STORE_OPT_S3_ENDPOINT = 0x3000, CLI_STORE_OPT_S3_REGION };
+#define CLI_STORE_LONG_OPTIONS                                                                               \
+    {"s3-endpoint", required_argument, 0, CLI_STORE_OPT_S3_ENDPOINT},                                        \
+    {                                                                                                        \
+        "s3-region", required_argument, 0, CLI_STORE_OPT_S3_REGION                                           \
+    }
+#define CLI_STORE_USAGE                                                                                      \
+    "  --s3-endpoint URL       s3://: the S3 endpoint, scheme://host[:port] (default AWS_ENDPOINT_URL_S3,\n" \
+    "                          AWS_ENDPOINT_URL, else AWS); an IP or localhost is addressed path-style\n"    \
+    "  --s3-region REGION      s3://: the region (default AWS_REGION, AWS_DEFAULT_REGION, the profile's,\n"  \
+    "                          us-east-1)\n"
+/* Takes one option if it is a store option: 1 when consumed, 0 when not ours, -1 (message
+ * printed) when its value is malformed. The value goes into the environment
+ * (CCRFS_S3_ENDPOINT, CCRFS_S3_REGION), where every store opener reads it, the mount daemon
+ * after it detaches included. */
+int cli_store_option_take(int c, const char *arg);
+
 /* Cuts a URL argument in place down to what anyone may see (no query, no userinfo), so that
  * /proc/PID/cmdline shows no secret; the caller keeps a copy of the original first. */
 void cli_scrub_arg(char *arg);

@@ -1,8 +1,10 @@
-/* A strict reader for the one XML document the Azure store needs: the List Blobs answer.
- * It checks that elements nest and close, decodes the five entities and character
- * references, refuses DOCTYPE and CDATA, and reads Name, Content-Length, Etag and
- * Last-Modified of each Blob and the NextMarker. */
+/* A strict reader for the small XML documents the object stores answer with. It checks that
+ * elements nest and close, decodes the five entities and character references, and refuses
+ * DOCTYPE and CDATA. For Azure it reads the List Blobs answer (Name, Content-Length, Etag and
+ * Last-Modified of each Blob, and the NextMarker); for everyone else it hands each element's
+ * path and text to a callback (fetch_xml_walk, used by the S3 answers). */
 #include "fetch/azure.h"
+#include "fetch/s3.h"
 #include "common/err.h"
 
 #include <ctype.h>
@@ -29,11 +31,18 @@ struct xml_reader {
     int marker_seen;
     fetch_az_blob_cb cb;
     void *arg;
+    /* fetch_xml_walk: the root element expected, the document's name for messages, and the
+     * callback at the end of every element */
+    const char *root;
+    const char *doc;
+    fetch_xml_end_cb end_cb;
+    void *end_arg;
 };
 
 static int xml_fail(struct xml_reader *x, const char *what)
 {
-    return ccr_err_set(EINVAL, "List Blobs answer: %s at byte %zu", what, (size_t)(x->p - x->start));
+    return ccr_err_set(EINVAL, "%s: %s at byte %zu", x->doc ? x->doc : "List Blobs answer", what,
+                       (size_t)(x->p - x->start));
 }
 
 static int name_char(char c)
@@ -175,6 +184,11 @@ static const char *parent(struct xml_reader *x, int up)
 
 static int element_start(struct xml_reader *x)
 {
+    if (x->root != NULL) {
+        if (x->depth == 1 && strcmp(x->stack[0], x->root) != 0)
+            return xml_fail(x, "unexpected root element");
+        return 0;
+    }
     if (x->depth == 1 && strcmp(x->stack[0], "EnumerationResults") != 0)
         return xml_fail(x, "root element is not EnumerationResults");
     if (x->depth == 3 && strcmp(parent(x, 0), "Blob") == 0 && strcmp(parent(x, 1), "Blobs") == 0) {
@@ -187,6 +201,15 @@ static int element_start(struct xml_reader *x)
 static int element_end(struct xml_reader *x)
 {
     const char *el = parent(x, 0);
+
+    if (x->root != NULL) {
+        const char *path[XML_DEPTH_MAX];
+        if (memchr(x->text, '\0', x->text_len) != NULL)
+            return xml_fail(x, "NUL in a text");
+        for (int i = 0; i < x->depth; i++)
+            path[i] = x->stack[i];
+        return x->end_cb != NULL ? x->end_cb(x->end_arg, path, x->depth, x->text, x->text_len) : 0;
+    }
 
     if (x->depth == 2 && strcmp(el, "NextMarker") == 0) {
         if (x->marker_seen)
@@ -379,6 +402,29 @@ int fetch_az_list_parse(const char *xml, size_t len, fetch_az_blob_cb cb, void *
         else
             free(x->marker);
     }
+    free(x);
+    return rc;
+}
+
+int fetch_xml_walk(const char *xml, size_t len, const char *root, const char *doc, fetch_xml_end_cb cb,
+                   void *arg)
+{
+    struct xml_reader *x = calloc(1, sizeof *x);
+    int rc;
+
+    if (x == NULL)
+        return ENOMEM;
+    if (memchr(xml, '\0', len) != NULL) {
+        free(x);
+        return ccr_err_set(EINVAL, "%s: NUL byte in the document", doc);
+    }
+    x->p = x->start = xml;
+    x->end = xml + len;
+    x->root = root;
+    x->doc = doc;
+    x->end_cb = cb;
+    x->end_arg = arg;
+    rc = xml_run(x);
     free(x);
     return rc;
 }

@@ -127,10 +127,8 @@ static const struct {
     const char *prefix;
     store_open_fn open;
 } store_schemes[] = {
-    {"file://", open_file_url},
-    {"http://", fetch_http_store_create},
-    {"https://", fetch_http_store_create},
-    {"az://", fetch_az_create},
+    {"file://", open_file_url}, {"http://", fetch_http_store_create}, {"https://", fetch_http_store_create},
+    {"az://", fetch_az_create}, {"s3://", fetch_s3_create},
 };
 
 int fetch_store_open(const char *url, const struct fetch_options *opt, struct fetch_store **out)
@@ -190,6 +188,8 @@ int fetch_options_from_env(struct fetch_options *opt)
     env_str(&opt->az_sas_file, "CCRFS_AZURE_SAS_FILE");
     env_str(&opt->az_key_file, "CCRFS_AZURE_KEY_FILE");
     env_str(&opt->az_token_file, "CCRFS_AZURE_TOKEN_FILE");
+    env_str(&opt->s3_endpoint, "CCRFS_S3_ENDPOINT");
+    env_str(&opt->s3_region, "CCRFS_S3_REGION");
     if ((rc = env_num(&opt->connect_timeout_ms, "CCRFS_STORE_CONNECT_TIMEOUT_MS")) != 0 ||
         (rc = env_num(&opt->low_speed_time_s, "CCRFS_STORE_LOW_SPEED_TIME")) != 0 ||
         (rc = env_num(&opt->retry_budget_ms, "CCRFS_STORE_RETRY_BUDGET_MS")) != 0 ||

@@ -1,4 +1,4 @@
-/* The store interface: every backend (file, http(s), Azure Blob, the fault-injecting test
+/* The store interface: every backend (file, http(s), Azure Blob, S3, the fault-injecting test
  * store) is a struct of function pointers with a private pointer, in the manner of s3backer.
  * Layers wrap the store below them: fetch_faulty_create(conf, inner).
  *
@@ -82,14 +82,19 @@ struct fetch_options {
     const char *az_key_file;   /* a base64 Shared Key account key */
     const char *az_token_file; /* an OAuth bearer token */
     int az_managed_identity;   /* fetch bearer tokens from the managed-identity endpoint */
+    /* s3://: the endpoint (scheme://host[:port]) and region, ahead of AWS_ENDPOINT_URL_S3,
+     * AWS_ENDPOINT_URL, AWS_REGION, AWS_DEFAULT_REGION and the profile's region. Credentials
+     * come from the AWS chain (fetch/s3.h), never from here. */
+    const char *s3_endpoint;
+    const char *s3_region;
 };
 
-/* Fills the options not yet set from CCRFS_STORE_* and CCRFS_AZURE_* environment variables
+/* Fills the options not yet set from CCRFS_STORE_*, CCRFS_AZURE_* and CCRFS_S3_* environment variables
  * (docs/STORES.md); EINVAL naming the variable when one is malformed. */
 int fetch_options_from_env(struct fetch_options *opt);
 
 /* Opens the store a URL names: a plain path or file://PATH, and whatever else the build
- * registers (http://, https://, az://). EINVAL with a message for an unknown scheme. */
+ * registers (http://, https://, az://, s3://). EINVAL with a message for an unknown scheme. */
 int fetch_store_open(const char *url, const struct fetch_options *opt, struct fetch_store **out);
 
 /* Wrappers that dispatch through the function pointers. */
@@ -118,6 +123,8 @@ int fetch_file_create(const char *root, struct fetch_store **out);
 int fetch_http_store_create(const char *url, const struct fetch_options *opt, struct fetch_store **out);
 /* az://ACCOUNT/CONTAINER[/PREFIX]: Azure Blob storage (or Azurite through opt->endpoint). */
 int fetch_az_create(const char *url, const struct fetch_options *opt, struct fetch_store **out);
+/* s3://BUCKET[/PREFIX]: AWS S3 or an S3-compatible service (opt->s3_endpoint), SigV4-signed. */
+int fetch_s3_create(const char *url, const struct fetch_options *opt, struct fetch_store **out);
 
 /* The fault-injecting test store: wraps inner (and owns it from then on). Rates are in
  * parts per thousand of calls, decided by a generator seeded with seed. */

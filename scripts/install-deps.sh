@@ -9,6 +9,8 @@ packages=(
   libcmocka-dev libmicrohttpd-dev libsqlite3-dev
   # used by the tests: real programs reading the mount, and servers on loopback
   attr openssl curl ca-certificates python3 python3-cryptography sqlite3 fio nginx-light xxd procps psmisc
+  # the AWS CLI (and botocore) as an independent S3 client and signature check
+  awscli
 )
 
 missing=()
@@ -29,11 +31,12 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Azurite, the Azure Storage emulator, for the az:// store tests: the machine's node when it has
-# one, else Debian's nodejs and npm; installed only when missing.
-if ! command -v azurite-blob >/dev/null 2>&1; then
+# Azurite (the Azure Storage emulator) and s3rver (an S3 server) for the az:// and s3:// store
+# tests: the machine's node when it has one, else Debian's nodejs and npm; installed only when
+# missing.
+if ! command -v azurite-blob >/dev/null 2>&1 || ! command -v s3rver >/dev/null 2>&1; then
   if [ "$(id -u)" -ne 0 ]; then
-    echo "install-deps: azurite is missing; run this script as root" >&2
+    echo "install-deps: azurite or s3rver is missing; run this script as root" >&2
     exit 1
   fi
   if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
@@ -41,6 +44,12 @@ if ! command -v azurite-blob >/dev/null 2>&1; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
   fi
-  echo "install-deps: installing azurite (npm)"
-  npm install -g --no-fund --no-audit azurite@3.35.0 >/dev/null  # 3.35 runs on Debian 12's node 18; later ones want node 22
+  if ! command -v azurite-blob >/dev/null 2>&1; then
+    echo "install-deps: installing azurite (npm)"
+    npm install -g --no-fund --no-audit azurite@3.35.0 >/dev/null  # 3.35 runs on Debian 12's node 18; later ones want node 22
+  fi
+  if ! command -v s3rver >/dev/null 2>&1; then
+    echo "install-deps: installing s3rver (npm)"
+    npm install -g --no-fund --no-audit s3rver@3.7.1 >/dev/null
+  fi
 fi
