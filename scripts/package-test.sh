@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SRC=$PWD
 
-step() { printf '\n== package-test: %s\n' "$*"; }
+T0=$(date +%s)
+step() { printf '\n== package-test: %s (at %d s)\n' "$*" $(($(date +%s) - T0)); }
 fail() { printf 'package-test: FAILED: %s\n' "$*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || fail "run as root (it installs and removes the package)"
@@ -63,7 +64,7 @@ deb=$(ls "$W"/ccrfs_*.deb)
 echo "built $(basename "$deb") in $(($(date +%s) - start)) s"
 
 step "lintian"
-lintian --fail-on error --no-tag-display-limit "$W"/ccrfs_*.changes | tee "$W/lintian.log" ||
+lintian --fail-on error --tag-display-limit 0 "$W"/ccrfs_*.changes | tee "$W/lintian.log" ||
   fail "lintian reports errors (above)"
 grep -q '^E: ' "$W/lintian.log" && fail "lintian reports errors (above)"
 echo "lintian: no errors ($(grep -c '^W: ' "$W/lintian.log" || true) warnings)"
@@ -123,10 +124,14 @@ dpkg-query -W -f='${Status}' ccrfs 2>/dev/null | grep -q 'installed' && fail "cc
 left=()
 while read -r f; do
   # Folders the package shares with others (/usr/share/man, ...) stay; its own files must go.
-  if [ -e "$f" ] || [ -L "$f" ]; then [ -d "$f" ] && [ ! -L "$f" ] && [[ $f != */ccrfs ]] || left+=("$f"); fi
+  if [ -d "$f" ]; then
+    [[ $f == *ccrfs* ]] && left+=("$f")
+  elif [ -e "$f" ] || [ -L "$f" ]; then
+    left+=("$f")
+  fi
 done <"$W/files"
 ((${#left[@]} == 0)) || fail "left after purge: ${left[*]}"
 leftovers >"$W/after"
 diff "$W/before" "$W/after" >/dev/null || fail "left after purge: $(comm -13 "$W/before" "$W/after" | tr '\n' ' ')"
 echo "ok  nothing of the package is left"
-echo "package-test: passed"
+echo "package-test: passed in $(($(date +%s) - T0)) s"
