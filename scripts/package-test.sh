@@ -4,6 +4,7 @@
 # helper, a manual page for every command, bash completion, systemd units that
 # systemd-analyze accepts), runs the demo with the installed ccrfs, purges the package and
 # checks that nothing of it is left. As root, on Debian 12. Fails loudly on the first problem.
+# CCRFS_PACKAGE_OUT=DIR keeps the package; CCRFS_PACKAGE_DEB=FILE checks one built before.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SRC=$PWD
@@ -33,7 +34,10 @@ bash scripts/install-deps.sh
 
 W=$(mktemp -d /tmp/ccrfs-package.XXXXXX)
 installed_by_us=0
+MOUNTED=
 cleanup() {
+  if [ -n "$MOUNTED" ] && mountpoint -q "$MOUNTED"; then fusermount3 -u -z "$MOUNTED" || true; fi
+  if [ -n "${UNIT_PID:-}" ]; then kill "$UNIT_PID" 2>/dev/null || true; fi
   if [ "$installed_by_us" = 1 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq ccrfs >/dev/null 2>&1 || true
   fi
@@ -51,23 +55,34 @@ leftovers() {
 }
 leftovers >"$W/before"
 
-step "building the package"
-# A copy of the tree (tracked and new files, not build output): dpkg-buildpackage writes next
-# to the source folder and into debian/.
-mkdir -p "$W/src"
-git ls-files -z --cached --others --exclude-standard | grep -z -v '^build' |
-  xargs -0 tar -cf - --no-recursion | tar -xf - -C "$W/src"
-start=$(date +%s)
-(cd "$W/src" && DEB_BUILD_OPTIONS="parallel=$(nproc)" nice dpkg-buildpackage -us -uc -b >"$W/build.log" 2>&1) ||
-  { tail -n 40 "$W/build.log" >&2; fail "dpkg-buildpackage failed (log above)"; }
+if [ -n "${CCRFS_PACKAGE_DEB:-}" ]; then
+  # CCRFS_PACKAGE_DEB=FILE checks a package built before (by CCRFS_PACKAGE_OUT=DIR) again.
+  step "using $CCRFS_PACKAGE_DEB"
+  cp "$CCRFS_PACKAGE_DEB" "$(dirname "$CCRFS_PACKAGE_DEB")"/ccrfs_*.changes "$W/" ||
+    fail "CCRFS_PACKAGE_DEB=$CCRFS_PACKAGE_DEB: no package and .changes file there"
+else
+  step "building the package"
+  # A copy of the tree (tracked and new files, not build output): dpkg-buildpackage writes next
+  # to the source folder and into debian/.
+  mkdir -p "$W/src"
+  git ls-files -z --cached --others --exclude-standard | grep -z -v '^build' |
+    xargs -0 tar -cf - --no-recursion | tar -xf - -C "$W/src"
+  start=$(date +%s)
+  (cd "$W/src" && DEB_BUILD_OPTIONS="parallel=$(nproc)" nice dpkg-buildpackage -us -uc -b >"$W/build.log" 2>&1) ||
+    { tail -n 40 "$W/build.log" >&2; fail "dpkg-buildpackage failed (log above)"; }
+  echo "built $(basename "$W"/ccrfs_*.deb) in $(($(date +%s) - start)) s"
+  # CCRFS_PACKAGE_OUT=DIR keeps the package.
+  if [ -n "${CCRFS_PACKAGE_OUT:-}" ]; then
+    mkdir -p "$CCRFS_PACKAGE_OUT" && cp "$W"/ccrfs_*.deb "$W"/ccrfs_*.changes "$W"/ccrfs_*.buildinfo "$CCRFS_PACKAGE_OUT/"
+  fi
+fi
 deb=$(ls "$W"/ccrfs_*.deb)
-echo "built $(basename "$deb") in $(($(date +%s) - start)) s"
 
 step "lintian"
-lintian --fail-on error --tag-display-limit 0 "$W"/ccrfs_*.changes | tee "$W/lintian.log" ||
+lintian --fail-on error --display-info --tag-display-limit 0 "$W"/ccrfs_*.changes | tee "$W/lintian.log" ||
   fail "lintian reports errors (above)"
 grep -q '^E: ' "$W/lintian.log" && fail "lintian reports errors (above)"
-echo "lintian: no errors ($(grep -c '^W: ' "$W/lintian.log" || true) warnings)"
+echo "lintian: no errors, $(grep -c '^W: ' "$W/lintian.log" || true) warnings, $(grep -c '^I: ' "$W/lintian.log" || true) notes"
 
 step "installing it with apt-get"
 (cd "$W" && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "./$(basename "$deb")" >"$W/install.log" 2>&1) ||
@@ -111,6 +126,98 @@ if command -v systemd-analyze >/dev/null 2>&1; then
 else
   echo "skip systemd-analyze verify: systemd-analyze is not installed"
 fi
+
+step "running the units' commands as systemd would"
+# Without systemd as PID 1 the units cannot be started here, so their lines are run the way
+# systemd runs them: Environment=, then EnvironmentFile=, StateDirectory= and LoadCredential=
+# made under a scratch folder (%S, %d, /etc/ccrfs pointed there), ExecStartPre=, ExecStart=,
+# SIGTERM, ExecStopPost=; the services as an unprivileged user without capabilities (as
+# DynamicUser= and CapabilityBoundingSet= leave them), the mount with only CAP_SYS_ADMIN and
+# CAP_IPC_LOCK and no new privileges. Ports 0: the machine's 8080 and 8290 may be taken.
+U=$W/unit
+S=$U/state CRED=$U/cred ETC=$U/etc
+mkdir -p "$S" "$CRED" "$ETC"
+chmod 0755 "$W" "$U" "$S"
+# unit_value UNIT KEY INSTANCE: the unit's KEY= values, specifiers and /etc/ccrfs replaced.
+unit_value() {
+  sed -n "s/^$2=//p" "/lib/systemd/system/$1" |
+    sed -e "s|%S|$S|g" -e "s|%d|$CRED|g" -e "s|%[iI]|$3|g" -e "s|/etc/ccrfs|$ETC|g"
+}
+# unit_run UNIT INSTANCE KEY SETPRIV_ARGS...: runs the unit's KEY= command in its environment.
+unit_run() {
+  local unit=$1 inst=$2 key=$3
+  shift 3
+  (
+    set -a
+    eval "$(unit_value "$unit" Environment "$inst")"
+    for f in $(unit_value "$unit" EnvironmentFile "$inst"); do
+      f=${f#-}
+      if [ -e "$f" ]; then . "$f"; fi
+    done
+    set +a
+    cmd=$(unit_value "$unit" "$key" "$inst")
+    eval "exec setpriv $* ${cmd#-}"
+  )
+}
+# unit_start UNIT INSTANCE OWNER SETPRIV_ARGS...: state folders and credentials as systemd makes
+# them (owned by OWNER), ExecStartPre=, then ExecStart= in the background (UNIT_PID).
+unit_start() {
+  local unit=$1 inst=$2 owner=$3 c d
+  shift 3
+  for c in $(unit_value "$unit" LoadCredential "$inst"); do
+    cp "${c#*:}" "$CRED/${c%%:*}" && chown "$owner" "$CRED/${c%%:*}" && chmod 0400 "$CRED/${c%%:*}"
+  done
+  for d in $(unit_value "$unit" StateDirectory "$inst"); do
+    mkdir -p "$S/$d" && chown "$owner" "$S/$d" && chmod 0700 "$S/$d"
+  done
+  if [ -n "$(unit_value "$unit" ExecStartPre "$inst")" ]; then
+    unit_run "$unit" "$inst" ExecStartPre "$@" || fail "$unit: ExecStartPre failed"
+  fi
+  unit_run "$unit" "$inst" ExecStart "$@" >"$U/$unit$inst.log" 2>&1 &
+  UNIT_PID=$!
+}
+unit_stop() {
+  kill -TERM "$UNIT_PID" 2>/dev/null || true
+  wait "$UNIT_PID" 2>/dev/null || true
+}
+wait_for() { for _ in $(seq 1 200); do "$@" && return 0; sleep 0.1; done; return 1; }
+service=(--reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs)
+mounter=(--inh-caps=-all --bounding-set=-all,+sys_admin,+ipc_lock --no-new-privs)
+
+head -c 24 /dev/urandom | base64 >"$ETC/kbs-admin.token"
+printf 'KBS_LISTEN=127.0.0.1:0\nKBS_ARGS="--port-file %s"\n' "$S/ccrfs/kbs/port" >"$ETC/kbs.conf"
+unit_start ccrfs-kbs.service "" 65534 "${service[@]}"
+wait_for test -s "$S/ccrfs/kbs/port" || { cat "$U/ccrfs-kbs.service.log" >&2; fail "ccrfs-kbs.service did not start"; }
+/usr/bin/ccrfs kbs list --url "http://127.0.0.1:$(cat "$S/ccrfs/kbs/port")" --token-file "$ETC/kbs-admin.token" \
+  >/dev/null || fail "ccrfs-kbs.service does not answer its admin with the token credential"
+unit_stop
+test -s "$S/ccrfs/kbs/master.key" || fail "ccrfs-kbs.service kept no state in StateDirectory"
+echo "ok  ccrfs-kbs.service: serves unprivileged, the token as a credential, state in /var/lib/ccrfs/kbs"
+
+head -c 24 /dev/urandom | base64 >"$ETC/gov.tokens"
+printf 'GOV_PORT=0\nGOV_ARGS="--port-file %s"\n' "$S/ccrfs/gov/port" >"$ETC/gov.conf"
+unit_start ccrfs-gov.service "" 65534 "${service[@]}"
+wait_for test -s "$S/ccrfs/gov/port" || { cat "$U/ccrfs-gov.service.log" >&2; fail "ccrfs-gov.service did not start"; }
+CCRFS_GOV_TOKEN=$(cat "$ETC/gov.tokens") /usr/bin/ccrfs gov contract list \
+  --url "http://127.0.0.1:$(cat "$S/ccrfs/gov/port")" >/dev/null ||
+  fail "ccrfs-gov.service does not accept the token credential"
+unit_stop
+test -s "$S/ccrfs/gov/gov.db" || fail "ccrfs-gov.service kept no database in StateDirectory"
+echo "ok  ccrfs-gov.service: serves unprivileged, tokens as a credential, database in /var/lib/ccrfs/gov"
+
+mkdir -p "$U/plain/sub" && head -c 300000 /dev/urandom >"$U/plain/sub/data.bin"
+/usr/bin/ccrfs keygen -o "$ETC/data.key" 2>/dev/null
+/usr/bin/ccrfs pack --key "$ETC/data.key" "$U/plain" "$U/dataset" >/dev/null
+printf 'SOURCE=%s\nMOUNTPOINT=%s\nOPTIONS=key_file=%s\n' "$U/dataset" "$U/mnt/data" "$ETC/data.key" >"$ETC/data.conf"
+unit_start ccrfs-mount@.service data root "${mounter[@]}"
+MOUNTED=$U/mnt/data
+wait_for mountpoint -q "$U/mnt/data" || { cat "$U/ccrfs-mount@.servicedata.log" >&2; fail "ccrfs-mount@data did not mount"; }
+cmp -s "$U/plain/sub/data.bin" "$U/mnt/data/sub/data.bin" || fail "ccrfs-mount@data serves other bytes"
+unit_stop
+mountpoint -q "$U/mnt/data" && fail "SIGTERM did not unmount ccrfs-mount@data"
+unit_run ccrfs-mount@.service data ExecStopPost "${mounter[@]}" >/dev/null 2>&1 || true
+MOUNTED=
+echo "ok  ccrfs-mount@data: mounts from /etc/ccrfs/data.conf with CAP_SYS_ADMIN and CAP_IPC_LOCK only, SIGTERM unmounts"
 
 step "running the demo with the installed ccrfs"
 CCRFS=/usr/bin/ccrfs bash demo/run.sh >"$W/demo.log" 2>&1 || { tail -n 40 "$W/demo.log" >&2; fail "the demo failed"; }
