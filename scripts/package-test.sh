@@ -58,8 +58,7 @@ leftovers >"$W/before"
 if [ -n "${CCRFS_PACKAGE_DEB:-}" ]; then
   # CCRFS_PACKAGE_DEB=FILE checks a package built before (by CCRFS_PACKAGE_OUT=DIR) again.
   step "using $CCRFS_PACKAGE_DEB"
-  cp "$CCRFS_PACKAGE_DEB" "$(dirname "$CCRFS_PACKAGE_DEB")"/ccrfs_*.changes "$W/" ||
-    fail "CCRFS_PACKAGE_DEB=$CCRFS_PACKAGE_DEB: no package and .changes file there"
+  cp "$CCRFS_PACKAGE_DEB" "$W/" || fail "CCRFS_PACKAGE_DEB=$CCRFS_PACKAGE_DEB: no such package"
 else
   step "building the package"
   # A copy of the tree (tracked and new files, not build output): dpkg-buildpackage writes next
@@ -73,13 +72,13 @@ else
   echo "built $(basename "$W"/ccrfs_*.deb) in $(($(date +%s) - start)) s"
   # CCRFS_PACKAGE_OUT=DIR keeps the package.
   if [ -n "${CCRFS_PACKAGE_OUT:-}" ]; then
-    mkdir -p "$CCRFS_PACKAGE_OUT" && cp "$W"/ccrfs_*.deb "$W"/ccrfs_*.changes "$W"/ccrfs_*.buildinfo "$CCRFS_PACKAGE_OUT/"
+    mkdir -p "$CCRFS_PACKAGE_OUT" && cp "$W"/ccrfs*_* "$CCRFS_PACKAGE_OUT/"
   fi
 fi
 deb=$(ls "$W"/ccrfs_*.deb)
 
 step "lintian"
-lintian --fail-on error --display-info --tag-display-limit 0 "$W"/ccrfs_*.changes | tee "$W/lintian.log" ||
+lintian --fail-on error --display-info --tag-display-limit 0 "$deb" | tee "$W/lintian.log" ||
   fail "lintian reports errors (above)"
 grep -q '^E: ' "$W/lintian.log" && fail "lintian reports errors (above)"
 echo "lintian: no errors, $(grep -c '^W: ' "$W/lintian.log" || true) warnings, $(grep -c '^I: ' "$W/lintian.log" || true) notes"
@@ -143,21 +142,20 @@ unit_value() {
   sed -n "s/^$2=//p" "/lib/systemd/system/$1" |
     sed -e "s|%S|$S|g" -e "s|%d|$CRED|g" -e "s|%[iI]|$3|g" -e "s|/etc/ccrfs|$ETC|g"
 }
-# unit_run UNIT INSTANCE KEY SETPRIV_ARGS...: runs the unit's KEY= command in its environment.
+# unit_run UNIT INSTANCE KEY SETPRIV_ARGS...: runs the unit's KEY= command in its environment,
+# in place of the calling shell: call it in a subshell, ( ... ) or &, so that $! is the program.
 unit_run() {
-  local unit=$1 inst=$2 key=$3
+  local unit=$1 inst=$2 key=$3 f cmd
   shift 3
-  (
-    set -a
-    eval "$(unit_value "$unit" Environment "$inst")"
-    for f in $(unit_value "$unit" EnvironmentFile "$inst"); do
-      f=${f#-}
-      if [ -e "$f" ]; then . "$f"; fi
-    done
-    set +a
-    cmd=$(unit_value "$unit" "$key" "$inst")
-    eval "exec setpriv $* ${cmd#-}"
-  )
+  set -a
+  eval "$(unit_value "$unit" Environment "$inst")"
+  for f in $(unit_value "$unit" EnvironmentFile "$inst"); do
+    f=${f#-}
+    if [ -e "$f" ]; then . "$f" || exit 1; fi
+  done
+  set +a
+  cmd=$(unit_value "$unit" "$key" "$inst")
+  eval "exec setpriv $* ${cmd#-}"
 }
 # unit_start UNIT INSTANCE OWNER SETPRIV_ARGS...: state folders and credentials as systemd makes
 # them (owned by OWNER), ExecStartPre=, then ExecStart= in the background (UNIT_PID).
@@ -171,7 +169,7 @@ unit_start() {
     mkdir -p "$S/$d" && chown "$owner" "$S/$d" && chmod 0700 "$S/$d"
   done
   if [ -n "$(unit_value "$unit" ExecStartPre "$inst")" ]; then
-    unit_run "$unit" "$inst" ExecStartPre "$@" || fail "$unit: ExecStartPre failed"
+    (unit_run "$unit" "$inst" ExecStartPre "$@") || fail "$unit: ExecStartPre failed"
   fi
   unit_run "$unit" "$inst" ExecStart "$@" >"$U/$unit$inst.log" 2>&1 &
   UNIT_PID=$!
@@ -179,6 +177,7 @@ unit_start() {
 unit_stop() {
   kill -TERM "$UNIT_PID" 2>/dev/null || true
   wait "$UNIT_PID" 2>/dev/null || true
+  UNIT_PID=
 }
 wait_for() { for _ in $(seq 1 200); do "$@" && return 0; sleep 0.1; done; return 1; }
 service=(--reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs)
@@ -215,7 +214,7 @@ wait_for mountpoint -q "$U/mnt/data" || { cat "$U/ccrfs-mount@.servicedata.log" 
 cmp -s "$U/plain/sub/data.bin" "$U/mnt/data/sub/data.bin" || fail "ccrfs-mount@data serves other bytes"
 unit_stop
 mountpoint -q "$U/mnt/data" && fail "SIGTERM did not unmount ccrfs-mount@data"
-unit_run ccrfs-mount@.service data ExecStopPost "${mounter[@]}" >/dev/null 2>&1 || true
+(unit_run ccrfs-mount@.service data ExecStopPost "${mounter[@]}") >/dev/null 2>&1 || true
 MOUNTED=
 echo "ok  ccrfs-mount@data: mounts from /etc/ccrfs/data.conf with CAP_SYS_ADMIN and CAP_IPC_LOCK only, SIGTERM unmounts"
 
