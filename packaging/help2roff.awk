@@ -3,6 +3,7 @@
 #   "usage: ..." and the lines indented 7+ under it       SYNOPSIS (kept as written)
 #   an unindented line ending in ":"                      a subsection heading
 #   an indented line starting with "-"                    an option: term, two spaces, text
+#   an indented "word  text" line                         an item of a list (the commands)
 #   a deeper indented line after an option                more text for that option
 #   an indented "name=VALUE  text" line under an option   a sub-option of it
 #   anything else                                         running text
@@ -62,8 +63,10 @@ state == "body" {
   # A line of running text may start with an option name ("  --key, checkpoints must ..."):
   # an option's name is short and is no sentence.
   split_term($0)
-  if (ind >= 2 && substr($0, ind + 1, 1) == "-" &&
-      (text != "" || (length(term) <= 60 && term !~ /[.;:] /))) {
+  # "  NAME     text" in a list of commands is an item as well.
+  if ((ind >= 2 && substr($0, ind + 1, 1) == "-" &&
+       (text != "" || (length(term) <= 60 && term !~ /[.;:] /))) ||
+      (ind >= 2 && (!in_item || ind <= item_indent) && text != "" && term ~ /^[a-z][a-z0-9-]*$/)) {
     close_item()
     print ".TP"
     print "\\fB" esc(term) "\\fR"
