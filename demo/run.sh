@@ -11,7 +11,7 @@
 # per file; the consumer decrypts the model; a provider revokes and the next read is refused.
 #
 # Every server is stopped and every mount undone at the end, also when a step fails. Exits 0
-# only when every step went as shown.
+# only when every step went as shown. CCRFS=/usr/bin/ccrfs uses an installed ccrfs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SRC=$PWD
@@ -30,11 +30,19 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 note() { printf '   %s\n' "$*"; }
 die() { printf '\ndemo: FAILED: %s\n' "$*" >&2; exit 1; }
 
-say "Installing what is missing and building"
-bash scripts/install-deps.sh
-cmake -S . -B build >/dev/null
-cmake --build build -j"$(nproc)" >/dev/null
-CCRFS=$SRC/build/ccrfs
+# CCRFS=/usr/bin/ccrfs runs the demo with an installed ccrfs (the Debian package) instead of
+# building one from this tree.
+if [ -n "${CCRFS:-}" ]; then
+  say "Installing what is missing; using $CCRFS"
+  [ -x "$CCRFS" ] || die "CCRFS=$CCRFS is not an executable ccrfs"
+  bash scripts/install-deps.sh
+else
+  say "Installing what is missing and building"
+  bash scripts/install-deps.sh
+  cmake -S . -B build >/dev/null
+  cmake --build build -j"$(nproc)" >/dev/null
+  CCRFS=$SRC/build/ccrfs
+fi
 
 W=$(mktemp -d /tmp/ccrfs-demo.XXXXXX)
 PIDS=()
