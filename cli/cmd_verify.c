@@ -31,8 +31,11 @@ static int verify_sink(void *arg, const uint8_t *plain, size_t len, uint64_t off
 
 int cli_cmd_verify(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        CLI_KEYSRC_LONG_OPTIONS, {"id", required_argument, 0, 'i'}, {"help", no_argument, 0, 'h'}, {0}};
+    static const struct option opts[] = {CLI_KEYSRC_LONG_OPTIONS,
+                                         CLI_STORE_LONG_OPTIONS,
+                                         {"id", required_argument, 0, 'i'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0}};
     struct keys_release_request keysrc = {0};
     const char *id_text = NULL;
     char id[FMT_DATASET_ID_LEN + 1];
@@ -54,10 +57,15 @@ int cli_cmd_verify(int argc, char **argv)
         case 'h':
             fputs(verify_usage, stdout);
             fputs(CLI_KEYSRC_USAGE, stdout);
+            fputs(CLI_STORE_USAGE, stdout);
             return CLI_EXIT_OK;
-        default:
-            if (!cli_keysrc_take(&keysrc, c, optarg))
+        default: {
+            int store_opt = cli_store_option_take(c, optarg);
+            if (store_opt < 0)
+                return CLI_EXIT_USAGE;
+            if (store_opt == 0 && !cli_keysrc_take(&keysrc, c, optarg))
                 return cli_usage("unknown option or missing value: %s", argv[optind - 1]);
+        }
         }
     }
     if ((c = cli_keysrc_check(&keysrc)) != 0)

@@ -39,6 +39,14 @@ check "the AWS CLI fetches the blob uploaded in parts, byte for byte" cmp -s "$T
 awss3 cp --quiet s3://data/one/manifest.ccrfs "$TMP/manifest.got" 2>>"$TMP/aws.err"
 check "and the manifest" cmp -s "$TMP/manifest.got" "$TMP/ds/manifest.ccrfs"
 
+check "verify from s3rver (--s3-endpoint)" "$CCRFS" verify --s3-endpoint "$S3RVER_ENDPOINT" --key "$TMP/key" \
+  --id "$ID" s3://data/one
+if "$CCRFS" unpack --s3-endpoint "$S3RVER_ENDPOINT" --key "$TMP/key" s3://data/one "$TMP/out-opt" >/dev/null \
+  2>"$TMP/err" && diff -r "$SRC" "$TMP/out-opt" >/dev/null; then
+  pass "unpack from s3rver with --s3-endpoint gives the same tree"
+else
+  fail "unpack --s3-endpoint: $(cat "$TMP/err")"
+fi
 export CCRFS_S3_ENDPOINT=$S3RVER_ENDPOINT
 check "verify from s3rver" "$CCRFS" verify --key "$TMP/key" --id "$ID" s3://data/one
 rm -rf "$TMP/out"
