@@ -470,6 +470,18 @@ static void body_excerpt(const struct xfer *x, char *out, size_t out_len)
     out[j] = '\0';
 }
 
+/* The error code of an S3-style XML error body (<Code>...</Code>), when no header gave one. */
+static void body_code(const struct xfer *x, char *out, size_t out_len)
+{
+    const char *from = strstr(x->err_body, "<Code>");
+    size_t j = 0;
+
+    if (from != NULL)
+        for (from += 6; from[j] != '\0' && from[j] != '<' && j + 1 < out_len; j++)
+            out[j] = (from[j] >= 0x20 && from[j] < 0x7f) ? from[j] : ' ';
+    out[j] = '\0';
+}
+
 /* Decides what one finished attempt means: 0 done, -1 try again, or a final errno with r->msg set. */
 static int xfer_outcome(struct xfer *x, CURLcode cc, char *why, size_t why_len)
 {
@@ -508,10 +520,14 @@ static int xfer_outcome(struct xfer *x, CURLcode cc, char *why, size_t why_len)
         return 0;
     }
     {
-        char excerpt[180];
+        char excerpt[180], code[sizeof x->ms_error];
         body_excerpt(x, excerpt, sizeof excerpt);
-        snprintf(why, why_len, "HTTP %ld%s%s%s%s", status, x->ms_error[0] ? " " : "", x->ms_error,
-                 excerpt[0] ? ": " : "", excerpt);
+        if (x->ms_error[0] != '\0')
+            snprintf(code, sizeof code, "%s", x->ms_error);
+        else
+            body_code(x, code, sizeof code);
+        snprintf(why, why_len, "HTTP %ld%s%s%s%s", status, code[0] ? " " : "", code, excerpt[0] ? ": " : "",
+                 excerpt);
     }
     if (net_retry_status(status))
         return -1;

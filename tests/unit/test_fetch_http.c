@@ -1,6 +1,7 @@
 /* The http store's engine against an in-process HTTP server on 127.0.0.1 (libmicrohttpd):
  * read_many really runs requests at once and never more than max_in_flight for the whole
  * store, even from several threads; retries are counted; uploads arrive intact. */
+#include "common/err.h"
 #include "fetch/store.h"
 
 #include <arpa/inet.h>
@@ -86,6 +87,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return MHD_YES;
     }
     *state = NULL;
+    if (strncmp(url, "/denied/", 8) == 0) {
+        static const char s3_error[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied"
+                                       "</Code><Message>Access Denied</Message></Error>";
+        return reply(c, 403, s3_error, sizeof s3_error - 1, NULL);
+    }
     if (strncmp(url, "/flaky/", 7) == 0 && atomic_fetch_sub(&fail_left, 1) > 0)
         return reply(c, 503, "busy", 4, NULL);
     if (strcmp(method, "HEAD") == 0 ||
@@ -261,13 +267,24 @@ static void test_put_body(void **state)
     fetch_store_destroy(s);
 }
 
+/* An S3-style refusal names its code from the XML body, as Azure's does from x-ms-error-code. */
+static void test_error_code_from_body(void **state)
+{
+    struct fetch_store *s = open_store("/denied", 2);
+    uint8_t buf[100];
+    (void)state;
+
+    assert_int_equal(fetch_read_range(s, "obj", 0, sizeof buf, buf), EACCES);
+    assert_non_null(strstr(ccr_err_msg(EACCES), "HTTP 403 AccessDenied: Access Denied"));
+    fetch_store_destroy(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_read_many_concurrent),
-        cmocka_unit_test(test_bound_across_threads),
-        cmocka_unit_test(test_retries_counted),
-        cmocka_unit_test(test_put_body),
+        cmocka_unit_test(test_read_many_concurrent), cmocka_unit_test(test_bound_across_threads),
+        cmocka_unit_test(test_retries_counted),      cmocka_unit_test(test_put_body),
+        cmocka_unit_test(test_error_code_from_body),
     };
     return cmocka_run_group_tests(tests, server_start, server_stop);
 }
