@@ -504,6 +504,15 @@ int cli_cmd_mount_helper(int argc, char **argv)
         } else if (strncmp(argv[i], "-o", 2) == 0 && argv[i][2] != '\0') {
             args[n++] = "-o";
             args[n++] = argv[i] + 2;
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            free(args);
+            fputs("usage: mount.ccrfs SOURCE DIR -o key_file=FILE[,OPTIONS]\n"
+                  "The mount(8) helper for file systems of type ccrfs or fuse.ccrfs: mounts SOURCE at DIR\n"
+                  "as 'ccrfs mount -o OPTIONS SOURCE DIR' does; the key source and every other setting\n"
+                  "are -o options (see 'ccrfs mount --help'). -s, -n and -v are accepted and ignored;\n"
+                  "-f does nothing.\n",
+                  stdout);
+            return CLI_EXIT_OK;
         } else if (argv[i][0] == '-') {
             /* -s sloppy, -n no mtab, -v verbose, -f fake: nothing to do for FUSE. */
             if (strcmp(argv[i], "-f") == 0) {

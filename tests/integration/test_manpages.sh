@@ -49,6 +49,9 @@ covers() {
 check "the manual pages are generated" sh "$gen_man" "$CCRFS" "$TMP/man"
 check "the bash completion is generated" sh "$gen_comp" "$CCRFS" "$TMP/ccrfs.bash"
 check "ccrfs(1) and mount.ccrfs(8) are there" test -s "$TMP/man/man1/ccrfs.1" -a -s "$TMP/man/man8/mount.ccrfs.8"
+ln -s "$CCRFS" "$TMP/mount.ccrfs"
+check "mount.ccrfs --help prints its usage and exits 0" \
+  bash -c '"$1" --help | grep -q "^usage: mount.ccrfs SOURCE DIR"' _ "$TMP/mount.ccrfs"
 n=$(commands_of "$CCRFS" | wc -l)
 check "one page per command ($n commands, each with --help)" test "$(ls "$TMP/man/man1" | grep -c '^ccrfs-')" -eq "$n"
 check "every command, option and -o name of --help is in the pages and the completion" \
