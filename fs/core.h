@@ -114,8 +114,8 @@ void fs_core_statfs(struct fs_mount *m, struct statvfs *sv);
 unsigned fs_core_readahead_kb(const struct fs_mount *m);
 /* The value of xattr name into buf (len bytes; len 0 asks only for the size, *out_len).
  * ENODATA, ERANGE. */
-int fs_core_getxattr(struct fs_mount *m, uint64_t ino, const char *name, char *buf, size_t len,
-                     size_t *out_len);
+int fs_core_getxattr(struct fs_mount *m, uint64_t ino, const char *name, const struct fs_caller *who,
+                     char *buf, size_t len, size_t *out_len);
 int fs_core_listxattr(struct fs_mount *m, uint64_t ino, char *buf, size_t len, size_t *out_len);
 
 #endif

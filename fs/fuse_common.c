@@ -144,8 +144,12 @@ void fs_fuse_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t s
 {
     char buf[2048];
     size_t len = 0;
-    int rc =
-        fs_core_getxattr(fs_fuse_mount(req), ino, name, buf, size < sizeof buf ? size : sizeof buf, &len);
+    struct fs_caller who;
+    int rc;
+
+    fs_fuse_caller(req, &who);
+    rc = fs_core_getxattr(fs_fuse_mount(req), ino, name, &who, buf, size < sizeof buf ? size : sizeof buf,
+                          &len);
     reply_xattr(req, rc, buf, len, size);
 }
 

@@ -69,7 +69,8 @@ struct fs_mount {
     struct fmt_dataset *ds;
     struct fmt_dek *dek;
     const struct fs_access_hooks *hooks;
-    struct fs_options opts; /* strings not owned */
+    int hide_plaintext_hash; /* fs_mount_config */
+    struct fs_options opts;  /* strings not owned */
     int debug;
     const char *source;
     uid_t uid;

@@ -70,6 +70,7 @@ int fs_mount_create(const struct fs_mount_config *conf, struct fs_mount **out)
     m->ds = conf->ds;
     m->dek = conf->dek;
     m->hooks = conf->hooks;
+    m->hide_plaintext_hash = conf->hide_plaintext_hash;
     m->opts = *conf->opts;
     m->debug = conf->debug;
     m->source = conf->source;

@@ -27,6 +27,9 @@ struct fs_mount_config {
     int debug;                           /* FUSE request tracing */
     const char *source;                  /* shown as the mount's source (the store URL) */
     struct fetch_store *sink_store;      /* sink mounts: where outputs are uploaded; not owned */
+    /* Keep user.ccrfs.sha256 to itself: a file's plaintext hash confirms a guessed small file,
+     * so under a contract it is offered only when the contract says so. */
+    int hide_plaintext_hash;
 };
 
 int fs_mount_create(const struct fs_mount_config *conf, struct fs_mount **out);

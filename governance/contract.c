@@ -82,6 +82,18 @@ static int get_u64(json_object *obj, const char *where, const char *key, int req
     return 0;
 }
 
+static int get_bool(json_object *obj, const char *where, const char *key, int *out)
+{
+    json_object *v;
+    *out = 0;
+    if (!json_object_object_get_ex(obj, key, &v))
+        return 0;
+    if (!json_object_is_type(v, json_type_boolean))
+        return ccr_err_set(EINVAL, "contract: %s: \"%s\" must be true or false", where, key);
+    *out = json_object_get_boolean(v);
+    return 0;
+}
+
 static int parse_party(json_object *p, size_t i, struct gov_contract_party *out)
 {
     static const char *const allowed[] = {"id", "role", "name", "publicKey", NULL};
@@ -113,8 +125,9 @@ static int parse_party(json_object *p, size_t i, struct gov_contract_party *out)
 
 static int parse_dataset(struct gov_contract *c, json_object *d, size_t i, struct gov_contract_dataset *out)
 {
-    static const char *const allowed[] = {
-        "id", "name", "provider", "accessMode", "maxMounts", "maxBytesPerMount", "recipient", NULL};
+    static const char *const allowed[] = {"id",         "name",          "provider",
+                                          "accessMode", "maxMounts",     "maxBytesPerMount",
+                                          "recipient",  "plaintextHash", NULL};
     char where[48], *id = NULL, *mode = NULL;
     int rc;
 
@@ -140,7 +153,8 @@ static int parse_dataset(struct gov_contract *c, json_object *d, size_t i, struc
         (rc = get_str(d, where, "accessMode", 1, 32, &mode)) != 0 ||
         (rc = get_u64(d, where, "maxMounts", 1, 1, &out->max_mounts)) != 0 ||
         (rc = get_u64(d, where, "maxBytesPerMount", 0, 1, &out->max_bytes_per_mount)) != 0 ||
-        (rc = get_str(d, where, "recipient", 0, 128, &out->recipient)) != 0)
+        (rc = get_str(d, where, "recipient", 0, 128, &out->recipient)) != 0 ||
+        (rc = get_bool(d, where, "plaintextHash", &out->plaintext_hash)) != 0)
         goto out;
     if (gov_contract_party(c, out->provider) == NULL) {
         rc = ccr_err_set(EINVAL, "contract: %s: provider \"%s\" is not one of the parties", where,

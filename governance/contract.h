@@ -26,6 +26,7 @@ struct gov_contract_dataset {
     uint64_t max_mounts;          /* use budget: mounts allowed in all, >= 1 */
     uint64_t max_bytes_per_mount; /* 0: no byte budget */
     char *recipient;              /* sink only: the party id outputs are encrypted for */
+    int plaintext_hash;           /* the mount may show each file's plaintext SHA-256 */
 };
 
 struct gov_contract {

@@ -47,8 +47,9 @@ struct launch_mount {
     struct fs_access_hooks hooks;
     struct fs_mount *m;
     struct launch_revoke_link link;
-    int recorded; /* the mount event is in the log: an unmount event must follow */
-    int started;  /* the kernel accepted the mount */
+    int recorded;            /* the mount event is in the log: an unmount event must follow */
+    int hide_plaintext_hash; /* a contract admitted the mount and does not offer the hash */
+    int started;             /* the kernel accepted the mount */
 };
 
 static void launch_on_revoke(void *arg, const char *reason)
@@ -221,6 +222,7 @@ static int launch_step_contract(struct launch_mount *lm)
         return launch_refuse(lm, rc);
     cfg->max_bytes_per_mount = d->max_bytes_per_mount;
     cfg->not_after_ms = lm->sc.c->expiry_ms;
+    lm->hide_plaintext_hash = !d->plaintext_hash;
     if (cfg->governance_url != NULL) {
         /* Counted before the key is requested: a spent budget means no key release. */
         if ((rc = gov_client_use(cfg->governance_url, cfg->token_file, lm->sc.c->id, lm->dataset_id, &use)) !=
@@ -313,6 +315,7 @@ static int launch_step_filesystem(struct launch_mount *lm)
     conf.debug = lm->req.debug;
     conf.source = lm->source;
     conf.hooks = &lm->hooks;
+    conf.hide_plaintext_hash = lm->hide_plaintext_hash;
     if ((rc = fs_mount_create(&conf, &lm->m)) != 0)
         return ccr_err_wrap(rc, "mount: ");
     pthread_mutex_lock(&lm->link.lock);

@@ -143,6 +143,9 @@ gov_register viaopts
 check "a contract mount through -o options only" mount_start "$TMP/ds" "$MP" \
   -o "governance=$GOV_URL,contract=viaopts,purpose=TRAINING,audit_log=$TMP/viaopts.log,spool=$TMP/spool-viaopts,consent_interval=2"
 check "it serves" cmp -s "$MP/data.bin" "$TMP/src/data.bin"
+check_fails "a contract that does not offer the plaintext hash: user.ccrfs.sha256 is not there" \
+  getfattr --only-values -n user.ccrfs.sha256 "$MP/data.bin"
+check "the other attributes are" getfattr --only-values -n user.ccrfs.blob "$MP/data.bin"
 mount_stop "$MP"
 check "its events name the contract" grep -q '"contract":"viaopts".*"type":"mount"' "$TMP/viaopts.log"
 check "and reached the service" grep -q '"type":"mount"' <(gov_events viaopts)

@@ -48,6 +48,7 @@ static void test_known_answer(void **state)
     assert_int_equal(c->datasets[0].mode, GOV_MODE_READ_ONLY);
     assert_int_equal(c->datasets[0].max_mounts, 3);
     assert_int_equal(c->datasets[0].max_bytes_per_mount, 1048576);
+    assert_false(c->datasets[0].plaintext_hash); /* not offered unless the contract says so */
     assert_int_equal(c->datasets[1].mode, GOV_MODE_SINK);
     assert_string_equal(c->datasets[1].recipient, "provider");
     assert_int_equal(c->datasets[1].max_bytes_per_mount, 0);
@@ -79,6 +80,22 @@ static void expect_refused(const char *from, const char *to, const char *want)
     assert_non_null(strstr(ccr_err_msg(rc), want));
 }
 
+static void test_plaintext_hash_offered(void **state)
+{
+    const char *from = "\"maxMounts\": 3,", *at = strstr(kat, from);
+    char buf[8192];
+    struct gov_contract *c = NULL;
+    (void)state;
+    assert_non_null(at);
+    snprintf(buf, sizeof buf, "%.*s\"maxMounts\": 3, \"plaintextHash\": true,%s", (int)(at - kat), kat,
+             at + strlen(from));
+    assert_int_equal(gov_contract_parse(buf, strlen(buf), &c), 0);
+    assert_true(c->datasets[0].plaintext_hash);
+    assert_false(c->datasets[1].plaintext_hash);
+    assert_non_null(strstr(c->canonical, "\"plaintextHash\":true")); /* signed with the rest */
+    gov_contract_free(c);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -106,6 +123,8 @@ static void test_refusals(void **state)
                    "not one of the parties");
     expect_refused("\"maxMounts\": 3", "\"maxMounts\": 0", "\"maxMounts\" must be at least 1");
     expect_refused("\"maxMounts\": 3", "\"maxMounts\": \"3\"", "must be an integer");
+    expect_refused("\"maxMounts\": 3,", "\"maxMounts\": 3, \"plaintextHash\": \"yes\",",
+                   "\"plaintextHash\" must be true or false");
     expect_refused(", \"maxMounts\": 1,", ",", "\"maxMounts\" is missing");
     expect_refused("\"n\": [1, 2]", "\"n\": [1.5]", "fractional");
     expect_refused(KAT_KEY "\"},", "bm90IGEga2V5\"},", "publicKey");
@@ -239,9 +258,13 @@ static void test_mutations(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_known_answer),        cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_not_object_and_size), cmocka_unit_test(test_signatures_ed25519),
-        cmocka_unit_test(test_signatures_p256),     cmocka_unit_test(test_mutations),
+        cmocka_unit_test(test_known_answer),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_plaintext_hash_offered),
+        cmocka_unit_test(test_not_object_and_size),
+        cmocka_unit_test(test_signatures_ed25519),
+        cmocka_unit_test(test_signatures_p256),
+        cmocka_unit_test(test_mutations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,10 +3,12 @@
  * delays), a tampered block, a revoke that lands while a read is fetching, many readers of one
  * block, and the gate in front of every change of a no-egress overlay. No /dev/fuse needed. */
 #include "tests/support/dataset.h"
+#include "common/encoding.h"
 #include "common/err.h"
 #include "common/fileio.h"
 #include "fetch/store.h"
 #include "format/blob.h"
+#include "format/crypto.h"
 #include "format/dataset.h"
 #include "format/manifest.h"
 #include "fs/internal.h"
@@ -125,7 +127,7 @@ static struct fixture *make_fixture(enum fs_access_mode mode)
     f->opts.mode = mode;
     f->opts.cache_size = 1u << 20;
     f->opts.overlay_dir = f->dir;
-    struct fs_mount_config conf = {f->ds, f->dek, &f->hooks, &f->opts, 0, "test", NULL};
+    struct fs_mount_config conf = {f->ds, f->dek, &f->hooks, &f->opts, 0, "test", NULL, 0};
     assert_int_equal(fs_mount_create(&conf, &f->m), 0);
     f->who = (struct fs_caller){getpid(), getuid(), getgid()};
     return f;
@@ -586,6 +588,49 @@ static void test_overlay_write_and_read_after_revoke(void **state)
     assert_int_equal(atomic_load(&f->log.releases), 1);
 }
 
+/* user.ccrfs.sha256 confirms a guessed file: reading it passes the gate and is recorded as an
+ * open; a mount told to hide it (a contract that does not offer it) neither shows nor lists it;
+ * after a revocation it is refused like an open. */
+static void test_plaintext_hash_gated(void **state)
+{
+    struct fixture *f = *state;
+    char value[128], list[256], hex[2 * FMT_SHA256_LEN + 1];
+    uint8_t digest[FMT_SHA256_LEN];
+    size_t len = 0;
+    const uint64_t small_ino = 3; /* small.txt: manifest entry 1 */
+
+    fmt_sha256(f->plain, FILE_LEN, digest);
+    ccr_hex_encode(digest, sizeof digest, hex);
+    assert_int_equal(
+        fs_core_getxattr(f->m, DATA_INO, "user.ccrfs.sha256", &f->who, value, sizeof value, &len), 0);
+    assert_int_equal(len, 2 * FMT_SHA256_LEN);
+    assert_memory_equal(value, hex, len);
+    assert_int_equal(atomic_load(&f->log.opens), 1);
+    assert_int_equal(atomic_load(&f->log.releases), 1);
+    /* the size query is recorded too: it is the same question */
+    assert_int_equal(fs_core_getxattr(f->m, small_ino, "user.ccrfs.sha256", &f->who, NULL, 0, &len), 0);
+    assert_int_equal(atomic_load(&f->log.opens), 2);
+
+    {
+        struct fs_mount_config conf = {f->ds, f->dek, &f->hooks, &f->opts, 0, "test", NULL, 1};
+        struct fs_mount *hidden;
+        assert_int_equal(fs_mount_create(&conf, &hidden), 0);
+        assert_int_equal(
+            fs_core_getxattr(hidden, DATA_INO, "user.ccrfs.sha256", &f->who, value, sizeof value, &len),
+            ENODATA);
+        assert_int_equal(fs_core_listxattr(hidden, DATA_INO, list, sizeof list, &len), 0);
+        assert_null(memmem(list, len, "user.ccrfs.sha256", 17));
+        assert_non_null(memmem(list, len, "user.ccrfs.blob", 15));
+        assert_int_equal(atomic_load(&f->log.opens), 2); /* nothing shown, nothing recorded */
+        fs_mount_destroy(hidden);
+    }
+
+    fs_mount_revoke(f->m, "test");
+    assert_int_equal(
+        fs_core_getxattr(f->m, DATA_INO, "user.ccrfs.sha256", &f->who, value, sizeof value, &len), EACCES);
+    assert_int_equal(atomic_load(&f->log.opens), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -597,6 +642,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_revoke_mid_read, setup_ro, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_readers_one_fetch, setup_ro, teardown),
         cmocka_unit_test_setup_teardown(test_read_hook_refusal_counted, setup_ro, teardown),
+        cmocka_unit_test_setup_teardown(test_plaintext_hash_gated, setup_ro, teardown),
         cmocka_unit_test_setup_teardown(test_overlay_readdirplus_attributes, setup_rw, teardown),
         cmocka_unit_test_setup_teardown(test_overlay_unlink_after_revoke, setup_rw, teardown),
         cmocka_unit_test_setup_teardown(test_overlay_rename_after_revoke, setup_rw, teardown),

@@ -144,7 +144,7 @@ static int setup(void **state)
     fs_options_init(&f->opts);
     f->opts.cache_size = 1u << 20;
     f->opts.readahead_kb = 0;
-    struct fs_mount_config conf = {f->ds, f->dek, &f->hooks, &f->opts, 0, "test", NULL};
+    struct fs_mount_config conf = {f->ds, f->dek, &f->hooks, &f->opts, 0, "test", NULL, 0};
     assert_int_equal(fs_mount_create(&conf, &f->m), 0);
     assert_int_equal(fs_mount_start(f->m, f->mnt), 0);
     assert_int_equal(pthread_create(&f->loop, NULL, loop_thread, f), 0);

@@ -61,7 +61,7 @@ static void fixture_mount(struct fixture *f, uint64_t cache_size)
     fs_options_init(&f->opts);
     f->opts.cache_size = cache_size;
     f->opts.key_cache = KEY_CACHE;
-    struct fs_mount_config conf = {f->ds, f->dek, NULL, &f->opts, 0, "test", NULL};
+    struct fs_mount_config conf = {f->ds, f->dek, NULL, &f->opts, 0, "test", NULL, 0};
     assert_int_equal(fs_mount_create(&conf, &f->m), 0);
     f->who = (struct fs_caller){getpid(), getuid(), getgid()};
 }

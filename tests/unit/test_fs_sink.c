@@ -136,7 +136,7 @@ static int setup(void **state)
     assert_int_equal(fs_options_parse(&f->opts, "mode=sink,readahead_kb=0,cache_size=1M"), 0);
     f->opts.recipient = strdup(f->pub);
     f->opts.overlay_dir = strdup(ovl);
-    struct fs_mount_config conf = {NULL, NULL, &f->hooks, &f->opts, 0, "test-sink", f->store};
+    struct fs_mount_config conf = {NULL, NULL, &f->hooks, &f->opts, 0, "test-sink", f->store, 0};
     assert_int_equal(fs_mount_create(&conf, &f->m), 0);
     assert_int_equal(fs_mount_start(f->m, f->mnt), 0);
     assert_int_equal(pthread_create(&f->loop, NULL, loop_thread, f), 0);
