@@ -45,7 +45,7 @@ int main(int argc, char **argv)
         unsigned k = 0;
         for (; k < n && off < info.size; k++) {
             size_t len = info.size - off < chunk ? (size_t)(info.size - off) : chunk;
-            ranges[k] = (struct fetch_range){argv[2], off, len, bufs + k * chunk, 0};
+            ranges[k] = (struct fetch_range){argv[2], off, len, bufs + k * chunk, 0, 0};
             off += len;
         }
         if ((rc = fetch_read_many(s, ranges, k)) != 0)

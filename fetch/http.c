@@ -510,6 +510,7 @@ static int xfer_outcome(struct xfer *x, CURLcode cc, char *why, size_t why_len)
                          r->range_len);
                 return EIO;
             }
+            r->object_size = x->cr_total != UINT64_MAX ? x->cr_total : 0;
         }
         if (r->if_match != NULL && r->etag[0] != '\0' && strcmp(r->etag, r->if_match) != 0) {
             snprintf(why, why_len, "object changed (ETag %s is not the one pinned)", r->etag);
@@ -734,6 +735,7 @@ int fetch_http_read_many(struct fetch_http *h, struct fetch_pins *pins, fetch_ht
         struct fetch_http_req *r = &reqs[i];
         char *url = NULL;
         ranges[i].result = 0;
+        ranges[i].object_size = 0;
         if (ranges[i].len == 0)
             continue;
         if ((rc = url_of(url_arg, ranges[i].key, &url)) != 0) {
@@ -766,6 +768,7 @@ int fetch_http_read_many(struct fetch_http *h, struct fetch_pins *pins, fetch_ht
                 first = rc;
         }
         ranges[i].result = r->result;
+        ranges[i].object_size = r->result == 0 ? r->object_size : 0;
         free((char *)r->url);
     }
     free(reqs);

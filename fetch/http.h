@@ -36,6 +36,7 @@ struct fetch_http_req {
     char etag[FETCH_ETAG_MAX];
     uint64_t content_length;
     int have_length;
+    uint64_t object_size; /* a ranged GET: the total Content-Range gave, 0 when unknown ('*') */
     int64_t mtime;
     uint8_t *body; /* malloc'd, for grow_max requests; the caller frees it */
     size_t body_len;

@@ -20,6 +20,7 @@ int fetch_read_many(struct fetch_store *s, struct fetch_range *ranges, size_t n)
     if (s->read_many != NULL)
         return s->read_many(s, ranges, n);
     for (size_t i = 0; i < n; i++) {
+        ranges[i].object_size = 0;
         ranges[i].result = s->read_range(s, ranges[i].key, ranges[i].offset, ranges[i].len, ranges[i].buf);
         if (ranges[i].result != 0 && first == 0)
             first = ranges[i].result;

@@ -38,6 +38,9 @@ struct fetch_range {
     size_t len;
     void *buf;
     int result;
+    /* Set with result: the object's whole size when the backend learnt it from the read itself
+     * (Content-Range), so a caller needs no separate stat; 0 when it did not. */
+    uint64_t object_size;
 };
 
 /* Where put() takes the bytes of the object from. */

@@ -67,7 +67,7 @@ static int http_read_many(struct fetch_store *s, struct fetch_range *ranges, siz
 
 static int http_read_range(struct fetch_store *s, const char *key, uint64_t offset, size_t len, void *buf)
 {
-    struct fetch_range r = {key, offset, len, buf, 0};
+    struct fetch_range r = {key, offset, len, buf, 0, 0};
     return http_read_many(s, &r, 1);
 }
 

@@ -64,20 +64,31 @@ int fmt_dataset_open_file(struct fmt_dataset *ds, const struct fmt_manifest_entr
 {
     char key[FMT_BLOB_NAME_MAX + 8];
     uint8_t raw[FMT_BLOB_HEADER_LEN];
-    struct fetch_object_info info;
+    struct fetch_object_info info = {0};
+    struct fetch_range header;
     struct fmt_blob_header h;
     int rc;
 
     if (e->type != FMT_ENTRY_FILE)
         return ccr_err_set(EISDIR, "%s: not a file", e->path);
     fmt_dataset_blob_key(e, key, sizeof key);
-    if ((rc = fetch_stat(ds->store, key, &info)) != 0)
-        return ccr_err_wrap(rc, "%s: blob %s: ", e->path, e->blob);
-    if (info.size < FMT_BLOB_HEADER_LEN)
-        return ccr_err_set(EBADMSG, "%s: blob %s is %llu bytes, too short for a header (truncated)", e->path,
-                           e->blob, (unsigned long long)info.size);
-    if ((rc = fetch_read_range(ds->store, key, 0, sizeof raw, raw)) != 0)
-        return ccr_err_wrap(rc, "%s: blob %s: ", e->path, e->blob);
+    /* One request where the store can: the header's ranged read also tells the object's size
+     * (Content-Range), which is checked below; a separate stat only where it cannot, or to
+     * explain a failed read. */
+    header = (struct fetch_range){key, 0, sizeof raw, raw, 0, 0};
+    rc = fetch_read_many(ds->store, &header, 1);
+    if (rc == 0 && header.object_size != 0) {
+        info.size = header.object_size;
+    } else {
+        int stat_rc = fetch_stat(ds->store, key, &info);
+        if (stat_rc == 0 && info.size < FMT_BLOB_HEADER_LEN)
+            return ccr_err_set(EBADMSG, "%s: blob %s is %llu bytes, too short for a header (truncated)",
+                               e->path, e->blob, (unsigned long long)info.size);
+        if (rc == 0)
+            rc = stat_rc;
+        if (rc != 0)
+            return ccr_err_wrap(rc, "%s: blob %s: ", e->path, e->blob);
+    }
     if ((rc = fmt_blob_header_parse(raw, sizeof raw, &h)) != 0)
         return ccr_err_wrap(EBADMSG, "%s: blob %s: ", e->path, e->blob);
     /* The manifest pins each blob: a blob swapped in from another file, another dataset or

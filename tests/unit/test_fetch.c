@@ -206,8 +206,9 @@ static void test_file_store(void **state)
     {
         /* read_many falls back to one read at a time and reports each result. */
         uint8_t a[100], b[100];
-        struct fetch_range r[3] = {
-            {"blobs/one", 0, 100, a, -1}, {"blobs/missing", 0, 100, b, -1}, {"blobs/one", 9900, 100, b, -1}};
+        struct fetch_range r[3] = {{"blobs/one", 0, 100, a, -1, 0},
+                                   {"blobs/missing", 0, 100, b, -1, 0},
+                                   {"blobs/one", 9900, 100, b, -1, 0}};
         assert_int_equal(fetch_read_many(s, r, 3), ENOENT);
         assert_int_equal(r[0].result, 0);
         assert_int_equal(r[1].result, ENOENT);

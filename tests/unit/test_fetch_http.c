@@ -174,7 +174,8 @@ static void read_batch(struct fetch_store *s, size_t n, size_t chunk)
     assert_non_null(r);
     assert_non_null(buf);
     for (size_t i = 0; i < n; i++)
-        r[i] = (struct fetch_range){"obj", (i * chunk * 3) % (OBJ_LEN - chunk), chunk, buf + i * chunk, -1};
+        r[i] =
+            (struct fetch_range){"obj", (i * chunk * 3) % (OBJ_LEN - chunk), chunk, buf + i * chunk, -1, 0};
     assert_int_equal(fetch_read_many(s, r, n), 0);
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(r[i].result, 0);
