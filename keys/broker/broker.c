@@ -32,7 +32,9 @@
 #include <time.h>
 
 #define MAX_SESSIONS 512
-#define MAX_BODY     (256 * 1024)
+/* The runtime-data hash Trustee hands an az-snp-vtpm verifier: SHA-384, not padded. */
+#define RUNTIME_DATA_HASH_LEN 48
+#define MAX_BODY              (256 * 1024)
 /* Requests served at once: one guest waiting on a KDS fetch does not hold up the others. */
 #define BROKER_THREADS 4u
 
@@ -521,10 +523,10 @@ static int verify_vtpm(struct keys_broker *b, struct json_object *evidence, cons
                        "init-data: az-snp-vtpm binds a 32-byte digest in PCR8; the TOML's algorithm gives %u "
                        "bytes (use sha256)",
                        dlen);
-    if (keys_kbs_report_data("sha384", nonce, jwk, additional, expect) != 0)
-        return refused(res, "report_data", "cannot compute the runtime-data hash: %s", ccr_err_msg(EINVAL));
-    rc = keys_broker_vtpm_check(evidence, expect, 48, dlen ? digest : NULL, b->roots, &opts, &res->claims,
-                                &res->is_test);
+    if ((rc = keys_kbs_report_data("sha384", nonce, jwk, additional, expect)) != 0)
+        return refused(res, "report_data", "cannot compute the runtime-data hash: %s", ccr_err_msg(rc));
+    rc = keys_broker_vtpm_check(evidence, expect, RUNTIME_DATA_HASH_LEN, dlen ? digest : NULL, b->roots,
+                                &opts, &res->claims, &res->is_test);
     if (res->claims != NULL) {
         snprintf(res->root, sizeof res->root, "%sARK-%s", res->is_test ? "test " : "",
                  json_object_object_get_ex(res->claims, "product", &product) ? json_object_get_string(product)

@@ -13,7 +13,7 @@ int keys_broker_vtpm_check(struct json_object *evidence, const uint8_t *report_d
                            int *is_test)
 {
     unsigned min_version = opts->min_report_version ? opts->min_report_version : 2;
-    struct json_object *v;
+    struct json_object *v = NULL;
     const char *text;
     int rc;
 
