@@ -28,7 +28,8 @@ static const char kbs_usage[] =
     "                       [--admin-jwt-key PEM [--admin-role ROLE]] [--default-policy FILE]\n"
     "                       [--kds-url URL | --no-kds] [--kds-cache DIR] [--kds-ca PEM]\n"
     "                       [--trust-sim-root DIR] [--tls-cert PEM --tls-key PEM]\n"
-    "                       [--session-ttl SECONDS] [--allow-debug] [--port-file FILE]\n"
+    "                       [--session-ttl SECONDS] [--allow-debug] [--min-report-version N]\n"
+    "                       [--port-file FILE]\n"
     "       ccrfs kbs put --url URL --resource REPO/TYPE/TAG --policy FILE --value-file FILE [--token-file "
     "FILE]\n"
     "       ccrfs kbs put --trustee --url URL --resource REPO/TYPE/TAG --value-file FILE\n"
@@ -50,6 +51,10 @@ static const char kbs_usage[] =
     "default, valid --jwt-ttl seconds, 300 by default) or sending a ready one from --admin-jwt-file.\n"
     "Evidence without a VCEK gets one from --kds-url (default " KEYS_KDS_DEFAULT_URL "), kept in\n"
     "--kds-cache (default STATE/kds-cache); --no-kds requires the VCEK in the evidence.\n"
+    "Guests attest with SEV-SNP evidence (tee \"snp\") or Azure vTPM evidence (tee \"az-snp-vtpm\");\n"
+    "SEV-SNP reports older than --min-report-version (2 to 5, default 2, as Azure and Milan machines\n"
+    "emit; Trustee demands 3) are refused. Release policies may name product, signing_key,\n"
+    "reported_tcb_fmc and current_firmware besides the report's fields.\n"
     "Common: --broker-ca FILE trusts an extra CA for an https broker.\n";
 
 enum {
@@ -77,7 +82,8 @@ enum {
     OPT_TRUSTEE,
     OPT_ADMIN_KEY,
     OPT_JWT_FILE,
-    OPT_JWT_TTL
+    OPT_JWT_TTL,
+    OPT_MIN_REPORT_VERSION
 };
 
 static const struct option kbs_opts[] = {{"state", required_argument, 0, OPT_STATE},
@@ -106,6 +112,7 @@ static const struct option kbs_opts[] = {{"state", required_argument, 0, OPT_STA
                                          {"admin-key", required_argument, 0, OPT_ADMIN_KEY},
                                          {"admin-jwt-file", required_argument, 0, OPT_JWT_FILE},
                                          {"jwt-ttl", required_argument, 0, OPT_JWT_TTL},
+                                         {"min-report-version", required_argument, 0, OPT_MIN_REPORT_VERSION},
                                          {"help", no_argument, 0, 'h'},
                                          {0}};
 
@@ -113,7 +120,7 @@ struct kbs_args {
     const char *state, *listen, *token_file, *sim, *tls_cert, *tls_key, *port_file, *url, *resource, *policy,
         *value_file, *ca, *jwt_key, *role, *default_policy, *kds_url, *kds_cache, *kds_ca, *admin_key,
         *jwt_file;
-    unsigned ttl, jwt_ttl;
+    unsigned ttl, jwt_ttl, min_report_version;
     int allow_debug, no_kds, trustee;
 };
 
@@ -204,6 +211,7 @@ static int cmd_serve(struct kbs_args *a)
     conf.tls_key = a->tls_key;
     conf.session_ttl = a->ttl;
     conf.allow_debug = a->allow_debug;
+    conf.min_report_version = a->min_report_version;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
@@ -225,6 +233,8 @@ static int cmd_serve(struct kbs_args *a)
     else
         ccr_log_info("VCEKs missing from evidence come from %s",
                      a->kds_url ? a->kds_url : KEYS_KDS_DEFAULT_URL);
+    ccr_log_info("SEV-SNP reports of version %u or later are accepted",
+                 a->min_report_version ? a->min_report_version : 2);
     ccr_log_info("listening on %s://%s:%u (KBS protocol %s)", a->tls_cert ? "https" : "http", host,
                  keys_broker_port(b), KEYS_KBS_PROTOCOL_VERSION);
     if (a->port_file != NULL) {
@@ -482,6 +492,12 @@ int cli_cmd_kbs(int argc, char **argv)
             if (cli_parse_uint(optarg, 1, 86400, &v) != 0)
                 return cli_usage("--jwt-ttl: expected 1-86400 seconds, got '%s'", optarg);
             a.jwt_ttl = (unsigned)v;
+            break;
+        case OPT_MIN_REPORT_VERSION:
+            if (cli_parse_uint(optarg, 2, 5, &v) != 0)
+                return cli_usage("--min-report-version: expected a SEV-SNP report version 2 to 5, got '%s'",
+                                 optarg);
+            a.min_report_version = (unsigned)v;
             break;
         case 'h':
             fputs(kbs_usage, stdout);

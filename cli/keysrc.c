@@ -52,7 +52,7 @@ int cli_keysrc_check(const struct keys_release_request *req)
     if (sources > 1)
         return cli_usage("give only one key source (--key, --kbs, --skr or --unwrap-key)");
     if (req->kbs_url != NULL && (req->resource == NULL || req->attest == NULL))
-        return cli_usage("--kbs needs --resource REPO/TYPE/TAG and --attest sim:DIR|snp");
+        return cli_usage("--kbs needs --resource REPO/TYPE/TAG and --attest sim:DIR|snp|aa:URL");
     if (req->kbs_url == NULL && (req->resource != NULL || req->attest != NULL))
         return cli_usage("--resource and --attest go with --kbs");
     if (req->skr_url != NULL && req->skr_kid == NULL)

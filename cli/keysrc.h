@@ -1,7 +1,7 @@
 /* Command-line options that say where the DEK comes from, shared by every command that
  * reads a dataset (verify, unpack, inspect, mount):
  *   --key FILE / --key-file FILE           a local key file (unattested)
- *   --kbs URL --resource R --attest SPEC   a Trustee KBS after attestation (sim:DIR or snp)
+ *   --kbs URL --resource R --attest SPEC   a Trustee KBS after attestation (sim:DIR, snp or aa:URL)
  *   --skr URL --skr-maa URL --skr-akv URL --skr-kid KID   Azure Secure Key Release
  *   --broker-ca FILE                       extra CA bundle for https brokers
  *   --unwrap-key PRIVATE.pem               a recipient's key unwraps dek.wrapped.json (sink outputs) */
@@ -45,8 +45,10 @@ enum {
 #define CLI_KEYSRC_USAGE                                                                                     \
     "key source (one of):\n"                                                                                 \
     "  --key FILE             a local key file; unattested, for data providers testing\n"                    \
-    "  --kbs URL --resource REPO/TYPE/TAG --attest sim:DIR|snp\n"                                            \
+    "  --kbs URL --resource REPO/TYPE/TAG --attest sim:DIR|snp|aa:URL\n"                                     \
     "                         a Trustee KBS releases the key after attestation\n"                            \
+    "                         (aa:URL: evidence from the CoCo attestation agent, e.g.\n"                     \
+    "                         aa:http://127.0.0.1:8006)\n"                                                   \
     "  --skr URL --skr-maa URL --skr-akv URL --skr-kid KID\n"                                                \
     "                         Azure Secure Key Release unwraps dek.wrapped.json\n"                           \
     "  --broker-ca FILE       extra CA bundle for an https broker\n"                                         \

@@ -21,8 +21,9 @@ static int release_kbs(const struct keys_release_request *req, struct fmt_dek **
     int rc;
 
     if (req->resource == NULL || req->attest == NULL)
-        return ccr_err_set(EINVAL,
-                           "a KBS key source needs a resource (REPO/TYPE/TAG) and evidence (sim:DIR or snp)");
+        return ccr_err_set(
+            EINVAL,
+            "a KBS key source needs a resource (REPO/TYPE/TAG) and evidence (sim:DIR, snp or aa:URL)");
     rc = keys_kbs_fetch(req->kbs_url, req->ca_file, req->resource, req->attest, &value, &len, info->detail,
                         sizeof info->detail);
     if (rc != 0)

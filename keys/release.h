@@ -12,7 +12,7 @@ struct keys_release_request {
     const char *key_file; /* local testing: a raw 32-byte key file, unattested */
     const char *kbs_url;  /* a Trustee KBS (RCAR protocol 0.4.0), e.g. http://127.0.0.1:8080 */
     const char *resource; /* with kbs_url: REPO/TYPE/TAG */
-    const char *attest;   /* with kbs_url: "sim:DIR" (simulated SEV-SNP) or "snp" */
+    const char *attest;   /* with kbs_url: "sim:DIR" (simulated SEV-SNP), "snp" or "aa:URL" */
     const char *skr_url;  /* Azure Secure Key Release sidecar, e.g. http://127.0.0.1:8284 */
     const char *skr_maa_endpoint, *skr_akv_endpoint, *skr_kid;
     const char *unwrap_key_file;       /* a recipient's RSA private key (PEM) that unwraps dek.wrapped.json:

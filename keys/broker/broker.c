@@ -7,12 +7,14 @@
 #include "common/fileio.h"
 #include "common/log.h"
 #include "common/secmem.h"
+#include "keys/attest/az_vtpm.h"
 #include "keys/attest/roots.h"
 #include "keys/attest/snp.h"
 #include "keys/broker/admin_jwt.h"
 #include "keys/broker/kds.h"
 #include "keys/broker/policy.h"
 #include "keys/broker/store.h"
+#include "keys/broker/vtpm.h"
 #include "format/crypto.h"
 #include "keys/kbs/jwe.h"
 #include "keys/kbs/protocol.h"
@@ -24,12 +26,15 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #define MAX_SESSIONS 512
-#define MAX_BODY     (256 * 1024)
+/* The runtime-data hash Trustee hands an az-snp-vtpm verifier: SHA-384, not padded. */
+#define RUNTIME_DATA_HASH_LEN 48
+#define MAX_BODY              (256 * 1024)
 /* Requests served at once: one guest waiting on a KDS fetch does not hold up the others. */
 #define BROKER_THREADS 4u
 
@@ -39,6 +44,7 @@ struct session {
     enum session_state state;
     char id[33];
     char nonce[64];
+    char tee[16]; /* the Request's tee: "snp" or "az-snp-vtpm" */
     time_t expires;
     EVP_PKEY *tee_key;
     char alg[32];
@@ -58,6 +64,7 @@ struct keys_broker {
     uint8_t token_hash[FMT_SHA256_LEN];
     uint8_t jwt_key[32];
     unsigned ttl;
+    unsigned min_report_version;
     int allow_debug;
     unsigned port;
     char *tls_cert, *tls_key;
@@ -191,7 +198,7 @@ static enum MHD_Result handle_auth(struct keys_broker *b, struct MHD_Connection 
     struct json_object *req = json_tokener_parse(rq->body.data ? rq->body.data : ""), *v, *resp;
     struct session *s = NULL, *oldest = NULL;
     uint8_t rnd[32];
-    char cookie[128], nonce_b64[64];
+    char cookie[128], nonce_b64[64], tee[16];
     time_t now = time(NULL);
 
     if (req == NULL || !json_object_is_type(req, json_type_object)) {
@@ -211,14 +218,18 @@ static enum MHD_Result handle_auth(struct keys_broker *b, struct MHD_Connection 
         return r;
     }
     if (!json_object_object_get_ex(req, "tee", &v) || !json_object_is_type(v, json_type_string) ||
-        strcmp(json_object_get_string(v), KEYS_KBS_TEE) != 0) {
-        enum MHD_Result r = kbs_error(
-            c, "AttestationError",
-            "Attestation error: RCAR handshake Auth failed: TEE type %.32s is not supported (only \"snp\")",
-            v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "(none)");
+        (strcmp(json_object_get_string(v), KEYS_KBS_TEE) != 0 &&
+         strcmp(json_object_get_string(v), KEYS_AZ_VTPM_TEE) != 0)) {
+        enum MHD_Result r =
+            kbs_error(c, "AttestationError",
+                      "Attestation error: RCAR handshake Auth failed: TEE type %.32s is not "
+                      "supported (only \"" KEYS_KBS_TEE "\" and \"" KEYS_AZ_VTPM_TEE "\")",
+                      v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "(none)");
         json_object_put(req);
         return r;
     }
+    /* Trustee keeps the Request in the session and verifies /attest by its tee. */
+    snprintf(tee, sizeof tee, "%s", json_object_get_string(v));
     json_object_put(req);
     pthread_mutex_lock(&b->lock);
     for (size_t i = 0; i < MAX_SESSIONS; i++) {
@@ -249,6 +260,7 @@ static enum MHD_Result handle_auth(struct keys_broker *b, struct MHD_Connection 
     ccr_b64_encode(rnd, sizeof rnd, nonce_b64, CCR_B64_STD);
     snprintf(s->nonce, sizeof s->nonce, "%s", nonce_b64);
     s->state = S_CHALLENGED;
+    snprintf(s->tee, sizeof s->tee, "%s", tee);
     s->expires = now + b->ttl;
     snprintf(cookie, sizeof cookie, KEYS_KBS_COOKIE "=%s; Path=/; HttpOnly", s->id);
     resp = json_object_new_object();
@@ -322,17 +334,16 @@ static struct session *find_session_id(struct keys_broker *b, const char *id)
     return NULL;
 }
 
-/* The init-data binding Trustee checks for SNP: HOST_DATA equals the digest of the TOML
- * body, by the top-level `algorithm` it names, zero-padded or cut to 32 bytes. */
-static int check_init_data(struct json_object *init, const struct keys_snp_report *r, char *why,
-                           size_t why_len)
+/* The init-data digest Trustee's attestation service computes: the TOML body hashed by the
+ * top-level `algorithm` it names. *dlen is 0 when there is no init-data. */
+static int init_data_digest(struct json_object *init, uint8_t digest[EVP_MAX_MD_SIZE], unsigned int *dlen,
+                            char *why, size_t why_len)
 {
     struct json_object *fmt, *body;
     const char *text, *p, *alg = NULL;
-    uint8_t digest[EVP_MAX_MD_SIZE], want[KEYS_SNP_HOST_DATA_LEN] = {0};
-    unsigned int dlen = 0;
     const EVP_MD *md = NULL;
 
+    *dlen = 0;
     if (init == NULL || json_object_is_type(init, json_type_null))
         return 0;
     if (!json_object_object_get_ex(init, "format", &fmt) || !json_object_is_type(fmt, json_type_string) ||
@@ -367,10 +378,25 @@ static int check_init_data(struct json_object *init, const struct keys_snp_repor
         snprintf(why, why_len, "init-data: the TOML names no algorithm of sha256, sha384, sha512");
         return EINVAL;
     }
-    if (EVP_Digest(text, strlen(text), digest, &dlen, md, NULL) != 1) {
+    if (EVP_Digest(text, strlen(text), digest, dlen, md, NULL) != 1) {
+        *dlen = 0;
         snprintf(why, why_len, "init-data: cannot hash it");
         return EIO;
     }
+    return 0;
+}
+
+/* The init-data binding Trustee checks for SNP: HOST_DATA equals the digest, zero-padded or
+ * cut to 32 bytes. */
+static int check_init_data(struct json_object *init, const struct keys_snp_report *r, char *why,
+                           size_t why_len)
+{
+    uint8_t digest[EVP_MAX_MD_SIZE], want[KEYS_SNP_HOST_DATA_LEN] = {0};
+    unsigned int dlen = 0;
+    int rc;
+
+    if ((rc = init_data_digest(init, digest, &dlen, why, why_len)) != 0 || dlen == 0)
+        return rc;
     memcpy(want, digest, dlen < sizeof want ? dlen : sizeof want);
     if (CRYPTO_memcmp(want, r->host_data, sizeof want) != 0) {
         snprintf(why, why_len, "init-data does not match the report's HOST_DATA");
@@ -379,21 +405,152 @@ static int check_init_data(struct json_object *init, const struct keys_snp_repor
     return 0;
 }
 
-static enum MHD_Result handle_attest(struct keys_broker *b, struct MHD_Connection *c, struct request *rq)
+/* What an evidence check found: the claims for the session (or, refused, for the log), or
+ * which check refused and why. */
+struct evidence_result {
+    struct json_object *claims;
+    char root[64];
+    int is_test;
+    char vcek_source[32];
+    const char *check;
+    char reason[CCR_ERR_MSG_MAX + 64];
+};
+
+static int refused(struct evidence_result *res, const char *check, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int refused(struct evidence_result *res, const char *check, const char *fmt, ...)
 {
-    struct json_object *req = NULL, *rt, *nonce, *jwk, *tee_ev, *prim, *add = NULL, *init = NULL,
-                       *claims = NULL, *resp;
+    va_list ap;
+    res->check = check;
+    va_start(ap, fmt);
+    vsnprintf(res->reason, sizeof res->reason, fmt, ap);
+    va_end(ap);
+    return EACCES;
+}
+
+/* tee "snp": the SEV-SNP report, its VCEK (from the evidence or the KDS), report_data and
+ * HOST_DATA bindings. */
+static int verify_snp(struct keys_broker *b, struct json_object *evidence, const char *nonce,
+                      struct json_object *jwk, const char *additional, struct json_object *init,
+                      struct evidence_result *res)
+{
     struct keys_snp_report report;
     struct keys_snp_verdict verdict;
+    struct keys_snp_verify_opts opts = {.min_version = b->min_report_version, .key = KEYS_SNP_KEY_ANY};
     uint8_t *vcek_der = NULL, expect[KEYS_SNP_REPORT_DATA_LEN];
     size_t vcek_len = 0;
-    EVP_PKEY *key = NULL;
     X509 *vcek = NULL, *ask, *ark;
-    const char *root_name = "", *additional = "";
-    char alg[32], reason[CCR_ERR_MSG_MAX + 64], *token, sid[33], snonce[64], vcek_source[32] = "evidence";
+    const char *root_name = "";
+    char why[CCR_ERR_MSG_MAX + 64];
+    int rc, from_cache = 0;
+
+    snprintf(res->vcek_source, sizeof res->vcek_source, "evidence");
+    if ((rc = keys_kbs_snp_evidence_parse(evidence, &report, &vcek_der, &vcek_len)) != 0)
+        return refused(res, "evidence", "Deserialize SNP Evidence failed: %s", ccr_err_msg(rc));
+    if (vcek_der == NULL) {
+        if (b->kds == NULL)
+            rc = ccr_err_set(ENOENT,
+                             "the evidence carries no VCEK in cert_chain, and this broker fetches none "
+                             "(no KDS configured)");
+        else
+            rc = keys_kds_vcek(b->kds, report.raw, &vcek_der, &vcek_len, &from_cache);
+        if (rc != 0)
+            return refused(res, "vcek", "%s", ccr_err_msg(rc));
+        snprintf(res->vcek_source, sizeof res->vcek_source, "%s", from_cache ? "KDS cache" : "KDS");
+    }
+    if ((rc = keys_x509_from_der(vcek_der, vcek_len, &vcek)) != 0) {
+        rc = refused(res, "vcek", "VCEK (from the %s): %s", res->vcek_source, ccr_err_msg(rc));
+        goto out;
+    }
+    if ((rc = keys_snp_roots_find(b->roots, vcek, &ask, &ark, &root_name, &res->is_test)) != 0) {
+        rc = refused(res, "root", "evidence: %s", ccr_err_msg(rc));
+        goto out;
+    }
+    if ((rc = keys_snp_verify_ex(&report, vcek, ask, ark, 0, &opts, &verdict)) != 0) {
+        rc = refused(res, "verify", "evidence: %s", ccr_err_msg(rc));
+        goto out;
+    }
+    snprintf(res->root, sizeof res->root, "%s", root_name);
+    /* A version 2 report names no product: the chain that verified it does. */
+    res->claims = keys_snp_claims_verified(&report, &verdict);
+    json_object_object_add(res->claims, "root", json_object_new_string(root_name));
+    /* Trustee hashes with SHA-384 for SNP whatever was negotiated (coco/builtin.rs). */
+    if ((rc = keys_kbs_report_data("sha384", nonce, jwk, additional, expect)) != 0 ||
+        CRYPTO_memcmp(expect, report.report_data, sizeof expect) != 0) {
+        rc = refused(res, "report_data",
+                     "Report Data Mismatch: report_data is not the SHA-384 of the canonical JSON of "
+                     "{additional-evidence, nonce, tee-pubkey}: the evidence is not bound to this session");
+        goto out;
+    }
+    if ((rc = check_init_data(init, &report, why, sizeof why)) != 0) {
+        rc = refused(res, "init-data", "%s", why);
+        goto out;
+    }
+    if (report.vmpl != 0) {
+        rc = refused(res, "vmpl", "the report was made at VMPL %u; only VMPL 0 evidence is accepted",
+                     report.vmpl);
+        goto out;
+    }
+    if (verdict.debug && !b->allow_debug)
+        rc = refused(res, "debug",
+                     "the guest policy allows debugging (DEBUG bit 19 set): its memory is not confidential");
+out:
+    X509_free(vcek);
+    free(vcek_der);
+    return rc;
+}
+
+/* tee "az-snp-vtpm": Trustee gives its verifier the runtime-data hash itself (48 bytes of
+ * SHA-384, not padded) as the report data the vTPM quote's nonce must equal, and the init-data
+ * digest as the value bound in PCR8. */
+static int verify_vtpm(struct keys_broker *b, struct json_object *evidence, const char *nonce,
+                       struct json_object *jwk, const char *additional, struct json_object *init,
+                       struct evidence_result *res)
+{
+    struct keys_broker_vtpm_opts opts = {.min_report_version = b->min_report_version,
+                                         .allow_debug = b->allow_debug};
+    uint8_t expect[KEYS_SNP_REPORT_DATA_LEN], digest[EVP_MAX_MD_SIZE];
+    unsigned int dlen = 0;
+    struct json_object *product;
+    char why[CCR_ERR_MSG_MAX + 64];
+    int rc;
+
+    snprintf(res->vcek_source, sizeof res->vcek_source, "evidence");
+    if ((rc = init_data_digest(init, digest, &dlen, why, sizeof why)) != 0)
+        return refused(res, "init-data", "%s", why);
+    if (dlen != 0 && dlen != 32)
+        return refused(res, "init-data",
+                       "init-data: az-snp-vtpm binds a 32-byte digest in PCR8; the TOML's algorithm gives %u "
+                       "bytes (use sha256)",
+                       dlen);
+    if ((rc = keys_kbs_report_data("sha384", nonce, jwk, additional, expect)) != 0)
+        return refused(res, "report_data", "cannot compute the runtime-data hash: %s", ccr_err_msg(rc));
+    rc = keys_broker_vtpm_check(evidence, expect, RUNTIME_DATA_HASH_LEN, dlen ? digest : NULL, b->roots,
+                                &opts, &res->claims, &res->is_test);
+    if (res->claims != NULL) {
+        snprintf(res->root, sizeof res->root, "%sARK-%s", res->is_test ? "test " : "",
+                 json_object_object_get_ex(res->claims, "product", &product) ? json_object_get_string(product)
+                                                                             : "unknown");
+        json_object_object_add(res->claims, "root", json_object_new_string(res->root));
+    }
+    if (rc == EINVAL)
+        return refused(res, "evidence", "Deserialize Azure vTPM SEV-SNP evidence failed: %s",
+                       ccr_err_msg(rc));
+    if (rc != 0)
+        return refused(res, "verify", "evidence: %s", ccr_err_msg(rc));
+    return 0;
+}
+
+static enum MHD_Result handle_attest(struct keys_broker *b, struct MHD_Connection *c, struct request *rq)
+{
+    struct json_object *req = NULL, *rt, *nonce, *jwk, *tee_ev, *prim, *add = NULL, *init = NULL, *resp;
+    struct evidence_result res = {0};
+    EVP_PKEY *key = NULL;
+    const char *additional = "";
+    char alg[32], reason[CCR_ERR_MSG_MAX + 64], *token, sid[33], snonce[64], tee[16];
     struct session *s;
     enum MHD_Result ret;
-    int is_test = 0, rc, from_cache = 0;
+    int rc;
     time_t now = time(NULL), expires;
 
     pthread_mutex_lock(&b->lock);
@@ -412,6 +569,7 @@ static enum MHD_Result handle_attest(struct keys_broker *b, struct MHD_Connectio
     s->state = S_NONCE_USED; /* whatever happens next, this nonce is spent */
     memcpy(sid, s->id, sizeof sid);
     snprintf(snonce, sizeof snonce, "%s", s->nonce);
+    snprintf(tee, sizeof tee, "%s", s->tee);
     expires = s->expires;
     pthread_mutex_unlock(&b->lock);
 
@@ -460,87 +618,33 @@ static enum MHD_Result handle_attest(struct keys_broker *b, struct MHD_Connectio
     } else {
         prim = tee_ev;
     }
-    if ((rc = keys_kbs_snp_evidence_parse(prim, &report, &vcek_der, &vcek_len)) != 0) {
-        snprintf(reason, sizeof reason, "Deserialize SNP Evidence failed: %s", ccr_err_msg(rc));
-        ret = attest_refuse(c, NULL, "evidence", reason);
-        goto out;
-    }
-    if (vcek_der == NULL) {
-        if (b->kds == NULL)
-            rc = ccr_err_set(ENOENT,
-                             "the evidence carries no VCEK in cert_chain, and this broker fetches none "
-                             "(no KDS configured)");
-        else
-            rc = keys_kds_vcek(b->kds, report.raw, &vcek_der, &vcek_len, &from_cache);
-        if (rc != 0) {
-            snprintf(reason, sizeof reason, "%s", ccr_err_msg(rc));
-            ret = attest_refuse(c, NULL, "vcek", reason);
-            goto out;
-        }
-        snprintf(vcek_source, sizeof vcek_source, "%s", from_cache ? "KDS cache" : "KDS");
-    }
-    if ((rc = keys_x509_from_der(vcek_der, vcek_len, &vcek)) != 0) {
-        snprintf(reason, sizeof reason, "VCEK (from the %s): %s", vcek_source, ccr_err_msg(rc));
-        ret = attest_refuse(c, NULL, "vcek", reason);
-        goto out;
-    }
-    if ((rc = keys_snp_roots_find(b->roots, vcek, &ask, &ark, &root_name, &is_test)) != 0) {
-        snprintf(reason, sizeof reason, "evidence: %s", ccr_err_msg(rc));
-        ret = attest_refuse(c, NULL, "root", reason);
-        goto out;
-    }
-    if ((rc = keys_snp_verify(&report, vcek, ask, ark, 0, &verdict)) != 0) {
-        snprintf(reason, sizeof reason, "evidence: %s", ccr_err_msg(rc));
-        ret = attest_refuse(c, NULL, "verify", reason);
-        goto out;
-    }
-    claims = keys_snp_claims(&report);
-    json_object_object_add(claims, "root", json_object_new_string(root_name));
-    /* Trustee hashes with SHA-384 for SNP whatever was negotiated (coco/builtin.rs). */
-    if ((rc = keys_kbs_report_data("sha384", snonce, jwk, additional, expect)) != 0 ||
-        CRYPTO_memcmp(expect, report.report_data, sizeof expect) != 0) {
-        ret = attest_refuse(c, claims, "report_data",
-                            "Report Data Mismatch: report_data is not the SHA-384 of the canonical JSON of "
-                            "{additional-evidence, nonce, tee-pubkey}: the evidence is not bound to this "
-                            "session");
-        goto out;
-    }
-    if (json_object_object_get_ex(req, "init-data", &init) &&
-        (rc = check_init_data(init, &report, reason, sizeof reason)) != 0) {
-        ret = attest_refuse(c, claims, "init-data", reason);
-        goto out;
-    }
-    if (report.vmpl != 0) {
-        snprintf(reason, sizeof reason, "the report was made at VMPL %u; only VMPL 0 evidence is accepted",
-                 report.vmpl);
-        ret = attest_refuse(c, claims, "vmpl", reason);
-        goto out;
-    }
-    if (verdict.debug && !b->allow_debug) {
-        ret = attest_refuse(
-            c, claims, "debug",
-            "the guest policy allows debugging (DEBUG bit 19 set): its memory is not confidential");
+    json_object_object_get_ex(req, "init-data", &init);
+    rc = strcmp(tee, KEYS_AZ_VTPM_TEE) == 0 ? verify_vtpm(b, prim, snonce, jwk, additional, init, &res)
+                                            : verify_snp(b, prim, snonce, jwk, additional, init, &res);
+    if (rc != 0) {
+        ret = attest_refuse(c, res.claims, res.check, res.reason);
         goto out;
     }
     pthread_mutex_lock(&b->lock);
     s = find_session_id(b, sid);
     if (s == NULL || s->state != S_NONCE_USED) {
         pthread_mutex_unlock(&b->lock);
-        ret = attest_refuse(c, claims, "session", "the session ended while its evidence was checked");
+        ret = attest_refuse(c, res.claims, "session", "the session ended while its evidence was checked");
         goto out;
     }
     s->tee_key = key;
     key = NULL;
     snprintf(s->alg, sizeof s->alg, "%s", alg);
-    s->claims = json_object_get(claims);
-    snprintf(s->root, sizeof s->root, "%s", root_name);
+    s->claims = json_object_get(res.claims);
+    snprintf(s->root, sizeof s->root, "%s", res.root);
     s->state = S_ATTESTED;
     pthread_mutex_unlock(&b->lock);
-    token = make_token(b, claims, jwk, expires);
+    token = make_token(b, res.claims, jwk, expires);
     {
         char sum[512];
-        ccr_log_info("attestation accepted (root: %s%s, VCEK from the %s): %s", root_name,
-                     is_test ? ", TEST ONLY" : "", vcek_source, claims_summary(claims, sum, sizeof sum));
+        ccr_log_info("attestation accepted (tee %s, root: %s%s, VCEK from the %s): %s", tee, res.root,
+                     res.is_test ? ", TEST ONLY" : "", res.vcek_source,
+                     claims_summary(res.claims, sum, sizeof sum));
     }
     resp = json_object_new_object();
     json_object_object_add(resp, "token", json_object_new_string(token ? token : ""));
@@ -548,10 +652,8 @@ static enum MHD_Result handle_attest(struct keys_broker *b, struct MHD_Connectio
     ret = send_json(c, 200, resp, NULL);
 out:
     json_object_put(req);
-    json_object_put(claims);
+    json_object_put(res.claims);
     EVP_PKEY_free(key);
-    X509_free(vcek);
-    free(vcek_der);
     return ret;
 }
 
@@ -867,6 +969,12 @@ int keys_broker_start(const struct keys_broker_conf *conf, struct keys_broker **
     pthread_mutex_init(&b->lock, NULL);
     b->ttl = conf->session_ttl ? conf->session_ttl : 300;
     b->allow_debug = conf->allow_debug;
+    b->min_report_version = conf->min_report_version ? conf->min_report_version : 2;
+    if (b->min_report_version < 2 || b->min_report_version > 5) {
+        rc = ccr_err_set(EINVAL, "minimum report version %u: SEV-SNP reports are versions 2 to 5",
+                         conf->min_report_version);
+        goto fail;
+    }
     if (conf->admin_token == NULL && conf->admin_jwt_key == NULL) {
         rc = ccr_err_set(EINVAL, "no admin credential: give an admin token, an admin JWT key, or both");
         goto fail;

@@ -1,5 +1,6 @@
 /* `ccrfs kbs serve`: a local key broker speaking the Trustee KBS protocol (RCAR 0.4.0) on
- * loopback, with per-resource release policies, durable encrypted resources, and an admin
+ * loopback, for the tees "snp" (SEV-SNP evidence) and "az-snp-vtpm" (Azure vTPM evidence),
+ * with per-resource release policies, durable encrypted resources, and an admin
  * API authenticated by a bearer token. Every release and refusal is logged with the claims
  * that decided it, never the value. */
 #ifndef CCRFS_KEYS_BROKER_BROKER_H
@@ -23,6 +24,8 @@ struct keys_broker_conf {
     const char *tls_cert, *tls_key; /* PEM files: serve https */
     unsigned session_ttl;           /* seconds a session lives after /auth, default 300 */
     int allow_debug;                /* accept evidence from guests whose policy allows debugging */
+    unsigned min_report_version;    /* oldest SEV-SNP report version accepted, 2 to 5 (0: 2, as
+                                       Azure and Milan machines emit; Trustee demands 3) */
 };
 
 struct keys_broker;

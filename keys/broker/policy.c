@@ -14,7 +14,8 @@ struct keys_policy {
     struct json_object *root;
 };
 
-enum claim_type { CLAIM_HEX, CLAIM_BOOL, CLAIM_INT };
+/* CLAIM_NAME: one of a fixed set of words, compared exactly; CLAIM_VERSION: "major.minor.build". */
+enum claim_type { CLAIM_HEX, CLAIM_BOOL, CLAIM_INT, CLAIM_NAME, CLAIM_VERSION };
 
 static const struct {
     const char *name;
@@ -37,7 +38,53 @@ static const struct {
     {"reported_tcb_tee", CLAIM_INT},
     {"reported_tcb_snp", CLAIM_INT},
     {"reported_tcb_microcode", CLAIM_INT},
+    {"reported_tcb_fmc", CLAIM_INT},
+    {"product", CLAIM_NAME},
+    {"signing_key", CLAIM_NAME},
+    {"current_firmware", CLAIM_VERSION},
 };
+
+/* The values a CLAIM_NAME claim can take, as keys_snp_claims_verified writes them: a
+ * misspelt value is refused when the policy is set, not silently never matched. */
+static const struct {
+    const char *claim, *values[4];
+} claim_words[] = {
+    {"product", {"Milan", "Genoa", "Turin", NULL}},
+    {"signing_key", {"VCEK", "VLEK", NULL}},
+};
+
+static int name_allowed(const char *claim, const char *value, char *list, size_t list_len)
+{
+    list[0] = '\0';
+    for (size_t i = 0; i < sizeof claim_words / sizeof claim_words[0]; i++) {
+        if (strcmp(claim_words[i].claim, claim) != 0)
+            continue;
+        for (size_t j = 0; claim_words[i].values[j] != NULL; j++) {
+            if (strcmp(claim_words[i].values[j], value) == 0)
+                return 1;
+            snprintf(list + strlen(list), list_len - strlen(list), "%s%s", j ? ", " : "",
+                     claim_words[i].values[j]);
+        }
+    }
+    return 0;
+}
+
+/* "major.minor.build", each 0-255 in decimal without a sign or leading zeros. */
+static int version_valid(const char *v)
+{
+    for (int part = 0; part < 3; part++) {
+        unsigned n = 0;
+        size_t digits = 0;
+        while (v[digits] >= '0' && v[digits] <= '9' && digits < 4)
+            n = n * 10 + (unsigned)(v[digits++] - '0');
+        if (digits == 0 || digits > 3 || n > 255 || (digits > 1 && v[0] == '0'))
+            return 0;
+        v += digits;
+        if (part < 2 && *v++ != '.')
+            return 0;
+    }
+    return *v == '\0';
+}
 
 static int claim_type(const char *name, enum claim_type *t)
 {
@@ -87,19 +134,32 @@ static int check_node(struct json_object *n, const char *where, int depth, int i
                 EINVAL,
                 "policy: %s: unknown claim '%s' (measurement, host_data, report_data, chip_id, "
                 "family_id, image_id, debug, migrate_ma, smt, vmpl, version, guest_svn, policy, "
-                "reported_tcb_bootloader|tee|snp|microcode)",
+                "reported_tcb_bootloader|tee|snp|microcode|fmc, product, signing_key, current_firmware)",
                 where, json_object_get_string(claim));
         if (!json_object_object_get_ex(n, "equals", &eq))
             return ccr_err_set(EINVAL, "policy: %s: condition on '%s' has no \"equals\"", where,
                                json_object_get_string(claim));
-        if ((t == CLAIM_HEX && !json_object_is_type(eq, json_type_string)) ||
+        if (((t == CLAIM_HEX || t == CLAIM_NAME || t == CLAIM_VERSION) &&
+             !json_object_is_type(eq, json_type_string)) ||
             (t == CLAIM_BOOL && !json_object_is_type(eq, json_type_boolean)) ||
             (t == CLAIM_INT && !json_object_is_type(eq, json_type_int)))
             return ccr_err_set(EINVAL, "policy: %s: '%s' must equal a %s", where,
                                json_object_get_string(claim),
-                               t == CLAIM_HEX    ? "hex string"
-                               : t == CLAIM_BOOL ? "boolean"
-                                                 : "number");
+                               t == CLAIM_HEX       ? "hex string"
+                               : t == CLAIM_NAME    ? "string"
+                               : t == CLAIM_VERSION ? "string \"major.minor.build\""
+                               : t == CLAIM_BOOL    ? "boolean"
+                                                    : "number");
+        if (t == CLAIM_NAME) {
+            char words[64];
+            if (!name_allowed(json_object_get_string(claim), json_object_get_string(eq), words, sizeof words))
+                return ccr_err_set(EINVAL, "policy: %s: '%s' cannot be \"%.64s\" (one of %s)", where,
+                                   json_object_get_string(claim), json_object_get_string(eq), words);
+        }
+        if (t == CLAIM_VERSION && !version_valid(json_object_get_string(eq)))
+            return ccr_err_set(
+                EINVAL, "policy: %s: '%s' must be \"major.minor.build\" (numbers 0-255), not \"%.64s\"",
+                where, json_object_get_string(claim), json_object_get_string(eq));
         return 0;
     }
     if (json_object_object_get_ex(n, "equals", &eq))
@@ -185,6 +245,9 @@ static int eval_node(struct json_object *n, struct json_object *claims, char *re
         }
         if (t == CLAIM_HEX)
             match = strcasecmp(json_object_get_string(have), json_object_get_string(eq)) == 0;
+        else if (t == CLAIM_NAME || t == CLAIM_VERSION)
+            match = json_object_is_type(have, json_type_string) &&
+                    strcmp(json_object_get_string(have), json_object_get_string(eq)) == 0;
         else if (t == CLAIM_BOOL)
             match = json_object_get_boolean(have) == json_object_get_boolean(eq);
         else

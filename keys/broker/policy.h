@@ -4,7 +4,9 @@
  * A node is either a condition {"claim": NAME, "equals": VALUE} or a group holding exactly
  * one of "anyOf"/"allOf" (a non-empty array of nodes) and optionally "authority". The root is
  * a group; "version" is optional and, when given, "1.0.0". Claim names are those of
- * keys_snp_claims(); hex claims compare case-insensitively, booleans and numbers by value. */
+ * keys_snp_claims_verified(); hex claims compare case-insensitively, booleans and numbers by
+ * value; product ("Milan", "Genoa", "Turin"), signing_key ("VCEK", "VLEK") and
+ * current_firmware ("major.minor.build") exactly, their values checked when the policy is parsed. */
 #ifndef CCRFS_KEYS_BROKER_POLICY_H
 #define CCRFS_KEYS_BROKER_POLICY_H
 

@@ -78,6 +78,45 @@ else
   fail "list"
 fi
 
+# Release policies on the product and signing key; the minimum report version.
+printf '{"allOf":[{"claim":"product","equals":"Milan"},{"claim":"signing_key","equals":"VCEK"}]}\n' >"$TMP/milan.json"
+printf '{"allOf":[{"claim":"product","equals":"Genoa"}]}\n' >"$TMP/genoa.json"
+"$CCRFS" kbs put --url "$MAIN_URL" --token-file "$TMP/token" --resource ccrfs/dek/milan --policy "$TMP/milan.json" \
+  --value-file "$TMP/dek.key" >/dev/null
+"$CCRFS" kbs put --url "$MAIN_URL" --token-file "$TMP/token" --resource ccrfs/dek/genoa --policy "$TMP/genoa.json" \
+  --value-file "$TMP/dek.key" >/dev/null
+if "$CCRFS" verify --kbs "$MAIN_URL" --resource ccrfs/dek/milan --attest "sim:$TMP/sim" "$TMP/ds" >/dev/null 2>&1; then
+  pass "a policy on product and signing_key releases to the guest it names"
+else
+  fail "release under a product policy"
+fi
+expect_fail "a policy on another product refuses" "claim product is Milan, the policy requires Genoa" \
+  "$CCRFS" verify --kbs "$MAIN_URL" --resource ccrfs/dek/genoa --attest "sim:$TMP/sim" "$TMP/ds"
+printf '{"allOf":[{"claim":"product","equals":"milan"}]}\n' >"$TMP/badproduct.json"
+expect_fail "a misspelt product is refused at put" "'product' cannot be \"milan\" \\(one of Milan, Genoa, Turin\\)" \
+  "$CCRFS" kbs put --url "$MAIN_URL" --token-file "$TMP/token" --resource ccrfs/dek/bad \
+  --policy "$TMP/badproduct.json" --value-file "$TMP/dek.key"
+expect_fail "--min-report-version outside 2-5 is a usage error" "--min-report-version: expected a SEV-SNP report version 2 to 5" \
+  "$CCRFS" kbs serve --state "$TMP/unused.state" --admin-token-file "$TMP/token" --min-report-version 1
+"$CCRFS" attest sim-init "$TMP/sim-v2" --version 2 >/dev/null
+kbs_start v2 --trust-sim-root "$TMP/sim-v2" || { fail "the broker did not start"; finish; }
+V2_PID=$KBS_PID
+"$CCRFS" kbs put --url "$KBS_URL" --token-file "$TMP/token" --resource ccrfs/dek/ds --policy "$TMP/policy.json" \
+  --value-file "$TMP/dek.key" >/dev/null
+if "$CCRFS" verify --kbs "$KBS_URL" --resource ccrfs/dek/ds --attest "sim:$TMP/sim-v2" "$TMP/ds" >/dev/null 2>&1; then
+  pass "a version 2 report is accepted by default"
+else
+  fail "a version 2 report with the default minimum"
+fi
+KBS_PID=$V2_PID
+kbs_stop
+kbs_start v2 --trust-sim-root "$TMP/sim-v2" --min-report-version 3 || { fail "the broker did not start"; finish; }
+expect_fail "--min-report-version 3 refuses a version 2 report" "version 2 is below the minimum of 3" \
+  "$CCRFS" verify --kbs "$KBS_URL" --resource ccrfs/dek/ds --attest "sim:$TMP/sim-v2" "$TMP/ds"
+grep -q "SEV-SNP reports of version 3 or later are accepted" "$TMP/v2.log" && pass "the broker logs its minimum" ||
+  fail "the minimum report version is not logged"
+kbs_stop
+
 # Resources survive a restart; the master key file is private.
 KBS_PID=$MAIN_PID
 kbs_stop
