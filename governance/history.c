@@ -121,7 +121,8 @@ static char *first_path(const struct gov_history_opts *o)
     if (c != NULL && i != NULL && s != NULL &&
         ccr_dynbuf_addf(&b, "/contracts/%s/events?id=%s&scope=%s&from_seqno=%" PRId64, c, i, s,
                         o->from_seqno > 0 ? o->from_seqno : 1) == 0 &&
-        (o->to_seqno <= 0 || ccr_dynbuf_addf(&b, "&to_seqno=%" PRId64, o->to_seqno) == 0))
+        (o->to_seqno <= 0 || ccr_dynbuf_addf(&b, "&to_seqno=%" PRId64, o->to_seqno) == 0) &&
+        (o->page_seqnos <= 0 || ccr_dynbuf_addf(&b, "&max_seqno_per_page=%" PRId64, o->page_seqnos) == 0))
         out = ccr_dynbuf_steal(&b, NULL);
     ccr_dynbuf_free(&b);
     free(c);

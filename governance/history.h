@@ -17,6 +17,7 @@ struct gov_history_opts {
     const char *scope;    /* NULL: "ccrfs" */
     int64_t from_seqno;   /* 0: 1 (the whole history) */
     int64_t to_seqno;     /* 0: up to the last write */
+    int64_t page_seqnos;  /* max_seqno_per_page; 0: the server's default (2000) */
     unsigned max_wait_s;  /* give up after waiting this long for one page; 0: 120 */
 };
 
