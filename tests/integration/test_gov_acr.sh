@@ -4,7 +4,8 @@
 # is answered 2 s late; the mount never fails closed, every event arrives once in one stream
 # per chain, and `audit fetch` reads it back for `audit verify --strict`. Then, the stand-in
 # down past the grace period: reads are refused; when it returns nothing is lost.
-# CCRFS_ACR_FILES sets the count. Prints the events/s delivered with the 2 s delay.
+# CCRFS_ACR_FILES sets the count, CCRFS_ACR_OPTS adds mount options to the timed mount (e.g.
+# gov_inflight=16). Prints the events/s delivered with the 2 s delay.
 set -uo pipefail
 . "$CCRFS_SRC/tests/integration/lib/harness.sh"
 mount_lib_init
@@ -42,7 +43,8 @@ check "consent asked as the sidecar is: no query, its own contract" \
 # --- 2 s per PUT, many small files ---------------------------------------------------------
 MP=$TMP/mnt
 check "mount in acr mode" mount_foreground "$TMP/ds" "$MP" --governance "$GOV_URL" --governance-api acr \
-  --contract acr1 --audit-log "$TMP/acr1.log" --spool "$TMP/spool1" -o flush_interval_ms=200 \
+  --contract acr1 --audit-log "$TMP/acr1.log" --spool "$TMP/spool1" \
+  -o flush_interval_ms=200${CCRFS_ACR_OPTS:+,$CCRFS_ACR_OPTS} \
   2>"$TMP/daemon1.log"
 PID1=$FG_PID
 T0=$(date +%s.%N)
