@@ -184,8 +184,10 @@ static void consent_check(struct gov_service *s, struct MHD_Connection *conn, st
     json_object *v, *why;
     int rc;
 
-    /* As the sidecar: its own contract (or the path prefix header's) when none is named. */
-    if (id == NULL || id[0] == '\0')
+    /* As the sidecar: its own contract (or the path prefix header's) when none is named, and
+     * then the CCF application's reason codes; the registry API keeps its own. */
+    int sidecar = id == NULL || id[0] == '\0';
+    if (sidecar)
         id = gov_sidecar_contract(&s->sidecar, conn, own, sizeof own);
     if (id == NULL)
         return gov_svc_reply_error(r, 400, "BadRequest",
@@ -197,7 +199,8 @@ static void consent_check(struct gov_service *s, struct MHD_Connection *conn, st
     rc = gov_store_contract_get(s->store, id, &sc);
     if (rc == ENOENT) {
         json_object_object_add(v, "status", json_object_new_string("disabled"));
-        json_object_object_add(why, "code", json_object_new_string("ContractNotAccepted"));
+        json_object_object_add(why, "code",
+                               json_object_new_string(sidecar ? "ContractNotAccepted" : "ContractNotFound"));
         snprintf(reason, sizeof reason, "no contract with id '%s'", id);
     } else if (rc != 0) {
         json_object_put(v);
