@@ -212,9 +212,10 @@ static void consent_check(struct gov_service *s, struct MHD_Connection *conn, st
                                json_object_new_string(strcmp(st, "active") == 0 ? "enabled" : "disabled"));
         /* The CCF application's codes where it has one: not (yet) accepted, disabled. */
         json_object_object_add(why, "code",
-                               json_object_new_string(strcmp(st, "proposed") == 0  ? "ContractNotAccepted"
-                                                      : strcmp(st, "revoked") == 0 ? "ContractDisabled"
-                                                                                   : st));
+                               json_object_new_string(!sidecar                      ? st
+                                                      : strcmp(st, "proposed") == 0 ? "ContractNotAccepted"
+                                                      : strcmp(st, "revoked") == 0  ? "ContractDisabled"
+                                                                                    : st));
         gov_store_contract_release(&sc);
     }
     json_object_object_add(why, "message", json_object_new_string(reason));
