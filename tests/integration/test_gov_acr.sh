@@ -98,6 +98,9 @@ check "every event arrived once, as in the local audit log" cmp -s "$TMP/fetched
 check "one stream per chain: nothing under the contract's own id" \
   bash -c "curl -s -H 'Authorization: Bearer $CCRFS_GOV_TOKEN' '$GOV_URL/contracts/acr1/events?scope=ccrfs' | grep -qx '{\"value\":\\[\\]}'"
 check "audit report reads it" "$CCRFS" audit report "$TMP/fetched1.log"
+"$CCRFS" audit fetch --url "$GOV_URL" --contract acr1 -o "$TMP/x.log" 2>"$TMP/fetch-usage.err"
+check "audit fetch without --id: usage error naming what it needs" \
+  bash -c "[ $? -eq 2 ] && grep -q 'fetch needs --url URL --contract ID --id STREAM -o FILE' '$TMP/fetch-usage.err'"
 gov_stop
 
 # --- the stand-in down past the grace period, then back --------------------------------------

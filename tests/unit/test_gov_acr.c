@@ -95,6 +95,49 @@ static void test_split_cap_and_whole_events(void **state)
     assert_int_equal(ends[0], 1);
 }
 
+/* ---- options ------------------------------------------------------------------------ */
+
+static void test_options(void **state)
+{
+    struct gov_config cfg = {0};
+    (void)state;
+    assert_int_equal(gov_config_option(&cfg, "governance_api", "acr"), 0);
+    assert_string_equal(cfg.governance_api, "acr");
+    assert_int_equal(gov_config_option(&cfg, "governance_api", "ccrfs"), 0);
+    assert_int_equal(gov_config_option(&cfg, "governance_api", "azure"), EINVAL);
+    assert_non_null(strstr(ccr_err_msg(EINVAL), "expected acr or ccrfs"));
+    assert_int_equal(gov_config_option(&cfg, "governance_api", NULL), EINVAL);
+    assert_int_equal(gov_config_option(&cfg, "gov_batch_bytes", "768K"), 0);
+    assert_int_equal(cfg.batch_bytes, 768 * 1024);
+    assert_int_equal(gov_config_option(&cfg, "gov_batch_bytes", "2M"), EINVAL);
+    assert_int_equal(gov_config_option(&cfg, "gov_batch_bytes", "1K"), EINVAL);
+    assert_int_equal(gov_config_option(&cfg, "gov_inflight", "16"), 0);
+    assert_int_equal(cfg.inflight, 16);
+    assert_int_equal(gov_config_option(&cfg, "gov_inflight", "0"), EINVAL);
+    assert_int_equal(gov_config_option(&cfg, "gov_inflight", "17"), EINVAL);
+    assert_int_equal(gov_config_option(&cfg, "gov_stream_id", "contract"), 0);
+    assert_int_equal(gov_config_option(&cfg, "gov_path_prefix", "app/contracts/c1"), 0);
+    assert_int_equal(gov_config_option(&cfg, "gov_consent_query", NULL), 0);
+    assert_int_equal(cfg.consent_query, 1);
+    assert_int_equal(gov_config_option(&cfg, "gov_consent_query", "1"), EINVAL);
+}
+
+/* A stream named by the contract needs one. */
+static void test_stream_id_contract_needs_contract(void **state)
+{
+    struct gov_config cfg = {0};
+    struct gov *g = NULL;
+    char spool[128];
+    (void)state;
+    snprintf(spool, sizeof spool, "%s/spool-noc", dir);
+    cfg.spool_dir = spool;
+    cfg.governance_url = url;
+    cfg.governance_api = "acr";
+    cfg.stream_id = "contract";
+    assert_int_equal(gov_open(&cfg, &g), EINVAL);
+    assert_non_null(strstr(ccr_err_msg(EINVAL), "gov_stream_id=contract needs a contract id"));
+}
+
 /* ---- consent shapes ------------------------------------------------------------------ */
 
 static void test_consent_shapes(void **state)
@@ -395,6 +438,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_split_cap_and_whole_events),
+        cmocka_unit_test(test_options),
+        cmocka_unit_test(test_stream_id_contract_needs_contract),
         cmocka_unit_test(test_consent_shapes),
         cmocka_unit_test(test_consent_through_sidecar),
         cmocka_unit_test(test_sidecar_put_rules),
