@@ -323,6 +323,56 @@ static void test_batches_delivered_and_read_back(void **state)
     assert_int_equal(st.chains, 1);
 }
 
+/* Duplicates dropped, gaps named, a conflict refused, a write that is no event named. */
+static int count_line(void *arg, const char *line, size_t len)
+{
+    (void)line;
+    (void)len;
+    (*(size_t *)arg)++;
+    return 0;
+}
+
+static void on_gap(void *arg, const char *chain, uint64_t after, uint64_t next)
+{
+    (void)arg;
+    assert_string_equal(chain, "k1");
+    assert_int_equal(after, 1);
+    assert_int_equal(next, 3);
+}
+
+static void test_history_duplicates_gaps_conflicts(void **state)
+{
+    struct gov_history_opts h = {.url = url, .token = TOKEN, .contract = "c-acr", .scope = "t"};
+    struct gov_history_stats st;
+    size_t n = 0;
+    char *resp = NULL;
+    (void)state;
+#define PUTJ(path, json) put(path, NULL, json, strlen(json), &resp)
+    h.id = "dups";
+    assert_int_equal(PUTJ("/events?id=dups&scope=t",
+                          "{\"events\":[{\"chain\":\"k1\",\"seq\":0},{\"chain\":\"k1\",\"seq\":1}]}"),
+                     200);
+    /* the second batch again (its answer was lost), then one after a gap */
+    assert_int_equal(PUTJ("/events?id=dups&scope=t", "{\"events\":[{\"chain\":\"k1\",\"seq\":1}]}"), 200);
+    assert_int_equal(PUTJ("/events?id=dups&scope=t", "{\"chain\":\"k1\",\"seq\":3}"), 200);
+    assert_int_equal(gov_history_fetch(&h, count_line, &n, on_gap, &st), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(st.duplicates, 1);
+    assert_int_equal(st.gaps, 1);
+    assert_int_equal(st.writes, 3);
+    /* a different event with the same chain and seq */
+    assert_int_equal(PUTJ("/events?id=dups&scope=t", "{\"chain\":\"k1\",\"seq\":3,\"x\":1}"), 200);
+    n = 0;
+    assert_int_equal(gov_history_fetch(&h, count_line, &n, NULL, &st), EBADMSG);
+    assert_non_null(strstr(ccr_err_msg(EBADMSG), "two different events with seq 3"));
+    /* a write that is not a ccrfs event */
+    h.id = "junk";
+    assert_int_equal(PUTJ("/events?id=junk&scope=t", "{\"hello\":1}"), 200);
+    assert_int_equal(gov_history_fetch(&h, count_line, &n, NULL, &st), EBADMSG);
+    assert_non_null(strstr(ccr_err_msg(EBADMSG), "not a ccrfs event"));
+#undef PUTJ
+}
+
 /* ---- in-flight PUTs acknowledged as a prefix -------------------------------------- */
 
 /* A sidecar that refuses the PUT holding event 100 once (500) and stores the rest. The events
@@ -444,6 +494,7 @@ int main(void)
         cmocka_unit_test(test_consent_through_sidecar),
         cmocka_unit_test(test_sidecar_put_rules),
         cmocka_unit_test(test_batches_delivered_and_read_back),
+        cmocka_unit_test(test_history_duplicates_gaps_conflicts),
         cmocka_unit_test(test_inflight_acked_in_order),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
