@@ -3,10 +3,13 @@
  * `report` says, per file or per process, who opened and read what, how much and when. */
 #include "cli/commands.h"
 #include "cli/util.h"
+#include "common/dynbuf.h"
 #include "common/err.h"
+#include "common/fileio.h"
 #include "common/secmem.h"
 #include "governance/audit.h"
 #include "governance/canon.h"
+#include "governance/history.h"
 #include "governance/http.h"
 #include "governance/logset.h"
 #include "governance/sign.h"
@@ -19,6 +22,7 @@
 static const char audit_usage[] =
     "usage: ccrfs audit verify [--key PUBKEY.pem] [--strict] SOURCE...\n"
     "       ccrfs audit report [--format table|json|csv] [--by file|process] SOURCE...\n"
+    "       ccrfs audit fetch --url URL --contract ID --id STREAM [--scope S] -o FILE\n"
     "SOURCE is an audit log file (with its rotated files LOG.1, LOG.2, ... read first, oldest\n"
     "first; a missing one fails), several log files read in the order given, or a governance\n"
     "URL with --contract ID (the service's events\n"
@@ -30,10 +34,14 @@ static const char audit_usage[] =
     "  first bad event and why, and exits 1. --strict also fails when events follow the last\n"
     "  signed checkpoint (a log still being written, or cut short).\n"
     "report: per file, the opens, reads, bytes read, the byte ranges covered and their share of\n"
-    "  the extent read, which processes, first and last access, denials, integrity failures.\n";
+    "  the extent read, which processes, first and last access, denials, integrity failures.\n"
+    "fetch: reads a mount's event stream back from Azure Clean Room governance (CGS) or\n"
+    "  'ccrfs gov serve' (GET URL/contracts/ID/events, every page), unpacks the batches, and\n"
+    "  writes the events ordered by chain and seq as an audit log FILE for verify and report;\n"
+    "  duplicates are dropped and gaps named. Scope defaults to ccrfs.\n";
 
 struct audit_opts {
-    const char *key_file, *contract, *token_file, *format, *by;
+    const char *key_file, *contract, *token_file, *format, *by, *url, *id, *scope, *out;
     int strict;
     uint64_t page;
 };
@@ -288,6 +296,53 @@ static int run_report(char **sources, int count, const struct audit_opts *o)
     return CLI_EXIT_OK;
 }
 
+struct fetch_out {
+    struct ccr_dynbuf log;
+};
+
+static int fetch_line(void *arg, const char *line, size_t len)
+{
+    struct fetch_out *f = arg;
+    int rc = ccr_dynbuf_add(&f->log, line, len);
+    return rc == 0 ? ccr_dynbuf_add(&f->log, "\n", 1) : rc;
+}
+
+static void fetch_gap(void *arg, const char *chain, uint64_t after, uint64_t next)
+{
+    (void)arg;
+    fprintf(stderr, "%s: gap in chain %s: seq %llu follows %llu (%llu events missing)\n", cli_command_name,
+            chain, (unsigned long long)next, (unsigned long long)after,
+            (unsigned long long)(next - after - 1));
+}
+
+static int run_fetch(const struct audit_opts *o)
+{
+    struct gov_history_opts h = {.url = o->url, .contract = o->contract, .id = o->id, .scope = o->scope};
+    struct gov_history_stats st;
+    struct fetch_out f;
+    char *token = NULL;
+    int rc;
+
+    if (o->url == NULL || o->contract == NULL || o->id == NULL || o->out == NULL)
+        return cli_usage("fetch needs --url URL --contract ID --id STREAM -o FILE");
+    if ((rc = gov_token_load(o->token_file, &token)) != 0)
+        return cli_fail_rc(rc, NULL);
+    h.token = token;
+    ccr_dynbuf_init(&f.log, 0);
+    rc = gov_history_fetch(&h, fetch_line, &f, fetch_gap, &st);
+    if (token != NULL)
+        ccr_freezero(token, strlen(token));
+    if (rc == 0)
+        rc = ccr_write_file_atomic(o->out, f.log.data != NULL ? f.log.data : "", f.log.len, 0644);
+    ccr_dynbuf_free(&f.log);
+    if (rc != 0)
+        return cli_fail_rc(rc, NULL);
+    printf("%zu events of %zu chain(s) from %zu writes in %zu page(s) written to %s; %zu duplicates dropped, "
+           "%zu gaps\n",
+           st.events, st.chains, st.writes, st.pages, o->out, st.duplicates, st.gaps);
+    return st.gaps > 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
+
 int cli_cmd_audit(int argc, char **argv)
 {
     static const struct option opts[] = {{"key", required_argument, 0, 'k'},
@@ -297,6 +352,10 @@ int cli_cmd_audit(int argc, char **argv)
                                          {"by", required_argument, 0, 'b'},
                                          {"strict", no_argument, 0, 's'},
                                          {"page", required_argument, 0, 'p'},
+                                         {"url", required_argument, 0, 'u'},
+                                         {"id", required_argument, 0, 'i'},
+                                         {"scope", required_argument, 0, 'S'},
+                                         {"out", required_argument, 0, 'o'},
                                          {"help", no_argument, 0, 'h'},
                                          {0}};
     struct audit_opts o = {.page = AUDIT_PAGE};
@@ -313,7 +372,7 @@ int cli_cmd_audit(int argc, char **argv)
     sub = argv[1];
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc - 1, argv + 1, "k:c:t:f:b:p:sh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc - 1, argv + 1, "k:c:t:f:b:p:o:sh", opts, NULL)) != -1) {
         switch (c) {
         case 'k':
             o.key_file = optarg;
@@ -337,6 +396,18 @@ int cli_cmd_audit(int argc, char **argv)
             if (cli_parse_uint(optarg, 1, 100000, &o.page) != 0)
                 return cli_usage("--page must be a number from 1 to 100000");
             break;
+        case 'u':
+            o.url = optarg;
+            break;
+        case 'i':
+            o.id = optarg;
+            break;
+        case 'S':
+            o.scope = optarg;
+            break;
+        case 'o':
+            o.out = optarg;
+            break;
         case 'h':
             fputs(audit_usage, stdout);
             return CLI_EXIT_OK;
@@ -346,6 +417,13 @@ int cli_cmd_audit(int argc, char **argv)
     }
     count = argc - 1 - optind;
     sources = argv + 1 + optind;
+    if (strcmp(sub, "fetch") == 0) {
+        if (count != 0)
+            return cli_usage("fetch takes no SOURCE: --url URL --contract ID --id STREAM -o FILE");
+        return run_fetch(&o);
+    }
+    if (o.url != NULL || o.id != NULL || o.scope != NULL || o.out != NULL)
+        return cli_usage("--url, --id, --scope and -o belong to 'audit fetch'");
     if (count < 1)
         return cli_usage("expected a SOURCE (audit log files or a governance URL)");
     for (int i = 0; i < count; i++)
@@ -363,5 +441,5 @@ int cli_cmd_audit(int argc, char **argv)
             return cli_usage("--key and --strict belong to 'audit verify'");
         return run_report(sources, count, &o);
     }
-    return cli_usage("unknown audit command '%s' (verify or report)", sub);
+    return cli_usage("unknown audit command '%s' (verify, report or fetch)", sub);
 }

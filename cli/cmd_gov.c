@@ -21,6 +21,7 @@
 
 static const char gov_usage[] =
     "usage: ccrfs gov serve --db FILE [--listen ADDR] [--port N] [--port-file FILE] [--token-file FILE]\n"
+    "                       [--contract ID] [--put-delay-ms N]\n"
     "       ccrfs gov keygen [--alg ed25519|p256] --out FILE\n"
     "       ccrfs gov contract propose --url URL CONTRACT.json\n"
     "       ccrfs gov contract sign    --url URL --party ID --key FILE [--file CONTRACT.json] ID\n"
@@ -32,6 +33,9 @@ static const char gov_usage[] =
     "serve: runs the governance service on ADDR (default 127.0.0.1) port N (default 0: any free\n"
     "  port, written to --port-file) until SIGINT/SIGTERM; data lives in the SQLite file --db.\n"
     "  Accepted bearer tokens: one per line in --token-file, or $CCRFS_GOV_TOKEN.\n"
+    "  It also stands in for Azure Clean Room's governance sidecar: PUT /events (any JSON object,\n"
+    "  optional id and scope) for the contract --contract (or the API path prefix header), each\n"
+    "  answered after --put-delay-ms; GET /contracts/ID/events pages through their history.\n"
     "keygen: writes a party's private signing key (PEM, mode 0600) and prints its public key,\n"
     "  the \"publicKey\" of that party in contracts.\n"
     "contract: talks to the service at --url with the token from --token-file or $CCRFS_GOV_TOKEN.\n"
@@ -45,7 +49,7 @@ static const char gov_usage[] =
 struct gov_opts {
     const char *db, *listen, *port_file, *token_file, *alg, *out, *url, *party, *key, *file, *dataset;
     const char *contract, *from, *to, *path;
-    uint64_t port;
+    uint64_t port, put_delay_ms;
 };
 
 static volatile sig_atomic_t gov_stop;
@@ -70,6 +74,10 @@ static int run_serve(const struct gov_opts *o)
     ccr_secmem_harden_process(); /* the accepted tokens stay in memory: no core dumps */
     if ((rc = gov_service_start(&cfg, &s)) != 0)
         return cli_fail_rc(rc, NULL);
+    if ((rc = gov_service_sidecar(s, o->contract, (unsigned)o->put_delay_ms)) != 0) {
+        gov_service_stop(s);
+        return cli_fail_rc(rc, NULL);
+    }
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
@@ -349,6 +357,7 @@ int cli_cmd_gov(int argc, char **argv)
                                          {"from", required_argument, 0, 'F'},
                                          {"to", required_argument, 0, 'T'},
                                          {"path", required_argument, 0, 'Q'},
+                                         {"put-delay-ms", required_argument, 0, 'D'},
                                          {"help", no_argument, 0, 'h'},
                                          {0}};
     struct gov_opts o = {0};
@@ -422,6 +431,10 @@ int cli_cmd_gov(int argc, char **argv)
             break;
         case 'Q':
             o.path = optarg;
+            break;
+        case 'D':
+            if (cli_parse_uint(optarg, 0, 600000, &o.put_delay_ms) != 0)
+                return cli_usage("--put-delay-ms must be a number from 0 to 600000");
             break;
         case 'h':
             fputs(gov_usage, stdout);

@@ -53,6 +53,7 @@ static const char mount_usage[] =
     "  --governance URL        governance service: events, consent, contracts, use budget\n"
     "  --gov-token-file FILE   its bearer token (default $CCRFS_GOV_TOKEN)\n"
     "  --contract ID           mount under this contract (needs --governance)\n"
+    "  --governance-api API    ccrfs (default: ccrfs's service) or acr (Azure Clean Room's sidecar)\n"
     "  --contract-file FILE    mount under the signed contract in FILE (no service: no use counter)\n"
     "  --purpose TEXT          the purpose the mount is for; must be the contract's\n"
     "  --spool DIR             durable event spool (default $CCRFS_STATE_DIR or /var/lib/ccrfs,\n"
@@ -244,6 +245,7 @@ enum {
     MOUNT_OPT_PURPOSE,
     MOUNT_OPT_SPOOL,
     MOUNT_OPT_LOG_FILE,
+    MOUNT_OPT_GOV_API,
 };
 
 /* Where the daemon logs besides stderr: the file named, or, detached without syslog, the state
@@ -302,6 +304,7 @@ int cli_cmd_mount(int argc, char **argv)
         {"spool", required_argument, 0, MOUNT_OPT_SPOOL},
         {"log-file", required_argument, 0, MOUNT_OPT_LOG_FILE},
         CLI_STORE_LONG_OPTIONS,
+        {"governance-api", required_argument, 0, MOUNT_OPT_GOV_API},
         {"help", no_argument, 0, 'h'},
         {0}};
     struct keys_release_request keysrc = {0};
@@ -309,7 +312,7 @@ int cli_cmd_mount(int argc, char **argv)
     struct mount_gov_args ga;
     /* Long governance options, applied over -o ones (the command line wins). */
     const char *l_audit = NULL, *l_gov = NULL, *l_token = NULL, *l_contract = NULL, *l_cfile = NULL,
-               *l_purpose = NULL, *l_spool = NULL, *l_log = NULL;
+               *l_purpose = NULL, *l_spool = NULL, *l_log = NULL, *l_api = NULL;
     const char *id_text = NULL;
     char id[FMT_DATASET_ID_LEN + 1], *store_url = NULL;
     struct mount_ready ready = {-1, 0, 0, NULL, {0}};
@@ -359,6 +362,9 @@ int cli_cmd_mount(int argc, char **argv)
         case MOUNT_OPT_LOG_FILE:
             l_log = optarg;
             break;
+        case MOUNT_OPT_GOV_API:
+            l_api = optarg;
+            break;
         case 'o':
             if (fs_options_parse(&opts, optarg) != 0) {
                 status = cli_usage("%s", ccr_err_msg(EINVAL));
@@ -389,8 +395,9 @@ int cli_cmd_mount(int argc, char **argv)
         goto out;
     }
     {
-        const char *const *longs[] = {&l_audit, &l_gov, &l_token, &l_contract, &l_spool};
-        const char *keys[] = {"audit_log", "governance", "gov_token_file", "contract", "spool"};
+        const char *const *longs[] = {&l_audit, &l_gov, &l_token, &l_contract, &l_spool, &l_api};
+        const char *keys[] = {"audit_log", "governance", "gov_token_file",
+                              "contract",  "spool",      "governance_api"};
         for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
             if (*longs[i] != NULL && (rc = gov_config_option(&ga.cfg, keys[i], *longs[i])) != 0) {
                 status = cli_usage("--%s: %s", keys[i], ccr_err_msg(rc));

@@ -65,6 +65,8 @@ int gov_config_option(struct gov_config *cfg, const char *key, const char *value
         {"gov_scope", offsetof(struct gov_config, scope)},
         {"spool", offsetof(struct gov_config, spool_dir)},
         {"audit_key", offsetof(struct gov_config, signing_key_file)},
+        {"gov_stream_id", offsetof(struct gov_config, stream_id)},
+        {"gov_path_prefix", offsetof(struct gov_config, api_path_prefix)},
     };
     uint64_t n;
     int rc;
@@ -81,6 +83,33 @@ int gov_config_option(struct gov_config *cfg, const char *key, const char *value
         if (value != NULL)
             return ccr_err_set(EINVAL, "option governance_optional takes no value");
         cfg->governance_optional = 1;
+        return 0;
+    }
+    if (strcmp(key, "governance_api") == 0) {
+        if ((rc = need_value(key, value)) != 0)
+            return rc;
+        if (strcmp(value, "acr") != 0 && strcmp(value, "ccrfs") != 0)
+            return ccr_err_set(EINVAL, "option governance_api=%s: expected acr or ccrfs", value);
+        cfg->governance_api = value;
+        return 0;
+    }
+    if (strcmp(key, "gov_consent_query") == 0) {
+        if (value != NULL)
+            return ccr_err_set(EINVAL, "option gov_consent_query takes no value");
+        cfg->consent_query = 1;
+        return 0;
+    }
+    if (strcmp(key, "gov_batch_bytes") == 0) {
+        /* CCF refuses request bodies over 1 MB; the sidecar sends the batch base64-encoded. */
+        if ((rc = parse_u64(key, value, 16 * 1024, 1024 * 1024, 1, &n)) != 0)
+            return rc;
+        cfg->batch_bytes = n;
+        return 0;
+    }
+    if (strcmp(key, "gov_inflight") == 0) {
+        if ((rc = parse_u64(key, value, 1, 16, 0, &n)) != 0)
+            return rc;
+        cfg->inflight = (unsigned)n;
         return 0;
     }
     if (strcmp(key, "audit_compact") == 0) {

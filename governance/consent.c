@@ -38,15 +38,27 @@ static void withdraw(struct gov *g, const char *reason, json_object *consent_ev)
         g->cfg.on_revoke(g->cfg.on_revoke_arg, reason);
 }
 
-/* Parses {"status":"enabled"|"disabled","reason":{"code","message"}}. */
-static int parse_consent(const char *body, size_t len, int *enabled, char *reason, size_t reason_len)
+/* Parses {"status":"enabled"|"disabled","reason":{"code","message"}} (the CCF application's
+ * contractruntimeoptions answers: ContractNotAccepted, ContractDisabled, ...). */
+int gov_consent_parse(const char *body, size_t len, int *enabled, char *reason, size_t reason_len)
 {
     json_object *v, *r;
     const char *st;
     int rc = gov_json_parse(body, len, "consent reply", &v);
     if (rc != 0) /* a reply that is not JSON is a protocol error; keep the parser's words */
         return ccr_err_set(EPROTO, "%s", ccr_err_msg(rc));
+    if (!json_object_is_type(v, json_type_object)) {
+        json_object_put(v);
+        return ccr_err_set(EPROTO, "consent reply: expected a JSON object");
+    }
     st = gov_json_str(v, "status");
+    if (st == NULL && json_object_object_get_ex(v, "error", &r)) {
+        /* The error shape in a 200 reply: not an answer. */
+        char msg[200];
+        json_object_put(v);
+        gov_http_error_code_text(body, msg, sizeof msg);
+        return ccr_err_set(EPROTO, "consent reply is an error: %s", msg);
+    }
     if (st == NULL || (strcmp(st, "enabled") != 0 && strcmp(st, "disabled") != 0)) {
         json_object_put(v);
         return ccr_err_set(EPROTO, "consent reply: \"status\" must be \"enabled\" or \"disabled\"");
@@ -57,39 +69,54 @@ static int parse_consent(const char *body, size_t len, int *enabled, char *reaso
         const char *code = gov_json_str(r, "code"), *msg = gov_json_str(r, "message");
         snprintf(reason, reason_len, "%s%s%s", code ? code : "", code && msg ? ": " : "", msg ? msg : "");
     }
+    if (!*enabled && reason[0] == '\0')
+        snprintf(reason, reason_len, "disabled (no reason given)");
     json_object_put(v);
     return 0;
+}
+
+/* The sidecar's consent check (acr): POST /consentcheck/execution without a body or, unless
+ * configured, a query; the contract is the sidecar's own (or the path prefix header's). */
+static int consent_request(struct gov *g, long *status, char **resp, size_t *resp_len)
+{
+    char path[512], *esc;
+
+    if (g->acr && !(g->cfg.consent_query && g->contract != NULL))
+        return gov_http_request_hdr(g->consent_http, "POST", "/consentcheck/execution", g->prefix_header,
+                                    NULL, 0, status, resp, resp_len, NULL);
+    if ((esc = gov_http_escape(g->contract != NULL ? g->contract : "")) == NULL)
+        return ENOMEM;
+    /* Without a contract id, the sidecar is expected to know its own. */
+    snprintf(path, sizeof path, "/consentcheck/execution%s%s", g->contract ? "?contract=" : "", esc);
+    free(esc);
+    if (g->acr)
+        return gov_http_request_hdr(g->consent_http, "POST", path, g->prefix_header, NULL, 0, status, resp,
+                                    resp_len, NULL);
+    return gov_http_request(g->consent_http, "POST", path, "{}", 2, status, resp, resp_len);
 }
 
 /* One consent request (consent_request_lock held). 0 with *enabled set, or a transport /
  * protocol error. */
 static int consent_ask(struct gov *g, int *enabled, char *reason, size_t reason_len)
 {
-    char path[512], *esc = gov_http_escape(g->contract != NULL ? g->contract : "");
     char *resp = NULL;
     size_t resp_len = 0;
     long status = 0;
-    int rc;
+    int rc = consent_request(g, &status, &resp, &resp_len);
 
-    if (esc == NULL)
-        return ENOMEM;
-    /* Without a contract id, the sidecar is expected to know its own. */
-    snprintf(path, sizeof path, "/consentcheck/execution%s%s", g->contract ? "?contract=" : "", esc);
-    free(esc);
-    rc = gov_http_request(g->consent_http, "POST", path, "{}", 2, &status, &resp, &resp_len);
     if (rc != 0)
         return rc;
     if (status == 200 && resp != NULL) {
-        rc = parse_consent(resp, resp_len, enabled, reason, reason_len);
+        rc = gov_consent_parse(resp, resp_len, enabled, reason, reason_len);
     } else if (status == 403 || status == 404) {
         /* Governance answered: no consent for this contract (unknown, not signed). */
         char msg[200];
-        gov_http_error_text(resp, msg, sizeof msg);
+        gov_http_error_code_text(resp, msg, sizeof msg);
         *enabled = 0;
         snprintf(reason, reason_len, "HTTP %ld: %s", status, msg);
     } else {
         char msg[200];
-        gov_http_error_text(resp, msg, sizeof msg);
+        gov_http_error_code_text(resp, msg, sizeof msg);
         rc = ccr_err_set(EIO, "consent check: HTTP %ld: %s", status, msg);
     }
     free(resp);

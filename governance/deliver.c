@@ -18,39 +18,50 @@ void gov_kick_deliverer(struct gov *g)
     pthread_mutex_unlock(&g->wake_lock);
 }
 
-/* One round: sync, send a batch to every sink, acknowledge. 1 when something was delivered,
- * 0 when there was nothing to send, -1 when a sink failed. */
+/* One round: sync, send a batch to every sink, acknowledge what all of them stored (a sink
+ * that stores in parts may have stored only a prefix). 1 when something was delivered, 0 when
+ * there was nothing to send, -1 when a sink failed. */
 static int deliver_once(struct gov *g)
 {
     struct gov_spool_entry *e = NULL;
-    size_t n = 0;
-    int rc;
+    size_t n = 0, stored;
+    int rc, failed = 0;
 
     if (gov_spool_sync(g->spool) != 0) {
         ccr_log_error("%s", ccr_err_msg(EIO));
         g->write_failed = 1;
         return 0;
     }
-    if (gov_spool_peek(g->spool, DELIVER_BATCH, &e, &n) != 0 || n == 0) {
+    if (gov_spool_peek(g->spool, g->acr ? GOV_ACR_ROUND_EVENTS : DELIVER_BATCH, &e, &n) != 0 || n == 0) {
         gov_spool_entries_free(e, n);
         return 0;
     }
-    for (size_t i = 0; i < g->nsinks; i++) {
-        rc = g->sinks[i]->deliver(g->sinks[i], e, n);
+    stored = n;
+    for (size_t i = 0; i < g->nsinks && stored > 0; i++) {
+        struct gov_sink *s = g->sinks[i];
+        size_t done = 0;
+        if (s->deliver_prefix != NULL) {
+            rc = s->deliver_prefix(s, e, stored, &done);
+        } else {
+            rc = s->deliver(s, e, stored);
+            done = rc == 0 ? stored : 0;
+        }
         if (rc != 0) {
             if (atomic_load(&g->sink_fail_ms) == 0)
-                ccr_log_warn("%s: delivery failed, events stay in the spool: %s", g->sinks[i]->name,
-                             ccr_err_msg(rc));
+                ccr_log_warn("%s: delivery failed, events stay in the spool: %s", s->name, ccr_err_msg(rc));
             gov_note_failing(&g->sink_fail_ms);
-            gov_spool_entries_free(e, n);
-            return -1;
+            failed = 1;
         }
+        /* The next sink gets only what every sink before it stored, so the ack is a prefix. */
+        stored = done < stored ? done : stored;
     }
-    if (gov_spool_ack(g->spool, e[n - 1].seq) != 0)
+    if (stored > 0 && gov_spool_ack(g->spool, e[stored - 1].seq) != 0)
         ccr_log_error("audit spool: %s", ccr_err_msg(EIO));
+    gov_spool_entries_free(e, n);
+    if (failed)
+        return -1;
     if (atomic_exchange(&g->sink_fail_ms, 0) != 0)
         ccr_log_info("audit delivery works again");
-    gov_spool_entries_free(e, n);
     return 1;
 }
 

@@ -8,6 +8,7 @@
 #include "common/secmem.h"
 #include "governance/gov_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +52,46 @@ static void apply_defaults(struct gov_config *cfg)
         cfg->flush_ranges = 64;
     if (cfg->checkpoint_events == 0)
         cfg->checkpoint_events = 1000;
+    if (cfg->batch_bytes == 0)
+        cfg->batch_bytes = GOV_ACR_BATCH_BYTES;
+    if (cfg->inflight == 0)
+        cfg->inflight = 4;
+}
+
+/* The sidecar's stream id and API path prefix, from the configuration. */
+static int resolve_acr(struct gov *g)
+{
+    const char *id = g->cfg.stream_id, *prefix = g->cfg.api_path_prefix;
+    size_t len;
+
+    if (id == NULL || strcmp(id, "chain") == 0) {
+        id = g->chain.id;
+    } else if (strcmp(id, "contract") == 0) {
+        if (g->contract == NULL)
+            return ccr_err_set(EINVAL, "gov_stream_id=contract needs a contract id");
+        id = g->contract;
+    }
+    if ((g->stream_id = strdup(id)) == NULL)
+        return ENOMEM;
+    if (prefix == NULL)
+        return 0;
+    if (strcmp(prefix, "contract") == 0) {
+        if (g->contract == NULL)
+            return ccr_err_set(EINVAL, "gov_path_prefix=contract needs a contract id");
+        len = strlen(g->contract) + sizeof "app/contracts/";
+        if ((g->path_prefix = malloc(len)) == NULL)
+            return ENOMEM;
+        snprintf(g->path_prefix, len, "app/contracts/%s", g->contract);
+    } else if ((g->path_prefix = strdup(prefix)) == NULL) {
+        return ENOMEM;
+    }
+    if (strpbrk(g->path_prefix, "\r\n") != NULL)
+        return ccr_err_set(EINVAL, "gov_path_prefix has a line break");
+    len = strlen(g->path_prefix) + sizeof GOV_ACR_PREFIX_HEADER ": ";
+    if ((g->prefix_header = malloc(len)) == NULL)
+        return ENOMEM;
+    snprintf(g->prefix_header, len, "%s: %s", GOV_ACR_PREFIX_HEADER, g->path_prefix);
+    return 0;
 }
 
 static int open_sinks(struct gov *g)
@@ -66,7 +107,26 @@ static int open_sinks(struct gov *g)
     if (g->url != NULL) {
         if ((rc = gov_token_load(g->cfg.token_file, &g->token)) != 0)
             return rc;
-        if ((rc = gov_sink_http_open(g->url, g->scope, g->token, &g->sinks[g->nsinks])) != 0)
+        if (g->acr) {
+            struct gov_sink_acr_config ac = {
+                .url = g->url,
+                .token = g->token,
+                .stream_id = g->stream_id,
+                .scope = g->scope,
+                .path_prefix = g->path_prefix,
+                .batch_bytes = g->cfg.batch_bytes,
+                .inflight = g->cfg.inflight,
+                .timeout_ms = GOV_ACR_PUT_TIMEOUT_MS,
+            };
+            if ((rc = resolve_acr(g)) != 0)
+                return rc;
+            ac.stream_id = g->stream_id;
+            ac.path_prefix = g->path_prefix;
+            rc = gov_sink_acr_open(&ac, &g->sinks[g->nsinks]);
+        } else {
+            rc = gov_sink_http_open(g->url, g->scope, g->token, &g->sinks[g->nsinks]);
+        }
+        if (rc != 0)
             return rc;
         g->nsinks++;
         if ((rc = gov_http_new(g->url, g->token, 3000, &g->consent_http)) != 0)
@@ -101,6 +161,7 @@ int gov_open(const struct gov_config *cfg, struct gov **out)
     g->contract = dup_or_null(cfg->contract_id);
     g->scope = strdup(cfg->scope ? cfg->scope : "ccrfs");
     g->url = dup_or_null(cfg->governance_url);
+    g->acr = cfg->governance_api != NULL && strcmp(cfg->governance_api, "acr") == 0;
     if ((rc = gov_spool_open(cfg->spool_dir, g->cfg.spool_max_bytes, &g->spool, &g->chain, &replayed)) != 0)
         goto fail;
     /* Events of an earlier run since its last checkpoint count towards the next one. */
@@ -155,6 +216,9 @@ void gov_close(struct gov *g)
     free(g->contract);
     free(g->scope);
     free(g->url);
+    free(g->stream_id);
+    free(g->path_prefix);
+    free(g->prefix_header);
     pthread_cond_destroy(&g->deliver_wake);
     pthread_cond_destroy(&g->consent_wake);
     pthread_mutex_destroy(&g->chain_lock);

@@ -57,13 +57,28 @@ struct gov_config {
      * and a new one started, the chain continuing. 0: never by size / by age. */
     uint64_t audit_log_max_bytes;
     unsigned audit_log_max_age_s;
+    /* The governance API governance_url speaks: "ccrfs" (NULL: ccrfs's own service, one PUT per
+     * event, consent asked with ?contract=) or "acr" (Azure Clean Room's governance sidecar:
+     * the chain is one stream, events go in batches, consent as the sidecar answers it). */
+    const char *governance_api;
+    /* acr: id= of the stream: NULL or "chain": the chain id; "contract": the contract id;
+     * anything else as given. */
+    const char *stream_id;
+    /* acr: sent as x-ms-ccr-governance-api-path-prefix (a sidecar serving several contracts);
+     * "contract": app/contracts/<contract_id>. NULL: not sent (the sidecar's own setting). */
+    const char *api_path_prefix;
+    uint64_t batch_bytes; /* acr: body limit of one PUT; 0: 512 KiB */
+    unsigned inflight;    /* acr: PUTs in flight at once; 0: 4 */
+    int consent_query;    /* acr: also send ?contract= with the consent check */
 };
 
 /* Applies one mount option ("-o key=value") to cfg; cfg keeps value by pointer, so it must
  * outlive cfg. Keys: audit_log, governance, gov_token_file, contract, gov_scope, spool,
  * spool_max (bytes, K/M/G suffix), grace, consent_interval, flush_interval_ms, flush_ranges,
  * checkpoint_events, audit_key, governance_optional (no value), audit_compact (no value),
- * audit_log_max_bytes (K/M/G), audit_log_max_age (seconds). ENOENT when key is not a
+ * audit_log_max_bytes (K/M/G), audit_log_max_age (seconds), governance_api (ccrfs|acr),
+ * gov_stream_id, gov_path_prefix, gov_batch_bytes (K/M), gov_inflight, gov_consent_query
+ * (no value). ENOENT when key is not a
  * governance option; EINVAL, naming the option, when the value is bad. */
 int gov_config_option(struct gov_config *cfg, const char *key, const char *value);
 

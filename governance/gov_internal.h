@@ -53,6 +53,14 @@
 #define GOV_ACCESS_EVENT_BYTES 32768 /* ... and about this many bytes of them */
 /* Spool room counted for each open whose record is not yet written (compact_access). */
 #define GOV_ACCESS_ROOM 1024
+/* acr: the default body limit of one PUT. CCF refuses bodies over 1 MB, and the sidecar
+ * forwards the event base64-encoded (4/3) with its attestation (some KiB), so a batch of
+ * 512 KiB arrives as about 700 KiB. */
+#define GOV_ACR_BATCH_BYTES (512u * 1024)
+/* acr: one PUT waits for the ledger commit. */
+#define GOV_ACR_PUT_TIMEOUT_MS 20000
+/* acr: entries taken from the spool per delivery round (the batches of all PUTs in flight). */
+#define GOV_ACR_ROUND_EVENTS 16384
 
 /* One open file: the handle the hooks get. */
 struct gov_file {
@@ -80,6 +88,9 @@ struct gov_file {
 struct gov {
     struct gov_config cfg;
     char *contract, *scope, *url, *token;
+    /* governance_api "acr": the sidecar's API (gov.c resolves the stream id and prefix). */
+    int acr;
+    char *stream_id, *path_prefix, *prefix_header;
 
     /* Recording (record.c). */
     pthread_mutex_t chain_lock;
@@ -173,6 +184,9 @@ int gov_deny(struct gov *g, const char *op, const char *path, pid_t pid, const c
 void gov_note_failing(atomic_llong *since);
 
 /* consent.c */
+/* Parses a consent answer; EPROTO, naming what is wrong (or the error shape's code and
+ * message), when it is not one. */
+int gov_consent_parse(const char *body, size_t len, int *enabled, char *reason, size_t reason_len);
 /* Called by hooks: when the last answer is stale and no request is in flight, wakes the
  * poller to ask now. Never waits. */
 void gov_consent_nudge(struct gov *g);

@@ -7,6 +7,9 @@
 #include "governance/canon.h"
 #include "net/http.h"
 
+#include <openssl/crypto.h>
+#include <strings.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +20,9 @@
 
 struct gov_http {
     struct net_http_client *client;
+    /* For requests on their own handle (gov_http_call_*): the same peer and settings. */
+    char *base_url, *token;
+    long timeout_ms;
 };
 
 int gov_http_new(const char *base_url, const char *token, long timeout_ms, struct gov_http **out)
@@ -39,8 +45,17 @@ int gov_http_new(const char *base_url, const char *token, long timeout_ms, struc
     o.reply_max = GOV_HTTP_REPLY_MAX;
     if ((h = calloc(1, sizeof *h)) == NULL)
         return ENOMEM;
+    h->timeout_ms = timeout_ms;
+    h->base_url = strdup(base_url);
+    h->token = token != NULL ? strdup(token) : NULL;
+    if (h->base_url == NULL || (token != NULL && h->token == NULL)) {
+        gov_http_free(h);
+        return ENOMEM;
+    }
+    while (h->base_url[0] != '\0' && h->base_url[strlen(h->base_url) - 1] == '/')
+        h->base_url[strlen(h->base_url) - 1] = '\0';
     if ((rc = net_http_client_new(&o, &h->client)) != 0) {
-        free(h);
+        gov_http_free(h);
         return rc;
     }
     *out = h;
@@ -52,6 +67,9 @@ void gov_http_free(struct gov_http *h)
     if (h == NULL)
         return;
     net_http_client_free(h->client);
+    free(h->base_url);
+    if (h->token != NULL)
+        ccr_freezero(h->token, strlen(h->token));
     free(h);
 }
 
@@ -91,6 +109,143 @@ int gov_http_request(struct gov_http *h, const char *method, const char *path, c
     return 0;
 }
 
+/* Replies to requests on their own handle are read up to this much: an events page or an
+ * error message. */
+#define GOV_HTTP_CALL_REPLY_MAX (64u * 1024 * 1024)
+
+static size_t call_body(char *data, size_t size, size_t n, void *arg)
+{
+    struct gov_http_call *c = arg;
+    return ccr_dynbuf_add(&c->reply, data, size * n) == 0 ? size * n : 0;
+}
+
+static size_t call_header(char *line, size_t size, size_t n, void *arg)
+{
+    struct gov_http_call *c = arg;
+    size_t len = size * n, vlen;
+    char value[32];
+
+    if (len > 12 && strncasecmp(line, "Retry-After:", 12) == 0) {
+        const char *v = line + 12;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        vlen = strcspn(v, "\r\n");
+        if (vlen < sizeof value && v + vlen <= line + len) {
+            memcpy(value, v, vlen);
+            value[vlen] = '\0';
+            c->retry_after_ms = net_parse_retry_after(value);
+        }
+    }
+    return len;
+}
+
+static int call_add_header(struct gov_http_call *c, const char *line)
+{
+    struct curl_slist *l = curl_slist_append(c->headers, line);
+    if (l == NULL)
+        return ENOMEM;
+    c->headers = l;
+    return 0;
+}
+
+int gov_http_call_setup(struct gov_http_call *c, const struct gov_http *h, const char *method,
+                        const char *path, const char *header, const char *body, size_t body_len)
+{
+    struct net_http_opts o = {0};
+    int rc = 0;
+
+    memset(c, 0, sizeof *c);
+    ccr_dynbuf_init(&c->reply, GOV_HTTP_CALL_REPLY_MAX);
+    if ((size_t)snprintf(c->url, sizeof c->url, "%s%s", h->base_url, path) >= sizeof c->url)
+        return ccr_err_set(ENAMETOOLONG, "governance request path is too long");
+    if ((c->easy = net_http_easy_new()) == NULL)
+        return ccr_err_set(EIO, "cannot create an HTTP handle");
+    o.timeout_ms = (unsigned)h->timeout_ms;
+    o.connect_timeout_ms = h->timeout_ms < 5000 ? (unsigned)h->timeout_ms : 5000;
+    net_http_easy_apply(c->easy, &o);
+    if (body != NULL)
+        rc = call_add_header(c, "Content-Type: application/json");
+    if (rc == 0 && header != NULL)
+        rc = call_add_header(c, header);
+    if (rc == 0 && h->token != NULL) {
+        size_t n = strlen(h->token) + sizeof "Authorization: Bearer ";
+        char *line = malloc(n);
+        if (line == NULL)
+            return ENOMEM;
+        snprintf(line, n, "Authorization: Bearer %s", h->token);
+        rc = call_add_header(c, line); /* curl keeps its own copy, wiped below */
+        ccr_freezero(line, n);
+    }
+    if (rc == 0) /* no 100-continue round trip before a batch */
+        rc = call_add_header(c, "Expect:");
+    if (rc != 0)
+        return rc;
+    curl_easy_setopt(c->easy, CURLOPT_URL, c->url);
+    curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->headers);
+    curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, c->curl_err);
+    curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, call_body);
+    curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(c->easy, CURLOPT_HEADERFUNCTION, call_header);
+    curl_easy_setopt(c->easy, CURLOPT_HEADERDATA, c);
+    curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c);
+    if (strcmp(method, "GET") != 0) {
+        curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, body != NULL ? body : "");
+        curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body != NULL ? body_len : 0));
+        curl_easy_setopt(c->easy, CURLOPT_CUSTOMREQUEST, method);
+    }
+    return 0;
+}
+
+int gov_http_call_result(struct gov_http_call *c, CURLcode cc, long *status)
+{
+    char where[512];
+    if (cc != CURLE_OK) {
+        int rc = net_curl_errno(cc);
+        net_url_scrub(c->url, where, sizeof where);
+        if (rc != ECONNREFUSED && rc != ETIMEDOUT && rc != ENOMEM)
+            rc = EHOSTUNREACH;
+        return ccr_err_set(rc, "governance %s: %s", where,
+                           c->curl_err[0] ? c->curl_err : curl_easy_strerror(cc));
+    }
+    *status = 0;
+    curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, status);
+    return 0;
+}
+
+void gov_http_call_cleanup(struct gov_http_call *c)
+{
+    if (c->easy != NULL)
+        curl_easy_cleanup(c->easy);
+    for (struct curl_slist *l = c->headers; l != NULL; l = l->next)
+        OPENSSL_cleanse(l->data, strlen(l->data)); /* one of them carries the token */
+    curl_slist_free_all(c->headers);
+    ccr_dynbuf_free(&c->reply);
+    memset(c, 0, sizeof *c);
+}
+
+int gov_http_request_hdr(struct gov_http *h, const char *method, const char *path, const char *header,
+                         const char *body, size_t body_len, long *status, char **resp, size_t *resp_len,
+                         unsigned *retry_after_ms)
+{
+    struct gov_http_call c;
+    int rc = gov_http_call_setup(&c, h, method, path, header, body, body_len);
+
+    if (rc == 0)
+        rc = gov_http_call_result(&c, curl_easy_perform(c.easy), status);
+    if (rc == 0) {
+        if (retry_after_ms != NULL)
+            *retry_after_ms = c.retry_after_ms;
+        if (resp != NULL) {
+            size_t len = 0;
+            *resp = c.reply.len > 0 ? ccr_dynbuf_steal(&c.reply, &len) : NULL;
+            if (resp_len != NULL)
+                *resp_len = len;
+        }
+    }
+    gov_http_call_cleanup(&c);
+    return rc;
+}
+
 void gov_http_error_text(const char *resp, char *out, size_t out_len)
 {
     json_object *v = NULL;
@@ -107,6 +262,23 @@ void gov_http_error_text(const char *resp, char *out, size_t out_len)
         snprintf(out, out_len, "%s", m);
     else
         snprintf(out, out_len, "%.200s", resp != NULL ? resp : "(empty reply)");
+    json_object_put(v);
+}
+
+void gov_http_error_code_text(const char *resp, char *out, size_t out_len)
+{
+    json_object *v = NULL, *err;
+    const char *code = NULL, *m = NULL;
+    if (resp != NULL && gov_json_parse(resp, strlen(resp), "reply", &v) == 0 &&
+        json_object_object_get_ex(v, "error", &err) && json_object_is_type(err, json_type_object)) {
+        code = gov_json_str(err, "code");
+        m = gov_json_str(err, "message");
+    }
+    ccr_err_clear();
+    if (code != NULL)
+        snprintf(out, out_len, "%s: %s", code, m != NULL ? m : "(no message)");
+    else
+        gov_http_error_text(resp, out, out_len);
     json_object_put(v);
 }
 

@@ -209,6 +209,13 @@ static int launch_step_contract(struct launch_mount *lm)
 
     if (lm->req.contract_file == NULL && cfg->contract_id == NULL)
         return 0;
+    if (lm->req.contract_file == NULL && cfg->governance_api != NULL &&
+        strcmp(cfg->governance_api, "acr") == 0) {
+        /* Azure Clean Room: the contract lives in the ledger and the sidecar's consent check
+         * (passed before this step) is its admission; there is no document to fetch. */
+        ccr_log_info("contract %s: admitted by the governance sidecar's consent check", cfg->contract_id);
+        return 0;
+    }
     if (lm->req.contract_file == NULL &&
         (rc = gov_client_signed_contract(cfg->governance_url, cfg->token_file, cfg->contract_id, &lm->sc)) !=
             0)

@@ -10,9 +10,13 @@
 #include "governance/canon.h"
 #include "governance/contract.h"
 #include "governance/event.h"
+#include "governance/http.h"
+#include "governance/service/sidecar.h"
 #include "governance/service/store.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
+#include <unistd.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
@@ -29,6 +33,10 @@ struct gov_service {
     struct gov_store *store;
     struct ccr_array tokens; /* char * */
     uint16_t port;
+    /* A thread per connection (PUTs wait for their answer delay in parallel, as the sidecar's
+     * do); requests still run one at a time against the store. */
+    pthread_mutex_t lock;
+    struct gov_sidecar sidecar;
 };
 
 struct req {
@@ -36,14 +44,9 @@ struct req {
     int too_big;
 };
 
-struct reply {
-    unsigned status;
-    char *body; /* malloc'd JSON */
-};
-
 /* ---- replies ------------------------------------------------------------------------ */
 
-static void reply_json(struct reply *r, unsigned status, json_object *v)
+void gov_svc_reply_json(struct gov_svc_reply *r, unsigned status, json_object *v)
 {
     r->status = status;
     r->body =
@@ -51,10 +54,7 @@ static void reply_json(struct reply *r, unsigned status, json_object *v)
     json_object_put(v);
 }
 
-static void reply_error(struct reply *r, unsigned status, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void reply_error(struct reply *r, unsigned status, const char *code, const char *fmt, ...)
+void gov_svc_reply_error(struct gov_svc_reply *r, unsigned status, const char *code, const char *fmt, ...)
 {
     char msg[1024];
     va_list ap;
@@ -65,7 +65,7 @@ static void reply_error(struct reply *r, unsigned status, const char *code, cons
     json_object_object_add(e, "code", json_object_new_string(code));
     json_object_object_add(e, "message", json_object_new_string(msg));
     json_object_object_add(v, "error", e);
-    reply_json(r, status, v);
+    gov_svc_reply_json(r, status, v);
 }
 
 /* ---- contract state ----------------------------------------------------------------- */
@@ -101,20 +101,20 @@ static const char *contract_status(const struct gov_store_contract *sc, char *re
 
 /* Loads a contract or answers 404. */
 static int load_contract(struct gov_service *s, const char *id, struct gov_store_contract *sc,
-                         struct reply *r)
+                         struct gov_svc_reply *r)
 {
     int rc = gov_store_contract_get(s->store, id, sc);
     if (rc == ENOENT)
-        reply_error(r, 404, "ContractNotFound", "no contract with id '%s'", id);
+        gov_svc_reply_error(r, 404, "ContractNotFound", "no contract with id '%s'", id);
     else if (rc != 0)
-        reply_error(r, 500, "StorageError", "%s", ccr_err_msg(rc));
+        gov_svc_reply_error(r, 500, "StorageError", "%s", ccr_err_msg(rc));
     return rc;
 }
 
 /* ---- handlers ----------------------------------------------------------------------- */
 
 static void put_event(struct gov_service *s, struct MHD_Connection *conn, const struct req *q,
-                      struct reply *r)
+                      struct gov_svc_reply *r)
 {
     const char *qid = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "id");
     const char *scope = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "scope");
@@ -126,11 +126,12 @@ static void put_event(struct gov_service *s, struct MHD_Connection *conn, const 
     int dup = 0, rc;
 
     if (qid == NULL || qid[0] == '\0' || scope == NULL)
-        return reply_error(r, 400, "BadRequest", "PUT /events needs the query parameters id and scope");
+        return gov_svc_reply_error(r, 400, "BadRequest",
+                                   "PUT /events needs the query parameters id and scope");
     if (q->body.len > EVENT_BODY_MAX)
-        return reply_error(r, 413, "TooLarge", "an event may have at most %d bytes", EVENT_BODY_MAX);
+        return gov_svc_reply_error(r, 413, "TooLarge", "an event may have at most %d bytes", EVENT_BODY_MAX);
     if (gov_json_parse(q->body.data ? q->body.data : "", q->body.len, "event", &ev) != 0)
-        return reply_error(r, 400, "BadRequest", "%s", ccr_err_msg(EINVAL));
+        return gov_svc_reply_error(r, 400, "BadRequest", "%s", ccr_err_msg(EINVAL));
     id = gov_json_str(ev, "id");
     chain = gov_json_str(ev, "chain");
     type = gov_json_str(ev, "type");
@@ -140,91 +141,107 @@ static void put_event(struct gov_service *s, struct MHD_Connection *conn, const 
     path = gov_json_str(ev, "path");
     if (!json_object_is_type(ev, json_type_object) || id == NULL || chain == NULL || type == NULL ||
         time == NULL || hash == NULL || gov_json_int(ev, "seq", &seq) != 0 || seq < 0) {
-        reply_error(r, 400, "BadRequest", "an event needs id, chain, seq, type, time and hash");
+        gov_svc_reply_error(r, 400, "BadRequest", "an event needs id, chain, seq, type, time and hash");
         goto out;
     }
     if (strcmp(id, qid) != 0) {
-        reply_error(r, 400, "BadRequest", "the id in the query (%s) differs from the event's id", qid);
+        gov_svc_reply_error(r, 400, "BadRequest", "the id in the query (%s) differs from the event's id",
+                            qid);
         goto out;
     }
     if (gov_event_hash(ev, calc) != 0 || strcmp(calc, hash) != 0) {
-        reply_error(r, 400, "BadRequest", "event %s: hash does not match its content", id);
+        gov_svc_reply_error(r, 400, "BadRequest", "event %s: hash does not match its content", id);
         goto out;
     }
     if (gov_canon_json(ev, NULL, &canon, &clen) != 0) {
-        reply_error(r, 400, "BadRequest", "event %s: %s", id, ccr_err_msg(EINVAL));
+        gov_svc_reply_error(r, 400, "BadRequest", "event %s: %s", id, ccr_err_msg(EINVAL));
         goto out;
     }
     rc = gov_store_put_event(s->store, id, chain, seq, contract ? contract : "", scope, type, time, path,
                              canon, clen, &dup);
     if (rc == EEXIST)
-        reply_error(r, 409, "Conflict", "%s", ccr_err_msg(rc));
+        gov_svc_reply_error(r, 409, "Conflict", "%s", ccr_err_msg(rc));
     else if (rc != 0)
-        reply_error(r, 500, "StorageError", "%s", ccr_err_msg(rc));
+        gov_svc_reply_error(r, 500, "StorageError", "%s", ccr_err_msg(rc));
     else {
         json_object *v = json_object_new_object();
         json_object_object_add(v, "id", json_object_new_string(id));
         json_object_object_add(v, "status", json_object_new_string(dup ? "duplicate" : "stored"));
-        reply_json(r, 200, v);
+        gov_svc_reply_json(r, 200, v);
     }
 out:
     free(canon);
     json_object_put(ev);
 }
 
-static void consent_check(struct gov_service *s, struct MHD_Connection *conn, struct reply *r)
+static void consent_check(struct gov_service *s, struct MHD_Connection *conn, struct gov_svc_reply *r)
 {
     const char *id = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "contract");
+    char own[256];
     struct gov_store_contract sc;
     char reason[512];
     const char *st;
     json_object *v, *why;
     int rc;
 
-    if (id == NULL || id[0] == '\0')
-        return reply_error(r, 400, "BadRequest", "consent check needs ?contract=ID");
+    /* As the sidecar: its own contract (or the path prefix header's) when none is named, and
+     * then the CCF application's reason codes; the registry API keeps its own. */
+    int sidecar = id == NULL || id[0] == '\0';
+    if (sidecar)
+        id = gov_sidecar_contract(&s->sidecar, conn, own, sizeof own);
+    if (id == NULL)
+        return gov_svc_reply_error(r, 400, "BadRequest",
+                                   "consent check needs ?contract=ID, the %s header, or a service started "
+                                   "with --contract",
+                                   GOV_ACR_PREFIX_HEADER);
     v = json_object_new_object();
     why = json_object_new_object();
     rc = gov_store_contract_get(s->store, id, &sc);
     if (rc == ENOENT) {
         json_object_object_add(v, "status", json_object_new_string("disabled"));
-        json_object_object_add(why, "code", json_object_new_string("ContractNotFound"));
+        json_object_object_add(why, "code",
+                               json_object_new_string(sidecar ? "ContractNotAccepted" : "ContractNotFound"));
         snprintf(reason, sizeof reason, "no contract with id '%s'", id);
     } else if (rc != 0) {
         json_object_put(v);
         json_object_put(why);
-        return reply_error(r, 500, "StorageError", "%s", ccr_err_msg(rc));
+        return gov_svc_reply_error(r, 500, "StorageError", "%s", ccr_err_msg(rc));
     } else {
         st = contract_status(&sc, reason, sizeof reason);
         json_object_object_add(v, "status",
                                json_object_new_string(strcmp(st, "active") == 0 ? "enabled" : "disabled"));
-        json_object_object_add(why, "code", json_object_new_string(st));
+        /* The CCF application's codes where it has one: not (yet) accepted, disabled. */
+        json_object_object_add(why, "code",
+                               json_object_new_string(!sidecar                      ? st
+                                                      : strcmp(st, "proposed") == 0 ? "ContractNotAccepted"
+                                                      : strcmp(st, "revoked") == 0  ? "ContractDisabled"
+                                                                                    : st));
         gov_store_contract_release(&sc);
     }
     json_object_object_add(why, "message", json_object_new_string(reason));
     json_object_object_add(v, "reason", why);
-    reply_json(r, 200, v);
+    gov_svc_reply_json(r, 200, v);
 }
 
-static void propose(struct gov_service *s, const struct req *q, struct reply *r)
+static void propose(struct gov_service *s, const struct req *q, struct gov_svc_reply *r)
 {
     struct gov_contract *c;
     json_object *v;
     int existed = 0, rc;
 
     if (gov_contract_parse(q->body.data ? q->body.data : "", q->body.len, &c) != 0)
-        return reply_error(r, 400, "InvalidContract", "%s", ccr_err_msg(EINVAL));
+        return gov_svc_reply_error(r, 400, "InvalidContract", "%s", ccr_err_msg(EINVAL));
     rc = gov_store_contract_add(s->store, c, &existed);
     if (rc == EEXIST) {
-        reply_error(r, 409, "Conflict", "%s", ccr_err_msg(rc));
+        gov_svc_reply_error(r, 409, "Conflict", "%s", ccr_err_msg(rc));
     } else if (rc != 0) {
-        reply_error(r, 500, "StorageError", "%s", ccr_err_msg(rc));
+        gov_svc_reply_error(r, 500, "StorageError", "%s", ccr_err_msg(rc));
     } else {
         v = json_object_new_object();
         json_object_object_add(v, "id", json_object_new_string(c->id));
         json_object_object_add(v, "digest", json_object_new_string(c->digest));
         json_object_object_add(v, "status", json_object_new_string(existed ? "exists" : "proposed"));
-        reply_json(r, existed ? 200 : 201, v);
+        gov_svc_reply_json(r, existed ? 200 : 201, v);
     }
     gov_contract_free(c);
 }
@@ -275,16 +292,16 @@ static json_object *contract_view(struct gov_service *s, const struct gov_store_
     return v;
 }
 
-static void show(struct gov_service *s, const char *id, struct reply *r)
+static void show(struct gov_service *s, const char *id, struct gov_svc_reply *r)
 {
     struct gov_store_contract sc;
     if (load_contract(s, id, &sc, r) != 0)
         return;
-    reply_json(r, 200, contract_view(s, &sc, 1));
+    gov_svc_reply_json(r, 200, contract_view(s, &sc, 1));
     gov_store_contract_release(&sc);
 }
 
-static void list(struct gov_service *s, struct MHD_Connection *conn, struct reply *r)
+static void list(struct gov_service *s, struct MHD_Connection *conn, struct gov_svc_reply *r)
 {
     const char *party = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "party");
     json_object *v = json_object_new_object(), *arr = json_object_new_array();
@@ -305,14 +322,14 @@ static void list(struct gov_service *s, struct MHD_Connection *conn, struct repl
     json_object_object_add(v, "contracts", arr);
     if (rc != 0) {
         json_object_put(v);
-        return reply_error(r, 500, "StorageError", "%s", ccr_err_msg(rc));
+        return gov_svc_reply_error(r, 500, "StorageError", "%s", ccr_err_msg(rc));
     }
-    reply_json(r, 200, v);
+    gov_svc_reply_json(r, 200, v);
 }
 
 /* POST /contracts/ID/sign and /revoke: {"party": "...", "signature": "<base64>"}. */
 static void sign_or_revoke(struct gov_service *s, const char *id, int revoke, const struct req *q,
-                           struct reply *r)
+                           struct gov_svc_reply *r)
 {
     struct gov_store_contract sc;
     json_object *body = NULL;
@@ -322,20 +339,20 @@ static void sign_or_revoke(struct gov_service *s, const char *id, int revoke, co
     int rc;
 
     if (gov_json_parse(q->body.data ? q->body.data : "", q->body.len, "request", &body) != 0)
-        return reply_error(r, 400, "BadRequest", "%s", ccr_err_msg(EINVAL));
+        return gov_svc_reply_error(r, 400, "BadRequest", "%s", ccr_err_msg(EINVAL));
     party = gov_json_str(body, "party");
     sig = gov_json_str(body, "signature");
     if (party == NULL || sig == NULL || json_object_object_length(body) != 2) {
         json_object_put(body);
-        return reply_error(r, 400, "BadRequest",
-                           "expected {\"party\": ID, \"signature\": BASE64} and nothing else");
+        return gov_svc_reply_error(r, 400, "BadRequest",
+                                   "expected {\"party\": ID, \"signature\": BASE64} and nothing else");
     }
     if (load_contract(s, id, &sc, r) != 0) {
         json_object_put(body);
         return;
     }
     if (sc.revoked) {
-        reply_error(r, 409, "Revoked", "contract %s is revoked already", id);
+        gov_svc_reply_error(r, 409, "Revoked", "contract %s is revoked already", id);
         goto out;
     }
     rc = revoke ? gov_contract_revoke_bytes(sc.c, &bytes, &len)
@@ -343,28 +360,28 @@ static void sign_or_revoke(struct gov_service *s, const char *id, int revoke, co
     if (rc == 0)
         rc = gov_contract_check_sig(sc.c, party, bytes, len, sig);
     if (rc == ENOENT) {
-        reply_error(r, 403, "NotAParty", "%s", ccr_err_msg(rc));
+        gov_svc_reply_error(r, 403, "NotAParty", "%s", ccr_err_msg(rc));
         goto out;
     }
     if (rc != 0) {
-        reply_error(r, 403, "BadSignature", "%s", ccr_err_msg(rc));
+        gov_svc_reply_error(r, 403, "BadSignature", "%s", ccr_err_msg(rc));
         goto out;
     }
     rc = revoke ? gov_store_revoke(s->store, id, party, sig) : gov_store_sign(s->store, id, party, sig);
     if (rc != 0) {
-        reply_error(r, 500, "StorageError", "%s", ccr_err_msg(rc));
+        gov_svc_reply_error(r, 500, "StorageError", "%s", ccr_err_msg(rc));
         goto out;
     }
     gov_store_contract_release(&sc);
     if (load_contract(s, id, &sc, r) == 0)
-        reply_json(r, 200, contract_view(s, &sc, 0));
+        gov_svc_reply_json(r, 200, contract_view(s, &sc, 0));
 out:
     free(bytes);
     json_object_put(body);
     gov_store_contract_release(&sc);
 }
 
-static void use(struct gov_service *s, struct MHD_Connection *conn, const char *id, struct reply *r)
+static void use(struct gov_service *s, struct MHD_Connection *conn, const char *id, struct gov_svc_reply *r)
 {
     const char *dataset = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "dataset");
     const struct gov_contract_dataset *d;
@@ -375,24 +392,25 @@ static void use(struct gov_service *s, struct MHD_Connection *conn, const char *
     int rc;
 
     if (dataset == NULL)
-        return reply_error(r, 400, "BadRequest", "use needs ?dataset=sha256:...");
+        return gov_svc_reply_error(r, 400, "BadRequest", "use needs ?dataset=sha256:...");
     if (load_contract(s, id, &sc, r) != 0)
         return;
     if (strcmp(contract_status(&sc, reason, sizeof reason), "active") != 0) {
-        reply_error(r, 403, "ConsentDisabled", "%s", reason);
+        gov_svc_reply_error(r, 403, "ConsentDisabled", "%s", reason);
         goto out;
     }
     if ((d = gov_contract_dataset(sc.c, dataset)) == NULL) {
-        reply_error(r, 404, "DatasetNotInContract", "contract %s does not name dataset %s", id, dataset);
+        gov_svc_reply_error(r, 404, "DatasetNotInContract", "contract %s does not name dataset %s", id,
+                            dataset);
         goto out;
     }
     rc = gov_store_use(s->store, id, dataset, d->max_mounts, &used);
     if (rc == ENOSPC) {
-        reply_error(r, 409, "BudgetSpent", "%s", ccr_err_msg(rc));
+        gov_svc_reply_error(r, 409, "BudgetSpent", "%s", ccr_err_msg(rc));
         goto out;
     }
     if (rc != 0) {
-        reply_error(r, 500, "StorageError", "%s", ccr_err_msg(rc));
+        gov_svc_reply_error(r, 500, "StorageError", "%s", ccr_err_msg(rc));
         goto out;
     }
     v = json_object_new_object();
@@ -402,7 +420,7 @@ static void use(struct gov_service *s, struct MHD_Connection *conn, const char *
     json_object_object_add(v, "remaining", json_object_new_int64((int64_t)(d->max_mounts - used)));
     json_object_object_add(v, "accessMode", json_object_new_string(gov_access_mode_name(d->mode)));
     json_object_object_add(v, "maxBytesPerMount", json_object_new_int64((int64_t)d->max_bytes_per_mount));
-    reply_json(r, 200, v);
+    gov_svc_reply_json(r, 200, v);
 out:
     gov_store_contract_release(&sc);
 }
@@ -427,7 +445,7 @@ static int list_add(void *arg, const char *chain, int64_t seq, const char *body,
 #define EVENTS_PAGE_DEFAULT 10000
 #define EVENTS_PAGE_MAX     100000
 
-static void events_query(struct gov_service *s, struct MHD_Connection *conn, struct reply *r)
+static void events_query(struct gov_service *s, struct MHD_Connection *conn, struct gov_svc_reply *r)
 {
     const char *contract = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "contract");
     const char *from = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "from");
@@ -441,21 +459,22 @@ static void events_query(struct gov_service *s, struct MHD_Connection *conn, str
     int rc, n = 0;
 
     if (contract == NULL)
-        return reply_error(r, 400, "BadRequest",
-                           "GET /events needs ?contract=ID (optional from, to, path, after, limit)");
+        return gov_svc_reply_error(r, 400, "BadRequest",
+                                   "GET /events needs ?contract=ID (optional from, to, path, after, limit)");
     {
         int64_t ms;
         if ((from != NULL && gov_time_parse_ms(from, &ms) != 0) ||
             (to != NULL && gov_time_parse_ms(to, &ms) != 0))
-            return reply_error(r, 400, "BadRequest", "%s", ccr_err_msg(EINVAL));
+            return gov_svc_reply_error(r, 400, "BadRequest", "%s", ccr_err_msg(EINVAL));
     }
     if (after != NULL &&
         (sscanf(after, "%32[0-9a-f]-%lld%n", after_chain, &after_seq, &n) != 2 ||
          (size_t)n != strlen(after) || strlen(after_chain) != GOV_CHAIN_ID_HEX || after_seq < 0))
-        return reply_error(r, 400, "BadRequest", "after must be an event id (<chain>-<seq>)");
+        return gov_svc_reply_error(r, 400, "BadRequest", "after must be an event id (<chain>-<seq>)");
     if (limit_text != NULL && (sscanf(limit_text, "%lld%n", &limit, &n) != 1 ||
                                (size_t)n != strlen(limit_text) || limit < 1 || limit > EVENTS_PAGE_MAX))
-        return reply_error(r, 400, "BadRequest", "limit must be a number from 1 to %d", EVENTS_PAGE_MAX);
+        return gov_svc_reply_error(r, 400, "BadRequest", "limit must be a number from 1 to %d",
+                                   EVENTS_PAGE_MAX);
     ccr_dynbuf_init(&l.json, 0);
     rc = ccr_dynbuf_add(&l.json, "{\"events\":[", 11);
     if (rc == 0)
@@ -470,7 +489,7 @@ static void events_query(struct gov_service *s, struct MHD_Connection *conn, str
         rc = ccr_dynbuf_add(&l.json, "}", 1);
     if (rc != 0) {
         ccr_dynbuf_free(&l.json);
-        return reply_error(r, 500, "StorageError", "%s", ccr_err_msg(rc));
+        return gov_svc_reply_error(r, 500, "StorageError", "%s", ccr_err_msg(rc));
     }
     r->status = 200;
     r->body = ccr_dynbuf_steal(&l.json, NULL);
@@ -512,7 +531,7 @@ static int contract_path(const char *url, char *id, size_t id_len, const char **
 }
 
 static void route(struct gov_service *s, struct MHD_Connection *conn, const char *url, const char *method,
-                  const struct req *q, struct reply *r)
+                  const struct req *q, struct gov_svc_reply *r)
 {
     char id[256];
     const char *action;
@@ -520,22 +539,25 @@ static void route(struct gov_service *s, struct MHD_Connection *conn, const char
     if (strcmp(url, "/health") == 0 && strcmp(method, "GET") == 0) {
         json_object *v = json_object_new_object();
         json_object_object_add(v, "status", json_object_new_string("ok"));
-        return reply_json(r, 200, v);
+        return gov_svc_reply_json(r, 200, v);
     }
     if (!authorized(s, conn))
-        return reply_error(r, 401, "Unauthorized", "a valid bearer token is required");
+        return gov_svc_reply_error(r, 401, "Unauthorized", "a valid bearer token is required");
     if (q->too_big)
-        return reply_error(r, 413, "TooLarge", "request bodies may have at most %d bytes", BODY_MAX);
+        return gov_svc_reply_error(r, 413, strcmp(url, "/events") == 0 ? "RequestBodyTooLarge" : "TooLarge",
+                                   "request bodies may have at most %d bytes", BODY_MAX);
     if (strcmp(url, "/events") == 0) {
-        if (strcmp(method, "PUT") == 0)
+        if (strcmp(method, "PUT") == 0 && gov_sidecar_is_registry_event(conn, q->body.data, q->body.len))
             return put_event(s, conn, q, r);
+        if (strcmp(method, "PUT") == 0)
+            return gov_sidecar_put(&s->sidecar, s->store, conn, q->body.data, q->body.len, r);
         if (strcmp(method, "GET") == 0)
             return events_query(s, conn, r);
-        return reply_error(r, 405, "MethodNotAllowed", "/events takes PUT or GET");
+        return gov_svc_reply_error(r, 405, "MethodNotAllowed", "/events takes PUT or GET");
     }
     if (strcmp(url, "/consentcheck/execution") == 0) {
         if (strcmp(method, "POST") != 0)
-            return reply_error(r, 405, "MethodNotAllowed", "/consentcheck/execution takes POST");
+            return gov_svc_reply_error(r, 405, "MethodNotAllowed", "/consentcheck/execution takes POST");
         return consent_check(s, conn, r);
     }
     if (strcmp(url, "/contracts") == 0) {
@@ -543,7 +565,7 @@ static void route(struct gov_service *s, struct MHD_Connection *conn, const char
             return propose(s, q, r);
         if (strcmp(method, "GET") == 0)
             return list(s, conn, r);
-        return reply_error(r, 405, "MethodNotAllowed", "/contracts takes POST or GET");
+        return gov_svc_reply_error(r, 405, "MethodNotAllowed", "/contracts takes POST or GET");
     }
     if (contract_path(url, id, sizeof id, &action) == 0) {
         if (action[0] == '\0' && strcmp(method, "GET") == 0)
@@ -554,8 +576,10 @@ static void route(struct gov_service *s, struct MHD_Connection *conn, const char
             return sign_or_revoke(s, id, 1, q, r);
         if (strcmp(method, "POST") == 0 && strcmp(action, "use") == 0)
             return use(s, conn, id, r);
+        if (strcmp(method, "GET") == 0 && strcmp(action, "events") == 0)
+            return gov_sidecar_history(&s->sidecar, s->store, conn, id, r);
     }
-    reply_error(r, 404, "NotFound", "no such endpoint: %s %s", method, url);
+    gov_svc_reply_error(r, 404, "NotFound", "no such endpoint: %s %s", method, url);
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -563,7 +587,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 {
     struct gov_service *s = cls;
     struct req *q = *con_cls;
-    struct reply r = {0};
+    struct gov_svc_reply r = {0};
     struct MHD_Response *resp;
     enum MHD_Result ret;
 
@@ -586,8 +610,25 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         *upload_size = 0;
         return MHD_YES;
     }
+    pthread_mutex_lock(&s->lock);
     route(s, conn, url, method, q, &r);
+    pthread_mutex_unlock(&s->lock);
     ccr_err_clear();
+    if (r.delay_ms > 0) /* the ledger commit the sidecar waits for; other requests go on */
+        usleep(r.delay_ms * 1000u);
+    if (r.empty) {
+        char num[16];
+        resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        if (resp == NULL)
+            return MHD_NO;
+        if (r.retry_after_s > 0) {
+            snprintf(num, sizeof num, "%u", r.retry_after_s);
+            MHD_add_response_header(resp, "retry-after", num);
+        }
+        ret = MHD_queue_response(conn, r.status, resp);
+        MHD_destroy_response(resp);
+        return ret;
+    }
     if (r.body == NULL) {
         r.status = 500;
         r.body = strdup("{\"error\":{\"code\":\"NoMemory\",\"message\":\"out of memory\"}}");
@@ -669,6 +710,7 @@ int gov_service_start(const struct gov_service_config *cfg, struct gov_service *
 
     if (s == NULL)
         return ENOMEM;
+    pthread_mutex_init(&s->lock, NULL);
     ccr_array_init(&s->tokens, sizeof(char *));
     addr.sin_family = AF_INET;
     addr.sin_port = htons(cfg->port);
@@ -680,11 +722,13 @@ int gov_service_start(const struct gov_service_config *cfg, struct gov_service *
         gov_service_stop(s);
         return rc;
     }
-    /* One thread: every request runs alone against the one database connection. */
-    s->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, handler, s,
-                              MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED,
-                              completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
-                              MHD_OPTION_CONNECTION_LIMIT, (unsigned int)256, MHD_OPTION_END);
+    /* A thread per connection, so answers delayed like the sidecar's overlap; every request
+     * still runs alone against the one database connection (s->lock). */
+    s->mhd =
+        MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
+                         0, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+                         MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
+                         (unsigned int)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)256, MHD_OPTION_END);
     if (s->mhd == NULL) {
         gov_service_stop(s);
         return ccr_err_set(EADDRINUSE, "cannot listen on %s:%u", cfg->address ? cfg->address : "127.0.0.1",
@@ -693,6 +737,19 @@ int gov_service_start(const struct gov_service_config *cfg, struct gov_service *
     info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info != NULL ? info->port : cfg->port;
     *out = s;
+    return 0;
+}
+
+int gov_service_sidecar(struct gov_service *s, const char *contract, unsigned put_delay_ms)
+{
+    char *copy = contract != NULL ? strdup(contract) : NULL;
+    if (contract != NULL && copy == NULL)
+        return ENOMEM;
+    pthread_mutex_lock(&s->lock);
+    free(s->sidecar.contract);
+    s->sidecar.contract = copy;
+    s->sidecar.put_delay_ms = put_delay_ms;
+    pthread_mutex_unlock(&s->lock);
     return 0;
 }
 
@@ -708,6 +765,8 @@ void gov_service_stop(struct gov_service *s)
     if (s->mhd != NULL)
         MHD_stop_daemon(s->mhd);
     gov_store_close(s->store);
+    gov_sidecar_free(&s->sidecar);
+    pthread_mutex_destroy(&s->lock);
     for (size_t i = 0; i < s->tokens.len; i++) {
         char *t = CCR_ARRAY_AT(&s->tokens, char *, i);
         ccr_freezero(t, strlen(t));

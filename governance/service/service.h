@@ -19,6 +19,9 @@ struct gov_service_config {
 };
 
 int gov_service_start(const struct gov_service_config *cfg, struct gov_service **out);
+/* The sidecar stand-in's settings: its own contract (for PUT /events and consent checks that
+ * name none; copied) and a delay before each PUT /events answer (the ledger commit). */
+int gov_service_sidecar(struct gov_service *s, const char *contract, unsigned put_delay_ms);
 uint16_t gov_service_port(const struct gov_service *s);
 void gov_service_stop(struct gov_service *s);
 

@@ -27,7 +27,11 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS events(id TEXT PRIMARY KEY, chain TEXT NOT NULL, seq INTEGER NOT NULL,"
     " contract TEXT NOT NULL, scope TEXT NOT NULL, type TEXT NOT NULL, time TEXT NOT NULL, path TEXT,"
     " body TEXT NOT NULL, received_at TEXT NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS events_by_contract ON events(contract, chain, seq);";
+    "CREATE INDEX IF NOT EXISTS events_by_contract ON events(contract, chain, seq);"
+    /* The sidecar's events: one write of key id per PUT, as the ledger keeps them. */
+    "CREATE TABLE IF NOT EXISTS stream(seqno INTEGER PRIMARY KEY AUTOINCREMENT, contract TEXT NOT NULL,"
+    " scope TEXT NOT NULL, id TEXT NOT NULL, timestamp TEXT NOT NULL, data TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS stream_by_key ON stream(contract, scope, id, seqno);";
 
 static int db_fail(struct gov_store *s, const char *what)
 {
@@ -376,5 +380,83 @@ int gov_store_use(struct gov_store *s, const char *contract, const char *dataset
     return 0;
 rollback:
     exec_simple(s, "ROLLBACK");
+    return rc;
+}
+
+int gov_store_stream_put(struct gov_store *s, const char *contract, const char *scope, const char *id,
+                         const char *timestamp, const char *data, size_t len, int64_t *seqno)
+{
+    sqlite3_stmt *st;
+    int rc, step;
+
+    if ((rc = prepare(s, "INSERT INTO stream(contract, scope, id, timestamp, data) VALUES(?,?,?,?,?)",
+                      &st)) != 0)
+        return rc;
+    bind_text(st, 1, contract);
+    bind_text(st, 2, scope);
+    bind_text(st, 3, id);
+    bind_text(st, 4, timestamp);
+    sqlite3_bind_text(st, 5, data, (int)len, SQLITE_TRANSIENT);
+    step = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (step != SQLITE_DONE)
+        return db_fail(s, "storing a stream event");
+    *seqno = sqlite3_last_insert_rowid(s->db);
+    return 0;
+}
+
+int gov_store_stream_last(struct gov_store *s, const char *contract, const char *scope, const char *id,
+                          int64_t *seqno)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    *seqno = 0;
+    if (contract == NULL)
+        rc = prepare(s, "SELECT COALESCE(MAX(seqno), 0) FROM stream", &st);
+    else
+        rc = prepare(
+            s, "SELECT COALESCE(MAX(seqno), 0) FROM stream WHERE contract = ? AND scope = ? AND id = ?", &st);
+    if (rc != 0)
+        return rc;
+    if (contract != NULL) {
+        bind_text(st, 1, contract);
+        bind_text(st, 2, scope);
+        bind_text(st, 3, id);
+    }
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *seqno = sqlite3_column_int64(st, 0);
+    else
+        rc = db_fail(s, "reading a stream");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int gov_store_stream_range(
+    struct gov_store *s, const char *contract, const char *scope, const char *id, int64_t from, int64_t to,
+    int (*fn)(void *arg, int64_t seqno, const char *timestamp, const char *data, size_t len), void *arg)
+{
+    sqlite3_stmt *st;
+    int rc, step;
+
+    if ((rc = prepare(s,
+                      "SELECT seqno, timestamp, data FROM stream WHERE contract = ? AND scope = ? AND id = ?"
+                      " AND seqno >= ? AND seqno <= ? ORDER BY seqno",
+                      &st)) != 0)
+        return rc;
+    bind_text(st, 1, contract);
+    bind_text(st, 2, scope);
+    bind_text(st, 3, id);
+    sqlite3_bind_int64(st, 4, from);
+    sqlite3_bind_int64(st, 5, to);
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        rc = fn(arg, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+                (const char *)sqlite3_column_text(st, 2), (size_t)sqlite3_column_bytes(st, 2));
+        if (rc != 0)
+            break;
+    }
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = db_fail(s, "reading a stream");
+    sqlite3_finalize(st);
     return rc;
 }

@@ -35,6 +35,19 @@ int gov_store_events(struct gov_store *s, const char *contract, const char *from
                      int (*fn)(void *arg, const char *chain, int64_t seq, const char *body, size_t len),
                      void *arg);
 
+/* The sidecar stand-in's events (PUT /events): each PUT is one write of key id in the map of
+ * (contract, scope), numbered like ledger transactions (*seqno, increasing over all maps). */
+int gov_store_stream_put(struct gov_store *s, const char *contract, const char *scope, const char *id,
+                         const char *timestamp, const char *data, size_t len, int64_t *seqno);
+/* The seqno of the last write of id (0: never written), or with contract NULL the last seqno
+ * of all (the "committed" end). */
+int gov_store_stream_last(struct gov_store *s, const char *contract, const char *scope, const char *id,
+                          int64_t *seqno);
+/* Calls fn with each write of id with from <= seqno <= to, in seqno order. */
+int gov_store_stream_range(
+    struct gov_store *s, const char *contract, const char *scope, const char *id, int64_t from, int64_t to,
+    int (*fn)(void *arg, int64_t seqno, const char *timestamp, const char *data, size_t len), void *arg);
+
 /* Adds a proposed contract; *existed = 1 when the same contract (same digest) was there.
  * EEXIST when the id is taken by a different contract. */
 int gov_store_contract_add(struct gov_store *s, const struct gov_contract *c, int *existed);

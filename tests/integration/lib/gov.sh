@@ -99,3 +99,32 @@ gov_api() {
 count_events() {
   grep -c "\"type\":\"$2\"" "$1" || true
 }
+
+# gov_sidecar_start CONTRACT [PORT] [gov serve options]: `ccrfs gov serve` as the Azure Clean
+# Room governance sidecar stand-in for CONTRACT, on the database and token of gov_start; sets
+# GOV_PID, GOV_PORT and GOV_URL. Stop it with gov_stop.
+gov_sidecar_start() {
+  local contract=$1 port=${2:-0}
+  shift
+  [ $# -gt 0 ] && shift
+  if [ ! -f "$TMP/gov.token" ]; then
+    head -c 24 /dev/urandom | base64 >"$TMP/gov.token"
+  fi
+  export CCRFS_GOV_TOKEN
+  CCRFS_GOV_TOKEN=$(cat "$TMP/gov.token")
+  rm -f "$TMP/gov.port"
+  h_spawn gov "$CCRFS" gov serve --db "$TMP/gov.db" --token-file "$TMP/gov.token" --port "$port" \
+    --port-file "$TMP/gov.port" --contract "$contract" "$@"
+  GOV_PID=$H_PID
+  if wait_until 10 gov_answers; then
+    return 0
+  fi
+  echo "the governance sidecar stand-in did not start:"
+  cat "$TMP/logs/gov.log"
+  return 1
+}
+
+# gov_chain_of LOG: the chain id of the first event of an audit log (a mount's stream id).
+gov_chain_of() {
+  head -n 1 "$1" | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["chain"])'
+}
