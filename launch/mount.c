@@ -214,6 +214,7 @@ static int launch_step_contract(struct launch_mount *lm)
         /* Azure Clean Room: the contract lives in the ledger and the sidecar's consent check
          * (passed before this step) is its admission; there is no document to fetch. */
         ccr_log_info("contract %s: admitted by the governance sidecar's consent check", cfg->contract_id);
+        lm->hide_plaintext_hash = 1; /* no document here that could offer it */
         return 0;
     }
     if (lm->req.contract_file == NULL &&
