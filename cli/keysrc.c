@@ -56,6 +56,6 @@ int cli_keysrc_check(const struct keys_release_request *req)
     if (req->kbs_url == NULL && (req->resource != NULL || req->attest != NULL))
         return cli_usage("--resource and --attest go with --kbs");
     if (req->skr_url != NULL && req->skr_kid == NULL)
-        return cli_usage("--skr needs --skr-kid KID (and usually --skr-maa and --skr-akv)");
+        return cli_usage("--skr needs --skr-kid KID, --skr-maa HOST and --skr-akv HOST");
     return 0;
 }

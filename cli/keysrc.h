@@ -2,7 +2,7 @@
  * reads a dataset (verify, unpack, inspect, mount):
  *   --key FILE / --key-file FILE           a local key file (unattested)
  *   --kbs URL --resource R --attest SPEC   a Trustee KBS after attestation (sim:DIR, snp or aa:URL)
- *   --skr URL --skr-maa URL --skr-akv URL --skr-kid KID   Azure Secure Key Release
+ *   --skr URL --skr-maa HOST --skr-akv HOST --skr-kid KID   Azure Secure Key Release
  *   --broker-ca FILE                       extra CA bundle for https brokers
  *   --unwrap-key PRIVATE.pem               a recipient's key unwraps dek.wrapped.json (sink outputs) */
 #ifndef CCRFS_CLI_KEYSRC_H
@@ -49,7 +49,7 @@ enum {
     "                         a Trustee KBS releases the key after attestation\n"                            \
     "                         (aa:URL: evidence from the CoCo attestation agent, e.g.\n"                     \
     "                         aa:http://127.0.0.1:8006)\n"                                                   \
-    "  --skr URL --skr-maa URL --skr-akv URL --skr-kid KID\n"                                                \
+    "  --skr URL --skr-maa HOST --skr-akv HOST --skr-kid KID\n"                                              \
     "                         Azure Secure Key Release unwraps dek.wrapped.json\n"                           \
     "  --broker-ca FILE       extra CA bundle for an https broker\n"                                         \
     "  --unwrap-key PEM       a recipient's RSA private key unwraps dek.wrapped.json (sink outputs)\n"

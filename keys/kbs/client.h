@@ -33,7 +33,7 @@ int keys_kbs_session_new(const char *url, const char *ca_file, const char *key_a
 /* POST /kbs/v0/auth: gets the challenge nonce and the session cookie. */
 int keys_kbs_auth(struct keys_kbs_session *s);
 const char *keys_kbs_nonce(const struct keys_kbs_session *s);
-/* POST /kbs/v0/attest with evidence from the provider spec (sim:DIR or snp). detail gets
+/* POST /kbs/v0/attest with evidence from the provider spec (sim:DIR, snp or aa:URL). detail gets
  * the measurement the evidence carried (hex), for the caller's records. */
 int keys_kbs_attest(struct keys_kbs_session *s, const char *attest_spec,
                     const struct keys_kbs_attest_faults *faults, char *detail, size_t detail_len);
