@@ -455,6 +455,24 @@ static int xfer_setup(struct fetch_http *h, struct xfer *x)
     return 0;
 }
 
+int fetch_http_header_add(struct curl_slist **h, const char *name, const char *value)
+{
+    struct ccr_dynbuf line;
+    struct curl_slist *n;
+
+    ccr_dynbuf_init(&line, 0);
+    if (ccr_dynbuf_addf(&line, "%s: %s", name, value) != 0) {
+        ccr_dynbuf_free_wiped(&line);
+        return ENOMEM;
+    }
+    n = curl_slist_append(*h, line.data);
+    ccr_dynbuf_free_wiped(&line); /* the session token passes through here */
+    if (n == NULL)
+        return ENOMEM;
+    *h = n;
+    return 0;
+}
+
 /* A short, printable excerpt of an error body (Azure explains itself there). */
 static void body_excerpt(const struct xfer *x, char *out, size_t out_len)
 {

@@ -44,6 +44,10 @@ struct fetch_http_req {
     char msg[FETCH_HTTP_MSG_MAX];
 };
 
+/* Appends "name: value" to a curl header list; the text is wiped after the copy, since
+ * credentials (Authorization, session tokens) pass through here. ENOMEM. */
+int fetch_http_header_add(struct curl_slist **headers, const char *name, const char *value);
+
 /* Builds the headers of one attempt (Range, If-Match, Date, Authorization, ...) into *headers.
  * Called before every attempt, so time-limited credentials are fresh. */
 typedef int (*fetch_http_prepare_fn)(void *arg, struct fetch_http_req *r, struct curl_slist **headers);

@@ -10,7 +10,10 @@
 
 int fetch_read_range(struct fetch_store *s, const char *key, uint64_t offset, size_t len, void *buf)
 {
-    return s->read_range(s, key, offset, len, buf);
+    struct fetch_range r = {key, offset, len, buf, 0, 0};
+    if (s->read_range != NULL)
+        return s->read_range(s, key, offset, len, buf);
+    return s->read_many(s, &r, 1);
 }
 
 int fetch_read_many(struct fetch_store *s, struct fetch_range *ranges, size_t n)

@@ -55,7 +55,8 @@ typedef int (*fetch_list_cb)(void *arg, const char *key, const struct fetch_obje
 
 struct fetch_store {
     const char *kind; /* "file", "http", "az", "faulty", ... */
-    /* Reads exactly len bytes at offset; EIO when the object is shorter. */
+    /* Reads exactly len bytes at offset; EIO when the object is shorter. NULL: read_many with
+     * one range. */
     int (*read_range)(struct fetch_store *s, const char *key, uint64_t offset, size_t len, void *buf);
     /* Reads a batch, many in flight where the backend can; returns the first failure, and
      * each range carries its own result. NULL means: read_range one by one. */
@@ -112,6 +113,9 @@ void fetch_store_destroy(struct fetch_store *s);
 /* Object keys must stay inside the store: EINVAL (with a message) for an empty key, a leading
  * or trailing '/', an empty, "." or ".." segment, or a control character. */
 int fetch_key_check(const char *key);
+/* The object name of key under prefix ("" or a path without a trailing '/'), after
+ * fetch_key_check; malloc'd. */
+int fetch_key_join(const char *prefix, const char *key, char **out);
 
 /* Reads a whole object of at most max_len bytes into a malloc'd buffer. */
 int fetch_read_object(struct fetch_store *s, const char *key, size_t max_len, uint8_t **out, size_t *out_len);

@@ -54,20 +54,6 @@ static const struct az_op az_put_blob = {"BlockBlob", "application/octet-stream"
 static const struct az_op az_put_block = {NULL, "application/octet-stream"};
 static const struct az_op az_put_list = {NULL, "application/xml"};
 
-static int header_add(struct curl_slist **h, const char *name, const char *value)
-{
-    char line[1024 + FETCH_ETAG_MAX];
-    struct curl_slist *n;
-
-    if ((size_t)snprintf(line, sizeof line, "%s: %s", name, value) >= sizeof line)
-        return EINVAL;
-    n = curl_slist_append(*h, line);
-    if (n == NULL)
-        return ENOMEM;
-    *h = n;
-    return 0;
-}
-
 static void az_wipe(char *s)
 {
     if (s != NULL)
@@ -97,7 +83,7 @@ static int mi_prepare(void *arg, struct fetch_http_req *r, struct curl_slist **h
 {
     (void)arg;
     (void)r;
-    return header_add(headers, "Metadata", "true");
+    return fetch_http_header_add(headers, "Metadata", "true");
 }
 
 /* A bearer token that is good for a few more minutes, fetched or re-read when needed. */
@@ -164,12 +150,12 @@ static int az_prepare(void *arg, struct fetch_http_req *r, struct curl_slist **h
     if (op != NULL && op->blob_type != NULL)
         ms[n_ms++] = (struct fetch_az_header){"x-ms-blob-type", op->blob_type};
     for (size_t i = 0; i < n_ms && rc == 0; i++)
-        rc = header_add(headers, ms[i].name, ms[i].value);
+        rc = fetch_http_header_add(headers, ms[i].name, ms[i].value);
     if (rc == 0 && op != NULL && op->content_type != NULL)
-        rc = header_add(headers, "Content-Type", op->content_type);
+        rc = fetch_http_header_add(headers, "Content-Type", op->content_type);
     if (rc == 0 && r->if_match != NULL && strncmp(r->if_match, "W/", 2) != 0) {
         if_match = r->if_match;
-        rc = header_add(headers, "If-Match", if_match);
+        rc = fetch_http_header_add(headers, "If-Match", if_match);
     }
     if (rc != 0)
         return rc;
@@ -200,7 +186,7 @@ static int az_prepare(void *arg, struct fetch_http_req *r, struct curl_slist **h
             rc = fetch_az_sign(az->key, az->key_len, sts, sig, sizeof sig);
         if (rc == 0) {
             snprintf(auth, sizeof auth, "SharedKey %s:%s", az->u.account, sig);
-            rc = header_add(headers, "Authorization", auth);
+            rc = fetch_http_header_add(headers, "Authorization", auth);
         }
         free(sts);
         free(path_only);
@@ -254,15 +240,10 @@ static char *az_url(struct az_store *az, const char *name, const char *extra_que
 static int az_object_url(struct az_store *az, const char *key, const char *extra_query, char **out)
 {
     char *name;
-    size_t len;
-    int rc = fetch_key_check(key);
+    int rc = fetch_key_join(az->u.prefix, key, &name);
 
     if (rc != 0)
         return rc;
-    len = strlen(az->u.prefix) + strlen(key) + 2;
-    if ((name = malloc(len)) == NULL)
-        return ENOMEM;
-    snprintf(name, len, "%s%s%s", az->u.prefix, az->u.prefix[0] ? "/" : "", key);
     *out = az_url(az, name, extra_query);
     free(name);
     return *out == NULL ? ENOMEM : 0;
@@ -277,12 +258,6 @@ static int az_read_many(struct fetch_store *s, struct fetch_range *ranges, size_
 {
     struct az_store *az = s->priv;
     return fetch_http_read_many(az->engine, az->pins, az_url_of, az, ranges, n);
-}
-
-static int az_read_range(struct fetch_store *s, const char *key, uint64_t offset, size_t len, void *buf)
-{
-    struct fetch_range r = {key, offset, len, buf, 0, 0};
-    return az_read_many(s, &r, 1);
 }
 
 static int az_head(struct az_store *az, const char *key, int pin, struct fetch_object_info *info)
@@ -670,7 +645,6 @@ int fetch_az_create(const char *url, const struct fetch_options *opt, struct fet
     if ((rc = fetch_http_create(opt, az_prepare, az, &az->engine)) != 0)
         goto fail;
     az->pub.kind = "az";
-    az->pub.read_range = az_read_range;
     az->pub.read_many = az_read_many;
     az->pub.stat = az_stat;
     az->pub.list = az_list;

@@ -65,12 +65,6 @@ static int http_read_many(struct fetch_store *s, struct fetch_range *ranges, siz
     return fetch_http_read_many(hs->engine, hs->pins, http_url_of, hs, ranges, n);
 }
 
-static int http_read_range(struct fetch_store *s, const char *key, uint64_t offset, size_t len, void *buf)
-{
-    struct fetch_range r = {key, offset, len, buf, 0, 0};
-    return http_read_many(s, &r, 1);
-}
-
 static int http_stat(struct fetch_store *s, const char *key, struct fetch_object_info *info)
 {
     struct http_store *hs = s->priv;
@@ -175,7 +169,6 @@ int fetch_http_store_create(const char *url, const struct fetch_options *opt, st
     }
     snprintf(hs->kind, sizeof hs->kind, "%s", strncmp(url, "https:", 6) == 0 ? "https" : "http");
     hs->pub.kind = hs->kind;
-    hs->pub.read_range = http_read_range;
     hs->pub.read_many = http_read_many;
     hs->pub.stat = http_stat;
     hs->pub.list = http_list;

@@ -53,24 +53,6 @@ struct s3_op {
     char payload_hash[65]; /* "" : derived from the request */
 };
 
-static int header_add(struct curl_slist **h, const char *name, const char *value)
-{
-    struct ccr_dynbuf line;
-    struct curl_slist *n;
-
-    ccr_dynbuf_init(&line, 0);
-    if (ccr_dynbuf_addf(&line, "%s: %s", name, value) != 0) {
-        ccr_dynbuf_free_wiped(&line);
-        return ENOMEM;
-    }
-    n = curl_slist_append(*h, line.data);
-    ccr_dynbuf_free_wiped(&line); /* the session token passes through here */
-    if (n == NULL)
-        return ENOMEM;
-    *h = n;
-    return 0;
-}
-
 /* Credentials that stay good for a while; renewed (web identity, instance metadata) before
  * they expire. A renewal that fails while the keys in hand are still valid keeps them, and is
  * tried again after S3_RENEW_PAUSE_S rather than on every request. Called with cred_lock held. */
@@ -129,7 +111,7 @@ static int s3_prepare(void *arg, struct fetch_http_req *r, struct curl_slist **h
         h[n++] = (struct fetch_sigv4_header){"content-type", op->content_type};
     /* host goes out from the URL; the rest here */
     for (size_t i = 1; i < n && rc == 0; i++)
-        rc = header_add(headers, h[i].name, h[i].value);
+        rc = fetch_http_header_add(headers, h[i].name, h[i].value);
     if (rc != 0 || s3->anonymous)
         return rc;
     path = strstr(r->url, "://");
@@ -156,14 +138,14 @@ static int s3_prepare(void *arg, struct fetch_http_req *r, struct curl_slist **h
         if (s3->creds.token != NULL) {
             h[n++] = (struct fetch_sigv4_header){"x-amz-security-token", s3->creds.token};
             sr.n_headers = n;
-            rc = header_add(headers, "x-amz-security-token", s3->creds.token);
+            rc = fetch_http_header_add(headers, "x-amz-security-token", s3->creds.token);
         }
         if (rc == 0)
             rc = fetch_sigv4_authorization(&sr, auth, sizeof auth);
     }
     pthread_mutex_unlock(&s3->cred_lock);
     if (rc == 0)
-        rc = header_add(headers, "Authorization", auth);
+        rc = fetch_http_header_add(headers, "Authorization", auth);
     free(path_only);
     return rc;
 }
@@ -192,15 +174,10 @@ static char *s3_url(struct s3_store *s3, const char *name, const char *query)
 static int s3_object_url(struct s3_store *s3, const char *key, const char *query, char **out)
 {
     char *name;
-    size_t len;
-    int rc = fetch_key_check(key);
+    int rc = fetch_key_join(s3->u.prefix, key, &name);
 
     if (rc != 0)
         return rc;
-    len = strlen(s3->u.prefix) + strlen(key) + 2;
-    if ((name = malloc(len)) == NULL)
-        return ENOMEM;
-    snprintf(name, len, "%s%s%s", s3->u.prefix, s3->u.prefix[0] ? "/" : "", key);
     *out = s3_url(s3, name, query);
     free(name);
     return *out == NULL ? ENOMEM : 0;
@@ -215,12 +192,6 @@ static int s3_read_many(struct fetch_store *s, struct fetch_range *ranges, size_
 {
     struct s3_store *s3 = s->priv;
     return fetch_http_read_many(s3->engine, s3->pins, s3_url_of, s3, ranges, n);
-}
-
-static int s3_read_range(struct fetch_store *s, const char *key, uint64_t offset, size_t len, void *buf)
-{
-    struct fetch_range r = {key, offset, len, buf, 0, 0};
-    return s3_read_many(s, &r, 1);
 }
 
 static void explain_refusal(struct s3_store *s3, const char *url, const char *key, int rc,
@@ -766,7 +737,6 @@ int fetch_s3_create(const char *url, const struct fetch_options *opt, struct fet
         goto fail;
     free(profile_region);
     s3->pub.kind = "s3";
-    s3->pub.read_range = s3_read_range;
     s3->pub.read_many = s3_read_many;
     s3->pub.stat = s3_stat;
     s3->pub.list = s3_list;

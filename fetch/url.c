@@ -165,3 +165,18 @@ char *fetch_http_url_object(const struct fetch_http_url *u, const char *key)
     free(enc);
     return url;
 }
+
+int fetch_key_join(const char *prefix, const char *key, char **out)
+{
+    size_t len;
+    int rc = fetch_key_check(key);
+
+    *out = NULL;
+    if (rc != 0)
+        return rc;
+    len = strlen(prefix) + strlen(key) + 2;
+    if ((*out = malloc(len)) == NULL)
+        return ENOMEM;
+    snprintf(*out, len, "%s%s%s", prefix, prefix[0] ? "/" : "", key);
+    return 0;
+}
