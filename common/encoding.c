@@ -14,7 +14,7 @@ void ccr_hex_encode(const uint8_t *in, size_t len, char *out)
     out[2 * len] = '\0';
 }
 
-static int hex_value(char c)
+int ccr_hex_digit(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -30,7 +30,7 @@ int ccr_hex_decode(const char *hex, uint8_t *out, size_t out_len)
     if (strlen(hex) != 2 * out_len)
         return ccr_err_set(EINVAL, "expected %zu hex digits, got %zu", 2 * out_len, strlen(hex));
     for (size_t i = 0; i < out_len; i++) {
-        int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+        int hi = ccr_hex_digit(hex[2 * i]), lo = ccr_hex_digit(hex[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return ccr_err_set(EINVAL, "not a hex digit at position %zu", hi < 0 ? 2 * i : 2 * i + 1);
         out[i] = (uint8_t)(hi << 4 | lo);

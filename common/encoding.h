@@ -9,6 +9,8 @@
 void ccr_hex_encode(const uint8_t *in, size_t len, char *out);
 /* Decodes exactly out_len bytes from hex (either case); EINVAL on any other length or digit. */
 int ccr_hex_decode(const char *hex, uint8_t *out, size_t out_len);
+/* The value of one hex digit (either case), or -1. */
+int ccr_hex_digit(char c);
 
 enum ccr_b64_variant { CCR_B64_STD, CCR_B64_URL };
 

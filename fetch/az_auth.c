@@ -106,15 +106,6 @@ static void sb_line(struct sbuf *b, const char *s)
     sb_add(b, "\n", 1);
 }
 
-static int hexval(char c)
-{
-    if (isdigit((unsigned char)c))
-        return c - '0';
-    if (isxdigit((unsigned char)c))
-        return tolower((unsigned char)c) - 'a' + 10;
-    return -1;
-}
-
 static int pct_decode(const char *s, size_t n, char **out)
 {
     char *d = malloc(n + 1);
@@ -124,12 +115,12 @@ static int pct_decode(const char *s, size_t n, char **out)
         return ENOMEM;
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '%') {
-            int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
-            if (hi < 0 || hexval(s[i + 2]) < 0) {
+            int hi = i + 2 < n ? ccr_hex_digit(s[i + 1]) : -1;
+            if (hi < 0 || ccr_hex_digit(s[i + 2]) < 0) {
                 free(d);
                 return ccr_err_set(EINVAL, "malformed percent-encoding in the query");
             }
-            d[j++] = (char)(hi * 16 + hexval(s[i + 2]));
+            d[j++] = (char)(hi * 16 + ccr_hex_digit(s[i + 2]));
             i += 2;
         } else {
             d[j++] = s[i];

@@ -35,17 +35,6 @@ static void kv_free(struct ccr_array *a)
     ccr_array_free(a);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes percent-escapes of s[0..n) and encodes the result the way SigV4 wants it: every
  * byte but the RFC 3986 unreserved ones as %XX with uppercase digits. */
 static int requote(const char *s, size_t n, char **out)
@@ -59,7 +48,7 @@ static int requote(const char *s, size_t n, char **out)
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '%') {
-            int hi = i + 2 < n ? hexval(s[i + 1]) : -1, lo = i + 2 < n ? hexval(s[i + 2]) : -1;
+            int hi = i + 2 < n ? ccr_hex_digit(s[i + 1]) : -1, lo = i + 2 < n ? ccr_hex_digit(s[i + 2]) : -1;
             if (hi < 0 || lo < 0) {
                 free(d);
                 return ccr_err_set(EINVAL, "malformed percent-encoding in the query");
