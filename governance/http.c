@@ -8,7 +8,6 @@
 #include "net/http.h"
 
 #include <openssl/crypto.h>
-#include <strings.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,21 +121,11 @@ static size_t call_body(char *data, size_t size, size_t n, void *arg)
 static size_t call_header(char *line, size_t size, size_t n, void *arg)
 {
     struct gov_http_call *c = arg;
-    size_t len = size * n, vlen;
-    char value[32];
+    unsigned ms;
 
-    if (len > 12 && strncasecmp(line, "Retry-After:", 12) == 0) {
-        const char *v = line + 12;
-        while (*v == ' ' || *v == '\t')
-            v++;
-        vlen = strcspn(v, "\r\n");
-        if (vlen < sizeof value && v + vlen <= line + len) {
-            memcpy(value, v, vlen);
-            value[vlen] = '\0';
-            c->retry_after_ms = net_parse_retry_after(value);
-        }
-    }
-    return len;
+    if (net_header_retry_after(line, size * n, &ms))
+        c->retry_after_ms = ms;
+    return size * n;
 }
 
 static int call_add_header(struct gov_http_call *c, const char *line)

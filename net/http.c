@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #define NET_REPLY_MAX_DEFAULT (4u << 20)
@@ -240,22 +239,11 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 static size_t on_header(char *line, size_t size, size_t n, void *arg)
 {
     struct attempt *a = arg;
-    size_t len = size * n;
-    char value[32];
-    size_t vlen;
+    unsigned ms;
 
-    if (len > 12 && strncasecmp(line, "Retry-After:", 12) == 0) {
-        const char *v = line + 12;
-        while (*v == ' ' || *v == '\t')
-            v++;
-        vlen = strcspn(v, "\r\n");
-        if (vlen < sizeof value && v + vlen <= line + len) {
-            memcpy(value, v, vlen);
-            value[vlen] = '\0';
-            a->retry_after_ms = net_parse_retry_after(value);
-        }
-    }
-    return len;
+    if (net_header_retry_after(line, size * n, &ms))
+        a->retry_after_ms = ms;
+    return size * n;
 }
 
 static int headers_build(const struct net_http_client *c, const struct net_http_request *rq,

@@ -70,6 +70,9 @@ int net_method_idempotent(const char *method);
 /* Retry-After as delay-seconds, in milliseconds (at most an hour); 0 when absent or not a
  * plain number. */
 unsigned net_parse_retry_after(const char *value);
+/* One raw header line as curl's header callback gives it (len bytes, not terminated): 1 with
+ * *ms set when it is Retry-After, else 0. */
+int net_header_retry_after(const char *line, size_t len, unsigned *ms);
 
 /* The one mapping to errno. Transport: refused ECONNREFUSED, timeout ETIMEDOUT, name not
  * resolved or host unreachable EHOSTUNREACH, TLS peer not trusted EACCES, out of memory

@@ -111,3 +111,23 @@ int net_status_errno(long status)
         return EIO;
     }
 }
+
+int net_header_retry_after(const char *line, size_t len, unsigned *ms)
+{
+    const char *v = line + 12;
+    char value[32];
+    size_t vlen;
+
+    if (len <= 12 || strncasecmp(line, "Retry-After:", 12) != 0)
+        return 0;
+    while (v < line + len && (*v == ' ' || *v == '\t'))
+        v++;
+    for (vlen = 0; v + vlen < line + len && v[vlen] != '\r' && v[vlen] != '\n'; vlen++)
+        ;
+    if (vlen >= sizeof value)
+        return 0;
+    memcpy(value, v, vlen);
+    value[vlen] = '\0';
+    *ms = net_parse_retry_after(value);
+    return 1;
+}

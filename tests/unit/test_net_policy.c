@@ -54,6 +54,14 @@ static void test_retry_policy(void **state)
     assert_int_equal(net_parse_retry_after("3"), 3000);
     assert_int_equal(net_parse_retry_after("0"), 0);
     assert_int_equal(net_parse_retry_after("99999"), 3600000);
+    {
+        static const char line[] = "retry-after:  7\r\nX-Next: 1"; /* not terminated where the line ends */
+        unsigned ms = 1;
+        assert_int_equal(net_header_retry_after(line, 17, &ms), 1);
+        assert_int_equal(ms, 7000);
+        assert_int_equal(net_header_retry_after("ETag: \"x\"\r\n", 11, &ms), 0);
+        assert_int_equal(net_header_retry_after("Retry-After:", 12, &ms), 0);
+    }
     assert_int_equal(net_parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), 0);
     assert_int_equal(net_parse_retry_after("-1"), 0);
     assert_int_equal(net_parse_retry_after(""), 0);
