@@ -59,11 +59,24 @@ void fmt_dataset_blob_key(const struct fmt_manifest_entry *e, char *out, size_t 
     snprintf(out, out_len, "blobs/%s", e->blob);
 }
 
+uint64_t fmt_dataset_file_object_size(const struct fmt_manifest_entry *e)
+{
+    struct fmt_blob_header h = {.log2_block = e->log2_block, .plain_len = e->size};
+    return fmt_blob_object_size(&h);
+}
+
 int fmt_dataset_open_file(struct fmt_dataset *ds, const struct fmt_manifest_entry *e,
                           struct fmt_blob_key **out)
 {
-    char key[FMT_BLOB_NAME_MAX + 8];
     uint8_t raw[FMT_BLOB_HEADER_LEN];
+    return fmt_dataset_open_file_read(ds, e, raw, sizeof raw, out);
+}
+
+int fmt_dataset_open_file_read(struct fmt_dataset *ds, const struct fmt_manifest_entry *e, uint8_t *buf,
+                               size_t len, struct fmt_blob_key **out)
+{
+    char key[FMT_BLOB_NAME_MAX + 8];
+    const uint8_t *raw = buf;
     struct fetch_object_info info = {0};
     struct fetch_range header;
     struct fmt_blob_header h;
@@ -71,11 +84,13 @@ int fmt_dataset_open_file(struct fmt_dataset *ds, const struct fmt_manifest_entr
 
     if (e->type != FMT_ENTRY_FILE)
         return ccr_err_set(EISDIR, "%s: not a file", e->path);
+    if (len != FMT_BLOB_HEADER_LEN && len != fmt_dataset_file_object_size(e))
+        return ccr_err_set(EINVAL, "%s: a blob is read as its header or whole, not %zu bytes", e->path, len);
     fmt_dataset_blob_key(e, key, sizeof key);
-    /* One request where the store can: the header's ranged read also tells the object's size
-     * (Content-Range), which is checked below; a separate stat only where it cannot, or to
-     * explain a failed read. */
-    header = (struct fetch_range){key, 0, sizeof raw, raw, 0, 0};
+    /* One request where the store can: the header's ranged read (or the whole small blob's)
+     * also tells the object's size (Content-Range), which is checked below; a separate stat
+     * only where it cannot, or to explain a failed read. */
+    header = (struct fetch_range){key, 0, len, buf, 0, 0};
     rc = fetch_read_many(ds->store, &header, 1);
     if (rc == 0 && header.object_size != 0) {
         info.size = header.object_size;
@@ -89,7 +104,7 @@ int fmt_dataset_open_file(struct fmt_dataset *ds, const struct fmt_manifest_entr
         if (rc != 0)
             return ccr_err_wrap(rc, "%s: blob %s: ", e->path, e->blob);
     }
-    if ((rc = fmt_blob_header_parse(raw, sizeof raw, &h)) != 0)
+    if ((rc = fmt_blob_header_parse(raw, FMT_BLOB_HEADER_LEN, &h)) != 0)
         return ccr_err_wrap(EBADMSG, "%s: blob %s: ", e->path, e->blob);
     /* The manifest pins each blob: a blob swapped in from another file, another dataset or
      * an older version has another salt and tag. */

@@ -29,6 +29,14 @@ void fmt_dataset_blob_key(const struct fmt_manifest_entry *e, char *out, size_t 
  * authenticates the header. EBADMSG with a message naming the file on any mismatch. */
 int fmt_dataset_open_file(struct fmt_dataset *ds, const struct fmt_manifest_entry *e,
                           struct fmt_blob_key **out);
+/* The same, reading len bytes from the blob's start into buf in the same request: the header
+ * alone (FMT_BLOB_HEADER_LEN) or the whole object (fmt_dataset_file_object_size), so a small
+ * file costs one store request. The blocks in buf are not yet authenticated: decrypt them with
+ * the key. */
+int fmt_dataset_open_file_read(struct fmt_dataset *ds, const struct fmt_manifest_entry *e, uint8_t *buf,
+                               size_t len, struct fmt_blob_key **out);
+/* The size of an entry's blob object, from the manifest alone. */
+uint64_t fmt_dataset_file_object_size(const struct fmt_manifest_entry *e);
 
 /* Fetches and decrypts blocks [first, first+count) of an open file into out (which holds
  * count << log2_block bytes); EBADMSG naming the first block that fails. scratch holds the

@@ -31,7 +31,7 @@ static void scratch_init(void)
     (void)pthread_key_create(&scratch_key, scratch_free);
 }
 
-static uint8_t *scratch_get(size_t len)
+uint8_t *fs_scratch_get(size_t len)
 {
     struct scratch *s;
 
@@ -83,7 +83,7 @@ int fs_fetch_blocks(struct fs_mount *m, struct fs_node *n, const struct fmt_blob
         total += it[i].len + FMT_TAG_LEN;
     ranges = calloc(count, sizeof *ranges);
     first_item = calloc(count, sizeof *first_item);
-    scratch = scratch_get(total);
+    scratch = fs_scratch_get(total);
     if (ranges == NULL || first_item == NULL || scratch == NULL) {
         free(ranges);
         free(first_item);

@@ -66,9 +66,41 @@ static void evict_excess(struct fs_mount *m)
     }
 }
 
+/* A small file's blocks came with its header: authenticated and decrypted into the cache now,
+ * so the reads that follow need no request. Under key_lock shared, so that a revocation (which
+ * takes it exclusively, then wipes the cache) cannot fall between the check and the fill. */
+static void fill_cache_whole(struct fs_mount *m, struct fs_node *n, const struct fmt_blob_key *k,
+                             const uint8_t *whole)
+{
+    const struct fmt_blob_header *h = &k->header;
+    uint64_t file = (uint64_t)(n - m->tree.nodes), count = fmt_blob_block_count(h);
+
+    pthread_rwlock_rdlock(&m->key_lock);
+    for (uint64_t i = 0; i < count && !atomic_load(&m->revoked); i++) {
+        struct cache_entry *ce;
+        enum cache_result r = cache_acquire(m->cache, file, i, &ce);
+        size_t plain = fmt_blob_block_plain_len(h, i);
+
+        if (r == CACHE_FULL)
+            break;
+        if (r == CACHE_MISS) {
+            int rc = fmt_blob_decrypt_block(k, i, whole + fmt_blob_block_offset(h, i), plain + FMT_TAG_LEN,
+                                            cache_entry_data(ce));
+            if (rc != 0)
+                fs_report_integrity(m, n, i, "tag mismatch");
+            cache_fill_done(m->cache, ce, rc != 0 ? EBADMSG : 0, plain);
+        }
+        cache_release(m->cache, ce);
+    }
+    pthread_rwlock_unlock(&m->key_lock);
+}
+
 int fs_node_open_key(struct fs_mount *m, struct fs_node *n)
 {
     struct fmt_blob_key *k = NULL;
+    uint64_t whole_len = fmt_dataset_file_object_size(n->e);
+    uint8_t header[FMT_BLOB_HEADER_LEN], *buf = header;
+    size_t len = sizeof header;
     int rc, have;
 
     pthread_rwlock_rdlock(&m->key_lock);
@@ -76,9 +108,18 @@ int fs_node_open_key(struct fs_mount *m, struct fs_node *n)
     pthread_rwlock_unlock(&m->key_lock);
     if (have)
         return 0;
+    if (whole_len > FMT_BLOB_HEADER_LEN && whole_len <= FS_WHOLE_BLOB_MAX &&
+        (buf = fs_scratch_get((size_t)whole_len)) != NULL)
+        len = (size_t)whole_len;
+    else
+        buf = header;
     /* Store I/O happens outside the lock; two first opens may race and one key is dropped. */
     ccr_err_clear();
-    rc = fmt_dataset_open_file(m->ds, n->e, &k);
+    rc = fmt_dataset_open_file_read(m->ds, n->e, buf, len, &k);
+    if (rc == 0 && len > FMT_BLOB_HEADER_LEN) {
+        atomic_fetch_add(&m->bytes_fetched, len - FMT_BLOB_HEADER_LEN);
+        fill_cache_whole(m, n, k, buf);
+    }
     if (rc == EBADMSG) {
         fs_report_integrity(m, n, FS_HEADER_BLOCK, ccr_err_msg(rc));
         return EIO;

@@ -49,6 +49,9 @@
 #define FS_JOB_BYTES    (4u << 20) /* plaintext bytes per fetch-ahead job */
 #define FS_WINDOW_MIN   (1u << 20)
 #define FS_HEADER_BLOCK UINT64_MAX /* on_integrity_failure's block for a blob header */
+/* A blob this small is fetched whole when its file is opened: one store request per small
+ * file (on a cloud store a request's latency outweighs 128 KiB of transfer). */
+#define FS_WHOLE_BLOB_MAX (128u << 10)
 
 struct fuse_session;
 
@@ -191,6 +194,10 @@ void fs_read_pins_trim(struct fs_read_pins *p, size_t len);
 int fs_read_copy(struct fs_mount *m, struct fs_node *n, void *buf, size_t len, uint64_t off);
 /* Queues fetch-ahead for a sequential reader of of after its read of [off, off+len). */
 void fs_read_ahead(struct fs_mount *m, struct fs_open_file *of, uint64_t off, uint64_t len);
+/* This thread's ciphertext buffer of at least len bytes, reused by its next call (ciphertext
+ * is not secret); NULL when out of memory. */
+uint8_t *fs_scratch_get(size_t len);
+
 /* The prefetch workers' job: fills missing blocks of a run into the cache. */
 void fs_prefetch_runner(void *arg, const struct fs_prefetch_job *job);
 

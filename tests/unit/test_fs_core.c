@@ -319,6 +319,53 @@ static void test_tampered_block(void **state)
     fs_core_release(f->m, of);
 }
 
+/* A small file's blob comes whole with its open: the read after it needs no store request. */
+static void test_small_file_one_request(void **state)
+{
+    struct fixture *f = *state;
+    struct fetch_faulty_conf conf = {.seed = 2};
+    const uint64_t small_ino = 3; /* small.txt: manifest entry 1 */
+    struct fs_open_file *of = NULL;
+    uint64_t opened;
+    uint8_t buf[16];
+    size_t got;
+
+    use_faults(f, &conf);
+    assert_int_equal(fs_core_open(f->m, small_ino, O_RDONLY, &f->who, &of), 0);
+    opened = store_requests(f);
+    assert_true(opened >= 1);
+    assert_int_equal(read_into(f, of, 0, sizeof buf, buf, &got), 0);
+    assert_int_equal(got, 6);
+    assert_memory_equal(buf, "hello\n", 6);
+    assert_int_equal(store_requests(f), opened);
+    fs_core_release(f->m, of);
+}
+
+/* A tampered block in a small blob fetched whole is refused as any other: never served. */
+static void test_small_file_tampered(void **state)
+{
+    struct fixture *f = *state;
+    const uint64_t small_ino = 3;
+    struct fs_open_file *of = NULL;
+    char path[PATH_MAX];
+    uint8_t buf[16], byte;
+    size_t got;
+    int fd;
+
+    snprintf(path, sizeof path, "%s/blobs/%s", f->store_dir, f->m->tree.nodes[small_ino - 1].e->blob);
+    fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, &byte, 1, FMT_BLOB_HEADER_LEN + 2), 1);
+    byte ^= 0x40;
+    assert_int_equal(pwrite(fd, &byte, 1, FMT_BLOB_HEADER_LEN + 2), 1);
+    close(fd);
+    assert_int_equal(fs_core_open(f->m, small_ino, O_RDONLY, &f->who, &of), 0);
+    assert_int_equal(read_into(f, of, 0, sizeof buf, buf, &got), EBADMSG);
+    assert_int_equal(got, 0);
+    assert_true(atomic_load(&f->m->integrity_failures) >= 1);
+    fs_core_release(f->m, of);
+}
+
 struct reader {
     struct fixture *f;
     struct fs_open_file *of;
@@ -639,6 +686,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_store_short_read, setup_ro, teardown),
         cmocka_unit_test_setup_teardown(test_store_delay, setup_ro, teardown),
         cmocka_unit_test_setup_teardown(test_tampered_block, setup_ro, teardown),
+        cmocka_unit_test_setup_teardown(test_small_file_one_request, setup_ro, teardown),
+        cmocka_unit_test_setup_teardown(test_small_file_tampered, setup_ro, teardown),
         cmocka_unit_test_setup_teardown(test_revoke_mid_read, setup_ro, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_readers_one_fetch, setup_ro, teardown),
         cmocka_unit_test_setup_teardown(test_read_hook_refusal_counted, setup_ro, teardown),
