@@ -1,12 +1,14 @@
 /* COSE_Sign1 parsing, checking and making (see cose.h). CBOR is decoded by libcbor; this file
  * adds the strictness COSE needs on top: one well-formed item in its deterministic form. */
 #include "governance/cose.h"
+#include "common/encoding.h"
 #include "common/err.h"
 
 #include <cbor.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
+#include <openssl/pem.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
@@ -897,4 +899,60 @@ out:
     free(tbs);
     free(sig);
     return rc;
+}
+
+/* ---- base64 forms for contract signatures --------------------------------------------------- */
+
+int gov_cose_verify_b64(const char *cose_b64, const char *spki_b64, const void *payload, size_t payload_len,
+                        char **kid)
+{
+    uint8_t *msg = NULL, *spki = NULL;
+    size_t mlen, slen;
+    int rc;
+
+    if (kid != NULL)
+        *kid = NULL;
+    if (ccr_b64_decode(cose_b64, strlen(cose_b64), &msg, &mlen, CCR_B64_STD) != 0)
+        return ccr_err_set(EINVAL, "COSE: the signature is not standard base64");
+    if (ccr_b64_decode(spki_b64, strlen(spki_b64), &spki, &slen, CCR_B64_STD) != 0) {
+        free(msg);
+        return ccr_err_set(EINVAL, "COSE: the public key is not standard base64");
+    }
+    rc = gov_cose_verify_spki(msg, mlen, spki, slen, payload, payload_len, kid);
+    free(msg);
+    free(spki);
+    return rc;
+}
+
+int gov_cose_sign_file_b64(const char *key_path, const char *alg_name, const char *kid, const void *payload,
+                           size_t payload_len, int detached, char **cose_b64)
+{
+    FILE *f = fopen(key_path, "r");
+    EVP_PKEY *key;
+    int64_t alg;
+    uint8_t *msg = NULL;
+    size_t len = 0;
+    int rc;
+
+    if (f == NULL)
+        return ccr_err_set(errno, "%s: %s", key_path, strerror(errno));
+    key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    fclose(f);
+    if (key == NULL) {
+        ERR_clear_error();
+        return ccr_err_set(EINVAL, "%s: not a PEM private key", key_path);
+    }
+    rc = alg_name != NULL ? gov_cose_alg_from_name(alg_name, &alg) : gov_cose_alg_for_key(key, &alg);
+    if (rc == 0)
+        rc = gov_cose_sign(key, alg, kid, NULL, payload, payload_len, detached, &msg, &len);
+    EVP_PKEY_free(key);
+    if (rc != 0)
+        return rc;
+    if ((*cose_b64 = malloc(ccr_b64_encoded_size(len, CCR_B64_STD))) == NULL) {
+        free(msg);
+        return ENOMEM;
+    }
+    ccr_b64_encode(msg, len, *cose_b64, CCR_B64_STD);
+    free(msg);
+    return 0;
 }

@@ -74,6 +74,18 @@ int gov_cose_verify_spki(const void *msg, size_t len, const void *spki, size_t s
 int gov_cose_sign(struct evp_pkey_st *key, int64_t alg, const char *kid, const char *content_type,
                   const void *payload, size_t payload_len, int detached, uint8_t **out, size_t *out_len);
 
+/* Contract signatures (docs/CONTRACTS.md): a COSE_Sign1 travels where a plain signature
+ * does, as this prefix followed by the message's standard base64. */
+#define GOV_COSE_SIG_PREFIX "cose:"
+
+/* gov_cose_verify_spki with both in standard base64: a COSE_Sign1 and a DER SPKI. */
+int gov_cose_verify_b64(const char *cose_b64, const char *spki_b64, const void *payload, size_t payload_len,
+                        char **kid);
+/* Signs payload with the PEM private key in key_path (any key cose.h supports), as alg_name
+ * (NULL: the key's default), detached or attached; writes a malloc'd base64 COSE_Sign1. */
+int gov_cose_sign_file_b64(const char *key_path, const char *alg_name, const char *kid, const void *payload,
+                           size_t payload_len, int detached, char **cose_b64);
+
 /* "ES256", "ES384", "EdDSA", "PS256" to and from their COSE numbers. */
 int gov_cose_alg_from_name(const char *name, int64_t *alg);
 const char *gov_cose_alg_name(int64_t alg);

@@ -3,6 +3,8 @@
 #include "common/encoding.h"
 #include "common/err.h"
 #include "common/fileio.h"
+#include "governance/admission.h"
+#include "governance/contract.h"
 #include "governance/cose.h"
 
 #include <setjmp.h>
@@ -15,10 +17,12 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct vector {
     json_object *doc;
@@ -501,6 +505,133 @@ static void test_alg_names_and_keys(void **state)
     EVP_PKEY_free(rsa_small);
 }
 
+/* Contract signatures: "cose:" + base64 where a plain signature goes, checked against the
+ * party's key over the contract's signed bytes, at signing and again at admission. */
+#define DS_A "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+static char *spki_b64(EVP_PKEY *key)
+{
+    unsigned char *der = NULL;
+    int n = i2d_PUBKEY(key, &der);
+    char *b64;
+    assert_true(n > 0);
+    b64 = malloc(ccr_b64_encoded_size((size_t)n, CCR_B64_STD));
+    ccr_b64_encode(der, (size_t)n, b64, CCR_B64_STD);
+    OPENSSL_free(der);
+    return b64;
+}
+
+static char *cose_sig(EVP_PKEY *key, const char *kid, const void *payload_bytes, size_t len, int detached)
+{
+    uint8_t *msg;
+    size_t mlen;
+    char *out;
+    assert_int_equal(gov_cose_sign(key, 0, kid, NULL, payload_bytes, len, detached, &msg, &mlen) == EINVAL,
+                     1);
+    {
+        int64_t alg;
+        assert_int_equal(gov_cose_alg_for_key(key, &alg), 0);
+        assert_int_equal(gov_cose_sign(key, alg, kid, NULL, payload_bytes, len, detached, &msg, &mlen), 0);
+    }
+    out = malloc(strlen(GOV_COSE_SIG_PREFIX) + ccr_b64_encoded_size(mlen, CCR_B64_STD));
+    strcpy(out, GOV_COSE_SIG_PREFIX);
+    ccr_b64_encode(msg, mlen, out + strlen(GOV_COSE_SIG_PREFIX), CCR_B64_STD);
+    free(msg);
+    return out;
+}
+
+static int admit(const char *contract, const char *sig_prov, const char *sig_cons)
+{
+    char view[16384];
+    struct gov_signed_contract sc;
+    struct gov_admission req = {DS_A, GOV_MODE_READ_ONLY, "TRAINING", 1790000000000LL};
+    int rc;
+    snprintf(view, sizeof view, "{\"contract\":%s,\"signatures\":{\"prov\":\"%s\",\"cons\":\"%s\"}}",
+             contract, sig_prov, sig_cons);
+    assert_int_equal(gov_signed_contract_parse(view, strlen(view), &sc), 0);
+    rc = gov_admit(&sc, &req, NULL);
+    if (rc != 0)
+        print_message("admission: %s\n", ccr_err_msg(rc));
+    gov_signed_contract_release(&sc);
+    return rc;
+}
+
+static void test_contract_signatures(void **state)
+{
+    EVP_PKEY *prov = new_key(GOV_COSE_EDDSA), *cons = new_key(GOV_COSE_ES256),
+             *stranger = new_key(GOV_COSE_ES256);
+    char *pp = spki_b64(prov), *pc = spki_b64(cons), text[4096], *bytes, *revoke, *s_prov, *s_cons, *s_bad,
+         *s_att;
+    char keyfile[] = "/tmp/test_cose_key.XXXXXX", *b64 = NULL;
+    struct gov_contract *c;
+    size_t len, rlen;
+    FILE *f;
+    int fd;
+    (void)state;
+
+    snprintf(text, sizeof text,
+             "{\"id\":\"c1\",\"purpose\":\"TRAINING\","
+             "\"parties\":[{\"id\":\"prov\",\"role\":\"data-provider\",\"publicKey\":\"%s\"},"
+             "{\"id\":\"cons\",\"role\":\"data-consumer\",\"publicKey\":\"%s\"}],"
+             "\"startTime\":\"2026-07-01T00:00:00Z\",\"expiryTime\":\"2026-12-31T23:59:59Z\","
+             "\"datasets\":[{\"id\":\"" DS_A "\",\"provider\":\"prov\",\"accessMode\":\"read-only\","
+             "\"maxMounts\":3}]}",
+             pp, pc);
+    assert_int_equal(gov_contract_parse(text, strlen(text), &c), 0);
+    assert_int_equal(gov_contract_signed_bytes(c, &bytes, &len), 0);
+    assert_int_equal(gov_contract_revoke_bytes(c, &revoke, &rlen), 0);
+
+    s_prov = cose_sig(prov, "prov", bytes, len, 1);
+    s_cons = cose_sig(cons, "cons", bytes, len, 1);
+    s_att = cose_sig(cons, "cons", bytes, len, 0);
+    s_bad = cose_sig(stranger, "cons", bytes, len, 1);
+    assert_int_equal(gov_contract_check_sig(c, "prov", bytes, len, s_prov), 0);
+    assert_int_equal(gov_contract_check_sig(c, "cons", bytes, len, s_cons), 0);
+    assert_int_equal(gov_contract_check_sig(c, "cons", bytes, len, s_att), 0);
+    /* another party's key, an unregistered key, other bytes, not base64, not COSE */
+    assert_int_equal(gov_contract_check_sig(c, "cons", bytes, len, s_prov),
+                     EINVAL); /* EdDSA message, P-256 key */
+    assert_int_equal(gov_contract_check_sig(c, "cons", bytes, len, s_bad), EBADMSG);
+    assert_non_null(strstr(ccr_err_msg(EBADMSG), "COSE signature of party \"cons\""));
+    assert_int_equal(gov_contract_check_sig(c, "cons", revoke, rlen, s_cons), EBADMSG);
+    assert_int_equal(gov_contract_check_sig(c, "cons", revoke, rlen, s_att), EBADMSG);
+    assert_int_equal(gov_contract_check_sig(c, "cons", bytes, len, "cose:%%%"), EINVAL);
+    assert_int_equal(gov_contract_check_sig(c, "cons", bytes, len, "cose:AAAA"), EINVAL);
+
+    /* Admission re-checks them; a plain and a COSE signature may be mixed. */
+    assert_int_equal(admit(text, s_prov, s_cons), 0);
+    assert_int_equal(admit(text, s_prov, s_att), 0);
+    assert_int_equal(admit(text, s_prov, s_bad), EACCES);
+    assert_non_null(strstr(ccr_err_msg(EACCES), "cons"));
+
+    /* What the CLI does: a PEM key file, the key's own algorithm, the party id as kid. */
+    fd = mkstemp(keyfile);
+    assert_true(fd >= 0);
+    f = fdopen(fd, "w");
+    assert_int_equal(PEM_write_PrivateKey(f, cons, NULL, NULL, 0, NULL, NULL), 1);
+    fclose(f);
+    assert_int_equal(gov_cose_sign_file_b64(keyfile, NULL, "cons", bytes, len, 1, &b64), 0);
+    assert_int_equal(gov_cose_verify_b64(b64, pc, bytes, len, NULL), 0);
+    free(b64);
+    assert_int_equal(gov_cose_sign_file_b64(keyfile, "EdDSA", "cons", bytes, len, 1, &b64), EINVAL);
+    assert_int_equal(gov_cose_sign_file_b64(keyfile, "HS256", "cons", bytes, len, 1, &b64), EINVAL);
+    unlink(keyfile);
+    assert_int_equal(gov_cose_sign_file_b64(keyfile, NULL, "cons", bytes, len, 1, &b64), ENOENT);
+
+    free(s_prov);
+    free(s_cons);
+    free(s_att);
+    free(s_bad);
+    free(bytes);
+    free(revoke);
+    free(pp);
+    free(pc);
+    gov_contract_free(c);
+    EVP_PKEY_free(prov);
+    EVP_PKEY_free(cons);
+    EVP_PKEY_free(stranger);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -509,6 +640,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip_each_alg),    cmocka_unit_test(test_deterministic_encoding),
         cmocka_unit_test(test_flipped_bytes_refused), cmocka_unit_test(test_structural_refusals),
         cmocka_unit_test(test_depth_and_size_limits), cmocka_unit_test(test_alg_names_and_keys),
+        cmocka_unit_test(test_contract_signatures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
