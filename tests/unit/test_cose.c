@@ -371,6 +371,17 @@ static void test_flipped_bytes_refused(void **state)
             assert_int_not_equal(gov_cose_verify(msg, len, key, payload, strlen(payload), NULL), 0);
             msg[i] ^= (uint8_t)(1u << bit);
         }
+    /* Every truncation, and every extension by one byte. */
+    for (size_t i = 0; i < len; i++)
+        assert_int_equal(gov_cose_verify(msg, i, key, payload, strlen(payload), NULL), EINVAL);
+    {
+        uint8_t *longer = malloc(len + 1);
+        memcpy(longer, msg, len);
+        longer[len] = 0;
+        assert_int_equal(gov_cose_verify(longer, len + 1, key, payload, strlen(payload), NULL), EINVAL);
+        assert_non_null(strstr(ccr_err_msg(EINVAL), "trailing"));
+        free(longer);
+    }
     /* Named cases: protected header (kid byte), payload, signature. */
     msg[9] ^= 1; /* D2 84 48 A2 01 26 04 43 'k' 'i' ... */
     assert_int_equal(gov_cose_verify(msg, len, key, payload, strlen(payload), NULL), EBADMSG);
