@@ -366,7 +366,9 @@ static int take_content_type(const cbor_item_t *v, struct gov_cose_sign1 *m)
     return m->content_type == NULL ? ENOMEM : 0;
 }
 
-static int read_headers(const cbor_item_t *prot, const cbor_item_t *unprot, struct gov_cose_sign1 *m)
+/* need_alg: a signature's headers (COSE_Sign1, or a COSE_Sign signer); else a COSE_Sign body's. */
+static int read_headers(const cbor_item_t *prot, const cbor_item_t *unprot, struct gov_cose_sign1 *m,
+                        int need_alg)
 {
     const cbor_item_t *alg, *v;
     struct cbor_pair *p = cbor_map_handle(unprot);
@@ -393,12 +395,14 @@ static int read_headers(const cbor_item_t *prot, const cbor_item_t *unprot, stru
         if ((rc = label_of(p[i].key, &l, "protected")) != 0)
             return rc;
     }
-    if ((alg = map_get(prot, HDR_ALG)) == NULL)
+    if ((alg = map_get(prot, HDR_ALG)) == NULL && need_alg)
         return ccr_err_set(EINVAL, "COSE: the protected header has no algorithm (1)");
-    if (cbor_isa_string(alg))
+    if (!need_alg)
+        alg = NULL; /* a COSE_Sign body's algorithm signs nothing */
+    else if (cbor_isa_string(alg))
         return ccr_err_set(EINVAL, "COSE: algorithm \"%.*s\" is not supported (ES256, ES384, EdDSA, PS256)",
                            (int)cbor_string_length(alg), (const char *)cbor_string_handle(alg));
-    if (get_int(alg, &m->alg) != 0 || gov_cose_alg_name(m->alg) == NULL)
+    if (alg != NULL && (get_int(alg, &m->alg) != 0 || gov_cose_alg_name(m->alg) == NULL))
         return ccr_err_set(EINVAL,
                            "COSE: algorithm %" PRId64 " is not supported (ES256, ES384, EdDSA, PS256)",
                            get_int(alg, &m->alg) == 0 ? m->alg : (int64_t)0);
@@ -435,10 +439,39 @@ void gov_cose_sign1_release(struct gov_cose_sign1 *m)
     memset(m, 0, sizeof *m);
 }
 
+/* Keeps the protected header's bytes and reads both headers into m. */
+static int take_headers(const cbor_item_t *prot_bstr, const cbor_item_t *unprot, struct gov_cose_sign1 *m,
+                        int need_alg)
+{
+    size_t plen = cbor_bytestring_length(prot_bstr);
+    cbor_item_t *prot = NULL;
+    int rc;
+
+    if ((m->protected_hdr = dup_bytes(cbor_bytestring_handle(prot_bstr), plen)) == NULL)
+        return ENOMEM;
+    m->protected_len = plen;
+    if (plen == 0) {
+        /* RFC 9052 3: an empty protected header is a zero-length string. */
+        if ((prot = cbor_new_definite_map(0)) == NULL)
+            return ENOMEM;
+    } else if ((rc = decode_strict(m->protected_hdr, plen, "protected header", &prot)) != 0) {
+        return rc;
+    } else if (!cbor_isa_map(prot)) {
+        cbor_decref(&prot);
+        return ccr_err_set(EINVAL, "COSE: the protected header is not a map");
+    } else if (cbor_map_size(prot) == 0) {
+        /* Signers disagree on whether h'A0' is signed as itself or as h'': neither is guessed. */
+        cbor_decref(&prot);
+        return ccr_err_set(EINVAL, "COSE: an empty protected header must be a zero-length byte string");
+    }
+    rc = read_headers(prot, unprot, m, need_alg);
+    cbor_decref(&prot);
+    return rc;
+}
+
 static int parse_array(const cbor_item_t *arr, struct gov_cose_sign1 *m)
 {
-    cbor_item_t **v, *prot = NULL;
-    size_t plen;
+    cbor_item_t **v;
     int rc;
 
     if (!cbor_isa_array(arr) || cbor_array_size(arr) != 4)
@@ -453,23 +486,7 @@ static int parse_array(const cbor_item_t *arr, struct gov_cose_sign1 *m)
     if (!cbor_isa_bytestring(v[3]))
         return ccr_err_set(EINVAL, "COSE: the signature must be a byte string");
 
-    plen = cbor_bytestring_length(v[0]);
-    if ((m->protected_hdr = dup_bytes(cbor_bytestring_handle(v[0]), plen)) == NULL)
-        return ENOMEM;
-    m->protected_len = plen;
-    if (plen == 0) {
-        /* RFC 9052 3: an empty protected header is a zero-length string. */
-        if ((prot = cbor_new_definite_map(0)) == NULL)
-            return ENOMEM;
-    } else if ((rc = decode_strict(m->protected_hdr, plen, "protected header", &prot)) != 0) {
-        return rc;
-    } else if (!cbor_isa_map(prot)) {
-        cbor_decref(&prot);
-        return ccr_err_set(EINVAL, "COSE: the protected header is not a map");
-    }
-    rc = read_headers(prot, v[1], m);
-    cbor_decref(&prot);
-    if (rc != 0)
+    if ((rc = take_headers(v[0], v[1], m, 1)) != 0)
         return rc;
     if (cbor_is_null(v[2])) {
         m->detached = 1;
@@ -748,6 +765,147 @@ int gov_cose_verify_parsed(const struct gov_cose_sign1 *m, EVP_PKEY *key, const 
     return rc;
 }
 
+/* ---- COSE_Sign: one payload, several signers ------------------------------------------------ */
+
+#define COSE_TAG_SIGN 98
+
+static int sign_structure(const struct gov_cose_sign1 *body, const struct gov_cose_sign1 *signer,
+                          const void *payload, size_t payload_len, uint8_t **out, size_t *out_len)
+{
+    cbor_item_t *a = cbor_new_definite_array(5);
+    int rc = ENOMEM;
+    if (a != NULL && push(a, cbor_build_string("Signature")) &&
+        push(a, cbor_build_bytestring(body->protected_len ? body->protected_hdr : (const uint8_t *)"",
+                                      body->protected_len)) &&
+        push(a, cbor_build_bytestring(signer->protected_len ? signer->protected_hdr : (const uint8_t *)"",
+                                      signer->protected_len)) &&
+        push(a, cbor_build_bytestring((const uint8_t *)"", 0)) &&
+        push(a, cbor_build_bytestring(payload_len ? payload : (const void *)"", payload_len)))
+        rc = serialize(a, out, out_len);
+    if (a != NULL)
+        cbor_decref(&a);
+    return rc;
+}
+
+/* One signer: [protected bstr, unprotected map, signature bstr], checked with key when the key
+ * can make its algorithm; *verified set when it does. A signer not of that shape fails the
+ * message. */
+static int check_signer(const cbor_item_t *sg, const struct gov_cose_sign1 *body, EVP_PKEY *key,
+                        const void *payload, size_t payload_len, int *verified, char **kid)
+{
+    struct gov_cose_sign1 s = {0};
+    cbor_item_t **w;
+    const EVP_MD *md;
+    size_t coord, tlen;
+    uint8_t *tbs;
+    int rc;
+
+    if (!cbor_isa_array(sg) || cbor_array_size(sg) != 3)
+        return ccr_err_set(EINVAL, "COSE: a COSE_Sign signer is an array of 3 items");
+    w = cbor_array_handle(sg);
+    if (!cbor_isa_bytestring(w[0]) || !cbor_isa_map(w[1]) || !cbor_isa_bytestring(w[2]))
+        return ccr_err_set(EINVAL,
+                           "COSE: a COSE_Sign signer is [protected bstr, unprotected map, signature bstr]");
+    if ((rc = take_headers(w[0], w[1], &s, 1)) != 0) {
+        /* Another party's signature with an algorithm or header this code does not take
+         * cannot be this key's: it is left unchecked rather than failing the others. */
+        gov_cose_sign1_release(&s);
+        return rc == EINVAL ? 0 : rc;
+    }
+    if (*verified || key_fits(key, s.alg, &md, &coord) != 0) {
+        gov_cose_sign1_release(&s);
+        return 0;
+    }
+    if ((rc = sign_structure(body, &s, payload, payload_len, &tbs, &tlen)) == 0) {
+        rc = gov_cose_verify_raw(key, s.alg, tbs, tlen, cbor_bytestring_handle(w[2]),
+                                 cbor_bytestring_length(w[2]));
+        free(tbs);
+        if (rc == 0) {
+            *verified = 1;
+            if (kid != NULL) {
+                *kid = (char *)s.kid;
+                s.kid = NULL;
+            }
+        } else if (rc == EBADMSG || rc == EINVAL) {
+            rc = 0; /* another signer may be this key's */
+        }
+    }
+    gov_cose_sign1_release(&s);
+    return rc;
+}
+
+static int verify_multi(const cbor_item_t *arr, EVP_PKEY *key, const void *payload, size_t payload_len,
+                        char **kid)
+{
+    struct gov_cose_sign1 body = {0};
+    cbor_item_t **v;
+    int rc, verified = 0;
+
+    if (!cbor_isa_array(arr) || cbor_array_size(arr) != 4)
+        return ccr_err_set(EINVAL, "COSE: a COSE_Sign is an array of 4 items");
+    v = cbor_array_handle(arr);
+    if (!cbor_isa_bytestring(v[0]) || !cbor_isa_map(v[1]) ||
+        (!cbor_isa_bytestring(v[2]) && !cbor_is_null(v[2])) || !cbor_isa_array(v[3]))
+        return ccr_err_set(EINVAL,
+                           "COSE: a COSE_Sign is [protected bstr, unprotected map, payload, signers]");
+    if (cbor_array_size(v[3]) == 0 || cbor_array_size(v[3]) > COSE_MAX_ENTRIES)
+        return ccr_err_set(EINVAL, "COSE: a COSE_Sign needs 1 to %d signers", COSE_MAX_ENTRIES);
+    if ((rc = take_headers(v[0], v[1], &body, 0)) != 0) {
+        gov_cose_sign1_release(&body);
+        return rc;
+    }
+    if (cbor_isa_bytestring(v[2]) &&
+        (cbor_bytestring_length(v[2]) != payload_len ||
+         CRYPTO_memcmp(cbor_bytestring_handle(v[2]), payload, payload_len) != 0)) {
+        gov_cose_sign1_release(&body);
+        return ccr_err_set(EBADMSG,
+                           "COSE: the attached payload is not the bytes expected (%zu bytes, not %zu)",
+                           cbor_bytestring_length(v[2]), payload_len);
+    }
+    for (size_t i = 0; rc == 0 && i < cbor_array_size(v[3]); i++)
+        rc = check_signer(cbor_array_handle(v[3])[i], &body, key, payload, payload_len, &verified, kid);
+    gov_cose_sign1_release(&body);
+    if (rc == 0 && !verified)
+        rc = ccr_err_set(EBADMSG, "COSE: no signer of the COSE_Sign verifies with this key");
+    if (rc != 0 && kid != NULL) {
+        free(*kid);
+        *kid = NULL;
+    }
+    return rc;
+}
+
+/* A COSE_Sign: tag 98, or untagged with an array of signers last. */
+static int is_cose_sign(const uint8_t *b, size_t len)
+{
+    cbor_item_t *top;
+    int multi;
+    if (len >= 2 && b[0] == 0xD8 && b[1] == COSE_TAG_SIGN)
+        return 1;
+    if (len == 0 || b[0] != 0x84 || len > GOV_COSE_MAX_BYTES || decode_strict(b, len, "COSE", &top) != 0)
+        return 0;
+    multi = cbor_array_size(top) == 4 && cbor_isa_array(cbor_array_handle(top)[3]);
+    cbor_decref(&top);
+    return multi;
+}
+
+static int verify_sign_msg(const uint8_t *b, size_t len, EVP_PKEY *key, const void *payload,
+                           size_t payload_len, char **kid)
+{
+    cbor_item_t *top;
+    int rc;
+    if (len > GOV_COSE_MAX_BYTES)
+        return ccr_err_set(EFBIG, "COSE: %zu bytes, more than the %d allowed", len, GOV_COSE_MAX_BYTES);
+    if (b[0] == 0xD8) {
+        b += 2;
+        len -= 2;
+    }
+    if ((rc = decode_strict(b, len, "COSE_Sign", &top)) != 0)
+        return rc;
+    rc = verify_multi(top, key, payload ? payload : "", payload_len, kid);
+    cbor_decref(&top);
+    return rc;
+}
+
 int gov_cose_verify(const void *msg, size_t len, EVP_PKEY *key, const void *payload, size_t payload_len,
                     char **kid)
 {
@@ -756,6 +914,8 @@ int gov_cose_verify(const void *msg, size_t len, EVP_PKEY *key, const void *payl
 
     if (kid != NULL)
         *kid = NULL;
+    if (is_cose_sign(msg, len))
+        return verify_sign_msg(msg, len, key, payload, payload_len, kid);
     if ((rc = gov_cose_sign1_parse(msg, len, &m)) != 0)
         return rc;
     if (!m.detached && (m.payload_len != payload_len || CRYPTO_memcmp(m.payload, payload, payload_len) != 0))

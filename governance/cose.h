@@ -59,9 +59,10 @@ int gov_cose_verify_parsed(const struct gov_cose_sign1 *m, struct evp_pkey_st *k
                            size_t aad_len, const void *detached_payload, size_t detached_len);
 
 /* What contract code calls: 0 when msg is a COSE_Sign1 by key over exactly payload (attached
- * and equal, or detached), with empty external_aad. *kid (may be NULL) receives a malloc'd,
- * NUL-terminated copy of the key id or NULL when the message has none. EBADMSG: the signature
- * or payload does not match; EINVAL: malformed or an algorithm the key cannot make. */
+ * and equal, or detached), with empty external_aad; or a COSE_Sign (RFC 9052 4.1: tag 98, one
+ * payload, several signers, as DEPA's contract service makes) one of whose signers is key. *kid (may be NULL)
+ * receives a malloc'd, NUL-terminated copy of the key id or NULL when the message has none. EBADMSG: the
+ * signature or payload does not match; EINVAL: malformed or an algorithm the key cannot make. */
 int gov_cose_verify(const void *msg, size_t len, struct evp_pkey_st *key, const void *payload,
                     size_t payload_len, char **kid);
 /* The same with the key as DER SubjectPublicKeyInfo. */

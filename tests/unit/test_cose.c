@@ -125,7 +125,14 @@ build:
     return key;
 }
 
+static void load_vector_signer(const char *name, int signer_index, struct vector *v);
+
 static void load_vector(const char *name, struct vector *v)
+{
+    load_vector_signer(name, 0, v);
+}
+
+static void load_vector_signer(const char *name, int signer_index, struct vector *v)
 {
     char path[512];
     uint8_t *text;
@@ -143,7 +150,7 @@ static void load_vector(const char *name, struct vector *v)
     if (!json_object_object_get_ex(in, "sign0", &signer)) {
         assert_true(json_object_object_get_ex(in, "sign", &o));
         assert_true(json_object_object_get_ex(o, "signers", &o));
-        signer = json_object_array_get_idx(o, 0);
+        signer = json_object_array_get_idx(o, (size_t)signer_index);
     }
     assert_true(json_object_object_get_ex(signer, "key", &o));
     v->key = jwk_public(o);
@@ -228,9 +235,10 @@ static void test_vectors_fail(void **state)
     assert_non_null(strstr(ccr_err_msg(EINVAL), "unknown"));
     assert_int_equal(verify_vector("sign-fail-06.json"), EBADMSG); /* protected attribute added */
     assert_int_equal(verify_vector("sign-fail-07.json"), EBADMSG); /* protected attribute removed */
-    /* Passes upstream, but its algorithm is in the unprotected header: refused here on purpose. */
+    /* Passes upstream, which signs its protected header h'A0' as if it were h'', and puts the
+     * algorithm in the unprotected header: refused here on purpose. */
     assert_int_equal(verify_vector("sign-pass-01.json"), EINVAL);
-    assert_non_null(strstr(ccr_err_msg(EINVAL), "unprotected"));
+    assert_non_null(strstr(ccr_err_msg(EINVAL), "zero-length"));
     assert_int_equal(verify_vector("ecdsa-sig-03.json"), EINVAL); /* ES512: not supported */
     assert_int_equal(verify_vector("eddsa-sig-02.json"), EINVAL); /* Ed448: the key cannot make EdDSA here */
     assert_non_null(strstr(ccr_err_msg(EINVAL), "cannot make"));
@@ -462,7 +470,7 @@ static void test_structural_refusals(void **state)
     assert_int_equal(parse_hex("D28343A10126A040", "4 items"), EINVAL);
     assert_int_equal(parse_hex("D28443A10126A04060", "signature"), EINVAL);
     assert_int_equal(parse_hex("D28443A1012680404100", "unprotected header must be a map"), EINVAL);
-    assert_int_equal(parse_hex("D28441A0A0404100", "no algorithm"), EINVAL); /* h'A0': an empty map */
+    assert_int_equal(parse_hex("D28441A0A0404100", "zero-length"), EINVAL); /* h'A0': an empty map */
     assert_int_equal(parse_hex("D2844180A0404100", "not a map"), EINVAL);
     /* a collection declaring far more items than there are bytes: refused before any allocation */
     assert_int_equal(parse_hex("D2849B00000000FFFFFFFF", "more items"), EINVAL);
@@ -643,6 +651,75 @@ static void test_contract_signatures(void **state)
     EVP_PKEY_free(stranger);
 }
 
+/* COSE_Sign (several signers, tag 98), as DEPA's contract service makes: the vectors of
+ * cose-wg/Examples sign-tests and RFC 8152 C.1.1 and C.1.2 (two signers, one of them ES512). */
+static void test_cose_sign_vectors(void **state)
+{
+    struct vector v;
+    char *kid = NULL;
+    (void)state;
+    assert_int_equal(verify_vector("Appendix_C_1_1.json"), 0);
+    assert_int_equal(verify_vector("Appendix_C_1_2.json"), 0); /* the ES256 signer; ES512 left unchecked */
+    load_vector_signer("Appendix_C_1_2.json", 1, &v);          /* P-521: no signer it can verify */
+    assert_int_equal(gov_cose_verify(v.msg, v.msg_len, v.key, v.plaintext, strlen(v.plaintext), &kid),
+                     EBADMSG);
+    assert_null(kid);
+    free_vector(&v);
+    assert_int_equal(verify_vector("cose-sign-ecdsa-01.json"), 0);
+    assert_int_equal(verify_vector("cose-sign-pass-01.json"), EINVAL); /* body h'A0': see sign-pass-01 */
+    assert_non_null(strstr(ccr_err_msg(EINVAL), "zero-length"));
+    assert_int_equal(verify_vector("cose-sign-pass-02.json"), EBADMSG); /* external AAD: not used here */
+    assert_int_equal(verify_vector("cose-sign-pass-03.json"), 0);       /* untagged */
+    assert_int_equal(verify_vector("cose-sign-fail-01.json"), EINVAL);  /* tag 998 */
+    assert_int_equal(verify_vector("cose-sign-fail-02.json"), EBADMSG);
+    assert_int_equal(verify_vector("cose-sign-fail-03.json"), EBADMSG); /* alg -999: no signer left */
+    assert_int_equal(verify_vector("cose-sign-fail-04.json"), EBADMSG);
+    assert_int_equal(verify_vector("cose-sign-fail-06.json"), EBADMSG);
+    assert_int_equal(verify_vector("cose-sign-fail-07.json"), EINVAL); /* body left as h'A0' */
+    /* Other bytes than the attached payload; a flipped bit anywhere. */
+    load_vector("cose-sign-ecdsa-01.json", &v);
+    assert_int_equal(gov_cose_verify(v.msg, v.msg_len, v.key, "other", 5, NULL), EBADMSG);
+    {
+        /* The signer's unprotected header {4: h'3131'} is not signed: a change there is COSE. */
+        static const uint8_t unprot[] = {0xA1, 0x04, 0x42, 0x31, 0x31};
+        const uint8_t *u = memmem(v.msg, v.msg_len, unprot, sizeof unprot);
+        assert_non_null(u);
+        for (size_t i = 0; i < v.msg_len; i++) {
+            if (v.msg + i >= u && v.msg + i < u + sizeof unprot)
+                continue;
+            v.msg[i] ^= 0x10;
+            assert_int_not_equal(
+                gov_cose_verify(v.msg, v.msg_len, v.key, v.plaintext, strlen(v.plaintext), NULL), 0);
+            v.msg[i] ^= 0x10;
+        }
+    }
+    free_vector(&v);
+    /* Shapes: no signers, a signer of 2 items, trailing bytes. */
+    {
+        size_t len;
+        uint8_t *b;
+        EVP_PKEY *k = new_key(GOV_COSE_ES256);
+        b = hex_bytes("D8628440A04180"
+                      "80",
+                      &len);
+        assert_int_equal(gov_cose_verify(b, len, k, "\x80", 1, NULL), EINVAL);
+        assert_non_null(strstr(ccr_err_msg(EINVAL), "signers"));
+        free(b);
+        b = hex_bytes("D8628440A041808182"
+                      "43A10126"
+                      "40",
+                      &len);
+        assert_int_equal(gov_cose_verify(b, len, k, "\x80", 1, NULL), EINVAL);
+        assert_non_null(strstr(ccr_err_msg(EINVAL), "3 items"));
+        free(b);
+        b = hex_bytes("D8628440A04180818343A10126A04000", &len);
+        assert_int_equal(gov_cose_verify(b, len, k, "\x80", 1, NULL), EINVAL);
+        assert_non_null(strstr(ccr_err_msg(EINVAL), "trailing"));
+        free(b);
+        EVP_PKEY_free(k);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -651,7 +728,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip_each_alg),    cmocka_unit_test(test_deterministic_encoding),
         cmocka_unit_test(test_flipped_bytes_refused), cmocka_unit_test(test_structural_refusals),
         cmocka_unit_test(test_depth_and_size_limits), cmocka_unit_test(test_alg_names_and_keys),
-        cmocka_unit_test(test_contract_signatures),
+        cmocka_unit_test(test_contract_signatures),   cmocka_unit_test(test_cose_sign_vectors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
