@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# COSE_Sign1 contract signatures against an independent implementation (Python's cbor2 and
+# COSE contract signatures against an independent implementation (Python's cbor2 and
 # cryptography, written here from RFC 9052): a COSE_Sign1 made by `ccrfs gov contract sign
 # --cose` verifies there, and one made there is accepted by the governance service and makes
-# the contract active, for EdDSA and ES256, attached and detached. Forged, misplaced or
-# malformed ones are refused with a reason and change nothing.
+# the contract active, for EdDSA and ES256, attached and detached; so is a COSE_Sign holding
+# every party's signature, as DEPA's contract service makes. Forged, misplaced or malformed
+# ones are refused with a reason and change nothing.
 set -u
 . "$CCRFS_SRC/tests/integration/lib/harness.sh"
 
@@ -48,6 +49,24 @@ def sign(key_pem, alg_name, payload, detached, kid, alg_where="protected"):
     msg = cbor2.CBORTag(18, [protected, unprot, None if detached else payload, sig])
     return base64.b64encode(cbor2.dumps(msg)).decode()
 
+def sign_multi(payload, signers):
+    """A COSE_Sign (tag 98) as DEPA's contract service makes it: the body's protected header
+    holds the content type, each signer's the algorithm and kid; one message, every party."""
+    body = cbor2.dumps({3: "application/json"})
+    sigs = []
+    for key_pem, alg_name, kid in signers:
+        key = serialization.load_pem_private_key(open(key_pem, "rb").read(), None)
+        alg = ALGS[alg_name]
+        sprot = cbor2.dumps({1: alg, 4: kid.encode()})
+        data = cbor2.dumps(["Signature", body, sprot, b"", payload])
+        if alg == -8:
+            sig = key.sign(data)
+        else:
+            r, s = decode_dss_signature(key.sign(data, ec.ECDSA(HASH[alg]())))
+            sig = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        sigs.append([sprot, {}, sig])
+    return base64.b64encode(cbor2.dumps(cbor2.CBORTag(98, [body, {}, payload, sigs]))).decode()
+
 def verify(msg_b64, spki_b64, payload):
     obj = cbor2.loads(base64.b64decode(msg_b64))
     if isinstance(obj, cbor2.CBORTag):
@@ -86,6 +105,9 @@ elif cmd == "sign":
     key, alg, payload_file, mode, kid = sys.argv[2:7]
     where = sys.argv[7] if len(sys.argv) > 7 else "protected"
     print(sign(key, alg, open(payload_file, "rb").read(), mode == "detached", kid, where))
+elif cmd == "sign-multi":
+    payload = open(sys.argv[2], "rb").read()
+    print(sign_multi(payload, [a.split(",") for a in sys.argv[3:]]))
 elif cmd == "verify":
     try:
         verify(sys.argv[2], sys.argv[3], open(sys.argv[4], "rb").read())
@@ -158,6 +180,24 @@ check "ccrfs accepts Python's ES256 COSE_Sign1 (attached)" bash -c "[[ '$r' == 2
 check "all signed: consent enabled" [ "$(consent c2)" = enabled ]
 gov_show c2 "$TMP/c2.signed"
 check "show keeps the COSE signatures" grep -q '"consumer":"cose:' "$TMP/c2.signed"
+
+# ---- a COSE_Sign with every party's signature, as DEPA's contract service makes ----
+gov_contract c3 "$GOV_DATASET" max_mounts=2
+check "propose c3" "$CCRFS" gov contract propose --url "$U" "$TMP/c3.json"
+gov_show c3 "$TMP/c3.view"
+py payload "$TMP/c3.view" "$TMP/c3.bytes"
+post3() { gov_api POST /contracts/c3/sign "{\"party\":\"$1\",\"cose\":\"$2\"}"; }
+M=$(py sign-multi "$TMP/c3.bytes" "$TMP/provider.pem,EdDSA,did:web:provider.example#key-1" \
+  "$TMP/stranger256.pem,ES256,did:web:consumer.example#key-1")
+r=$(post3 consumer "$M")
+check "COSE_Sign without the consumer's signature: 403" bash -c "[[ '$r' == 403*'no signer'* ]]"
+M=$(py sign-multi "$TMP/c3.bytes" "$TMP/provider.pem,EdDSA,did:web:provider.example#key-1" \
+  "$TMP/consumer.pem,ES256,did:web:consumer.example#key-1")
+r=$(post3 provider "$M")
+check "COSE_Sign: the provider's signer verifies" bash -c "[[ '$r' == 200* ]]"
+r=$(post3 consumer "$M")
+check "the same COSE_Sign: the consumer's signer verifies" bash -c "[[ '$r' == 200* ]]"
+check "signed by both in one COSE_Sign: consent enabled" [ "$(consent c3)" = enabled ]
 
 # ---- the command line ----
 expect_fail "--alg without --cose: usage" "alg goes with --cose" "$CCRFS" gov contract sign --url "$U" \
