@@ -1,5 +1,6 @@
-/* COSE_Sign1 (RFC 9052 section 4.2): a signature by one key over a payload, in CBOR. Used for
- * contract signatures made with COSE tooling (docs/CONTRACTS.md, "COSE_Sign1 signatures").
+/* COSE_Sign1 (RFC 9052 section 4.2): a signature by one key over a payload, in CBOR; and,
+ * for checking only, COSE_Sign (4.1, several signers). Used for contract signatures made with
+ * COSE tooling (docs/CONTRACTS.md, "COSE signatures").
  *
  * Accepted: an optional tag 18 around [protected bstr, unprotected map, payload bstr or nil
  * (detached), signature bstr]. The protected header must hold the algorithm (1); a key id (4)
@@ -8,7 +9,8 @@
  *
  * Refused, with a message naming what is wrong: input over GOV_COSE_MAX_BYTES, trailing
  * bytes, indefinite lengths, integers or lengths not in their shortest form, nesting deeper
- * than 16, duplicate map keys, a tag other than 18, an algorithm outside the protected header
+ * than 16, duplicate map keys, a tag other than 18, a protected header encoding an empty map
+ * (it must be the zero-length string), an algorithm outside the protected header
  * or not one of the four, a key that cannot make that algorithm, a "crit" (2) header naming a
  * label this code does not understand, a label present in both headers. */
 #ifndef CCRFS_GOVERNANCE_COSE_H
