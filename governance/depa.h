@@ -1,0 +1,18 @@
+/* DEPA training contracts as iSPIRT/depa-training writes them (docs/CONTRACTS.md, "DEPA
+ * contracts"): parties by DID or name ("tdc", "tdps", "ccrp", and each dataset's "owner"),
+ * datasets by UUID with "owner", "url" and "key" (type azure: an SKR "kid" and the MAA
+ * "authority"), "constraints" and "terms" kept as written. Parsed onto struct gov_contract:
+ * parties have no key and datasets no pinned id until the registry binds them. */
+#ifndef CCRFS_GOVERNANCE_DEPA_H
+#define CCRFS_GOVERNANCE_DEPA_H
+
+#include "governance/contract.h"
+
+#include <json-c/json.h>
+
+/* 1 when a contract document is in DEPA's format: it has "tdc", "tdps" or "ccrp". */
+int gov_depa_detect(json_object *doc);
+/* Fills c (format DEPA) from c->json; EINVAL naming the DEPA field on bad input. */
+int gov_depa_parse(struct gov_contract *c);
+
+#endif
