@@ -1,6 +1,7 @@
 /* Strict parser of DEPA training contracts (see depa.h). */
 #include "governance/depa.h"
 #include "common/err.h"
+#include "governance/canon.h"
 #include "governance/event.h"
 
 #include <stdint.h>
@@ -328,5 +329,38 @@ int gov_depa_parse(struct gov_contract *c)
         return rc;
     if (json_object_object_get_ex(doc, "terms", &v) && (rc = parse_terms(c, v)) != 0)
         return rc;
+    return 0;
+}
+
+int gov_dataset_record_bytes(const char *uuid, const char *id, const char *owner, const char *name,
+                             const char *store, const char *key_source, char **out, size_t *out_len)
+{
+    static const char prefix[] = "ccrfs-dataset-v1\n";
+    json_object *v = json_object_new_object();
+    char *canon = NULL;
+    size_t clen;
+    int rc;
+
+    if (v == NULL)
+        return ENOMEM;
+    json_object_object_add(v, "uuid", json_object_new_string(uuid));
+    json_object_object_add(v, "id", json_object_new_string(id));
+    json_object_object_add(v, "owner", json_object_new_string(owner));
+    json_object_object_add(v, "name", json_object_new_string(name ? name : ""));
+    json_object_object_add(v, "store", json_object_new_string(store ? store : ""));
+    json_object_object_add(v, "keySource", json_object_new_string(key_source ? key_source : ""));
+    rc = gov_canon_json(v, NULL, &canon, &clen);
+    json_object_put(v);
+    if (rc != 0)
+        return rc;
+    *out = malloc(sizeof prefix - 1 + clen + 1);
+    if (*out == NULL) {
+        free(canon);
+        return ENOMEM;
+    }
+    memcpy(*out, prefix, sizeof prefix - 1);
+    memcpy(*out + sizeof prefix - 1, canon, clen + 1);
+    *out_len = sizeof prefix - 1 + clen;
+    free(canon);
     return 0;
 }

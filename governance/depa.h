@@ -15,4 +15,9 @@ int gov_depa_detect(json_object *doc);
 /* Fills c (format DEPA) from c->json; EINVAL naming the DEPA field on bad input. */
 int gov_depa_parse(struct gov_contract *c);
 
+/* The bytes a dataset's owner signs to register it: "ccrfs-dataset-v1\n" and the canonical JSON
+ * of {"uuid", "id", "owner", "name", "store", "keySource"} (absent optional fields as ""). */
+int gov_dataset_record_bytes(const char *uuid, const char *id, const char *owner, const char *name,
+                             const char *store, const char *key_source, char **out, size_t *out_len);
+
 #endif
