@@ -1,7 +1,11 @@
 /* Strict parser of DEPA training contracts (see depa.h). */
 #include "governance/depa.h"
 #include "common/err.h"
+#include "common/secmem.h"
+#include "governance/admission.h"
 #include "governance/canon.h"
+#include "governance/client.h"
+#include "governance/http.h"
 #include "governance/event.h"
 
 #include <stdint.h>
@@ -363,4 +367,96 @@ int gov_dataset_record_bytes(const char *uuid, const char *id, const char *owner
     *out_len = sizeof prefix - 1 + clen;
     free(canon);
     return 0;
+}
+
+/* GET /datasets/UUID: the registration's store and key source. */
+static int registration(const char *url, const char *token_file, const char *uuid, json_object **out)
+{
+    struct gov_http *h;
+    char *token = NULL, *resp = NULL, *esc, path[160], msg[512];
+    size_t len = 0;
+    long status = 0;
+    int rc;
+
+    if ((rc = gov_token_load(token_file, &token)) != 0)
+        return rc;
+    rc = gov_http_new(url, token, 30000, &h);
+    if (token != NULL)
+        ccr_freezero(token, strlen(token));
+    if (rc != 0)
+        return rc;
+    if ((esc = gov_http_escape(uuid)) == NULL) {
+        gov_http_free(h);
+        return ENOMEM;
+    }
+    snprintf(path, sizeof path, "/datasets/%s", esc);
+    free(esc);
+    rc = gov_http_request(h, "GET", path, NULL, 0, &status, &resp, &len);
+    gov_http_free(h);
+    if (rc != 0)
+        return rc;
+    if (status != 200) {
+        gov_http_error_text(resp, msg, sizeof msg);
+        free(resp);
+        return ccr_err_set(status == 404 ? ENOENT : EIO, "governance GET %s: HTTP %ld: %s", path, status,
+                           msg);
+    }
+    rc = gov_json_parse(resp ? resp : "", len, "dataset registration", out);
+    free(resp);
+    return rc;
+}
+
+int gov_depa_mount_resolve(const char *url, const char *token_file, const char *contract_id, const char *uuid,
+                           struct gov_depa_mount *out)
+{
+    struct gov_signed_contract sc;
+    const struct gov_contract_dataset *d;
+    json_object *reg = NULL;
+    const char *store, *ksrc;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    if (!gov_uuid_valid(uuid))
+        return ccr_err_set(EINVAL, "--dataset: \"%s\" is not a UUID", uuid);
+    if ((rc = gov_client_signed_contract(url, token_file, contract_id, &sc)) != 0)
+        return rc;
+    if (sc.c->format != GOV_CONTRACT_DEPA) {
+        rc = ccr_err_set(EINVAL, "contract %s is not a DEPA contract: name its dataset with --dataset-id",
+                         contract_id);
+        goto out;
+    }
+    if ((d = gov_contract_dataset_by_uuid(sc.c, uuid)) == NULL) {
+        rc = ccr_err_set(ENOENT, "contract %s does not name dataset %s", contract_id, uuid);
+        goto out;
+    }
+    if (d->id[0] == '\0') {
+        rc = ccr_err_set(ENOENT, "dataset %s of contract %s is not registered (ccrfs gov dataset register)",
+                         uuid, contract_id);
+        goto out;
+    }
+    if ((rc = registration(url, token_file, uuid, &reg)) != 0)
+        goto out;
+    store = gov_json_str(reg, "store");
+    ksrc = gov_json_str(reg, "keySource");
+    memcpy(out->dataset_id, d->id, sizeof out->dataset_id);
+    if ((rc = dup_str(store != NULL && store[0] != '\0' ? store : d->url, &out->store)) != 0 ||
+        (rc = dup_str(d->key_kid, &out->key_kid)) != 0 ||
+        (rc = dup_str(d->key_authority, &out->key_authority)) != 0 ||
+        (rc = dup_str(d->key_endpoint, &out->key_akv)) != 0 || (rc = dup_str(ksrc, &out->key_source)) != 0)
+        gov_depa_mount_release(out);
+out:
+    json_object_put(reg);
+    gov_signed_contract_release(&sc);
+    return rc;
+}
+
+void gov_depa_mount_release(struct gov_depa_mount *m)
+{
+    if (m->store != NULL)
+        ccr_freezero(m->store, strlen(m->store)); /* may carry a SAS token */
+    free(m->key_kid);
+    free(m->key_authority);
+    free(m->key_akv);
+    free(m->key_source);
+    memset(m, 0, sizeof *m);
 }

@@ -20,4 +20,19 @@ int gov_depa_parse(struct gov_contract *c);
 int gov_dataset_record_bytes(const char *uuid, const char *id, const char *owner, const char *name,
                              const char *store, const char *key_source, char **out, size_t *out_len);
 
+/* What a mount naming a DEPA dataset by UUID takes from the contract and the registry
+ * (`ccrfs mount --governance URL --contract ID --dataset UUID`). */
+struct gov_depa_mount {
+    char dataset_id[GOV_DATASET_ID_LEN + 1]; /* the registered, pinned id */
+    char *store;                             /* the registry's store, else the contract's "url" */
+    char *key_kid, *key_authority, *key_akv; /* the contract's azure key (SKR) */
+    char *key_source;                        /* the registry's key source, "" when none */
+};
+/* Fetches contract id from the service and the dataset's registration; ENOENT when the
+ * contract does not name the UUID or it is not registered, EINVAL for a contract not in DEPA's
+ * format. */
+int gov_depa_mount_resolve(const char *url, const char *token_file, const char *contract_id, const char *uuid,
+                           struct gov_depa_mount *out);
+void gov_depa_mount_release(struct gov_depa_mount *m);
+
 #endif
