@@ -9,6 +9,7 @@
 #include "governance/canon.h"
 #include "governance/client.h"
 #include "governance/contract.h"
+#include "governance/cose.h"
 #include "governance/event.h"
 #include "governance/http.h"
 #include "governance/service/service.h"
@@ -25,7 +26,8 @@ static const char gov_usage[] =
     "                       [--contract ID] [--put-delay-ms N]\n"
     "       ccrfs gov keygen [--alg ed25519|p256] --out FILE\n"
     "       ccrfs gov contract propose --url URL CONTRACT.json\n"
-    "       ccrfs gov contract sign    --url URL --party ID --key FILE [--file CONTRACT.json] ID\n"
+    "       ccrfs gov contract sign    --url URL --party ID --key FILE [--file CONTRACT.json]\n"
+    "                                  [--cose [--alg ES256|ES384|EdDSA|PS256]] ID\n"
     "       ccrfs gov contract revoke  --url URL --party ID --key FILE ID\n"
     "       ccrfs gov contract show    --url URL ID\n"
     "       ccrfs gov contract list    --url URL [--party ID]\n"
@@ -42,7 +44,9 @@ static const char gov_usage[] =
     "  the \"publicKey\" of that party in contracts.\n"
     "contract: talks to the service at --url with the token from --token-file or $CCRFS_GOV_TOKEN.\n"
     "  sign fetches the contract, signs its canonical bytes with the party's key; with --file,\n"
-    "  refuses unless the service's contract is exactly that file's. use counts one mount of a\n"
+    "  refuses unless the service's contract is exactly that file's; with --cose, the signature is\n"
+    "  a COSE_Sign1 (RFC 9052, detached payload, kid = the party id), --alg defaulting to the key's\n"
+    "  (Ed25519 EdDSA, P-256 ES256, P-384 ES384, RSA PS256). use counts one mount of a\n"
     "  dataset against its use budget (refused when spent).\n"
     "events: the service's events for a contract as JSON lines, optionally within a time range\n"
     "  (YYYY-MM-DDTHH:MM:SSZ, inclusive) or for one path; a full, unfiltered listing is an audit\n"
@@ -52,6 +56,7 @@ struct gov_opts {
     const char *db, *listen, *port_file, *token_file, *alg, *out, *url, *party, *key, *file, *dataset;
     const char *contract, *from, *to, *path;
     uint64_t port, put_delay_ms;
+    int cose;
 };
 
 static volatile sig_atomic_t gov_stop;
@@ -188,7 +193,11 @@ static int run_sign_or_revoke(const struct gov_opts *o, const char *id, int revo
 
     if (o->party == NULL || o->key == NULL)
         return cli_usage("%s needs --party ID and --key FILE", revoke ? "revoke" : "sign");
-    if ((rc = gov_key_load_private(o->key, &k)) != 0)
+    if (o->cose && revoke)
+        return cli_usage("--cose is for sign");
+    if (o->alg != NULL && !o->cose)
+        return cli_usage("--alg goes with --cose");
+    if (!o->cose && (rc = gov_key_load_private(o->key, &k)) != 0)
         return cli_fail_rc(rc, NULL);
     if ((rc = gov_client_contract(o->url, o->token_file, id, &c)) != 0) {
         cli_fail_rc(rc, NULL);
@@ -206,17 +215,26 @@ static int run_sign_or_revoke(const struct gov_opts *o, const char *id, int revo
         }
     }
     rc = revoke ? gov_contract_revoke_bytes(c, &bytes, &len) : gov_contract_signed_bytes(c, &bytes, &len);
-    if (rc == 0)
+    if (rc == 0 && o->cose)
+        rc = gov_cose_sign_file_b64(o->key, o->alg, o->party, bytes, len, 1, &sig);
+    else if (rc == 0)
         rc = gov_key_sign_b64(k, bytes, len, &sig);
-    if (rc == 0)
+    if (rc == 0 && o->cose) {
+        char *prefixed = NULL;
+        rc = asprintf(&prefixed, "%s%s", GOV_COSE_SIG_PREFIX, sig) < 0 ? ENOMEM : 0;
+        if (rc == 0)
+            rc = gov_contract_check_sig(c, o->party, bytes, len, prefixed);
+        free(prefixed);
+    } else if (rc == 0) {
         rc = gov_contract_check_sig(c, o->party, bytes, len, sig);
+    }
     if (rc != 0) {
         cli_fail_rc(rc, "this key cannot sign for that party");
         goto out;
     }
     req = json_object_new_object();
     json_object_object_add(req, "party", json_object_new_string(o->party));
-    json_object_object_add(req, "signature", json_object_new_string(sig));
+    json_object_object_add(req, o->cose ? "cose" : "signature", json_object_new_string(sig));
     text = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
     contract_path(path, sizeof path, id, revoke ? "revoke" : "sign");
     ret = call(o, "POST", path, text, strlen(text), NULL);
@@ -360,6 +378,7 @@ int cli_cmd_gov(int argc, char **argv)
                                          {"to", required_argument, 0, 'T'},
                                          {"path", required_argument, 0, 'Q'},
                                          {"put-delay-ms", required_argument, 0, 'D'},
+                                         {"cose", no_argument, 0, 'C'},
                                          {"help", no_argument, 0, 'h'},
                                          {0}};
     struct gov_opts o = {0};
@@ -408,6 +427,9 @@ int cli_cmd_gov(int argc, char **argv)
             break;
         case 'o':
             o.out = optarg;
+            break;
+        case 'C':
+            o.cose = 1;
             break;
         case 'u':
             o.url = optarg;

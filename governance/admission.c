@@ -197,20 +197,20 @@ static int check_signatures(const struct gov_signed_contract *sc)
 }
 
 /* The dataset the mount names by UUID: in the contract, registered, and pinned to the manifest's id. */
-static int admit_uuid(const struct gov_contract *c, const struct gov_admission *req)
+static int admit_uuid(const struct gov_contract *c, const struct gov_admission *req, const char *uuid)
 {
-    const struct gov_contract_dataset *d = gov_contract_dataset_by_uuid(c, req->dataset_uuid);
+    const struct gov_contract_dataset *d = gov_contract_dataset_by_uuid(c, uuid);
 
     if (d == NULL)
-        return ccr_err_set(EACCES, "contract %s does not name dataset %s", c->id, req->dataset_uuid);
+        return ccr_err_set(EACCES, "contract %s does not name dataset %s", c->id, uuid);
     if (d->id[0] == '\0')
         return ccr_err_set(EACCES, "contract %s: dataset %s is not registered (ccrfs gov dataset register)",
-                           c->id, req->dataset_uuid);
+                           c->id, uuid);
     if (strcmp(d->id, req->dataset_id) != 0)
         return ccr_err_set(EACCES,
                            "contract %s: dataset %s is registered as %s, but the store's manifest is %s "
                            "(swapped or rolled back?)",
-                           c->id, req->dataset_uuid, d->id, req->dataset_id);
+                           c->id, uuid, d->id, req->dataset_id);
     return 0;
 }
 
@@ -236,8 +236,6 @@ int gov_admit(const struct gov_signed_contract *sc, const struct gov_admission *
         fmt_time(c->expiry_ms, t, sizeof t);
         return ccr_err_set(EACCES, "contract %s expired at %s", c->id, t);
     }
-    if (req->dataset_uuid != NULL && (rc = admit_uuid(c, req)) != 0)
-        return rc;
     if ((d = gov_contract_dataset(c, req->dataset_id)) == NULL && c->format == GOV_CONTRACT_DEPA)
         return ccr_err_set(EACCES,
                            "contract %s does not name dataset %s: no dataset of the contract is registered "
@@ -258,6 +256,17 @@ int gov_admit(const struct gov_signed_contract *sc, const struct gov_admission *
     if (dataset != NULL)
         *dataset = d;
     return 0;
+}
+
+int gov_admit_uuid(const struct gov_signed_contract *sc, const struct gov_admission *req, const char *uuid,
+                   const struct gov_contract_dataset **dataset)
+{
+    int rc;
+    if (dataset != NULL)
+        *dataset = NULL;
+    if ((rc = admit_uuid(sc->c, req, uuid)) != 0)
+        return rc;
+    return gov_admit(sc, req, dataset);
 }
 
 int gov_recipient_dataset_id(const char *pem_path, char out[GOV_DATASET_ID_LEN + 1])

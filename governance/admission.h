@@ -35,7 +35,6 @@ struct gov_admission {
     enum gov_access_mode mode; /* what the mount asks for */
     const char *purpose;       /* what the mount says it is for; NULL: none given */
     int64_t now_ms;            /* wall clock, milliseconds since the epoch */
-    const char *dataset_uuid;  /* DEPA: the dataset's UUID in the contract; NULL: found by dataset_id */
 };
 
 /* 0 when the contract allows the mount, with *dataset (may be NULL) set to the contract's
@@ -46,6 +45,10 @@ struct gov_admission {
  * another access mode, another purpose. */
 int gov_admit(const struct gov_signed_contract *sc, const struct gov_admission *req,
               const struct gov_contract_dataset **dataset);
+/* gov_admit for a DEPA dataset named by its UUID: the contract names it, it is registered, and
+ * its registered id is req->dataset_id (the manifest's); else EACCES with the reason. */
+int gov_admit_uuid(const struct gov_signed_contract *sc, const struct gov_admission *req, const char *uuid,
+                   const struct gov_contract_dataset **dataset);
 
 /* The id a sink dataset has in a contract: "sha256:" + hex SHA-256 of the DER
  * SubjectPublicKeyInfo of the recipient's public key (a PEM file). */

@@ -4,6 +4,7 @@
 #include "common/err.h"
 #include "common/fileio.h"
 #include "governance/canon.h"
+#include "governance/cose.h"
 #include "governance/depa.h"
 #include "governance/event.h"
 #include "governance/sign.h"
@@ -372,6 +373,14 @@ int gov_contract_check_sig(const struct gov_contract *c, const char *party, cons
         return ccr_err_set(ENOENT, "\"%s\" is not a party to contract %s", party, c->id);
     if (p->public_key == NULL)
         return ccr_err_set(ENOKEY, "party \"%s\" of contract %s has no registered key", party, c->id);
+    if (strncmp(sig_b64, GOV_COSE_SIG_PREFIX, strlen(GOV_COSE_SIG_PREFIX)) == 0) {
+        /* A COSE_Sign1 by the party's key over the same bytes (attached or detached). */
+        rc = gov_cose_verify_b64(sig_b64 + strlen(GOV_COSE_SIG_PREFIX), p->public_key, msg, len, NULL);
+        if (rc != 0)
+            return ccr_err_wrap(rc == EBADMSG ? EBADMSG : EINVAL,
+                                "COSE signature of party \"%s\" on contract %s: ", party, c->id);
+        return 0;
+    }
     if ((rc = gov_key_from_public_b64(p->public_key, &k)) != 0)
         return rc;
     rc = gov_key_verify_b64(k, msg, len, sig_b64);

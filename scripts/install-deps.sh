@@ -6,11 +6,13 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config clang-format
   libfuse3-dev fuse3 libssl-dev libcurl4-openssl-dev libjson-c-dev libattr1-dev
-  libcmocka-dev libmicrohttpd-dev libsqlite3-dev
+  libcmocka-dev libmicrohttpd-dev libsqlite3-dev libcbor-dev
   # used by the tests: real programs reading the mount, and servers on loopback
   attr openssl curl ca-certificates python3 python3-cryptography sqlite3 fio nginx-light xxd procps psmisc
   # the AWS CLI (and botocore) as an independent S3 client and signature check
   awscli
+  # CBOR for Python: with python3-cryptography, an independent COSE_Sign1 check
+  python3-cbor2
 )
 
 missing=()

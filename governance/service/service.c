@@ -9,6 +9,7 @@
 #include "common/secmem.h"
 #include "governance/canon.h"
 #include "governance/contract.h"
+#include "governance/cose.h"
 #include "governance/event.h"
 #include "governance/http.h"
 #include "governance/service/registry.h"
@@ -338,14 +339,15 @@ static void list(struct gov_service *s, struct MHD_Connection *conn, struct gov_
     gov_svc_reply_json(r, 200, v);
 }
 
-/* POST /contracts/ID/sign and /revoke: {"party": "...", "signature": "<base64>"}. */
+/* POST /contracts/ID/sign and /revoke: {"party": "...", "signature": "<base64>"}, or
+ * {"party": "...", "cose": "<base64 COSE_Sign1>"}, stored as "cose:<base64>". */
 static void sign_or_revoke(struct gov_service *s, const char *id, int revoke, const struct req *q,
                            struct gov_svc_reply *r)
 {
     struct gov_store_contract sc;
     json_object *body = NULL;
-    const char *party, *sig;
-    char *bytes = NULL;
+    const char *party, *sig, *cose;
+    char *bytes = NULL, *cose_sig = NULL;
     size_t len;
     int rc;
 
@@ -353,10 +355,19 @@ static void sign_or_revoke(struct gov_service *s, const char *id, int revoke, co
         return gov_svc_reply_error(r, 400, "BadRequest", "%s", ccr_err_msg(EINVAL));
     party = gov_json_str(body, "party");
     sig = gov_json_str(body, "signature");
-    if (party == NULL || sig == NULL || json_object_object_length(body) != 2) {
+    cose = gov_json_str(body, "cose");
+    if (party == NULL || (sig == NULL) == (cose == NULL) || json_object_object_length(body) != 2) {
         json_object_put(body);
         return gov_svc_reply_error(r, 400, "BadRequest",
-                                   "expected {\"party\": ID, \"signature\": BASE64} and nothing else");
+                                   "expected {\"party\": ID, \"signature\": BASE64} or {\"party\": ID, "
+                                   "\"cose\": BASE64} and nothing else");
+    }
+    if (cose != NULL) {
+        if (asprintf(&cose_sig, "%s%s", GOV_COSE_SIG_PREFIX, cose) < 0) {
+            json_object_put(body);
+            return gov_svc_reply_error(r, 500, "InternalError", "out of memory");
+        }
+        sig = cose_sig;
     }
     if (load_contract(s, id, &sc, r) != 0) {
         json_object_put(body);
@@ -388,6 +399,7 @@ static void sign_or_revoke(struct gov_service *s, const char *id, int revoke, co
         gov_svc_reply_json(r, 200, contract_view(s, &sc, 0));
 out:
     free(bytes);
+    free(cose_sig);
     json_object_put(body);
     gov_store_contract_release(&sc);
 }

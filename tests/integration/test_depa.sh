@@ -2,9 +2,9 @@
 # DEPA contracts as written: the covid and brats scenario contracts of iSPIRT/depa-training
 # (shared test vectors, placeholders filled) with their parties and datasets registered are
 # proposed, signed against the registered keys, admitted and mounted by dataset UUID (the store
-# from the registry, the id pinned); refused, each with its reason: an unregistered dataset
-# UUID, a store whose manifest is not the registered id, a signature by an unregistered key,
-# an expired contract.
+# from the registry, the id pinned), one party signing with COSE_Sign1; refused, each with its
+# reason: an unregistered dataset UUID, a store whose manifest is not the registered id, a
+# signature (party or COSE) by an unregistered key, an expired contract.
 set -u
 . "$CCRFS_SRC/tests/integration/lib/harness.sh"
 mount_lib_init
@@ -96,7 +96,11 @@ fill "$VEC/covid-contract.json" "$TMP/covid.json" 2023-03-14T00:00:00.000Z 2099-
 check "the covid contract is proposed as written" "$CCRFS" gov contract propose --url "$GOV_URL" "$TMP/covid.json"
 refused "a signature by an unregistered key" "cannot sign for that party|does not verify" \
   "$CCRFS" gov contract sign --url "$GOV_URL" --party cowin --key "$TMP/mallory.pem" "$COVID"
-check "every party signs with its registered key" sign_all "$COVID" "$CCRP" icmr cowin index
+refused "a COSE signature by an unregistered key" "cannot sign for that party|does not verify" \
+  "$CCRFS" gov contract sign --url "$GOV_URL" --party icmr --cose --key "$TMP/mallory.pem" "$COVID"
+check "icmr signs with COSE_Sign1 under its registered key" \
+  "$CCRFS" gov contract sign --url "$GOV_URL" --party icmr --cose --key "$TMP/icmr.pem" "$COVID"
+check "the other parties sign with their registered keys" sign_all "$COVID" "$CCRP" cowin index
 "$CCRFS" gov contract show --url "$GOV_URL" "$COVID" >"$TMP/covid.view.json"
 check "contract show: active, format depa, constraints and terms kept, registry bindings" python3 -c '
 import json, sys
@@ -106,6 +110,7 @@ assert v["format"] == "depa"
 assert v["contract"]["constraints"][0]["privacy"][0]["epsilon_threshold"] == "1.5"
 assert "payment" in v["contract"]["terms"]
 assert v["registry"]["datasets"][sys.argv[2]]["id"] == sys.argv[3]
+assert v["signatures"]["icmr"].startswith("cose:")
 ' "$TMP/covid.view.json" "$COWIN" "$COWIN_ID"
 
 check "mount by UUID: store and pinned id from the registry" depa_mount covid "$COVID" "$COWIN"

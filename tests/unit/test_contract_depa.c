@@ -415,15 +415,12 @@ static char *envelope(const char *doc, struct gov_key **keys, const char **parti
 static int admit(const char *env, const char *dataset, const char *uuid, int64_t now)
 {
     struct gov_signed_contract sc;
-    struct gov_admission req = {.dataset_id = dataset,
-                                .mode = GOV_MODE_READ_ONLY,
-                                .purpose = "TRAINING",
-                                .now_ms = now,
-                                .dataset_uuid = uuid};
+    struct gov_admission req = {
+        .dataset_id = dataset, .mode = GOV_MODE_READ_ONLY, .purpose = "TRAINING", .now_ms = now};
     int rc = gov_signed_contract_parse(env, strlen(env), &sc);
     if (rc != 0)
         return rc;
-    rc = gov_admit(&sc, &req, NULL);
+    rc = uuid != NULL ? gov_admit_uuid(&sc, &req, uuid, NULL) : gov_admit(&sc, &req, NULL);
     gov_signed_contract_release(&sc);
     return rc;
 }

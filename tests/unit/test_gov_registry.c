@@ -244,11 +244,8 @@ static void sign_as(int party, int signer, long want, const char *words)
 static void test_depa_contract(void **state)
 {
     struct gov_signed_contract sc;
-    struct gov_admission adm = {.dataset_id = DS_2,
-                                .mode = GOV_MODE_READ_ONLY,
-                                .purpose = "TRAINING",
-                                .now_ms = 1800000000000LL,
-                                .dataset_uuid = U_COWIN};
+    struct gov_admission adm = {
+        .dataset_id = DS_2, .mode = GOV_MODE_READ_ONLY, .purpose = "TRAINING", .now_ms = 1800000000000LL};
     struct gov_use use;
     int rc;
     (void)state;
@@ -263,14 +260,15 @@ static void test_depa_contract(void **state)
 
     /* The mount's view: the registry's bindings make the UUID admissible. */
     assert_int_equal(gov_client_signed_contract(url, NULL, CID, &sc), 0);
+    assert_int_equal(gov_admit_uuid(&sc, &adm, U_COWIN, NULL), 0);
     assert_int_equal(gov_admit(&sc, &adm, NULL), 0);
-    adm.dataset_uuid = U_INDEX; /* nobody registered it */
+    /* nobody registered U_INDEX */
     adm.dataset_id = DS_3;
-    rc = gov_admit(&sc, &adm, NULL);
+    rc = gov_admit_uuid(&sc, &adm, U_INDEX, NULL);
     assert_int_equal(rc, EACCES);
     assert_non_null(strstr(ccr_err_msg(rc), "dataset " U_INDEX " is not registered"));
-    adm.dataset_uuid = U_ICMR; /* registered as DS_1; the store now holds DS_3 */
-    rc = gov_admit(&sc, &adm, NULL);
+    /* U_ICMR is registered as DS_1; the store now holds DS_3 */
+    rc = gov_admit_uuid(&sc, &adm, U_ICMR, NULL);
     assert_int_equal(rc, EACCES);
     assert_non_null(strstr(ccr_err_msg(rc), "is registered as " DS_1));
     gov_signed_contract_release(&sc);
