@@ -4,6 +4,7 @@
 #include "cli/commands.h"
 #include "cli/util.h"
 #include "common/err.h"
+#include "common/fileio.h"
 #include "common/secmem.h"
 #include "governance/canon.h"
 #include "governance/contract.h"
@@ -24,8 +25,10 @@ static const char registry_usage[] =
     "                                  [--name NAME] [--store URL] [--key-source SPEC]\n"
     "       ccrfs gov dataset list     --url URL [--owner DID]\n"
     "       ccrfs gov dataset show     --url URL UUID\n"
-    "party register: records a participant's public key (a PEM file holding a public or private\n"
-    "  Ed25519 or P-256 key) under its DID or name. A party keeps its first key.\n"
+    "party register: records a participant's public key under its DID or name: a PEM file holding a\n"
+    "  public or private Ed25519 or P-256 key, or its did:web document (did.json, read from the file:\n"
+    "  nothing is fetched; its id must be --id, its first publicKeyJwk is taken). A party keeps its\n"
+    "  first key.\n"
     "dataset register: pins a dataset UUID (as DEPA contracts name it) to its dataset id (the\n"
     "  manifest's sha256:..., see 'ccrfs inspect'), signed with the owner's private key --key; the\n"
     "  service checks it against the owner's registered key. --store and --key-source say where\n"
@@ -93,12 +96,27 @@ static int party_register(const struct registry_opts *o)
 
     if (o->id == NULL || o->public_key == NULL)
         return cli_usage("party register needs --id DID and --public-key FILE");
-    if ((rc = gov_key_load_public(o->public_key, &k)) != 0)
-        return cli_fail_rc(rc, o->public_key);
-    rc = gov_key_public_b64(k, &pub);
-    gov_key_free(k);
-    if (rc != 0)
-        return cli_fail_rc(rc, NULL);
+    {
+        uint8_t *data = NULL;
+        size_t len = 0;
+        if ((rc = ccr_read_file(o->public_key, 256 * 1024, &data, &len)) != 0)
+            return cli_fail_rc(rc, o->public_key);
+        /* A DID document (did.json) is JSON; a key is PEM. */
+        if (len > 0 && data[0] == '{') {
+            rc = gov_did_document_key((const char *)data, len, o->id, &pub);
+            free(data);
+            if (rc != 0)
+                return cli_fail_rc(rc, o->public_key);
+        } else {
+            free(data);
+            if ((rc = gov_key_load_public(o->public_key, &k)) != 0)
+                return cli_fail_rc(rc, o->public_key);
+            rc = gov_key_public_b64(k, &pub);
+            gov_key_free(k);
+            if (rc != 0)
+                return cli_fail_rc(rc, NULL);
+        }
+    }
     v = json_object_new_object();
     json_object_object_add(v, "id", json_object_new_string(o->id));
     json_object_object_add(v, "publicKey", json_object_new_string(pub));

@@ -1,11 +1,17 @@
 /* Strict parser of DEPA training contracts (see depa.h). */
 #include "governance/depa.h"
+#include "common/encoding.h"
 #include "common/err.h"
 #include "common/secmem.h"
 #include "governance/admission.h"
 #include "governance/canon.h"
 #include "governance/client.h"
 #include "governance/http.h"
+#include "governance/sign.h"
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
 #include "governance/event.h"
 
 #include <stdint.h>
@@ -459,4 +465,96 @@ void gov_depa_mount_release(struct gov_depa_mount *m)
     free(m->key_akv);
     free(m->key_source);
     memset(m, 0, sizeof *m);
+}
+
+/* A JWK's coordinate: base64url of exactly n bytes. */
+static int jwk_coord(json_object *jwk, const char *name, size_t n, uint8_t *out)
+{
+    const char *v = gov_json_str(jwk, name);
+    uint8_t *raw = NULL;
+    size_t len = 0;
+    if (v == NULL || ccr_b64_decode(v, strlen(v), &raw, &len, CCR_B64_URL) != 0 || len != n) {
+        free(raw);
+        return ccr_err_set(EINVAL, "DID document: publicKeyJwk: \"%s\" must be base64url of %zu bytes", name,
+                           n);
+    }
+    memcpy(out, raw, n);
+    free(raw);
+    return 0;
+}
+
+static int jwk_to_pkey(json_object *jwk, EVP_PKEY **out)
+{
+    const char *kty = gov_json_str(jwk, "kty"), *crv = gov_json_str(jwk, "crv");
+    uint8_t pt[65];
+    int rc;
+
+    *out = NULL;
+    if (kty != NULL && crv != NULL && strcmp(kty, "OKP") == 0 && strcmp(crv, "Ed25519") == 0) {
+        if ((rc = jwk_coord(jwk, "x", 32, pt)) != 0)
+            return rc;
+        *out = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pt, 32);
+    } else if (kty != NULL && crv != NULL && strcmp(kty, "EC") == 0 && strcmp(crv, "P-256") == 0) {
+        EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+        OSSL_PARAM params[3];
+        char group[] = "prime256v1";
+        pt[0] = 0x04; /* uncompressed point */
+        if ((rc = jwk_coord(jwk, "x", 32, pt + 1)) != 0 || (rc = jwk_coord(jwk, "y", 32, pt + 33)) != 0) {
+            EVP_PKEY_CTX_free(ctx);
+            return rc;
+        }
+        params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0);
+        params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof pt);
+        params[2] = OSSL_PARAM_construct_end();
+        if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
+            EVP_PKEY_fromdata(ctx, out, EVP_PKEY_PUBLIC_KEY, params) != 1)
+            *out = NULL;
+        EVP_PKEY_CTX_free(ctx);
+    } else {
+        return ccr_err_set(EINVAL,
+                           "DID document: publicKeyJwk: only OKP Ed25519 and EC P-256 keys are accepted");
+    }
+    return *out != NULL ? 0 : ccr_err_set(EINVAL, "DID document: publicKeyJwk is not a valid key");
+}
+
+int gov_did_document_key(const char *text, size_t len, const char *did, char **public_key_b64)
+{
+    json_object *doc = NULL, *vms, *jwk = NULL;
+    const char *id;
+    EVP_PKEY *pk = NULL;
+    struct gov_key *k = NULL;
+    int rc;
+
+    *public_key_b64 = NULL;
+    if ((rc = gov_json_parse(text, len, "DID document", &doc)) != 0)
+        return rc;
+    id = gov_json_str(doc, "id");
+    if (id == NULL || strcmp(id, did) != 0) {
+        rc = ccr_err_set(EINVAL, "DID document: \"id\" is %s%s%s, not %s", id ? "\"" : "",
+                         id ? id : "missing", id ? "\"" : "", did);
+        goto out;
+    }
+    if (!json_object_object_get_ex(doc, "verificationMethod", &vms) ||
+        !json_object_is_type(vms, json_type_array)) {
+        rc = ccr_err_set(EINVAL, "DID document: \"verificationMethod\" must be an array");
+        goto out;
+    }
+    for (size_t i = 0; i < json_object_array_length(vms) && jwk == NULL; i++)
+        json_object_object_get_ex(json_object_array_get_idx(vms, i), "publicKeyJwk", &jwk);
+    if (jwk == NULL || !json_object_is_type(jwk, json_type_object)) {
+        rc = ccr_err_set(EINVAL, "DID document: no verificationMethod has a \"publicKeyJwk\"");
+        goto out;
+    }
+    if (json_object_object_get_ex(jwk, "d", NULL)) {
+        rc = ccr_err_set(EINVAL, "DID document: publicKeyJwk holds a private key (\"d\"); refusing it");
+        goto out;
+    }
+    if ((rc = jwk_to_pkey(jwk, &pk)) != 0 || (rc = gov_key_from_evp(pk, &k)) != 0 ||
+        (rc = gov_key_public_b64(k, public_key_b64)) != 0)
+        goto out;
+out:
+    gov_key_free(k);
+    EVP_PKEY_free(pk);
+    json_object_put(doc);
+    return rc;
 }

@@ -20,6 +20,12 @@ int gov_depa_parse(struct gov_contract *c);
 int gov_dataset_record_bytes(const char *uuid, const char *id, const char *owner, const char *name,
                              const char *store, const char *key_source, char **out, size_t *out_len);
 
+/* The public key in a DID document (did:web's did.json, registered offline: nothing is fetched):
+ * the document's "id" must be did; the key is the first "verificationMethod" entry with a
+ * "publicKeyJwk" (OKP Ed25519, or EC P-256), written as base64 DER SubjectPublicKeyInfo. EINVAL
+ * naming what is wrong. */
+int gov_did_document_key(const char *text, size_t len, const char *did, char **public_key_b64);
+
 /* What a mount naming a DEPA dataset by UUID takes from the contract and the registry
  * (`ccrfs mount --governance URL --contract ID --dataset UUID`). */
 struct gov_depa_mount {

@@ -1,10 +1,12 @@
 /* DEPA training contracts as iSPIRT/depa-training writes them (the covid and brats scenario
  * contracts from the shared test vectors, placeholders filled): parsed onto ccrfs's contract,
  * every refusal naming the DEPA field, registry bindings, and admission by dataset UUID. */
+#include "common/encoding.h"
 #include "common/err.h"
 #include "common/fileio.h"
 #include "governance/admission.h"
 #include "governance/contract.h"
+#include "governance/depa.h"
 #include "governance/sign.h"
 
 #include <setjmp.h>
@@ -535,6 +537,82 @@ static void test_bindings(void **state)
     gov_contract_free(c);
 }
 
+/* did.json for a key: its JWK from the SPKI's trailing key bytes. */
+static void did_doc(const struct gov_key *k, const char *did, const char *extra, char *out, size_t len)
+{
+    char *pub, x[64], y[64];
+    uint8_t *der;
+    size_t n;
+    int ed = strcmp(gov_key_alg(k), "ed25519") == 0;
+    assert_int_equal(gov_key_public_b64(k, &pub), 0);
+    assert_int_equal(ccr_b64_decode(pub, strlen(pub), &der, &n, CCR_B64_STD), 0);
+    if (ed) {
+        ccr_b64_encode(der + n - 32, 32, x, CCR_B64_URL);
+        snprintf(
+            out, len,
+            "{\"id\":\"%s\",\"verificationMethod\":[{\"id\":\"%s#key-0\",\"type\":\"JsonWebKey2020\","
+            "\"controller\":\"%s\",\"publicKeyJwk\":{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"%s\"%s}}]}",
+            did, did, did, x, extra);
+    } else {
+        ccr_b64_encode(der + n - 64, 32, x, CCR_B64_URL);
+        ccr_b64_encode(der + n - 32, 32, y, CCR_B64_URL);
+        snprintf(out, len,
+                 "{\"id\":\"%s\",\"verificationMethod\":[{\"id\":\"%s#key-0\",\"publicKeyJwk\":{\"kty\":"
+                 "\"EC\",\"crv\":\"P-256\",\"x\":\"%s\",\"y\":\"%s\"%s}}]}",
+                 did, did, x, y, extra);
+    }
+    free(der);
+    free(pub);
+}
+
+static void test_did_document(void **state)
+{
+    static const char did[] = "did:web:icmr.example.org";
+    char path[] = "/tmp/test_depa_key.XXXXXX", doc[2048], *got, *want;
+    const char *algs[] = {"ed25519", "p256"};
+    int fd = mkstemp(path), rc;
+    (void)state;
+    assert_true(fd >= 0);
+    for (int i = 0; i < 2; i++) {
+        struct gov_key *k;
+        unlink(path);
+        assert_int_equal(gov_key_generate_file(path, algs[i]), 0);
+        assert_int_equal(gov_key_load_private(path, &k), 0);
+        assert_int_equal(gov_key_public_b64(k, &want), 0);
+        did_doc(k, did, "", doc, sizeof doc);
+        assert_int_equal(gov_did_document_key(doc, strlen(doc), did, &got), 0);
+        assert_string_equal(got, want);
+        free(got);
+        rc = gov_did_document_key(doc, strlen(doc), "did:web:other.example.org", &got);
+        assert_int_equal(rc, EINVAL);
+        assert_non_null(strstr(ccr_err_msg(rc), "not did:web:other.example.org"));
+        did_doc(k, did, ",\"d\":\"AAAA\"", doc, sizeof doc);
+        rc = gov_did_document_key(doc, strlen(doc), did, &got);
+        assert_int_equal(rc, EINVAL);
+        assert_non_null(strstr(ccr_err_msg(rc), "holds a private key"));
+        free(want);
+        gov_key_free(k);
+    }
+    unlink(path);
+    rc = gov_did_document_key("{\"id\":\"d\",\"verificationMethod\":[{\"id\":\"d#1\"}]}", 46, "d", &got);
+    assert_int_equal(rc, EINVAL);
+    assert_non_null(strstr(ccr_err_msg(rc), "no verificationMethod has a \"publicKeyJwk\""));
+    {
+        static const char rsa[] = "{\"id\":\"d\",\"verificationMethod\":[{\"publicKeyJwk\":{\"kty\":\"RSA\","
+                                  "\"n\":\"AQAB\",\"e\":\"AQAB\"}}]}";
+        rc = gov_did_document_key(rsa, strlen(rsa), "d", &got);
+        assert_int_equal(rc, EINVAL);
+        assert_non_null(strstr(ccr_err_msg(rc), "only OKP Ed25519 and EC P-256"));
+    }
+    {
+        static const char shortx[] = "{\"id\":\"d\",\"verificationMethod\":[{\"publicKeyJwk\":{\"kty\":"
+                                     "\"OKP\",\"crv\":\"Ed25519\",\"x\":\"AAAA\"}}]}";
+        rc = gov_did_document_key(shortx, strlen(shortx), "d", &got);
+        assert_int_equal(rc, EINVAL);
+        assert_non_null(strstr(ccr_err_msg(rc), "\"x\" must be base64url of 32 bytes"));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -545,6 +623,7 @@ int main(void)
         cmocka_unit_test(test_ccrfs_format_unchanged),
         cmocka_unit_test(test_bindings),
         cmocka_unit_test(test_admission_with_registry),
+        cmocka_unit_test(test_did_document),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
