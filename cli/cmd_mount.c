@@ -224,6 +224,30 @@ static void mount_gov_free(struct mount_gov_args *ga)
     free(ga->opt_copy);
 }
 
+/* A registered dataset's key source: -o style key options only ("kbs=URL,resource=R,attest=A",
+ * "skr=URL", "key_file=F"), so a registration cannot change anything else about the mount. */
+static int mount_registry_keysrc(const char *spec, struct fs_options *out)
+{
+    static const char *const allowed[] = {"key_file", "key",     "kbs",     "resource",  "attest", "skr",
+                                          "skr_maa",  "skr_akv", "skr_kid", "broker_ca", NULL};
+    char *copy = strdup(spec), *save = NULL;
+    int rc = copy != NULL ? 0 : ENOMEM;
+
+    for (char *item = copy ? strtok_r(copy, ",", &save) : NULL; item != NULL && rc == 0;
+         item = strtok_r(NULL, ",", &save)) {
+        size_t n = strcspn(item, "=");
+        int ok = 0;
+        for (size_t i = 0; allowed[i] != NULL; i++)
+            ok |= strlen(allowed[i]) == n && strncmp(item, allowed[i], n) == 0;
+        if (!ok)
+            rc = ccr_err_set(EINVAL,
+                             "the registered key source \"%s\" holds \"%.*s\", which is not a key option",
+                             spec, (int)n, item);
+    }
+    free(copy);
+    return rc != 0 ? rc : fs_options_parse(out, spec);
+}
+
 /* Fills the key source from -o options where the command line gave none. */
 static void mount_keysrc_from_opts(struct keys_release_request *k, const struct fs_options *o)
 {
@@ -323,6 +347,7 @@ int cli_cmd_mount(int argc, char **argv)
     const char *id_text = NULL, *l_dataset = NULL, *mountpoint;
     char id[FMT_DATASET_ID_LEN + 1], *store_url = NULL;
     struct gov_depa_mount depa;
+    struct fs_options depa_keys;
     struct mount_ready ready = {-1, 0, 0, NULL, {0}};
     struct launch_request req;
     int c, foreground = 0, debug = 0, status, pipefd[2], rc;
@@ -331,6 +356,7 @@ int cli_cmd_mount(int argc, char **argv)
     fs_options_init(&opts);
     memset(&ga, 0, sizeof ga);
     memset(&depa, 0, sizeof depa);
+    fs_options_init(&depa_keys);
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "fdvo:h", long_opts, NULL)) != -1) {
@@ -448,6 +474,16 @@ int cli_cmd_mount(int argc, char **argv)
             status = cli_fail_rc(rc, NULL);
             goto out;
         }
+        /* The registration's key source where the command line gave none, then the contract's
+         * azure key for what is still open. */
+        if (keysrc.key_file == NULL && keysrc.kbs_url == NULL && keysrc.skr_url == NULL &&
+            depa.key_source[0] != '\0') {
+            if ((rc = mount_registry_keysrc(depa.key_source, &depa_keys)) != 0) {
+                status = cli_fail_rc(rc, NULL);
+                goto out;
+            }
+            mount_keysrc_from_opts(&keysrc, &depa_keys);
+        }
         if (keysrc.key_file == NULL && keysrc.kbs_url == NULL) {
             if (keysrc.skr_kid == NULL)
                 keysrc.skr_kid = depa.key_kid;
@@ -540,6 +576,7 @@ int cli_cmd_mount(int argc, char **argv)
 out:
     mount_gov_free(&ga);
     gov_depa_mount_release(&depa);
+    fs_options_free(&depa_keys);
     fs_options_free(&opts);
     ccr_freezero(store_url, store_url ? strlen(store_url) : 0);
     ccr_log_close_file();

@@ -38,15 +38,16 @@ party() {
     "$CCRFS" gov party register --url "$GOV_URL" --id "$1" --public-key "$TMP/$1.pem" --name "party $1" >/dev/null
 }
 
-# dataset UUID OWNER: packs a small tree, registers it under UUID, signed by OWNER; sets DSID.
+# dataset UUID OWNER [KEY_SOURCE]: packs a small tree, registers it under UUID, signed by OWNER;
+# sets DSID.
 dataset() {
-  local uuid=$1 owner=$2
+  local uuid=$1 owner=$2 ksrc=${3:-}
   mkdir -p "$TMP/src-$owner"
   echo "records of $owner" >"$TMP/src-$owner/records.csv"
   head -c 200000 /dev/urandom >"$TMP/src-$owner/blob.bin"
   DSID=$(mount_pack "$TMP/src-$owner" "$TMP/ds-$owner")
   "$CCRFS" gov dataset register --url "$GOV_URL" --uuid "$uuid" --id "$DSID" --owner "$owner" \
-    --key "$TMP/$owner.pem" --name "$owner data" --store "$TMP/ds-$owner" >/dev/null
+    --key "$TMP/$owner.pem" --name "$owner data" --store "$TMP/ds-$owner" ${ksrc:+--key-source "$ksrc"} >/dev/null
 }
 
 keyname() { if [ "$1" = "$CCRP" ]; then echo ccrp; else echo "$1"; fi; }
@@ -151,7 +152,7 @@ gov_start || { fail "the governance service did not restart"; finish; }
 BRATS=brats-written
 BRATS_A=19517ba8-bab8-11ed-afa1-0242ac120002
 for p in brats_A brats_B brats_C brats_D; do party "$p" || fail "register party $p"; done
-dataset "$BRATS_A" brats_A
+dataset "$BRATS_A" brats_A "key_file=$TMP/key"
 fill "$VEC/brats-contract.json" "$TMP/brats.json"
 python3 - "$TMP/brats.json" <<'PY'
 import json, sys
@@ -173,7 +174,9 @@ json.dump(d, open(sys.argv[2], "w"), indent=2)
 PY
 check "brats with a live period is proposed" "$CCRFS" gov contract propose --url "$GOV_URL" "$TMP/brats-live.json"
 check "and signed" sign_all brats-live "$CCRP" brats_A brats_B brats_C brats_D
-check "mounted by UUID" depa_mount brats brats-live "$BRATS_A"
+check "mounted by UUID, the key source from the registration (no key option given)" \
+  "$CCRFS" mount --governance "$GOV_URL" --purpose TRAINING --audit-log "$TMP/brats.log" \
+  --spool "$TMP/spool-brats" --contract brats-live --dataset "$BRATS_A" "$MP"
 check "it serves brats_A's data" grep -qx "records of brats_A" "$MP/records.csv"
 mount_stop "$MP"
 
