@@ -172,6 +172,8 @@ d["id"] = "brats-live"
 d["expiryTime"] = "2099-03-14T00:00:00.000Z"
 json.dump(d, open(sys.argv[2], "w"), indent=2)
 PY
+BRATS_B=216d5cc6-bab8-11ed-afa1-0242ac120002
+dataset "$BRATS_B" brats_B "key_file=$TMP/key,overlay_dir=/tmp"
 check "brats with a live period is proposed" "$CCRFS" gov contract propose --url "$GOV_URL" "$TMP/brats-live.json"
 check "and signed" sign_all brats-live "$CCRP" brats_A brats_B brats_C brats_D
 check "mounted by UUID, the key source from the registration (no key option given)" \
@@ -179,5 +181,8 @@ check "mounted by UUID, the key source from the registration (no key option give
   --spool "$TMP/spool-brats" --contract brats-live --dataset "$BRATS_A" "$MP"
 check "it serves brats_A's data" grep -qx "records of brats_A" "$MP/records.csv"
 mount_stop "$MP"
+refused "a registered key source holding more than key options" "overlay_dir.*which is not a key option" \
+  "$CCRFS" mount --governance "$GOV_URL" --purpose TRAINING --audit-log "$TMP/brats-b.log" \
+  --spool "$TMP/spool-brats-b" --contract brats-live --dataset "$BRATS_B" "$MP"
 
 finish
