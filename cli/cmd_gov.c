@@ -1,5 +1,6 @@
 /* ccrfs gov: the local governance service, party signing keys, and the contract registry
  * from the command line (propose, sign, revoke, show, list, use). */
+#include "cli/cmd_gov_registry.h"
 #include "cli/commands.h"
 #include "cli/util.h"
 #include "common/err.h"
@@ -32,6 +33,7 @@ static const char gov_usage[] =
     "       ccrfs gov contract list    --url URL [--party ID]\n"
     "       ccrfs gov contract use     --url URL --dataset sha256:... ID\n"
     "       ccrfs gov events --url URL --contract ID [--from TIME] [--to TIME] [--path PATH]\n"
+    "       ccrfs gov party|dataset register|list|show ... (ccrfs gov party --help)\n"
     "serve: runs the governance service on ADDR (default 127.0.0.1) port N (default 0: any free\n"
     "  port, written to --port-file) until SIGINT/SIGTERM; data lives in the SQLite file --db.\n"
     "  Accepted bearer tokens: one per line in --token-file, or $CCRFS_GOV_TOKEN.\n"
@@ -383,6 +385,8 @@ int cli_cmd_gov(int argc, char **argv)
     const char *sub;
     int c, skip;
 
+    if (argc >= 2 && (strcmp(argv[1], "party") == 0 || strcmp(argv[1], "dataset") == 0))
+        return cli_cmd_gov_registry(argc, argv);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         if (argc < 2)
             return cli_usage("expected serve, keygen or contract");

@@ -21,6 +21,7 @@
 #include "common/secmem.h"
 #include "format/manifest.h"
 #include "fs/options.h"
+#include "governance/depa.h"
 #include "governance/gov.h"
 #include "launch/mount.h"
 #include "launch/state.h"
@@ -48,6 +49,10 @@ static const char mount_usage[] =
     "                          syslog; without syslog (no /dev/log) the default is ccrfs.log in the\n"
     "                          state folder ($CCRFS_STATE_DIR or /var/lib/ccrfs, /<mount point hash>)\n"
     "  --dataset-id ID         refuse to mount unless the manifest's id is ID\n"
+    "  --dataset UUID          a DEPA contract's dataset (with --governance and --contract): its\n"
+    "                          registered id is pinned; STORE_URL may be left out (the registry's\n"
+    "                          store, else the contract's url); an azure key fills --skr-kid,\n"
+    "                          --skr-maa and --skr-akv where not given\n"
     "governance (docs/GOVERNANCE.md, docs/CONTRACTS.md):\n"
     "  --audit-log FILE        audit log file (default without --governance: under the state folder)\n"
     "  --governance URL        governance service: events, consent, contracts, use budget\n"
@@ -219,6 +224,30 @@ static void mount_gov_free(struct mount_gov_args *ga)
     free(ga->opt_copy);
 }
 
+/* A registered dataset's key source: -o style key options only ("kbs=URL,resource=R,attest=A",
+ * "skr=URL", "key_file=F"), so a registration cannot change anything else about the mount. */
+static int mount_registry_keysrc(const char *spec, struct fs_options *out)
+{
+    static const char *const allowed[] = {"key_file", "key",     "kbs",     "resource",  "attest", "skr",
+                                          "skr_maa",  "skr_akv", "skr_kid", "broker_ca", NULL};
+    char *copy = strdup(spec), *save = NULL;
+    int rc = copy != NULL ? 0 : ENOMEM;
+
+    for (char *item = copy ? strtok_r(copy, ",", &save) : NULL; item != NULL && rc == 0;
+         item = strtok_r(NULL, ",", &save)) {
+        size_t n = strcspn(item, "=");
+        int ok = 0;
+        for (size_t i = 0; allowed[i] != NULL; i++)
+            ok |= strlen(allowed[i]) == n && strncmp(item, allowed[i], n) == 0;
+        if (!ok)
+            rc = ccr_err_set(EINVAL,
+                             "the registered key source \"%s\" holds \"%.*s\", which is not a key option",
+                             spec, (int)n, item);
+    }
+    free(copy);
+    return rc != 0 ? rc : fs_options_parse(out, spec);
+}
+
 /* Fills the key source from -o options where the command line gave none. */
 static void mount_keysrc_from_opts(struct keys_release_request *k, const struct fs_options *o)
 {
@@ -246,6 +275,7 @@ enum {
     MOUNT_OPT_SPOOL,
     MOUNT_OPT_LOG_FILE,
     MOUNT_OPT_GOV_API,
+    MOUNT_OPT_DATASET,
 };
 
 /* Where the daemon logs besides stderr: the file named, or, detached without syslog, the state
@@ -305,6 +335,7 @@ int cli_cmd_mount(int argc, char **argv)
         {"log-file", required_argument, 0, MOUNT_OPT_LOG_FILE},
         CLI_STORE_LONG_OPTIONS,
         {"governance-api", required_argument, 0, MOUNT_OPT_GOV_API},
+        {"dataset", required_argument, 0, MOUNT_OPT_DATASET},
         {"help", no_argument, 0, 'h'},
         {0}};
     struct keys_release_request keysrc = {0};
@@ -313,8 +344,10 @@ int cli_cmd_mount(int argc, char **argv)
     /* Long governance options, applied over -o ones (the command line wins). */
     const char *l_audit = NULL, *l_gov = NULL, *l_token = NULL, *l_contract = NULL, *l_cfile = NULL,
                *l_purpose = NULL, *l_spool = NULL, *l_log = NULL, *l_api = NULL;
-    const char *id_text = NULL;
+    const char *id_text = NULL, *l_dataset = NULL, *mountpoint;
     char id[FMT_DATASET_ID_LEN + 1], *store_url = NULL;
+    struct gov_depa_mount depa;
+    struct fs_options depa_keys;
     struct mount_ready ready = {-1, 0, 0, NULL, {0}};
     struct launch_request req;
     int c, foreground = 0, debug = 0, status, pipefd[2], rc;
@@ -322,6 +355,8 @@ int cli_cmd_mount(int argc, char **argv)
 
     fs_options_init(&opts);
     memset(&ga, 0, sizeof ga);
+    memset(&depa, 0, sizeof depa);
+    fs_options_init(&depa_keys);
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "fdvo:h", long_opts, NULL)) != -1) {
@@ -364,6 +399,9 @@ int cli_cmd_mount(int argc, char **argv)
             break;
         case MOUNT_OPT_GOV_API:
             l_api = optarg;
+            break;
+        case MOUNT_OPT_DATASET:
+            l_dataset = optarg;
             break;
         case 'o':
             if (fs_options_parse(&opts, optarg) != 0) {
@@ -424,20 +462,69 @@ int cli_cmd_mount(int argc, char **argv)
         goto out;
     }
     mount_keysrc_from_opts(&keysrc, &opts);
+    if (l_dataset != NULL) {
+        /* A DEPA dataset by UUID: the contract and the registry say where it is, which id it
+         * must have and which key releases it; explicit options win where given. */
+        if (ga.cfg.contract_id == NULL || ga.cfg.governance_url == NULL || ga.contract_file != NULL) {
+            status = cli_usage("--dataset UUID needs --governance URL and --contract ID");
+            goto out;
+        }
+        if ((rc = gov_depa_mount_resolve(ga.cfg.governance_url, ga.cfg.token_file, ga.cfg.contract_id,
+                                         l_dataset, &depa)) != 0) {
+            status = cli_fail_rc(rc, NULL);
+            goto out;
+        }
+        /* The registration's key source where the command line gave none, then the contract's
+         * azure key for what is still open. */
+        if (keysrc.key_file == NULL && keysrc.kbs_url == NULL && keysrc.skr_url == NULL &&
+            depa.key_source[0] != '\0') {
+            if ((rc = mount_registry_keysrc(depa.key_source, &depa_keys)) != 0) {
+                status = cli_fail_rc(rc, NULL);
+                goto out;
+            }
+            mount_keysrc_from_opts(&keysrc, &depa_keys);
+        }
+        if (keysrc.key_file == NULL && keysrc.kbs_url == NULL) {
+            if (keysrc.skr_kid == NULL)
+                keysrc.skr_kid = depa.key_kid;
+            if (keysrc.skr_maa_endpoint == NULL)
+                keysrc.skr_maa_endpoint = depa.key_authority;
+            if (keysrc.skr_akv_endpoint == NULL && depa.key_akv[0] != '\0')
+                keysrc.skr_akv_endpoint = depa.key_akv;
+            if (keysrc.skr_url == NULL) {
+                status =
+                    cli_usage("dataset %s: its key is released by Azure SKR (kid %s, MAA %s): give --skr URL "
+                              "of the SKR sidecar, or another key source",
+                              l_dataset, depa.key_kid, depa.key_authority);
+                goto out;
+            }
+        }
+        if (id_text == NULL)
+            id_text = opts.dataset_id;
+        if (id_text != NULL && strcmp(id_text, depa.dataset_id) != 0) {
+            status = cli_usage("--dataset-id %s differs from dataset %s's registered id %s", id_text,
+                               l_dataset, depa.dataset_id);
+            goto out;
+        }
+        id_text = depa.dataset_id;
+    }
     if (opts.mode != FS_MODE_SINK && (status = cli_keysrc_check(&keysrc)) != 0)
         goto out;
-    if (argc - optind != 2) {
-        status = cli_usage("expected STORE_URL and MOUNTPOINT");
+    if (argc - optind != 2 && !(l_dataset != NULL && argc - optind == 1)) {
+        status =
+            cli_usage(l_dataset ? "expected [STORE_URL] MOUNTPOINT" : "expected STORE_URL and MOUNTPOINT");
         goto out;
     }
     /* The store URL may carry a SAS token or a pre-signed signature, and /proc/PID/cmdline is
      * readable by every user for as long as the daemon lives: keep a private copy and cut the
      * argument in place down to its public form. */
-    if ((store_url = strdup(argv[optind])) == NULL) {
+    if ((store_url = strdup(argc - optind == 2 ? argv[optind] : depa.store)) == NULL) {
         status = cli_fail("out of memory");
         goto out;
     }
-    cli_scrub_arg(argv[optind]);
+    if (argc - optind == 2)
+        cli_scrub_arg(argv[optind++]);
+    mountpoint = argv[optind];
     if (id_text == NULL)
         id_text = opts.dataset_id;
     if (id_text != NULL && fmt_dataset_id_parse(id_text, id) != 0) {
@@ -465,19 +552,19 @@ int cli_cmd_mount(int argc, char **argv)
         ready.fd = pipefd[1];
         ready.background = 1;
     }
-    if ((rc = mount_open_log(ga.log_file, argv[optind + 1], !foreground, &ready.log_file)) != 0) {
+    if ((rc = mount_open_log(ga.log_file, mountpoint, !foreground, &ready.log_file)) != 0) {
         status = cli_fail_rc(rc, NULL);
         mount_on_ready(&ready, 0);
         goto out;
     }
     {
-        char *abs = realpath(argv[optind + 1], NULL);
-        snprintf(ready.mountpoint, sizeof ready.mountpoint, "%s", abs != NULL ? abs : argv[optind + 1]);
+        char *abs = realpath(mountpoint, NULL);
+        snprintf(ready.mountpoint, sizeof ready.mountpoint, "%s", abs != NULL ? abs : mountpoint);
         free(abs);
     }
     memset(&req, 0, sizeof req);
     req.store_url = store_url;
-    req.mountpoint = argv[optind + 1];
+    req.mountpoint = mountpoint;
     req.keys = keysrc;
     req.dataset_id = id_text ? id : NULL;
     req.opts = &opts;
@@ -488,6 +575,8 @@ int cli_cmd_mount(int argc, char **argv)
     status = mount_serve(&req, &ready);
 out:
     mount_gov_free(&ga);
+    gov_depa_mount_release(&depa);
+    fs_options_free(&depa_keys);
     fs_options_free(&opts);
     ccr_freezero(store_url, store_url ? strlen(store_url) : 0);
     ccr_log_close_file();

@@ -53,9 +53,49 @@ static int take_signatures(struct gov_signed_contract *sc, json_object *sigs)
     return 0;
 }
 
+/* "registry": {"parties": {ID: {"publicKey": B64}}, "datasets": {UUID: {"id": "sha256:..."}}}: what
+ * the service's registry says a DEPA contract's parties and datasets are (docs/CONTRACTS.md). */
+static int take_registry(struct gov_signed_contract *sc, json_object *reg)
+{
+    json_object *parties = NULL, *datasets = NULL;
+    int rc;
+
+    if (!json_object_is_type(reg, json_type_object))
+        return ccr_err_set(EINVAL, "signed contract: \"registry\" must be an object");
+    json_object_object_get_ex(reg, "parties", &parties);
+    json_object_object_get_ex(reg, "datasets", &datasets);
+    if ((parties != NULL && !json_object_is_type(parties, json_type_object)) ||
+        (datasets != NULL && !json_object_is_type(datasets, json_type_object)))
+        return ccr_err_set(EINVAL, "signed contract: registry.parties and registry.datasets must be objects");
+    if (parties != NULL) {
+        json_object_object_foreach(parties, party, entry)
+        {
+            const char *key = gov_json_str(entry, "publicKey");
+            if (key == NULL)
+                return ccr_err_set(EINVAL, "signed contract: registry.parties.%s: \"publicKey\" is missing",
+                                   party);
+            if ((rc = gov_contract_bind_key(sc->c, party, key)) != 0)
+                return ccr_err_wrap(rc == ENOENT ? EINVAL : rc,
+                                    "signed contract: registry.parties.%s: ", party);
+        }
+    }
+    if (datasets != NULL) {
+        json_object_object_foreach(datasets, uuid, entry)
+        {
+            const char *id = gov_json_str(entry, "id");
+            if (id == NULL)
+                return ccr_err_set(EINVAL, "signed contract: registry.datasets.%s: \"id\" is missing", uuid);
+            if ((rc = gov_contract_bind_dataset(sc->c, uuid, id)) != 0)
+                return ccr_err_wrap(rc == ENOENT ? EINVAL : rc,
+                                    "signed contract: registry.datasets.%s: ", uuid);
+        }
+    }
+    return 0;
+}
+
 int gov_signed_contract_parse(const char *text, size_t len, struct gov_signed_contract *out)
 {
-    json_object *v = NULL, *doc, *sigs, *rev;
+    json_object *v = NULL, *doc, *sigs, *rev, *reg;
     const char *doc_text;
     int rc;
 
@@ -89,6 +129,8 @@ int gov_signed_contract_parse(const char *text, size_t len, struct gov_signed_co
         if ((rc = take_signatures(out, sigs)) != 0)
             goto fail;
     }
+    if (json_object_object_get_ex(v, "registry", &reg) && (rc = take_registry(out, reg)) != 0)
+        goto fail;
     if (json_object_object_get_ex(v, "revokedAt", &rev)) {
         const char *by = gov_json_str(v, "revokedBy");
         out->revoked = 1;
@@ -142,11 +184,34 @@ static int check_signatures(const struct gov_signed_contract *sc)
                 sig = sc->sigs[j];
         if (sig == NULL)
             rc = ccr_err_set(EACCES, "contract %s is not signed by party %s", c->id, party);
+        else if (c->parties[i].public_key == NULL)
+            rc = ccr_err_set(EACCES,
+                             "contract %s: party %s has no registered key, so its signature cannot be "
+                             "checked",
+                             c->id, party);
         else if (gov_contract_check_sig(c, party, bytes, len, sig) != 0)
             rc = ccr_err_set(EACCES, "contract %s: the signature of party %s does not verify", c->id, party);
     }
     free(bytes);
     return rc;
+}
+
+/* The dataset the mount names by UUID: in the contract, registered, and pinned to the manifest's id. */
+static int admit_uuid(const struct gov_contract *c, const struct gov_admission *req, const char *uuid)
+{
+    const struct gov_contract_dataset *d = gov_contract_dataset_by_uuid(c, uuid);
+
+    if (d == NULL)
+        return ccr_err_set(EACCES, "contract %s does not name dataset %s", c->id, uuid);
+    if (d->id[0] == '\0')
+        return ccr_err_set(EACCES, "contract %s: dataset %s is not registered (ccrfs gov dataset register)",
+                           c->id, uuid);
+    if (strcmp(d->id, req->dataset_id) != 0)
+        return ccr_err_set(EACCES,
+                           "contract %s: dataset %s is registered as %s, but the store's manifest is %s "
+                           "(swapped or rolled back?)",
+                           c->id, uuid, d->id, req->dataset_id);
+    return 0;
 }
 
 int gov_admit(const struct gov_signed_contract *sc, const struct gov_admission *req,
@@ -171,7 +236,12 @@ int gov_admit(const struct gov_signed_contract *sc, const struct gov_admission *
         fmt_time(c->expiry_ms, t, sizeof t);
         return ccr_err_set(EACCES, "contract %s expired at %s", c->id, t);
     }
-    if ((d = gov_contract_dataset(c, req->dataset_id)) == NULL)
+    if ((d = gov_contract_dataset(c, req->dataset_id)) == NULL && c->format == GOV_CONTRACT_DEPA)
+        return ccr_err_set(EACCES,
+                           "contract %s does not name dataset %s: no dataset of the contract is registered "
+                           "with that id (swapped or rolled back?)",
+                           c->id, req->dataset_id);
+    if (d == NULL)
         return ccr_err_set(EACCES, "contract %s does not name dataset %s%s", c->id, req->dataset_id,
                            req->mode == GOV_MODE_SINK ? " (the recipient key's id)" : "");
     if (d->mode != req->mode)
@@ -186,6 +256,17 @@ int gov_admit(const struct gov_signed_contract *sc, const struct gov_admission *
     if (dataset != NULL)
         *dataset = d;
     return 0;
+}
+
+int gov_admit_uuid(const struct gov_signed_contract *sc, const struct gov_admission *req, const char *uuid,
+                   const struct gov_contract_dataset **dataset)
+{
+    int rc;
+    if (dataset != NULL)
+        *dataset = NULL;
+    if ((rc = admit_uuid(sc->c, req, uuid)) != 0)
+        return rc;
+    return gov_admit(sc, req, dataset);
 }
 
 int gov_recipient_dataset_id(const char *pem_path, char out[GOV_DATASET_ID_LEN + 1])

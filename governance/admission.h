@@ -5,7 +5,9 @@
  * A signed contract travels as the view `ccrfs gov contract show` prints (GET /contracts/ID):
  * an object holding "contract" (the document) and "signatures" ({party: base64 signature});
  * its other fields are information and are not trusted, except that "revokedAt" makes the
- * contract count as revoked. A bare contract document is accepted too, and has no signatures. */
+ * contract count as revoked, and "registry" binds a DEPA contract's parties to their registered
+ * keys and its dataset UUIDs to their pinned ids (as trusted as the service that answers).
+ * A bare contract document is accepted too, and has no signatures. */
 #ifndef CCRFS_GOVERNANCE_ADMISSION_H
 #define CCRFS_GOVERNANCE_ADMISSION_H
 
@@ -37,10 +39,16 @@ struct gov_admission {
 
 /* 0 when the contract allows the mount, with *dataset (may be NULL) set to the contract's
  * entry for it; else EACCES with a message naming the one reason: revoked, not signed by a
- * party (or a signature that does not verify), not yet valid, expired, the dataset not named,
+ * party (or a signature that does not verify, or a DEPA party without a registered key), not
+ * yet valid, expired, the dataset not named (or its UUID not registered, or registered with
+ * another id than the manifest's),
  * another access mode, another purpose. */
 int gov_admit(const struct gov_signed_contract *sc, const struct gov_admission *req,
               const struct gov_contract_dataset **dataset);
+/* gov_admit for a DEPA dataset named by its UUID: the contract names it, it is registered, and
+ * its registered id is req->dataset_id (the manifest's); else EACCES with the reason. */
+int gov_admit_uuid(const struct gov_signed_contract *sc, const struct gov_admission *req, const char *uuid,
+                   const struct gov_contract_dataset **dataset);
 
 /* The id a sink dataset has in a contract: "sha256:" + hex SHA-256 of the DER
  * SubjectPublicKeyInfo of the recipient's public key (a PEM file). */

@@ -5,6 +5,7 @@
 #include "common/fileio.h"
 #include "governance/canon.h"
 #include "governance/cose.h"
+#include "governance/depa.h"
 #include "governance/event.h"
 #include "governance/sign.h"
 #include "format/crypto.h"
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const char signed_prefix[] = "ccrfs-contract-v1\n";
 
@@ -137,17 +139,11 @@ static int parse_dataset(struct gov_contract *c, json_object *d, size_t i, struc
         return ccr_err_set(EINVAL, "contract: %s must be an object", where);
     if ((rc = check_keys(d, where, allowed)) != 0 || (rc = get_str(d, where, "id", 1, 80, &id)) != 0)
         goto out;
-    if (strlen(id) != GOV_DATASET_ID_LEN || strncmp(id, "sha256:", 7) != 0) {
+    if (!gov_dataset_id_valid(id)) {
         rc = ccr_err_set(EINVAL, "contract: %s: \"id\" must be \"sha256:\" and 64 lowercase hex digits",
                          where);
         goto out;
     }
-    for (size_t k = 7; k < GOV_DATASET_ID_LEN; k++)
-        if (!((id[k] >= '0' && id[k] <= '9') || (id[k] >= 'a' && id[k] <= 'f'))) {
-            rc = ccr_err_set(EINVAL, "contract: %s: \"id\" must be \"sha256:\" and 64 lowercase hex digits",
-                             where);
-            goto out;
-        }
     memcpy(out->id, id, GOV_DATASET_ID_LEN + 1);
     if ((rc = get_str(d, where, "name", 0, 256, &out->name)) != 0 ||
         (rc = get_str(d, where, "provider", 1, 128, &out->provider)) != 0 ||
@@ -215,6 +211,10 @@ static int parse_doc(struct gov_contract *c)
 
     if (!json_object_is_type(v, json_type_object))
         return ccr_err_set(EINVAL, "contract: must be a JSON object");
+    if (gov_depa_detect(v)) {
+        c->format = GOV_CONTRACT_DEPA;
+        return gov_depa_parse(c);
+    }
     if ((rc = check_keys(v, "top level", allowed)) != 0)
         return rc;
     if ((rc = get_str(v, "top level", "id", 1, 128, &c->id)) != 0)
@@ -322,6 +322,11 @@ void gov_contract_free(struct gov_contract *c)
         free(c->datasets[i].name);
         free(c->datasets[i].provider);
         free(c->datasets[i].recipient);
+        free(c->datasets[i].url);
+        free(c->datasets[i].key_type);
+        free(c->datasets[i].key_kid);
+        free(c->datasets[i].key_authority);
+        free(c->datasets[i].key_endpoint);
     }
     free(c->parties);
     free(c->datasets);
@@ -366,6 +371,8 @@ int gov_contract_check_sig(const struct gov_contract *c, const char *party, cons
     int rc;
     if (p == NULL)
         return ccr_err_set(ENOENT, "\"%s\" is not a party to contract %s", party, c->id);
+    if (p->public_key == NULL)
+        return ccr_err_set(ENOKEY, "party \"%s\" of contract %s has no registered key", party, c->id);
     if (strncmp(sig_b64, GOV_COSE_SIG_PREFIX, strlen(GOV_COSE_SIG_PREFIX)) == 0) {
         /* A COSE_Sign1 by the party's key over the same bytes (attached or detached). */
         rc = gov_cose_verify_b64(sig_b64 + strlen(GOV_COSE_SIG_PREFIX), p->public_key, msg, len, NULL);
@@ -395,7 +402,7 @@ const struct gov_contract_party *gov_contract_party(const struct gov_contract *c
 const struct gov_contract_dataset *gov_contract_dataset(const struct gov_contract *c, const char *dataset_id)
 {
     for (size_t i = 0; i < c->ndatasets; i++)
-        if (strcmp(c->datasets[i].id, dataset_id) == 0)
+        if (c->datasets[i].id[0] != '\0' && strcmp(c->datasets[i].id, dataset_id) == 0)
             return &c->datasets[i];
     return NULL;
 }
@@ -411,4 +418,89 @@ const char *gov_access_mode_name(enum gov_access_mode m)
         return "sink";
     }
     return "?";
+}
+
+const struct gov_contract_dataset *gov_contract_dataset_by_uuid(const struct gov_contract *c,
+                                                                const char *uuid)
+{
+    for (size_t i = 0; i < c->ndatasets; i++)
+        if (c->datasets[i].uuid[0] != '\0' && strcasecmp(c->datasets[i].uuid, uuid) == 0)
+            return &c->datasets[i];
+    return NULL;
+}
+
+const char *gov_contract_format_name(enum gov_contract_format f)
+{
+    return f == GOV_CONTRACT_DEPA ? "depa" : "ccrfs";
+}
+
+int gov_contract_bind_key(struct gov_contract *c, const char *party, const char *public_key_b64)
+{
+    struct gov_contract_party *p = NULL;
+    struct gov_key *k = NULL;
+
+    for (size_t i = 0; i < c->nparties; i++)
+        if (strcmp(c->parties[i].id, party) == 0)
+            p = &c->parties[i];
+    if (p == NULL)
+        return ccr_err_set(ENOENT, "\"%s\" is not a party to contract %s", party, c->id);
+    if (p->public_key != NULL)
+        return strcmp(p->public_key, public_key_b64) == 0
+                   ? 0
+                   : ccr_err_set(EEXIST, "contract %s: party %s has another key already", c->id, party);
+    if (gov_key_from_public_b64(public_key_b64, &k) != 0)
+        return ccr_err_wrap(EINVAL, "contract %s: the key of party %s: ", c->id, party);
+    gov_key_free(k);
+    p->public_key = strdup(public_key_b64);
+    return p->public_key != NULL ? 0 : ENOMEM;
+}
+
+int gov_contract_bind_dataset(struct gov_contract *c, const char *uuid, const char *dataset_id)
+{
+    struct gov_contract_dataset *d = NULL;
+
+    for (size_t i = 0; i < c->ndatasets; i++)
+        if (c->datasets[i].uuid[0] != '\0' && strcasecmp(c->datasets[i].uuid, uuid) == 0)
+            d = &c->datasets[i];
+    if (d == NULL)
+        return ccr_err_set(ENOENT, "contract %s does not name dataset %s", c->id, uuid);
+    if (!gov_dataset_id_valid(dataset_id))
+        return ccr_err_set(EINVAL, "dataset %s: \"%s\" is not a dataset id (sha256:...)", uuid, dataset_id);
+    if (d->id[0] != '\0')
+        return strcmp(d->id, dataset_id) == 0
+                   ? 0
+                   : ccr_err_set(EEXIST, "contract %s: dataset %s is bound to another id already", c->id,
+                                 uuid);
+    for (size_t i = 0; i < c->ndatasets; i++)
+        if (strcmp(c->datasets[i].id, dataset_id) == 0)
+            return ccr_err_set(EEXIST, "contract %s: datasets %s and %s are both registered as %s", c->id,
+                               c->datasets[i].uuid, uuid, dataset_id);
+    memcpy(d->id, dataset_id, GOV_DATASET_ID_LEN + 1);
+    return 0;
+}
+
+int gov_dataset_id_valid(const char *s)
+{
+    if (strlen(s) != GOV_DATASET_ID_LEN || strncmp(s, "sha256:", 7) != 0)
+        return 0;
+    for (size_t k = 7; k < GOV_DATASET_ID_LEN; k++)
+        if (!((s[k] >= '0' && s[k] <= '9') || (s[k] >= 'a' && s[k] <= 'f')))
+            return 0;
+    return 1;
+}
+
+int gov_uuid_valid(const char *s)
+{
+    if (strlen(s) != GOV_UUID_LEN)
+        return 0;
+    for (size_t i = 0; i < GOV_UUID_LEN; i++) {
+        char ch = s[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (ch != '-')
+                return 0;
+        } else if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F'))) {
+            return 0;
+        }
+    }
+    return 1;
 }

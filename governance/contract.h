@@ -1,6 +1,9 @@
-/* Contracts: a documented superset of the DEPA contract fields (docs/CONTRACTS.md).
- * The parser is strict: unknown fields, wrong types, bad ids, times or keys are refused
- * with a message naming the field. Each party signs the contract's canonical bytes. */
+/* Contracts in two formats (docs/CONTRACTS.md): ccrfs's own, whose parties carry their keys
+ * and whose datasets are pinned ids, and DEPA training contracts as written (parties and
+ * dataset owners by DID or name, datasets by UUID; governance/depa.h), whose keys and pinned
+ * ids come from the party and dataset registry. The parser is strict: unknown fields, wrong
+ * types, bad ids, times or keys are refused with a message naming the field. Each party signs
+ * the contract's canonical bytes. */
 #ifndef CCRFS_GOVERNANCE_CONTRACT_H
 #define CCRFS_GOVERNANCE_CONTRACT_H
 
@@ -10,12 +13,16 @@
 
 #define GOV_CONTRACT_MAX_BYTES (256 * 1024)
 #define GOV_DATASET_ID_LEN     71 /* "sha256:" + 64 hex */
+#define GOV_UUID_LEN           36
+
+enum gov_contract_format { GOV_CONTRACT_CCRFS, GOV_CONTRACT_DEPA };
 
 enum gov_access_mode { GOV_MODE_READ_ONLY, GOV_MODE_NO_EGRESS, GOV_MODE_SINK };
 
 struct gov_contract_party {
     char *id, *role;
-    char *public_key; /* base64 DER SubjectPublicKeyInfo, Ed25519 or ECDSA P-256 */
+    char *public_key; /* base64 DER SubjectPublicKeyInfo, Ed25519 or ECDSA P-256; NULL: a DEPA
+                         party whose key is not bound from the registry (yet) */
 };
 
 struct gov_contract_dataset {
@@ -27,9 +34,14 @@ struct gov_contract_dataset {
     uint64_t max_bytes_per_mount; /* 0: no byte budget */
     char *recipient;              /* sink only: the party id outputs are encrypted for */
     int plaintext_hash;           /* the mount may show each file's plaintext SHA-256 */
+    /* DEPA only (NULL or "" otherwise); id stays "" until bound from the dataset registry. */
+    char uuid[GOV_UUID_LEN + 1];
+    char *url;                                               /* where the encrypted dataset is stored */
+    char *key_type, *key_kid, *key_authority, *key_endpoint; /* "key": type azure, SKR kid, MAA */
 };
 
 struct gov_contract {
+    enum gov_contract_format format;
     char *id;
     struct gov_contract_party *parties;
     size_t nparties;
@@ -37,8 +49,10 @@ struct gov_contract {
     char *purpose;
     struct gov_contract_dataset *datasets;
     size_t ndatasets;
-    json_object *json; /* the parsed document */
-    char *canonical;   /* canonical JSON of the document */
+    json_object *json;        /* the parsed document */
+    json_object *constraints; /* DEPA "constraints" and "terms" (borrowed from json; NULL: none) */
+    json_object *terms;
+    char *canonical; /* canonical JSON of the document */
     size_t canonical_len;
     char digest[65]; /* hex SHA-256 of the signed bytes */
 };
@@ -57,6 +71,18 @@ int gov_contract_check_sig(const struct gov_contract *c, const char *party, cons
 
 const struct gov_contract_party *gov_contract_party(const struct gov_contract *c, const char *id);
 const struct gov_contract_dataset *gov_contract_dataset(const struct gov_contract *c, const char *dataset_id);
+const struct gov_contract_dataset *gov_contract_dataset_by_uuid(const struct gov_contract *c,
+                                                                const char *uuid);
+const char *gov_contract_format_name(enum gov_contract_format f);
+
+/* Registry bindings of a DEPA contract: a party's registered key (base64 DER SPKI, checked) and
+ * a dataset UUID's pinned id. ENOENT when the contract has no such party or dataset; EEXIST
+ * when it is bound already to another value; EINVAL on a malformed key or id. */
+int gov_contract_bind_key(struct gov_contract *c, const char *party, const char *public_key_b64);
+int gov_contract_bind_dataset(struct gov_contract *c, const char *uuid, const char *dataset_id);
+/* 1 when s is "sha256:" and 64 lowercase hex digits; a UUID (8-4-4-4-12 hex digits). */
+int gov_dataset_id_valid(const char *s);
+int gov_uuid_valid(const char *s);
 const char *gov_access_mode_name(enum gov_access_mode m);
 
 #endif

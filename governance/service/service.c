@@ -12,6 +12,7 @@
 #include "governance/cose.h"
 #include "governance/event.h"
 #include "governance/http.h"
+#include "governance/service/registry.h"
 #include "governance/service/sidecar.h"
 #include "governance/service/store.h"
 
@@ -105,6 +106,8 @@ static int load_contract(struct gov_service *s, const char *id, struct gov_store
                          struct gov_svc_reply *r)
 {
     int rc = gov_store_contract_get(s->store, id, sc);
+    if (rc == 0 && (rc = gov_registry_bind(s->store, sc->c)) != 0)
+        gov_store_contract_release(sc);
     if (rc == ENOENT)
         gov_svc_reply_error(r, 404, "ContractNotFound", "no contract with id '%s'", id);
     else if (rc != 0)
@@ -232,6 +235,12 @@ static void propose(struct gov_service *s, const struct req *q, struct gov_svc_r
 
     if (gov_contract_parse(q->body.data ? q->body.data : "", q->body.len, &c) != 0)
         return gov_svc_reply_error(r, 400, "InvalidContract", "%s", ccr_err_msg(EINVAL));
+    if ((rc = gov_registry_check(s->store, c)) != 0) {
+        gov_svc_reply_error(r, rc == EACCES ? 403 : 500, rc == EACCES ? "RegistryMismatch" : "StorageError",
+                            "%s", ccr_err_msg(rc));
+        gov_contract_free(c);
+        return;
+    }
     rc = gov_store_contract_add(s->store, c, &existed);
     if (rc == EEXIST) {
         gov_svc_reply_error(r, 409, "Conflict", "%s", ccr_err_msg(rc));
@@ -289,6 +298,8 @@ static json_object *contract_view(struct gov_service *s, const struct gov_store_
         }
         json_object_object_add(v, "uses", uses);
         json_object_object_add(v, "contract", json_object_get(c->json));
+        json_object_object_add(v, "format", json_object_new_string(gov_contract_format_name(c->format)));
+        json_object_object_add(v, "registry", gov_registry_view(s->store, c));
     }
     return v;
 }
@@ -558,6 +569,8 @@ static void route(struct gov_service *s, struct MHD_Connection *conn, const char
     if (q->too_big)
         return gov_svc_reply_error(r, 413, strcmp(url, "/events") == 0 ? "RequestBodyTooLarge" : "TooLarge",
                                    "request bodies may have at most %d bytes", BODY_MAX);
+    if (gov_registry_route(s->store, conn, url, method, q->body.data, q->body.len, r))
+        return;
     if (strcmp(url, "/events") == 0) {
         if (strcmp(method, "PUT") == 0 && gov_sidecar_is_registry_event(conn, q->body.data, q->body.len))
             return put_event(s, conn, q, r);
@@ -730,7 +743,8 @@ int gov_service_start(const struct gov_service_config *cfg, struct gov_service *
         free(s);
         return ccr_err_set(EINVAL, "'%s' is not an IPv4 address", cfg->address);
     }
-    if ((rc = load_tokens(s, cfg->token_file)) != 0 || (rc = gov_store_open(cfg->db_path, &s->store)) != 0) {
+    if ((rc = load_tokens(s, cfg->token_file)) != 0 || (rc = gov_store_open(cfg->db_path, &s->store)) != 0 ||
+        (rc = gov_registry_open(s->store)) != 0) {
         gov_service_stop(s);
         return rc;
     }

@@ -73,6 +73,11 @@ void gov_store_close(struct gov_store *s)
     free(s);
 }
 
+struct sqlite3 *gov_store_db(struct gov_store *s)
+{
+    return s->db;
+}
+
 static int prepare(struct gov_store *s, const char *sql, sqlite3_stmt **st)
 {
     if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)

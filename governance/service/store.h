@@ -21,6 +21,8 @@ struct gov_store_contract {
 
 int gov_store_open(const char *path, struct gov_store **out);
 void gov_store_close(struct gov_store *s);
+/* The connection, for the registry's own tables (registry.c). */
+struct sqlite3 *gov_store_db(struct gov_store *s);
 
 /* Stores an event; *duplicate = 1 when the same id with the same body was there already.
  * EEXIST when the id is there with a different body. */

@@ -103,7 +103,7 @@ static int admit(const char *text, const char *dataset, enum gov_access_mode mod
                  int64_t now, const struct gov_contract_dataset **d)
 {
     struct gov_signed_contract sc;
-    struct gov_admission req = {dataset, mode, purpose, now};
+    struct gov_admission req = {.dataset_id = dataset, .mode = mode, .purpose = purpose, .now_ms = now};
     int rc = gov_signed_contract_parse(text, strlen(text), &sc);
     if (rc != 0)
         return -rc;
@@ -212,7 +212,8 @@ static void test_mutations(void **state)
     (void)state;
     for (int round = 0; round < 2000; round++) {
         struct gov_signed_contract s;
-        struct gov_admission req = {DS_A, GOV_MODE_READ_ONLY, "TRAINING", START_MS};
+        struct gov_admission req = {
+            .dataset_id = DS_A, .mode = GOV_MODE_READ_ONLY, .purpose = "TRAINING", .now_ms = START_MS};
         size_t len = n;
         int rc;
         memcpy(buf, env, n);
