@@ -223,7 +223,8 @@ static int take_string(struct toml_reader *r, const char *key, struct ccr_dynbuf
         if (c == '\n' || (c == '\r' && r->p + 1 < r->end && r->p[1] == '\n')) {
             if (!multi)
                 return toml_fail(r, key, "newline in a single-line string");
-            if ((rc = ccr_dynbuf_add(b, r->p, c == '\r' ? 2 : 1)) != 0)
+            /* CRLF reads as LF, as the toml crate CoCo uses (and Python's tomllib) read it. */
+            if ((rc = ccr_dynbuf_add(b, "\n", 1)) != 0)
                 return rc;
             (void)take_newline(r);
             continue;
@@ -318,55 +319,47 @@ static int take_pair(struct toml_reader *r, struct keys_initdata *d, int top, in
 {
     char key[KEY_MAX];
     struct ccr_dynbuf b;
-    char *value = NULL, *keycopy;
+    char *value = NULL, *keycopy = NULL;
     size_t len;
     int rc;
 
     if ((rc = take_key(r, key)) != 0)
         return rc;
+    /* Checks of the key come first, so their messages name the key's line. */
+    if (top && strcmp(key, "version") != 0 && strcmp(key, "algorithm") != 0)
+        return toml_fail(r, key,
+                         "unknown top-level key (init-data has version, algorithm and a [data] table)");
+    if (top ? *(key[0] == 'v' ? seen_version : seen_algorithm) : keys_initdata_get(d, key) != NULL)
+        return toml_fail(r, key, top ? "given twice" : "given twice in [data]");
     if (r->p == r->end || *r->p != '=')
         return toml_fail(r, key, "expected '=' after the key");
     r->p++;
     skip_blank(r);
     if (r->p == r->end || (*r->p != '"' && *r->p != '\''))
-        return toml_fail(r, key,
-                         "only string values are accepted (\"...\", '...', \"\"\"...\"\"\" or '''...''')");
+        return toml_fail(
+            r, key, "only string values are accepted (\"...\", '...', \"\"\"...\"\"\" or \'\'\'...\'\'\')");
     ccr_dynbuf_init(&b, KEYS_INITDATA_MAX_BYTES);
-    if ((rc = take_string(r, key, &b)) != 0 || (rc = end_of_line(r, key)) != 0) {
+    if ((rc = take_string(r, key, &b)) != 0) {
         ccr_dynbuf_free(&b);
         return rc;
     }
     if ((value = ccr_dynbuf_steal(&b, &len)) == NULL)
         return ENOMEM;
-    if (strlen(value) != len) {
+    if ((rc = end_of_line(r, key)) != 0) {
         free(value);
-        return toml_fail(r, key, "NUL in a value");
+        return rc;
     }
     if (top) {
-        if (strcmp(key, "version") == 0 || strcmp(key, "algorithm") == 0) {
-            int *seen = key[0] == 'v' ? seen_version : seen_algorithm;
-            char *dst = key[0] == 'v' ? d->version : d->algorithm;
-            size_t cap = key[0] == 'v' ? sizeof d->version : sizeof d->algorithm;
-            if (*seen) {
-                free(value);
-                return toml_fail(r, key, "given twice");
-            }
-            *seen = 1;
-            if (strlen(value) >= cap) {
-                free(value);
-                return toml_fail(r, key, "value too long");
-            }
-            memcpy(dst, value, len + 1);
+        char *dst = key[0] == 'v' ? d->version : d->algorithm;
+        size_t cap = key[0] == 'v' ? sizeof d->version : sizeof d->algorithm;
+        *(key[0] == 'v' ? seen_version : seen_algorithm) = 1;
+        if (len >= cap) {
             free(value);
-            return 0;
+            return ccr_err_set(EINVAL, "%s: key '%s': value too long", r->where, key);
         }
+        memcpy(dst, value, len + 1);
         free(value);
-        return toml_fail(r, key,
-                         "unknown top-level key (init-data has version, algorithm and a [data] table)");
-    }
-    if (keys_initdata_get(d, key) != NULL) {
-        free(value);
-        return toml_fail(r, key, "given twice in [data]");
+        return 0;
     }
     if ((keycopy = strdup(key)) == NULL || (rc = add_entry(d, keycopy, value)) != 0) {
         free(keycopy);
