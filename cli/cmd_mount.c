@@ -452,7 +452,9 @@ int cli_cmd_mount(int argc, char **argv)
             status = cli_usage("%s", ccr_err_msg(EINVAL));
             goto out;
         }
-        mount_keysrc_from_opts(&keysrc, &opts);
+        /* A key source given as -o options is checked against the init-data too. */
+        if (opts.key_file != NULL || opts.kbs != NULL || opts.skr != NULL)
+            mount_keysrc_from_opts(&keysrc, &opts);
         if ((rc = mount_apply_init_data(init_file, &init, &a)) != 0) {
             status = cli_fail_rc(rc, NULL);
             goto out;
