@@ -25,9 +25,12 @@ static int take_setting(const char *file, const char *option, const char **arg, 
 {
     if (bound == NULL)
         return 0;
-    if (*arg != NULL && !same_url(*arg, bound))
-        return ccr_err_set(EINVAL, "%s %s contradicts the init-data %s, which names %s %s", option, *arg,
+    if (*arg != NULL && !same_url(*arg, bound)) {
+        char shown[512]; /* a URL given may carry a token or userinfo: never in a message */
+        fetch_url_scrub(*arg, shown, sizeof shown);
+        return ccr_err_set(EINVAL, "%s %s contradicts the init-data %s, which names %s %s", option, shown,
                            file, what, bound);
+    }
     *arg = bound;
     return 0;
 }

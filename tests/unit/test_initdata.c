@@ -302,6 +302,11 @@ static void test_mount_arguments(void **state)
     f.gov.governance_url = "http://evil:1";
     apply_refused(&d, &f, "--governance http://evil:1", "governance http://127.0.0.1:8081");
     args_reset(&f, "http://127.0.0.1:8080/hospital");
+    f.keys.kbs_url = "http://user:pw@127.0.0.1:9/?token=secret";
+    apply_refused(&d, &f, "--kbs http://127.0.0.1:9/?<redacted>", "key broker");
+    assert_null(strstr(ccr_err_msg(EINVAL), "secret"));
+    assert_null(strstr(ccr_err_msg(EINVAL), "pw@"));
+    args_reset(&f, "http://127.0.0.1:8080/hospital");
     f.gov.contract_id = "other";
     apply_refused(&d, &f, "--contract other", "contract diabetes-study-1");
     args_reset(&f, "http://127.0.0.1:8080/hospital");
