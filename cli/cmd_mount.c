@@ -232,8 +232,11 @@ static void mount_keysrc_from_opts(struct keys_release_request *k, const struct 
         return;
     k->key_file = o->key_file;
     k->kbs_url = o->kbs;
-    k->resource = o->resource;
-    k->attest = o->attest;
+    /* --attest and --resource given without --kbs (a sink under --init-data) are kept */
+    if (k->resource == NULL)
+        k->resource = o->resource;
+    if (k->attest == NULL)
+        k->attest = o->attest;
     k->skr_url = o->skr;
     k->skr_maa_endpoint = o->skr_maa;
     k->skr_akv_endpoint = o->skr_akv;

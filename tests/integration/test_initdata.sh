@@ -136,6 +136,23 @@ grep -q "nosuch" <<<"$out" && mount_gone "$MP" && pass "the init-data's contract
   fail "contract nosuch: $out"
 "$CCRFS" attest sim-init "$TMP/sim" --relaunch --init-data "$TMP/init.toml" >/dev/null
 
+# A sink's recipient key must have the id the init-data lists for it.
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$TMP/recipient.pem" 2>/dev/null
+openssl pkey -in "$TMP/recipient.pem" -pubout -out "$TMP/recipient.pub.pem"
+mkdir -p "$TMP/out"
+cat >"$TMP/init-sink.toml" <<TOML
+algorithm = "sha384"
+version = "0.1.0"
+[data]
+"ccrfs.json" = '{"governance": "$GOV_URL", "contract": "room", "datasets": [{"id": "$OTHER", "mode": "sink"}]}'
+TOML
+"$CCRFS" attest sim-init "$TMP/sim" --relaunch --init-data "$TMP/init-sink.toml" >/dev/null
+out=$("$CCRFS" mount --init-data "$TMP/init-sink.toml" --attest "sim:$TMP/sim" -o recipient="$TMP/recipient.pub.pem" \
+  --audit-log "$TMP/audit.log" --spool "$TMP/spool" "$TMP/out" "$MP" 2>&1)
+grep -q "the recipient key's dataset id sha256:[0-9a-f]* is not the init-data's $OTHER" <<<"$out" && mount_gone "$MP" &&
+  pass "a sink for another recipient than the init-data lists is refused" || fail "sink recipient: $out"
+"$CCRFS" attest sim-init "$TMP/sim" --relaunch --init-data "$TMP/init.toml" >/dev/null
+
 # --- init-data edited after launch -------------------------------------------------------------
 cp "$TMP/init.toml" "$TMP/edited.toml"
 sed -i 's/"mode": "read-only"/"mode": "no-egress"/' "$TMP/edited.toml"
