@@ -394,9 +394,11 @@ static int take_header(struct toml_reader *r, int *in_data)
 
 static const EVP_MD *initdata_md(const char *name)
 {
+    /* kbs-types' HashAlgorithm names (serde lowercase). */
     return strcmp(name, "sha256") == 0   ? EVP_sha256()
            : strcmp(name, "sha384") == 0 ? EVP_sha384()
            : strcmp(name, "sha512") == 0 ? EVP_sha512()
+           : strcmp(name, "sm3") == 0    ? EVP_sm3()
                                          : NULL;
 }
 
@@ -447,7 +449,7 @@ int keys_initdata_parse(const char *text, size_t len, const char *where, struct 
         goto fail;
     }
     if ((md = initdata_md(out->algorithm)) == NULL) {
-        rc = ccr_err_set(EINVAL, "%s: key 'algorithm': \"%s\"; expected sha256, sha384 or sha512", where,
+        rc = ccr_err_set(EINVAL, "%s: key 'algorithm': \"%s\"; expected sha256, sha384, sha512 or sm3", where,
                          out->algorithm);
         goto fail;
     }

@@ -48,7 +48,7 @@ struct keys_initdata {
     char *text; /* the document exactly as read, NUL-terminated: what the digest covers */
     size_t len;
     char version[16];
-    char algorithm[8]; /* "sha256", "sha384" or "sha512" */
+    char algorithm[8]; /* "sha256", "sha384", "sha512" or "sm3" (kbs-types' HashAlgorithm) */
     uint8_t digest[KEYS_INITDATA_MAX_DIGEST];
     size_t digest_len;
     uint8_t host_data[KEYS_INITDATA_HOST_DATA]; /* the digest, cut or zero-padded */

@@ -152,6 +152,19 @@ static void test_basic_and_literal_forms(void **state)
     keys_initdata_free(&d);
 }
 
+/* SM3 is one of kbs-types' HashAlgorithm names too. Python: hashlib.new("sm3", text).hexdigest(). */
+static void test_sm3(void **state)
+{
+    static const char text[] = "algorithm = \"sm3\"\nversion = \"0.1.0\"\n[data]\n";
+    struct keys_initdata d;
+    char hex[2 * KEYS_INITDATA_MAX_DIGEST + 1];
+    (void)state;
+    parse_ok(text, &d);
+    hex_of(d.digest, d.digest_len, hex);
+    assert_string_equal(hex, "f6e80fb85c5c3ad7c4a3210763f7ac6ded88fa9600261f48a6f0d41bf74a191e");
+    keys_initdata_free(&d);
+}
+
 /* A refusal: EINVAL, and the message holds every one of the words. */
 static void refused(const char *text, size_t len, const char *w1, const char *w2)
 {
@@ -185,7 +198,7 @@ static void test_refusals_toml(void **state)
     REFUSED("version = \"0.1.0\"\nalgorithm = \"sha256\"\n", "no [data]", NULL);
     REFUSED("version = \"0.2.0\"\nalgorithm = \"sha256\"\n[data]\n", "key 'version'", "0.1.0");
     REFUSED("version = \"0.1.0\"\nalgorithm = \"md5\"\n[data]\n", "key 'algorithm'",
-            "sha256, sha384 or sha512");
+            "sha256, sha384, sha512 or sm3");
     REFUSED(HEAD "x = \"open\n", ":4: key 'x'", "newline in a single-line string");
     REFUSED(HEAD "x = '''never closed\n", ":5: key 'x'", "unterminated string");
     REFUSED(HEAD "x = \"\\q\"\n", ":4: key 'x'", "unknown escape");
@@ -439,9 +452,13 @@ static void test_broker_checks_init_data(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_trustee_example),         cmocka_unit_test(test_coco_pod_with_ccrfs),
-        cmocka_unit_test(test_basic_and_literal_forms), cmocka_unit_test(test_refusals_toml),
-        cmocka_unit_test(test_refusals_ccrfs_json),     cmocka_unit_test(test_mount_arguments),
+        cmocka_unit_test(test_trustee_example),
+        cmocka_unit_test(test_coco_pod_with_ccrfs),
+        cmocka_unit_test(test_basic_and_literal_forms),
+        cmocka_unit_test(test_refusals_toml),
+        cmocka_unit_test(test_refusals_ccrfs_json),
+        cmocka_unit_test(test_mount_arguments),
+        cmocka_unit_test(test_sm3),
         cmocka_unit_test(test_broker_checks_init_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
