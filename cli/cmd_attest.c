@@ -6,6 +6,7 @@
 #include "common/err.h"
 #include "common/fileio.h"
 #include "keys/attest/evidence.h"
+#include "keys/initdata.h"
 #include "keys/attest/roots.h"
 #include "keys/attest/sim.h"
 #include "keys/attest/snp.h"
@@ -20,8 +21,9 @@
 #include <time.h>
 
 static const char attest_usage[] =
-    "usage: ccrfs attest sim-init DIR [--host-data HEX] [--measurement HEX] [--debug] [--vmpl N]\n"
-    "                                 [--version 2|3|5] [--product milan|genoa|turin]\n"
+    "usage: ccrfs attest sim-init DIR [--host-data HEX | --init-data FILE] [--measurement HEX] [--debug]\n"
+    "                                 [--vmpl N] [--version 2|3|5] [--product milan|genoa|turin]\n"
+    "       ccrfs attest sim-init DIR --relaunch (--init-data FILE | --host-data HEX)\n"
     "       ccrfs attest report --attest sim:DIR|snp|aa:URL --report-data HEX -o FILE [--vcek-out FILE]\n"
     "                           [--evidence-out FILE]\n"
     "       ccrfs attest verify REPORT --vcek CERT (--chain CERTS | --amd-roots) [--at TIME]\n"
@@ -29,7 +31,10 @@ static const char attest_usage[] =
     "sim-init creates a simulated SEV-SNP guest in DIR: a test ARK -> ASK -> VCEK chain that\n"
     "nothing trusts unless told to, and the guest's settings (sim.json). The measurement is the\n"
     "SHA-384 of the ccrfs executable unless --measurement is given. Reports are version 3 of a\n"
-    "Milan part unless --version and --product say otherwise.\n"
+    "Milan part unless --version and --product say otherwise. --init-data FILE (Confidential\n"
+    "Containers' init-data TOML, docs/ATTESTATION.md) sets HOST_DATA to its digest, as a CoCo host\n"
+    "launching that guest does. --relaunch keeps DIR's simulated machine (its chain, which a broker\n"
+    "may already trust, and its settings) and launches a new guest on it with other HOST_DATA.\n"
     "report writes a signed 1184-byte report binding HEX (up to 64 bytes, zero-padded). aa:URL\n"
     "asks the CoCo attestation agent's REST API (api-server-rest, e.g. aa:http://127.0.0.1:8006).\n"
     "--evidence-out writes the evidence as the KBS protocol carries it (the sev crate's JSON).\n"
@@ -56,7 +61,9 @@ enum {
     OPT_AMD_ROOTS,
     OPT_MIN_VERSION,
     OPT_KEY,
-    OPT_EVIDENCE_OUT
+    OPT_EVIDENCE_OUT,
+    OPT_INIT_DATA,
+    OPT_RELAUNCH
 };
 
 static int parse_time(const char *text, time_t *out)
@@ -89,11 +96,16 @@ static int cmd_sim_init(int argc, char **argv)
                                          {"vmpl", required_argument, 0, OPT_VMPL},
                                          {"version", required_argument, 0, OPT_VERSION},
                                          {"product", required_argument, 0, OPT_PRODUCT},
+                                         {"init-data", required_argument, 0, OPT_INIT_DATA},
+                                         {"relaunch", no_argument, 0, OPT_RELAUNCH},
                                          {"help", no_argument, 0, 'h'},
                                          {0}};
     struct keys_sim_config cfg = {0};
+    struct keys_initdata init;
+    const char *init_file = NULL;
+    char host_hex[2 * KEYS_INITDATA_HOST_DATA + 1];
     uint64_t v;
-    int c, rc;
+    int c, rc, relaunch = 0, others = 0;
 
     optind = 1;
     opterr = 0;
@@ -103,23 +115,34 @@ static int cmd_sim_init(int argc, char **argv)
         case OPT_HOST_DATA:
             cfg.host_data_hex = optarg;
             break;
+        case OPT_INIT_DATA:
+            init_file = optarg;
+            break;
+        case OPT_RELAUNCH:
+            relaunch = 1;
+            break;
         case OPT_MEASUREMENT:
             cfg.measurement_hex = optarg;
+            others = 1;
             break;
         case OPT_DEBUG:
             cfg.policy |= KEYS_SNP_POLICY_DEBUG;
+            others = 1;
             break;
         case OPT_VMPL:
             if (cli_parse_uint(optarg, 0, 3, &v) != 0)
                 return cli_usage("--vmpl: expected 0-3, got '%s'", optarg);
             cfg.vmpl = (uint32_t)v;
+            others = 1;
             break;
         case OPT_VERSION:
             if (cli_parse_uint(optarg, 2, 5, &v) != 0 || v == 4)
                 return cli_usage("--version: expected 2, 3 or 5, got '%s'", optarg);
             cfg.version = (uint32_t)v;
+            others = 1;
             break;
         case OPT_PRODUCT:
+            others = 1;
             if (strcasecmp(optarg, "milan") == 0)
                 cfg.product = KEYS_SNP_PRODUCT_MILAN;
             else if (strcasecmp(optarg, "genoa") == 0)
@@ -138,6 +161,26 @@ static int cmd_sim_init(int argc, char **argv)
     }
     if (argc - optind != 1)
         return cli_usage("expected one DIR");
+    if (init_file != NULL && cfg.host_data_hex != NULL)
+        return cli_usage("give --init-data FILE or --host-data HEX, not both: HOST_DATA holds one of them");
+    if (relaunch && others)
+        return cli_usage("--relaunch keeps the machine's settings: give only --init-data or --host-data");
+    if (relaunch && init_file == NULL && cfg.host_data_hex == NULL)
+        return cli_usage("--relaunch needs --init-data FILE or --host-data HEX");
+    if (init_file != NULL) {
+        if ((rc = keys_initdata_load(init_file, &init)) != 0)
+            return cli_fail_rc(rc, NULL);
+        ccr_hex_encode(init.host_data, sizeof init.host_data, host_hex);
+        printf("init-data %s: %s digest, HOST_DATA %s\n", init_file, init.algorithm, host_hex);
+        keys_initdata_free(&init);
+        cfg.host_data_hex = host_hex;
+    }
+    if (relaunch) {
+        if ((rc = keys_sim_relaunch(argv[optind], cfg.host_data_hex)) != 0)
+            return cli_fail_rc(rc, argv[optind]);
+        printf("a new simulated guest on the machine in %s, HOST_DATA %s\n", argv[optind], cfg.host_data_hex);
+        return CLI_EXIT_OK;
+    }
     if ((rc = keys_sim_init(argv[optind], &cfg)) != 0)
         return cli_fail_rc(rc, argv[optind]);
     printf(

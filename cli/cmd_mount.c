@@ -23,6 +23,7 @@
 #include "fs/options.h"
 #include "governance/depa.h"
 #include "governance/gov.h"
+#include "launch/initdata.h"
 #include "launch/mount.h"
 #include "launch/state.h"
 
@@ -53,6 +54,11 @@ static const char mount_usage[] =
     "                          registered id is pinned; STORE_URL may be left out (the registry's\n"
     "                          store, else the contract's url); an azure key fills --skr-kid,\n"
     "                          --skr-maa and --skr-akv where not given\n"
+    "  --init-data FILE        the guest's launch configuration (CoCo init-data TOML with\n"
+    "                          [data].\"ccrfs.json\", docs/MOUNT.md): its digest must be this guest's\n"
+    "                          HOST_DATA (needs --attest); governance, contract, dataset and mode,\n"
+    "                          broker and resource are taken from it; contradicting arguments are\n"
+    "                          refused\n"
     "governance (docs/GOVERNANCE.md, docs/CONTRACTS.md):\n"
     "  --audit-log FILE        audit log file (default without --governance: under the state folder)\n"
     "  --governance URL        governance service: events, consent, contracts, use budget\n"
@@ -255,8 +261,11 @@ static void mount_keysrc_from_opts(struct keys_release_request *k, const struct 
         return;
     k->key_file = o->key_file;
     k->kbs_url = o->kbs;
-    k->resource = o->resource;
-    k->attest = o->attest;
+    /* --attest and --resource given without --kbs (a sink under --init-data) are kept */
+    if (k->resource == NULL)
+        k->resource = o->resource;
+    if (k->attest == NULL)
+        k->attest = o->attest;
     k->skr_url = o->skr;
     k->skr_maa_endpoint = o->skr_maa;
     k->skr_akv_endpoint = o->skr_akv;
@@ -276,7 +285,27 @@ enum {
     MOUNT_OPT_LOG_FILE,
     MOUNT_OPT_GOV_API,
     MOUNT_OPT_DATASET,
+    MOUNT_OPT_INIT_DATA,
 };
+
+/* -o mode=... given: init-data then checks it instead of setting it. */
+static int mount_opts_name_mode(const char *o)
+{
+    for (const char *p = o; p != NULL; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+        if (strncmp(p, "mode=", 5) == 0)
+            return 1;
+    return 0;
+}
+
+/* Loads --init-data and fills in or checks the arguments against it (launch/initdata.h). */
+static int mount_apply_init_data(const char *file, struct keys_initdata *init, struct launch_initdata_args *a)
+{
+    int rc;
+
+    if ((rc = keys_initdata_load(file, init)) != 0)
+        return rc;
+    return launch_initdata_apply(init, file, a);
+}
 
 /* Where the daemon logs besides stderr: the file named, or, detached without syslog, the state
  * folder's. Opened before anything is logged so the file holds the mount's whole story. */
@@ -336,6 +365,7 @@ int cli_cmd_mount(int argc, char **argv)
         CLI_STORE_LONG_OPTIONS,
         {"governance-api", required_argument, 0, MOUNT_OPT_GOV_API},
         {"dataset", required_argument, 0, MOUNT_OPT_DATASET},
+        {"init-data", required_argument, 0, MOUNT_OPT_INIT_DATA},
         {"help", no_argument, 0, 'h'},
         {0}};
     struct keys_release_request keysrc = {0};
@@ -344,10 +374,12 @@ int cli_cmd_mount(int argc, char **argv)
     /* Long governance options, applied over -o ones (the command line wins). */
     const char *l_audit = NULL, *l_gov = NULL, *l_token = NULL, *l_contract = NULL, *l_cfile = NULL,
                *l_purpose = NULL, *l_spool = NULL, *l_log = NULL, *l_api = NULL;
-    const char *id_text = NULL, *l_dataset = NULL, *mountpoint;
-    char id[FMT_DATASET_ID_LEN + 1], *store_url = NULL;
+    const char *id_text = NULL, *l_dataset = NULL, *init_file = NULL, *mountpoint;
+    char id[FMT_DATASET_ID_LEN + 1], init_id[FMT_DATASET_ID_LEN + 1] = "", *store_url = NULL;
     struct gov_depa_mount depa;
     struct fs_options depa_keys;
+    struct keys_initdata init = {0};
+    int mode_given = 0;
     struct mount_ready ready = {-1, 0, 0, NULL, {0}};
     struct launch_request req;
     int c, foreground = 0, debug = 0, status, pipefd[2], rc;
@@ -403,7 +435,11 @@ int cli_cmd_mount(int argc, char **argv)
         case MOUNT_OPT_DATASET:
             l_dataset = optarg;
             break;
+        case MOUNT_OPT_INIT_DATA:
+            init_file = optarg;
+            break;
         case 'o':
+            mode_given |= mount_opts_name_mode(optarg);
             if (fs_options_parse(&opts, optarg) != 0) {
                 status = cli_usage("%s", ccr_err_msg(EINVAL));
                 goto out;
@@ -449,6 +485,24 @@ int cli_cmd_mount(int argc, char **argv)
         ga.purpose = l_purpose;
     if (l_log != NULL)
         ga.log_file = l_log;
+    if (init_file != NULL) {
+        struct launch_initdata_args a = {&ga.cfg, &keysrc,    argc - optind == 2 ? argv[optind] : NULL,
+                                         init_id, &opts.mode, mode_given};
+        const char *pin = id_text != NULL ? id_text : opts.dataset_id;
+        if (pin != NULL && fmt_dataset_id_parse(pin, init_id) != 0) {
+            status = cli_usage("%s", ccr_err_msg(EINVAL));
+            goto out;
+        }
+        /* A key source given as -o options is checked against the init-data too. */
+        if (opts.key_file != NULL || opts.kbs != NULL || opts.skr != NULL)
+            mount_keysrc_from_opts(&keysrc, &opts);
+        if ((rc = mount_apply_init_data(init_file, &init, &a)) != 0) {
+            status = cli_fail_rc(rc, NULL);
+            goto out;
+        }
+        if (init_id[0] != '\0')
+            id_text = init_id;
+    }
     if (ga.cfg.contract_id != NULL && ga.contract_file == NULL && ga.cfg.governance_url == NULL) {
         status = cli_usage("--contract needs --governance URL (or --contract-file FILE to test locally)");
         goto out;
@@ -572,8 +626,10 @@ int cli_cmd_mount(int argc, char **argv)
     req.contract_file = ga.contract_file;
     req.purpose = ga.purpose;
     req.debug = debug;
+    req.init_data = init_file != NULL ? &init : NULL;
     status = mount_serve(&req, &ready);
 out:
+    keys_initdata_free(&init);
     mount_gov_free(&ga);
     gov_depa_mount_release(&depa);
     fs_options_free(&depa_keys);

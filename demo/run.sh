@@ -6,7 +6,8 @@
 #   - a governance service (`ccrfs gov serve`): contracts, consent, audit events.
 # Two data providers encrypt, publish and register their keys with a release policy pinning
 # the clean room's measurement; the consumer proposes a contract, everyone signs; the clean
-# room mounts both datasets read-only and an output sink; an unmodified Python script trains
+# room is launched with init-data (its configuration, bound into its attestation) and mounts
+# both datasets read-only and an output sink as the init-data says; an unmodified Python script trains
 # on the CSV files and writes a model to the sink; the auditor verifies the log and reports
 # per file; the consumer decrypts the model; a provider revokes and the next read is refused.
 #
@@ -161,24 +162,58 @@ for party in modeller hospital lab; do
     diabetes-study-1 | contract_line
 done
 
+say "The clean room is launched with its configuration bound to its attestation (init-data)"
+# Confidential Containers' init-data: the platform puts its SHA-256 in the guest's HOST_DATA at
+# launch, so the governance service, contract, datasets, modes, broker and keys the clean room
+# uses are part of what it attests to, not arguments its operator may change.
+cat >"$W/cleanroom-init.toml" <<TOML
+algorithm = "sha256"
+version = "0.1.0"
+
+[data]
+"ccrfs.json" = '''
+{
+  "governance": "$GOV",
+  "governanceApi": "ccrfs",
+  "contract": "diabetes-study-1",
+  "datasets": [
+    {"id": "$ID_hospital", "mode": "read-only", "store": "$STORE/hospital"},
+    {"id": "$ID_lab", "mode": "read-only", "store": "$STORE/lab"},
+    {"id": "$SINK_ID", "mode": "sink", "store": "$STORE/outputs"}
+  ],
+  "broker": "$KBS",
+  "resources": ["hospital/dek/v1", "lab/dek/v1"]
+}
+'''
+TOML
+"$CCRFS" attest sim-init "$W/cleanroom-sim" --relaunch --init-data "$W/cleanroom-init.toml" | sed 's/^/   /'
+note "(a new simulated guest on the machine the broker trusts; its HOST_DATA is the init-data's digest)"
+
 say "The clean room (simulated SEV-SNP) mounts both datasets read-only and an output sink"
 mkdir -p "$W/mnt/patients" "$W/mnt/glucose" "$W/mnt/model" "$W/state"
 export CCRFS_STATE_DIR=$W/state
-mount_dataset() { # NAME PROVIDER DATASET_ID MOUNTPOINT
-  "$CCRFS" mount --kbs "$KBS" --resource "$2/dek/v1" --attest "sim:$W/cleanroom-sim" \
-    --governance "$GOV" --contract diabetes-study-1 --purpose "train a diabetes risk model" \
-    --dataset-id "$3" -o mode=read-only,consent_interval=1 "$STORE/$2" "$4" 2>>"$W/mount-$1.log" ||
+# Governance, contract, broker, dataset id and mode come from the init-data, checked against the
+# guest's own report; an argument contradicting it would be refused.
+INIT=(--init-data "$W/cleanroom-init.toml" --attest "sim:$W/cleanroom-sim")
+mount_dataset() { # NAME PROVIDER MOUNTPOINT
+  "$CCRFS" mount "${INIT[@]}" --resource "$2/dek/v1" --purpose "train a diabetes risk model" \
+    -o consent_interval=1 "$STORE/$2" "$3" 2>>"$W/mount-$1.log" ||
     { cat "$W/mount-$1.log" >&2; die "mounting $1"; }
-  MOUNTS+=("$4")
-  note "mounted $1 at $4 (key released by the broker after attestation)"
+  MOUNTS+=("$3")
+  note "mounted $1 at $3 (key released by the broker after attestation with the init-data)"
 }
-mount_dataset patients hospital "$ID_hospital" "$W/mnt/patients"
-mount_dataset glucose lab "$ID_lab" "$W/mnt/glucose"
-"$CCRFS" mount --governance "$GOV" --contract diabetes-study-1 --purpose "train a diabetes risk model" \
-  -o mode=sink,recipient="$W/modeller.recipient.pub.pem",consent_interval=1 "$STORE/outputs" "$W/mnt/model" \
+mount_dataset patients hospital "$W/mnt/patients"
+mount_dataset glucose lab "$W/mnt/glucose"
+"$CCRFS" mount "${INIT[@]}" --purpose "train a diabetes risk model" \
+  -o recipient="$W/modeller.recipient.pub.pem",consent_interval=1 "$STORE/outputs" "$W/mnt/model" \
   2>>"$W/mount-model.log" || { cat "$W/mount-model.log" >&2; die "mounting the sink"; }
 MOUNTS+=("$W/mnt/model")
 note "mounted the output sink at $W/mnt/model (outputs sealed for the modeller, uploaded on close)"
+if "$CCRFS" mount "${INIT[@]}" --resource hospital/dek/v1 --contract another-contract "$STORE/hospital" \
+  "$W/mnt/other" 2>"$W/contradict.err"; then
+  die "a mount contradicting the init-data was accepted"
+fi
+note "a mount naming another contract is refused: $(head -n 1 "$W/contradict.err" | cut -c1-140)..."
 find "$W/mnt" -type f -printf '   %P  %s bytes\n'
 
 say "An unmodified Python training script reads the CSV files and writes a model to the sink"

@@ -10,6 +10,8 @@
 #include "fs/mount.h"
 #include "governance/admission.h"
 #include "governance/client.h"
+#include "keys/attest/evidence.h"
+#include "keys/kbs/client.h"
 #include "launch/dataset.h"
 #include "launch/lifecycle.h"
 #include "launch/state.h"
@@ -94,6 +96,48 @@ static int launch_refuse(struct launch_mount *lm, int rc)
     if (lm->g != NULL && gov_record_denial(lm->g, "mount", lm->req.mountpoint, msg) != 0)
         ccr_log_warn("the refusal could not be recorded");
     return ccr_err_set(rc, "mount refused: %s", msg);
+}
+
+/* Under init-data: this guest's own report must carry the init-data's digest in HOST_DATA
+ * before anything it configures is used, and the broker's attestation then carries the
+ * init-data so the broker checks the same binding. */
+static int launch_step_init_data(struct launch_mount *lm)
+{
+    const struct keys_initdata *d = lm->req.init_data;
+    uint8_t report_data[KEYS_SNP_REPORT_DATA_LEN] = {0};
+    struct keys_evidence ev;
+    int rc;
+
+    if (d == NULL)
+        return 0;
+    if (lm->req.keys.attest == NULL)
+        return ccr_err_set(EINVAL,
+                           "--init-data is bound by attestation: give --attest sim:DIR|snp|aa:URL, the "
+                           "attester whose report's HOST_DATA is checked");
+    /* The report is asked for with the digest as its report_data, saying what it was for. */
+    memcpy(report_data, d->digest, d->digest_len < sizeof report_data ? d->digest_len : sizeof report_data);
+    if ((rc = keys_evidence_get(lm->req.keys.attest, report_data, &ev)) != 0)
+        return ccr_err_wrap(rc, "init-data: this guest's report: ");
+    rc = keys_initdata_check_host_data(d, ev.report + KEYS_SNP_OFF_HOST_DATA);
+    keys_evidence_clear(&ev);
+    if (rc != 0)
+        return ccr_err_wrap(rc, "mount refused: ");
+    if ((rc = keys_kbs_set_guest_init_data(d->text)) != 0)
+        return rc;
+    ccr_log_info("init-data: its %s digest is this guest's HOST_DATA (evidence %s)", d->algorithm,
+                 lm->req.keys.attest);
+    return 0;
+}
+
+/* An output mount has no manifest to pin: under init-data its recipient key's id must be the
+ * one listed. */
+static int launch_step_init_data_sink(struct launch_mount *lm)
+{
+    if (lm->req.init_data == NULL || lm->req.opts->mode != FS_MODE_SINK || lm->req.dataset_id == NULL ||
+        strcmp(lm->req.dataset_id, lm->dataset_id) == 0)
+        return 0;
+    return ccr_err_set(EPERM, "mount refused: the recipient key's dataset id %s is not the init-data's %s",
+                       lm->dataset_id, lm->req.dataset_id);
 }
 
 /* The store and mount point as the daemon will hold them once it left its working folder,
@@ -358,8 +402,9 @@ int launch_prepare(const struct launch_request *req, struct launch_mount **out)
         ccr_log_warn("%s; serving anyway (allow_unlocked_memory): plaintext and keys may be swapped out",
                      ccr_err_msg(rc));
     }
-    if ((rc = launch_step_paths(lm)) != 0 || (rc = launch_step_contract_file(lm)) != 0 ||
-        (rc = launch_step_identify(lm)) != 0 || (rc = launch_step_governance(lm)) != 0 ||
+    if ((rc = launch_step_init_data(lm)) != 0 || (rc = launch_step_paths(lm)) != 0 ||
+        (rc = launch_step_contract_file(lm)) != 0 || (rc = launch_step_identify(lm)) != 0 ||
+        (rc = launch_step_init_data_sink(lm)) != 0 || (rc = launch_step_governance(lm)) != 0 ||
         (rc = launch_step_consent(lm)) != 0 || (rc = launch_step_contract(lm)) != 0 ||
         (rc = launch_step_key(lm)) != 0 || (rc = launch_step_record(lm)) != 0 ||
         (rc = launch_step_filesystem(lm)) != 0) {
@@ -416,6 +461,8 @@ void launch_finish(struct launch_mount *lm)
     free(lm->default_spool);
     free(lm->default_log);
     pthread_mutex_destroy(&lm->link.lock);
+    if (lm->req.init_data != NULL)
+        (void)keys_kbs_set_guest_init_data(NULL);
     free(lm);
 }
 

@@ -1,7 +1,8 @@
 /* The mount sequence: every decision that makes a mount safe to serve, in one place and in
  * this order (docs/MOUNT.md, docs/CONTRACTS.md, docs/GOVERNANCE.md):
  *
- *   launch_prepare: the mount point is usable; the store opens; the dataset's id is read from
+ *   launch_prepare: under init-data, the guest's own report binds it (HOST_DATA); the mount
+ *     point is usable; the store opens; the dataset's id is read from
  *     the manifest (and checked against the pin) or, for a sink, taken from the recipient's key;
  *     governance starts (spool, audit log, service); consent is asked; the contract is admitted
  *     (signatures of every party, validity, dataset, mode, purpose) and a use counted against its
@@ -20,6 +21,7 @@
 
 #include "fs/options.h"
 #include "governance/gov.h"
+#include "keys/initdata.h"
 #include "keys/release.h"
 
 struct launch_mount;
@@ -37,6 +39,10 @@ struct launch_request {
     const char *contract_file; /* a signed contract read from a file (no service counts uses) */
     const char *purpose;       /* the purpose the mount says it is for; checked against the contract */
     int debug;                 /* trace every FUSE request */
+    /* The guest's launch configuration (keys/initdata.h, launch/initdata.h), already applied to
+     * the fields above; NULL: none. Before anything else, its digest must equal the HOST_DATA of
+     * a report from keys.attest, and it is then sent with the key broker's attestation. */
+    const struct keys_initdata *init_data;
 };
 
 /* Runs the sequence up to a created, not yet mounted file system. 0 and *out, or a positive

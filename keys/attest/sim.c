@@ -274,6 +274,13 @@ int keys_sim_init(const char *dir, const struct keys_sim_config *cfg)
     text = json_object_to_json_string_ext(conf, JSON_C_TO_STRING_PRETTY);
     conf_path = sim_path(dir, "sim.json");
     rc = conf_path ? ccr_write_file_atomic(conf_path, text, strlen(text), 0600) : ENOMEM;
+    if (rc == 0) {
+        /* A host_data file left by an earlier guest would override the new machine's settings. */
+        char *hd_path = sim_path(dir, "host_data");
+        if (hd_path == NULL || (unlink(hd_path) != 0 && errno != ENOENT))
+            rc = hd_path == NULL ? ENOMEM : ccr_err_set(errno, "%s: %s", hd_path, strerror(errno));
+        free(hd_path);
+    }
     goto out;
 fail:
     if (rc == 0 || rc == EIO)
@@ -287,6 +294,30 @@ out:
     EVP_PKEY_free(ark_key);
     EVP_PKEY_free(ask_key);
     EVP_PKEY_free(vcek_key);
+    return rc;
+}
+
+int keys_sim_relaunch(const char *dir, const char *host_data_hex)
+{
+    uint8_t tmp[KEYS_SNP_HOST_DATA_LEN];
+    char *conf_path = sim_path(dir, "sim.json"), *key_path = sim_path(dir, "vcek.key"),
+         *hd_path = sim_path(dir, "host_data");
+    int rc;
+
+    if (conf_path == NULL || key_path == NULL || hd_path == NULL)
+        rc = ENOMEM;
+    else if (host_data_hex == NULL || strlen(host_data_hex) != 2 * KEYS_SNP_HOST_DATA_LEN ||
+             ccr_hex_decode(host_data_hex, tmp, KEYS_SNP_HOST_DATA_LEN) != 0)
+        rc = ccr_err_set(EINVAL, "host data: expected 64 hex digits (32 bytes)");
+    else if (access(conf_path, R_OK) != 0 || access(key_path, R_OK) != 0)
+        rc = ccr_err_set(
+            ENOENT, "%s holds no simulated machine to launch a guest on (run sim-init without --relaunch)",
+            dir);
+    else
+        rc = ccr_write_file_atomic(hd_path, host_data_hex, strlen(host_data_hex), 0600);
+    free(conf_path);
+    free(key_path);
+    free(hd_path);
     return rc;
 }
 

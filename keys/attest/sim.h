@@ -28,6 +28,11 @@ struct keys_sim_config {
 
 int keys_sim_init(const char *dir, const struct keys_sim_config *cfg);
 
+/* A new guest on the simulated machine in dir: its chain, chip id and settings stay (a broker
+ * may already trust its root), only HOST_DATA changes, as when a platform launches another
+ * guest with other launch data. Writes dir/host_data. ENOENT when dir holds no simulated machine. */
+int keys_sim_relaunch(const char *dir, const char *host_data_hex);
+
 /* Produces a signed report with report_data; *vcek_der (malloc'd) is the VCEK certificate. */
 int keys_sim_report(const char *dir, const uint8_t report_data[KEYS_SNP_REPORT_DATA_LEN],
                     uint8_t report[KEYS_SNP_REPORT_LEN], uint8_t **vcek_der, size_t *vcek_len);

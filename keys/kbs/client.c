@@ -10,6 +10,7 @@
 #include "keys/kbs/snp_evidence.h"
 
 #include <json-c/json.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,35 @@ struct keys_kbs_session {
     char nonce[256];
     char hash[16];     /* the report_data hash the KBS selected; sha384 unless it says otherwise */
     EVP_PKEY *tee_key; /* the ephemeral key: its private half never leaves this struct */
+    char *init_data;   /* TOML text sent with each attestation; NULL: none */
 };
+
+static pthread_mutex_t guest_init_data_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *guest_init_data;
+
+int keys_kbs_set_guest_init_data(const char *toml)
+{
+    char *copy = NULL;
+
+    if (toml != NULL && (copy = strdup(toml)) == NULL)
+        return ENOMEM;
+    pthread_mutex_lock(&guest_init_data_lock);
+    free(guest_init_data);
+    guest_init_data = copy;
+    pthread_mutex_unlock(&guest_init_data_lock);
+    return 0;
+}
+
+int keys_kbs_session_set_init_data(struct keys_kbs_session *s, const char *toml)
+{
+    char *copy = NULL;
+
+    if (toml != NULL && (copy = strdup(toml)) == NULL)
+        return ENOMEM;
+    free(s->init_data);
+    s->init_data = copy;
+    return 0;
+}
 
 int keys_kbs_session_new(const char *url, const char *ca_file, const char *key_alg,
                          struct keys_kbs_session **out)
@@ -33,7 +62,11 @@ int keys_kbs_session_new(const char *url, const char *ca_file, const char *key_a
     snprintf(s->url, sizeof s->url, "%s", url);
     snprintf(s->alg, sizeof s->alg, "%s", key_alg ? key_alg : KEYS_JWE_ALG_ECDH);
     snprintf(s->hash, sizeof s->hash, "sha384");
-    if ((rc = keys_http_open(url, ca_file, &s->http)) != 0) {
+    pthread_mutex_lock(&guest_init_data_lock);
+    rc = guest_init_data != NULL ? keys_kbs_session_set_init_data(s, guest_init_data) : 0;
+    pthread_mutex_unlock(&guest_init_data_lock);
+    if (rc != 0 || (rc = keys_http_open(url, ca_file, &s->http)) != 0) {
+        free(s->init_data);
         free(s);
         return rc;
     }
@@ -160,6 +193,7 @@ int keys_kbs_attest(struct keys_kbs_session *s, const char *attest_spec,
     /* The additional devices' evidence, as a string: "" with none (guest-components' native
      * provider); it is both sent and hashed into report_data. */
     const char *additional = faults && faults->additional_evidence ? faults->additional_evidence : "";
+    const char *init_body = faults && faults->init_data_body ? faults->init_data_body : s->init_data;
     int rc;
 
     if (detail_len)
@@ -207,12 +241,13 @@ int keys_kbs_attest(struct keys_kbs_session *s, const char *attest_spec,
                            json_object_new_string(faults && faults->send_additional_evidence
                                                       ? faults->send_additional_evidence
                                                       : additional));
-    if (faults && faults->init_data_body) {
+    if (init_body != NULL) {
+        /* kbs-types' InitData {format, body}: Trustee accepts only "toml". */
         struct json_object *init = json_object_new_object();
         json_object_object_add(
             init, "format",
-            json_object_new_string(faults->init_data_format ? faults->init_data_format : "toml"));
-        json_object_object_add(init, "body", json_object_new_string(faults->init_data_body));
+            json_object_new_string(faults && faults->init_data_format ? faults->init_data_format : "toml"));
+        json_object_object_add(init, "body", json_object_new_string(init_body));
         json_object_object_add(body, "init-data", init);
     } else {
         json_object_object_add(body, "init-data", NULL);
@@ -265,6 +300,7 @@ void keys_kbs_session_free(struct keys_kbs_session *s)
         return;
     EVP_PKEY_free(s->tee_key); /* OpenSSL clears private key material when freeing it */
     keys_http_close(s->http);
+    free(s->init_data);
     OPENSSL_cleanse(s, sizeof *s);
     free(s);
 }

@@ -24,12 +24,21 @@ struct keys_kbs_attest_faults {
     int omit_vcek;                        /* send cert_chain null, as a guest whose host supplies no VCEK */
     const char *additional_evidence;      /* bind (and send) this additional-evidence string */
     const char *send_additional_evidence; /* send this instead of what was bound */
-    const char *init_data_format;         /* send "init-data": {"format": F, "body": B} */
-    const char *init_data_body;
+    const char *init_data_format;         /* send "init-data": {"format": F, "body": B} instead of */
+    const char *init_data_body;           /* the session's (keys_kbs_session_set_init_data) */
 };
 
 int keys_kbs_session_new(const char *url, const char *ca_file, const char *key_alg,
                          struct keys_kbs_session **out);
+/* The guest's init-data (Confidential Containers' TOML text, keys/initdata.h), sent with every
+ * attestation of the session as the request's "init-data": {"format": "toml", "body": TEXT},
+ * as guest-components' KBS client sends it; the broker then checks the report's HOST_DATA
+ * against its digest. NULL: "init-data": null, as without init-data. */
+int keys_kbs_session_set_init_data(struct keys_kbs_session *s, const char *toml);
+/* The init-data of the guest this process runs in: every session created afterwards (also
+ * keys_kbs_fetch's) starts with a copy, as CoCo's attestation agent holds one init-data for
+ * its guest. NULL clears it. */
+int keys_kbs_set_guest_init_data(const char *toml);
 /* POST /kbs/v0/auth: gets the challenge nonce and the session cookie. */
 int keys_kbs_auth(struct keys_kbs_session *s);
 const char *keys_kbs_nonce(const struct keys_kbs_session *s);
