@@ -67,7 +67,8 @@ static int endorsements_b64(const char *attester, const struct keys_evidence *ev
         return ENOMEM;
     if (ev->vcek_der == NULL) {
         BIO_free(bio);
-        return ccr_err_set(EPROTO, "the attester supplied no VCEK certificate: the evidence cannot be checked");
+        return ccr_err_set(EPROTO,
+                           "the attester supplied no VCEK certificate: the evidence cannot be checked");
     }
     if ((rc = keys_x509_from_der(ev->vcek_der, ev->vcek_len, &vcek)) != 0) {
         BIO_free(bio);
@@ -106,7 +107,8 @@ int gov_attested_key_make(const char *attester, struct gov_attested_key **out)
     memset(&ev, 0, sizeof ev);
     if (k == NULL)
         return ENOMEM;
-    if ((rc = gov_key_generate_rsa_pss(&k->key)) != 0 || (rc = gov_key_public_pem(k->key, &pem, &pem_len)) != 0)
+    if ((rc = gov_key_generate_rsa_pss(&k->key)) != 0 ||
+        (rc = gov_key_public_pem(k->key, &pem, &pem_len)) != 0)
         goto out;
     gov_attest_report_data(pem, pem_len, rd);
     if ((rc = keys_evidence_get(attester, rd, &ev)) != 0) {
@@ -115,7 +117,8 @@ int gov_attested_key_make(const char *attester, struct gov_attested_key **out)
     }
     if ((rc = endorsements_b64(attester, &ev, &endorse)) != 0)
         goto out;
-    if ((pem_b64 = b64_of(pem, pem_len)) == NULL || (report_b64 = b64_of(ev.report, sizeof ev.report)) == NULL) {
+    if ((pem_b64 = b64_of(pem, pem_len)) == NULL ||
+        (report_b64 = b64_of(ev.report, sizeof ev.report)) == NULL) {
         rc = ENOMEM;
         goto out;
     }
@@ -174,9 +177,11 @@ int gov_attested_sign_body(const struct gov_attested_key *k, const char *bytes, 
     json_object_object_add(o, "data", json_object_new_string(data_b64));
     json_object_object_add(o, "timestamp", json_object_new_string(ts));
     json_object_object_add(sign, "signature", json_object_new_string(sig));
-    json_object_object_add(sign, "publicKey", json_object_get(json_object_object_get(k->attestation, "publicKey")));
+    json_object_object_add(sign, "publicKey",
+                           json_object_get(json_object_object_get(k->attestation, "publicKey")));
     json_object_object_add(o, "sign", sign);
-    json_object_object_add(att, "evidence", json_object_get(json_object_object_get(k->attestation, "evidence")));
+    json_object_object_add(att, "evidence",
+                           json_object_get(json_object_object_get(k->attestation, "evidence")));
     json_object_object_add(att, "endorsements",
                            json_object_get(json_object_object_get(k->attestation, "endorsements")));
     json_object_object_add(o, "attestation", att);
@@ -244,7 +249,8 @@ int gov_attestation_verify_parts(json_object *att, const char *key_pem_b64, stru
     struct keys_snp_verdict verdict;
     STACK_OF(X509) *certs = NULL;
     X509 *vcek, *ask = NULL, *ark = NULL;
-    struct gov_key *key = NULL;
+    EVP_PKEY *key = NULL;
+    BIO *bio;
     const char *root_name = NULL;
     unsigned char *der = NULL;
     int der_len, is_test = 0, rc;
@@ -252,10 +258,20 @@ int gov_attestation_verify_parts(json_object *att, const char *key_pem_b64, stru
     memset(out, 0, sizeof *out);
     if (!json_object_is_type(att, json_type_object))
         return ccr_err_set(EINVAL, "attestation: not an object");
-    if (key_pem_b64 == NULL || ccr_b64_decode(key_pem_b64, strlen(key_pem_b64), &pem, &pem_len, CCR_B64_STD) != 0)
+    if (key_pem_b64 == NULL ||
+        ccr_b64_decode(key_pem_b64, strlen(key_pem_b64), &pem, &pem_len, CCR_B64_STD) != 0)
         return ccr_err_set(EINVAL, "attestation: \"publicKey\" is missing or not base64");
-    if ((rc = gov_key_from_public_pem((const char *)pem, pem_len, &key)) != 0 ||
-        (rc = decode_field(att, "evidence", &report, &report_len)) != 0 ||
+    /* Any key type: the binding is checked whatever signs (upstream's samples bind P-384 keys). */
+    if ((bio = BIO_new_mem_buf(pem, (int)pem_len)) != NULL) {
+        key = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+        BIO_free(bio);
+    }
+    if (key == NULL) {
+        ERR_clear_error();
+        rc = ccr_err_set(EINVAL, "attestation: \"publicKey\" is not a PEM public key");
+        goto out;
+    }
+    if ((rc = decode_field(att, "evidence", &report, &report_len)) != 0 ||
         (rc = decode_field(att, "endorsements", &endorse, &endorse_len)) != 0)
         goto out;
     if ((rc = keys_snp_report_parse(report, report_len, &r)) != 0) {
@@ -298,13 +314,15 @@ int gov_attestation_verify_parts(json_object *att, const char *key_pem_b64, stru
     fingerprint_der(der, (size_t)der_len, out->ark_fingerprint);
     OPENSSL_free(der);
     der = NULL;
-    if ((rc = gov_key_public_b64(key, &out->key_b64)) != 0)
-        goto out;
-    if ((der_len = i2d_PUBKEY(gov_key_evp(key), &der)) <= 0) {
+    if ((der_len = i2d_PUBKEY(key, &der)) <= 0) {
         rc = EIO;
         goto out;
     }
     fingerprint_der(der, (size_t)der_len, out->key_fingerprint);
+    if ((out->key_b64 = b64_of(der, (size_t)der_len)) == NULL) {
+        rc = ENOMEM;
+        goto out;
+    }
     snprintf(out->root, sizeof out->root, "%s", verdict.ark_cn);
     snprintf(out->product, sizeof out->product, "%s", keys_snp_product_name(verdict.product));
     out->test_root = is_test;
@@ -316,7 +334,7 @@ int gov_attestation_verify_parts(json_object *att, const char *key_pem_b64, stru
 out:
     OPENSSL_free(der);
     sk_X509_pop_free(certs, X509_free);
-    gov_key_free(key);
+    EVP_PKEY_free(key);
     free(pem);
     free(report);
     free(endorse);

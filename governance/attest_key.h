@@ -25,7 +25,6 @@
 
 #define GOV_ATTEST_BINDING "sha256(publicKey)||zeros"
 
-
 struct gov_attested_key {
     struct gov_key *key;      /* RSA-PSS, private half in locked memory */
     char *attestation_json;   /* the attestation object's text (gov_config.signing_key_attestation) */

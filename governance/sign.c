@@ -287,8 +287,8 @@ int gov_key_sign_b64(const struct gov_key *k, const void *msg, size_t len, char 
         return ENOMEM;
     EVP_PKEY_CTX *pctx = NULL;
     if (EVP_DigestSignInit(ctx, &pctx, k->ed25519 ? NULL : EVP_sha256(), NULL, k->pkey) != 1 ||
-        (k->rsa_pss && pss_params(pctx) != 1) || EVP_DigestSign(ctx, NULL, &sig_len, msg, len) != 1 || (sig = malloc(sig_len)) == NULL ||
-        EVP_DigestSign(ctx, sig, &sig_len, msg, len) != 1) {
+        (k->rsa_pss && pss_params(pctx) != 1) || EVP_DigestSign(ctx, NULL, &sig_len, msg, len) != 1 ||
+        (sig = malloc(sig_len)) == NULL || EVP_DigestSign(ctx, sig, &sig_len, msg, len) != 1) {
         rc = ossl_fail(EIO, "signing failed (is this a private key?)");
     } else {
         *sig_b64 = b64_of(sig, sig_len);
