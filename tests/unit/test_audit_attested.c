@@ -13,6 +13,8 @@
 #include "governance/canon.h"
 #include "governance/event.h"
 #include "governance/gov.h"
+#include "governance/http.h"
+#include "governance/service/service.h"
 #include "governance/sign.h"
 #include "keys/attest/roots.h"
 #include "keys/attest/sim.h"
@@ -484,6 +486,156 @@ static void test_untrusted_root_refused(void **state)
     gov_attest_claims_clear(&cl);
 }
 
+/* ---- the governance service: who may append to a chain ------------------------------------- */
+
+#define SVC_TOKEN "attested-test-token-0123456789"
+
+/* One PUT /events of body for event id; the HTTP status, *resp the answer (may be NULL). */
+static long put_event_body(const char *url, const char *id, const char *body, size_t len, char **resp)
+{
+    struct gov_http *h;
+    long status = 0;
+    char path[256], *r = NULL;
+    assert_int_equal(gov_http_new(url, SVC_TOKEN, 10000, &h), 0);
+    snprintf(path, sizeof path, "/events?id=%s&scope=ccrfs", id);
+    assert_int_equal(gov_http_request(h, "PUT", path, body, len, &status, &r, NULL), 0);
+    gov_http_free(h);
+    if (resp != NULL)
+        *resp = r;
+    else
+        free(r);
+    return status;
+}
+
+static char *seal_event(struct gov_chain *c, const char *type, char *id, size_t id_len)
+{
+    json_object *ev = gov_event_new(type);
+    char *line;
+    size_t len;
+    json_object_object_add(ev, "contract", json_object_new_string("c-att"));
+    assert_int_equal(gov_event_seal(c, ev, &line, &len), 0);
+    snprintf(id, id_len, "%s", gov_json_str(ev, "id"));
+    json_object_put(ev);
+    return line;
+}
+
+static void test_service_refuses_other_signers(void **state)
+{
+    char *db = tpath("gov.db"), url[64], id0[64], id1[64], *body, *resp = NULL,
+         *keyf = tpath("svc-other.pem");
+    struct gov_service_config sc = {db, NULL, 0, NULL};
+    struct gov_service *svc;
+    struct gov_chain c;
+    struct gov_attested_key forger;
+    char *e0, *e1, *e1b;
+    size_t len;
+    (void)state;
+
+    setenv("CCRFS_GOV_TOKEN", SVC_TOKEN, 1);
+    assert_int_equal(gov_service_start(&sc, &svc), 0);
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", gov_service_port(svc));
+    assert_int_equal(gov_chain_init(&c), 0);
+    e0 = seal_event(&c, "mount", id0, sizeof id0);
+    e1 = seal_event(&c, "open", id1, sizeof id1);
+
+    /* The attested daemon's first event: signed, with evidence; the chain is its from now on. */
+    assert_int_equal(gov_attested_sign_body(tee_key, e0, strlen(e0), &body, &len), 0);
+    assert_int_equal(put_event_body(url, id0, body, len, NULL), 200);
+    free(body);
+
+    /* The next event, unsigned, with the governance token: refused, not stored. */
+    assert_int_equal(put_event_body(url, id1, e1, strlen(e1), &resp), 403);
+    assert_non_null(strstr(resp, "NotChainOwner"));
+    free(resp);
+
+    /* Signed by another key that carries the genuine evidence (of the daemon's key): the report
+     * does not bind the signer. */
+    memset(&forger, 0, sizeof forger);
+    assert_int_equal(gov_key_generate_rsa_pss(&forger.key), 0);
+    {
+        char *fpem, *fpem_b64;
+        size_t fpem_len;
+        json_object_deep_copy(tee_key->attestation, &forger.attestation, NULL);
+        assert_int_equal(gov_key_public_pem(forger.key, &fpem, &fpem_len), 0);
+        fpem_b64 = malloc(ccr_b64_encoded_size(fpem_len, CCR_B64_STD));
+        ccr_b64_encode((const uint8_t *)fpem, fpem_len, fpem_b64, CCR_B64_STD);
+        json_object_object_add(forger.attestation, "publicKey", json_object_new_string(fpem_b64));
+        free(fpem);
+        free(fpem_b64);
+    }
+    assert_int_equal(gov_attested_sign_body(&forger, e1, strlen(e1), &body, &len), 0);
+    assert_int_equal(put_event_body(url, id1, body, len, &resp), 400);
+    assert_non_null(strstr(resp, "ReportDataMismatch"));
+    free(resp);
+    free(body);
+    gov_key_free(forger.key);
+    json_object_put(forger.attestation);
+
+    /* Signed by another key with no evidence at all. */
+    {
+        struct gov_key *other;
+        json_object *o = json_object_new_object(), *sign = json_object_new_object();
+        char *sig, *data_b64, *pem, *pem_b64, ts[24];
+        size_t pem_len;
+        assert_int_equal(gov_key_generate_file(keyf, "p256"), 0);
+        assert_int_equal(gov_key_load_private(keyf, &other), 0);
+        assert_int_equal(gov_key_sign_b64(other, e1, strlen(e1), &sig), 0);
+        assert_int_equal(gov_key_public_pem(other, &pem, &pem_len), 0);
+        data_b64 = malloc(ccr_b64_encoded_size(strlen(e1), CCR_B64_STD));
+        ccr_b64_encode((const uint8_t *)e1, strlen(e1), data_b64, CCR_B64_STD);
+        pem_b64 = malloc(ccr_b64_encoded_size(pem_len, CCR_B64_STD));
+        ccr_b64_encode((const uint8_t *)pem, pem_len, pem_b64, CCR_B64_STD);
+        snprintf(ts, sizeof ts, "1700000000000");
+        json_object_object_add(o, "data", json_object_new_string(data_b64));
+        json_object_object_add(o, "timestamp", json_object_new_string(ts));
+        json_object_object_add(sign, "signature", json_object_new_string(sig));
+        json_object_object_add(sign, "publicKey", json_object_new_string(pem_b64));
+        json_object_object_add(o, "sign", sign);
+        body = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        assert_int_equal(put_event_body(url, id1, body, strlen(body), &resp), 403);
+        assert_non_null(strstr(resp, "NotChainOwner"));
+        free(resp);
+        free(body);
+        json_object_put(o);
+        free(sig);
+        free(data_b64);
+        free(pem);
+        free(pem_b64);
+        gov_key_free(other);
+    }
+
+    /* A signature over other bytes than the data: refused as upstream refuses it. */
+    e1b = strdup(e1);
+    assert_int_equal(gov_attested_sign_body(tee_key, e1b, strlen(e1b), &body, &len), 0);
+    {
+        json_object *o;
+        const char *t;
+        assert_int_equal(gov_json_parse(body, len, "body", &o), 0);
+        json_object_object_add(o, "data", json_object_new_string("e30=")); /* "{}" */
+        t = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+        assert_int_equal(put_event_body(url, id1, t, strlen(t), &resp), 400);
+        assert_non_null(strstr(resp, "SignatureMismatch"));
+        free(resp);
+        json_object_put(o);
+    }
+    free(body);
+    free(e1b);
+
+    /* The daemon's own next event lands. */
+    assert_int_equal(gov_attested_sign_body(tee_key, e1, strlen(e1), &body, &len), 0);
+    assert_int_equal(put_event_body(url, id1, body, len, &resp), 200);
+    assert_non_null(strstr(resp, "stored"));
+    free(resp);
+    free(body);
+
+    gov_service_stop(svc);
+    unsetenv("CCRFS_GOV_TOKEN");
+    free(e0);
+    free(e1);
+    free(db);
+    free(keyf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -498,6 +650,7 @@ int main(void)
         cmocka_unit_test(test_removed_event_refused),
         cmocka_unit_test(test_no_attested_mount_refused),
         cmocka_unit_test(test_untrusted_root_refused),
+        cmocka_unit_test(test_service_refuses_other_signers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
