@@ -201,6 +201,14 @@ void gov_attest_claims_clear(struct gov_attest_claims *c)
     memset(c, 0, sizeof *c);
 }
 
+/* A failure of a check below, as EBADMSG keeping its message. */
+static int as_bad(int rc, const char *what)
+{
+    char msg[CCR_ERR_MSG_MAX];
+    snprintf(msg, sizeof msg, "%s", ccr_err_msg(rc));
+    return ccr_err_set(EBADMSG, "%s: %s", what, msg);
+}
+
 static int decode_field(json_object *o, const char *name, uint8_t **out, size_t *len)
 {
     const char *v = gov_json_str(o, name);
@@ -275,7 +283,7 @@ int gov_attestation_verify_parts(json_object *att, const char *key_pem_b64, stru
         (rc = decode_field(att, "endorsements", &endorse, &endorse_len)) != 0)
         goto out;
     if ((rc = keys_snp_report_parse(report, report_len, &r)) != 0) {
-        rc = ccr_err_wrap(EBADMSG, "attestation report: ");
+        rc = as_bad(rc, "attestation report");
         goto out;
     }
     /* The key first: a report that binds another key proves nothing about this one. */
@@ -290,7 +298,7 @@ int gov_attestation_verify_parts(json_object *att, const char *key_pem_b64, stru
     vcek = sk_X509_value(certs, 0);
     if (roots != NULL) {
         if ((rc = keys_snp_roots_find(roots, vcek, &ask, &ark, &root_name, &is_test)) != 0) {
-            rc = ccr_err_wrap(EBADMSG, "attestation chain: ");
+            rc = as_bad(rc, "attestation chain (no trusted root issued its VCEK)");
             goto out;
         }
     } else if (sk_X509_num(certs) >= 3) {
@@ -301,7 +309,7 @@ int gov_attestation_verify_parts(json_object *att, const char *key_pem_b64, stru
         goto out;
     }
     if ((rc = keys_snp_verify_ex(&r, vcek, ask, ark, 0, NULL, &verdict)) != 0) {
-        rc = ccr_err_wrap(EBADMSG, "attestation report: ");
+        rc = as_bad(rc, "attestation report");
         goto out;
     }
     ccr_hex_encode(r.measurement, sizeof r.measurement, out->measurement);
