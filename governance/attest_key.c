@@ -6,6 +6,7 @@
 #include "common/clock.h"
 #include "common/encoding.h"
 #include "common/err.h"
+#include "common/secmem.h"
 #include "governance/canon.h"
 #include "governance/sign.h"
 #include "keys/attest/evidence.h"
@@ -107,6 +108,10 @@ int gov_attested_key_make(const char *attester, struct gov_attested_key **out)
     memset(&ev, 0, sizeof ev);
     if (k == NULL)
         return ENOMEM;
+    /* The first locked allocation sets up OpenSSL's secure heap, where key generation then puts
+     * the private numbers (locked, kept out of core dumps), whether or not the whole process
+     * could be locked. */
+    ccr_secmem_free(ccr_secmem_alloc(1), 1);
     if ((rc = gov_key_generate_rsa_pss(&k->key)) != 0 ||
         (rc = gov_key_public_pem(k->key, &pem, &pem_len)) != 0)
         goto out;

@@ -26,6 +26,7 @@
 
 #include "tests/support/scratch.h"
 
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -469,6 +470,21 @@ static void test_no_attested_mount_refused(void **state)
     free_lines(lines, n);
 }
 
+/* The private key lives in OpenSSL's secure heap (locked, out of core dumps), nowhere else. */
+static void test_private_key_in_secure_heap(void **state)
+{
+    char spec[512];
+    struct gov_attested_key *k;
+    size_t before = CRYPTO_secure_used();
+    (void)state;
+
+    snprintf(spec, sizeof spec, "sim:%s", sim_dir);
+    assert_int_equal(gov_attested_key_make(spec, &k), 0);
+    assert_true(CRYPTO_secure_used() > before);
+    gov_attested_key_free(k);
+    assert_int_equal(CRYPTO_secure_used(), before);
+}
+
 /* The sim root is not AMD's: without it (no --trust) the evidence is refused. */
 static void test_untrusted_root_refused(void **state)
 {
@@ -650,6 +666,7 @@ int main(void)
         cmocka_unit_test(test_removed_event_refused),
         cmocka_unit_test(test_no_attested_mount_refused),
         cmocka_unit_test(test_untrusted_root_refused),
+        cmocka_unit_test(test_private_key_in_secure_heap),
         cmocka_unit_test(test_service_refuses_other_signers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
