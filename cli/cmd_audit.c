@@ -4,9 +4,12 @@
 #include "cli/commands.h"
 #include "cli/util.h"
 #include "common/dynbuf.h"
+#include "common/encoding.h"
 #include "common/err.h"
 #include "common/fileio.h"
 #include "common/secmem.h"
+#include "common/array.h"
+#include "governance/attest_key.h"
 #include "governance/audit.h"
 #include "governance/canon.h"
 #include "governance/history.h"
@@ -18,9 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const char audit_usage[] =
     "usage: ccrfs audit verify [--key PUBKEY.pem] [--strict] SOURCE...\n"
+    "       ccrfs audit verify --attested [--trust DIR] [--measurement HEX] [--host-data HEX] SOURCE...\n"
     "       ccrfs audit report [--format table|json|csv] [--by file|process] SOURCE...\n"
     "       ccrfs audit fetch --url URL --contract ID --id STREAM [--scope S] -o FILE\n"
     "SOURCE is an audit log file (with its rotated files LOG.1, LOG.2, ... read first, oldest\n"
@@ -33,6 +38,12 @@ static const char audit_usage[] =
     "  --key, checkpoints must be signed by that key. Exits 0 when all holds; otherwise names the\n"
     "  first bad event and why, and exits 1. --strict also fails when events follow the last\n"
     "  signed checkpoint (a log still being written, or cut short).\n"
+    "  --attested: the log must prove it came from an attested daemon: every mount event carries\n"
+    "  SEV-SNP evidence whose report_data is SHA-256 of its signing key's PEM and 32 zero bytes,\n"
+    "  the report verifies (signature, VCEK -> ASK -> ARK, TCB, chip id) against AMD's roots or\n"
+    "  the simulator root of --trust DIR, and every checkpoint is signed by such a key (implies\n"
+    "  --strict). --measurement and --host-data refuse evidence of any other guest. Prints what\n"
+    "  the log is bound to.\n"
     "report: per file, the opens, reads, bytes read, the byte ranges covered and their share of\n"
     "  the extent read, which processes, first and last access, denials, integrity failures.\n"
     "fetch: reads a mount's event stream back from Azure Clean Room governance (CGS) or\n"
@@ -42,7 +53,8 @@ static const char audit_usage[] =
 
 struct audit_opts {
     const char *key_file, *contract, *token_file, *format, *by, *url, *id, *scope, *out;
-    int strict;
+    const char *trust_dir, *measurement, *host_data;
+    int strict, attested;
     uint64_t page;
 };
 
@@ -210,11 +222,60 @@ static int add_line_lenient(void *arg, const char *line, size_t len, const char 
     return rc == ENOMEM ? rc : 0;
 }
 
+/* --attested: what each distinct evidence proved, printed once the log verified. */
+struct attested_check {
+    const struct audit_opts *o;
+    struct keys_snp_roots *roots;
+    struct ccr_array bound; /* char *: one line per key */
+};
+
+static int attested_accept(void *arg, struct json_object *att, const char *key_b64)
+{
+    struct attested_check *ac = arg;
+    struct gov_attest_claims cl;
+    char line[1024], **slot;
+    int rc;
+
+    if ((rc = gov_attestation_verify(att, ac->roots, &cl)) != 0)
+        return rc;
+    if (strcmp(cl.key_b64, key_b64) != 0)
+        rc = ccr_err_set(EBADMSG, "the evidence binds key sha256:%s, not the key that signed",
+                         cl.key_fingerprint);
+    else if (ac->o->measurement != NULL && strcasecmp(ac->o->measurement, cl.measurement) != 0)
+        rc = ccr_err_set(EBADMSG, "measurement %s, not the one expected (--measurement)", cl.measurement);
+    else if (ac->o->host_data != NULL && strcasecmp(ac->o->host_data, cl.host_data) != 0)
+        rc = ccr_err_set(EBADMSG, "host_data %s, not the one expected (--host-data)", cl.host_data);
+    if (rc == 0) {
+        snprintf(line, sizeof line,
+                 "  key sha256:%s\n    measurement %s\n    host_data %s\n    chip_id %s\n"
+                 "    %s, report version %u, VMPL %u, reported TCB bootloader %u tee %u snp %u microcode %u "
+                 "fmc %u\n"
+                 "    root %s%s%s\n",
+                 cl.key_fingerprint, cl.measurement, cl.host_data, cl.chip_id, cl.product, cl.version,
+                 cl.vmpl, cl.tcb.bootloader, cl.tcb.tee, cl.tcb.snp, cl.tcb.microcode, cl.tcb.fmc, cl.root,
+                 cl.test_root ? " (a simulator's TEST root, trusted by --trust)" : "",
+                 cl.debug ? "; WARNING: the guest policy allows debugging" : "");
+        if ((slot = ccr_array_push(&ac->bound)) == NULL || (*slot = strdup(line)) == NULL)
+            rc = ENOMEM;
+    }
+    gov_attest_claims_clear(&cl);
+    return rc;
+}
+
+static int check_hex_opt(const char *name, const char *v, size_t bytes)
+{
+    uint8_t buf[64];
+    if (v != NULL && (strlen(v) != 2 * bytes || ccr_hex_decode(v, buf, bytes) != 0))
+        return cli_usage("%s: expected %zu hex digits", name, 2 * bytes);
+    return 0;
+}
+
 static int run_verify(char **sources, int count, const struct audit_opts *o)
 {
     struct gov_key *pin = NULL;
     struct gov_audit *a = NULL;
     struct gov_audit_summary s;
+    struct attested_check ac = {.o = o, .bound = CCR_ARRAY_INIT(char *)};
     int rc;
 
     if (o->key_file != NULL && (rc = gov_key_load_public(o->key_file, &pin)) != 0)
@@ -223,8 +284,33 @@ static int run_verify(char **sources, int count, const struct audit_opts *o)
         gov_key_free(pin);
         return cli_fail_rc(rc, NULL);
     }
+    if (o->attested) {
+        if ((rc = keys_snp_roots_amd(&ac.roots)) != 0 ||
+            (o->trust_dir != NULL && (rc = keys_snp_roots_add_sim(ac.roots, o->trust_dir)) != 0)) {
+            cli_fail("%s%s", o->trust_dir != NULL ? "--trust: " : "", ccr_err_msg(rc));
+            keys_snp_roots_free(ac.roots);
+            gov_audit_free(a);
+            gov_key_free(pin);
+            return CLI_EXIT_FAIL;
+        }
+        gov_audit_require_attested(a, attested_accept, &ac);
+    }
     rc = feed(sources, count, o, add_line, a);
     gov_audit_summary(a, &s);
+    if (rc == 0 && o->attested && gov_audit_attested_mounts(a) == 0)
+        rc = ccr_err_set(EBADMSG, "no mount event carries attestation evidence: nothing binds this log to an "
+                                  "attested daemon");
+    if (rc == 0 && o->attested && s.unsigned_tail > 0)
+        rc = ccr_err_set(EBADMSG,
+                         "%zu events follow the last signed checkpoint: they are not bound to the "
+                         "attested key",
+                         s.unsigned_tail);
+    keys_snp_roots_free(ac.roots);
+    if (rc != 0 || s.events == 0) {
+        for (size_t i = 0; i < ac.bound.len; i++)
+            free(CCR_ARRAY_AT(&ac.bound, char *, i));
+        ccr_array_free(&ac.bound);
+    }
     if (rc != 0) {
         cli_fail("FAILED: %s", ccr_err_msg(rc));
         cli_fail("%zu events before it verified", s.events);
@@ -243,6 +329,16 @@ static int run_verify(char **sources, int count, const struct audit_opts *o)
     if (s.keys > 0) {
         printf("checkpoint keys (alg, source, public key):\n");
         gov_audit_print_keys(a, stdout);
+    }
+    if (o->attested) {
+        printf("attested: every checkpoint is signed by a key bound to SEV-SNP evidence; %zu attested "
+               "mount(s). The log is bound to:\n",
+               gov_audit_attested_mounts(a));
+        for (size_t i = 0; i < ac.bound.len; i++) {
+            fputs(CCR_ARRAY_AT(&ac.bound, char *, i), stdout);
+            free(CCR_ARRAY_AT(&ac.bound, char *, i));
+        }
+        ccr_array_free(&ac.bound);
     }
     gov_audit_free(a);
     gov_key_free(pin);
@@ -343,6 +439,8 @@ static int run_fetch(const struct audit_opts *o)
     return st.gaps > 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
 
+enum { OPT_ATTESTED = 0x100, OPT_TRUST, OPT_MEASUREMENT, OPT_HOST_DATA };
+
 int cli_cmd_audit(int argc, char **argv)
 {
     static const struct option opts[] = {{"key", required_argument, 0, 'k'},
@@ -356,6 +454,10 @@ int cli_cmd_audit(int argc, char **argv)
                                          {"id", required_argument, 0, 'i'},
                                          {"scope", required_argument, 0, 'S'},
                                          {"out", required_argument, 0, 'o'},
+                                         {"attested", no_argument, 0, OPT_ATTESTED},
+                                         {"trust", required_argument, 0, OPT_TRUST},
+                                         {"measurement", required_argument, 0, OPT_MEASUREMENT},
+                                         {"host-data", required_argument, 0, OPT_HOST_DATA},
                                          {"help", no_argument, 0, 'h'},
                                          {0}};
     struct audit_opts o = {.page = AUDIT_PAGE};
@@ -408,6 +510,18 @@ int cli_cmd_audit(int argc, char **argv)
         case 'o':
             o.out = optarg;
             break;
+        case OPT_ATTESTED:
+            o.attested = 1;
+            break;
+        case OPT_TRUST:
+            o.trust_dir = optarg;
+            break;
+        case OPT_MEASUREMENT:
+            o.measurement = optarg;
+            break;
+        case OPT_HOST_DATA:
+            o.host_data = optarg;
+            break;
         case 'h':
             fputs(audit_usage, stdout);
             return CLI_EXIT_OK;
@@ -431,14 +545,19 @@ int cli_cmd_audit(int argc, char **argv)
             return cli_usage("a governance URL is the only SOURCE");
     if (is_url(sources[0]) && o.contract == NULL)
         return cli_usage("a governance URL needs --contract ID");
+    if (!o.attested && (o.trust_dir != NULL || o.measurement != NULL || o.host_data != NULL))
+        return cli_usage("--trust, --measurement and --host-data need 'audit verify --attested'");
     if (strcmp(sub, "verify") == 0) {
         if (o.format != NULL || o.by != NULL)
             return cli_usage("--format and --by belong to 'audit report'");
+        if ((c = check_hex_opt("--measurement", o.measurement, KEYS_SNP_MEASUREMENT_LEN)) != 0 ||
+            (c = check_hex_opt("--host-data", o.host_data, KEYS_SNP_HOST_DATA_LEN)) != 0)
+            return c;
         return run_verify(sources, count, &o);
     }
     if (strcmp(sub, "report") == 0) {
-        if (o.key_file != NULL || o.strict)
-            return cli_usage("--key and --strict belong to 'audit verify'");
+        if (o.key_file != NULL || o.strict || o.attested)
+            return cli_usage("--key, --strict and --attested belong to 'audit verify'");
         return run_report(sources, count, &o);
     }
     return cli_usage("unknown audit command '%s' (verify, report or fetch)", sub);

@@ -61,6 +61,10 @@ struct open_info {
 struct gov_audit {
     const struct gov_key *pin;
     int failed;
+    gov_audit_attest_fn attest_fn; /* set: attested verification */
+    void *attest_arg;
+    struct ccr_hash attest_ok; /* "key|evidence" already accepted -> 1 */
+    size_t attested_mounts;
     struct ccr_array chains; /* struct audit_chain */
     struct ccr_hash chain_index;
     struct gov_audit_summary sum;
@@ -113,6 +117,7 @@ void gov_audit_free(struct gov_audit *a)
     ccr_array_free(&a->chains);
     ccr_hash_free(&a->chain_index, NULL);
     strings_free(&a->keys);
+    ccr_hash_free(&a->attest_ok, NULL);
     ccr_hash_free(&a->opens, NULL);
     for (size_t i = 0; i < a->open_infos.len; i++) {
         free(CCR_ARRAY_AT(&a->open_infos, struct open_info, i).process);
@@ -367,6 +372,37 @@ static int bad(struct gov_audit *a, const char *where, const char *id, const cha
     return ccr_err_set(EBADMSG, "%s (event %s): %s%s", where, id ? id : "?", fmt, detail ? detail : "");
 }
 
+/* In attested verification: the evidence att binds key_b64 (checked once per key and
+ * evidence). */
+static int check_attestation(struct gov_audit *a, json_object *att, const char *key_b64, const char *where,
+                             const char *id)
+{
+    const char *evidence = gov_json_str(att, "evidence");
+    char *cache_key;
+    size_t n;
+    int rc;
+
+    if (!json_object_is_type(att, json_type_object) || evidence == NULL || key_b64 == NULL)
+        return bad(a, where, id, "no attestation evidence for its signing key", NULL);
+    n = strlen(key_b64) + strlen(evidence) + 2;
+    if ((cache_key = malloc(n)) == NULL)
+        return ENOMEM;
+    snprintf(cache_key, n, "%s|%s", key_b64, evidence);
+    if (ccr_hash_get(&a->attest_ok, cache_key) != NULL) {
+        free(cache_key);
+        return 0;
+    }
+    if ((rc = a->attest_fn(a->attest_arg, att, key_b64)) != 0) {
+        char msg[CCR_ERR_MSG_MAX];
+        snprintf(msg, sizeof msg, "%s", ccr_err_msg(rc));
+        free(cache_key);
+        return bad(a, where, id, "attestation refused: ", msg);
+    }
+    rc = ccr_hash_put(&a->attest_ok, cache_key, (void *)1, NULL);
+    free(cache_key);
+    return rc;
+}
+
 static int check_checkpoint(struct gov_audit *a, struct audit_chain *c, json_object *ev, const char *where,
                             const char *id)
 {
@@ -386,7 +422,10 @@ static int check_checkpoint(struct gov_audit *a, struct audit_chain *c, json_obj
         snprintf(d, sizeof d, " (says %lld, the chain has %" PRIu64 ")", count, c->since_cp);
         return bad(a, where, id, "checkpoint count does not match the events since the previous one", d);
     }
-    if (gov_key_from_public_b64(key_b64, &key) != 0)
+    if (a->attest_fn != NULL && strcmp(src, "attested") != 0)
+        return bad(a, where, id,
+                   "checkpoint is signed with a local key, not one bound to attestation evidence", NULL);
+    if (gov_key_from_public_b64_any(key_b64, &key) != 0)
         return bad(a, where, id, "checkpoint key is not a valid public key", NULL);
     if (strcmp(gov_key_alg(key), alg) != 0) {
         gov_key_free(key);
@@ -409,6 +448,9 @@ static int check_checkpoint(struct gov_audit *a, struct audit_chain *c, json_obj
     gov_key_free(key);
     if (rc != 0)
         return bad(a, where, id, "checkpoint signature does not verify", NULL);
+    if (a->attest_fn != NULL &&
+        (rc = check_attestation(a, json_object_object_get(ev, "attestation"), key_b64, where, id)) != 0)
+        return rc;
     snprintf(entry, sizeof entry, "%s %s %s", alg, src, key_b64);
     return strings_add_once(&a->keys, entry);
 }
@@ -509,6 +551,12 @@ int gov_audit_add(struct gov_audit *a, const char *line, size_t len, const char 
                  NULL);
         goto out;
     }
+    if (a->attest_fn != NULL && strcmp(type, "mount") == 0) {
+        if ((rc = check_attestation(a, json_object_object_get(ev, "attestation"),
+                                    gov_json_str(ev, "signing_key"), where, id)) != 0)
+            goto out;
+        a->attested_mounts++;
+    }
     if (strcmp(type, "checkpoint") == 0) {
         if ((rc = check_checkpoint(a, c, ev, where, id)) != 0)
             goto out;
@@ -524,6 +572,17 @@ out:
     free(canon);
     json_object_put(ev);
     return rc;
+}
+
+void gov_audit_require_attested(struct gov_audit *a, gov_audit_attest_fn fn, void *arg)
+{
+    a->attest_fn = fn;
+    a->attest_arg = arg;
+}
+
+size_t gov_audit_attested_mounts(const struct gov_audit *a)
+{
+    return a->attested_mounts;
 }
 
 void gov_audit_summary(const struct gov_audit *a, struct gov_audit_summary *s)

@@ -20,6 +20,15 @@ struct gov_audit_summary {
 /* pin, when given, is the only key checkpoints may be signed with. */
 int gov_audit_new(const struct gov_key *pin, struct gov_audit **out);
 void gov_audit_free(struct gov_audit *a);
+/* Attested verification: every mount event must carry an "attestation" object and every
+ * checkpoint must say key_source "attested" and carry one; fn must accept it for the key that
+ * signed (base64 DER SPKI): 0, or an errno with a message saying why not. Called once per
+ * distinct key and evidence. */
+struct json_object;
+typedef int (*gov_audit_attest_fn)(void *arg, struct json_object *attestation, const char *key_b64);
+void gov_audit_require_attested(struct gov_audit *a, gov_audit_attest_fn fn, void *arg);
+/* Mount events whose attestation fn accepted. */
+size_t gov_audit_attested_mounts(const struct gov_audit *a);
 /* Checks one event line (where names it in messages, e.g. "line 12"). EBADMSG with a message
  * naming the event and what is wrong; after a failure the audit stops accepting events. */
 int gov_audit_add(struct gov_audit *a, const char *line, size_t len, const char *where);

@@ -32,6 +32,17 @@ static int seal_and_spool(struct gov *g, json_object *ev, int sign, int reserve)
     return rc;
 }
 
+/* The attestation as recorded: the evidence object the mount code made (attest_key.h), so each
+ * checkpoint proves its key on its own; any other text as it is. */
+static json_object *attestation_value(const char *text)
+{
+    json_object *v = json_tokener_parse(text);
+    if (v != NULL && json_object_is_type(v, json_type_object))
+        return v;
+    json_object_put(v);
+    return json_object_new_string(text);
+}
+
 static int checkpoint_locked(struct gov *g, int reserve)
 {
     json_object *cp = gov_event_new("checkpoint");
@@ -41,7 +52,7 @@ static int checkpoint_locked(struct gov *g, int reserve)
     gov_ev_str(cp, "key", g->key_b64);
     gov_ev_str(cp, "key_source", g->cfg.signing_key_attestation ? "attested" : "local");
     if (g->cfg.signing_key_attestation != NULL)
-        gov_ev_str(cp, "attestation", g->cfg.signing_key_attestation);
+        json_object_object_add(cp, "attestation", attestation_value(g->cfg.signing_key_attestation));
     uint64_t seq = g->chain.next_seq;
     rc = seal_and_spool(g, cp, 1, reserve);
     json_object_put(cp);
@@ -303,6 +314,11 @@ int gov_record_mount(struct gov *g, const struct gov_mount_info *m)
     gov_ev_str(ev, "host", host);
     gov_ev_int(ev, "pid", getpid());
     gov_ev_str(ev, "version", CCRFS_VERSION);
+    if (g->cfg.signing_key_attestation != NULL) {
+        /* The evidence that binds the key the checkpoints of this run are signed with. */
+        gov_ev_str(ev, "signing_key", g->key_b64);
+        json_object_object_add(ev, "attestation", attestation_value(g->cfg.signing_key_attestation));
+    }
     return gov_emit(g, ev, 0, NULL);
 }
 

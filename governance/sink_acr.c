@@ -7,6 +7,7 @@
 #include "common/err.h"
 #include "governance/http.h"
 #include "governance/sink.h"
+#include "governance/attest_key.h"
 #include "net/http.h"
 
 #include <stdio.h>
@@ -45,6 +46,22 @@ void gov_acr_split(const struct gov_spool_entry *e, size_t n, uint64_t max_bytes
         ends[b++] = i;
     }
     *nbatches = b;
+}
+
+static char *batch_body(const struct gov_spool_entry *e, size_t from, size_t to, size_t *len);
+
+/* An attested mount's batch goes signed, as the sidecar signs what it forwards to the ledger
+ * (attest_key.h): only the attested key can append to its chain. */
+static char *signed_batch_body(const struct gov_spool_entry *e, size_t from, size_t to, size_t *len)
+{
+    struct gov_attested_key *k = gov_attested_key_current();
+    char *plain = batch_body(e, from, to, len), *body = NULL;
+    if (plain == NULL || k == NULL)
+        return plain;
+    if (gov_attested_sign_body(k, plain, *len, &body, len) != 0)
+        body = NULL;
+    free(plain);
+    return body;
 }
 
 static char *batch_body(const struct gov_spool_entry *e, size_t from, size_t to, size_t *len)
@@ -119,7 +136,7 @@ static int acr_deliver(struct gov_sink *s, const struct gov_spool_entry *e, size
         struct acr_put *p = &puts[b];
         p->from = b == 0 ? 0 : ends[b - 1];
         p->to = ends[b];
-        if ((p->body = batch_body(e, p->from, p->to, &p->body_len)) == NULL)
+        if ((p->body = signed_batch_body(e, p->from, p->to, &p->body_len)) == NULL)
             rc = ENOMEM;
         else if ((rc = gov_http_call_setup(&p->call, a->http, "PUT", a->path, a->header, p->body,
                                            p->body_len)) == 0 &&

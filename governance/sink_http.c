@@ -1,5 +1,8 @@
-/* The governance API sink: PUT /events?id=&scope= with each event as the JSON body. */
+/* The governance API sink: PUT /events?id=&scope= with each event as the JSON body; on an
+ * attested mount, the event signed as Azure Clean Room's governance sidecar signs what it
+ * forwards (attest_key.h), so that only the attested key can append to its chain. */
 #include "governance/sink.h"
+#include "governance/attest_key.h"
 #include "common/err.h"
 #include "governance/canon.h"
 #include "governance/http.h"
@@ -22,7 +25,9 @@ static int http_deliver(struct gov_sink *s, const struct gov_spool_entry *e, siz
         json_object *ev = NULL;
         const char *id;
         char *id_esc, path[512], msg[256];
-        char *resp = NULL;
+        char *resp = NULL, *signed_body = NULL;
+        size_t body_len = 0;
+        struct gov_attested_key *k;
         long status = 0;
         int rc;
 
@@ -35,7 +40,15 @@ static int http_deliver(struct gov_sink *s, const struct gov_spool_entry *e, siz
             return ccr_err_set(EINVAL, "spooled event %llu has no id", (unsigned long long)e[i].seq);
         snprintf(path, sizeof path, "/events?id=%s&scope=%s", id_esc, h->scope_esc);
         free(id_esc);
-        rc = gov_http_request(h->http, "PUT", path, e[i].line, e[i].len, &status, &resp, NULL);
+        if ((k = gov_attested_key_current()) != NULL) {
+            if ((rc = gov_attested_sign_body(k, e[i].line, e[i].len, &signed_body, &body_len)) != 0)
+                return rc;
+            rc = gov_http_request(h->http, "PUT", path, signed_body, body_len, &status, &resp, NULL);
+            free(signed_body);
+            signed_body = NULL;
+        } else {
+            rc = gov_http_request(h->http, "PUT", path, e[i].line, e[i].len, &status, &resp, NULL);
+        }
         if (rc != 0)
             return rc;
         if (status < 200 || status > 299) {

@@ -9,6 +9,7 @@
 #include "fetch/http.h"
 #include "fs/mount.h"
 #include "governance/admission.h"
+#include "governance/attest_key.h"
 #include "governance/client.h"
 #include "keys/attest/evidence.h"
 #include "keys/kbs/client.h"
@@ -42,6 +43,7 @@ struct launch_mount {
     char dataset_id[FMT_DATASET_ID_LEN + 1]; /* the manifest's, or a sink's recipient key's */
     struct fetch_store *store;
     struct gov *g;
+    struct gov_attested_key *audit_key; /* an attested mount's checkpoint key and its evidence */
     struct gov_signed_contract sc;
     struct fmt_dek *dek;
     struct keys_release_info key_info;
@@ -210,6 +212,15 @@ static int launch_step_governance(struct launch_mount *lm)
 
     lm->cfg.on_revoke = launch_on_revoke;
     lm->cfg.on_revoke_arg = &lm->link;
+    if (lm->req.keys.attest != NULL) {
+        /* An attested mount signs its log with a key its evidence binds: made here, never
+         * written anywhere, so only this process can have signed. */
+        if ((rc = gov_attested_key_make(lm->req.keys.attest, &lm->audit_key)) != 0)
+            return ccr_err_wrap(rc, "governance: ");
+        lm->cfg.signing_pkey = gov_key_evp(lm->audit_key->key);
+        lm->cfg.signing_key_attestation = lm->audit_key->attestation_json;
+        gov_attested_key_set_current(lm->audit_key);
+    }
     /* Right after an unmount the previous daemon may still be delivering its last events. */
     if ((rc = launch_gov_defaults(&lm->cfg, lm->req.mountpoint, &lm->default_spool, &lm->default_log)) != 0 ||
         (rc = launch_wait_spool(lm->cfg.spool_dir, LAUNCH_SPOOL_WAIT_MS)) != 0 ||
@@ -451,6 +462,7 @@ void launch_finish(struct launch_mount *lm)
             ccr_log_error("the unmount could not be recorded: %s", ccr_err_msg(EIO));
         gov_close(lm->g);
     }
+    gov_attested_key_free(lm->audit_key);
     gov_signed_contract_release(&lm->sc);
     fmt_dataset_close(lm->ds);
     fetch_store_destroy(lm->store);

@@ -14,6 +14,7 @@
 #include "governance/http.h"
 #include "governance/service/registry.h"
 #include "governance/service/sidecar.h"
+#include "governance/service/signed_events.h"
 #include "governance/service/store.h"
 
 #include <arpa/inet.h>
@@ -553,6 +554,25 @@ static int contract_path(const char *url, char *id, size_t id_len, const char **
     return 0;
 }
 
+/* PUT /events: a signed body is checked and unwrapped, and a chain with an attested owner
+ * takes nothing else (signed_events.h); then the registry or the sidecar stand-in stores it. */
+static void put_events(struct gov_service *s, struct MHD_Connection *conn, const struct req *q,
+                       struct gov_svc_reply *r)
+{
+    struct req plain = {0};
+
+    if (gov_signed_events_admit(s->store, q->body.data, q->body.len, &plain.body.data, &plain.body.len, r) !=
+        0)
+        return;
+    if (plain.body.data != NULL)
+        q = &plain;
+    if (gov_sidecar_is_registry_event(conn, q->body.data, q->body.len))
+        put_event(s, conn, q, r);
+    else
+        gov_sidecar_put(&s->sidecar, s->store, conn, q->body.data, q->body.len, r);
+    free(plain.body.data);
+}
+
 static void route(struct gov_service *s, struct MHD_Connection *conn, const char *url, const char *method,
                   const struct req *q, struct gov_svc_reply *r)
 {
@@ -571,6 +591,8 @@ static void route(struct gov_service *s, struct MHD_Connection *conn, const char
                                    "request bodies may have at most %d bytes", BODY_MAX);
     if (gov_registry_route(s->store, conn, url, method, q->body.data, q->body.len, r))
         return;
+    if (strcmp(url, "/events") == 0 && strcmp(method, "PUT") == 0)
+        return put_events(s, conn, q, r);
     if (strcmp(url, "/events") == 0) {
         if (strcmp(method, "PUT") == 0 && gov_sidecar_is_registry_event(conn, q->body.data, q->body.len))
             return put_event(s, conn, q, r);
