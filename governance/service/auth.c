@@ -172,9 +172,8 @@ int gov_auth_load(struct gov_auth *a, const char *path)
         /* A local shortcut (tests, a single-user setup): the bare token stays all-powerful. */
         if (strlen(env) < TOKEN_MIN)
             return ccr_err_set(EINVAL, "CCRFS_GOV_TOKEN: tokens must have at least %d characters", TOKEN_MIN);
-        ccr_log_warn("CCRFS_GOV_TOKEN holds a bare token: it is taken as party 'admin' with role admin, "
-                     "which may do everything; use --token-file with a credential for each party");
-        return add_credential(a, env, strlen(env), "admin", GOV_ROLE_ADMIN, "CCRFS_GOV_TOKEN");
+        return add_credential(a, env, strlen(env), "admin", GOV_ROLE_ADMIN,
+                              "CCRFS_GOV_TOKEN (a bare token, taken as party admin)");
     }
     if ((rc = ccr_read_file(path, TOKEN_FILE_MAX, &data, &len)) != 0)
         return rc;
