@@ -12,6 +12,7 @@
 #include "governance/cose.h"
 #include "governance/event.h"
 #include "governance/http.h"
+#include "governance/service/options.h"
 #include "governance/service/service.h"
 #include "governance/sign.h"
 
@@ -23,7 +24,8 @@
 
 static const char gov_usage[] =
     "usage: ccrfs gov serve --db FILE [--listen ADDR] [--port N] [--port-file FILE] [--token-file FILE]\n"
-    "                       [--contract ID] [--put-delay-ms N]\n"
+    "                       [--contract ID] [--put-delay-ms N] [--allow-unattested-use]\n"
+    "                       [--max-connections N] [--max-per-client N] [--idle-timeout SECONDS]\n"
     "       ccrfs gov keygen [--alg ed25519|p256] --out FILE\n"
     "       ccrfs gov contract propose --url URL CONTRACT.json\n"
     "       ccrfs gov contract sign    --url URL --party ID --key FILE [--file CONTRACT.json]\n"
@@ -36,13 +38,19 @@ static const char gov_usage[] =
     "       ccrfs gov party|dataset register|list|show ... (ccrfs gov party --help)\n"
     "serve: runs the governance service on ADDR (default 127.0.0.1) port N (default 0: any free\n"
     "  port, written to --port-file) until SIGINT/SIGTERM; data lives in the SQLite file --db.\n"
-    "  Accepted bearer tokens: one per line in --token-file, or $CCRFS_GOV_TOKEN.\n"
+    "  Credentials: lines \"TOKEN PARTY ROLE[,ROLE...]\" in --token-file (roles provider, consumer,\n"
+    "  cleanroom, auditor, broker, admin; see docs/GOVERNANCE.md), or one in $CCRFS_GOV_TOKEN (a bare\n"
+    "  token there is an admin credential). Uses are counted for role broker only, or also for a\n"
+    "  clean room party of the contract with --allow-unattested-use. Limits: --max-connections\n"
+    "  (default 256) overall, --max-per-client (default 32) per client address, answered 503/429;\n"
+    "  a connection idle --idle-timeout seconds (default 30) is closed.\n"
     "  It also stands in for Azure Clean Room's governance sidecar: PUT /events (any JSON object,\n"
     "  optional id and scope) for the contract --contract (or the API path prefix header), each\n"
     "  answered after --put-delay-ms; GET /contracts/ID/events pages through their history.\n"
     "keygen: writes a party's private signing key (PEM, mode 0600) and prints its public key,\n"
     "  the \"publicKey\" of that party in contracts.\n"
-    "contract: talks to the service at --url with the token from --token-file or $CCRFS_GOV_TOKEN.\n"
+    "contract: talks to the service at --url with the token from --token-file (its first field, so\n"
+    "  a party's credential line works), $CCRFS_GOV_TOKEN or the file $CCRFS_GOV_TOKEN_FILE.\n"
     "  sign fetches the contract, signs its canonical bytes with the party's key; with --file,\n"
     "  refuses unless the service's contract is exactly that file's; with --cose, the signature is\n"
     "  a COSE_Sign1 (RFC 9052, detached payload, kid = the party id), --alg defaulting to the key's\n"
@@ -55,8 +63,8 @@ static const char gov_usage[] =
 struct gov_opts {
     const char *db, *listen, *port_file, *token_file, *alg, *out, *url, *party, *key, *file, *dataset;
     const char *contract, *from, *to, *path;
-    uint64_t port, put_delay_ms;
-    int cose;
+    uint64_t port, put_delay_ms, max_connections, max_per_client, idle_timeout;
+    int cose, allow_unattested_use;
 };
 
 static volatile sig_atomic_t gov_stop;
@@ -70,6 +78,8 @@ static void on_signal(int sig)
 static int run_serve(const struct gov_opts *o)
 {
     struct gov_service_config cfg = {o->db, o->listen, (uint16_t)o->port, o->token_file};
+    struct gov_service_options so = {(unsigned)o->max_connections, (unsigned)o->max_per_client,
+                                     (unsigned)o->idle_timeout, o->allow_unattested_use};
     struct gov_service *s;
     struct sigaction sa;
     sigset_t mask, old;
@@ -79,7 +89,7 @@ static int run_serve(const struct gov_opts *o)
     if (o->db == NULL)
         return cli_usage("serve needs --db FILE");
     ccr_secmem_harden_process(); /* the accepted tokens stay in memory: no core dumps */
-    if ((rc = gov_service_start(&cfg, &s)) != 0)
+    if ((rc = gov_service_start_opts(&cfg, &so, &s)) != 0)
         return cli_fail_rc(rc, NULL);
     if ((rc = gov_service_sidecar(s, o->contract, (unsigned)o->put_delay_ms)) != 0) {
         gov_service_stop(s);
@@ -379,6 +389,10 @@ int cli_cmd_gov(int argc, char **argv)
                                          {"path", required_argument, 0, 'Q'},
                                          {"put-delay-ms", required_argument, 0, 'D'},
                                          {"cose", no_argument, 0, 'C'},
+                                         {"allow-unattested-use", no_argument, 0, 'U'},
+                                         {"max-connections", required_argument, 0, 'M'},
+                                         {"max-per-client", required_argument, 0, 'K'},
+                                         {"idle-timeout", required_argument, 0, 'I'},
                                          {"help", no_argument, 0, 'h'},
                                          {0}};
     struct gov_opts o = {0};
@@ -461,6 +475,21 @@ int cli_cmd_gov(int argc, char **argv)
         case 'D':
             if (cli_parse_uint(optarg, 0, 600000, &o.put_delay_ms) != 0)
                 return cli_usage("--put-delay-ms must be a number from 0 to 600000");
+            break;
+        case 'U':
+            o.allow_unattested_use = 1;
+            break;
+        case 'M':
+            if (cli_parse_uint(optarg, 1, 100000, &o.max_connections) != 0)
+                return cli_usage("--max-connections must be a number from 1 to 100000");
+            break;
+        case 'K':
+            if (cli_parse_uint(optarg, 1, 100000, &o.max_per_client) != 0)
+                return cli_usage("--max-per-client must be a number from 1 to 100000");
+            break;
+        case 'I':
+            if (cli_parse_uint(optarg, 1, 86400, &o.idle_timeout) != 0)
+                return cli_usage("--idle-timeout must be a number of seconds from 1 to 86400");
             break;
         case 'h':
             fputs(gov_usage, stdout);

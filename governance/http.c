@@ -271,6 +271,30 @@ void gov_http_error_code_text(const char *resp, char *out, size_t out_len)
     json_object_put(v);
 }
 
+/* The token of a credential: the first field of the first line that is not a comment, so a
+ * party's line of the service's token file ("TOKEN PARTY ROLES") works as its client file. */
+static int token_field(const char *text, size_t len, char **out)
+{
+    size_t at = 0;
+    while (at < len) {
+        size_t end = at, start;
+        while (end < len && text[end] != '\n' && text[end] != '\r')
+            end++;
+        start = at;
+        while (start < end && (text[start] == ' ' || text[start] == '\t'))
+            start++;
+        if (start < end && text[start] != '#') {
+            size_t n = 0;
+            while (start + n < end && text[start + n] != ' ' && text[start + n] != '\t')
+                n++;
+            *out = strndup(text + start, n);
+            return *out == NULL ? ENOMEM : 0;
+        }
+        at = end + 1;
+    }
+    return EINVAL;
+}
+
 int gov_token_load(const char *path, char **out)
 {
     uint8_t *data;
@@ -281,25 +305,18 @@ int gov_token_load(const char *path, char **out)
     *out = NULL;
     if (path == NULL) {
         env = getenv("CCRFS_GOV_TOKEN");
-        if (env == NULL || env[0] == '\0')
+        if (env != NULL && env[0] != '\0')
+            return token_field(env, strlen(env), out) == ENOMEM ? ENOMEM : 0;
+        path = getenv("CCRFS_GOV_TOKEN_FILE");
+        if (path == NULL || path[0] == '\0')
             return 0;
-        *out = strdup(env);
-        return *out == NULL ? ENOMEM : 0;
     }
     rc = ccr_read_file(path, 4096, &data, &len);
     if (rc != 0)
         return rc;
-    size_t full = len;
-    for (size_t i = 0; i < len; i++)
-        if (data[i] == '\n' || data[i] == '\r') {
-            len = i;
-            break;
-        }
-    if (len == 0) {
-        ccr_freezero(data, full + 1);
+    rc = token_field((const char *)data, len, out);
+    ccr_freezero(data, len + 1);
+    if (rc == EINVAL)
         return ccr_err_set(EINVAL, "%s: the token file is empty", path);
-    }
-    *out = strndup((char *)data, len);
-    ccr_freezero(data, full + 1);
-    return *out == NULL ? ENOMEM : 0;
+    return rc;
 }

@@ -60,8 +60,9 @@ void gov_http_error_code_text(const char *resp, char *out, size_t out_len);
  * "app/contracts/<contract>"). */
 #define GOV_ACR_PREFIX_HEADER "x-ms-ccr-governance-api-path-prefix"
 
-/* Reads a token from a file (first line) or, when path is NULL, from CCRFS_GOV_TOKEN.
- * *out is NULL (and 0 returned) when neither is set. */
+/* Reads a token from a file (the first field of its first line that is not a comment, so a
+ * credential line "TOKEN PARTY ROLES" works) or, when path is NULL, from CCRFS_GOV_TOKEN or
+ * the file CCRFS_GOV_TOKEN_FILE names. *out is NULL (and 0 returned) when none is set. */
 int gov_token_load(const char *path, char **out);
 
 #endif

@@ -5,6 +5,7 @@
 #include "governance/contract.h"
 #include "governance/depa.h"
 #include "governance/event.h"
+#include "governance/service/auth.h"
 #include "governance/service/store.h"
 #include "governance/sign.h"
 
@@ -158,7 +159,8 @@ static int party_id_ok(const char *s)
     return 1;
 }
 
-static void register_party(struct gov_store *st, const char *body, size_t len, struct gov_svc_reply *r)
+static void register_party(struct gov_store *st, const struct gov_credential *cred, const char *body,
+                           size_t len, struct gov_svc_reply *r)
 {
     static const char *const allowed[] = {"id", "publicKey", "name", NULL};
     sqlite3 *db = gov_store_db(st);
@@ -182,6 +184,10 @@ static void register_party(struct gov_store *st, const char *body, size_t len, s
     }
     if ((bad = unknown_field(v, allowed)) != NULL) {
         gov_svc_reply_error(r, 400, "BadRequest", "party: unknown field \"%s\"", bad);
+        goto out;
+    }
+    if (gov_auth_may_register(cred, id) != 0) {
+        gov_svc_reply_error(r, 403, "Forbidden", "%s", ccr_err_msg(EACCES));
         goto out;
     }
     if (!party_id_ok(id)) {
@@ -234,7 +240,8 @@ out:
     json_object_put(v);
 }
 
-static void register_dataset(struct gov_store *st, const char *body, size_t len, struct gov_svc_reply *r)
+static void register_dataset(struct gov_store *st, const struct gov_credential *cred, const char *body,
+                             size_t len, struct gov_svc_reply *r)
 {
     static const char *const allowed[] = {"uuid",  "id",        "owner",     "name",
                                           "store", "keySource", "signature", NULL};
@@ -268,6 +275,10 @@ static void register_dataset(struct gov_store *st, const char *body, size_t len,
     }
     if ((bad = unknown_field(v, allowed)) != NULL) {
         gov_svc_reply_error(r, 400, "BadRequest", "dataset: unknown field \"%s\"", bad);
+        goto out;
+    }
+    if (gov_auth_may_register(cred, owner) != 0) {
+        gov_svc_reply_error(r, 403, "Forbidden", "%s", ccr_err_msg(EACCES));
         goto out;
     }
     if (!gov_uuid_valid(uuid)) {
@@ -397,8 +408,9 @@ static void show_one(struct gov_store *st, int datasets, const char *key, struct
     gov_svc_reply_json(r, 200, datasets ? dataset_json(&d) : party_json(&p));
 }
 
-int gov_registry_route(struct gov_store *st, struct MHD_Connection *conn, const char *url, const char *method,
-                       const char *body, size_t len, struct gov_svc_reply *r)
+int gov_registry_route(struct gov_store *st, const struct gov_credential *cred, struct MHD_Connection *conn,
+                       const char *url, const char *method, const char *body, size_t len,
+                       struct gov_svc_reply *r)
 {
     int datasets;
     const char *rest;
@@ -414,7 +426,7 @@ int gov_registry_route(struct gov_store *st, struct MHD_Connection *conn, const 
     }
     if (rest[0] == '\0') {
         if (strcmp(method, "POST") == 0)
-            datasets ? register_dataset(st, body, len, r) : register_party(st, body, len, r);
+            datasets ? register_dataset(st, cred, body, len, r) : register_party(st, cred, body, len, r);
         else if (strcmp(method, "GET") == 0)
             list_rows(st, datasets, MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "owner"), r);
         else

@@ -20,12 +20,14 @@
 
 struct gov_store;
 struct gov_contract;
+struct gov_credential;
 
 /* Creates the registry's tables. */
 int gov_registry_open(struct gov_store *st);
 /* Answers a registry request; 0 when url is not the registry's (nothing answered), 1 when it is. */
-int gov_registry_route(struct gov_store *st, struct MHD_Connection *conn, const char *url, const char *method,
-                       const char *body, size_t len, struct gov_svc_reply *r);
+int gov_registry_route(struct gov_store *st, const struct gov_credential *cred, struct MHD_Connection *conn,
+                       const char *url, const char *method, const char *body, size_t len,
+                       struct gov_svc_reply *r);
 /* Binds a DEPA contract's parties to their registered keys and its datasets to their pinned
  * ids (where registered; the rest stay unbound). */
 int gov_registry_bind(struct gov_store *st, struct gov_contract *c);

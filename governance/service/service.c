@@ -13,6 +13,8 @@
 #include "governance/event.h"
 #include "governance/http.h"
 #include "governance/service/registry.h"
+#include "governance/service/auth.h"
+#include "governance/service/options.h"
 #include "governance/service/sidecar.h"
 #include "governance/service/signed_events.h"
 #include "governance/service/store.h"
@@ -30,12 +32,28 @@
 
 #define BODY_MAX       (1024 * 1024)
 #define EVENT_BODY_MAX (64 * 1024)
+/* Routes other than PUT /events take small bodies: a contract (at most 256 KiB, its parser's
+ * cap) or a signature. */
+#define CONTRACT_BODY_MAX (260 * 1024)
+#define SMALL_BODY_MAX    (16 * 1024)
+
+/* Open connections from one client address. */
+struct client_count {
+    struct in_addr addr;
+    unsigned n; /* 0: a free slot */
+};
 
 struct gov_service {
     struct MHD_Daemon *mhd;
     struct gov_store *store;
-    struct ccr_array tokens; /* char * */
+    struct gov_auth auth;
+    struct gov_service_options opts;
     uint16_t port;
+    /* Connection counts, kept apart from lock (which a slow request holds). */
+    pthread_mutex_t conn_lock;
+    unsigned nconn;
+    struct client_count *clients;
+    size_t nclients;
     /* A thread per connection (PUTs wait for their answer delay in parallel, as the sidecar's
      * do); requests still run one at a time against the store. */
     pthread_mutex_t lock;
@@ -43,7 +61,8 @@ struct gov_service {
 };
 
 struct req {
-    struct ccr_dynbuf body; /* at most BODY_MAX */
+    struct ccr_dynbuf body; /* at most the route's cap */
+    size_t cap;
     int too_big;
 };
 
@@ -116,10 +135,77 @@ static int load_contract(struct gov_service *s, const char *id, struct gov_store
     return rc;
 }
 
+/* ---- who may do what (rules: auth.c) -------------------------------------------------- */
+
+/* Answers 403 with the rule's message when rc says the credential lacks something. */
+static int forbidden(int rc, struct gov_svc_reply *r)
+{
+    if (rc != 0)
+        gov_svc_reply_error(r, 403, "Forbidden", "%s", ccr_err_msg(rc));
+    return rc;
+}
+
+/* Whether cred may append to chain_key (a registry chain id or a sidecar stream's key) of
+ * contract_id; legacy: the chain has events from before chains were bound to parties. */
+static int append_allowed(struct gov_service *s, const struct gov_credential *cred, const char *contract_id,
+                          const char *chain_key, int legacy, struct gov_svc_reply *r)
+{
+    struct gov_store_contract sc = {0};
+    char owner[160];
+    const char *who = NULL;
+    int rc, have = 0;
+
+    if (cred->roles & GOV_ROLE_ADMIN) /* no contract to parse for each event */
+        return 0;
+    if (contract_id[0] != '\0') {
+        rc = gov_store_contract_get(s->store, contract_id, &sc);
+        if (rc != 0 && rc != ENOENT) {
+            gov_svc_reply_error(r, 500, "StorageError", "%s", ccr_err_msg(rc));
+            return rc;
+        }
+        have = rc == 0;
+    }
+    rc = gov_store_chain_owner(s->store, chain_key, owner, sizeof owner);
+    if (rc == 0)
+        who = owner;
+    else if (rc == ENOENT && legacy)
+        who = "unknown (begun before chains were bound to parties; only admin may go on)";
+    else if (rc != ENOENT) {
+        gov_svc_reply_error(r, 500, "StorageError", "%s", ccr_err_msg(rc));
+        goto out;
+    }
+    rc = forbidden(gov_auth_may_append(cred, have ? sc.c : NULL, contract_id, chain_key, who), r);
+out:
+    if (have)
+        gov_store_contract_release(&sc);
+    return rc;
+}
+
+/* Whether cred may read the events of contract_id. */
+static int read_events_allowed(struct gov_service *s, const struct gov_credential *cred,
+                               const char *contract_id, struct gov_svc_reply *r)
+{
+    struct gov_store_contract sc;
+    int rc;
+
+    if (cred->roles & (GOV_ROLE_ADMIN | GOV_ROLE_AUDITOR))
+        return 0;
+    rc = gov_store_contract_get(s->store, contract_id, &sc);
+    if (rc != 0 && rc != ENOENT) {
+        gov_svc_reply_error(r, 500, "StorageError", "%s", ccr_err_msg(rc));
+        return rc;
+    }
+    ccr_err_clear();
+    rc = forbidden(gov_auth_may_read_events(cred, rc == 0 ? sc.c : NULL, contract_id), r);
+    if (sc.c != NULL)
+        gov_store_contract_release(&sc);
+    return rc;
+}
+
 /* ---- handlers ----------------------------------------------------------------------- */
 
-static void put_event(struct gov_service *s, struct MHD_Connection *conn, const struct req *q,
-                      struct gov_svc_reply *r)
+static void put_event(struct gov_service *s, const struct gov_credential *cred, struct MHD_Connection *conn,
+                      const struct req *q, struct gov_svc_reply *r)
 {
     const char *qid = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "id");
     const char *scope = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "scope");
@@ -162,8 +248,21 @@ static void put_event(struct gov_service *s, struct MHD_Connection *conn, const 
         gov_svc_reply_error(r, 400, "BadRequest", "event %s: %s", id, ccr_err_msg(EINVAL));
         goto out;
     }
+    {
+        /* Only the party that began a chain appends to it: a forged next event from another
+         * credential is refused here and stores nothing, so the real one still fits. */
+        int legacy = 0;
+        if ((rc = gov_store_chain_has_events(s->store, chain, &legacy)) != 0) {
+            gov_svc_reply_error(r, 500, "StorageError", "%s", ccr_err_msg(rc));
+            goto out;
+        }
+        if (append_allowed(s, cred, contract ? contract : "", chain, legacy, r) != 0)
+            goto out;
+    }
     rc = gov_store_put_event(s->store, id, chain, seq, contract ? contract : "", scope, type, time, path,
                              canon, clen, &dup);
+    if (rc == 0)
+        rc = gov_store_chain_bind(s->store, chain, cred->party);
     if (rc == EEXIST)
         gov_svc_reply_error(r, 409, "Conflict", "%s", ccr_err_msg(rc));
     else if (rc != 0)
@@ -228,7 +327,8 @@ static void consent_check(struct gov_service *s, struct MHD_Connection *conn, st
     gov_svc_reply_json(r, 200, v);
 }
 
-static void propose(struct gov_service *s, const struct req *q, struct gov_svc_reply *r)
+static void propose(struct gov_service *s, const struct gov_credential *cred, const struct req *q,
+                    struct gov_svc_reply *r)
 {
     struct gov_contract *c;
     json_object *v;
@@ -236,6 +336,10 @@ static void propose(struct gov_service *s, const struct req *q, struct gov_svc_r
 
     if (gov_contract_parse(q->body.data ? q->body.data : "", q->body.len, &c) != 0)
         return gov_svc_reply_error(r, 400, "InvalidContract", "%s", ccr_err_msg(EINVAL));
+    if (forbidden(gov_auth_may_propose(cred, c), r) != 0) {
+        gov_contract_free(c);
+        return;
+    }
     if ((rc = gov_registry_check(s->store, c)) != 0) {
         gov_svc_reply_error(r, rc == EACCES ? 403 : 500, rc == EACCES ? "RegistryMismatch" : "StorageError",
                             "%s", ccr_err_msg(rc));
@@ -342,8 +446,8 @@ static void list(struct gov_service *s, struct MHD_Connection *conn, struct gov_
 
 /* POST /contracts/ID/sign and /revoke: {"party": "...", "signature": "<base64>"}, or
  * {"party": "...", "cose": "<base64 COSE_Sign1>"}, stored as "cose:<base64>". */
-static void sign_or_revoke(struct gov_service *s, const char *id, int revoke, const struct req *q,
-                           struct gov_svc_reply *r)
+static void sign_or_revoke(struct gov_service *s, const struct gov_credential *cred, const char *id,
+                           int revoke, const struct req *q, struct gov_svc_reply *r)
 {
     struct gov_store_contract sc;
     json_object *body = NULL;
@@ -374,6 +478,8 @@ static void sign_or_revoke(struct gov_service *s, const char *id, int revoke, co
         json_object_put(body);
         return;
     }
+    if (forbidden(gov_auth_may_sign(cred, sc.c, party, revoke), r) != 0)
+        goto out;
     if (sc.revoked) {
         gov_svc_reply_error(r, 409, "Revoked", "contract %s is revoked already", id);
         goto out;
@@ -405,7 +511,8 @@ out:
     gov_store_contract_release(&sc);
 }
 
-static void use(struct gov_service *s, struct MHD_Connection *conn, const char *id, struct gov_svc_reply *r)
+static void use(struct gov_service *s, const struct gov_credential *cred, struct MHD_Connection *conn,
+                const char *id, struct gov_svc_reply *r)
 {
     const char *dataset = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "dataset");
     const struct gov_contract_dataset *d;
@@ -419,6 +526,8 @@ static void use(struct gov_service *s, struct MHD_Connection *conn, const char *
         return gov_svc_reply_error(r, 400, "BadRequest", "use needs ?dataset=sha256:...");
     if (load_contract(s, id, &sc, r) != 0)
         return;
+    if (forbidden(gov_auth_may_use(cred, sc.c, s->opts.allow_unattested_use), r) != 0)
+        goto out;
     if (strcmp(contract_status(&sc, reason, sizeof reason), "active") != 0) {
         gov_svc_reply_error(r, 403, "ConsentDisabled", "%s", reason);
         goto out;
@@ -469,7 +578,8 @@ static int list_add(void *arg, const char *chain, int64_t seq, const char *body,
 #define EVENTS_PAGE_DEFAULT 10000
 #define EVENTS_PAGE_MAX     100000
 
-static void events_query(struct gov_service *s, struct MHD_Connection *conn, struct gov_svc_reply *r)
+static void events_query(struct gov_service *s, const struct gov_credential *cred,
+                         struct MHD_Connection *conn, struct gov_svc_reply *r)
 {
     const char *contract = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "contract");
     const char *from = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "from");
@@ -485,6 +595,8 @@ static void events_query(struct gov_service *s, struct MHD_Connection *conn, str
     if (contract == NULL)
         return gov_svc_reply_error(r, 400, "BadRequest",
                                    "GET /events needs ?contract=ID (optional from, to, path, after, limit)");
+    if (read_events_allowed(s, cred, contract, r) != 0)
+        return;
     {
         int64_t ms;
         if ((from != NULL && gov_time_parse_ms(from, &ms) != 0) ||
@@ -521,20 +633,43 @@ static void events_query(struct gov_service *s, struct MHD_Connection *conn, str
 
 /* ---- routing ------------------------------------------------------------------------ */
 
-static int authorized(struct gov_service *s, struct MHD_Connection *conn)
+/* The caller's credential, or NULL with a 401 naming what was wrong. */
+static const struct gov_credential *authenticate(struct gov_service *s, struct MHD_Connection *conn,
+                                                 struct gov_svc_reply *r)
 {
     const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    size_t len;
-    if (h == NULL || strncmp(h, "Bearer ", 7) != 0)
-        return 0;
-    h += 7;
-    len = strlen(h);
-    for (size_t i = 0; i < s->tokens.len; i++) {
-        const char *t = CCR_ARRAY_AT(&s->tokens, char *, i);
-        if (strlen(t) == len && CRYPTO_memcmp(t, h, len) == 0)
-            return 1;
+    const struct gov_credential *c = gov_auth_find(&s->auth, h);
+    if (c == NULL && r != NULL)
+        gov_svc_reply_error(r, 401, "Unauthorized", "%s",
+                            h == NULL || strncmp(h, "Bearer ", 7) != 0
+                                ? "no credential: send \"Authorization: Bearer TOKEN\" with a party's token"
+                                : "the bearer token is not the credential of any party of this service");
+    return c;
+}
+
+/* The sidecar stand-in's PUT /events, appended only by the party that began that stream. */
+static void sidecar_put(struct gov_service *s, const struct gov_credential *cred, struct MHD_Connection *conn,
+                        const struct req *q, struct gov_svc_reply *r)
+{
+    const char *qid = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "id");
+    const char *scope = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "scope");
+    char contract[256], key[1024];
+    const char *c = gov_sidecar_contract(&s->sidecar, conn, contract, sizeof contract);
+    int64_t last = 0;
+
+    if (c != NULL) {
+        const char *id = qid != NULL && qid[0] ? qid : c;
+        snprintf(key, sizeof key, "acr:%s\n%s\n%s", c, scope != NULL ? scope : "", id);
+        if (gov_store_stream_last(s->store, c, scope != NULL ? scope : "", id, &last) != 0) {
+            gov_svc_reply_error(r, 500, "StorageError", "%s", ccr_err_msg(EIO));
+            return;
+        }
+        if (append_allowed(s, cred, c, key, last > 0, r) != 0)
+            return;
     }
-    return 0;
+    gov_sidecar_put(&s->sidecar, s->store, conn, q->body.data, q->body.len, r);
+    if (c != NULL && r->status == 200 && gov_store_chain_bind(s->store, key, cred->party) != 0)
+        ccr_log_warn("governance: cannot record who began stream %s: %s", key, ccr_err_msg(EIO));
 }
 
 /* Splits "/contracts/ID[/ACTION]"; returns 0 on a match. */
@@ -556,8 +691,8 @@ static int contract_path(const char *url, char *id, size_t id_len, const char **
 
 /* PUT /events: a signed body is checked and unwrapped, and a chain with an attested owner
  * takes nothing else (signed_events.h); then the registry or the sidecar stand-in stores it. */
-static void put_events(struct gov_service *s, struct MHD_Connection *conn, const struct req *q,
-                       struct gov_svc_reply *r)
+static void put_events(struct gov_service *s, const struct gov_credential *cred, struct MHD_Connection *conn,
+                       const struct req *q, struct gov_svc_reply *r)
 {
     struct req plain = {0};
 
@@ -567,9 +702,9 @@ static void put_events(struct gov_service *s, struct MHD_Connection *conn, const
     if (plain.body.data != NULL)
         q = &plain;
     if (gov_sidecar_is_registry_event(conn, q->body.data, q->body.len))
-        put_event(s, conn, q, r);
+        put_event(s, cred, conn, q, r);
     else
-        gov_sidecar_put(&s->sidecar, s->store, conn, q->body.data, q->body.len, r);
+        sidecar_put(s, cred, conn, q, r);
     free(plain.body.data);
 }
 
@@ -578,28 +713,25 @@ static void route(struct gov_service *s, struct MHD_Connection *conn, const char
 {
     char id[256];
     const char *action;
+    const struct gov_credential *cred;
 
     if (strcmp(url, "/health") == 0 && strcmp(method, "GET") == 0) {
         json_object *v = json_object_new_object();
         json_object_object_add(v, "status", json_object_new_string("ok"));
         return gov_svc_reply_json(r, 200, v);
     }
-    if (!authorized(s, conn))
-        return gov_svc_reply_error(r, 401, "Unauthorized", "a valid bearer token is required");
+    if ((cred = authenticate(s, conn, r)) == NULL)
+        return;
     if (q->too_big)
         return gov_svc_reply_error(r, 413, strcmp(url, "/events") == 0 ? "RequestBodyTooLarge" : "TooLarge",
-                                   "request bodies may have at most %d bytes", BODY_MAX);
-    if (gov_registry_route(s->store, conn, url, method, q->body.data, q->body.len, r))
+                                   "%s %s takes a body of at most %zu bytes", method, url, q->cap);
+    if (gov_registry_route(s->store, cred, conn, url, method, q->body.data, q->body.len, r))
         return;
     if (strcmp(url, "/events") == 0 && strcmp(method, "PUT") == 0)
-        return put_events(s, conn, q, r);
+        return put_events(s, cred, conn, q, r);
     if (strcmp(url, "/events") == 0) {
-        if (strcmp(method, "PUT") == 0 && gov_sidecar_is_registry_event(conn, q->body.data, q->body.len))
-            return put_event(s, conn, q, r);
-        if (strcmp(method, "PUT") == 0)
-            return gov_sidecar_put(&s->sidecar, s->store, conn, q->body.data, q->body.len, r);
         if (strcmp(method, "GET") == 0)
-            return events_query(s, conn, r);
+            return events_query(s, cred, conn, r);
         return gov_svc_reply_error(r, 405, "MethodNotAllowed", "/events takes PUT or GET");
     }
     if (strcmp(url, "/consentcheck/execution") == 0) {
@@ -609,7 +741,7 @@ static void route(struct gov_service *s, struct MHD_Connection *conn, const char
     }
     if (strcmp(url, "/contracts") == 0) {
         if (strcmp(method, "POST") == 0)
-            return propose(s, q, r);
+            return propose(s, cred, q, r);
         if (strcmp(method, "GET") == 0)
             return list(s, conn, r);
         return gov_svc_reply_error(r, 405, "MethodNotAllowed", "/contracts takes POST or GET");
@@ -618,15 +750,103 @@ static void route(struct gov_service *s, struct MHD_Connection *conn, const char
         if (action[0] == '\0' && strcmp(method, "GET") == 0)
             return show(s, id, r);
         if (strcmp(method, "POST") == 0 && strcmp(action, "sign") == 0)
-            return sign_or_revoke(s, id, 0, q, r);
+            return sign_or_revoke(s, cred, id, 0, q, r);
         if (strcmp(method, "POST") == 0 && strcmp(action, "revoke") == 0)
-            return sign_or_revoke(s, id, 1, q, r);
+            return sign_or_revoke(s, cred, id, 1, q, r);
         if (strcmp(method, "POST") == 0 && strcmp(action, "use") == 0)
-            return use(s, conn, id, r);
-        if (strcmp(method, "GET") == 0 && strcmp(action, "events") == 0)
+            return use(s, cred, conn, id, r);
+        if (strcmp(method, "GET") == 0 && strcmp(action, "events") == 0) {
+            if (read_events_allowed(s, cred, id, r) != 0)
+                return;
             return gov_sidecar_history(&s->sidecar, s->store, conn, id, r);
+        }
     }
     gov_svc_reply_error(r, 404, "NotFound", "no such endpoint: %s %s", method, url);
+}
+
+/* The body cap of a route: event batches up to the ledger's 1 MiB, everything else small. */
+static size_t body_cap(const char *url, const char *method)
+{
+    if (strcmp(url, "/events") == 0 && strcmp(method, "PUT") == 0)
+        return BODY_MAX;
+    if (strcmp(url, "/contracts") == 0 && strcmp(method, "POST") == 0)
+        return CONTRACT_BODY_MAX;
+    return SMALL_BODY_MAX;
+}
+
+static enum MHD_Result send_reply(struct MHD_Connection *conn, struct gov_svc_reply *r, int close)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+    char num[16];
+
+    if (r->empty) {
+        resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    } else {
+        if (r->body == NULL) {
+            r->status = 500;
+            r->body = strdup("{\"error\":{\"code\":\"NoMemory\",\"message\":\"out of memory\"}}");
+            if (r->body == NULL)
+                return MHD_NO;
+        }
+        resp = MHD_create_response_from_buffer(strlen(r->body), r->body, MHD_RESPMEM_MUST_FREE);
+        if (resp == NULL)
+            free(r->body);
+        else
+            MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    }
+    if (resp == NULL)
+        return MHD_NO;
+    if (r->retry_after_s > 0) {
+        snprintf(num, sizeof num, "%u", r->retry_after_s);
+        MHD_add_response_header(resp, "retry-after", num);
+    }
+    if (close) /* refused before its body was read, or over a limit: do not keep the connection */
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    ret = MHD_queue_response(conn, r->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* Refuses a request before reading its body when its client is over a connection limit, its
+ * credential is missing or wrong, or its declared body is over the route's cap. 1 when a reply
+ * was made. */
+static int refuse_early(struct gov_service *s, struct MHD_Connection *conn, const char *url,
+                        const char *method, size_t cap, struct gov_svc_reply *r)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    const struct client_count *cc = ci != NULL ? ci->socket_context : NULL;
+    const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    unsigned total, mine;
+
+    pthread_mutex_lock(&s->conn_lock);
+    total = s->nconn;
+    mine = cc != NULL ? cc->n : 0;
+    pthread_mutex_unlock(&s->conn_lock);
+    if (mine > s->opts.max_per_client) {
+        r->retry_after_s = 1;
+        gov_svc_reply_error(r, 429, "TooManyRequests",
+                            "this client has %u connections open; the service allows %u per client address",
+                            mine, s->opts.max_per_client);
+        return 1;
+    }
+    if (total > s->opts.max_connections) {
+        r->retry_after_s = 1;
+        gov_svc_reply_error(r, 503, "ServiceUnavailable",
+                            "the service has %u connections open (at most %u); try again shortly", total,
+                            s->opts.max_connections);
+        return 1;
+    }
+    if (strcmp(url, "/health") == 0 && strcmp(method, "GET") == 0)
+        return 0;
+    if (authenticate(s, conn, r) == NULL)
+        return 1;
+    if (length != NULL && (strlen(length) > 12 || strtoull(length, NULL, 10) > cap)) {
+        gov_svc_reply_error(r, 413, strcmp(url, "/events") == 0 ? "RequestBodyTooLarge" : "TooLarge",
+                            "%s %s takes a body of at most %zu bytes", method, url, cap);
+        return 1;
+    }
+    return 0;
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -635,16 +855,19 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     struct gov_service *s = cls;
     struct req *q = *con_cls;
     struct gov_svc_reply r = {0};
-    struct MHD_Response *resp;
-    enum MHD_Result ret;
 
     (void)version;
     if (q == NULL) {
         q = calloc(1, sizeof *q);
         if (q == NULL)
             return MHD_NO;
-        ccr_dynbuf_init(&q->body, BODY_MAX);
+        q->cap = body_cap(url, method);
+        ccr_dynbuf_init(&q->body, q->cap);
         *con_cls = q;
+        if (refuse_early(s, conn, url, method, q->cap, &r)) {
+            ccr_err_clear();
+            return send_reply(conn, &r, 1);
+        }
         return MHD_YES;
     }
     if (*upload_size > 0) {
@@ -663,34 +886,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     ccr_err_clear();
     if (r.delay_ms > 0) /* the ledger commit the sidecar waits for; other requests go on */
         usleep(r.delay_ms * 1000u);
-    if (r.empty) {
-        char num[16];
-        resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-        if (resp == NULL)
-            return MHD_NO;
-        if (r.retry_after_s > 0) {
-            snprintf(num, sizeof num, "%u", r.retry_after_s);
-            MHD_add_response_header(resp, "retry-after", num);
-        }
-        ret = MHD_queue_response(conn, r.status, resp);
-        MHD_destroy_response(resp);
-        return ret;
-    }
-    if (r.body == NULL) {
-        r.status = 500;
-        r.body = strdup("{\"error\":{\"code\":\"NoMemory\",\"message\":\"out of memory\"}}");
-        if (r.body == NULL)
-            return MHD_NO;
-    }
-    resp = MHD_create_response_from_buffer(strlen(r.body), r.body, MHD_RESPMEM_MUST_FREE);
-    if (resp == NULL) {
-        free(r.body);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    ret = MHD_queue_response(conn, r.status, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    return send_reply(conn, &r, 0);
 }
 
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -707,48 +903,53 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
 }
 
-static int add_token(struct gov_service *s, const char *token)
+/* Counts open connections overall and per client address (the limits refuse_early applies;
+ * MHD itself closes connections a few beyond them at accept). */
+static void connection_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                              enum MHD_ConnectionNotificationCode code)
 {
-    char *copy = strdup(token);
-    if (copy == NULL || ccr_array_append(&s->tokens, &copy) != 0) {
-        free(copy);
-        return ENOMEM;
-    }
-    return 0;
-}
+    struct gov_service *s = cls;
+    struct client_count *cc = *socket_context;
 
-static int load_tokens(struct gov_service *s, const char *path)
-{
-    uint8_t *data = NULL;
-    size_t len = 0;
-    char *line, *save = NULL;
-    int rc;
-
-    if (path == NULL) {
-        const char *env = getenv("CCRFS_GOV_TOKEN");
-        if (env == NULL || env[0] == '\0')
-            return ccr_err_set(EINVAL, "the service needs a token: --token-file FILE or CCRFS_GOV_TOKEN");
-        return add_token(s, env);
-    }
-    if ((rc = ccr_read_file(path, 64 * 1024, &data, &len)) != 0)
-        return rc;
-    for (line = strtok_r((char *)data, "\r\n", &save); line != NULL; line = strtok_r(NULL, "\r\n", &save)) {
-        if (line[0] == '#' || line[0] == '\0')
-            continue;
-        if (strlen(line) < 16) {
-            ccr_freezero(data, len + 1);
-            return ccr_err_set(EINVAL, "%s: tokens must have at least 16 characters", path);
+    pthread_mutex_lock(&s->conn_lock);
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        struct in_addr addr = {0};
+        struct client_count *free_slot = NULL;
+        if (ci != NULL && ci->client_addr != NULL && ci->client_addr->sa_family == AF_INET)
+            addr = ((const struct sockaddr_in *)(const void *)ci->client_addr)->sin_addr;
+        s->nconn++;
+        for (size_t i = 0; i < s->nclients && cc == NULL; i++) {
+            if (s->clients[i].n > 0 && s->clients[i].addr.s_addr == addr.s_addr)
+                cc = &s->clients[i];
+            else if (s->clients[i].n == 0 && free_slot == NULL)
+                free_slot = &s->clients[i];
         }
-        if ((rc = add_token(s, line)) != 0) {
-            ccr_freezero(data, len + 1);
-            return rc;
+        if (cc == NULL && free_slot != NULL) {
+            cc = free_slot;
+            cc->addr = addr;
         }
+        if (cc != NULL)
+            cc->n++;
+        *socket_context = cc;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        if (s->nconn > 0)
+            s->nconn--;
+        if (cc != NULL && cc->n > 0)
+            cc->n--;
+        *socket_context = NULL;
     }
-    ccr_freezero(data, len + 1);
-    return s->tokens.len > 0 ? 0 : ccr_err_set(EINVAL, "%s: no token in the file", path);
+    pthread_mutex_unlock(&s->conn_lock);
 }
 
 int gov_service_start(const struct gov_service_config *cfg, struct gov_service **out)
+{
+    return gov_service_start_opts(cfg, NULL, out);
+}
+
+int gov_service_start_opts(const struct gov_service_config *cfg, const struct gov_service_options *opts,
+                           struct gov_service **out)
 {
     struct gov_service *s = calloc(1, sizeof *s);
     struct sockaddr_in addr = {0};
@@ -758,25 +959,45 @@ int gov_service_start(const struct gov_service_config *cfg, struct gov_service *
     if (s == NULL)
         return ENOMEM;
     pthread_mutex_init(&s->lock, NULL);
-    ccr_array_init(&s->tokens, sizeof(char *));
+    pthread_mutex_init(&s->conn_lock, NULL);
+    ccr_array_init(&s->auth.creds, sizeof(struct gov_credential));
+    if (opts != NULL)
+        s->opts = *opts;
+    if (s->opts.max_connections == 0)
+        s->opts.max_connections = GOV_SERVICE_MAX_CONNECTIONS;
+    if (s->opts.max_per_client == 0)
+        s->opts.max_per_client = GOV_SERVICE_MAX_PER_CLIENT;
+    if (s->opts.idle_timeout_s == 0)
+        s->opts.idle_timeout_s = GOV_SERVICE_IDLE_TIMEOUT_S;
+    if (s->opts.max_per_client > s->opts.max_connections)
+        s->opts.max_per_client = s->opts.max_connections;
+    /* MHD closes connections at accept a few beyond the limits answered with 429/503, so a
+     * flood of idle sockets holds at most that many threads. */
+    s->nclients = (size_t)s->opts.max_connections + 8;
+    s->clients = calloc(s->nclients, sizeof *s->clients);
+    if (s->clients == NULL) {
+        gov_service_stop(s);
+        return ENOMEM;
+    }
     addr.sin_family = AF_INET;
     addr.sin_port = htons(cfg->port);
     if (inet_pton(AF_INET, cfg->address ? cfg->address : "127.0.0.1", &addr.sin_addr) != 1) {
-        free(s);
+        gov_service_stop(s);
         return ccr_err_set(EINVAL, "'%s' is not an IPv4 address", cfg->address);
     }
-    if ((rc = load_tokens(s, cfg->token_file)) != 0 || (rc = gov_store_open(cfg->db_path, &s->store)) != 0 ||
-        (rc = gov_registry_open(s->store)) != 0) {
+    if ((rc = gov_auth_load(&s->auth, cfg->token_file)) != 0 ||
+        (rc = gov_store_open(cfg->db_path, &s->store)) != 0 || (rc = gov_registry_open(s->store)) != 0) {
         gov_service_stop(s);
         return rc;
     }
     /* A thread per connection, so answers delayed like the sidecar's overlap; every request
      * still runs alone against the one database connection (s->lock). */
-    s->mhd =
-        MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
-                         0, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-                         MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
-                         (unsigned int)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)256, MHD_OPTION_END);
+    s->mhd = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+        handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, connection_notify, s, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int)s->opts.idle_timeout_s, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)s->nclients,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)(s->opts.max_per_client + 2), MHD_OPTION_END);
     if (s->mhd == NULL) {
         gov_service_stop(s);
         return ccr_err_set(EADDRINUSE, "cannot listen on %s:%u", cfg->address ? cfg->address : "127.0.0.1",
@@ -815,10 +1036,8 @@ void gov_service_stop(struct gov_service *s)
     gov_store_close(s->store);
     gov_sidecar_free(&s->sidecar);
     pthread_mutex_destroy(&s->lock);
-    for (size_t i = 0; i < s->tokens.len; i++) {
-        char *t = CCR_ARRAY_AT(&s->tokens, char *, i);
-        ccr_freezero(t, strlen(t));
-    }
-    ccr_array_free(&s->tokens);
+    pthread_mutex_destroy(&s->conn_lock);
+    gov_auth_free(&s->auth);
+    free(s->clients);
     free(s);
 }

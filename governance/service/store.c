@@ -31,7 +31,12 @@ static const char schema[] =
     /* The sidecar's events: one write of key id per PUT, as the ledger keeps them. */
     "CREATE TABLE IF NOT EXISTS stream(seqno INTEGER PRIMARY KEY AUTOINCREMENT, contract TEXT NOT NULL,"
     " scope TEXT NOT NULL, id TEXT NOT NULL, timestamp TEXT NOT NULL, data TEXT NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS stream_by_key ON stream(contract, scope, id, seqno);";
+    "CREATE INDEX IF NOT EXISTS stream_by_key ON stream(contract, scope, id, seqno);"
+    /* Who began each chain (a registry chain id, or a sidecar stream's key): only that party
+     * may append to it. */
+    "CREATE TABLE IF NOT EXISTS chain_owners(chain TEXT PRIMARY KEY, party TEXT NOT NULL,"
+    " bound_at TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS events_by_chain ON events(chain, seq);";
 
 static int db_fail(struct gov_store *s, const char *what)
 {
@@ -464,4 +469,55 @@ int gov_store_stream_range(
         rc = db_fail(s, "reading a stream");
     sqlite3_finalize(st);
     return rc;
+}
+
+/* ---- chain ownership ------------------------------------------------------------------ */
+
+int gov_store_chain_owner(struct gov_store *s, const char *chain, char *owner, size_t len)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if ((rc = prepare(s, "SELECT party FROM chain_owners WHERE chain = ?", &st)) != 0)
+        return rc;
+    bind_text(st, 1, chain);
+    rc = ENOENT;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        snprintf(owner, len, "%s", (const char *)sqlite3_column_text(st, 0));
+        rc = 0;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int gov_store_chain_bind(struct gov_store *s, const char *chain, const char *party)
+{
+    sqlite3_stmt *st;
+    char now[32];
+    int rc, step;
+
+    if ((rc = prepare(s, "INSERT OR IGNORE INTO chain_owners(chain, party, bound_at) VALUES(?,?,?)", &st)) !=
+        0)
+        return rc;
+    gov_time_now(now);
+    bind_text(st, 1, chain);
+    bind_text(st, 2, party);
+    bind_text(st, 3, now);
+    step = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return step == SQLITE_DONE ? 0 : db_fail(s, "binding a chain to its party");
+}
+
+int gov_store_chain_has_events(struct gov_store *s, const char *chain, int *yes)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    *yes = 0;
+    if ((rc = prepare(s, "SELECT 1 FROM events WHERE chain = ? LIMIT 1", &st)) != 0)
+        return rc;
+    bind_text(st, 1, chain);
+    *yes = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return 0;
 }

@@ -64,4 +64,11 @@ int gov_store_use(struct gov_store *s, const char *contract, const char *dataset
                   uint64_t *used);
 int gov_store_uses(struct gov_store *s, const char *contract, const char *dataset, uint64_t *used);
 
+/* The party that began a chain (a registry chain id, or a sidecar stream's key): ENOENT when
+ * nobody has yet. Binding keeps the first party bound. */
+int gov_store_chain_owner(struct gov_store *s, const char *chain, char *owner, size_t len);
+int gov_store_chain_bind(struct gov_store *s, const char *chain, const char *party);
+/* Whether registry events of chain are stored (a chain begun before owners were recorded). */
+int gov_store_chain_has_events(struct gov_store *s, const char *chain, int *yes);
+
 #endif

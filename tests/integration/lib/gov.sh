@@ -101,27 +101,56 @@ count_events() {
 }
 
 # gov_sidecar_start CONTRACT [PORT] [gov serve options]: `ccrfs gov serve` as the Azure Clean
-# Room governance sidecar stand-in for CONTRACT, on the database and token of gov_start; sets
-# GOV_PID, GOV_PORT and GOV_URL. Stop it with gov_stop.
+# Room governance sidecar stand-in for CONTRACT, on the database and credentials of gov_start;
+# sets GOV_PID, GOV_PORT and GOV_URL. Stop it with gov_stop.
 gov_sidecar_start() {
   local contract=$1 port=${2:-0}
   shift
   [ $# -gt 0 ] && shift
-  if [ ! -f "$TMP/gov.token" ]; then
-    head -c 24 /dev/urandom | base64 >"$TMP/gov.token"
-  fi
-  export CCRFS_GOV_TOKEN
-  CCRFS_GOV_TOKEN=$(cat "$TMP/gov.token")
-  rm -f "$TMP/gov.port"
-  h_spawn gov "$CCRFS" gov serve --db "$TMP/gov.db" --token-file "$TMP/gov.token" --port "$port" \
-    --port-file "$TMP/gov.port" --contract "$contract" "$@"
-  GOV_PID=$H_PID
-  if wait_until 10 gov_answers; then
-    return 0
-  fi
-  echo "the governance sidecar stand-in did not start:"
-  cat "$TMP/logs/gov.log"
-  return 1
+  gov_start "$port" --contract "$contract" "$@"
+}
+
+# gov_credentials: the service's token file $TMP/gov.token (kept across restarts), one
+# credential per NAME with its line also in $TMP/cred.NAME (a client's token file):
+#   admin      party operator, role admin (CCRFS_GOV_TOKEN of gov_start)
+#   provider   party provider, role provider      consumer   party consumer, role consumer
+#   cleanroom  party consumer, role cleanroom     auditor    party auditor, role auditor
+#   broker     party broker, role broker
+# More with gov_credential before gov_start.
+gov_credentials() {
+  [ -f "$TMP/gov.token" ] && return 0
+  : >"$TMP/gov.token"
+  chmod 600 "$TMP/gov.token"
+  gov_credential admin operator admin
+  gov_credential provider provider provider
+  gov_credential consumer consumer consumer
+  gov_credential cleanroom consumer cleanroom
+  gov_credential auditor auditor auditor
+  gov_credential broker broker broker
+}
+
+# gov_credential NAME PARTY ROLES: adds a credential to $TMP/gov.token and writes $TMP/cred.NAME
+# (the service reads its token file when it starts).
+gov_credential() {
+  local line
+  [ -f "$TMP/gov.token" ] || gov_credentials
+  line="$(head -c 24 /dev/urandom | base64 | tr '+/' '-_') $2 $3"
+  echo "$line" >>"$TMP/gov.token"
+  (umask 077 && echo "$line" >"$TMP/cred.$1")
+}
+
+# gov_token_of NAME: the token of credential NAME.
+gov_token_of() {
+  cut -d' ' -f1 "$TMP/cred.$1"
+}
+
+# gov_api_as NAME METHOD PATH [BODY]: as gov_api, with credential NAME; prints "STATUS BODY".
+gov_api_as() {
+  local out name=$1
+  shift
+  out=$(curl -s -o "$TMP/api.out" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $(gov_token_of "$name")" \
+    -H 'Content-Type: application/json' ${3+--data-binary "$3"} "$GOV_URL$2")
+  echo "$out $(cat "$TMP/api.out")"
 }
 
 # gov_chain_of LOG: the chain id of the first event of an audit log (a mount's stream id).

@@ -4,7 +4,7 @@
 #   Key broker:   kbs_start NAME [serve options]  sets KBS_URL, KBS_PID; files $KBS_DIR/NAME.{log,port,state}
 #                                                  (KBS_DIR defaults to $TMP)
 #                 kbs_stop                         stops the broker KBS_PID names
-#   Governance:   gov_start [PORT]                sets GOV_URL, GOV_PORT, GOV_PID, CCRFS_GOV_TOKEN;
+#   Governance:   gov_start [PORT [OPTIONS...]]   sets GOV_URL, GOV_PORT, GOV_PID, CCRFS_GOV_TOKEN;
 #                                                  database $TMP/gov.db, log $TMP/logs/gov.log
 #                 gov_stop
 #   SKR stand-in: skr_start [options]             sets SKR_URL, SKR_PID; log $TMP/skr.log
@@ -55,18 +55,18 @@ GOV_PID=
 GOV_PORT=
 GOV_URL=
 
-# gov_start [PORT]: starts the service on PORT (default: a free one; a restart passes the old
-# one) and waits until it answers.
+# gov_start [PORT [serve options...]]: starts the service on PORT (default: a free one; a
+# restart passes the old one) with the credentials of gov_credentials, and waits until it
+# answers. CCRFS_GOV_TOKEN is the admin's token, so older tests call every route as before.
 gov_start() {
   local port=${1:-0}
-  if [ ! -f "$TMP/gov.token" ]; then
-    head -c 24 /dev/urandom | base64 >"$TMP/gov.token"
-  fi
+  [ $# -gt 0 ] && shift
+  gov_credentials
   export CCRFS_GOV_TOKEN
-  CCRFS_GOV_TOKEN=$(cat "$TMP/gov.token")
+  CCRFS_GOV_TOKEN=$(gov_token_of admin)
   rm -f "$TMP/gov.port"
   h_spawn gov "$CCRFS" gov serve --db "$TMP/gov.db" --token-file "$TMP/gov.token" --port "$port" \
-    --port-file "$TMP/gov.port"
+    --port-file "$TMP/gov.port" "$@"
   GOV_PID=$H_PID
   if wait_until 10 gov_answers; then
     return 0
