@@ -44,6 +44,13 @@ void fs_open_file_free(struct fs_mount *m, struct fs_open_file *of)
     free(of);
 }
 
+/* A mount whose reads are recorded (governance's on_read) must see every open's reads: pages
+ * kept from an earlier open would be served by the kernel without a record. */
+static int reads_recorded(const struct fs_mount *m)
+{
+    return m->hooks != NULL && m->hooks->on_read != NULL;
+}
+
 /* Registers an open file the gate allowed (handle); on ENOMEM the overlay node is unpinned
  * and governance told the open ended. */
 static int open_file_new(struct fs_mount *m, struct fs_node *n, struct fs_node *key_node,
@@ -68,9 +75,12 @@ static int open_file_new(struct fs_mount *m, struct fs_node *n, struct fs_node *
         of->writable = (flags & O_ACCMODE) != O_RDONLY;
         /* Dataset bytes never change; written ones do (the kernel's cache follows our writes,
          * but not what another open's truncate did). */
-        of->keep_cache = !o->copied && o->lower != NULL;
+        of->keep_cache = !o->copied && o->lower != NULL && !reads_recorded(m);
     } else {
-        of->keep_cache = 1; /* blobs never change: keep the kernel's page cache across opens */
+        /* Blobs never change: keep the kernel's page cache across opens, unless reads are
+         * recorded; then it is dropped at each open (no direct_io: mmap and the page cache
+         * within one open keep working). */
+        of->keep_cache = !reads_recorded(m);
     }
     fs_open_file_link(m, of);
     *out = of;
