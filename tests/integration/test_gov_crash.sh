@@ -39,17 +39,33 @@ GOVOPTS=(--governance "$GOV_URL" --contract cr --purpose TRAINING --audit-log "$
 check "mount under contract cr" mount_foreground "$TMP/ds" "$MP" "${GOVOPTS[@]}" -o flush_interval_ms=30000 \
   2>"$TMP/cr-daemon.log"
 CR_PID=$FG_PID
-# Blocks 37..39 (direct, so exactly this range reaches the daemon), then the kill at once.
-if dd if="$MP/big.bin" of="$TMP/piece" bs=4096 skip=37 count=3 iflag=direct status=none; then
+# Blocks 37..39 read (O_DIRECT: exactly this range reaches the daemon) by a reader that keeps
+# the file open, so no release flushes the range; the daemon is killed as soon as it returns.
+cat >"$TMP/reader.py" <<'EOF2'
+import mmap, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECT)
+buf = mmap.mmap(-1, 12288)
+n = os.preadv(fd, [buf], 37 * 4096)
+open(sys.argv[2], "wb").write(buf[:n])
+os.rename(sys.argv[2], sys.argv[2] + ".done")
+while True:
+    time.sleep(1)
+EOF2
+python3 "$TMP/reader.py" "$MP/big.bin" "$TMP/piece" &
+READER=$!
+h_adopt "$READER"
+if wait_until 20 test -e "$TMP/piece.done"; then
   kill -KILL "$CR_PID"
-  pass "a read of [151552, 163840) returned; the daemon killed right after"
+  pass "a read of [151552, 163840) returned; the daemon killed right after, the file still open"
 else
   kill -KILL "$CR_PID"
-  fail "the read before the kill failed"
+  fail "the read before the kill did not return"
 fi
 wait "$CR_PID" 2>/dev/null
+kill -KILL "$READER" 2>/dev/null
+wait "$READER" 2>/dev/null
 fusermount3 -uz "$MP" 2>/dev/null || umount -l "$MP" 2>/dev/null
-check "the piece read is the plaintext" cmp -s "$TMP/piece" <(dd if="$TMP/src/big.bin" bs=4096 skip=37 count=3 status=none)
+check "the piece read is the plaintext" cmp -s "$TMP/piece.done" <(dd if="$TMP/src/big.bin" bs=4096 skip=37 count=3 status=none)
 check "a new mount on the same spool" mount_foreground "$TMP/ds" "$MP" "${GOVOPTS[@]}" 2>"$TMP/cr-daemon2.log"
 kill -TERM "$FG_PID"
 wait "$FG_PID" 2>/dev/null
