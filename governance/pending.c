@@ -16,9 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
-/* A new generation starts past this size, once the one before it is drained. */
+/* A new generation starts past this size, once the one before it is drained; a generation
+ * is allocated and mapped in steps of this size. */
 #define PENDING_GEN_BYTES (1024u * 1024)
 /* Replay reads at most this much of one file (a generation is about 1 MiB; the slack covers
  * a generation that could not be switched while the one before it was held). */
@@ -30,6 +32,8 @@ struct gov_pending {
     pthread_mutex_t lock;
     char *dir;
     int fd;
+    char *map;                    /* the current generation, mapped shared: a store is in the page cache */
+    size_t cap;                   /* bytes mapped (allocated on disk) */
     uint64_t gen, prev_gen;       /* prev_gen 0: none kept */
     uint64_t refs_cur, refs_prev; /* files with unsealed ranges in each */
     uint64_t next_id;             /* fids and marks */
@@ -44,13 +48,51 @@ static char *gen_path(const struct gov_pending *p, uint64_t gen)
     return ccr_path_join(p->dir, name);
 }
 
-static int open_gen(struct gov_pending *p, uint64_t gen)
+/* Allocates (on disk: a store into the mapping never meets a full disk) and maps cap bytes
+ * of the current generation's file. */
+static int map_gen(struct gov_pending *p, size_t cap)
+{
+    void *m;
+    int rc = fallocate(p->fd, 0, 0, (off_t)cap);
+    if (rc != 0 && (errno == EOPNOTSUPP || errno == ENOSYS))
+        rc = ftruncate(p->fd, (off_t)cap);
+    if (rc != 0)
+        return ccr_err_set(errno, "audit spool: pending range journal: cannot allocate %zu bytes: %s", cap,
+                           strerror(errno));
+    m = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_SHARED, p->fd, 0);
+    if (m == MAP_FAILED)
+        return ccr_err_set(errno, "audit spool: pending range journal: mmap: %s", strerror(errno));
+    if (p->map != NULL)
+        munmap(p->map, p->cap);
+    p->map = m;
+    p->cap = cap;
+    return 0;
+}
+
+static void unmap_gen(struct gov_pending *p)
+{
+    if (p->map != NULL) {
+        /* What it holds may still be needed after a power loss: durable before it is let go
+         * (about once per MiB of records). */
+        if (atomic_exchange(&p->dirty, 0))
+            fdatasync(p->fd);
+        munmap(p->map, p->cap);
+        p->map = NULL;
+        p->cap = 0;
+    }
+    if (p->fd >= 0)
+        close(p->fd);
+    p->fd = -1;
+}
+
+/* Makes gen the current generation, its records ending at used. */
+static int open_gen(struct gov_pending *p, uint64_t gen, uint64_t used)
 {
     char *path = gen_path(p, gen);
     int fd;
     if (path == NULL)
         return ENOMEM;
-    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
         int e = errno;
         ccr_err_set(e, "%s: %s", path, strerror(e));
@@ -58,18 +100,12 @@ static int open_gen(struct gov_pending *p, uint64_t gen)
         return e;
     }
     free(path);
-    if (p->fd >= 0) {
-        /* The generation left behind may hold unsealed ranges: durable before it is let go
-         * (about once per MiB of records). */
-        if (atomic_exchange(&p->dirty, 0))
-            fdatasync(p->fd);
-        close(p->fd);
-    }
+    unmap_gen(p);
     p->fd = fd;
     p->gen = gen;
-    p->bytes = (uint64_t)lseek(fd, 0, SEEK_END);
+    p->bytes = used;
     ccr_fsync_parent(p->dir); /* best effort: the records are synced later */
-    return 0;
+    return map_gen(p, ((size_t)used / PENDING_GEN_BYTES + 1) * PENDING_GEN_BYTES);
 }
 
 static void unlink_gen(struct gov_pending *p, uint64_t gen)
@@ -80,18 +116,19 @@ static void unlink_gen(struct gov_pending *p, uint64_t gen)
     free(path);
 }
 
-/* One record in one write(2): a kill leaves whole records and at most one torn last line. */
+/* One record, stored into the shared mapping: in the page cache at once, so it outlives the
+ * process being killed. The newline goes last, after a fence: a record cut short by a kill has
+ * none, and replay drops it. */
 static int put(struct gov_pending *p, const char *buf, size_t len)
 {
-    ssize_t n;
-    do
-        n = write(p->fd, buf, len);
-    while (n < 0 && errno == EINTR);
-    if (n != (ssize_t)len) {
-        int e = n < 0 ? errno : EIO;
-        return ccr_err_set(e, "audit spool: pending range journal: %s", n < 0 ? strerror(e) : "short write");
-    }
-    p->bytes += len;
+    uint64_t at = p->bytes;
+    int rc;
+    if (at + len > p->cap && (rc = map_gen(p, p->cap + PENDING_GEN_BYTES)) != 0)
+        return rc;
+    memcpy(p->map + at, buf, len - 1);
+    atomic_thread_fence(memory_order_release);
+    p->map[at + len - 1] = '\n';
+    p->bytes = at + len;
     atomic_store(&p->dirty, 1);
     return 0;
 }
@@ -103,6 +140,7 @@ struct replay {
     struct ccr_array order;     /* struct gov_pending_recovered *, first seen first */
     struct ccr_array cancelled; /* uint64_t marks */
     uint64_t next_seq, max_id;
+    uint64_t last_end; /* where the last generation's records end */
 };
 
 static struct gov_pending_recovered *replay_file(struct replay *r, uint64_t fid, int create)
@@ -263,6 +301,23 @@ static int list_gens(const char *dir, struct ccr_array *gens)
     return 0;
 }
 
+/* Zeroes [from, len) of path: a torn record is gone, and appends continue at from. */
+static int zero_tail(const char *path, size_t from, size_t len)
+{
+    char zeros[512] = {0};
+    int fd = open(path, O_WRONLY | O_CLOEXEC), rc = 0;
+    if (fd < 0)
+        return ccr_err_set(errno, "%s: cannot cut the torn last record: %s", path, strerror(errno));
+    for (size_t at = from; at < len && rc == 0; at += sizeof zeros) {
+        size_t n = len - at < sizeof zeros ? len - at : sizeof zeros;
+        if (pwrite(fd, zeros, n, (off_t)at) != (ssize_t)n)
+            rc = ccr_err_set(errno ? errno : EIO, "%s: cannot cut the torn last record: %s", path,
+                             strerror(errno ? errno : EIO));
+    }
+    close(fd);
+    return rc;
+}
+
 static int replay_pass(struct gov_pending *p, struct replay *r, const struct ccr_array *gens, int pass)
 {
     for (size_t i = 0; i < gens->len; i++) {
@@ -279,17 +334,19 @@ static int replay_pass(struct gov_pending *p, struct replay *r, const struct ccr
             free(path);
             return rc;
         }
-        while (pos < len) {
+        /* The file is allocated ahead: its records end where a line starts with a zero byte. */
+        while (pos < len && data[pos] != '\0') {
             char *nl = memchr(data + pos, '\n', len - pos);
             lineno++;
-            if (nl == NULL) {
-                if (!last) {
+            if (nl == NULL || memchr(data + pos, '\0', (size_t)(nl - (char *)data) - pos) != NULL) {
+                /* No newline before the zeros: a record cut short by a kill (its newline is
+                 * stored last), so its read was never served. Only at the very end. */
+                if (!last || nl != NULL) {
                     rc = ccr_err_set(EBADMSG, "%s: line %zu: damaged pending range record", path, lineno);
                     break;
                 }
-                /* Torn by a crash mid-write: its read was never served. */
-                if (pass == 2 && truncate(path, (off_t)pos) != 0)
-                    rc = ccr_err_set(errno, "%s: cannot cut the torn last line: %s", path, strerror(errno));
+                if (pass == 2)
+                    rc = zero_tail(path, pos, len);
                 break;
             }
             rc = replay_line(r, (char *)data + pos, (size_t)(nl - (char *)data) - pos, pass);
@@ -301,6 +358,8 @@ static int replay_pass(struct gov_pending *p, struct replay *r, const struct ccr
             }
             pos = (size_t)(nl - (char *)data) + 1;
         }
+        if (last)
+            r->last_end = pos;
         free(data);
         free(path);
         if (rc != 0)
@@ -387,7 +446,8 @@ int gov_pending_open(const char *dir, uint64_t next_seq, struct gov_pending **ou
      * replay replays only what is still uncovered. */
     /* Replayed files are sealed with markers in the last generation, so a crash during the
      * replay replays only what is still uncovered; gov_pending_restart then removes them all. */
-    rc = open_gen(p, gens.len > 0 ? CCR_ARRAY_AT(&gens, uint64_t, gens.len - 1) : 1);
+    rc = gens.len > 0 ? open_gen(p, CCR_ARRAY_AT(&gens, uint64_t, gens.len - 1), r.last_end)
+                      : open_gen(p, 1, 0);
     for (size_t i = 0; rc == 0 && i < *nrec; i++) {
         struct gov_pending_file *pf = &(*rec)[i].file;
         pf->fid = (*rec)[i].fid;
@@ -416,7 +476,7 @@ int gov_pending_restart(struct gov_pending *p)
     int rc;
 
     pthread_mutex_lock(&p->lock);
-    if ((rc = list_gens(p->dir, &gens)) == 0 && (rc = open_gen(p, old + 1)) == 0) {
+    if ((rc = list_gens(p->dir, &gens)) == 0 && (rc = open_gen(p, old + 1, 0)) == 0) {
         for (size_t i = 0; i < gens.len; i++)
             unlink_gen(p, CCR_ARRAY_AT(&gens, uint64_t, i));
         p->refs_cur = p->refs_prev = 0;
@@ -449,7 +509,7 @@ static void maybe_switch(struct gov_pending *p)
     uint64_t old = p->gen, refs = p->refs_cur;
     if (p->bytes < PENDING_GEN_BYTES || p->prev_gen != 0)
         return;
-    int rc = open_gen(p, old + 1);
+    int rc = open_gen(p, old + 1, 0);
     if (rc != 0) {
         ccr_log_warn("audit spool: %s (the pending range journal keeps growing)", ccr_err_msg(rc));
         return;
@@ -629,15 +689,12 @@ void gov_pending_close(struct gov_pending *p)
 {
     if (p == NULL)
         return;
-    if (p->fd >= 0) {
-        if (p->refs_cur == 0 && p->prev_gen == 0 && p->dir != NULL) {
-            /* Every range is in the chain: nothing to replay. */
-            unlink_gen(p, p->gen);
-        } else {
-            fdatasync(p->fd);
-        }
-        close(p->fd);
+    /* Every range in the chain: nothing to replay. */
+    if (p->fd >= 0 && p->refs_cur == 0 && p->prev_gen == 0 && p->dir != NULL) {
+        atomic_store(&p->dirty, 0);
+        unlink_gen(p, p->gen);
     }
+    unmap_gen(p);
     free(p->dir);
     pthread_mutex_destroy(&p->lock);
     free(p);
