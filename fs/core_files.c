@@ -44,11 +44,11 @@ void fs_open_file_free(struct fs_mount *m, struct fs_open_file *of)
     free(of);
 }
 
-/* A mount whose reads are recorded (governance's on_read) must see every open's reads: pages
- * kept from an earlier open would be served by the kernel without a record. */
-static int reads_recorded(const struct fs_mount *m)
+/* page_cache=drop (the default under a contract, fs_mount_create): the kernel drops a file's
+ * pages at each open, so pages of an earlier open are never served without a read. */
+static int keep_pages(const struct fs_mount *m)
 {
-    return m->hooks != NULL && m->hooks->on_read != NULL;
+    return m->opts.page_cache != FS_PAGE_CACHE_DROP;
 }
 
 /* Registers an open file the gate allowed (handle); on ENOMEM the overlay node is unpinned
@@ -75,12 +75,11 @@ static int open_file_new(struct fs_mount *m, struct fs_node *n, struct fs_node *
         of->writable = (flags & O_ACCMODE) != O_RDONLY;
         /* Dataset bytes never change; written ones do (the kernel's cache follows our writes,
          * but not what another open's truncate did). */
-        of->keep_cache = !o->copied && o->lower != NULL && !reads_recorded(m);
+        of->keep_cache = !o->copied && o->lower != NULL && keep_pages(m);
     } else {
-        /* Blobs never change: keep the kernel's page cache across opens, unless reads are
-         * recorded; then it is dropped at each open (no direct_io: mmap and the page cache
-         * within one open keep working). */
-        of->keep_cache = !reads_recorded(m);
+        /* Blobs never change: keep the kernel's page cache across opens, unless page_cache=drop
+         * (no direct_io: mmap and the page cache within one open keep working). */
+        of->keep_cache = keep_pages(m);
     }
     fs_open_file_link(m, of);
     *out = of;

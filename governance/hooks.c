@@ -237,6 +237,8 @@ void gov_fs_hooks(struct gov *g, struct fs_access_hooks *out)
 {
     memset(out, 0, sizeof *out);
     out->arg = g;
+    /* A contract's record must hold every open's reads, not only a mount's first. */
+    out->reads_every_open = g->contract != NULL;
     out->on_open = hook_open;
     out->on_read = hook_read;
     out->on_release = hook_release;

@@ -88,6 +88,15 @@ check "audit verify --strict of the service's copy" "$CCRFS" audit verify --stri
 gov_contract tw "$DS"
 check "contract tw proposed and signed" gov_register tw
 MP=$TMP/mnt-tw
+mkdir -p "$MP"
+h_track_mount "$MP"
+if "$CCRFS" mount --key "$TMP/key" --governance "$GOV_URL" --contract tw --purpose TRAINING \
+  --audit-log "$TMP/tw-keep.log" --spool "$TMP/spool-tw-keep" -o page_cache=keep "$TMP/ds" "$MP" 2>"$TMP/keep.err"; then
+  fail "a mount under a contract took page_cache=keep"
+  h_unmount "$MP"
+else
+  check "page_cache=keep is refused under a contract, saying why" grep -q "page_cache=keep: under a contract" "$TMP/keep.err"
+fi
 check "mount under contract tw" mount_foreground "$TMP/ds" "$MP" --governance "$GOV_URL" --contract tw \
   --purpose TRAINING --audit-log "$TMP/tw.log" --spool "$TMP/spool-tw" 2>"$TMP/tw-daemon.log"
 check "first read of big.bin" cmp -s "$MP/big.bin" "$TMP/src/big.bin"
@@ -101,15 +110,20 @@ with open(sys.argv[1], "rb") as f, open(sys.argv[2], "rb") as g:
     assert m[:] == want and m[500000:500100] == want[500000:500100]
     m.close()
 ' "$MP/big.bin" "$TMP/src/big.bin"
-if python3 -c 'import numpy' 2>/dev/null; then
-  python3 -c 'import numpy, sys; numpy.save(sys.argv[1], numpy.arange(100000, dtype="int64"))' "$TMP/arr.npy"
+# numpy may be in the system's python only (Debian's python3-numpy) when another python3 is first.
+NPY=
+for py in python3 /usr/bin/python3; do
+  if "$py" -c 'import numpy' 2>/dev/null; then NPY=$py && break; fi
+done
+if [ -n "$NPY" ]; then
+  "$NPY" -c 'import numpy, sys; numpy.save(sys.argv[1], numpy.arange(100000, dtype="int64"))' "$TMP/arr.npy"
   mkdir -p "$TMP/src2" && cp "$TMP/arr.npy" "$TMP/src2/"
   DS2=$(mount_pack "$TMP/src2" "$TMP/ds2")
   gov_contract np "$DS2"
   gov_register np
   if mount_foreground "$TMP/ds2" "$TMP/mnt-np" --governance "$GOV_URL" --contract np --purpose TRAINING \
     --audit-log "$TMP/np.log" --spool "$TMP/spool-np" 2>"$TMP/np-daemon.log"; then
-    check "numpy.load(mmap_mode='r') of a mapped array under a contract" python3 -c '
+    check "numpy.load(mmap_mode='r') of a mapped array under a contract" "$NPY" -c '
 import numpy, sys
 a = numpy.load(sys.argv[1], mmap_mode="r")
 assert int(a[99999]) == 99999 and int(a[:1000].sum()) == 499500
