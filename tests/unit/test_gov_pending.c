@@ -14,6 +14,7 @@
 
 #include "tests/support/scratch.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -234,6 +235,78 @@ static void test_torn_last_line_cut_damaged_line_refused(void **state)
     free(dir);
 }
 
+static size_t count_generations(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    size_t n = 0;
+    assert_non_null(d);
+    while ((de = readdir(d)) != NULL)
+        n += strncmp(de->d_name, "pending-", 8) == 0;
+    closedir(d);
+    return n;
+}
+
+static void seal(struct gov_pending *p, struct gov_pending_file *f, uint64_t seq)
+{
+    uint64_t mark;
+    assert_int_equal(gov_pending_mark(p, seq, &f, 1, &mark), 0);
+    assert_int_equal(gov_pending_mark_done(p, mark, &f, 1, 1), 0);
+}
+
+/* Past 1 MiB a new generation starts once the one before is drained; one still holding an
+ * unsealed range stays (and grows) until it is sealed; replay reads across generations. */
+static void test_generations_switch_and_drain(void **state)
+{
+    char *dir = folder("j5");
+    struct gov_pending *p = open_empty(dir);
+    struct gov_pending_file held = {0, 0, -1, 0}, busy = {0, 0, -1, 0}, late = {0, 0, -1, 0};
+    struct gov_pending_info ih = info_of("held.bin", 1), ib = info_of("busy.bin", 2),
+                            il = info_of("late.bin", 3);
+    struct gov_pending_recovered *rec;
+    uint64_t seq = 10;
+    size_t n;
+    (void)state;
+
+    assert_int_equal(count_generations(dir), 1);
+    /* One file writing 1.5 MiB of records without a seal: the generation grows past its step. */
+    for (uint64_t i = 0; i < 90000; i++)
+        assert_int_equal(gov_pending_read(p, &busy, &ib, i * 8192, 4096), 0);
+    assert_true(gov_pending_bytes(p) > 1536u * 1024);
+    assert_int_equal(count_generations(dir), 1);
+    seal(p, &busy, seq++);
+    /* The next file's first range starts a new generation; the drained one goes at once. */
+    assert_int_equal(gov_pending_read(p, &held, &ih, 0, 100), 0);
+    assert_int_equal(count_generations(dir), 1);
+    assert_true(gov_pending_bytes(p) < 4096);
+    /* held stays unsealed while busy fills this generation: the next switch keeps it. */
+    for (uint64_t i = 0; i < 70000; i++) {
+        assert_int_equal(gov_pending_read(p, &busy, &ib, i * 8192, 4096), 0);
+        if (i % 1000 == 999)
+            seal(p, &busy, seq++);
+    }
+    seal(p, &busy, seq++);
+    assert_int_equal(gov_pending_read(p, &late, &il, 0, 10), 0);
+    assert_int_equal(count_generations(dir), 2);
+    gov_pending_close(p); /* killed: held and late are unsealed */
+
+    assert_int_equal(gov_pending_open(dir, seq, &p, &rec, &n), 0);
+    assert_int_equal(n, 2);
+    assert_non_null(find(rec, n, "held.bin"));
+    assert_non_null(find(rec, n, "late.bin"));
+    assert_null(find(rec, n, "busy.bin"));
+    for (size_t i = 0; i < n; i++) {
+        struct gov_pending_file *f = &rec[i].file;
+        seal(p, f, seq++);
+    }
+    gov_pending_recovered_free(rec, n);
+    assert_int_equal(gov_pending_restart(p), 0);
+    assert_int_equal(count_generations(dir), 1);
+    gov_pending_close(p);
+    assert_int_equal(count_generations(dir), 0);
+    free(dir);
+}
+
 static int count_recovered(const char *log, const char *type)
 {
     FILE *in = fopen(log, "r");
@@ -332,6 +405,7 @@ int main(void)
         cmocka_unit_test(test_cancelled_marker_covers_nothing),
         cmocka_unit_test(test_mark_without_ranges_writes_nothing),
         cmocka_unit_test(test_torn_last_line_cut_damaged_line_refused),
+        cmocka_unit_test(test_generations_switch_and_drain),
         cmocka_unit_test(test_killed_after_read_replayed_once),
         cmocka_unit_test(test_killed_compact_reader_replayed_as_access),
     };
