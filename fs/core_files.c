@@ -44,6 +44,13 @@ void fs_open_file_free(struct fs_mount *m, struct fs_open_file *of)
     free(of);
 }
 
+/* page_cache=drop (the default under a contract, fs_mount_create): the kernel drops a file's
+ * pages at each open, so pages of an earlier open are never served without a read. */
+static int keep_pages(const struct fs_mount *m)
+{
+    return m->opts.page_cache != FS_PAGE_CACHE_DROP;
+}
+
 /* Registers an open file the gate allowed (handle); on ENOMEM the overlay node is unpinned
  * and governance told the open ended. */
 static int open_file_new(struct fs_mount *m, struct fs_node *n, struct fs_node *key_node,
@@ -68,9 +75,11 @@ static int open_file_new(struct fs_mount *m, struct fs_node *n, struct fs_node *
         of->writable = (flags & O_ACCMODE) != O_RDONLY;
         /* Dataset bytes never change; written ones do (the kernel's cache follows our writes,
          * but not what another open's truncate did). */
-        of->keep_cache = !o->copied && o->lower != NULL;
+        of->keep_cache = !o->copied && o->lower != NULL && keep_pages(m);
     } else {
-        of->keep_cache = 1; /* blobs never change: keep the kernel's page cache across opens */
+        /* Blobs never change: keep the kernel's page cache across opens, unless page_cache=drop
+         * (no direct_io: mmap and the page cache within one open keep working). */
+        of->keep_cache = keep_pages(m);
     }
     fs_open_file_link(m, of);
     *out = of;

@@ -18,6 +18,9 @@ struct fs_open_info {
 
 struct fs_access_hooks {
     void *arg;
+    /* 1: every open's reads must reach on_read (governance under a contract), so the kernel
+     * keeps no pages of a file from one open to the next. */
+    int reads_every_open;
     /* Before an open succeeds: 0 allows it and sets *handle (passed to the hooks below);
      * a positive errno (EACCES) refuses it, and the hook has recorded why. */
     int (*on_open)(void *arg, const struct fs_open_info *info, uint64_t *handle);

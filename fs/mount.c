@@ -59,6 +59,20 @@ static int overlay_setup(struct fs_mount *m)
     return fs_ovl_create(&oc, &m->ovl);
 }
 
+/* Settles page_cache: reads under a contract must all reach governance, so pages kept from an
+ * earlier open (which the kernel serves without asking) are not allowed there. */
+static int page_cache_policy(struct fs_mount *m)
+{
+    int every_open = m->hooks != NULL && m->hooks->reads_every_open;
+    if (every_open && m->opts.page_cache == FS_PAGE_CACHE_KEEP)
+        return ccr_err_set(EINVAL,
+                           "option page_cache=keep: under a contract every open's reads are recorded, "
+                           "so the kernel may not serve them from pages kept across opens");
+    if (m->opts.page_cache == FS_PAGE_CACHE_DEFAULT)
+        m->opts.page_cache = every_open ? FS_PAGE_CACHE_DROP : FS_PAGE_CACHE_KEEP;
+    return 0;
+}
+
 int fs_mount_create(const struct fs_mount_config *conf, struct fs_mount **out)
 {
     struct fs_mount *m = calloc(1, sizeof *m);
@@ -81,6 +95,8 @@ int fs_mount_create(const struct fs_mount_config *conf, struct fs_mount **out)
     pthread_mutex_init(&m->open_lock, NULL);
     pthread_mutex_init(&m->key_lru_lock, NULL);
     m->key_lru_max = m->opts.key_cache;
+    if ((rc = page_cache_policy(m)) != 0)
+        goto fail;
     if (m->opts.mode == FS_MODE_SINK) {
         /* An output mount starts empty: a tree of only the root. */
         static const struct fmt_manifest empty;

@@ -155,6 +155,13 @@ static int opt_one(struct fs_options *o, char *opt)
     } else if (IS("key_cache")) {
         if ((rc = opt_uint(opt, v, 1u << 20, &n)) == 0)
             o->key_cache = (unsigned)n;
+    } else if (IS("page_cache")) {
+        if (v != NULL && strcmp(v, "keep") == 0)
+            o->page_cache = FS_PAGE_CACHE_KEEP;
+        else if (v != NULL && strcmp(v, "drop") == 0)
+            o->page_cache = FS_PAGE_CACHE_DROP;
+        else
+            rc = ccr_err_set(EINVAL, "option page_cache=%s: expected keep or drop", v ? v : "");
     } else if (IS("readahead_kb") || IS("read_ahead_kb")) {
         if ((rc = opt_uint(opt, v, 1u << 20, &n)) == 0)
             o->readahead_kb = (unsigned)n;

@@ -20,6 +20,10 @@
  * never leaves the clean room; or write outputs that are sealed for a recipient and uploaded. */
 enum fs_access_mode { FS_MODE_READ_ONLY = 0, FS_MODE_NO_EGRESS, FS_MODE_SINK };
 
+/* Whether the kernel keeps a dataset file's pages across opens (docs/MOUNT.md). Default: keep,
+ * except under a contract, where every open's reads must reach governance (and keep is refused). */
+enum fs_page_cache { FS_PAGE_CACHE_DEFAULT = 0, FS_PAGE_CACHE_KEEP, FS_PAGE_CACHE_DROP };
+
 struct fs_options {
     enum fs_access_mode mode; /* mode=read-only|no-egress|sink (default read-only) */
     char *recipient;          /* recipient=FILE: sink outputs are sealed for this public key (PEM) */
@@ -32,6 +36,7 @@ struct fs_options {
     unsigned readahead_kb; /* readahead_kb=N (or read_ahead_kb): the kernel's read-ahead for the mount,
                             * 0 leaves it */
     unsigned key_cache;    /* key_cache=N: file keys kept after their last close (LRU) */
+    enum fs_page_cache page_cache; /* page_cache=keep|drop */
     int uid_set, gid_set;
     uid_t uid;                 /* uid=N: owner shown for every file */
     gid_t gid;                 /* gid=N */

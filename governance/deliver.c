@@ -27,7 +27,8 @@ static int deliver_once(struct gov *g)
     size_t n = 0, stored;
     int rc, failed = 0;
 
-    if (gov_spool_sync(g->spool) != 0) {
+    /* Served ranges and events alike: this round bounds what a power loss can take. */
+    if (gov_pending_sync(g->pending) != 0 || gov_spool_sync(g->spool) != 0) {
         ccr_log_error("%s", ccr_err_msg(EIO));
         g->write_failed = 1;
         return 0;

@@ -33,6 +33,28 @@ static int load_key(struct gov *g)
     return rc;
 }
 
+/* Ranges an earlier run served but never sealed into an event are sealed now, before
+ * anything else is recorded; then the journal starts afresh. */
+static int recover_pending(struct gov *g)
+{
+    struct gov_pending_recovered *rec = NULL;
+    size_t n = 0;
+    int rc = gov_pending_open(g->cfg.spool_dir, g->chain.next_seq, &g->pending, &rec, &n);
+    if (rc != 0)
+        return rc;
+    if (n > 0) {
+        ccr_log_info("audit spool: reads of %zu files served by an earlier run were not recorded: recording "
+                     "them now",
+                     n);
+        rc = gov_record_recovered(g, rec, n);
+        /* Durable in the spool before the journal that held them goes. */
+        if (rc == 0)
+            rc = gov_spool_sync(g->spool);
+    }
+    gov_pending_recovered_free(rec, n);
+    return rc != 0 ? rc : gov_pending_restart(g->pending);
+}
+
 static char *dup_or_null(const char *s)
 {
     return s != NULL ? strdup(s) : NULL;
@@ -169,7 +191,8 @@ int gov_open(const struct gov_config *cfg, struct gov **out)
     g->since_checkpoint = cp < (int64_t)g->chain.next_seq ? g->chain.next_seq - (uint64_t)(cp + 1) : 0;
     if (replayed > 0)
         ccr_log_info("audit spool: %zu undelivered events from an earlier run will be delivered", replayed);
-    if ((rc = load_key(g)) != 0 || (rc = open_sinks(g)) != 0 || (rc = gov_deliverer_start(g)) != 0)
+    if ((rc = load_key(g)) != 0 || (rc = recover_pending(g)) != 0 || (rc = open_sinks(g)) != 0 ||
+        (rc = gov_deliverer_start(g)) != 0)
         goto fail;
     *out = g;
     return 0;
@@ -209,6 +232,7 @@ void gov_close(struct gov *g)
         g->sinks[i]->destroy(g->sinks[i]);
     gov_http_free(g->consent_http);
     gov_spool_close(g->spool);
+    gov_pending_close(g->pending); /* after the spool is synced: removes the journal when all is sealed */
     gov_key_free(g->key);
     free(g->key_b64);
     if (g->token != NULL)

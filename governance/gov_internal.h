@@ -1,5 +1,6 @@
 /* Shared by the files of the governance object only (gov.c, record.c, gate.c, consent.c,
- * deliver.c, hooks.c): its state and the calls between them.
+ * deliver.c, hooks.c): its state and the calls between them. pending.c, the journal of served
+ * ranges, is its own module under them.
  *
  * Threads: the filesystem's threads call the hooks (hooks.c) at any time between gov_fs_hooks
  * and gov_close; the mount code calls gov_record_*, gov_check_consent and gov_flush; the
@@ -11,8 +12,14 @@
  *   2. gov_file.lock       one open file's pending ranges and counters
  *   3. gov.access_lock     compact access entries waiting to be sealed (gov.access)
  *   4. gov.chain_lock      the chain head and the checkpoint counter: an event is sealed and
- *                          appended to the spool in one step, so spool order is chain order
- *   5. the spool's lock    internal to spool.c: an append (a write(2); an fdatasync when a
+ *                          appended to the spool in one step, so spool order is chain order;
+ *                          the marker naming the ranges an event covers is written under it,
+ *                          just before the event
+ *   5. the pending journal's lock
+ *                          internal to pending.c: one record's write(2) (a served range under
+ *                          the file's lock, a marker under chain_lock); nothing is taken under
+ *                          it, and it is never held while the spool's lock is
+ *   6. the spool's lock    internal to spool.c: an append (a write(2); an fdatasync when a
  *                          segment is full), removing acknowledged segments; the delivery
  *                          batch's fdatasync runs outside it
  *   gov.wake_lock          stop, and the two threads' wake-ups; taken alone
@@ -36,6 +43,7 @@
 #include "governance/event.h"
 #include "governance/gov.h"
 #include "governance/http.h"
+#include "governance/pending.h"
 #include "governance/ranges.h"
 #include "governance/sign.h"
 #include "governance/sink.h"
@@ -83,6 +91,7 @@ struct gov_file {
     struct ccr_array ranges; /* struct gov_range: sorted, disjoint; guarded by lock */
     uint64_t reads_pending, bytes_total, reads_total;
     int64_t first_pending_ms;
+    struct gov_pending_file journal; /* its ranges in the pending journal; guarded by lock */
 };
 
 struct gov {
@@ -96,6 +105,7 @@ struct gov {
     pthread_mutex_t chain_lock;
     struct gov_chain chain;
     struct gov_spool *spool;
+    struct gov_pending *pending; /* served ranges, written before their bytes go out */
     struct gov_key *key;
     char *key_b64;
     uint64_t since_checkpoint; /* guarded by chain_lock */
@@ -159,6 +169,13 @@ static inline void gov_ev_int(json_object *ev, const char *key, int64_t val)
 /* Seals ev (taking it), appends it to the spool, and adds a checkpoint when one is due.
  * reserve: may use the spool's reserve. *seq_out, when given, receives the event's seq. */
 int gov_emit(struct gov *g, json_object *ev, int reserve, uint64_t *seq_out);
+/* gov_emit for an event that covers the journaled ranges of files[0..n): their marker is
+ * written just before the event, and their hold on the journal dropped once it is sealed. */
+int gov_emit_covering(struct gov *g, json_object *ev, int reserve, uint64_t *seq_out,
+                      struct gov_pending_file *const *files, size_t n);
+/* Seals the ranges an earlier run served but did not record (gov_pending_open), one event
+ * per file, each marked "recovered". */
+int gov_record_recovered(struct gov *g, struct gov_pending_recovered *rec, size_t n);
 /* A signed checkpoint when events were recorded since the last one. */
 int gov_checkpoint_now(struct gov *g);
 /* Records a file's pending ranges as one read event (the file's lock held). */

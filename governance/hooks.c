@@ -49,6 +49,7 @@ static int hook_open(void *arg, const struct fs_open_info *info, uint64_t *handl
         return gov_deny(g, "open", info->path, info->pid, "out of memory");
     }
     f->magic = GOV_FILE_MAGIC;
+    f->journal.info_open = -1;
     ccr_array_init(&f->ranges, sizeof(struct gov_range));
     pthread_mutex_init(&f->lock, NULL);
     f->flags = info->flags;
@@ -85,6 +86,24 @@ static struct gov_file *file_of(uint64_t handle)
     return f;
 }
 
+/* The served range in the journal before the bytes go out (the file's lock held). */
+static int journal_read(struct gov *g, struct gov_file *f, uint64_t offset, uint64_t len)
+{
+    struct gov_pending_info info = {
+        .path = f->path,
+        .process = f->process,
+        .open_seq = f->open_recorded ? (int64_t)f->open_seq : -1,
+        .flags = f->flags,
+        .pid = f->pid,
+        .uid = f->uid,
+        .gid = f->gid,
+        .have_size = f->have_size,
+        .size = f->size,
+        .opened_wall_ms = f->opened_wall_ms,
+    };
+    return gov_pending_read(g->pending, &f->journal, &info, offset, len);
+}
+
 static int hook_read(void *arg, uint64_t handle, uint64_t offset, uint64_t len)
 {
     struct gov *g = arg;
@@ -117,6 +136,14 @@ static int hook_read(void *arg, uint64_t handle, uint64_t offset, uint64_t len)
         if (g->cfg.max_bytes_per_mount != 0)
             atomic_fetch_sub(&g->bytes_served, len);
         snprintf(why, sizeof why, "consent revoked: %s", g->revoke_reason);
+        return gov_deny(g, "read", f->path, 0, why);
+    }
+    /* Journaled first: once the reply goes out, the range survives the daemon being killed. */
+    if ((rc = journal_read(g, f, offset, len)) != 0) {
+        pthread_mutex_unlock(&f->lock);
+        if (g->cfg.max_bytes_per_mount != 0)
+            atomic_fetch_sub(&g->bytes_served, len);
+        snprintf(why, sizeof why, "the read cannot be recorded: %s", ccr_err_msg(rc));
         return gov_deny(g, "read", f->path, 0, why);
     }
     if (f->ranges.len == 0)
@@ -210,6 +237,8 @@ void gov_fs_hooks(struct gov *g, struct fs_access_hooks *out)
 {
     memset(out, 0, sizeof *out);
     out->arg = g;
+    /* A contract's record must hold every open's reads, not only a mount's first. */
+    out->reads_every_open = g->contract != NULL;
     out->on_open = hook_open;
     out->on_read = hook_read;
     out->on_release = hook_release;

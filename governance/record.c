@@ -74,13 +74,24 @@ int gov_checkpoint_now(struct gov *g)
     return rc;
 }
 
-int gov_emit(struct gov *g, json_object *ev, int reserve, uint64_t *seq_out)
+int gov_emit_covering(struct gov *g, json_object *ev, int reserve, uint64_t *seq_out,
+                      struct gov_pending_file *const *files, size_t n)
 {
-    int rc;
+    uint64_t mark = 0;
+    int rc = 0;
     pthread_mutex_lock(&g->chain_lock);
     if (seq_out != NULL)
         *seq_out = g->chain.next_seq;
-    rc = seal_and_spool(g, ev, 0, reserve);
+    /* The marker first: a kill between the two leaves a marker past the chain's end, so the
+     * ranges are replayed rather than lost; the other order would record them twice. */
+    if (n > 0 && g->pending != NULL)
+        rc = gov_pending_mark(g->pending, g->chain.next_seq, files, n, &mark);
+    if (rc == 0)
+        rc = seal_and_spool(g, ev, 0, reserve);
+    else
+        g->write_failed = 1;
+    if (mark != 0 && gov_pending_mark_done(g->pending, mark, files, n, rc == 0) != 0)
+        g->write_failed = 1; /* a marker without its event would hide ranges: fail closed */
     if (rc == 0 && ++g->since_checkpoint >= g->cfg.checkpoint_events)
         checkpoint_locked(g, 1);
     pthread_mutex_unlock(&g->chain_lock);
@@ -88,6 +99,11 @@ int gov_emit(struct gov *g, json_object *ev, int reserve, uint64_t *seq_out)
     if (rc == 0)
         gov_kick_deliverer(g);
     return rc;
+}
+
+int gov_emit(struct gov *g, json_object *ev, int reserve, uint64_t *seq_out)
+{
+    return gov_emit_covering(g, ev, reserve, seq_out, NULL, 0);
 }
 
 static void wall_time(int64_t ms, char out[32])
@@ -144,11 +160,24 @@ static json_object *ranges_json(const struct ccr_array *ranges, uint64_t *bytes)
     return arr;
 }
 
+static void entry_journal_free(json_object *e, void *journal)
+{
+    (void)e;
+    free(journal);
+}
+
 json_object *gov_access_entry(struct gov_file *f)
 {
     json_object *e = json_object_new_object();
     char when[32];
     uint64_t bytes;
+    struct gov_pending_file *journal = malloc(sizeof *journal);
+
+    /* The entry's ranges stay in the journal until its access event is sealed. */
+    if (journal != NULL) {
+        *journal = f->journal;
+        json_object_set_userdata(e, journal, entry_journal_free);
+    }
 
     gov_ev_str(e, "path", f->path);
     gov_ev_int(e, "flags", f->flags);
@@ -196,15 +225,18 @@ static int access_seal(struct gov *g, json_object *batch)
 
     while (start < n) {
         json_object *ev = gov_event_new("access"), *files = json_object_new_array();
+        struct gov_pending_file *journals[GOV_ACCESS_BATCH];
         size_t end = start, bytes = 0;
         while (end < n && end - start < GOV_ACCESS_BATCH && bytes < GOV_ACCESS_EVENT_BYTES) {
-            json_object *e = json_object_array_get_idx(batch, end++);
+            json_object *e = json_object_array_get_idx(batch, end);
             const char *path = gov_json_str(e, "path"), *proc = gov_json_str(e, "process");
+            journals[end - start] = json_object_get_userdata(e);
+            end++;
             bytes += 200 + (path ? strlen(path) : 0) + (proc ? strlen(proc) : 0);
             json_object_array_add(files, json_object_get(e));
         }
         json_object_object_add(ev, "files", files);
-        if ((rc = gov_emit(g, ev, 1, NULL)) != 0) {
+        if ((rc = gov_emit_covering(g, ev, 1, NULL, journals, end - start)) != 0) {
             /* Kept for the next attempt (the gate refuses new opens meanwhile). */
             access_put_back(g, batch, start);
             break;
@@ -277,7 +309,10 @@ int gov_flush_file_locked(struct gov *g, struct gov_file *f)
     json_object_object_add(ev, "ranges", ranges);
     gov_ev_int(ev, "bytes", (int64_t)bytes);
     gov_ev_int(ev, "reads", (int64_t)f->reads_pending);
-    rc = gov_emit(g, ev, 1, NULL);
+    {
+        struct gov_pending_file *journal = &f->journal;
+        rc = gov_emit_covering(g, ev, 1, NULL, &journal, 1);
+    }
     if (rc == 0) {
         f->ranges.len = 0;
         f->reads_pending = 0;
@@ -300,6 +335,59 @@ void gov_flush_reads(struct gov *g, int force)
     }
     pthread_mutex_unlock(&g->files_lock);
     gov_access_flush(g, force);
+}
+
+/* A recovered file's entry in the compact form: its open event never reached the chain. */
+static json_object *recovered_entry(const struct gov_pending_recovered *r, json_object *ranges,
+                                    uint64_t bytes)
+{
+    static const char *const copied[] = {"path", "flags", "pid", "uid", "gid", "process", "size"};
+    json_object *e = json_object_new_object(), *v;
+    long long ms;
+    char when[32];
+
+    for (size_t i = 0; i < sizeof copied / sizeof copied[0]; i++)
+        if (json_object_object_get_ex(r->info, copied[i], &v))
+            json_object_object_add(e, copied[i], json_object_get(v));
+    if (gov_json_int(r->info, "opened_ms", &ms) == 0) {
+        wall_time(ms, when);
+        gov_ev_str(e, "opened", when);
+    }
+    json_object_object_add(e, "ranges", ranges);
+    gov_ev_int(e, "bytes", (int64_t)bytes);
+    gov_ev_int(e, "reads", (int64_t)r->reads);
+    return e;
+}
+
+int gov_record_recovered(struct gov *g, struct gov_pending_recovered *rec, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct gov_pending_recovered *r = &rec[i];
+        struct gov_pending_file *journal = &r->file;
+        uint64_t bytes;
+        json_object *ranges = ranges_json(&r->ranges, &bytes), *ev;
+        long long open_seq = -1;
+        int rc;
+
+        if (gov_json_int(r->info, "open", &open_seq) == 0 && open_seq >= 0) {
+            ev = gov_event_new("read");
+            gov_ev_int(ev, "open", open_seq);
+            gov_ev_str(ev, "path", gov_json_str(r->info, "path"));
+            json_object_object_add(ev, "ranges", ranges);
+            gov_ev_int(ev, "bytes", (int64_t)bytes);
+            gov_ev_int(ev, "reads", (int64_t)r->reads);
+        } else {
+            json_object *files = json_object_new_array();
+            ev = gov_event_new("access");
+            json_object_array_add(files, recovered_entry(r, ranges, bytes));
+            json_object_object_add(ev, "files", files);
+        }
+        /* Served by an earlier run that ended before recording it. */
+        json_object_object_add(ev, "recovered", json_object_new_boolean(1));
+        if ((rc = gov_emit_covering(g, ev, 1, NULL, &journal, 1)) != 0)
+            return rc;
+    }
+    return 0;
 }
 
 int gov_record_mount(struct gov *g, const struct gov_mount_info *m)
