@@ -11,6 +11,7 @@
 #include "keys/attest/roots.h"
 #include "keys/attest/snp.h"
 #include "keys/broker/admin_jwt.h"
+#include "keys/broker/gate_probe.h"
 #include "keys/broker/govcheck.h"
 #include "keys/broker/initdata_claims.h"
 #include "keys/broker/kds.h"
@@ -1073,6 +1074,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return kbs_error(c, "SerdeError",
                          "Serialize/Deserialize failed: the request body is larger than %u bytes",
                          b->max_body);
+    if (strcmp(url, KEYS_BROKER_GATE_PATH) == 0 && strcmp(method, "GET") == 0) {
+        struct json_object *o = json_object_new_object();
+        json_object_object_add(o, "governance", json_object_new_boolean(b->gov != NULL));
+        return send_json(c, 200, o, NULL);
+    }
     if (strcmp(url, "/kbs/v0/auth") == 0 && strcmp(method, "POST") == 0)
         return handle_auth(b, c, rq);
     if (strcmp(url, "/kbs/v0/attest") == 0 && strcmp(method, "POST") == 0)
