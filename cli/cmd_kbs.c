@@ -593,7 +593,7 @@ int cli_cmd_kbs(int argc, char **argv)
             } lim[] = {{OPT_MAX_CONN, "--max-connections", 2, 100000},
                        {OPT_MAX_PER_IP, "--max-connections-per-ip", 1, 100000},
                        {OPT_IDLE, "--idle-timeout", 1, 3600},
-                       {OPT_MAX_BODY, "--max-body", 4096, 64u << 20},
+                       {OPT_MAX_BODY, "--max-body", 65536, 64u << 20},
                        {OPT_MAX_SESSIONS, "--max-sessions", 1, 1000000},
                        {OPT_MAX_PENDING, "--max-pending-per-ip", 1, 1000000},
                        {OPT_HANDSHAKE, "--handshake-timeout", 1, 3600}};

@@ -1118,6 +1118,40 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
 }
 
+/* libmicrohttpd's messages, into the log; the ones a flood of connections provokes (one per
+ * connection refused at a limit) at most once every ten seconds, so a flood cannot fill it. */
+static void mhd_logger(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+static void mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static time_t last;
+    static unsigned dropped;
+    char msg[512];
+    size_t n;
+    (void)cls;
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    if (strstr(msg, "limit") != NULL) {
+        time_t now = time(NULL);
+        unsigned skipped;
+        pthread_mutex_lock(&mu);
+        if (now - last < 10) {
+            dropped++;
+            pthread_mutex_unlock(&mu);
+            return;
+        }
+        last = now;
+        skipped = dropped;
+        dropped = 0;
+        pthread_mutex_unlock(&mu);
+        ccr_log_warn("http: %s (%u more like it since the last report)", msg, skipped);
+        return;
+    }
+    ccr_log_warn("http: %s", msg);
+}
+
 /* "REPO/TYPE/TAG=sha256:..." entries as {resource: dataset id}. */
 static int parse_resource_datasets(const char *const *list, struct json_object **out)
 {
@@ -1272,13 +1306,14 @@ int keys_broker_start(const struct keys_broker_conf *conf, struct keys_broker **
             flags, 0, NULL, NULL, on_request, b, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_NOTIFY_COMPLETED,
             on_completed, NULL, MHD_OPTION_THREAD_POOL_SIZE, BROKER_THREADS, MHD_OPTION_CONNECTION_LIMIT,
             max_conn, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, MHD_OPTION_CONNECTION_TIMEOUT, idle,
-            MHD_OPTION_HTTPS_MEM_CERT, b->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, b->tls_key, MHD_OPTION_END);
+            MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL, MHD_OPTION_HTTPS_MEM_CERT, b->tls_cert,
+            MHD_OPTION_HTTPS_MEM_KEY, b->tls_key, MHD_OPTION_END);
     } else {
-        b->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, b, MHD_OPTION_SOCK_ADDR, &sa,
-                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-                                  MHD_OPTION_THREAD_POOL_SIZE, BROKER_THREADS, MHD_OPTION_CONNECTION_LIMIT,
-                                  max_conn, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
-                                  MHD_OPTION_CONNECTION_TIMEOUT, idle, MHD_OPTION_END);
+        b->mhd = MHD_start_daemon(
+            flags, 0, NULL, NULL, on_request, b, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_NOTIFY_COMPLETED,
+            on_completed, NULL, MHD_OPTION_THREAD_POOL_SIZE, BROKER_THREADS, MHD_OPTION_CONNECTION_LIMIT,
+            max_conn, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, MHD_OPTION_CONNECTION_TIMEOUT, idle,
+            MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL, MHD_OPTION_END);
     }
     if (b->mhd == NULL) {
         rc = ccr_err_set(EADDRINUSE, "cannot listen on %s:%u (in use, or TLS not available)",
