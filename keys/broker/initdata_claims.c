@@ -370,7 +370,7 @@ static int check_ccrfs(struct json_object *o)
         if (known[i] == NULL)
             return entry_bad("", "unknown member \"%s\"", key);
     }
-    if ((rc = check_str(o, "", "contract", 1, 128)) != 0 ||
+    if ((rc = check_str(o, "", "contract", 0, 128)) != 0 ||
         (rc = check_str(o, "", "governance", 0, 2048)) != 0 ||
         (rc = check_str(o, "", "broker", 0, 2048)) != 0 ||
         (rc = check_str(o, "", "governanceApi", 0, 16)) != 0)
@@ -378,9 +378,13 @@ static int check_ccrfs(struct json_object *o)
     if (json_object_object_get_ex(o, "governanceApi", &v) &&
         strcmp(json_object_get_string(v), "ccrfs") != 0 && strcmp(json_object_get_string(v), "acr") != 0)
         return entry_bad("", "%s", "\"governanceApi\" must be \"ccrfs\" or \"acr\"");
-    if (!json_object_object_get_ex(o, "datasets", &arr) || !json_object_is_type(arr, json_type_array))
+    /* Every member is optional here, as in the mount's reading of the same entry; the gate
+     * refuses a release the entry does not cover. */
+    if (!json_object_object_get_ex(o, "datasets", &arr))
+        arr = NULL;
+    else if (!json_object_is_type(arr, json_type_array))
         return entry_bad("", "%s", "\"datasets\" must be an array");
-    for (size_t i = 0; i < json_object_array_length(arr); i++) {
+    for (size_t i = 0; arr != NULL && i < json_object_array_length(arr); i++) {
         struct json_object *d = json_object_array_get_idx(arr, i), *id, *mode;
         char where[32];
         snprintf(where, sizeof where, "datasets[%zu]", i);

@@ -269,8 +269,10 @@ static void test_initdata_claims(void **state_)
                              "\",\"mode\":\"write\"}]}'\n",
                              digest, 32, &c),
         EINVAL, "\"mode\" must be read-only, no-egress or sink");
-    expect_refusal(keys_initdata_claims("[data]\n\"ccrfs.json\" = '{\"datasets\":[]}'\n", digest, 32, &c),
-                   EINVAL, "\"contract\" is missing");
+    expect_refusal(keys_initdata_claims("[data]\n\"ccrfs.json\" = '{\"contract\":7}'\n", digest, 32, &c),
+                   EINVAL, "\"contract\" must be a non-empty string");
+    expect_refusal(keys_initdata_claims("[data]\n\"ccrfs.json\" = '{\"datasets\":{}}'\n", digest, 32, &c),
+                   EINVAL, "\"datasets\" must be an array");
     expect_refusal(keys_initdata_claims("[data]\n\"ccrfs.json\" = 'not json'\n", digest, 32, &c), EINVAL,
                    "is not one JSON value");
     expect_refusal(keys_initdata_claims("[data]\n\"ccrfs.json\" = 3\n", digest, 32, &c), EINVAL,
