@@ -1302,18 +1302,18 @@ int keys_broker_start(const struct keys_broker_conf *conf, struct keys_broker **
         b->tls_cert = (char *)cert;
         b->tls_key = (char *)key;
         flags |= MHD_USE_TLS;
-        b->mhd = MHD_start_daemon(
-            flags, 0, NULL, NULL, on_request, b, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_NOTIFY_COMPLETED,
-            on_completed, NULL, MHD_OPTION_THREAD_POOL_SIZE, BROKER_THREADS, MHD_OPTION_CONNECTION_LIMIT,
-            max_conn, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, MHD_OPTION_CONNECTION_TIMEOUT, idle,
-            MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL, MHD_OPTION_HTTPS_MEM_CERT, b->tls_cert,
-            MHD_OPTION_HTTPS_MEM_KEY, b->tls_key, MHD_OPTION_END);
+        b->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, b, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger,
+                                  NULL, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+                                  NULL, MHD_OPTION_THREAD_POOL_SIZE, BROKER_THREADS,
+                                  MHD_OPTION_CONNECTION_LIMIT, max_conn, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                                  per_ip, MHD_OPTION_CONNECTION_TIMEOUT, idle, MHD_OPTION_HTTPS_MEM_CERT,
+                                  b->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, b->tls_key, MHD_OPTION_END);
     } else {
-        b->mhd = MHD_start_daemon(
-            flags, 0, NULL, NULL, on_request, b, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_NOTIFY_COMPLETED,
-            on_completed, NULL, MHD_OPTION_THREAD_POOL_SIZE, BROKER_THREADS, MHD_OPTION_CONNECTION_LIMIT,
-            max_conn, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, MHD_OPTION_CONNECTION_TIMEOUT, idle,
-            MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL, MHD_OPTION_END);
+        b->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, b, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger,
+                                  NULL, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+                                  NULL, MHD_OPTION_THREAD_POOL_SIZE, BROKER_THREADS,
+                                  MHD_OPTION_CONNECTION_LIMIT, max_conn, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                                  per_ip, MHD_OPTION_CONNECTION_TIMEOUT, idle, MHD_OPTION_END);
     }
     if (b->mhd == NULL) {
         rc = ccr_err_set(EADDRINUSE, "cannot listen on %s:%u (in use, or TLS not available)",
