@@ -62,53 +62,52 @@ if ! "$CCRFS" mount --help 2>&1 | grep -q -- "--init-data"; then
   finish
 fi
 
-# init_data NAME CONTRACT MODE DATASET: $TMP/NAME.toml naming them, and a simulated guest
-# $TMP/sim-NAME launched with it (HOST_DATA = its SHA-256).
+# init_data NAME CONTRACT MODE: $TMP/NAME.toml naming the contract and this dataset in MODE, and
+# the simulated guest relaunched with it (HOST_DATA = its SHA-256, the machine the broker trusts).
 init_data() {
-  local name=$1 contract=$2 mode=$3 ds=$4
-  cat >"$TMP/$name.toml" <<TOML
+  cat >"$TMP/$1.toml" <<TOML
 version = "0.1.0"
 algorithm = "sha256"
 [data]
-"ccrfs.json" = '''{"governance":"$GOV_URL","governanceApi":"ccrfs","contract":"$contract","datasets":[{"id":"$ds","mode":"$mode"}],"broker":"$GATED","resources":["hosp/dek/v1"]}'''
+"ccrfs.json" = '''{"governance":"$GOV_URL","governanceApi":"ccrfs","contract":"$2","datasets":[{"id":"$DS","mode":"$3"}],"broker":"$GATED","resources":["hosp/dek/v1"]}'''
 TOML
-  "$CCRFS" attest sim-init "$TMP/sim-$name" --host-data "$(sha256sum "$TMP/$name.toml" | cut -d' ' -f1)" >/dev/null
+  "$CCRFS" attest sim-init "$TMP/sim" --relaunch --init-data "$TMP/$1.toml" >/dev/null
 }
-for n in live other mode; do init_data "$n" "$n" read-only "$DS"; done
-# Each guest has its own simulated root; the broker trusts one: restart it per guest.
-gated_for() {
-  kbs_stop
-  kbs_start gated --trust-sim-root "$TMP/sim-$1" --governance "$GOV_URL" --governance-token-file "$TMP/gov.token"
-  GATED=$KBS_URL
+# released_count: the releases in the gated broker's log.
+released_count() { grep -c "released: resource=hosp/dek/v1" "$TMP/gated.log" || true; }
+# mount_init NAME: the mount a clean room makes, its settings from the init-data.
+mount_init() {
+  "$CCRFS" mount --init-data "$TMP/$1.toml" --attest "sim:$TMP/sim" --resource hosp/dek/v1 --purpose TRAINING \
+    "$TMP/ds" "$MP"
 }
+
 gov_contract live "$DS" max_mounts=1
 gov_register live
-gated_for live
-check "an active contract: the mount with init-data gets its key" \
-  "$CCRFS" mount --kbs "$GATED" --resource hosp/dek/v1 --attest "sim:$TMP/sim-live" --init-data "$TMP/live.toml" \
-  "$TMP/ds" "$MP"
+init_data live live read-only
+check "an active contract: the mount with init-data gets its key" mount_init live
 check "it serves" cmp -s "$MP/data.bin" "$TMP/src/data.bin"
 mount_stop "$MP"
-check "one use is counted, by the broker" sh -c "curl -sf -H 'Authorization: Bearer $CCRFS_GOV_TOKEN' \
-  '$GOV_URL/contracts/live' | grep -q '\"used\":1'"
-expect_fail "a spent budget: no key" "use budget spent|BudgetSpent|budget" \
-  "$CCRFS" mount --kbs "$GATED" --resource hosp/dek/v1 --attest "sim:$TMP/sim-live" --init-data "$TMP/live.toml" \
-  "$TMP/ds" "$MP"
+check "the broker counted the release" grep -q "contract=live dataset=$DS mode=read-only use=1/1" "$TMP/gated.log"
+check "one use is counted in all (the mount left it to the broker)" sh -c "curl -sf -H 'Authorization: Bearer \
+$CCRFS_GOV_TOKEN' '$GOV_URL/contracts/live' | grep -q '\"used\": *1'"
+N=$(released_count)
+expect_fail "a spent budget: no key" "budget" mount_init live
+check "no release for it" test "$(released_count)" = "$N"
 gov_contract other "sha256:$(printf 'cd%.0s' $(seq 32))"
 gov_register other
-gated_for other
-expect_fail "a contract that does not name the dataset: no key" "does not name dataset" \
-  "$CCRFS" mount --kbs "$GATED" --resource hosp/dek/v1 --attest "sim:$TMP/sim-other" --init-data "$TMP/other.toml" \
-  "$TMP/ds" "$MP"
+init_data other other read-only
+expect_fail "a contract that does not name the dataset: no key" "does not name|not in the contract|dataset" \
+  mount_init other
 gov_contract mode "$DS" mode=no-egress
 gov_register mode
-gated_for mode
-expect_fail "a contract granting another mode: no key" "grants dataset .* as no-egress" \
-  "$CCRFS" mount --kbs "$GATED" --resource hosp/dek/v1 --attest "sim:$TMP/sim-mode" --init-data "$TMP/mode.toml" \
-  "$TMP/ds" "$MP"
+init_data mode mode read-only
+expect_fail "a contract granting another mode: no key" "no-egress|mode" mount_init mode
+check "no release for either" test "$(released_count)" = "$N"
+gov_contract down "$DS"
+gov_register down
+init_data down down read-only
 gov_stop
-expect_fail "governance down: no key" "cannot be reached|governance" \
-  "$CCRFS" mount --kbs "$GATED" --resource hosp/dek/v1 --attest "sim:$TMP/sim-mode" --init-data "$TMP/mode.toml" \
-  "$TMP/ds" "$MP"
+expect_fail "governance down: no key" "governance|connect|reach" mount_init down
+check "no release while governance is down" test "$(released_count)" = "$N"
 
 finish
