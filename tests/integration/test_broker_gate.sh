@@ -57,7 +57,7 @@ kbs_stop
 KBS_PID=$GATED_PID
 
 # Releases to guests launched with init-data: they need `ccrfs mount --init-data`.
-if ! "$CCRFS" mount --help 2>&1 | grep -q -- "--init-data"; then
+if ! "$CCRFS" mount --help 2>&1 | grep -- "--init-data" >/dev/null; then
   skip "releases under init-data (active, budget spent, unlisted dataset, wrong mode, governance down): this build's mount has no --init-data (covered in-process by unit/test_broker_gate)"
   finish
 fi
