@@ -21,7 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TOKEN_ENV "CCRFS_KBS_ADMIN_TOKEN"
+#define TOKEN_ENV        "CCRFS_KBS_ADMIN_TOKEN"
+#define GOV_TOKEN_ENV    "CCRFS_GOV_TOKEN"
+#define MAX_RES_DATASETS 64
 
 static const char kbs_usage[] =
     "usage: ccrfs kbs serve --state DIR [--listen HOST:PORT] [--admin-token-file FILE]\n"
@@ -30,6 +32,11 @@ static const char kbs_usage[] =
     "                       [--trust-sim-root DIR] [--tls-cert PEM --tls-key PEM]\n"
     "                       [--session-ttl SECONDS] [--allow-debug] [--min-report-version N]\n"
     "                       [--port-file FILE]\n"
+    "                       [--governance URL [--governance-token-file FILE] [--governance-ca PEM]\n"
+    "                        [--resource-dataset REPO/TYPE/TAG=sha256:...]...]\n"
+    "                       [--max-connections N] [--max-connections-per-ip N] [--idle-timeout SECONDS]\n"
+    "                       [--max-body BYTES] [--max-sessions N] [--max-pending-per-ip N]\n"
+    "                       [--handshake-timeout SECONDS]\n"
     "       ccrfs kbs put --url URL --resource REPO/TYPE/TAG --policy FILE --value-file FILE [--token-file "
     "FILE]\n"
     "       ccrfs kbs put --trustee --url URL --resource REPO/TYPE/TAG --value-file FILE\n"
@@ -55,6 +62,14 @@ static const char kbs_usage[] =
     "SEV-SNP reports older than --min-report-version (2 to 5, default 2, as Azure and Milan machines\n"
     "emit; Trustee demands 3) are refused. Release policies may name product, signing_key,\n"
     "reported_tcb_fmc and current_firmware besides the report's fields.\n"
+    "With --governance URL (ccrfs's governance service; token from --governance-token-file or\n"
+    "$" GOV_TOKEN_ENV ") a key is released only to evidence whose init-data names a contract, and only\n"
+    "when that service says the contract is active, names the resource's dataset in the init-data's\n"
+    "mode, and has a use left; the release is counted there. A resource's dataset is the one\n"
+    "--resource-dataset gives, else the init-data's only dataset that needs a key.\n"
+    "Limits (defaults): --max-connections 1000, --max-connections-per-ip 64, --idle-timeout 15,\n"
+    "--max-body 262144, --max-sessions 4096, --max-pending-per-ip 32 (sessions not yet attested),\n"
+    "--handshake-timeout 20 (after which such a session may be evicted to make room).\n"
     "Common: --broker-ca FILE trusts an extra CA for an https broker.\n";
 
 enum {
@@ -83,7 +98,18 @@ enum {
     OPT_ADMIN_KEY,
     OPT_JWT_FILE,
     OPT_JWT_TTL,
-    OPT_MIN_REPORT_VERSION
+    OPT_MIN_REPORT_VERSION,
+    OPT_GOVERNANCE,
+    OPT_GOV_TOKEN,
+    OPT_GOV_CA,
+    OPT_RES_DATASET,
+    OPT_MAX_CONN,
+    OPT_MAX_PER_IP,
+    OPT_IDLE,
+    OPT_MAX_BODY,
+    OPT_MAX_SESSIONS,
+    OPT_MAX_PENDING,
+    OPT_HANDSHAKE
 };
 
 static const struct option kbs_opts[] = {{"state", required_argument, 0, OPT_STATE},
@@ -113,6 +139,17 @@ static const struct option kbs_opts[] = {{"state", required_argument, 0, OPT_STA
                                          {"admin-jwt-file", required_argument, 0, OPT_JWT_FILE},
                                          {"jwt-ttl", required_argument, 0, OPT_JWT_TTL},
                                          {"min-report-version", required_argument, 0, OPT_MIN_REPORT_VERSION},
+                                         {"governance", required_argument, 0, OPT_GOVERNANCE},
+                                         {"governance-token-file", required_argument, 0, OPT_GOV_TOKEN},
+                                         {"governance-ca", required_argument, 0, OPT_GOV_CA},
+                                         {"resource-dataset", required_argument, 0, OPT_RES_DATASET},
+                                         {"max-connections", required_argument, 0, OPT_MAX_CONN},
+                                         {"max-connections-per-ip", required_argument, 0, OPT_MAX_PER_IP},
+                                         {"idle-timeout", required_argument, 0, OPT_IDLE},
+                                         {"max-body", required_argument, 0, OPT_MAX_BODY},
+                                         {"max-sessions", required_argument, 0, OPT_MAX_SESSIONS},
+                                         {"max-pending-per-ip", required_argument, 0, OPT_MAX_PENDING},
+                                         {"handshake-timeout", required_argument, 0, OPT_HANDSHAKE},
                                          {"help", no_argument, 0, 'h'},
                                          {0}};
 
@@ -120,7 +157,11 @@ struct kbs_args {
     const char *state, *listen, *token_file, *sim, *tls_cert, *tls_key, *port_file, *url, *resource, *policy,
         *value_file, *ca, *jwt_key, *role, *default_policy, *kds_url, *kds_cache, *kds_ca, *admin_key,
         *jwt_file;
-    unsigned ttl, jwt_ttl, min_report_version;
+    const char *governance, *gov_token_file, *gov_ca;
+    const char *res_datasets[MAX_RES_DATASETS + 1];
+    size_t nres_datasets;
+    unsigned ttl, jwt_ttl, min_report_version, max_conn, max_per_ip, idle, max_body, max_sessions,
+        max_pending, handshake;
     int allow_debug, no_kds, trustee;
 };
 
@@ -160,7 +201,7 @@ static int cmd_serve(struct kbs_args *a)
 {
     struct keys_broker_conf conf = {0};
     struct keys_broker *b;
-    char host[64] = "127.0.0.1", *token = NULL, portbuf[32];
+    char host[64] = "127.0.0.1", *token = NULL, *gov_token = NULL, portbuf[32];
     uint8_t *default_policy = NULL;
     uint64_t port = 0;
     sigset_t set;
@@ -189,10 +230,26 @@ static int cmd_serve(struct kbs_args *a)
         }
         keys_policy_free(pol);
     }
+    if ((a->gov_token_file || a->gov_ca || a->nres_datasets) && a->governance == NULL)
+        return cli_usage(
+            "--governance-token-file, --governance-ca and --resource-dataset go with --governance URL");
+    if (a->governance != NULL) {
+        const char *env = getenv(GOV_TOKEN_ENV);
+        if (a->gov_token_file != NULL) {
+            if ((rc = read_token(a->gov_token_file, &gov_token)) != 0) {
+                free(default_policy);
+                return cli_fail_rc(rc, "governance token");
+            }
+        } else if (env != NULL && env[0] != '\0' && (gov_token = strdup(env)) == NULL) {
+            free(default_policy);
+            return cli_fail_rc(ENOMEM, NULL);
+        }
+    }
     /* The /admin/v0 token is optional when Trustee's admin API is the way in. */
     if ((a->jwt_key == NULL || a->token_file != NULL || getenv(TOKEN_ENV) != NULL) &&
         (rc = read_token(a->token_file, &token)) != 0) {
         free(default_policy);
+        free_token(gov_token);
         return cli_fail_rc(rc, "admin token");
     }
     conf.admin_jwt_key = a->jwt_key;
@@ -212,6 +269,17 @@ static int cmd_serve(struct kbs_args *a)
     conf.session_ttl = a->ttl;
     conf.allow_debug = a->allow_debug;
     conf.min_report_version = a->min_report_version;
+    conf.governance_url = a->governance;
+    conf.governance_token = gov_token;
+    conf.governance_ca = a->gov_ca;
+    conf.resource_datasets = a->nres_datasets ? a->res_datasets : NULL;
+    conf.max_connections = a->max_conn;
+    conf.max_per_ip = a->max_per_ip;
+    conf.idle_timeout = a->idle;
+    conf.max_body = a->max_body;
+    conf.max_sessions = a->max_sessions;
+    conf.max_pending_per_ip = a->max_pending;
+    conf.handshake_timeout = a->handshake;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
@@ -219,6 +287,7 @@ static int cmd_serve(struct kbs_args *a)
     ccr_secmem_harden_process();            /* the broker holds every resource's key: no core dumps */
     rc = keys_broker_start(&conf, &b);
     free_token(token);
+    free_token(gov_token);
     free(default_policy);
     if (rc != 0)
         return cli_fail_rc(rc, "kbs serve");
@@ -233,6 +302,9 @@ static int cmd_serve(struct kbs_args *a)
     else
         ccr_log_info("VCEKs missing from evidence come from %s",
                      a->kds_url ? a->kds_url : KEYS_KDS_DEFAULT_URL);
+    if (a->governance != NULL)
+        ccr_log_info("every release is gated on the contract its init-data names, asked of %s",
+                     a->governance);
     ccr_log_info("SEV-SNP reports of version %u or later are accepted",
                  a->min_report_version ? a->min_report_version : 2);
     ccr_log_info("listening on %s://%s:%u (KBS protocol %s)", a->tls_cert ? "https" : "http", host,
@@ -493,6 +565,53 @@ int cli_cmd_kbs(int argc, char **argv)
                 return cli_usage("--jwt-ttl: expected 1-86400 seconds, got '%s'", optarg);
             a.jwt_ttl = (unsigned)v;
             break;
+        case OPT_GOVERNANCE:
+            a.governance = optarg;
+            break;
+        case OPT_GOV_TOKEN:
+            a.gov_token_file = optarg;
+            break;
+        case OPT_GOV_CA:
+            a.gov_ca = optarg;
+            break;
+        case OPT_RES_DATASET:
+            if (a.nres_datasets == MAX_RES_DATASETS)
+                return cli_usage("--resource-dataset: at most %d", MAX_RES_DATASETS);
+            a.res_datasets[a.nres_datasets++] = optarg;
+            break;
+        case OPT_MAX_CONN:
+        case OPT_MAX_PER_IP:
+        case OPT_IDLE:
+        case OPT_MAX_BODY:
+        case OPT_MAX_SESSIONS:
+        case OPT_MAX_PENDING:
+        case OPT_HANDSHAKE: {
+            static const struct {
+                int opt;
+                const char *name;
+                uint64_t min, max;
+            } lim[] = {{OPT_MAX_CONN, "--max-connections", 2, 100000},
+                       {OPT_MAX_PER_IP, "--max-connections-per-ip", 1, 100000},
+                       {OPT_IDLE, "--idle-timeout", 1, 3600},
+                       {OPT_MAX_BODY, "--max-body", 65536, 64u << 20},
+                       {OPT_MAX_SESSIONS, "--max-sessions", 1, 1000000},
+                       {OPT_MAX_PENDING, "--max-pending-per-ip", 1, 1000000},
+                       {OPT_HANDSHAKE, "--handshake-timeout", 1, 3600}};
+            size_t i = 0;
+            while (lim[i].opt != c)
+                i++;
+            if (cli_parse_uint(optarg, lim[i].min, lim[i].max, &v) != 0)
+                return cli_usage("%s: expected %llu to %llu, got '%s'", lim[i].name,
+                                 (unsigned long long)lim[i].min, (unsigned long long)lim[i].max, optarg);
+            *(c == OPT_MAX_CONN       ? &a.max_conn
+              : c == OPT_MAX_PER_IP   ? &a.max_per_ip
+              : c == OPT_IDLE         ? &a.idle
+              : c == OPT_MAX_BODY     ? &a.max_body
+              : c == OPT_MAX_SESSIONS ? &a.max_sessions
+              : c == OPT_MAX_PENDING  ? &a.max_pending
+                                      : &a.handshake) = (unsigned)v;
+            break;
+        }
         case OPT_MIN_REPORT_VERSION:
             if (cli_parse_uint(optarg, 2, 5, &v) != 0)
                 return cli_usage("--min-report-version: expected a SEV-SNP report version 2 to 5, got '%s'",

@@ -13,6 +13,7 @@
 #include "governance/client.h"
 #include "keys/attest/evidence.h"
 #include "keys/kbs/client.h"
+#include "keys/broker/gate_probe.h"
 #include "launch/dataset.h"
 #include "launch/lifecycle.h"
 #include "launch/state.h"
@@ -286,7 +287,13 @@ static int launch_step_contract(struct launch_mount *lm)
     cfg->max_bytes_per_mount = d->max_bytes_per_mount;
     cfg->not_after_ms = lm->sc.c->expiry_ms;
     lm->hide_plaintext_hash = !d->plaintext_hash;
-    if (cfg->governance_url != NULL) {
+    if (cfg->governance_url != NULL && lm->req.keys.kbs_url != NULL && lm->req.opts->mode != FS_MODE_SINK &&
+        keys_broker_gates_on_governance(lm->req.keys.kbs_url, lm->req.keys.ca_file)) {
+        /* A key from a KBS broker that gates releases on ccrfs's governance: the broker counts
+         * this use when it releases the key; counting it here too would spend two. */
+        ccr_log_info("contract %s: the use of dataset %s is counted by the key broker at release",
+                     lm->sc.c->id, lm->dataset_id);
+    } else if (cfg->governance_url != NULL) {
         /* Counted before the key is requested: a spent budget means no key release. */
         if ((rc = gov_client_use(cfg->governance_url, cfg->token_file, lm->sc.c->id, lm->dataset_id, &use)) !=
             0) {

@@ -11,6 +11,9 @@
 #include "keys/attest/roots.h"
 #include "keys/attest/snp.h"
 #include "keys/broker/admin_jwt.h"
+#include "keys/broker/gate_probe.h"
+#include "keys/broker/govcheck.h"
+#include "keys/broker/initdata_claims.h"
 #include "keys/broker/kds.h"
 #include "keys/broker/policy.h"
 #include "keys/broker/store.h"
@@ -31,10 +34,16 @@
 #include <string.h>
 #include <time.h>
 
-#define MAX_SESSIONS 512
+/* Defaults of the limits under abuse (keys_broker_conf). */
+#define DEFAULT_MAX_SESSIONS       4096u
+#define DEFAULT_MAX_PENDING_PER_IP 32u
+#define DEFAULT_HANDSHAKE_TIMEOUT  20u
+#define DEFAULT_MAX_CONNECTIONS    1000u
+#define DEFAULT_MAX_PER_IP         64u
+#define DEFAULT_IDLE_TIMEOUT       15u
 /* The runtime-data hash Trustee hands an az-snp-vtpm verifier: SHA-384, not padded. */
 #define RUNTIME_DATA_HASH_LEN 48
-#define MAX_BODY              (256 * 1024)
+#define DEFAULT_MAX_BODY      (256u * 1024u)
 /* Requests served at once: one guest waiting on a KDS fetch does not hold up the others. */
 #define BROKER_THREADS 4u
 
@@ -44,8 +53,9 @@ struct session {
     enum session_state state;
     char id[33];
     char nonce[64];
-    char tee[16]; /* the Request's tee: "snp" or "az-snp-vtpm" */
-    time_t expires;
+    char tee[16];              /* the Request's tee: "snp" or "az-snp-vtpm" */
+    char ip[INET6_ADDRSTRLEN]; /* the client address of /auth */
+    time_t created, expires;
     EVP_PKEY *tee_key;
     char alg[32];
     struct json_object *claims;
@@ -69,11 +79,14 @@ struct keys_broker {
     unsigned port;
     char *tls_cert, *tls_key;
     pthread_mutex_t lock;
-    struct session sessions[MAX_SESSIONS];
+    struct keys_govcheck *gov;        /* the contract gate, or NULL */
+    struct json_object *res_datasets; /* resource -> dataset id for the gate */
+    unsigned max_body, max_sessions, max_pending_per_ip, handshake_timeout;
+    struct session *sessions;
 };
 
 struct request {
-    struct ccr_dynbuf body; /* capped at MAX_BODY */
+    struct ccr_dynbuf body; /* capped at max_body */
     int too_big;
 };
 
@@ -111,6 +124,22 @@ static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, stru
     return r;
 }
 
+static enum MHD_Result kbs_error_v(struct MHD_Connection *c, unsigned status, const char *variant,
+                                   const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+static enum MHD_Result kbs_error_v(struct MHD_Connection *c, unsigned status, const char *variant,
+                                   const char *fmt, va_list ap)
+{
+    char detail[1024], *text;
+    enum MHD_Result r;
+
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    if ((text = keys_kbs_error_json(variant, detail)) == NULL)
+        return MHD_NO;
+    r = send_text(c, status, "application/json", text, NULL);
+    free(text);
+    return r;
+}
+
 /* Trustee's error answer: {"type": ".../kbs/errors/VARIANT", "detail"}, status 401 for every
  * variant but InvalidRequestPath and PluginNotFound (404), as kbs/src/error.rs does. */
 static enum MHD_Result kbs_error(struct MHD_Connection *c, const char *variant, const char *fmt, ...)
@@ -119,18 +148,41 @@ static enum MHD_Result kbs_error(struct MHD_Connection *c, const char *variant, 
 {
     unsigned status =
         strcmp(variant, "InvalidRequestPath") == 0 || strcmp(variant, "PluginNotFound") == 0 ? 404 : 401;
-    char detail[1024], *text;
     enum MHD_Result r;
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(detail, sizeof detail, fmt, ap);
+    r = kbs_error_v(c, status, variant, fmt, ap);
     va_end(ap);
-    if ((text = keys_kbs_error_json(variant, detail)) == NULL)
-        return MHD_NO;
-    r = send_text(c, status, "application/json", text, NULL);
-    free(text);
     return r;
+}
+
+/* The same body with a status Trustee has no variant for: 429 and 503 when the broker sheds
+ * load, so a client can tell "later" from "never". */
+static enum MHD_Result kbs_error_status(struct MHD_Connection *c, unsigned status, const char *variant,
+                                        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static enum MHD_Result kbs_error_status(struct MHD_Connection *c, unsigned status, const char *variant,
+                                        const char *fmt, ...)
+{
+    enum MHD_Result r;
+    va_list ap;
+
+    va_start(ap, fmt);
+    r = kbs_error_v(c, status, variant, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+static void client_ip(struct MHD_Connection *c, char *out, size_t len)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+    snprintf(out, len, "unknown");
+    if (sa != NULL && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, (socklen_t)len);
+    else if (sa != NULL && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out, (socklen_t)len);
 }
 
 /* RFC 7807 problem details for ccrfs's own admin API (/admin/v0). */
@@ -187,7 +239,7 @@ static struct session *find_session(struct keys_broker *b, struct MHD_Connection
     const char *id = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, KEYS_KBS_COOKIE);
     if (id == NULL || strlen(id) != 32)
         return NULL;
-    for (size_t i = 0; i < MAX_SESSIONS; i++)
+    for (size_t i = 0; i < b->max_sessions; i++)
         if (b->sessions[i].state != S_FREE && CRYPTO_memcmp(b->sessions[i].id, id, 32) == 0)
             return &b->sessions[i];
     return NULL;
@@ -196,9 +248,10 @@ static struct session *find_session(struct keys_broker *b, struct MHD_Connection
 static enum MHD_Result handle_auth(struct keys_broker *b, struct MHD_Connection *c, struct request *rq)
 {
     struct json_object *req = json_tokener_parse(rq->body.data ? rq->body.data : ""), *v, *resp;
-    struct session *s = NULL, *oldest = NULL;
+    struct session *s = NULL, *oldest = NULL, *oldest_here = NULL;
+    unsigned pending_here = 0;
     uint8_t rnd[32];
-    char cookie[128], nonce_b64[64], tee[16];
+    char cookie[128], nonce_b64[64], tee[16], ip[INET6_ADDRSTRLEN];
     time_t now = time(NULL);
 
     if (req == NULL || !json_object_is_type(req, json_type_object)) {
@@ -231,17 +284,52 @@ static enum MHD_Result handle_auth(struct keys_broker *b, struct MHD_Connection 
     /* Trustee keeps the Request in the session and verifies /attest by its tee. */
     snprintf(tee, sizeof tee, "%s", json_object_get_string(v));
     json_object_put(req);
+    client_ip(c, ip, sizeof ip);
     pthread_mutex_lock(&b->lock);
-    for (size_t i = 0; i < MAX_SESSIONS; i++) {
+    /* Room for a new session is never made at the cost of one that has attested, or whose
+     * evidence is being checked, before its expiry: only a session still waiting for /attest
+     * past the handshake deadline may go, and one address holds a bounded number of those. */
+    for (size_t i = 0; i < b->max_sessions; i++) {
         struct session *t = &b->sessions[i];
+        int stale;
         if (t->state != S_FREE && t->expires <= now)
             session_clear(t);
-        if (t->state == S_FREE && s == NULL)
-            s = t;
-        if (t->state != S_FREE && (oldest == NULL || t->expires < oldest->expires))
+        if (t->state == S_FREE) {
+            if (s == NULL)
+                s = t;
+            continue;
+        }
+        if (t->state != S_CHALLENGED)
+            continue;
+        stale = t->created + (time_t)b->handshake_timeout <= now;
+        if (strcmp(t->ip, ip) == 0) {
+            pending_here++;
+            if (stale && (oldest_here == NULL || t->created < oldest_here->created))
+                oldest_here = t;
+        }
+        if (stale && (oldest == NULL || t->created < oldest->created))
             oldest = t;
     }
-    if (s == NULL) {
+    if (pending_here >= b->max_pending_per_ip) {
+        if (oldest_here == NULL) {
+            pthread_mutex_unlock(&b->lock);
+            ccr_log_warn("auth refused: %s already has %u unfinished handshakes", ip, pending_here);
+            return kbs_error_status(c, 429, "AttestationError",
+                                    "Attestation error: RCAR handshake Auth failed: too many unfinished "
+                                    "handshakes from this address (%u); finish or wait %u s",
+                                    pending_here, b->handshake_timeout);
+        }
+        session_clear(oldest_here);
+        s = oldest_here;
+    } else if (s == NULL) {
+        if (oldest == NULL) {
+            pthread_mutex_unlock(&b->lock);
+            ccr_log_warn("auth refused: the session table is full (%u sessions)", b->max_sessions);
+            return kbs_error_status(c, 503, "AttestationError",
+                                    "Attestation error: RCAR handshake Auth failed: the broker holds %u "
+                                    "sessions; try again later",
+                                    b->max_sessions);
+        }
         session_clear(oldest);
         s = oldest;
     }
@@ -261,6 +349,8 @@ static enum MHD_Result handle_auth(struct keys_broker *b, struct MHD_Connection 
     snprintf(s->nonce, sizeof s->nonce, "%s", nonce_b64);
     s->state = S_CHALLENGED;
     snprintf(s->tee, sizeof s->tee, "%s", tee);
+    snprintf(s->ip, sizeof s->ip, "%s", ip);
+    s->created = now;
     s->expires = now + b->ttl;
     snprintf(cookie, sizeof cookie, KEYS_KBS_COOKIE "=%s; Path=/; HttpOnly", s->id);
     resp = json_object_new_object();
@@ -328,7 +418,7 @@ static enum MHD_Result attest_refuse(struct MHD_Connection *c, struct json_objec
 
 static struct session *find_session_id(struct keys_broker *b, const char *id)
 {
-    for (size_t i = 0; i < MAX_SESSIONS; i++)
+    for (size_t i = 0; i < b->max_sessions; i++)
         if (b->sessions[i].state != S_FREE && CRYPTO_memcmp(b->sessions[i].id, id, 32) == 0)
             return &b->sessions[i];
     return NULL;
@@ -402,6 +492,27 @@ static int check_init_data(struct json_object *init, const struct keys_snp_repor
         snprintf(why, why_len, "init-data does not match the report's HOST_DATA");
         return EACCES;
     }
+    return 0;
+}
+
+/* Once the evidence bound the init-data: its claims (digest, ccrfs's entry) join the
+ * session's as "init_data", for release policies and the contract gate. */
+static int add_init_data_claims(struct json_object *init, struct json_object *claims, char *why,
+                                size_t why_len)
+{
+    uint8_t digest[EVP_MAX_MD_SIZE];
+    unsigned int dlen = 0;
+    struct json_object *body, *ic = NULL;
+    int rc;
+
+    if ((rc = init_data_digest(init, digest, &dlen, why, why_len)) != 0 || dlen == 0)
+        return rc;
+    json_object_object_get_ex(init, "body", &body);
+    if ((rc = keys_initdata_claims(json_object_get_string(body), digest, dlen, &ic)) != 0) {
+        snprintf(why, why_len, "%s", ccr_err_msg(rc));
+        return rc;
+    }
+    json_object_object_add(claims, "init_data", ic);
     return 0;
 }
 
@@ -625,6 +736,10 @@ static enum MHD_Result handle_attest(struct keys_broker *b, struct MHD_Connectio
         ret = attest_refuse(c, res.claims, res.check, res.reason);
         goto out;
     }
+    if ((rc = add_init_data_claims(init, res.claims, reason, sizeof reason)) != 0) {
+        ret = attest_refuse(c, res.claims, "init-data", reason);
+        goto out;
+    }
     pthread_mutex_lock(&b->lock);
     s = find_session_id(b, sid);
     if (s == NULL || s->state != S_NONCE_USED) {
@@ -657,11 +772,34 @@ out:
     return ret;
 }
 
+/* The contract gate, without the broker's lock (governance is asked over the network): 0 when
+ * governance admitted and counted this release, else EACCES or the transport errno with
+ * reason filled. */
+static int gate_release(struct keys_broker *b, struct json_object *claims, const char *name, char *gate_note,
+                        size_t note_len, char *reason, size_t reason_len)
+{
+    struct keys_govcheck_use use;
+    const char *contract = NULL;
+    char dataset[72], mode[16];
+    int rc;
+
+    if ((rc = keys_govcheck_target(claims, name, b->res_datasets, dataset, mode, &contract, reason,
+                                   reason_len)) != 0)
+        return rc;
+    if ((rc = keys_govcheck_release(b->gov, contract, dataset, mode, &use, reason, reason_len)) != 0)
+        return rc;
+    snprintf(gate_note, note_len, "contract=%s dataset=%s mode=%s use=%llu/%llu", contract, dataset, mode,
+             (unsigned long long)use.used, (unsigned long long)use.max_mounts);
+    return 0;
+}
+
 static enum MHD_Result handle_resource(struct keys_broker *b, struct MHD_Connection *c, const char *name)
 {
     struct session *s;
     struct keys_policy *pol = NULL;
-    char *pol_text = NULL, *jwe = NULL, reason[600], sum[512];
+    struct json_object *claims = NULL;
+    EVP_PKEY *tee_key = NULL;
+    char *pol_text = NULL, *jwe = NULL, reason[1024], sum[512], alg[32], root[64], gate_note[400] = "";
     uint8_t *value = NULL;
     size_t len = 0;
     enum MHD_Result ret;
@@ -670,6 +808,7 @@ static enum MHD_Result handle_resource(struct keys_broker *b, struct MHD_Connect
     pthread_mutex_lock(&b->lock);
     s = find_session(b, c);
     if (s == NULL || s->state != S_ATTESTED) {
+        pthread_mutex_unlock(&b->lock);
         ccr_log_warn("release refused: resource=%s reason=not attested", name);
         ret = kbs_error(c, "TokenNotFound", "Attestation Token not found");
         goto out;
@@ -678,14 +817,23 @@ static enum MHD_Result handle_resource(struct keys_broker *b, struct MHD_Connect
         ccr_log_warn("release refused: resource=%s reason=session expired; %s", name,
                      claims_summary(s->claims, sum, sizeof sum));
         session_clear(s);
+        pthread_mutex_unlock(&b->lock);
         ret =
             kbs_error(c, "TokenNotFound", "Attestation Token not found (the session expired: attest again)");
         goto out;
     }
-    rc = keys_rstore_get(b->store, name, &pol_text, &value, &len);
+    /* What the release needs, taken out of the session so that the lock is not held while
+     * governance is asked. */
+    claims = json_object_get(s->claims);
+    if (EVP_PKEY_up_ref(s->tee_key) == 1)
+        tee_key = s->tee_key;
+    snprintf(alg, sizeof alg, "%s", s->alg);
+    snprintf(root, sizeof root, "%s", s->root);
+    rc = tee_key == NULL ? ENOMEM : keys_rstore_get(b->store, name, &pol_text, &value, &len);
+    pthread_mutex_unlock(&b->lock);
     if (rc == ENOENT) {
         ccr_log_warn("release refused: resource=%s reason=no such resource; %s", name,
-                     claims_summary(s->claims, sum, sizeof sum));
+                     claims_summary(claims, sum, sizeof sum));
         /* Trustee's resource plugin fails the read: a missing resource is not a 404. */
         ret = kbs_error(c, "PluginInternalError", "Plugin internal error: no resource named %s", name);
         goto out;
@@ -695,27 +843,37 @@ static enum MHD_Result handle_resource(struct keys_broker *b, struct MHD_Connect
         ret = kbs_error(c, "PluginInternalError", "Plugin internal error: resource %s cannot be read", name);
         goto out;
     }
-    if (keys_policy_eval(pol, s->claims, reason, sizeof reason) != 0) {
+    if (keys_policy_eval(pol, claims, reason, sizeof reason) != 0) {
         ccr_log_warn("release refused: resource=%s reason=%s; %s", name, reason,
-                     claims_summary(s->claims, sum, sizeof sum));
+                     claims_summary(claims, sum, sizeof sum));
         ret = kbs_error(c, "PolicyDeny", "Access denied by policy: the release policy of %s refused: %s",
                         name, reason);
         goto out;
     }
-    if ((rc = keys_jwe_encrypt(s->tee_key, s->alg, value, len, &jwe)) != 0) {
+    /* Sealed before governance counts the use: a release that cannot be made costs none. */
+    if ((rc = keys_jwe_encrypt(tee_key, alg, value, len, &jwe)) != 0) {
         ret = kbs_error(c, "JweError", "JWE failed: %s", ccr_err_msg(rc));
         goto out;
     }
-    ccr_log_info("released: resource=%s to %s (root: %s); %s", name, s->alg, s->root,
-                 claims_summary(s->claims, sum, sizeof sum));
+    if (b->gov != NULL &&
+        (rc = gate_release(b, claims, name, gate_note, sizeof gate_note, reason, sizeof reason)) != 0) {
+        ccr_log_warn("release refused: resource=%s reason=contract gate: %s; %s", name, reason,
+                     claims_summary(claims, sum, sizeof sum));
+        ret = kbs_error(c, "PolicyDeny", "Access denied by policy: the contract gate refused %s: %s", name,
+                        reason);
+        goto out;
+    }
+    ccr_log_info("released: resource=%s to %s (root: %s)%s%s; %s", name, alg, root, gate_note[0] ? "; " : "",
+                 gate_note, claims_summary(claims, sum, sizeof sum));
     ret = send_text(c, 200, "application/json", jwe, NULL);
 out:
-    pthread_mutex_unlock(&b->lock);
     if (value)
         ccr_secmem_free(value, len);
     free(pol_text);
     free(jwe);
     keys_policy_free(pol);
+    json_object_put(claims);
+    EVP_PKEY_free(tee_key);
     return ret;
 }
 
@@ -892,7 +1050,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         rq = calloc(1, sizeof *rq);
         if (rq == NULL)
             return MHD_NO;
-        ccr_dynbuf_init(&rq->body, MAX_BODY);
+        ccr_dynbuf_init(&rq->body, b->max_body);
         *con_cls = rq;
         return MHD_YES;
     }
@@ -907,14 +1065,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (strncmp(url, "/admin/", 7) == 0) {
         if (rq->too_big)
-            return send_problem(c, 413, "PayloadTooLarge", "the request body is larger than %d bytes",
-                                MAX_BODY);
+            return send_problem(c, 413, "PayloadTooLarge", "the request body is larger than %u bytes",
+                                b->max_body);
         return handle_admin(b, c, method, url, rq);
     }
     /* Trustee's KBS paths: errors as Trustee answers them. */
     if (rq->too_big)
         return kbs_error(c, "SerdeError",
-                         "Serialize/Deserialize failed: the request body is larger than %d bytes", MAX_BODY);
+                         "Serialize/Deserialize failed: the request body is larger than %u bytes",
+                         b->max_body);
+    if (strcmp(url, KEYS_BROKER_GATE_PATH) == 0 && strcmp(method, "GET") == 0) {
+        struct json_object *o = json_object_new_object();
+        json_object_object_add(o, "governance", json_object_new_boolean(b->gov != NULL));
+        return send_json(c, 200, o, NULL);
+    }
     if (strcmp(url, "/kbs/v0/auth") == 0 && strcmp(method, "POST") == 0)
         return handle_auth(b, c, rq);
     if (strcmp(url, "/kbs/v0/attest") == 0 && strcmp(method, "POST") == 0)
@@ -954,12 +1118,83 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
 }
 
+/* libmicrohttpd's messages, into the log; the ones a flood of connections provokes (one per
+ * connection refused at a limit) at most once every ten seconds, so a flood cannot fill it. */
+static void mhd_logger(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+static void mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static time_t last;
+    static unsigned dropped;
+    char msg[512];
+    size_t n;
+    (void)cls;
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    if (strstr(msg, "limit") != NULL) {
+        time_t now = time(NULL);
+        unsigned skipped;
+        pthread_mutex_lock(&mu);
+        if (now - last < 10) {
+            dropped++;
+            pthread_mutex_unlock(&mu);
+            return;
+        }
+        last = now;
+        skipped = dropped;
+        dropped = 0;
+        pthread_mutex_unlock(&mu);
+        ccr_log_warn("http: %s (%u more like it since the last report)", msg, skipped);
+        return;
+    }
+    ccr_log_warn("http: %s", msg);
+}
+
+/* "REPO/TYPE/TAG=sha256:..." entries as {resource: dataset id}. */
+static int parse_resource_datasets(const char *const *list, struct json_object **out)
+{
+    *out = NULL;
+    if (list == NULL || list[0] == NULL)
+        return 0;
+    *out = json_object_new_object();
+    for (size_t i = 0; list[i] != NULL; i++) {
+        const char *eq = strchr(list[i], '=');
+        char res[256];
+        size_t n = eq ? (size_t)(eq - list[i]) : 0;
+        if (eq == NULL || n == 0 || n >= sizeof res)
+            return ccr_err_set(EINVAL, "resource dataset '%.300s': expected REPO/TYPE/TAG=sha256:...",
+                               list[i]);
+        memcpy(res, list[i], n);
+        res[n] = '\0';
+        if (keys_kbs_resource_check(res) != 0)
+            return ccr_err_set(EINVAL, "resource dataset '%.300s': '%s' is not REPO/TYPE/TAG", list[i], res);
+        if (strlen(eq + 1) != 71 || strncmp(eq + 1, "sha256:", 7) != 0 ||
+            strspn(eq + 8, "0123456789abcdef") != 64)
+            return ccr_err_set(
+                EINVAL,
+                "resource dataset '%.300s': the dataset id must be \"sha256:\" and 64 lowercase "
+                "hex digits",
+                list[i]);
+        if (json_object_object_get_ex(*out, res, NULL))
+            return ccr_err_set(EINVAL, "resource dataset: %s is given twice", res);
+        json_object_object_add(*out, res, json_object_new_string(eq + 1));
+    }
+    return 0;
+}
+
 int keys_broker_start(const struct keys_broker_conf *conf, struct keys_broker **out)
 {
     struct keys_broker *b = calloc(1, sizeof *b);
     struct sockaddr_in sa;
     const union MHD_DaemonInfo *info;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    /* poll/epoll rather than select: a descriptor number above FD_SETSIZE must not refuse
+     * every new client. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_AUTO;
+    unsigned max_conn = conf->max_connections ? conf->max_connections : DEFAULT_MAX_CONNECTIONS,
+             per_ip = conf->max_per_ip ? conf->max_per_ip : DEFAULT_MAX_PER_IP,
+             idle = conf->idle_timeout ? conf->idle_timeout : DEFAULT_IDLE_TIMEOUT;
     uint8_t *cert = NULL, *key = NULL;
     size_t cl, kl;
     int rc;
@@ -968,6 +1203,33 @@ int keys_broker_start(const struct keys_broker_conf *conf, struct keys_broker **
         return ENOMEM;
     pthread_mutex_init(&b->lock, NULL);
     b->ttl = conf->session_ttl ? conf->session_ttl : 300;
+    b->max_body = conf->max_body ? conf->max_body : DEFAULT_MAX_BODY;
+    b->max_sessions = conf->max_sessions ? conf->max_sessions : DEFAULT_MAX_SESSIONS;
+    b->max_pending_per_ip = conf->max_pending_per_ip ? conf->max_pending_per_ip : DEFAULT_MAX_PENDING_PER_IP;
+    /* A short session lifetime shortens the default handshake deadline with it. */
+    b->handshake_timeout = conf->handshake_timeout                  ? conf->handshake_timeout
+                           : b->ttl / 2 < DEFAULT_HANDSHAKE_TIMEOUT ? (b->ttl / 2 ? b->ttl / 2 : 1)
+                                                                    : DEFAULT_HANDSHAKE_TIMEOUT;
+    if ((b->sessions = calloc(b->max_sessions, sizeof *b->sessions)) == NULL) {
+        free(b);
+        return ENOMEM;
+    }
+    if (b->handshake_timeout >= b->ttl && b->ttl > 1) {
+        rc = ccr_err_set(EINVAL,
+                         "the handshake timeout (%u s) must be shorter than the session lifetime (%u s)",
+                         b->handshake_timeout, b->ttl);
+        goto fail;
+    }
+    if (per_ip > max_conn) {
+        rc = ccr_err_set(EINVAL, "connections per client (%u) cannot exceed connections in all (%u)", per_ip,
+                         max_conn);
+        goto fail;
+    }
+    if (conf->governance_url != NULL && (rc = keys_govcheck_new(conf->governance_url, conf->governance_token,
+                                                                conf->governance_ca, &b->gov)) != 0)
+        goto fail;
+    if ((rc = parse_resource_datasets(conf->resource_datasets, &b->res_datasets)) != 0)
+        goto fail;
     b->allow_debug = conf->allow_debug;
     b->min_report_version = conf->min_report_version ? conf->min_report_version : 2;
     if (b->min_report_version < 2 || b->min_report_version > 5) {
@@ -1040,20 +1302,28 @@ int keys_broker_start(const struct keys_broker_conf *conf, struct keys_broker **
         b->tls_cert = (char *)cert;
         b->tls_key = (char *)key;
         flags |= MHD_USE_TLS;
-        b->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, b, MHD_OPTION_SOCK_ADDR, &sa,
-                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-                                  MHD_OPTION_THREAD_POOL_SIZE, BROKER_THREADS, MHD_OPTION_HTTPS_MEM_CERT,
+        b->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, b, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger,
+                                  NULL, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+                                  NULL, MHD_OPTION_THREAD_POOL_SIZE, BROKER_THREADS,
+                                  MHD_OPTION_CONNECTION_LIMIT, max_conn, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                                  per_ip, MHD_OPTION_CONNECTION_TIMEOUT, idle, MHD_OPTION_HTTPS_MEM_CERT,
                                   b->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, b->tls_key, MHD_OPTION_END);
     } else {
-        b->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, b, MHD_OPTION_SOCK_ADDR, &sa,
-                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-                                  MHD_OPTION_THREAD_POOL_SIZE, BROKER_THREADS, MHD_OPTION_END);
+        b->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, b, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger,
+                                  NULL, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+                                  NULL, MHD_OPTION_THREAD_POOL_SIZE, BROKER_THREADS,
+                                  MHD_OPTION_CONNECTION_LIMIT, max_conn, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                                  per_ip, MHD_OPTION_CONNECTION_TIMEOUT, idle, MHD_OPTION_END);
     }
     if (b->mhd == NULL) {
         rc = ccr_err_set(EADDRINUSE, "cannot listen on %s:%u (in use, or TLS not available)",
                          conf->host ? conf->host : "127.0.0.1", conf->port);
         goto fail;
     }
+    ccr_log_info("limits: %u connections (%u per client, idle %u s), bodies up to %u bytes, %u sessions "
+                 "(%u unfinished per client, evictable after %u s)%s",
+                 max_conn, per_ip, idle, b->max_body, b->max_sessions, b->max_pending_per_ip,
+                 b->handshake_timeout, b->gov ? "; releases gated on governance" : "");
     info = MHD_get_daemon_info(b->mhd, MHD_DAEMON_INFO_BIND_PORT);
     b->port = info ? info->port : conf->port;
     *out = b;
@@ -1074,8 +1344,11 @@ void keys_broker_stop(struct keys_broker *b)
         return;
     if (b->mhd)
         MHD_stop_daemon(b->mhd);
-    for (size_t i = 0; i < MAX_SESSIONS; i++)
+    for (size_t i = 0; b->sessions != NULL && i < b->max_sessions; i++)
         session_clear(&b->sessions[i]);
+    free(b->sessions);
+    keys_govcheck_free(b->gov);
+    json_object_put(b->res_datasets);
     keys_rstore_close(b->store);
     keys_snp_roots_free(b->roots);
     keys_kds_free(b->kds);

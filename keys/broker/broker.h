@@ -26,6 +26,21 @@ struct keys_broker_conf {
     int allow_debug;                /* accept evidence from guests whose policy allows debugging */
     unsigned min_report_version;    /* oldest SEV-SNP report version accepted, 2 to 5 (0: 2, as
                                        Azure and Milan machines emit; Trustee demands 3) */
+    /* The contract gate (keys/broker/govcheck.h): NULL governance_url: releases follow the
+       release policy alone. */
+    const char *governance_url;
+    const char *governance_token;         /* its bearer token, or NULL */
+    const char *governance_ca;            /* extra CA for an https service */
+    const char *const *resource_datasets; /* "REPO/TYPE/TAG=sha256:...", NULL-terminated, or NULL */
+    /* Limits under abuse (0: the default in parentheses). */
+    unsigned max_connections;    /* connections at once (1000) */
+    unsigned max_per_ip;         /* connections at once from one client address (64) */
+    unsigned idle_timeout;       /* seconds a connection may stay silent (15) */
+    unsigned max_body;           /* bytes of a request body on any route (256 KiB) */
+    unsigned max_sessions;       /* sessions held at once (4096) */
+    unsigned max_pending_per_ip; /* sessions from one address that have not attested yet (32) */
+    unsigned handshake_timeout;  /* seconds after /auth before an unattested session may be
+                                    evicted to make room (20) */
 };
 
 struct keys_broker;

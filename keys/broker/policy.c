@@ -14,8 +14,20 @@ struct keys_policy {
     struct json_object *root;
 };
 
-/* CLAIM_NAME: one of a fixed set of words, compared exactly; CLAIM_VERSION: "major.minor.build". */
-enum claim_type { CLAIM_HEX, CLAIM_BOOL, CLAIM_INT, CLAIM_NAME, CLAIM_VERSION };
+/* CLAIM_NAME: one of a fixed set of words, compared exactly; CLAIM_VERSION: "major.minor.build";
+ * CLAIM_TEXT: any string, compared exactly; CLAIM_LISTED: holds when the claim (an array of
+ * strings) lists the value; CLAIM_DATASET: holds when the claim (init-data's datasets) has an
+ * entry of that id ("sha256:...") or of that {"id", "mode"}. */
+enum claim_type {
+    CLAIM_HEX,
+    CLAIM_BOOL,
+    CLAIM_INT,
+    CLAIM_NAME,
+    CLAIM_VERSION,
+    CLAIM_TEXT,
+    CLAIM_LISTED,
+    CLAIM_DATASET
+};
 
 static const struct {
     const char *name;
@@ -42,6 +54,14 @@ static const struct {
     {"product", CLAIM_NAME},
     {"signing_key", CLAIM_NAME},
     {"current_firmware", CLAIM_VERSION},
+    /* from the init-data whose digest the evidence bound (keys/broker/initdata_claims.h) */
+    {"init_data.digest", CLAIM_HEX},
+    {"init_data.ccrfs.contract", CLAIM_TEXT},
+    {"init_data.ccrfs.governance", CLAIM_TEXT},
+    {"init_data.ccrfs.governanceApi", CLAIM_TEXT},
+    {"init_data.ccrfs.broker", CLAIM_TEXT},
+    {"init_data.ccrfs.resources", CLAIM_LISTED},
+    {"init_data.ccrfs.datasets", CLAIM_DATASET},
 };
 
 /* The values a CLAIM_NAME claim can take, as keys_snp_claims_verified writes them: a
@@ -96,6 +116,38 @@ static int claim_type(const char *name, enum claim_type *t)
     return ENOENT;
 }
 
+/* A dataset condition's value: "sha256:..." or {"id": "sha256:...", "mode": MODE}. */
+static int check_dataset_value(struct json_object *eq, const char *where)
+{
+    struct json_object *id = eq, *mode = NULL;
+    if (json_object_is_type(eq, json_type_object)) {
+        json_object_object_foreach(eq, key, val)
+        {
+            (void)val;
+            if (strcmp(key, "id") != 0 && strcmp(key, "mode") != 0)
+                return ccr_err_set(EINVAL, "policy: %s: a dataset holds only \"id\" and \"mode\", not \"%s\"",
+                                   where, key);
+        }
+        if (!json_object_object_get_ex(eq, "id", &id))
+            return ccr_err_set(EINVAL, "policy: %s: a dataset needs an \"id\"", where);
+        json_object_object_get_ex(eq, "mode", &mode);
+    }
+    if (!json_object_is_type(id, json_type_string) || json_object_get_string_len(id) != 71 ||
+        strncmp(json_object_get_string(id), "sha256:", 7) != 0 ||
+        strspn(json_object_get_string(id) + 7, "0123456789abcdef") != 64)
+        return ccr_err_set(
+            EINVAL,
+            "policy: %s: 'init_data.ccrfs.datasets' must equal a dataset id (\"sha256:\" and 64 "
+            "lowercase hex digits) or {\"id\", \"mode\"}",
+            where);
+    if (mode != NULL && (!json_object_is_type(mode, json_type_string) ||
+                         (strcmp(json_object_get_string(mode), "read-only") != 0 &&
+                          strcmp(json_object_get_string(mode), "no-egress") != 0 &&
+                          strcmp(json_object_get_string(mode), "sink") != 0)))
+        return ccr_err_set(EINVAL, "policy: %s: a dataset's \"mode\" is read-only, no-egress or sink", where);
+    return 0;
+}
+
 static int check_node(struct json_object *n, const char *where, int depth, int is_root)
 {
     struct json_object *claim = NULL, *eq = NULL, *list = NULL;
@@ -134,19 +186,24 @@ static int check_node(struct json_object *n, const char *where, int depth, int i
                 EINVAL,
                 "policy: %s: unknown claim '%s' (measurement, host_data, report_data, chip_id, "
                 "family_id, image_id, debug, migrate_ma, smt, vmpl, version, guest_svn, policy, "
-                "reported_tcb_bootloader|tee|snp|microcode|fmc, product, signing_key, current_firmware)",
+                "reported_tcb_bootloader|tee|snp|microcode|fmc, product, signing_key, current_firmware, "
+                "init_data.digest, "
+                "init_data.ccrfs.contract|governance|governanceApi|broker|resources|datasets)",
                 where, json_object_get_string(claim));
         if (!json_object_object_get_ex(n, "equals", &eq))
             return ccr_err_set(EINVAL, "policy: %s: condition on '%s' has no \"equals\"", where,
                                json_object_get_string(claim));
-        if (((t == CLAIM_HEX || t == CLAIM_NAME || t == CLAIM_VERSION) &&
+        if (t == CLAIM_DATASET)
+            return check_dataset_value(eq, where);
+        if (((t == CLAIM_HEX || t == CLAIM_NAME || t == CLAIM_VERSION || t == CLAIM_TEXT ||
+              t == CLAIM_LISTED) &&
              !json_object_is_type(eq, json_type_string)) ||
             (t == CLAIM_BOOL && !json_object_is_type(eq, json_type_boolean)) ||
             (t == CLAIM_INT && !json_object_is_type(eq, json_type_int)))
             return ccr_err_set(EINVAL, "policy: %s: '%s' must equal a %s", where,
                                json_object_get_string(claim),
-                               t == CLAIM_HEX       ? "hex string"
-                               : t == CLAIM_NAME    ? "string"
+                               t == CLAIM_HEX                                            ? "hex string"
+                               : t == CLAIM_NAME || t == CLAIM_TEXT || t == CLAIM_LISTED ? "string"
                                : t == CLAIM_VERSION ? "string \"major.minor.build\""
                                : t == CLAIM_BOOL    ? "boolean"
                                                     : "number");
@@ -228,6 +285,61 @@ const char *keys_policy_text(const struct keys_policy *p)
     return json_object_to_json_string_ext(p->root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 }
 
+/* A claim by name; a dotted name walks into objects ("init_data.ccrfs.contract"). */
+static int claim_lookup(struct json_object *claims, const char *name, struct json_object **out)
+{
+    char part[64];
+    const char *p = name;
+    struct json_object *cur = claims;
+
+    while (cur != NULL) {
+        size_t n = strcspn(p, ".");
+        if (n >= sizeof part || !json_object_is_type(cur, json_type_object))
+            return 0;
+        memcpy(part, p, n);
+        part[n] = '\0';
+        if (!json_object_object_get_ex(cur, part, &cur))
+            return 0;
+        if (p[n] == '\0') {
+            *out = cur;
+            return 1;
+        }
+        p += n + 1;
+    }
+    return 0;
+}
+
+/* Whether an array claim lists the value: a string equal to it, or (datasets) an entry whose
+ * id, and mode when the value names one, are the value's. */
+static int lists(struct json_object *have, struct json_object *eq, int datasets)
+{
+    struct json_object *want_id = eq, *want_mode = NULL, *id, *mode;
+
+    if (!json_object_is_type(have, json_type_array))
+        return 0;
+    if (datasets && json_object_is_type(eq, json_type_object)) {
+        json_object_object_get_ex(eq, "id", &want_id);
+        json_object_object_get_ex(eq, "mode", &want_mode);
+    }
+    for (size_t i = 0; i < json_object_array_length(have); i++) {
+        struct json_object *e = json_object_array_get_idx(have, i);
+        if (!datasets) {
+            if (json_object_is_type(e, json_type_string) &&
+                strcmp(json_object_get_string(e), json_object_get_string(eq)) == 0)
+                return 1;
+            continue;
+        }
+        if (!json_object_object_get_ex(e, "id", &id) || !json_object_is_type(id, json_type_string) ||
+            strcmp(json_object_get_string(id), json_object_get_string(want_id)) != 0)
+            continue;
+        if (want_mode == NULL ||
+            (json_object_object_get_ex(e, "mode", &mode) && json_object_is_type(mode, json_type_string) &&
+             strcmp(json_object_get_string(mode), json_object_get_string(want_mode)) == 0))
+            return 1;
+    }
+    return 0;
+}
+
 static int eval_node(struct json_object *n, struct json_object *claims, char *reason, size_t rlen)
 {
     struct json_object *claim, *eq, *have, *list;
@@ -239,16 +351,23 @@ static int eval_node(struct json_object *n, struct json_object *claims, char *re
         name = json_object_get_string(claim);
         json_object_object_get_ex(n, "equals", &eq);
         claim_type(name, &t);
-        if (!json_object_object_get_ex(claims, name, &have)) {
+        if (!claim_lookup(claims, name, &have)) {
             snprintf(reason, rlen, "claim %s is absent from the evidence", name);
             return 0;
         }
         if (t == CLAIM_HEX)
             match = strcasecmp(json_object_get_string(have), json_object_get_string(eq)) == 0;
-        else if (t == CLAIM_NAME || t == CLAIM_VERSION)
+        else if (t == CLAIM_NAME || t == CLAIM_VERSION || t == CLAIM_TEXT)
             match = json_object_is_type(have, json_type_string) &&
                     strcmp(json_object_get_string(have), json_object_get_string(eq)) == 0;
-        else if (t == CLAIM_BOOL)
+        else if (t == CLAIM_LISTED || t == CLAIM_DATASET) {
+            match = lists(have, eq, t == CLAIM_DATASET);
+            if (!match)
+                snprintf(reason, rlen, "claim %s does not list %s", name,
+                         json_object_to_json_string_ext(eq, JSON_C_TO_STRING_PLAIN |
+                                                                JSON_C_TO_STRING_NOSLASHESCAPE));
+            return match;
+        } else if (t == CLAIM_BOOL)
             match = json_object_get_boolean(have) == json_object_get_boolean(eq);
         else
             match = json_object_get_int64(have) == json_object_get_int64(eq);

@@ -6,7 +6,11 @@
  * a group; "version" is optional and, when given, "1.0.0". Claim names are those of
  * keys_snp_claims_verified(); hex claims compare case-insensitively, booleans and numbers by
  * value; product ("Milan", "Genoa", "Turin"), signing_key ("VCEK", "VLEK") and
- * current_firmware ("major.minor.build") exactly, their values checked when the policy is parsed. */
+ * current_firmware ("major.minor.build") exactly, their values checked when the policy is parsed.
+ * Init-data claims have dotted names: init_data.digest (hex), init_data.ccrfs.contract,
+ * .governance, .governanceApi, .broker (strings, exactly), init_data.ccrfs.resources (holds when
+ * the list names the value) and init_data.ccrfs.datasets (holds when an entry has the value's
+ * id, "sha256:...", or the value's {"id", "mode"}). A claim the session lacks never holds. */
 #ifndef CCRFS_KEYS_BROKER_POLICY_H
 #define CCRFS_KEYS_BROKER_POLICY_H
 
