@@ -6,6 +6,7 @@
 #include "common/fileio.h"
 #include "common/log.h"
 #include "common/secmem.h"
+#include "governance/http.h"
 #include "keys/broker/admin_jwt.h"
 #include "keys/broker/broker.h"
 #include "keys/broker/kds.h"
@@ -233,17 +234,11 @@ static int cmd_serve(struct kbs_args *a)
     if ((a->gov_token_file || a->gov_ca || a->nres_datasets) && a->governance == NULL)
         return cli_usage(
             "--governance-token-file, --governance-ca and --resource-dataset go with --governance URL");
-    if (a->governance != NULL) {
-        const char *env = getenv(GOV_TOKEN_ENV);
-        if (a->gov_token_file != NULL) {
-            if ((rc = read_token(a->gov_token_file, &gov_token)) != 0) {
-                free(default_policy);
-                return cli_fail_rc(rc, "governance token");
-            }
-        } else if (env != NULL && env[0] != '\0' && (gov_token = strdup(env)) == NULL) {
-            free(default_policy);
-            return cli_fail_rc(ENOMEM, NULL);
-        }
+    /* The broker's own governance credential: a token, or a credential line "TOKEN PARTY
+     * ROLES" as the service's token file holds it. */
+    if (a->governance != NULL && (rc = gov_token_load(a->gov_token_file, &gov_token)) != 0) {
+        free(default_policy);
+        return cli_fail_rc(rc, "governance token");
     }
     /* The /admin/v0 token is optional when Trustee's admin API is the way in. */
     if ((a->jwt_key == NULL || a->token_file != NULL || getenv(TOKEN_ENV) != NULL) &&

@@ -71,26 +71,24 @@ start_nginx "$W/store" >/dev/null
 STORE=http://127.0.0.1:$NGINX_PORT
 note "blob store       $STORE (nginx)"
 
-head -c 24 /dev/urandom | base64 >"$W/kbs.token"
-chmod 600 "$W/kbs.token"
-"$CCRFS" attest sim-init "$W/cleanroom-sim" >/dev/null
-"$CCRFS" kbs serve --state "$W/kbs" --admin-token-file "$W/kbs.token" --trust-sim-root "$W/cleanroom-sim" \
-  --port-file "$W/kbs.port" 2>"$W/kbs.log" &
-PIDS+=($!)
-wait_file "$W/kbs.port" "the key broker"
-KBS=http://127.0.0.1:$(cat "$W/kbs.port")
-note "key broker       $KBS (KBS protocol; trusts the simulated SEV-SNP root)"
-
-head -c 24 /dev/urandom | base64 >"$W/gov.token"
-chmod 600 "$W/gov.token"
-export CCRFS_GOV_TOKEN_FILE=$W/gov.token
-CCRFS_GOV_TOKEN=$(cat "$W/gov.token")
-export CCRFS_GOV_TOKEN
-"$CCRFS" gov serve --db "$W/gov.db" --port-file "$W/gov.port" 2>"$W/gov.log" &
+# Each party has its own governance credential, bound to its name and role: no token lets one
+# party act for another, and the training script gets none.
+: >"$W/gov.credentials"
+# The clean room's daemon appends the modeller's audit trail as a clean room of its contract.
+for cred in "hospital hospital provider" "lab lab provider" "modeller modeller consumer" \
+  "cleanroom modeller cleanroom" "auditor auditor auditor" "broker broker broker"; do
+  read -r name party role <<<"$cred"
+  token=$(head -c 24 /dev/urandom | base64)
+  printf '%s %s %s\n' "$token" "$party" "$role" >>"$W/gov.credentials"
+  printf '%s %s %s\n' "$token" "$party" "$role" >"$W/cred.$name"
+done
+chmod 600 "$W/gov.credentials" "$W"/cred.*
+"$CCRFS" gov serve --db "$W/gov.db" --token-file "$W/gov.credentials" --port-file "$W/gov.port" \
+  2>"$W/gov.log" &
 PIDS+=($!)
 wait_file "$W/gov.port" "the governance service"
 GOV=http://127.0.0.1:$(cat "$W/gov.port")
-note "governance       $GOV (contracts, consent, audit events)"
+note "governance       $GOV (contracts, consent, audit events; one credential per party)"
 
 say "Two data providers prepare their data"
 mkdir -p "$W/hospital/patients" "$W/lab/results"
@@ -115,12 +113,30 @@ note "hospital: patients/patients.csv    lab: results/glucose.csv"
 MEASUREMENT=$(sha384sum "$CCRFS" | cut -d' ' -f1)
 POLICY='{"version":"1.0.0","anyOf":[{"authority":"ccrfs-demo","allOf":[{"claim":"measurement","equals":"'$MEASUREMENT'"},{"claim":"debug","equals":false},{"claim":"vmpl","equals":0}]}]}'
 for p in hospital lab; do
-  say "Provider '$p': create a key, pack, push, register the key with a release policy"
+  say "Provider '$p': create a key, pack, push"
   "$CCRFS" keygen -o "$W/$p.key" 2>/dev/null
   id=$("$CCRFS" pack --key "$W/$p.key" "$W/$p" "$W/$p.ds" | tail -n 1)
   eval "ID_$p=$id"
   note "dataset id: $id"
   "$CCRFS" push "$W/$p.ds" "$STORE/$p" | grep -v '^sha256:' | sed 's/^/   /'
+done
+
+say "The key broker starts; it asks governance before every release"
+head -c 24 /dev/urandom | base64 >"$W/kbs.token"
+chmod 600 "$W/kbs.token"
+"$CCRFS" attest sim-init "$W/cleanroom-sim" >/dev/null
+"$CCRFS" kbs serve --state "$W/kbs" --admin-token-file "$W/kbs.token" --trust-sim-root "$W/cleanroom-sim" \
+  --governance "$GOV" --governance-token-file "$W/cred.broker" \
+  --resource-dataset "hospital/dek/v1=$ID_hospital" --resource-dataset "lab/dek/v1=$ID_lab" \
+  --port-file "$W/kbs.port" 2>"$W/kbs.log" &
+PIDS+=($!)
+wait_file "$W/kbs.port" "the key broker"
+KBS=http://127.0.0.1:$(cat "$W/kbs.port")
+note "key broker       $KBS (KBS protocol; trusts the simulated SEV-SNP root; releases a key only"
+note "                 for an active contract naming the dataset, and counts the use there)"
+
+for p in hospital lab; do
+  say "Provider '$p': register the key with a release policy"
   printf '%s\n' "$POLICY" >"$W/$p.policy.json"
   "$CCRFS" kbs put --url "$KBS" --token-file "$W/kbs.token" --resource "$p/dek/v1" \
     --policy "$W/$p.policy.json" --value-file "$W/$p.key" | sed 's/^/   /'
@@ -156,10 +172,10 @@ cat >"$W/contract.json" <<JSON
   ]
 }
 JSON
-"$CCRFS" gov contract propose --url "$GOV" "$W/contract.json" | contract_line
+"$CCRFS" gov contract propose --url "$GOV" --token-file "$W/cred.modeller" "$W/contract.json" | contract_line
 for party in modeller hospital lab; do
-  "$CCRFS" gov contract sign --url "$GOV" --party "$party" --key "$W/$party.sign" --file "$W/contract.json" \
-    diabetes-study-1 | contract_line
+  "$CCRFS" gov contract sign --url "$GOV" --token-file "$W/cred.$party" --party "$party" --key "$W/$party.sign" \
+    --file "$W/contract.json" diabetes-study-1 | contract_line
 done
 
 say "The clean room is launched with its configuration bound to its attestation (init-data)"
@@ -194,7 +210,7 @@ mkdir -p "$W/mnt/patients" "$W/mnt/glucose" "$W/mnt/model" "$W/state"
 export CCRFS_STATE_DIR=$W/state
 # Governance, contract, broker, dataset id and mode come from the init-data, checked against the
 # guest's own report; an argument contradicting it would be refused.
-INIT=(--init-data "$W/cleanroom-init.toml" --attest "sim:$W/cleanroom-sim")
+INIT=(--init-data "$W/cleanroom-init.toml" --attest "sim:$W/cleanroom-sim" --gov-token-file "$W/cred.cleanroom")
 mount_dataset() { # NAME PROVIDER MOUNTPOINT
   "$CCRFS" mount "${INIT[@]}" --resource "$2/dek/v1" --purpose "train a diabetes risk model" \
     -o consent_interval=1 "$STORE/$2" "$3" 2>>"$W/mount-$1.log" ||
@@ -238,7 +254,9 @@ with open(model_out, "w") as f:
     json.dump(model, f, indent=2)
 print("trained on %d rows: glucose = %.3f * age + %.2f" % (n, slope, my - slope * mx))
 PY
-python3 "$W/train.py" "$W/mnt/patients/patients/patients.csv" "$W/mnt/glucose/results/glucose.csv" \
+# No governance credential in its environment: it could not record, revoke or spend anything.
+env -u CCRFS_GOV_TOKEN -u CCRFS_GOV_TOKEN_FILE \
+  python3 "$W/train.py" "$W/mnt/patients/patients/patients.csv" "$W/mnt/glucose/results/glucose.csv" \
   "$W/mnt/model/model.json" | sed 's/^/   /'
 for _ in $(seq 1 100); do [ -s "$W/store/outputs/model.json/manifest.ccrfs" ] && break; sleep 0.1; done
 [ -s "$W/store/outputs/model.json/manifest.ccrfs" ] || die "the model was not uploaded"
@@ -257,12 +275,13 @@ fi
 note "anyone else is refused: $(head -n 1 "$W/stolen.err")"
 
 say "The auditor verifies the governance log and reports access per file"
-"$CCRFS" gov events --url "$GOV" --contract diabetes-study-1 >"$W/audit.jsonl"
+"$CCRFS" gov events --url "$GOV" --token-file "$W/cred.auditor" --contract diabetes-study-1 >"$W/audit.jsonl"
 "$CCRFS" audit verify "$W/audit.jsonl" | sed 's/^/   /'
 "$CCRFS" audit report "$W/audit.jsonl" --by file | sed 's/^/   /'
 
 say "The lab revokes the contract; the next read in the clean room is refused"
-"$CCRFS" gov contract revoke --url "$GOV" --party lab --key "$W/lab.sign" diabetes-study-1 | contract_line
+"$CCRFS" gov contract revoke --url "$GOV" --token-file "$W/cred.lab" --party lab --key "$W/lab.sign" \
+  diabetes-study-1 | contract_line
 refused=0
 for _ in $(seq 1 50); do
   if ! head -c 100 "$W/mnt/glucose/results/glucose.csv" >/dev/null 2>"$W/revoked.err"; then
@@ -277,12 +296,20 @@ note "read refused: $(head -n 1 "$W/revoked.err")"
 say "Unmounting; the auditor checks the complete log, signed at every unmount"
 for m in "${MOUNTS[@]}"; do fusermount3 -u "$m" 2>/dev/null || true; done
 MOUNTS=()
-for _ in $(seq 1 50); do
-  "$CCRFS" gov events --url "$GOV" --contract diabetes-study-1 >"$W/audit-final.jsonl"
-  [ "$(grep -c '"unmount"' "$W/audit-final.jsonl")" -ge 3 ] && break
+# Bound to the attested daemon: the evidence in each mount event binds the key that signed the
+# checkpoints, and the report carries the init-data's digest as HOST_DATA. (Waits until each
+# daemon's last checkpoint, written at unmount, has been delivered.)
+HOST_DATA=$(sha256sum "$W/cleanroom-init.toml" | cut -d' ' -f1)
+for _ in $(seq 1 100); do
+  "$CCRFS" gov events --url "$GOV" --token-file "$W/cred.auditor" --contract diabetes-study-1 \
+    >"$W/audit-final.jsonl"
+  [ "$(grep -c '"unmount"' "$W/audit-final.jsonl")" -ge 3 ] &&
+    "$CCRFS" audit verify --attested --trust "$W/cleanroom-sim" --host-data "$HOST_DATA" \
+      "$W/audit-final.jsonl" >/dev/null 2>&1 && break
   sleep 0.2
 done
-"$CCRFS" audit verify "$W/audit-final.jsonl" | sed 's/^/   /'
+"$CCRFS" audit verify --attested --trust "$W/cleanroom-sim" --host-data "$HOST_DATA" "$W/audit-final.jsonl" |
+  cut -c1-150 | sed 's/^/   /'
 grep -q '"revocation"' "$W/audit-final.jsonl" || die "the revocation is not in the log"
 note "the log holds the key releases, every open and read, the upload, the revocation and the denials"
 

@@ -526,13 +526,18 @@ static void use(struct gov_service *s, const struct gov_credential *cred, struct
         return gov_svc_reply_error(r, 400, "BadRequest", "use needs ?dataset=sha256:...");
     if (load_contract(s, id, &sc, r) != 0)
         return;
-    if (forbidden(gov_auth_may_use(cred, sc.c, s->opts.allow_unattested_use), r) != 0)
+    d = gov_contract_dataset(sc.c, dataset);
+    /* A sink mount releases no key, so no broker sees it: its clean room counts its own use.
+     * Burning that budget only limits the clean room's own outputs. */
+    if (forbidden(gov_auth_may_use(cred, sc.c,
+                                   s->opts.allow_unattested_use || (d != NULL && d->mode == GOV_MODE_SINK)),
+                  r) != 0)
         goto out;
     if (strcmp(contract_status(&sc, reason, sizeof reason), "active") != 0) {
         gov_svc_reply_error(r, 403, "ConsentDisabled", "%s", reason);
         goto out;
     }
-    if ((d = gov_contract_dataset(sc.c, dataset)) == NULL) {
+    if (d == NULL) {
         gov_svc_reply_error(r, 404, "DatasetNotInContract", "contract %s does not name dataset %s", id,
                             dataset);
         goto out;
