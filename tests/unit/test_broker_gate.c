@@ -249,12 +249,12 @@ static void test_initdata_claims(void **state_)
                    "init-data:4: key 'ccrfs.json': newline in a single-line string");
     expect_refusal(
         keys_initdata_claims(IDH "[data]\n\"ccrfs.json\" = '{\"contract\":\"c\",\"datasets\":[{\"id\":\"x\","
-                             "\"mode\":\"read-only\"}]}'\n",
+                                 "\"mode\":\"read-only\"}]}'\n",
                              digest, 32, &c),
         EINVAL, "datasets[0].id must be \"sha256:\" and 64 hex digits");
     expect_refusal(
         keys_initdata_claims(IDH "[data]\n\"ccrfs.json\" = '{\"contract\":\"c\",\"datasets\":[{\"id\":\"" DS_A
-                             "\",\"mode\":\"write\"}]}'\n",
+                                 "\",\"mode\":\"write\"}]}'\n",
                              digest, 32, &c),
         EINVAL, "datasets[0].mode must be read-only, no-egress or sink");
     expect_refusal(keys_initdata_claims(IDH "[data]\n\"ccrfs.json\" = '{\"contract\":7}'\n", digest, 32, &c),
