@@ -82,11 +82,17 @@ struct gov_config {
  * governance option; EINVAL, naming the option, when the value is bad. */
 int gov_config_option(struct gov_config *cfg, const char *key, const char *value);
 
+struct json_object;
+
 struct gov_mount_info {
     const char *mountpoint;
     const char *dataset_id; /* "sha256:..." */
     const char *source;     /* store URL, without credentials */
     const char *mode;       /* "read-only", "no-egress", "sink" */
+    /* The contract's "constraints" and "terms" (a DEPA contract's privacy budgets, a ccrfs
+     * contract's terms), recorded as written; NULL when there are none. ccrfs does not enforce
+     * them. */
+    const struct json_object *constraints, *terms;
 };
 
 /* Opens the spool (replaying what an earlier run left), the sinks, and starts delivery. */

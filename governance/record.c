@@ -390,6 +390,12 @@ int gov_record_recovered(struct gov *g, struct gov_pending_recovered *rec, size_
     return 0;
 }
 
+static json_object *copy_json(const struct json_object *v)
+{
+    json_object *out = NULL;
+    return json_object_deep_copy((json_object *)(uintptr_t)v, &out, NULL) == 0 ? out : NULL;
+}
+
 int gov_record_mount(struct gov *g, const struct gov_mount_info *m)
 {
     json_object *ev = gov_event_new("mount");
@@ -402,6 +408,11 @@ int gov_record_mount(struct gov *g, const struct gov_mount_info *m)
     gov_ev_str(ev, "host", host);
     gov_ev_int(ev, "pid", getpid());
     gov_ev_str(ev, "version", CCRFS_VERSION);
+    /* Copies: the event outlives the contract it came from. */
+    if (m->constraints != NULL)
+        json_object_object_add(ev, "constraints", copy_json(m->constraints));
+    if (m->terms != NULL)
+        json_object_object_add(ev, "terms", copy_json(m->terms));
     if (g->cfg.signing_key_attestation != NULL) {
         /* The evidence that binds the key the checkpoints of this run are signed with. */
         gov_ev_str(ev, "signing_key", g->key_b64);

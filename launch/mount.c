@@ -363,6 +363,8 @@ static int launch_step_record(struct launch_mount *lm)
     mi.dataset_id = lm->dataset_id;
     mi.source = lm->source;
     mi.mode = fs_access_mode_name(lm->req.opts->mode);
+    mi.constraints = lm->sc.c != NULL ? lm->sc.c->constraints : NULL;
+    mi.terms = lm->sc.c != NULL ? lm->sc.c->terms : NULL;
     if ((rc = gov_record_mount(lm->g, &mi)) != 0)
         return ccr_err_wrap(rc, "audit: ");
     lm->recorded = 1;

@@ -223,7 +223,7 @@ int main(int argc, char **argv)
                                        {"log-max-bytes", 1, 0, 'L'}, {0}};
     long bench_n = 0;
     struct gov_config cfg = {0};
-    struct gov_mount_info mi = {"/mnt/driver", "sha256:0000", "file:///driver", "read-only"};
+    struct gov_mount_info mi = {"/mnt/driver", "sha256:0000", "file:///driver", "read-only", NULL, NULL};
     struct keys_release_info ki = {0, "key-file", "", "none", "unattested key file"};
     struct gov *g;
     pthread_t th[64];

@@ -104,7 +104,7 @@ static struct gov *open_gov(const char *log, const char *spool, unsigned flush_m
                              .contract_id = "contract-7",
                              .flush_interval_ms = flush_ms,
                              .compact_access = 1};
-    struct gov_mount_info mi = {"/mnt/data", "sha256:00", "file:///store", "read-only"};
+    struct gov_mount_info mi = {"/mnt/data", "sha256:00", "file:///store", "read-only", NULL, NULL};
     struct gov *g;
     assert_int_equal(gov_open(&cfg, &g), 0);
     assert_int_equal(gov_record_mount(g, &mi), 0);

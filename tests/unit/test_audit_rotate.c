@@ -78,7 +78,7 @@ static long verify_set(const char *log, char *why, size_t why_len)
 static void one_mount(const char *log, const char *spool, int files)
 {
     struct gov_config cfg = {.audit_log = log, .spool_dir = spool, .checkpoint_events = 40};
-    struct gov_mount_info mi = {"/mnt/data", "sha256:00", "file:///store", "read-only"};
+    struct gov_mount_info mi = {"/mnt/data", "sha256:00", "file:///store", "read-only", NULL, NULL};
     struct fs_access_hooks hk;
     struct gov *g;
     char path[64];

@@ -17,6 +17,7 @@
 #include "tests/support/scratch.h"
 
 #include <errno.h>
+#include <json-c/json.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <pthread.h>
@@ -130,6 +131,40 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* A contract's constraints and terms are carried into the mount event as written. */
+static void test_mount_event_records_constraints(void **state)
+{
+    char *log = tpath("constraints.log"), *spool = tpath("constraints-spool");
+    struct gov_config cfg = {
+        .audit_log = log, .spool_dir = spool, .contract_id = "c1", .flush_interval_ms = 20};
+    json_object *constraints = json_tokener_parse("[{\"privacy\":{\"epsilon\":\"7.5\",\"delta\":\"1e-5\"}}]");
+    json_object *terms = json_tokener_parse("{\"retentionDays\":30}");
+    struct gov_mount_info mi = {"/mnt/x", "sha256:00", "file:///d", "read-only", constraints, terms};
+    uint8_t *text = NULL;
+    size_t len = 0, cps;
+    struct gov *g;
+    (void)state;
+
+    assert_non_null(constraints);
+    assert_non_null(terms);
+    assert_int_equal(gov_open(&cfg, &g), 0);
+    assert_int_equal(gov_record_mount(g, &mi), 0);
+    /* The event holds copies: the contract may go first. */
+    json_object_put(constraints);
+    json_object_put(terms);
+    assert_int_equal(gov_record_unmount(g, "test"), 0);
+    assert_int_equal(gov_flush(g, 5000), 0);
+    gov_close(g);
+    assert_true(verify_log(log, &cps) > 0);
+    assert_int_equal(ccr_read_file(log, 1 << 20, &text, &len), 0);
+    assert_non_null(
+        strstr((char *)text, "\"constraints\":[{\"privacy\":{\"delta\":\"1e-5\",\"epsilon\":\"7.5\"}}]"));
+    assert_non_null(strstr((char *)text, "\"terms\":{\"retentionDays\":30}"));
+    free(text);
+    free(log);
+    free(spool);
+}
+
 static void test_threads_every_access_recorded(void **state)
 {
     char *log = tpath("audit.log"), *spool = tpath("spool");
@@ -142,7 +177,7 @@ static void test_threads_every_access_recorded(void **state)
     struct worker w[8];
     pthread_t th[8];
     struct keys_release_info ki = {0, "key-file", "", "none", ""};
-    struct gov_mount_info mi = {"/mnt/x", "sha256:00", "file:///d", "read-only"};
+    struct gov_mount_info mi = {"/mnt/x", "sha256:00", "file:///d", "read-only", NULL, NULL};
     size_t cps;
     uint64_t bytes;
     (void)state;
@@ -391,6 +426,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_threads_every_access_recorded),
+        cmocka_unit_test(test_mount_event_records_constraints),
         cmocka_unit_test(test_ranges_coalesce_and_flush_threshold),
         cmocka_unit_test(test_spool_full_fails_closed),
         cmocka_unit_test(test_crash_replay_continues_chain),
