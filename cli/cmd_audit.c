@@ -97,16 +97,11 @@ static int feed_file(const char *path, int name_file, line_fn fn, void *arg)
 static int feed_service(const char *url, const struct audit_opts *o, line_fn fn, void *arg)
 {
     struct gov_http *h = NULL;
-    char *token = NULL, *esc, *next = NULL, *resp, msg[256], where[64];
+    char *esc, *next = NULL, *resp, msg[256], where[64];
     size_t count = 0;
     int rc;
 
-    if ((rc = gov_token_load(o->token_file, &token)) != 0)
-        return rc;
-    rc = gov_http_new(url, token, 60000, &h);
-    if (token != NULL)
-        ccr_freezero(token, strlen(token));
-    if (rc != 0)
+    if ((rc = gov_http_open(url, o->token_file, 60000, &h)) != 0)
         return rc;
     esc = gov_http_escape(o->contract);
     if (esc == NULL) {

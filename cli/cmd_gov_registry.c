@@ -45,18 +45,13 @@ static int registry_call(const struct registry_opts *o, const char *method, cons
                          const char *body)
 {
     struct gov_http *h;
-    char *token = NULL, *resp = NULL, msg[512];
+    char *resp = NULL, msg[512];
     size_t rlen = 0;
     long status = 0;
     json_object *v = NULL;
     int rc;
 
-    if ((rc = gov_token_load(o->token_file, &token)) != 0)
-        return cli_fail_rc(rc, NULL);
-    rc = gov_http_new(o->url, token, 30000, &h);
-    if (token != NULL)
-        ccr_freezero(token, strlen(token));
-    if (rc != 0)
+    if ((rc = gov_http_open(o->url, o->token_file, 30000, &h)) != 0)
         return cli_fail_rc(rc, NULL);
     rc = gov_http_request(h, method, path, body, body ? strlen(body) : 0, &status, &resp, &rlen);
     gov_http_free(h);

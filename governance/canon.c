@@ -221,3 +221,17 @@ int gov_json_int(json_object *obj, const char *key, long long *out)
     *out = (long long)json_object_get_int64(v);
     return 0;
 }
+
+int gov_json_check_fields(json_object *obj, const char *doc, const char *where, const char *const *allowed)
+{
+    json_object_object_foreach(obj, key, val)
+    {
+        int ok = 0;
+        (void)val;
+        for (size_t i = 0; allowed[i] != NULL; i++)
+            ok |= strcmp(key, allowed[i]) == 0;
+        if (!ok)
+            return ccr_err_set(EINVAL, "%s: %s: unknown field \"%s\"", doc, where, key);
+    }
+    return 0;
+}

@@ -20,5 +20,8 @@ int gov_json_parse(const char *text, size_t len, const char *what, json_object *
 /* Small accessors used by the strict parsers: NULL when absent or of another type. */
 const char *gov_json_str(json_object *obj, const char *key);
 int gov_json_int(json_object *obj, const char *key, long long *out); /* 0, ENOENT, EINVAL */
+/* 0 when every member of obj is named in allowed (NULL-terminated); else EINVAL with
+ * "DOC: WHERE: unknown field \"KEY\"". */
+int gov_json_check_fields(json_object *obj, const char *doc, const char *where, const char *const *allowed);
 
 #endif

@@ -16,17 +16,12 @@ static int call(const char *url, const char *token_file, const char *method, con
                 json_object **out)
 {
     struct gov_http *h;
-    char *token = NULL, *resp = NULL, msg[512];
+    char *resp = NULL, msg[512];
     size_t len = 0;
     long status = 0;
     int rc;
 
-    if ((rc = gov_token_load(token_file, &token)) != 0)
-        return rc;
-    rc = gov_http_new(url, token, 30000, &h);
-    if (token != NULL)
-        ccr_freezero(token, strlen(token));
-    if (rc != 0)
+    if ((rc = gov_http_open(url, token_file, 30000, &h)) != 0)
         return rc;
     rc = gov_http_request(h, method, path, NULL, 0, &status, &resp, &len);
     gov_http_free(h);

@@ -33,16 +33,7 @@ static int valid_name(const char *s, size_t max)
 
 static int check_keys(json_object *obj, const char *where, const char *const *allowed)
 {
-    json_object_object_foreach(obj, key, val)
-    {
-        int ok = 0;
-        (void)val;
-        for (size_t i = 0; allowed[i] != NULL; i++)
-            ok |= strcmp(key, allowed[i]) == 0;
-        if (!ok)
-            return ccr_err_set(EINVAL, "contract: %s: unknown field \"%s\"", where, key);
-    }
-    return 0;
+    return gov_json_check_fields(obj, "contract", where, allowed);
 }
 
 /* A required (or optional) string field. */

@@ -24,16 +24,7 @@
 
 static int check_fields(json_object *obj, const char *where, const char *const *allowed)
 {
-    json_object_object_foreach(obj, key, val)
-    {
-        int ok = 0;
-        (void)val;
-        for (size_t i = 0; allowed[i] != NULL; i++)
-            ok |= strcmp(key, allowed[i]) == 0;
-        if (!ok)
-            return ccr_err_set(EINVAL, "DEPA contract: %s: unknown field \"%s\"", where, key);
-    }
-    return 0;
+    return gov_json_check_fields(obj, "DEPA contract", where, allowed);
 }
 
 /* A string field; *out is NULL when absent and not required. empty_ok allows "". */
@@ -66,7 +57,7 @@ static int dup_str(const char *s, char **out)
 }
 
 /* A party id: a DID (did:web:host[:path], percent-encoded) or a plain name. */
-static int party_id_valid(const char *s)
+int gov_party_id_valid(const char *s)
 {
     size_t n = strlen(s);
     if (n == 0 || n > 256)
@@ -85,7 +76,7 @@ static int add_party(struct gov_contract *c, const char *id, const char *role, c
 {
     struct gov_contract_party *p;
 
-    if (!party_id_valid(id))
+    if (!gov_party_id_valid(id))
         return ccr_err_set(EINVAL,
                            "DEPA contract: %s: \"%s\" is not a DID or name (letters, digits, '-', '_', '.', "
                            "':', '%%')",
@@ -286,7 +277,7 @@ int gov_depa_parse(struct gov_contract *c)
         (rc = str_field(doc, "top level", "purpose", 1, 0, 256, &tmp)) != 0 ||
         (rc = dup_str(tmp, &c->purpose)) != 0)
         return rc;
-    if (!party_id_valid(id) || strchr(id, '%') != NULL)
+    if (!gov_party_id_valid(id) || strchr(id, '%') != NULL)
         return ccr_err_set(EINVAL, "DEPA contract: \"id\" may hold only letters, digits, '-', '_', '.', ':'");
     if ((rc = dup_str(id, &c->id)) != 0)
         return rc;
@@ -379,17 +370,12 @@ int gov_dataset_record_bytes(const char *uuid, const char *id, const char *owner
 static int registration(const char *url, const char *token_file, const char *uuid, json_object **out)
 {
     struct gov_http *h;
-    char *token = NULL, *resp = NULL, *esc, path[160], msg[512];
+    char *resp = NULL, *esc, path[160], msg[512];
     size_t len = 0;
     long status = 0;
     int rc;
 
-    if ((rc = gov_token_load(token_file, &token)) != 0)
-        return rc;
-    rc = gov_http_new(url, token, 30000, &h);
-    if (token != NULL)
-        ccr_freezero(token, strlen(token));
-    if (rc != 0)
+    if ((rc = gov_http_open(url, token_file, 30000, &h)) != 0)
         return rc;
     if ((esc = gov_http_escape(uuid)) == NULL) {
         gov_http_free(h);

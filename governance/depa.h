@@ -41,4 +41,7 @@ int gov_depa_mount_resolve(const char *url, const char *token_file, const char *
                            struct gov_depa_mount *out);
 void gov_depa_mount_release(struct gov_depa_mount *m);
 
+/* 1 when s is a party id: a DID (did:web:host[:path], percent-encoded) or a plain name. */
+int gov_party_id_valid(const char *s);
+
 #endif

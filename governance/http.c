@@ -295,6 +295,19 @@ static int token_field(const char *text, size_t len, char **out)
     return EINVAL;
 }
 
+int gov_http_open(const char *base_url, const char *token_file, long timeout_ms, struct gov_http **out)
+{
+    char *token = NULL;
+    int rc;
+
+    if ((rc = gov_token_load(token_file, &token)) != 0)
+        return rc;
+    rc = gov_http_new(base_url, token, timeout_ms, out);
+    if (token != NULL)
+        ccr_freezero(token, strlen(token));
+    return rc;
+}
+
 int gov_token_load(const char *path, char **out)
 {
     uint8_t *data;

@@ -15,6 +15,8 @@ struct gov_http;
 #define GOV_HTTP_REPLY_MAX (64 * 1024 * 1024)
 
 int gov_http_new(const char *base_url, const char *token, long timeout_ms, struct gov_http **out);
+/* The same with the token read by gov_token_load(token_file) and wiped once the client holds it. */
+int gov_http_open(const char *base_url, const char *token_file, long timeout_ms, struct gov_http **out);
 void gov_http_free(struct gov_http *h);
 /* Sends METHOD base_url+path (path already escaped) with an optional JSON body. On a reply of
  * any status returns 0 with *status and the body (malloc'd, NUL-terminated, may be NULL when

@@ -145,20 +145,6 @@ static const char *unknown_field(json_object *v, const char *const *allowed)
     return NULL;
 }
 
-static int party_id_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 256)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
-              ch == '_' || ch == '.' || ch == ':' || ch == '%'))
-            return 0;
-    }
-    return 1;
-}
-
 static void register_party(struct gov_store *st, const struct gov_credential *cred, const char *body,
                            size_t len, struct gov_svc_reply *r)
 {
@@ -190,7 +176,7 @@ static void register_party(struct gov_store *st, const struct gov_credential *cr
         gov_svc_reply_error(r, 403, "Forbidden", "%s", ccr_err_msg(EACCES));
         goto out;
     }
-    if (!party_id_ok(id)) {
+    if (!gov_party_id_valid(id)) {
         gov_svc_reply_error(
             r, 400, "BadRequest",
             "party id \"%s\" is not a DID or name (letters, digits, '-', '_', '.', ':', '%%')", id);
