@@ -107,7 +107,7 @@ int gov_config_option(struct gov_config *cfg, const char *key, const char *value
         return 0;
     }
     if (strcmp(key, "gov_inflight") == 0) {
-        if ((rc = parse_u64(key, value, 1, 16, 0, &n)) != 0)
+        if ((rc = parse_u64(key, value, 1, GOV_ACR_INFLIGHT_MAX, 0, &n)) != 0)
             return rc;
         cfg->inflight = (unsigned)n;
         return 0;

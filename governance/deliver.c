@@ -33,7 +33,10 @@ static int deliver_once(struct gov *g)
         g->write_failed = 1;
         return 0;
     }
-    if (gov_spool_peek(g->spool, g->acr ? GOV_ACR_ROUND_EVENTS : DELIVER_BATCH, &e, &n) != 0 || n == 0) {
+    if (gov_spool_peek(g->spool,
+                       g->acr ? gov_acr_round_events(g->cfg.inflight, g->cfg.batch_bytes) : DELIVER_BATCH, &e,
+                       &n) != 0 ||
+        n == 0) {
         gov_spool_entries_free(e, n);
         return 0;
     }

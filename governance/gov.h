@@ -15,6 +15,8 @@
 
 struct gov;
 
+#define GOV_ACR_INFLIGHT_MAX 64 /* acr: gov_inflight at most */
+
 struct gov_config {
     const char *audit_log;        /* audit log file (JSON lines); NULL for none */
     const char *governance_url;   /* governance API (events and consent); NULL for none */
@@ -68,7 +70,7 @@ struct gov_config {
      * "contract": app/contracts/<contract_id>. NULL: not sent (the sidecar's own setting). */
     const char *api_path_prefix;
     uint64_t batch_bytes; /* acr: body limit of one PUT; 0: 512 KiB */
-    unsigned inflight;    /* acr: PUTs in flight at once; 0: 4 */
+    unsigned inflight;    /* acr: PUTs in flight at once (at most GOV_ACR_INFLIGHT_MAX); 0: 4 */
     int consent_query;    /* acr: also send ?contract= with the consent check */
 };
 

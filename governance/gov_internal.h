@@ -67,8 +67,14 @@
 #define GOV_ACR_BATCH_BYTES (512u * 1024)
 /* acr: one PUT waits for the ledger commit. */
 #define GOV_ACR_PUT_TIMEOUT_MS 20000
-/* acr: entries taken from the spool per delivery round (the batches of all PUTs in flight). */
-#define GOV_ACR_ROUND_EVENTS 16384
+/* acr: entries taken from the spool per delivery round, enough to fill the batches of every PUT
+ * in flight (events are rarely under 256 bytes), never fewer than 16,384. */
+static inline size_t gov_acr_round_events(unsigned inflight, uint64_t batch_bytes)
+{
+    uint64_t n =
+        (uint64_t)(inflight ? inflight : 4) * (batch_bytes ? batch_bytes : GOV_ACR_BATCH_BYTES) / 256;
+    return n < 16384 ? 16384 : (size_t)n;
+}
 
 /* One open file: the handle the hooks get. */
 struct gov_file {

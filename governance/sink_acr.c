@@ -16,7 +16,7 @@
 
 #define ACR_BODY_HEAD    "{\"events\":["
 #define ACR_BODY_TAIL    "]}"
-#define ACR_INFLIGHT_MAX 16
+#define ACR_INFLIGHT_MAX GOV_ACR_INFLIGHT_MAX
 #define ACR_POLL_MS      1000
 #define ACR_ERROR_TEXT   256
 

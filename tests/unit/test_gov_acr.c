@@ -114,7 +114,8 @@ static void test_options(void **state)
     assert_int_equal(gov_config_option(&cfg, "gov_inflight", "16"), 0);
     assert_int_equal(cfg.inflight, 16);
     assert_int_equal(gov_config_option(&cfg, "gov_inflight", "0"), EINVAL);
-    assert_int_equal(gov_config_option(&cfg, "gov_inflight", "17"), EINVAL);
+    assert_int_equal(gov_config_option(&cfg, "gov_inflight", "64"), 0);
+    assert_int_equal(gov_config_option(&cfg, "gov_inflight", "65"), EINVAL);
     assert_int_equal(gov_config_option(&cfg, "gov_stream_id", "contract"), 0);
     assert_int_equal(gov_config_option(&cfg, "gov_path_prefix", "app/contracts/c1"), 0);
     assert_int_equal(gov_config_option(&cfg, "gov_consent_query", NULL), 0);
