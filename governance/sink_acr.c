@@ -8,6 +8,7 @@
 #include "governance/http.h"
 #include "governance/sink.h"
 #include "governance/attest_key.h"
+#include "governance/gov.h"
 #include "net/http.h"
 
 #include <stdio.h>
