@@ -223,6 +223,12 @@ static void expect_refusal(int rc, int code, const char *words)
         fail_msg("expected error %d with '%s', got %d: %s", code, words, rc, ccr_err_msg(rc));
 }
 
+/* A policy parsed with its exact length. */
+static int parse_policy(const char *text, struct keys_policy **out)
+{
+    return keys_policy_parse(text, strlen(text), out);
+}
+
 /* ---- init-data claims ------------------------------------------------------------------- */
 
 /* The header every init-data document carries. */
@@ -319,18 +325,14 @@ static void test_policy_on_init_data(void **state_)
         EACCES);
     /* Malformed conditions are refused when the policy is set. */
     expect_refusal(
-        keys_policy_parse("{\"allOf\":[{\"claim\":\"init_data.ccrfs.datasets\",\"equals\":\"x\"}]}", 64, &p),
-        EINVAL, "must equal a dataset id");
+        parse_policy("{\"allOf\":[{\"claim\":\"init_data.ccrfs.datasets\",\"equals\":\"x\"}]}", &p), EINVAL,
+        "must equal a dataset id");
     expect_refusal(
-        keys_policy_parse("{\"allOf\":[{\"claim\":\"init_data.ccrfs.datasets\",\"equals\":{\"id\":\"" DS_A
-                          "\",\"mode\":\"rw\"}}]}",
-                          strlen("{\"allOf\":[{\"claim\":\"init_data.ccrfs.datasets\",\"equals\":{\"id\":"
-                                 "\"" DS_A "\",\"mode\":\"rw\"}}]}"),
-                          &p),
+        parse_policy("{\"allOf\":[{\"claim\":\"init_data.ccrfs.datasets\",\"equals\":{\"id\":\"" DS_A
+                     "\",\"mode\":\"rw\"}}]}",
+                     &p),
         EINVAL, "read-only, no-egress or sink");
-    expect_refusal(keys_policy_parse(
-                       "{\"allOf\":[{\"claim\":\"init_data.ccrfs.contrat\",\"equals\":\"c\"}]}",
-                       strlen("{\"allOf\":[{\"claim\":\"init_data.ccrfs.contrat\",\"equals\":\"c\"}]}"), &p),
+    expect_refusal(parse_policy("{\"allOf\":[{\"claim\":\"init_data.ccrfs.contrat\",\"equals\":\"c\"}]}", &p),
                    EINVAL, "unknown claim 'init_data.ccrfs.contrat'");
     json_object_put(claims);
 }

@@ -74,6 +74,8 @@ static EVP_PKEY *jwk_public(json_object *jwk)
     OSSL_PARAM *params;
     size_t xl, yl;
     uint8_t *x, *y;
+    /* Outlives the block that fills it: the parameters are built from it below. */
+    uint8_t pub[1 + 2 * 66];
 
     if (strcmp(kty, "OKP") == 0) {
         x = jwk_bytes(jwk, "x", &xl);
@@ -85,7 +87,6 @@ static EVP_PKEY *jwk_public(json_object *jwk)
         return key;
     }
     if (strcmp(kty, "EC") == 0) {
-        uint8_t pub[1 + 2 * 66];
         const char *group = strcmp(crv, "P-256") == 0   ? "prime256v1"
                             : strcmp(crv, "P-384") == 0 ? "secp384r1"
                                                         : "secp521r1";
