@@ -193,11 +193,11 @@ unit_stop
 test -s "$S/ccrfs/kbs/master.key" || fail "ccrfs-kbs.service kept no state in StateDirectory"
 echo "ok  ccrfs-kbs.service: serves unprivileged, the token as a credential, state in /var/lib/ccrfs/kbs"
 
-head -c 24 /dev/urandom | base64 >"$ETC/gov.tokens"
+printf '%s operator admin\n' "$(head -c 24 /dev/urandom | base64)" >"$ETC/gov.tokens"
 printf 'GOV_PORT=0\nGOV_ARGS="--port-file %s"\n' "$S/ccrfs/gov/port" >"$ETC/gov.conf"
 unit_start ccrfs-gov.service "" 65534 "${service[@]}"
 wait_for test -s "$S/ccrfs/gov/port" || { cat "$U/ccrfs-gov.service.log" >&2; fail "ccrfs-gov.service did not start"; }
-CCRFS_GOV_TOKEN=$(cat "$ETC/gov.tokens") /usr/bin/ccrfs gov contract list \
+CCRFS_GOV_TOKEN=$(cut -d' ' -f1 "$ETC/gov.tokens") /usr/bin/ccrfs gov contract list \
   --url "http://127.0.0.1:$(cat "$S/ccrfs/gov/port")" >/dev/null ||
   fail "ccrfs-gov.service does not accept the token credential"
 unit_stop
