@@ -139,9 +139,8 @@ static int run_keygen(const struct gov_opts *o)
     return CLI_EXIT_OK;
 }
 
-/* One request; prints the reply on success (pretty JSON), the error message otherwise. */
-static int call(const struct gov_opts *o, const char *method, const char *path, const char *body, size_t len,
-                json_object **reply_out)
+int cli_gov_call(const char *url, const char *token_file, const char *method, const char *path,
+                 const char *body, size_t len, json_object **reply_out)
 {
     struct gov_http *h;
     char *resp = NULL, msg[512];
@@ -150,7 +149,7 @@ static int call(const struct gov_opts *o, const char *method, const char *path, 
     json_object *v = NULL;
     int rc;
 
-    if ((rc = gov_http_open(o->url, o->token_file, 30000, &h)) != 0)
+    if ((rc = gov_http_open(url, token_file, 30000, &h)) != 0)
         return cli_fail_rc(rc, NULL);
     rc = gov_http_request(h, method, path, body, len, &status, &resp, &rlen);
     gov_http_free(h);
@@ -174,6 +173,12 @@ static int call(const struct gov_opts *o, const char *method, const char *path, 
         json_object_put(v);
     }
     return CLI_EXIT_OK;
+}
+
+static int call(const struct gov_opts *o, const char *method, const char *path, const char *body, size_t len,
+                json_object **reply_out)
+{
+    return cli_gov_call(o->url, o->token_file, method, path, body, len, reply_out);
 }
 
 static int contract_path(char *out, size_t len, const char *id, const char *action)

@@ -40,36 +40,10 @@ struct registry_opts {
         *key_source;
 };
 
-/* One request; prints the reply (pretty JSON) on success, the service's message otherwise. */
 static int registry_call(const struct registry_opts *o, const char *method, const char *path,
                          const char *body)
 {
-    struct gov_http *h;
-    char *resp = NULL, msg[512];
-    size_t rlen = 0;
-    long status = 0;
-    json_object *v = NULL;
-    int rc;
-
-    if ((rc = gov_http_open(o->url, o->token_file, 30000, &h)) != 0)
-        return cli_fail_rc(rc, NULL);
-    rc = gov_http_request(h, method, path, body, body ? strlen(body) : 0, &status, &resp, &rlen);
-    gov_http_free(h);
-    if (rc != 0)
-        return cli_fail_rc(rc, NULL);
-    if (status < 200 || status > 299) {
-        gov_http_error_text(resp, msg, sizeof msg);
-        free(resp);
-        return cli_fail("governance answered HTTP %ld: %s", status, msg);
-    }
-    rc = gov_json_parse(resp ? resp : "", rlen, "governance reply", &v);
-    free(resp);
-    if (rc != 0)
-        return cli_fail_rc(EPROTO, NULL);
-    printf("%s\n",
-           json_object_to_json_string_ext(v, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-    json_object_put(v);
-    return CLI_EXIT_OK;
+    return cli_gov_call(o->url, o->token_file, method, path, body, body ? strlen(body) : 0, NULL);
 }
 
 static int show_path(char *out, size_t len, const char *collection, const char *key)
