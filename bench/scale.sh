@@ -5,12 +5,14 @@
 #   `ls -lR` and `find -type f -size +8k` of the whole tree, in entries/s;
 #   the daemon's resident size after every file was opened once;
 #   audit bytes per small file read once (default events, and -o audit_compact).
-# Each on: the plaintext folder itself, gocryptfs (when installed), and ccrfs over the file
-# store. Ratios against the plaintext folder and gocryptfs are what to compare: absolute
+# Each on: the plaintext folder itself, the same folder through a pass-through FUSE (passfs, built
+# beside ccrfs: what FUSE itself costs), gocryptfs (when installed), and ccrfs over the file store. Ratios against the plaintext folder and gocryptfs are what to compare: absolute
 # figures on a shared machine are noisy. Figures are the best of RUNS (default 2).
 #   sudo bash bench/scale.sh [BUILD_DIR] [WORK_DIR]
 # COUNTS (default "10000 100000") sets the dataset sizes (1000000 works, given time and disk);
-# files are 100 B to 20 KB, 1,000 per folder.
+# files are 100 B to 20 KB, 1,000 per folder. Above FULL_MAX files (default 100000) a count is
+# measured once and only for the curve: pack, mount time and RSS, one reader, `ls -lR`, RSS after
+# (no gocryptfs, no four readers, no find, no audit forms), since each pass takes minutes.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$src/build}
@@ -20,6 +22,7 @@ ccrfs=$(readlink -f "$build/ccrfs")
 work=$(mktemp -d "${2:-/var/tmp}/ccrfs-bench-scale.XXXXXX")
 counts=${COUNTS:-"10000 100000"}
 runs=${RUNS:-2}
+full_max=${FULL_MAX:-100000}
 mounts=()
 cleanup() {
     local m
@@ -32,6 +35,9 @@ trap cleanup EXIT
 
 have_gocryptfs=0
 command -v gocryptfs >/dev/null && have_gocryptfs=1
+passfs=$(readlink -f "$build/bench/passfs" 2>/dev/null || true)
+have_passfs=0
+[ -x "$passfs" ] && have_passfs=1
 "$ccrfs" keygen -o "$work/key" >/dev/null 2>&1
 
 make_tree() { # DIR COUNT
@@ -114,14 +120,51 @@ umount_wait() { # MOUNTPOINT [PID]
     done
 }
 
+# Above FULL_MAX: the curve only (see the header).
+curve_only() { # N TREE DATASET ENTRIES
+    local n=$1 tree=$2 ds=$3 entries=$4 mnt="$work/mnt$1" r1p lsp r1 ls rss_mount rss_after
+    cold; r1p=$(read_all "$tree" 1)
+    cold; lsp=$(entries_per_s "$entries" ls -lR "$tree")
+    local lsf=-
+    if ((have_passfs)); then
+        mkdir -p "$work/pass$n"
+        "$passfs" "$tree" "$work/pass$n"
+        mounts+=("$work/pass$n")
+        cold; lsf=$(entries_per_s "$entries" ls -lR "$work/pass$n")
+        umount_wait "$work/pass$n"
+    fi
+    cold; mount_ccrfs "$ds" "$mnt"
+    rss_mount=$(rss_mib "$PID")
+    local mount_s=$MOUNT_S
+    r1=$(read_all "$mnt" 1)
+    rss_after=$(rss_mib "$PID")
+    umount_wait "$mnt" "$PID"
+    cold; mount_ccrfs "$ds" "$mnt"; ls=$(entries_per_s "$entries" ls -lR "$mnt"); umount_wait "$mnt" "$PID"
+    printf "%-8s %-16s %-9s %-9s %-10s %-10s %-10s %-10s %-10s\n" "$n" plain - - "$r1p" - "$lsp" - -
+    ((have_passfs)) && printf "%-8s %-16s %-9s %-9s %-10s %-10s %-10s %-10s %-10s\n" "$n" passfs - - - - "$lsf" - -
+    printf "%-8s %-16s %-9s %-9s %-10s %-10s %-10s %-10s %-10s\n" "$n" ccrfs "$mount_s" "$rss_mount" "$r1" - "$ls" - \
+        "$rss_after"
+    echo "  $n files: read vs plain = $(ratio "$r1" "$r1p"); ls -lR vs plain = $(ratio "$ls" "$lsp")," \
+        "vs passfs = $(ratio "$ls" "$lsf")"
+}
+
 printf "%-8s %-16s %-9s %-9s %-10s %-10s %-10s %-10s %-10s\n" files fs "mount s" "RSS MiB" "read f/s" \
     "4 rd f/s" "ls -lR e/s" "find e/s" "RSS after"
 for n in $counts; do
     tree="$work/plain$n"
     make_tree "$tree" "$n"
     ds="$work/ds$n"
+    sync
+    t0=$(now)
     "$ccrfs" pack --key "$work/key" "$tree" "$ds" >/dev/null 2>&1
+    pack_s=$(elapsed "$t0")
+    echo "  $n files: pack $pack_s s, $(rate "$n" "$pack_s") files/s ($(du -sm --apparent-size "$tree" | cut -f1) MB)"
     entries=$((n + n / 1000 + 1))
+    if [ "$n" -gt "$full_max" ]; then
+        curve_only "$n" "$tree" "$ds" "$entries"
+        rm -rf "$tree" "$ds"
+        continue
+    fi
     declare -A R1=() R4=() LS=() FIND=()
 
     # The plaintext folder: the ceiling.
@@ -131,6 +174,19 @@ for n in $counts; do
         cold; LS[plain]+="$(entries_per_s "$entries" ls -lR "$tree") "
         cold; FIND[plain]+="$(entries_per_s "$entries" find "$tree" -type f -size +8k) "
     done
+
+    if ((have_passfs)); then
+        pm="$work/pass$n"
+        mkdir -p "$pm"
+        for _ in $(seq "$runs"); do
+            cold; "$passfs" "$tree" "$pm"; mounts+=("$pm"); R1[passfs]+="$(read_all "$pm" 1) "; umount_wait "$pm"
+            cold; "$passfs" "$tree" "$pm"; R4[passfs]+="$(read_all "$pm" 4) "; umount_wait "$pm"
+            cold; "$passfs" "$tree" "$pm"; LS[passfs]+="$(entries_per_s "$entries" ls -lR "$pm") "; umount_wait "$pm"
+            cold; "$passfs" "$tree" "$pm"
+            FIND[passfs]+="$(entries_per_s "$entries" find "$pm" -type f -size +8k) "
+            umount_wait "$pm"
+        done
+    fi
 
     if ((have_gocryptfs)); then
         gc="$work/gc$n"
@@ -182,6 +238,7 @@ for n in $counts; do
     done
 
     names=(plain)
+    ((have_passfs)) && names+=(passfs)
     ((have_gocryptfs)) && names+=(gocryptfs)
     names+=(ccrfs)
     for fs in "${names[@]}"; do
@@ -199,6 +256,10 @@ for n in $counts; do
     if ((have_gocryptfs)); then
         echo "  ccrfs / gocryptfs: read $(ratio "$c1" "$(tr ' ' '\n' <<<"${R1[gocryptfs]}" | grep . | best)")," \
             "ls -lR $(ratio "$(tr ' ' '\n' <<<"${LS[ccrfs]}" | grep . | best)" "$(tr ' ' '\n' <<<"${LS[gocryptfs]}" | grep . | best)")"
+    fi
+    if ((have_passfs)); then
+        echo "  ccrfs / passfs: read $(ratio "$c1" "$(tr ' ' '\n' <<<"${R1[passfs]}" | grep . | best)")," \
+            "ls -lR $(ratio "$(tr ' ' '\n' <<<"${LS[ccrfs]}" | grep . | best)" "$(tr ' ' '\n' <<<"${LS[passfs]}" | grep . | best)")"
     fi
     rm -rf "$tree" "$ds"
 done
