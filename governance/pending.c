@@ -35,6 +35,7 @@ struct gov_pending {
     char *map;                    /* the current generation, mapped shared: a store is in the page cache */
     size_t cap;                   /* bytes mapped (allocated on disk) */
     uint64_t gen, prev_gen;       /* prev_gen 0: none kept */
+    _Atomic uint64_t gen_now;     /* gen, for a guess without the lock */
     uint64_t refs_cur, refs_prev; /* files with unsealed ranges in each */
     uint64_t next_id;             /* fids and marks */
     _Atomic uint64_t bytes;       /* in the current generation */
@@ -103,6 +104,7 @@ static int open_gen(struct gov_pending *p, uint64_t gen, uint64_t used)
     unmap_gen(p);
     p->fd = fd;
     p->gen = gen;
+    atomic_store(&p->gen_now, gen);
     p->bytes = used;
     ccr_fsync_parent(p->dir); /* best effort: the records are synced later */
     return map_gen(p, ((size_t)used / PENDING_GEN_BYTES + 1) * PENDING_GEN_BYTES);
@@ -217,13 +219,14 @@ static int replay_line(struct replay *r, const char *line, size_t len, int pass)
         return pass == 1 ? ccr_array_append(&r->cancelled, &a) : 0;
     case 'f': {
         json_object *info = NULL;
+        long long open_seq;
         if (take_u64(&s, end, &a) != 0 || a == 0)
             return EINVAL;
         note_id(r, a);
         if (pass == 1)
             return 0;
         if (gov_json_parse(s, (size_t)(end - s), "pending file record", &info) != 0 ||
-            gov_json_str(info, "path") == NULL) {
+            gov_json_str(info, "path") == NULL || gov_json_int(info, "open", &open_seq) != 0) {
             json_object_put(info);
             return EINVAL;
         }
@@ -233,6 +236,8 @@ static int replay_line(struct replay *r, const char *line, size_t len, int pass)
         }
         json_object_put(f->info);
         f->info = info;
+        /* open -1: the open itself is in no event until a marker covers this file. */
+        f->open_owed = open_seq < 0;
         return 0;
     }
     case 'r':
@@ -261,6 +266,7 @@ static int replay_line(struct replay *r, const char *line, size_t len, int pass)
             if (covers && (f = replay_file(r, c, 0)) != NULL) {
                 f->ranges.len = 0;
                 f->reads = f->bytes = 0;
+                f->open_owed = 0;
             }
         }
         return 0;
@@ -390,7 +396,7 @@ static int replay_result(struct replay *r, struct gov_pending_recovered **rec, s
         return ENOMEM;
     for (size_t i = 0; i < r->order.len; i++) {
         struct gov_pending_recovered *f = CCR_ARRAY_AT(&r->order, struct gov_pending_recovered *, i);
-        if (f->ranges.len > 0) {
+        if (f->ranges.len > 0 || f->open_owed) {
             out[n++] = *f;
         } else {
             recovered_clear(f);
@@ -523,8 +529,8 @@ static void maybe_switch(struct gov_pending *p)
     }
 }
 
-static int info_line(const struct gov_pending_file *pf, const struct gov_pending_info *info, char **out,
-                     size_t *len)
+/* The JSON of an "f" record (built before the journal's lock is taken). */
+static int info_json(const struct gov_pending_info *info, char **out, size_t *len)
 {
     json_object *o = json_object_new_object();
     const char *text;
@@ -542,59 +548,110 @@ static int info_line(const struct gov_pending_file *pf, const struct gov_pending
         json_object_object_add(o, "size", json_object_new_int64((int64_t)info->size));
     json_object_object_add(o, "opened_ms", json_object_new_int64(info->opened_wall_ms));
     text = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &tlen);
-    *out = malloc(tlen + 32);
-    if (*out == NULL)
+    if ((*out = malloc(tlen + 1)) == NULL) {
         rc = ENOMEM;
-    else
-        *len = (size_t)snprintf(*out, tlen + 32, "f %" PRIu64 " %s\n", pf->fid, text);
+    } else {
+        memcpy(*out, text, tlen + 1);
+        *len = tlen;
+    }
     json_object_put(o);
+    return rc;
+}
+
+/* Room for "f <fid> " and a range record around an "f" record's JSON. */
+#define PENDING_LINE_SLACK 128
+
+/* Writes pf's "f" record (json, jlen) and, with rlen > 0, a range record after it, in one
+ * store: a range never lands without the record naming its file. buf has jlen +
+ * PENDING_LINE_SLACK bytes. The journal's lock held. */
+static int put_info(struct gov_pending *p, struct gov_pending_file *pf, int64_t open_seq, char *buf,
+                    const char *json, size_t jlen, const char *rline, size_t rlen)
+{
+    int n = snprintf(buf, PENDING_LINE_SLACK / 2, "f %" PRIu64 " ", pf->fid);
+    int rc;
+    memcpy(buf + n, json, jlen);
+    buf[(size_t)n + jlen] = '\n';
+    memcpy(buf + (size_t)n + jlen + 1, rline, rlen);
+    if ((rc = put(p, buf, (size_t)n + jlen + 1 + rlen)) != 0)
+        return rc;
+    pf->info_gen = p->gen;
+    pf->info_open = open_seq;
+    return 0;
+}
+
+static void hold_gen(struct gov_pending *p, struct gov_pending_file *pf)
+{
+    if (pf->ref_gen == 0) {
+        pf->ref_gen = p->gen;
+        p->refs_cur++;
+    }
+}
+
+int gov_pending_open_file(struct gov_pending *p, struct gov_pending_file *pf,
+                          const struct gov_pending_info *info)
+{
+    char *json = NULL, *buf;
+    size_t jlen = 0;
+    int rc;
+
+    /* The JSON is made outside the lock: under it only the fid and a copy into the mapping. */
+    if ((rc = info_json(info, &json, &jlen)) != 0)
+        return rc;
+    if ((buf = malloc(jlen + PENDING_LINE_SLACK)) == NULL) {
+        free(json);
+        return ENOMEM;
+    }
+    pthread_mutex_lock(&p->lock);
+    if (pf->ref_gen == 0)
+        maybe_switch(p);
+    if (pf->fid == 0)
+        pf->fid = p->next_id++;
+    if ((rc = put_info(p, pf, info->open_seq, buf, json, jlen, "", 0)) == 0)
+        hold_gen(p, pf);
+    pthread_mutex_unlock(&p->lock);
+    free(buf);
+    free(json);
     return rc;
 }
 
 int gov_pending_read(struct gov_pending *p, struct gov_pending_file *pf, const struct gov_pending_info *info,
                      uint64_t off, uint64_t len)
 {
-    char rline[80], *fline = NULL;
-    size_t flen = 0;
-    int rc = 0, need_info;
+    char rline[80], *json = NULL, *buf = NULL;
+    size_t jlen = 0;
+    int rc = 0, need_info, n;
 
+    /* Most reads need no "f" record: it is built (outside the lock) only when this generation
+     * may lack it; gen changes only under the lock, so a stale guess is caught below. */
+    if ((pf->info_gen != atomic_load(&p->gen_now) || pf->info_open != info->open_seq) &&
+        ((rc = info_json(info, &json, &jlen)) != 0 || (buf = malloc(jlen + PENDING_LINE_SLACK)) == NULL)) {
+        free(json);
+        return rc != 0 ? rc : ENOMEM;
+    }
     pthread_mutex_lock(&p->lock);
     if (pf->ref_gen == 0)
         maybe_switch(p);
     if (pf->fid == 0)
         pf->fid = p->next_id++;
+    n = snprintf(rline, sizeof rline, "r %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", pf->fid, off, len);
     need_info = pf->info_gen != p->gen || pf->info_open != info->open_seq;
-    if (need_info && (rc = info_line(pf, info, &fline, &flen)) != 0)
-        goto out;
-    {
-        int n = snprintf(rline, sizeof rline, "r %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", pf->fid, off, len);
-        if (need_info) {
-            /* Both in one write: a range never lands without the record naming its file. */
-            char *both = realloc(fline, flen + (size_t)n);
-            if (both == NULL) {
-                rc = ENOMEM;
-                goto out;
-            }
-            fline = both;
-            memcpy(fline + flen, rline, (size_t)n);
-            rc = put(p, fline, flen + (size_t)n);
-        } else {
-            rc = put(p, rline, (size_t)n);
+    if (need_info && json == NULL) {
+        /* The generation switched since the guess: rare, built under the lock. */
+        if ((rc = info_json(info, &json, &jlen)) != 0 || (buf = malloc(jlen + PENDING_LINE_SLACK)) == NULL) {
+            rc = rc != 0 ? rc : ENOMEM;
+            goto out;
         }
     }
-    if (rc != 0)
-        goto out;
-    if (need_info) {
-        pf->info_gen = p->gen;
-        pf->info_open = info->open_seq;
-    }
-    if (pf->ref_gen == 0) {
-        pf->ref_gen = p->gen;
-        p->refs_cur++;
-    }
+    if (need_info)
+        rc = put_info(p, pf, info->open_seq, buf, json, jlen, rline, (size_t)n);
+    else
+        rc = put(p, rline, (size_t)n);
+    if (rc == 0)
+        hold_gen(p, pf);
 out:
     pthread_mutex_unlock(&p->lock);
-    free(fline);
+    free(buf);
+    free(json);
     return rc;
 }
 

@@ -172,9 +172,16 @@ static void test_rotation_options(void **state)
     assert_int_equal(cfg.audit_log_max_age_s, 86400);
     assert_int_equal(gov_config_option(&cfg, "audit_log_max_bytes", "12"), EINVAL);
     assert_int_equal(gov_config_option(&cfg, "audit_log_max_age", "x"), EINVAL);
+    /* The compact form is the default; audit_compact is still accepted and changes nothing. */
+    assert_int_equal(cfg.full_access, 0);
     assert_int_equal(gov_config_option(&cfg, "audit_compact", NULL), 0);
-    assert_int_equal(cfg.compact_access, 1);
+    assert_int_equal(cfg.full_access, 0);
     assert_int_equal(gov_config_option(&cfg, "audit_compact", "1"), EINVAL);
+    assert_int_equal(gov_config_option(&cfg, "audit_full", NULL), 0);
+    assert_int_equal(cfg.full_access, 1);
+    assert_int_equal(gov_config_option(&cfg, "audit_compact", NULL), 0);
+    assert_int_equal(cfg.full_access, 1);
+    assert_int_equal(gov_config_option(&cfg, "audit_full", "yes"), EINVAL);
 }
 
 int main(void)

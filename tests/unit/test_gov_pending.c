@@ -333,7 +333,7 @@ static void run_killed_reader(const char *spool, const char *log, int compact)
     assert_true(pid >= 0);
     if (pid == 0) {
         struct gov_config cfg = {
-            .audit_log = log, .spool_dir = spool, .flush_interval_ms = 600000, .compact_access = compact};
+            .audit_log = log, .spool_dir = spool, .flush_interval_ms = 600000, .full_access = !compact};
         struct gov *g;
         struct fs_access_hooks hk;
         struct fs_open_info oi = {"data/x.bin", 0, 1, 0, 0, "reader"};
