@@ -77,7 +77,7 @@ static long verify_set(const char *log, char *why, size_t why_len)
 /* One mount's worth of opens and reads, delivered as it goes so the log rotates several times. */
 static void one_mount(const char *log, const char *spool, int files)
 {
-    struct gov_config cfg = {.audit_log = log, .spool_dir = spool, .checkpoint_events = 40};
+    struct gov_config cfg = {.full_access = 1, .audit_log = log, .spool_dir = spool, .checkpoint_events = 40};
     struct gov_mount_info mi = {"/mnt/data", "sha256:00", "file:///store", "read-only", NULL, NULL};
     struct fs_access_hooks hk;
     struct gov *g;
