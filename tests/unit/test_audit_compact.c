@@ -1,7 +1,7 @@
-/* Compact access records: a small file opened, read and closed costs one entry of an "access"
- * event; the log still verifies and the report counts it as an open with its reads. A file
- * open for longer than the flush interval is recorded as before. Stale spool temporaries are
- * removed when the spool opens. */
+/* Compact access records (the default; no option set here): a small file opened, read and closed costs one
+ * entry of an "access" event; the log still verifies and the report counts it as an open with its reads. A
+ * file open for longer than the flush interval is recorded as before. Stale spool temporaries are removed
+ * when the spool opens. */
 #include "common/err.h"
 #include "common/fileio.h"
 #include "governance/audit.h"
