@@ -38,6 +38,9 @@ struct gov_pending {
     _Atomic uint64_t gen_now;     /* gen, for a guess without the lock */
     uint64_t refs_cur, refs_prev; /* files with unsealed ranges in each */
     uint64_t next_id;             /* fids and marks */
+    uint64_t drained_gen;         /* an older generation every range of which is sealed: removed
+                                   * by the next gov_pending_sync, outside the lock */
+    pthread_mutex_t prepare_lock; /* one gov_pending_sync's preparation at a time; alone */
     _Atomic uint64_t bytes;       /* in the current generation */
     atomic_int dirty;             /* written since the last sync */
 };
@@ -434,6 +437,7 @@ int gov_pending_open(const char *dir, uint64_t next_seq, struct gov_pending **ou
     if (p == NULL)
         return ENOMEM;
     pthread_mutex_init(&p->lock, NULL);
+    pthread_mutex_init(&p->prepare_lock, NULL);
     p->fd = -1;
     memset(&r, 0, sizeof r);
     ccr_hash_init(&r.files);
@@ -487,6 +491,7 @@ int gov_pending_restart(struct gov_pending *p)
             unlink_gen(p, CCR_ARRAY_AT(&gens, uint64_t, i));
         p->refs_cur = p->refs_prev = 0;
         p->prev_gen = 0;
+        p->drained_gen = 0;
     }
     pthread_mutex_unlock(&p->lock);
     ccr_array_free(&gens);
@@ -495,7 +500,8 @@ int gov_pending_restart(struct gov_pending *p)
 
 /* ---- recording ------------------------------------------------------------------------ */
 
-/* Drops pf's hold on its generation (the lock held); a drained older one goes. */
+/* Drops pf's hold on its generation (the lock held); a drained older one is left for
+ * gov_pending_sync to remove (an unlink may wait on the disk: not under the lock). */
 static void release_ref(struct gov_pending *p, struct gov_pending_file *pf)
 {
     if (pf->ref_gen == 0)
@@ -503,30 +509,109 @@ static void release_ref(struct gov_pending *p, struct gov_pending_file *pf)
     if (pf->ref_gen == p->gen && p->refs_cur > 0) {
         p->refs_cur--;
     } else if (pf->ref_gen == p->prev_gen && p->refs_prev > 0 && --p->refs_prev == 0) {
-        unlink_gen(p, p->prev_gen);
+        p->drained_gen = p->prev_gen;
         p->prev_gen = 0;
     }
     pf->ref_gen = 0;
 }
 
-/* Starts the next generation when this one is large and the one before it is drained. */
-static void maybe_switch(struct gov_pending *p)
+/* The journal's lock is held by the hooks for one store into the mapping; what needs system
+ * calls that may wait on the disk (a new generation's file, a larger mapping, syncing and
+ * removing the old one) is made here, by the delivery thread, with the lock taken only to swap
+ * pointers. A hook grows the mapping itself only when it is full before this ran (more than
+ * PENDING_GEN_BYTES / 2 of records within one delivery round). */
+static void prepare(struct gov_pending *p)
 {
-    uint64_t old = p->gen, refs = p->refs_cur;
-    if (p->bytes < PENDING_GEN_BYTES || p->prev_gen != 0)
-        return;
-    int rc = open_gen(p, old + 1, 0);
-    if (rc != 0) {
-        ccr_log_warn("audit spool: %s (the pending range journal keeps growing)", ccr_err_msg(rc));
-        return;
+    uint64_t gen, drained, cap, bytes;
+    int fd, switch_due;
+
+    pthread_mutex_lock(&p->prepare_lock);
+    pthread_mutex_lock(&p->lock);
+    gen = p->gen;
+    cap = p->cap;
+    bytes = p->bytes;
+    drained = p->drained_gen;
+    p->drained_gen = 0;
+    switch_due = bytes >= PENDING_GEN_BYTES && p->prev_gen == 0;
+    fd = p->fd >= 0 ? dup(p->fd) : -1;
+    pthread_mutex_unlock(&p->lock);
+    if (drained != 0)
+        unlink_gen(p, drained);
+    if (fd < 0)
+        goto out;
+    if (switch_due) {
+        /* Only this function changes gen (besides open and restart, before the hooks run), and
+         * bytes only grow, prev_gen only drains: the switch is still due under the lock. */
+        char *path = gen_path(p, gen + 1);
+        int nfd = path != NULL ? open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
+        void *m = MAP_FAILED;
+        if (nfd >= 0 &&
+            (fallocate(nfd, 0, 0, PENDING_GEN_BYTES) == 0 ||
+             ((errno == EOPNOTSUPP || errno == ENOSYS) && ftruncate(nfd, PENDING_GEN_BYTES) == 0)))
+            m = mmap(NULL, PENDING_GEN_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, nfd, 0);
+        if (m == MAP_FAILED) {
+            ccr_log_warn("audit spool: pending range journal: cannot start generation %" PRIu64
+                         ": %s (the journal keeps growing)",
+                         gen + 1, strerror(errno));
+            if (nfd >= 0) {
+                close(nfd);
+                unlink(path);
+            }
+            free(path);
+        } else {
+            char *old_map;
+            size_t old_cap;
+            int old_fd, drop;
+            free(path);
+            ccr_fsync_parent(p->dir); /* best effort: the records are synced later */
+            pthread_mutex_lock(&p->lock);
+            old_map = p->map;
+            old_cap = p->cap;
+            old_fd = p->fd;
+            drop = p->refs_cur == 0;
+            if (!drop) {
+                p->prev_gen = gen;
+                p->refs_prev = p->refs_cur;
+            }
+            p->refs_cur = 0;
+            p->map = m;
+            p->cap = PENDING_GEN_BYTES;
+            p->fd = nfd;
+            p->gen = gen + 1;
+            atomic_store(&p->gen_now, gen + 1);
+            p->bytes = 0;
+            pthread_mutex_unlock(&p->lock);
+            /* What the old generation holds may still be needed after a power loss. */
+            fdatasync(old_fd);
+            munmap(old_map, old_cap);
+            close(old_fd);
+            if (drop)
+                unlink_gen(p, gen);
+        }
+    } else if (cap - bytes < PENDING_GEN_BYTES / 2) {
+        /* Room ahead: the file allocated and mapped larger, swapped in under the lock. */
+        size_t ncap = cap + PENDING_GEN_BYTES;
+        void *m = MAP_FAILED;
+        if (fallocate(fd, 0, 0, (off_t)ncap) == 0 ||
+            ((errno == EOPNOTSUPP || errno == ENOSYS) && ftruncate(fd, (off_t)ncap) == 0))
+            m = mmap(NULL, ncap, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (m != MAP_FAILED) {
+            void *old = m;
+            size_t old_cap = ncap;
+            pthread_mutex_lock(&p->lock);
+            if (p->cap == cap && p->gen == gen) {
+                old = p->map;
+                old_cap = p->cap;
+                p->map = m;
+                p->cap = ncap;
+            }
+            pthread_mutex_unlock(&p->lock);
+            munmap(old, old_cap); /* the one replaced, or ours when a hook grew it first */
+        }
     }
-    p->refs_cur = 0;
-    if (refs == 0) {
-        unlink_gen(p, old);
-    } else {
-        p->prev_gen = old;
-        p->refs_prev = refs;
-    }
+    close(fd);
+out:
+    pthread_mutex_unlock(&p->prepare_lock);
 }
 
 /* The JSON of an "f" record (built before the journal's lock is taken). */
@@ -602,8 +687,6 @@ int gov_pending_open_file(struct gov_pending *p, struct gov_pending_file *pf,
         return ENOMEM;
     }
     pthread_mutex_lock(&p->lock);
-    if (pf->ref_gen == 0)
-        maybe_switch(p);
     if (pf->fid == 0)
         pf->fid = p->next_id++;
     if ((rc = put_info(p, pf, info->open_seq, buf, json, jlen, "", 0)) == 0)
@@ -629,8 +712,6 @@ int gov_pending_read(struct gov_pending *p, struct gov_pending_file *pf, const s
         return rc != 0 ? rc : ENOMEM;
     }
     pthread_mutex_lock(&p->lock);
-    if (pf->ref_gen == 0)
-        maybe_switch(p);
     if (pf->fid == 0)
         pf->fid = p->next_id++;
     n = snprintf(rline, sizeof rline, "r %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", pf->fid, off, len);
@@ -723,7 +804,10 @@ int gov_pending_mark_done(struct gov_pending *p, uint64_t mark, struct gov_pendi
 int gov_pending_sync(struct gov_pending *p)
 {
     int fd, rc = 0;
-    if (p == NULL || !atomic_exchange(&p->dirty, 0))
+    if (p == NULL)
+        return 0;
+    prepare(p);
+    if (!atomic_exchange(&p->dirty, 0))
         return 0;
     pthread_mutex_lock(&p->lock);
     fd = dup(p->fd);
@@ -751,8 +835,11 @@ void gov_pending_close(struct gov_pending *p)
         atomic_store(&p->dirty, 0);
         unlink_gen(p, p->gen);
     }
+    if (p->drained_gen != 0 && p->dir != NULL)
+        unlink_gen(p, p->drained_gen);
     unmap_gen(p);
     free(p->dir);
+    pthread_mutex_destroy(&p->prepare_lock);
     pthread_mutex_destroy(&p->lock);
     free(p);
 }

@@ -15,7 +15,9 @@
  * A marker is written before its event, so a kill between the two leaves a marker whose seq
  * the chain never reached: its ranges are replayed, never lost, and never recorded twice.
  * A generation is removed once every range in it is sealed; a new one starts past about
- * 1 MiB, so the journal stays small. Synced by gov_pending_sync (the deliverer's rounds):
+ * 1 MiB, so the journal stays small. The hooks' path is one store into the mapping under the
+ * journal's lock; new generations and larger mappings are made by gov_pending_sync (the
+ * deliverer), which takes the lock only to swap them in. Synced by gov_pending_sync (the deliverer's rounds):
  * power loss may take the ranges of the last round, a killed process none. */
 #ifndef CCRFS_GOVERNANCE_PENDING_H
 #define CCRFS_GOVERNANCE_PENDING_H
@@ -88,7 +90,9 @@ int gov_pending_mark(struct gov_pending *p, uint64_t seq, struct gov_pending_fil
  * the cancel record. Nonzero only when the cancel cannot be written. */
 int gov_pending_mark_done(struct gov_pending *p, uint64_t mark, struct gov_pending_file *const *files,
                           size_t n, int ok);
-/* Makes the journal durable (for power loss); outside the hooks' path. */
+/* Makes the journal durable (for power loss), and makes ahead what the hooks would otherwise
+ * wait for under the lock: a larger mapping, the next generation, the removal of a drained
+ * one. Outside the hooks' path. */
 int gov_pending_sync(struct gov_pending *p);
 /* Bytes in the current generation (tests and stats). */
 uint64_t gov_pending_bytes(struct gov_pending *p);

@@ -300,8 +300,8 @@ static void seal(struct gov_pending *p, struct gov_pending_file *f, uint64_t seq
     assert_int_equal(gov_pending_mark_done(p, mark, &f, 1, 1), 0);
 }
 
-/* Past 1 MiB a new generation starts once the one before is drained; one still holding an
- * unsealed range stays (and grows) until it is sealed; replay reads across generations. */
+/* Past 1 MiB a new generation starts (at the next delivery round) once the one before is drained; one still
+ * holding an unsealed range stays (and grows) until it is sealed; replay reads across generations. */
 static void test_generations_switch_and_drain(void **state)
 {
     char *dir = folder("j5");
@@ -321,7 +321,9 @@ static void test_generations_switch_and_drain(void **state)
     assert_true(gov_pending_bytes(p) > 1536u * 1024);
     assert_int_equal(count_generations(dir), 1);
     seal(p, &busy, seq++);
-    /* The next file's first range starts a new generation; the drained one goes at once. */
+    /* The next delivery round (gov_pending_sync) starts a new generation, off the hooks' path;
+     * the drained one goes at once. */
+    assert_int_equal(gov_pending_sync(p), 0);
     assert_int_equal(gov_pending_read(p, &held, &ih, 0, 100), 0);
     assert_int_equal(count_generations(dir), 1);
     assert_true(gov_pending_bytes(p) < 4096);
@@ -332,6 +334,7 @@ static void test_generations_switch_and_drain(void **state)
             seal(p, &busy, seq++);
     }
     seal(p, &busy, seq++);
+    assert_int_equal(gov_pending_sync(p), 0);
     assert_int_equal(gov_pending_read(p, &late, &il, 0, 10), 0);
     assert_int_equal(count_generations(dir), 2);
     gov_pending_close(p); /* killed: held and late are unsealed */
@@ -444,6 +447,36 @@ static void test_killed_compact_reader_replayed_as_access(void **state)
     free(log);
 }
 
+/* The delivery round maps the journal larger ahead of the hooks, and starts a new generation
+ * (each swapped in under the lock): the records on every side of the swaps are all there on
+ * replay. */
+static void test_mapping_grown_ahead_keeps_records(void **state)
+{
+    char *dir = folder("j6");
+    struct gov_pending *p = open_empty(dir);
+    struct gov_pending_file f = {0, 0, -1, 0};
+    struct gov_pending_info fi = info_of("f.bin", 4);
+    struct gov_pending_recovered *rec;
+    size_t n;
+    (void)state;
+
+    for (uint64_t i = 0; i < 60000; i++) {
+        assert_int_equal(gov_pending_read(p, &f, &fi, i * 8192, 4096), 0);
+        if (i % 5000 == 4999)
+            assert_int_equal(gov_pending_sync(p), 0);
+    }
+    /* Past 1 MiB a round started a second generation; the first, holding f, stays. */
+    assert_int_equal(count_generations(dir), 2);
+    gov_pending_close(p); /* killed: f is unsealed */
+    assert_int_equal(gov_pending_open(dir, 0, &p, &rec, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(rec[0].reads, 60000);
+    assert_int_equal(rec[0].ranges.len, 60000);
+    gov_pending_recovered_free(rec, n);
+    gov_pending_close(p);
+    free(dir);
+}
+
 /* A compact open killed before its first read: the next run records it as a recovered access
  * entry without ranges, once. */
 static void test_killed_compact_open_without_reads_recorded(void **state)
@@ -480,6 +513,7 @@ int main(void)
         cmocka_unit_test(test_mark_without_ranges_writes_nothing),
         cmocka_unit_test(test_torn_last_line_cut_damaged_line_refused),
         cmocka_unit_test(test_generations_switch_and_drain),
+        cmocka_unit_test(test_mapping_grown_ahead_keeps_records),
         cmocka_unit_test(test_killed_after_read_replayed_once),
         cmocka_unit_test(test_killed_compact_reader_replayed_as_access),
         cmocka_unit_test(test_killed_compact_open_without_reads_recorded),
