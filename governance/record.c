@@ -330,10 +330,15 @@ void gov_flush_reads(struct gov *g, int force)
     pthread_mutex_lock(&g->files_lock);
     for (struct gov_file *f = g->files; f != NULL; f = f->next) {
         pthread_mutex_lock(&f->lock);
-        if (!f->open_recorded && (force || now - f->opened_mono_ms >= (int64_t)g->cfg.flush_interval_ms))
-            gov_record_open_locked(g, f);
-        if (f->ranges.len > 0 && (force || now - f->first_pending_ms >= (int64_t)g->cfg.flush_interval_ms))
+        if (f->ranges.len > 0 &&
+            (force || now - f->first_pending_ms >= (int64_t)g->cfg.flush_interval_ms ||
+             (!f->open_recorded && now - f->opened_mono_ms >= (int64_t)g->cfg.flush_interval_ms)))
+            /* A late open event is followed at once by the read event that covers its journaled
+             * open and ranges together (the open event alone cannot: its marker would cover the
+             * ranges too). */
             gov_flush_file_locked(g, f);
+        else if (!f->open_recorded && (force || now - f->opened_mono_ms >= (int64_t)g->cfg.flush_interval_ms))
+            gov_record_open_locked(g, f);
         pthread_mutex_unlock(&f->lock);
     }
     pthread_mutex_unlock(&g->files_lock);
