@@ -112,10 +112,12 @@ int gov_config_option(struct gov_config *cfg, const char *key, const char *value
         cfg->inflight = (unsigned)n;
         return 0;
     }
-    if (strcmp(key, "audit_compact") == 0) {
+    if (strcmp(key, "audit_full") == 0 || strcmp(key, "audit_compact") == 0) {
         if (value != NULL)
-            return ccr_err_set(EINVAL, "option audit_compact takes no value");
-        cfg->compact_access = 1;
+            return ccr_err_set(EINVAL, "option %s takes no value", key);
+        /* audit_compact: the default now, still accepted so older command lines keep working. */
+        if (key[6] == 'f')
+            cfg->full_access = 1;
         return 0;
     }
     if (strcmp(key, "audit_log_max_bytes") == 0) {

@@ -43,8 +43,8 @@ static int recover_pending(struct gov *g)
     if (rc != 0)
         return rc;
     if (n > 0) {
-        ccr_log_info("audit spool: reads of %zu files served by an earlier run were not recorded: recording "
-                     "them now",
+        ccr_log_info("audit spool: opens or reads of %zu files served by an earlier run were not recorded: "
+                     "recording them now",
                      n);
         rc = gov_record_recovered(g, rec, n);
         /* Durable in the spool before the journal that held them goes. */

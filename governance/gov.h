@@ -51,10 +51,13 @@ struct gov_config {
      * what share of a file was read. Called from the open hook; must not block. */
     int (*file_size)(void *arg, const char *path, uint64_t *size);
     void *file_size_arg;
-    /* 1: an open closed before anything was recorded for it costs one entry of an "access"
-     * event (sealed with other such entries within flush_interval_ms) instead of open, read and
-     * release events. Opens that stay open longer are recorded as before. */
-    int compact_access;
+    /* 0 (the default, the compact form): an open closed before anything was recorded for it
+     * costs one entry of an "access" event (sealed with other such entries within
+     * flush_interval_ms), journaled when it is made so a killed daemon still records it; an open
+     * that stays open longer gets its open event after flush_interval_ms, as in the full form.
+     * 1 (-o audit_full): every open is sealed as an open event before it returns, then read and
+     * release events. */
+    int full_access;
     /* Rotation of audit_log: a full file is renamed audit_log.N (N = 1, 2, ... oldest first)
      * and a new one started, the chain continuing. 0: never by size / by age. */
     uint64_t audit_log_max_bytes;
@@ -77,7 +80,8 @@ struct gov_config {
 /* Applies one mount option ("-o key=value") to cfg; cfg keeps value by pointer, so it must
  * outlive cfg. Keys: audit_log, governance, gov_token_file, contract, gov_scope, spool,
  * spool_max (bytes, K/M/G suffix), grace, consent_interval, flush_interval_ms, flush_ranges,
- * checkpoint_events, audit_key, governance_optional (no value), audit_compact (no value),
+ * checkpoint_events, audit_key, governance_optional (no value), audit_full (no value),
+ * audit_compact (no value; the default, accepted and ignored),
  * audit_log_max_bytes (K/M/G), audit_log_max_age (seconds), governance_api (ccrfs|acr),
  * gov_stream_id, gov_path_prefix, gov_batch_bytes (K/M), gov_inflight, gov_consent_query
  * (no value). ENOENT when key is not a

@@ -16,9 +16,12 @@
  *                          the marker naming the ranges an event covers is written under it,
  *                          just before the event
  *   5. the pending journal's lock
- *                          internal to pending.c: one record's write(2) (a served range under
- *                          the file's lock, a marker under chain_lock); nothing is taken under
- *                          it, and it is never held while the spool's lock is
+ *                          internal to pending.c: one record stored into the journal's
+ *                          mapping (a compact open, a served range under the file's lock, a
+ *                          marker under chain_lock); new generations and larger mappings are
+ *                          made by the deliverer's gov_pending_sync, which takes it only to swap
+ *                          them in; nothing is taken under it, and it is never held while the
+ *                          spool's lock is
  *   6. the spool's lock    internal to spool.c: an append (a write(2); an fdatasync when a
  *                          segment is full), removing acknowledged segments; the delivery
  *                          batch's fdatasync runs outside it
@@ -59,7 +62,7 @@
 #define GOV_WHY_MAX            320   /* a refusal's reason */
 #define GOV_ACCESS_BATCH       64    /* compact access entries per "access" event at most */
 #define GOV_ACCESS_EVENT_BYTES 32768 /* ... and about this many bytes of them */
-/* Spool room counted for each open whose record is not yet written (compact_access). */
+/* Spool room counted for each open whose record is not yet written (the compact form). */
 #define GOV_ACCESS_ROOM 1024
 /* acr: the default body limit of one PUT. CCF refuses bodies over 1 MB, and the sidecar
  * forwards the event base64-encoded (4/3) with its attestation (some KiB), so a batch of
@@ -83,7 +86,7 @@ struct gov_file {
     pthread_mutex_t lock;
     char *path;
     uint64_t open_seq; /* seq of the open event: names this open in later events */
-    int open_recorded; /* the open event is in the spool (always, without compact_access) */
+    int open_recorded; /* the open event is in the spool (always with full_access) */
     int deferred;      /* counted in gov.unrecorded until its record is in the spool */
     /* What the open event says, kept for a late open event or the compact access entry. */
     int flags;

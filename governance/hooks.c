@@ -19,15 +19,43 @@ static void file_free(struct gov_file *f)
     free(f);
 }
 
-/* compact_access: whether this open may wait for its record (to its release, or the flush
- * interval). Not when the spool is near its limit counting every record still owed: then the
- * open is written now, and refused if it cannot be. */
+/* The compact form (unless full_access): whether this open may wait for its record (to its
+ * release, or the flush interval). Not when the spool is near its limit counting every record
+ * still owed: then the open is written now, and refused if it cannot be. */
 static int may_defer_open(struct gov *g)
 {
     uint64_t owed = (uint64_t)atomic_load(&g->unrecorded) + 1;
-    if (!g->cfg.compact_access)
+    if (g->cfg.full_access)
         return 0;
     return gov_spool_bytes(g->spool) + owed * GOV_ACCESS_ROOM + 4096 <= g->cfg.spool_max_bytes;
+}
+
+static void pending_info_of(const struct gov_file *f, struct gov_pending_info *info)
+{
+    *info = (struct gov_pending_info){
+        .path = f->path,
+        .process = f->process,
+        .open_seq = f->open_recorded ? (int64_t)f->open_seq : -1,
+        .flags = f->flags,
+        .pid = f->pid,
+        .uid = f->uid,
+        .gid = f->gid,
+        .have_size = f->have_size,
+        .size = f->size,
+        .opened_wall_ms = f->opened_wall_ms,
+    };
+}
+
+/* A deferred open is in the journal before the open returns: a kill before its first read or
+ * its release still leaves it to be sealed (as a recovered access entry). A store into the
+ * journal's mapping, no I/O; when it cannot be made the open is recorded now instead. */
+static int journal_open(struct gov *g, struct gov_file *f)
+{
+    struct gov_pending_info info;
+    if (g->pending == NULL)
+        return 0;
+    pending_info_of(f, &info);
+    return gov_pending_open_file(g->pending, &f->journal, &info);
 }
 
 static int hook_open(void *arg, const struct fs_open_info *info, uint64_t *handle)
@@ -60,7 +88,7 @@ static int hook_open(void *arg, const struct fs_open_info *info, uint64_t *handl
     f->opened_wall_ms = (int64_t)ccr_clock_wall_ms();
     if (g->cfg.file_size != NULL && g->cfg.file_size(g->cfg.file_size_arg, f->path, &f->size) == 0)
         f->have_size = 1;
-    if (may_defer_open(g)) {
+    if (may_defer_open(g) && journal_open(g, f) == 0) {
         f->deferred = 1; /* recorded at release or by the deliverer */
         atomic_fetch_add(&g->unrecorded, 1);
     } else if ((rc = gov_record_open_locked(g, f)) != 0) {
@@ -89,18 +117,8 @@ static struct gov_file *file_of(uint64_t handle)
 /* The served range in the journal before the bytes go out (the file's lock held). */
 static int journal_read(struct gov *g, struct gov_file *f, uint64_t offset, uint64_t len)
 {
-    struct gov_pending_info info = {
-        .path = f->path,
-        .process = f->process,
-        .open_seq = f->open_recorded ? (int64_t)f->open_seq : -1,
-        .flags = f->flags,
-        .pid = f->pid,
-        .uid = f->uid,
-        .gid = f->gid,
-        .have_size = f->have_size,
-        .size = f->size,
-        .opened_wall_ms = f->opened_wall_ms,
-    };
+    struct gov_pending_info info;
+    pending_info_of(f, &info);
     return gov_pending_read(g->pending, &f->journal, &info, offset, len);
 }
 

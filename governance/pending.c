@@ -35,8 +35,12 @@ struct gov_pending {
     char *map;                    /* the current generation, mapped shared: a store is in the page cache */
     size_t cap;                   /* bytes mapped (allocated on disk) */
     uint64_t gen, prev_gen;       /* prev_gen 0: none kept */
+    _Atomic uint64_t gen_now;     /* gen, for a guess without the lock */
     uint64_t refs_cur, refs_prev; /* files with unsealed ranges in each */
     uint64_t next_id;             /* fids and marks */
+    uint64_t drained_gen;         /* an older generation every range of which is sealed: removed
+                                   * by the next gov_pending_sync, outside the lock */
+    pthread_mutex_t prepare_lock; /* one gov_pending_sync's preparation at a time; alone */
     _Atomic uint64_t bytes;       /* in the current generation */
     atomic_int dirty;             /* written since the last sync */
 };
@@ -103,6 +107,7 @@ static int open_gen(struct gov_pending *p, uint64_t gen, uint64_t used)
     unmap_gen(p);
     p->fd = fd;
     p->gen = gen;
+    atomic_store(&p->gen_now, gen);
     p->bytes = used;
     ccr_fsync_parent(p->dir); /* best effort: the records are synced later */
     return map_gen(p, ((size_t)used / PENDING_GEN_BYTES + 1) * PENDING_GEN_BYTES);
@@ -217,13 +222,14 @@ static int replay_line(struct replay *r, const char *line, size_t len, int pass)
         return pass == 1 ? ccr_array_append(&r->cancelled, &a) : 0;
     case 'f': {
         json_object *info = NULL;
+        long long open_seq;
         if (take_u64(&s, end, &a) != 0 || a == 0)
             return EINVAL;
         note_id(r, a);
         if (pass == 1)
             return 0;
         if (gov_json_parse(s, (size_t)(end - s), "pending file record", &info) != 0 ||
-            gov_json_str(info, "path") == NULL) {
+            gov_json_str(info, "path") == NULL || gov_json_int(info, "open", &open_seq) != 0) {
             json_object_put(info);
             return EINVAL;
         }
@@ -233,6 +239,8 @@ static int replay_line(struct replay *r, const char *line, size_t len, int pass)
         }
         json_object_put(f->info);
         f->info = info;
+        /* open -1: the open itself is in no event until a marker covers this file. */
+        f->open_owed = open_seq < 0;
         return 0;
     }
     case 'r':
@@ -261,6 +269,7 @@ static int replay_line(struct replay *r, const char *line, size_t len, int pass)
             if (covers && (f = replay_file(r, c, 0)) != NULL) {
                 f->ranges.len = 0;
                 f->reads = f->bytes = 0;
+                f->open_owed = 0;
             }
         }
         return 0;
@@ -390,7 +399,7 @@ static int replay_result(struct replay *r, struct gov_pending_recovered **rec, s
         return ENOMEM;
     for (size_t i = 0; i < r->order.len; i++) {
         struct gov_pending_recovered *f = CCR_ARRAY_AT(&r->order, struct gov_pending_recovered *, i);
-        if (f->ranges.len > 0) {
+        if (f->ranges.len > 0 || f->open_owed) {
             out[n++] = *f;
         } else {
             recovered_clear(f);
@@ -428,6 +437,7 @@ int gov_pending_open(const char *dir, uint64_t next_seq, struct gov_pending **ou
     if (p == NULL)
         return ENOMEM;
     pthread_mutex_init(&p->lock, NULL);
+    pthread_mutex_init(&p->prepare_lock, NULL);
     p->fd = -1;
     memset(&r, 0, sizeof r);
     ccr_hash_init(&r.files);
@@ -481,6 +491,7 @@ int gov_pending_restart(struct gov_pending *p)
             unlink_gen(p, CCR_ARRAY_AT(&gens, uint64_t, i));
         p->refs_cur = p->refs_prev = 0;
         p->prev_gen = 0;
+        p->drained_gen = 0;
     }
     pthread_mutex_unlock(&p->lock);
     ccr_array_free(&gens);
@@ -489,7 +500,8 @@ int gov_pending_restart(struct gov_pending *p)
 
 /* ---- recording ------------------------------------------------------------------------ */
 
-/* Drops pf's hold on its generation (the lock held); a drained older one goes. */
+/* Drops pf's hold on its generation (the lock held); a drained older one is left for
+ * gov_pending_sync to remove (an unlink may wait on the disk: not under the lock). */
 static void release_ref(struct gov_pending *p, struct gov_pending_file *pf)
 {
     if (pf->ref_gen == 0)
@@ -497,34 +509,113 @@ static void release_ref(struct gov_pending *p, struct gov_pending_file *pf)
     if (pf->ref_gen == p->gen && p->refs_cur > 0) {
         p->refs_cur--;
     } else if (pf->ref_gen == p->prev_gen && p->refs_prev > 0 && --p->refs_prev == 0) {
-        unlink_gen(p, p->prev_gen);
+        p->drained_gen = p->prev_gen;
         p->prev_gen = 0;
     }
     pf->ref_gen = 0;
 }
 
-/* Starts the next generation when this one is large and the one before it is drained. */
-static void maybe_switch(struct gov_pending *p)
+/* The journal's lock is held by the hooks for one store into the mapping; what needs system
+ * calls that may wait on the disk (a new generation's file, a larger mapping, syncing and
+ * removing the old one) is made here, by the delivery thread, with the lock taken only to swap
+ * pointers. A hook grows the mapping itself only when it is full before this ran (more than
+ * PENDING_GEN_BYTES / 2 of records within one delivery round). */
+static void prepare(struct gov_pending *p)
 {
-    uint64_t old = p->gen, refs = p->refs_cur;
-    if (p->bytes < PENDING_GEN_BYTES || p->prev_gen != 0)
-        return;
-    int rc = open_gen(p, old + 1, 0);
-    if (rc != 0) {
-        ccr_log_warn("audit spool: %s (the pending range journal keeps growing)", ccr_err_msg(rc));
-        return;
+    uint64_t gen, drained, cap, bytes;
+    int fd, switch_due;
+
+    pthread_mutex_lock(&p->prepare_lock);
+    pthread_mutex_lock(&p->lock);
+    gen = p->gen;
+    cap = p->cap;
+    bytes = p->bytes;
+    drained = p->drained_gen;
+    p->drained_gen = 0;
+    switch_due = bytes >= PENDING_GEN_BYTES && p->prev_gen == 0;
+    fd = p->fd >= 0 ? dup(p->fd) : -1;
+    pthread_mutex_unlock(&p->lock);
+    if (drained != 0)
+        unlink_gen(p, drained);
+    if (fd < 0)
+        goto out;
+    if (switch_due) {
+        /* Only this function changes gen (besides open and restart, before the hooks run), and
+         * bytes only grow, prev_gen only drains: the switch is still due under the lock. */
+        char *path = gen_path(p, gen + 1);
+        int nfd = path != NULL ? open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
+        void *m = MAP_FAILED;
+        if (nfd >= 0 &&
+            (fallocate(nfd, 0, 0, PENDING_GEN_BYTES) == 0 ||
+             ((errno == EOPNOTSUPP || errno == ENOSYS) && ftruncate(nfd, PENDING_GEN_BYTES) == 0)))
+            m = mmap(NULL, PENDING_GEN_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, nfd, 0);
+        if (m == MAP_FAILED) {
+            ccr_log_warn("audit spool: pending range journal: cannot start generation %" PRIu64
+                         ": %s (the journal keeps growing)",
+                         gen + 1, strerror(errno));
+            if (nfd >= 0) {
+                close(nfd);
+                unlink(path);
+            }
+            free(path);
+        } else {
+            char *old_map;
+            size_t old_cap;
+            int old_fd, drop;
+            free(path);
+            ccr_fsync_parent(p->dir); /* best effort: the records are synced later */
+            pthread_mutex_lock(&p->lock);
+            old_map = p->map;
+            old_cap = p->cap;
+            old_fd = p->fd;
+            drop = p->refs_cur == 0;
+            if (!drop) {
+                p->prev_gen = gen;
+                p->refs_prev = p->refs_cur;
+            }
+            p->refs_cur = 0;
+            p->map = m;
+            p->cap = PENDING_GEN_BYTES;
+            p->fd = nfd;
+            p->gen = gen + 1;
+            atomic_store(&p->gen_now, gen + 1);
+            p->bytes = 0;
+            pthread_mutex_unlock(&p->lock);
+            /* What the old generation holds may still be needed after a power loss. */
+            fdatasync(old_fd);
+            munmap(old_map, old_cap);
+            close(old_fd);
+            if (drop)
+                unlink_gen(p, gen);
+        }
+    } else if (cap - bytes < PENDING_GEN_BYTES / 2) {
+        /* Room ahead: the file allocated and mapped larger, swapped in under the lock. */
+        size_t ncap = cap + PENDING_GEN_BYTES;
+        void *m = MAP_FAILED;
+        if (fallocate(fd, 0, 0, (off_t)ncap) == 0 ||
+            ((errno == EOPNOTSUPP || errno == ENOSYS) && ftruncate(fd, (off_t)ncap) == 0))
+            m = mmap(NULL, ncap, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (m != MAP_FAILED) {
+            void *old = m;
+            size_t old_cap = ncap;
+            pthread_mutex_lock(&p->lock);
+            if (p->cap == cap && p->gen == gen) {
+                old = p->map;
+                old_cap = p->cap;
+                p->map = m;
+                p->cap = ncap;
+            }
+            pthread_mutex_unlock(&p->lock);
+            munmap(old, old_cap); /* the one replaced, or ours when a hook grew it first */
+        }
     }
-    p->refs_cur = 0;
-    if (refs == 0) {
-        unlink_gen(p, old);
-    } else {
-        p->prev_gen = old;
-        p->refs_prev = refs;
-    }
+    close(fd);
+out:
+    pthread_mutex_unlock(&p->prepare_lock);
 }
 
-static int info_line(const struct gov_pending_file *pf, const struct gov_pending_info *info, char **out,
-                     size_t *len)
+/* The JSON of an "f" record (built before the journal's lock is taken). */
+static int info_json(const struct gov_pending_info *info, char **out, size_t *len)
 {
     json_object *o = json_object_new_object();
     const char *text;
@@ -542,59 +633,106 @@ static int info_line(const struct gov_pending_file *pf, const struct gov_pending
         json_object_object_add(o, "size", json_object_new_int64((int64_t)info->size));
     json_object_object_add(o, "opened_ms", json_object_new_int64(info->opened_wall_ms));
     text = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &tlen);
-    *out = malloc(tlen + 32);
-    if (*out == NULL)
+    if ((*out = malloc(tlen + 1)) == NULL) {
         rc = ENOMEM;
-    else
-        *len = (size_t)snprintf(*out, tlen + 32, "f %" PRIu64 " %s\n", pf->fid, text);
+    } else {
+        memcpy(*out, text, tlen + 1);
+        *len = tlen;
+    }
     json_object_put(o);
+    return rc;
+}
+
+/* Room for "f <fid> " and a range record around an "f" record's JSON. */
+#define PENDING_LINE_SLACK 128
+
+/* Writes pf's "f" record (json, jlen) and, with rlen > 0, a range record after it, in one
+ * store: a range never lands without the record naming its file. buf has jlen +
+ * PENDING_LINE_SLACK bytes. The journal's lock held. */
+static int put_info(struct gov_pending *p, struct gov_pending_file *pf, int64_t open_seq, char *buf,
+                    const char *json, size_t jlen, const char *rline, size_t rlen)
+{
+    int n = snprintf(buf, PENDING_LINE_SLACK / 2, "f %" PRIu64 " ", pf->fid);
+    int rc;
+    memcpy(buf + n, json, jlen);
+    buf[(size_t)n + jlen] = '\n';
+    memcpy(buf + (size_t)n + jlen + 1, rline, rlen);
+    if ((rc = put(p, buf, (size_t)n + jlen + 1 + rlen)) != 0)
+        return rc;
+    pf->info_gen = p->gen;
+    pf->info_open = open_seq;
+    return 0;
+}
+
+static void hold_gen(struct gov_pending *p, struct gov_pending_file *pf)
+{
+    if (pf->ref_gen == 0) {
+        pf->ref_gen = p->gen;
+        p->refs_cur++;
+    }
+}
+
+int gov_pending_open_file(struct gov_pending *p, struct gov_pending_file *pf,
+                          const struct gov_pending_info *info)
+{
+    char *json = NULL, *buf;
+    size_t jlen = 0;
+    int rc;
+
+    /* The JSON is made outside the lock: under it only the fid and a copy into the mapping. */
+    if ((rc = info_json(info, &json, &jlen)) != 0)
+        return rc;
+    if ((buf = malloc(jlen + PENDING_LINE_SLACK)) == NULL) {
+        free(json);
+        return ENOMEM;
+    }
+    pthread_mutex_lock(&p->lock);
+    if (pf->fid == 0)
+        pf->fid = p->next_id++;
+    if ((rc = put_info(p, pf, info->open_seq, buf, json, jlen, "", 0)) == 0)
+        hold_gen(p, pf);
+    pthread_mutex_unlock(&p->lock);
+    free(buf);
+    free(json);
     return rc;
 }
 
 int gov_pending_read(struct gov_pending *p, struct gov_pending_file *pf, const struct gov_pending_info *info,
                      uint64_t off, uint64_t len)
 {
-    char rline[80], *fline = NULL;
-    size_t flen = 0;
-    int rc = 0, need_info;
+    char rline[80], *json = NULL, *buf = NULL;
+    size_t jlen = 0;
+    int rc = 0, need_info, n;
 
+    /* Most reads need no "f" record: it is built (outside the lock) only when this generation
+     * may lack it; gen changes only under the lock, so a stale guess is caught below. */
+    if ((pf->info_gen != atomic_load(&p->gen_now) || pf->info_open != info->open_seq) &&
+        ((rc = info_json(info, &json, &jlen)) != 0 || (buf = malloc(jlen + PENDING_LINE_SLACK)) == NULL)) {
+        free(json);
+        return rc != 0 ? rc : ENOMEM;
+    }
     pthread_mutex_lock(&p->lock);
-    if (pf->ref_gen == 0)
-        maybe_switch(p);
     if (pf->fid == 0)
         pf->fid = p->next_id++;
+    n = snprintf(rline, sizeof rline, "r %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", pf->fid, off, len);
     need_info = pf->info_gen != p->gen || pf->info_open != info->open_seq;
-    if (need_info && (rc = info_line(pf, info, &fline, &flen)) != 0)
-        goto out;
-    {
-        int n = snprintf(rline, sizeof rline, "r %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", pf->fid, off, len);
-        if (need_info) {
-            /* Both in one write: a range never lands without the record naming its file. */
-            char *both = realloc(fline, flen + (size_t)n);
-            if (both == NULL) {
-                rc = ENOMEM;
-                goto out;
-            }
-            fline = both;
-            memcpy(fline + flen, rline, (size_t)n);
-            rc = put(p, fline, flen + (size_t)n);
-        } else {
-            rc = put(p, rline, (size_t)n);
+    if (need_info && json == NULL) {
+        /* The generation switched since the guess: rare, built under the lock. */
+        if ((rc = info_json(info, &json, &jlen)) != 0 || (buf = malloc(jlen + PENDING_LINE_SLACK)) == NULL) {
+            rc = rc != 0 ? rc : ENOMEM;
+            goto out;
         }
     }
-    if (rc != 0)
-        goto out;
-    if (need_info) {
-        pf->info_gen = p->gen;
-        pf->info_open = info->open_seq;
-    }
-    if (pf->ref_gen == 0) {
-        pf->ref_gen = p->gen;
-        p->refs_cur++;
-    }
+    if (need_info)
+        rc = put_info(p, pf, info->open_seq, buf, json, jlen, rline, (size_t)n);
+    else
+        rc = put(p, rline, (size_t)n);
+    if (rc == 0)
+        hold_gen(p, pf);
 out:
     pthread_mutex_unlock(&p->lock);
-    free(fline);
+    free(buf);
+    free(json);
     return rc;
 }
 
@@ -666,7 +804,10 @@ int gov_pending_mark_done(struct gov_pending *p, uint64_t mark, struct gov_pendi
 int gov_pending_sync(struct gov_pending *p)
 {
     int fd, rc = 0;
-    if (p == NULL || !atomic_exchange(&p->dirty, 0))
+    if (p == NULL)
+        return 0;
+    prepare(p);
+    if (!atomic_exchange(&p->dirty, 0))
         return 0;
     pthread_mutex_lock(&p->lock);
     fd = dup(p->fd);
@@ -694,8 +835,11 @@ void gov_pending_close(struct gov_pending *p)
         atomic_store(&p->dirty, 0);
         unlink_gen(p, p->gen);
     }
+    if (p->drained_gen != 0 && p->dir != NULL)
+        unlink_gen(p, p->drained_gen);
     unmap_gen(p);
     free(p->dir);
+    pthread_mutex_destroy(&p->prepare_lock);
     pthread_mutex_destroy(&p->lock);
     free(p);
 }

@@ -113,6 +113,7 @@ static void wall_time(int64_t ms, char out[32])
 
 int gov_record_open_locked(struct gov *g, struct gov_file *f)
 {
+    struct gov_pending_file *journal = &f->journal;
     json_object *ev;
     int rc;
 
@@ -127,13 +128,15 @@ int gov_record_open_locked(struct gov *g, struct gov_file *f)
     gov_ev_str(ev, "process", f->process);
     if (f->have_size)
         gov_ev_int(ev, "size", (int64_t)f->size);
-    if (g->cfg.compact_access) {
+    if (f->deferred) {
         /* Written later than the open itself: say when it happened. */
         char when[32];
         wall_time(f->opened_wall_ms, when);
         gov_ev_str(ev, "opened", when);
     }
-    rc = gov_emit(g, ev, 0, &f->open_seq);
+    /* A deferred open is journaled: this event covers it, unless ranges wait in the journal too
+     * (a marker covers all of a file's; the read event that follows at once covers them). */
+    rc = gov_emit_covering(g, ev, 0, &f->open_seq, &journal, f->deferred && f->ranges.len == 0 ? 1 : 0);
     if (rc == 0) {
         f->open_recorded = 1;
         if (f->deferred) {
@@ -327,10 +330,15 @@ void gov_flush_reads(struct gov *g, int force)
     pthread_mutex_lock(&g->files_lock);
     for (struct gov_file *f = g->files; f != NULL; f = f->next) {
         pthread_mutex_lock(&f->lock);
-        if (!f->open_recorded && (force || now - f->opened_mono_ms >= (int64_t)g->cfg.flush_interval_ms))
-            gov_record_open_locked(g, f);
-        if (f->ranges.len > 0 && (force || now - f->first_pending_ms >= (int64_t)g->cfg.flush_interval_ms))
+        if (f->ranges.len > 0 &&
+            (force || now - f->first_pending_ms >= (int64_t)g->cfg.flush_interval_ms ||
+             (!f->open_recorded && now - f->opened_mono_ms >= (int64_t)g->cfg.flush_interval_ms)))
+            /* A late open event is followed at once by the read event that covers its journaled
+             * open and ranges together (the open event alone cannot: its marker would cover the
+             * ranges too). */
             gov_flush_file_locked(g, f);
+        else if (!f->open_recorded && (force || now - f->opened_mono_ms >= (int64_t)g->cfg.flush_interval_ms))
+            gov_record_open_locked(g, f);
         pthread_mutex_unlock(&f->lock);
     }
     pthread_mutex_unlock(&g->files_lock);

@@ -209,18 +209,31 @@ static void *worker(void *arg)
 
 int main(int argc, char **argv)
 {
-    static const struct option lo[] = {{"spool", 1, 0, 's'},         {"audit-log", 1, 0, 'a'},
-                                       {"governance", 1, 0, 'g'},    {"contract", 1, 0, 'c'},
-                                       {"token-file", 1, 0, 'T'},    {"spool-max", 1, 0, 'm'},
-                                       {"grace", 1, 0, 'G'},         {"consent-interval", 1, 0, 'i'},
-                                       {"flush-ms", 1, 0, 'F'},      {"checkpoint", 1, 0, 'k'},
-                                       {"files", 1, 0, 'f'},         {"reads", 1, 0, 'r'},
-                                       {"read-size", 1, 0, 'z'},     {"threads", 1, 0, 't'},
-                                       {"delay-ms", 1, 0, 'd'},      {"duration", 1, 0, 'D'},
-                                       {"progress", 1, 0, 'p'},      {"check-consent", 0, 0, 'C'},
-                                       {"signing-key", 1, 0, 'K'},   {"bench", 1, 0, 'B'},
-                                       {"flush-ranges", 1, 0, 'R'},  {"compact", 0, 0, 'M'},
-                                       {"log-max-bytes", 1, 0, 'L'}, {0}};
+    static const struct option lo[] = {{"spool", 1, 0, 's'},
+                                       {"audit-log", 1, 0, 'a'},
+                                       {"governance", 1, 0, 'g'},
+                                       {"contract", 1, 0, 'c'},
+                                       {"token-file", 1, 0, 'T'},
+                                       {"spool-max", 1, 0, 'm'},
+                                       {"grace", 1, 0, 'G'},
+                                       {"consent-interval", 1, 0, 'i'},
+                                       {"flush-ms", 1, 0, 'F'},
+                                       {"checkpoint", 1, 0, 'k'},
+                                       {"files", 1, 0, 'f'},
+                                       {"reads", 1, 0, 'r'},
+                                       {"read-size", 1, 0, 'z'},
+                                       {"threads", 1, 0, 't'},
+                                       {"delay-ms", 1, 0, 'd'},
+                                       {"duration", 1, 0, 'D'},
+                                       {"progress", 1, 0, 'p'},
+                                       {"check-consent", 0, 0, 'C'},
+                                       {"signing-key", 1, 0, 'K'},
+                                       {"bench", 1, 0, 'B'},
+                                       {"flush-ranges", 1, 0, 'R'},
+                                       {"compact", 0, 0, 'M'},
+                                       {"log-max-bytes", 1, 0, 'L'},
+                                       {"full", 0, 0, 'U'},
+                                       {0}};
     long bench_n = 0;
     struct gov_config cfg = {0};
     struct gov_mount_info mi = {"/mnt/driver", "sha256:0000", "file:///driver", "read-only", NULL, NULL};
@@ -297,7 +310,10 @@ int main(int argc, char **argv)
             cfg.flush_ranges = (unsigned)atoi(optarg);
             break;
         case 'M':
-            cfg.compact_access = 1;
+            cfg.full_access = 0; /* the compact form: the default now */
+            break;
+        case 'U':
+            cfg.full_access = 1; /* open, read and release events */
             break;
         case 'L':
             cfg.audit_log_max_bytes = strtoull(optarg, NULL, 10);

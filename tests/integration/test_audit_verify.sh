@@ -6,7 +6,7 @@ set -u
 gov_driver_require
 
 LOG=$TMP/audit.log
-"$GOV_DRIVER" --spool "$TMP/spool" --audit-log "$LOG" --files 5 --reads 8 --read-size 1000 --threads 3 \
+"$GOV_DRIVER" --full --spool "$TMP/spool" --audit-log "$LOG" --files 5 --reads 8 --read-size 1000 --threads 3 \
     --checkpoint 20 >"$TMP/driver.out" 2>&1
 check "driver ran" grep -q "opens_ok=15 opens_refused=0 reads_ok=120" "$TMP/driver.out"
 

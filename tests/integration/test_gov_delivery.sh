@@ -33,14 +33,14 @@ service_events() { # service_events CONTRACT FILE: the service's events for CONT
 
 # --- 1. SIGKILL mid-run, audit log sink ---------------------------------------------------
 LOG=$TMP/a.log
-"$GOV_DRIVER" --spool "$TMP/s1" --audit-log "$LOG" --threads 2 --files 400 --reads 4 --delay-ms 2 \
+"$GOV_DRIVER" --full --spool "$TMP/s1" --audit-log "$LOG" --threads 2 --files 400 --reads 4 --delay-ms 2 \
     --progress "$TMP/p1" >"$TMP/d1.out" 2>&1 &
 DRIVER_PID=$!
 h_adopt "$DRIVER_PID"
 sleep 1.5
 kill -9 "$DRIVER_PID"; wait "$DRIVER_PID" 2>/dev/null; DRIVER_PID=
 check "driver killed mid-run" bash -c "! grep -q opens_ok '$TMP/d1.out' && [ -s '$TMP/p1' ]"
-"$GOV_DRIVER" --spool "$TMP/s1" --audit-log "$LOG" --threads 0 >"$TMP/d1b.out" 2>&1
+"$GOV_DRIVER" --full --spool "$TMP/s1" --audit-log "$LOG" --threads 0 >"$TMP/d1b.out" 2>&1
 check "log verifies across the crash (one chain)" bash -c "'$CCRFS' audit verify --strict '$LOG' | grep -q 'in 1 chain'"
 check "every allowed open recorded exactly once" every_open_logged "$TMP/p1" "$LOG"
 check "spool emptied after delivery" bash -c "[ \$(cat '$TMP/s1/acked') -eq \$(wc -l <'$LOG') ]"
@@ -50,7 +50,7 @@ gov_start || { fail "the governance service did not start"; finish; }
 gov_active_contract c1 || { fail "contract c1"; finish; }
 PORT=$GOV_PORT
 gov_stop
-"$GOV_DRIVER" --spool "$TMP/s2" --governance "http://127.0.0.1:$PORT" --contract c1 --grace 600 --threads 2 \
+"$GOV_DRIVER" --full --spool "$TMP/s2" --governance "http://127.0.0.1:$PORT" --contract c1 --grace 600 --threads 2 \
     --files 400 --reads 4 --delay-ms 2 --progress "$TMP/p2" >"$TMP/d2.out" 2>&1 &
 DRIVER_PID=$!
 h_adopt "$DRIVER_PID"
@@ -58,8 +58,8 @@ sleep 1.5
 kill -9 "$DRIVER_PID"; wait "$DRIVER_PID" 2>/dev/null; DRIVER_PID=
 check "nothing delivered yet, events spooled" bash -c "[ ! -e '$TMP/s2/acked' ] && [ -s '$TMP/p2' ]"
 gov_start "$PORT" || { fail "the governance service did not start"; finish; }
-"$GOV_DRIVER" --spool "$TMP/s2" --governance "$GOV_URL" --contract c1 --threads 0 >"$TMP/d2b.out" 2>&1
-"$GOV_DRIVER" --spool "$TMP/s2" --governance "$GOV_URL" --contract c1 --threads 1 --files 1 --progress "$TMP/p2" \
+"$GOV_DRIVER" --full --spool "$TMP/s2" --governance "$GOV_URL" --contract c1 --threads 0 >"$TMP/d2b.out" 2>&1
+"$GOV_DRIVER" --full --spool "$TMP/s2" --governance "$GOV_URL" --contract c1 --threads 1 --files 1 --progress "$TMP/p2" \
     >>"$TMP/d2b.out" 2>&1
 check "restart replays the spool" grep -q "undelivered events from an earlier run will be delivered" "$TMP/d2b.out"
 service_events c1 "$TMP/e2"
@@ -68,7 +68,7 @@ check "every allowed open delivered exactly once" every_open_logged "$TMP/p2" "$
 
 # --- 3. governance goes down mid-run, then comes back ------------------------------------
 gov_active_contract c3 || { fail "contract c3"; finish; }
-"$GOV_DRIVER" --spool "$TMP/s3" --governance "$GOV_URL" --contract c3 --check-consent --grace 2 \
+"$GOV_DRIVER" --full --spool "$TMP/s3" --governance "$GOV_URL" --contract c3 --check-consent --grace 2 \
     --consent-interval 1 --duration 11 --threads 2 --files 3 --reads 10 --delay-ms 20 --progress "$TMP/p3" \
     >"$TMP/d3.out" 2>&1 &
 DRIVER_PID=$!
@@ -93,7 +93,7 @@ check "the refusals were recorded as denials" grep -q '"reason":"governance unre
 
 # --- 3b. governance down long enough to fill the spool, then back -------------------------
 gov_active_contract c6 || { fail "contract c6"; finish; }
-"$GOV_DRIVER" --spool "$TMP/s6" --governance "$GOV_URL" --contract c6 --check-consent --grace 600 \
+"$GOV_DRIVER" --full --spool "$TMP/s6" --governance "$GOV_URL" --contract c6 --check-consent --grace 600 \
     --spool-max 65536 --consent-interval 1 --duration 11 --threads 2 --files 3 --reads 10 --delay-ms 5 \
     --progress "$TMP/p6" >"$TMP/d6.out" 2>&1 &
 DRIVER_PID=$!
@@ -113,12 +113,12 @@ check "the spool-full refusals were recorded" grep -q '"reason":"the audit spool
 # --- 4. consent: disabled before mounting; revoked in the middle of reads -----------------
 gov_make_contract c4 "$TMP/c4.json"
 "$CCRFS" gov contract propose --url "$GOV_URL" "$TMP/c4.json" >/dev/null
-"$GOV_DRIVER" --spool "$TMP/s4" --governance "$GOV_URL" --contract c4 --check-consent --threads 1 \
+"$GOV_DRIVER" --full --spool "$TMP/s4" --governance "$GOV_URL" --contract c4 --check-consent --threads 1 \
     >"$TMP/d4.out" 2>&1; rc=$?
 check "consent disabled: no mount, clear error" bash -c "[ $rc -eq 3 ] && grep -q 'consent for contract c4 is disabled: proposed: contract c4 is not signed yet' '$TMP/d4.out'"
 
 gov_active_contract c5 || { fail "contract c5"; finish; }
-"$GOV_DRIVER" --spool "$TMP/s5" --governance "$GOV_URL" --contract c5 --check-consent --consent-interval 1 \
+"$GOV_DRIVER" --full --spool "$TMP/s5" --governance "$GOV_URL" --contract c5 --check-consent --consent-interval 1 \
     --duration 6 --threads 2 --files 2 --reads 50 --delay-ms 10 >"$TMP/d5.out" 2>&1 &
 DRIVER_PID=$!
 h_adopt "$DRIVER_PID"

@@ -15,8 +15,10 @@ MP=$TMP/mnt
 LOG=$TMP/audit.log
 
 # --- a workload with known offsets --------------------------------------------------------
+# audit_full: this part checks the three-event form (open, read, release); the compact form, the
+# default, is checked by test_audit_kill.sh and tests/unit/test_audit_compact.c.
 check "mount with --audit-log" mount_start "$TMP/ds" "$MP" --audit-log "$LOG" --spool "$TMP/spool" \
-  -o flush_interval_ms=100
+  -o flush_interval_ms=100 -o audit_full
 mount_read_at "$MP/big.bin" 100          # [409600, 4096)
 mount_read_at "$MP/big.bin" 101          # adjacent: merged with the one before
 mount_read_at "$MP/big.bin" 700          # [2867200, 4096)

@@ -148,7 +148,7 @@ wait "$KL_PID" 2>/dev/null
 reader_stop
 fusermount3 -uz "$MP" 2>/dev/null || umount -l "$MP" 2>/dev/null
 cat "$TMP/spool-kl"/seg-*.log >"$TMP/kl-spooled.jsonl" 2>/dev/null
-check "the spool holds undelivered opens at the kill" grep -q '"type":"open"' "$TMP/kl-spooled.jsonl"
+check "the spool holds undelivered opens at the kill" grep -qE '"type":"(open|access)"' "$TMP/kl-spooled.jsonl"
 gov_start "$PORT"
 check "a new mount on the same spool" mount_foreground "$TMP/ds" "$MP" --governance "$GOV_URL" --contract kl \
   --purpose TRAINING --spool "$TMP/spool-kl" -o flush_interval_ms=100 2>"$TMP/kl-daemon2.log"

@@ -35,7 +35,7 @@ check "the consumer signs as itself" "$CCRFS" gov contract sign --url "$GOV_URL"
 MP=$TMP/mnt
 check "mount under contract pc with a cleanroom credential (grace 3 s)" mount_foreground "$TMP/ds" "$MP" \
   --governance "$GOV_URL" --gov-token-file "$TMP/cred.cleanroom" --contract pc --purpose TRAINING \
-  --audit-log "$TMP/pc.log" --spool "$TMP/spool" -o consent_interval=1,grace=3,flush_interval_ms=100 \
+  --audit-log "$TMP/pc.log" --spool "$TMP/spool" -o consent_interval=1,grace=3,flush_interval_ms=100,audit_full \
   2>"$TMP/daemon.log"
 MOUNT_PID=$FG_PID
 cat "$MP/a.bin" >/dev/null

@@ -74,7 +74,7 @@ echo '{"id": 1}' >"$TMP/bad.json"
 check "malformed contract file: exit 1 naming the field" bash -c "[ $rc -eq 1 ] && grep -q 'bad.json: contract: top level: \"id\" must be a string' '$TMP/err'"
 
 # Events: stored once, a replay harmless, a different body under the same id refused.
-"$GOV_DRIVER" --spool "$TMP/spool" --governance "$U" --contract c1 --files 2 --reads 3 --threads 1 >/dev/null 2>&1
+"$GOV_DRIVER" --full --spool "$TMP/spool" --governance "$U" --contract c1 --files 2 --reads 3 --threads 1 >/dev/null 2>&1
 n=$(gov_api GET "/events?contract=c1" | cut -d' ' -f2- | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["events"]))')
 check "events stored ($n)" [ "$n" -gt 5 ]
 ev=$(gov_api GET "/events?contract=c1" | cut -d' ' -f2- | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["events"][1],separators=(",",":"),sort_keys=True))')

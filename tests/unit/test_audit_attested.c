@@ -111,7 +111,7 @@ static void test_binding_upstream_sample(void **state)
 static int setup(void **state)
 {
     struct keys_sim_config sc = {.host_data_hex = HOST_DATA};
-    struct gov_config cfg = {.checkpoint_events = 4};
+    struct gov_config cfg = {.full_access = 1, .checkpoint_events = 4};
     struct gov_mount_info mi = {"/mnt/x", "sha256:00", "file:///store", "read-only", NULL, NULL};
     struct fs_access_hooks hk;
     struct fs_open_info oi = {"a.csv", 0, 1, 0, 0, "cat"};

@@ -1,7 +1,7 @@
-/* Compact access records: a small file opened, read and closed costs one entry of an "access"
- * event; the log still verifies and the report counts it as an open with its reads. A file
- * open for longer than the flush interval is recorded as before. Stale spool temporaries are
- * removed when the spool opens. */
+/* Compact access records (the default; no option set here): a small file opened, read and closed costs one
+ * entry of an "access" event; the log still verifies and the report counts it as an open with its reads. A
+ * file open for longer than the flush interval is recorded as before. Stale spool temporaries are removed
+ * when the spool opens. */
 #include "common/err.h"
 #include "common/fileio.h"
 #include "governance/audit.h"
@@ -99,11 +99,12 @@ static off_t file_size(const char *path)
 
 static struct gov *open_gov(const char *log, const char *spool, unsigned flush_ms)
 {
-    struct gov_config cfg = {.audit_log = log,
-                             .spool_dir = spool,
-                             .contract_id = "contract-7",
-                             .flush_interval_ms = flush_ms,
-                             .compact_access = 1};
+    struct gov_config cfg = {
+        .audit_log = log,
+        .spool_dir = spool,
+        .contract_id = "contract-7",
+        .flush_interval_ms = flush_ms,
+    };
     struct gov_mount_info mi = {"/mnt/data", "sha256:00", "file:///store", "read-only", NULL, NULL};
     struct gov *g;
     assert_int_equal(gov_open(&cfg, &g), 0);
@@ -264,11 +265,12 @@ static size_t spool_count(const char *spool, const char *type)
 static void test_near_full_spool_writes_then_refuses(void **state)
 {
     char *spool = ccr_path_join(tmpdir, "spool-f");
-    struct gov_config cfg = {.governance_url = "http://127.0.0.1:1",
-                             .governance_optional = 1,
-                             .spool_dir = spool,
-                             .spool_max_bytes = 64 * 1024,
-                             .compact_access = 1};
+    struct gov_config cfg = {
+        .governance_url = "http://127.0.0.1:1",
+        .governance_optional = 1,
+        .spool_dir = spool,
+        .spool_max_bytes = 64 * 1024,
+    };
     struct fs_access_hooks hk;
     struct gov *g;
     char path[64];

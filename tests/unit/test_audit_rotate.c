@@ -77,7 +77,7 @@ static long verify_set(const char *log, char *why, size_t why_len)
 /* One mount's worth of opens and reads, delivered as it goes so the log rotates several times. */
 static void one_mount(const char *log, const char *spool, int files)
 {
-    struct gov_config cfg = {.audit_log = log, .spool_dir = spool, .checkpoint_events = 40};
+    struct gov_config cfg = {.full_access = 1, .audit_log = log, .spool_dir = spool, .checkpoint_events = 40};
     struct gov_mount_info mi = {"/mnt/data", "sha256:00", "file:///store", "read-only", NULL, NULL};
     struct fs_access_hooks hk;
     struct gov *g;
@@ -172,9 +172,16 @@ static void test_rotation_options(void **state)
     assert_int_equal(cfg.audit_log_max_age_s, 86400);
     assert_int_equal(gov_config_option(&cfg, "audit_log_max_bytes", "12"), EINVAL);
     assert_int_equal(gov_config_option(&cfg, "audit_log_max_age", "x"), EINVAL);
+    /* The compact form is the default; audit_compact is still accepted and changes nothing. */
+    assert_int_equal(cfg.full_access, 0);
     assert_int_equal(gov_config_option(&cfg, "audit_compact", NULL), 0);
-    assert_int_equal(cfg.compact_access, 1);
+    assert_int_equal(cfg.full_access, 0);
     assert_int_equal(gov_config_option(&cfg, "audit_compact", "1"), EINVAL);
+    assert_int_equal(gov_config_option(&cfg, "audit_full", NULL), 0);
+    assert_int_equal(cfg.full_access, 1);
+    assert_int_equal(gov_config_option(&cfg, "audit_compact", NULL), 0);
+    assert_int_equal(cfg.full_access, 1);
+    assert_int_equal(gov_config_option(&cfg, "audit_full", "yes"), EINVAL);
 }
 
 int main(void)

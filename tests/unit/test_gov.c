@@ -136,7 +136,7 @@ static void test_mount_event_records_constraints(void **state)
 {
     char *log = tpath("constraints.log"), *spool = tpath("constraints-spool");
     struct gov_config cfg = {
-        .audit_log = log, .spool_dir = spool, .contract_id = "c1", .flush_interval_ms = 20};
+        .full_access = 1, .audit_log = log, .spool_dir = spool, .contract_id = "c1", .flush_interval_ms = 20};
     json_object *constraints = json_tokener_parse("[{\"privacy\":{\"epsilon\":\"7.5\",\"delta\":\"1e-5\"}}]");
     json_object *terms = json_tokener_parse("{\"retentionDays\":30}");
     struct gov_mount_info mi = {"/mnt/x", "sha256:00", "file:///d", "read-only", constraints, terms};
@@ -168,7 +168,8 @@ static void test_mount_event_records_constraints(void **state)
 static void test_threads_every_access_recorded(void **state)
 {
     char *log = tpath("audit.log"), *spool = tpath("spool");
-    struct gov_config cfg = {.audit_log = log,
+    struct gov_config cfg = {.full_access = 1,
+                             .audit_log = log,
                              .spool_dir = spool,
                              .contract_id = "c1",
                              .checkpoint_events = 50,
@@ -221,8 +222,11 @@ static void test_threads_every_access_recorded(void **state)
 static void test_ranges_coalesce_and_flush_threshold(void **state)
 {
     char *log = tpath("coalesce.log"), *spool = tpath("spool-c");
-    struct gov_config cfg = {
-        .audit_log = log, .spool_dir = spool, .flush_ranges = 4, .flush_interval_ms = 60000};
+    struct gov_config cfg = {.full_access = 1,
+                             .audit_log = log,
+                             .spool_dir = spool,
+                             .flush_ranges = 4,
+                             .flush_interval_ms = 60000};
     struct gov *g;
     struct fs_access_hooks hk;
     struct fs_open_info oi = {"a.bin", 0, 1, 0, 0, "cat"};
@@ -293,8 +297,10 @@ static void test_spool_full_fails_closed(void **state)
 static void test_crash_replay_continues_chain(void **state)
 {
     char *log = tpath("replay.log"), *spool = tpath("spool-r");
-    struct gov_config cfg = {
-        .governance_url = "http://127.0.0.1:9", .governance_optional = 1, .spool_dir = spool};
+    struct gov_config cfg = {.full_access = 1,
+                             .governance_url = "http://127.0.0.1:9",
+                             .governance_optional = 1,
+                             .spool_dir = spool};
     struct gov *g;
     struct fs_access_hooks hk;
     struct fs_open_info oi = {"y", 0, 1, 0, 0, "cat"};
@@ -368,7 +374,8 @@ static void test_spool_rejects_tampering(void **state)
 static void test_attested_signing_key(void **state)
 {
     char *log = tpath("attested.log"), *spool = tpath("spool-a"), *keyf = tpath("tee.pem");
-    struct gov_config cfg = {.audit_log = log,
+    struct gov_config cfg = {.full_access = 1,
+                             .audit_log = log,
                              .spool_dir = spool,
                              .checkpoint_events = 3,
                              .signing_key_attestation = "sim report_data=sha256(key)"};

@@ -60,7 +60,8 @@ static int count_lines(const char *path, const char *w1, const char *w2)
 static void test_byte_budget(void **state)
 {
     char *log = ccr_path_join(tmpdir, "budget.log"), *spool = ccr_path_join(tmpdir, "spool-b");
-    struct gov_config cfg = {.audit_log = log, .spool_dir = spool, .max_bytes_per_mount = 1000};
+    struct gov_config cfg = {
+        .full_access = 1, .audit_log = log, .spool_dir = spool, .max_bytes_per_mount = 1000};
     struct gov *g;
     struct fs_access_hooks hk;
     struct fs_open_info oi = {"a.bin", 0, 7, 0, 0, "reader"}, oi2 = {"b.bin", 0, 7, 0, 0, "reader"};

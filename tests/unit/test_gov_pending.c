@@ -152,6 +152,52 @@ static void test_replay_keeps_what_no_event_covers(void **state)
     free(dir);
 }
 
+/* A compact open journaled alone (no read yet) comes back owed, without ranges, until a marker
+ * covers it; an open whose event is in the chain (open >= 0) is owed nothing. */
+static void test_open_without_reads_replayed_until_covered(void **state)
+{
+    char *dir = folder("j0");
+    struct gov_pending *p = open_empty(dir);
+    struct gov_pending_file a = {0, 0, -1, 0}, b = {0, 0, -1, 0}, c = {0, 0, -1, 0}, *pa = &a;
+    struct gov_pending_info ia = info_of("a.bin", -1), ib = info_of("b.bin", -1), ic = info_of("c.bin", 7);
+    struct gov_pending_recovered *rec;
+    const struct gov_pending_recovered *r;
+    uint64_t mark;
+    size_t n;
+    (void)state;
+
+    assert_int_equal(gov_pending_open_file(p, &a, &ia), 0);
+    assert_int_equal(gov_pending_open_file(p, &b, &ib), 0);
+    assert_int_equal(gov_pending_open_file(p, &c, &ic), 0);
+    assert_true(a.fid != 0 && a.ref_gen != 0 && b.fid != a.fid);
+    /* a is sealed (its access entry, or its late open event) at seq 3. */
+    assert_int_equal(gov_pending_mark(p, 3, &pa, 1, &mark), 0);
+    assert_true(mark != 0);
+    assert_int_equal(gov_pending_mark_done(p, mark, &pa, 1, 1), 0);
+    assert_int_equal(a.ref_gen, 0);
+    gov_pending_close(p);
+
+    assert_int_equal(gov_pending_open(dir, 4, &p, &rec, &n), 0);
+    assert_int_equal(n, 1);
+    r = find(rec, n, "b.bin");
+    assert_non_null(r);
+    assert_true(r->open_owed);
+    assert_int_equal(r->ranges.len, 0);
+    assert_int_equal(r->reads, 0);
+    assert_string_equal(gov_json_str(r->info, "process"), "cat");
+    gov_pending_recovered_free(rec, n);
+    gov_pending_close(p);
+
+    /* The chain never reached seq 3: a is owed too. */
+    assert_int_equal(gov_pending_open(dir, 3, &p, &rec, &n), 0);
+    assert_int_equal(n, 2);
+    assert_non_null(find(rec, n, "a.bin"));
+    assert_null(find(rec, n, "c.bin"));
+    gov_pending_recovered_free(rec, n);
+    gov_pending_close(p);
+    free(dir);
+}
+
 /* An event that could not be sealed leaves its marker cancelled: its seq, used later by
  * another event, covers nothing. */
 static void test_cancelled_marker_covers_nothing(void **state)
@@ -254,8 +300,8 @@ static void seal(struct gov_pending *p, struct gov_pending_file *f, uint64_t seq
     assert_int_equal(gov_pending_mark_done(p, mark, &f, 1, 1), 0);
 }
 
-/* Past 1 MiB a new generation starts once the one before is drained; one still holding an
- * unsealed range stays (and grows) until it is sealed; replay reads across generations. */
+/* Past 1 MiB a new generation starts (at the next delivery round) once the one before is drained; one still
+ * holding an unsealed range stays (and grows) until it is sealed; replay reads across generations. */
 static void test_generations_switch_and_drain(void **state)
 {
     char *dir = folder("j5");
@@ -275,7 +321,9 @@ static void test_generations_switch_and_drain(void **state)
     assert_true(gov_pending_bytes(p) > 1536u * 1024);
     assert_int_equal(count_generations(dir), 1);
     seal(p, &busy, seq++);
-    /* The next file's first range starts a new generation; the drained one goes at once. */
+    /* The next delivery round (gov_pending_sync) starts a new generation, off the hooks' path;
+     * the drained one goes at once. */
+    assert_int_equal(gov_pending_sync(p), 0);
     assert_int_equal(gov_pending_read(p, &held, &ih, 0, 100), 0);
     assert_int_equal(count_generations(dir), 1);
     assert_true(gov_pending_bytes(p) < 4096);
@@ -286,6 +334,7 @@ static void test_generations_switch_and_drain(void **state)
             seal(p, &busy, seq++);
     }
     seal(p, &busy, seq++);
+    assert_int_equal(gov_pending_sync(p), 0);
     assert_int_equal(gov_pending_read(p, &late, &il, 0, 10), 0);
     assert_int_equal(count_generations(dir), 2);
     gov_pending_close(p); /* killed: held and late are unsealed */
@@ -327,13 +376,13 @@ static int count_recovered(const char *log, const char *type)
 
 /* A process killed right after a read returned: the next open of its spool records the range,
  * and a third open records nothing again. */
-static void run_killed_reader(const char *spool, const char *log, int compact)
+static void run_killed_reader(const char *spool, const char *log, int compact, int reads)
 {
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         struct gov_config cfg = {
-            .audit_log = log, .spool_dir = spool, .flush_interval_ms = 600000, .compact_access = compact};
+            .audit_log = log, .spool_dir = spool, .flush_interval_ms = 600000, .full_access = !compact};
         struct gov *g;
         struct fs_access_hooks hk;
         struct fs_open_info oi = {"data/x.bin", 0, 1, 0, 0, "reader"};
@@ -341,7 +390,7 @@ static void run_killed_reader(const char *spool, const char *log, int compact)
         if (gov_open(&cfg, &g) != 0)
             _exit(2);
         gov_fs_hooks(g, &hk);
-        if (hk.on_open(hk.arg, &oi, &h) != 0 || hk.on_read(hk.arg, h, 8192, 4096) != 0)
+        if (hk.on_open(hk.arg, &oi, &h) != 0 || (reads && hk.on_read(hk.arg, h, 8192, 4096) != 0))
             _exit(3);
         raise(SIGKILL);
         _exit(4);
@@ -365,7 +414,7 @@ static void test_killed_after_read_replayed_once(void **state)
     char *spool = folder("spool-k"), *log = ccr_path_join(tmpdir, "k.log");
     (void)state;
 
-    run_killed_reader(spool, log, 0);
+    run_killed_reader(spool, log, 0, 1);
     reopen_and_close(spool, log);
     assert_int_equal(count_recovered(log, "read"), 1);
     reopen_and_close(spool, log);
@@ -382,7 +431,7 @@ static void test_killed_compact_reader_replayed_as_access(void **state)
     size_t len;
     (void)state;
 
-    run_killed_reader(spool, log, 1);
+    run_killed_reader(spool, log, 1, 1);
     reopen_and_close(spool, log);
     assert_int_equal(count_recovered(log, "access"), 1);
     in = fopen(log, "r");
@@ -398,16 +447,76 @@ static void test_killed_compact_reader_replayed_as_access(void **state)
     free(log);
 }
 
+/* The delivery round maps the journal larger ahead of the hooks, and starts a new generation
+ * (each swapped in under the lock): the records on every side of the swaps are all there on
+ * replay. */
+static void test_mapping_grown_ahead_keeps_records(void **state)
+{
+    char *dir = folder("j6");
+    struct gov_pending *p = open_empty(dir);
+    struct gov_pending_file f = {0, 0, -1, 0};
+    struct gov_pending_info fi = info_of("f.bin", 4);
+    struct gov_pending_recovered *rec;
+    size_t n;
+    (void)state;
+
+    for (uint64_t i = 0; i < 60000; i++) {
+        assert_int_equal(gov_pending_read(p, &f, &fi, i * 8192, 4096), 0);
+        if (i % 5000 == 4999)
+            assert_int_equal(gov_pending_sync(p), 0);
+    }
+    /* Past 1 MiB a round started a second generation; the first, holding f, stays. */
+    assert_int_equal(count_generations(dir), 2);
+    gov_pending_close(p); /* killed: f is unsealed */
+    assert_int_equal(gov_pending_open(dir, 0, &p, &rec, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(rec[0].reads, 60000);
+    assert_int_equal(rec[0].ranges.len, 60000);
+    gov_pending_recovered_free(rec, n);
+    gov_pending_close(p);
+    free(dir);
+}
+
+/* A compact open killed before its first read: the next run records it as a recovered access
+ * entry without ranges, once. */
+static void test_killed_compact_open_without_reads_recorded(void **state)
+{
+    char *spool = folder("spool-ko"), *log = ccr_path_join(tmpdir, "ko.log");
+    FILE *in;
+    char buf[8192];
+    size_t len;
+    (void)state;
+
+    run_killed_reader(spool, log, 1, 0);
+    reopen_and_close(spool, log);
+    assert_int_equal(count_recovered(log, "access"), 1);
+    in = fopen(log, "r");
+    assert_non_null(in);
+    len = fread(buf, 1, sizeof buf - 1, in);
+    fclose(in);
+    buf[len] = '\0';
+    assert_non_null(strstr(buf, "\"path\":\"data/x.bin\""));
+    assert_non_null(strstr(buf, "\"ranges\":[]"));
+    assert_non_null(strstr(buf, "\"process\":\"reader\""));
+    reopen_and_close(spool, log);
+    assert_int_equal(count_recovered(log, "access"), 1);
+    free(spool);
+    free(log);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_replay_keeps_what_no_event_covers),
+        cmocka_unit_test(test_open_without_reads_replayed_until_covered),
         cmocka_unit_test(test_cancelled_marker_covers_nothing),
         cmocka_unit_test(test_mark_without_ranges_writes_nothing),
         cmocka_unit_test(test_torn_last_line_cut_damaged_line_refused),
         cmocka_unit_test(test_generations_switch_and_drain),
+        cmocka_unit_test(test_mapping_grown_ahead_keeps_records),
         cmocka_unit_test(test_killed_after_read_replayed_once),
         cmocka_unit_test(test_killed_compact_reader_replayed_as_access),
+        cmocka_unit_test(test_killed_compact_open_without_reads_recorded),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
