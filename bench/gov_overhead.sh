@@ -2,7 +2,8 @@
 # Auditing overhead: the cost of the governance read hook per read, audit on against off, in
 # a tight loop without a filesystem (tests/gov_driver --bench). Sequential reads coalesce
 # into few events; random reads fill the per-file range buffer and are flushed as events
-# (sealed, hashed, spooled, delivered to an audit log file). Then, as root with FUSE, warm
+# (sealed, hashed, spooled, delivered to an audit log file); the driver runs with --full, the
+# open/read/release form, since a read's cost is what is measured. Then, as root with FUSE, warm
 # re-reads through a real mount with page_cache=keep against page_cache=drop.
 #   bash bench/gov_overhead.sh [BUILD_DIR] [READS]
 set -euo pipefail
@@ -19,7 +20,7 @@ trap 'rm -rf "$work"' EXIT
 echo "reads per case: $n; $(nproc) cores; $(uname -r)"
 for flush in 64 1024; do
   echo "--- range buffer flushed past $flush ranges"
-  "$driver" --spool "$work/spool-$flush" --audit-log "$work/audit-$flush.log" --bench "$n" \
+  "$driver" --spool "$work/spool-$flush" --audit-log "$work/audit-$flush.log" --bench "$n" --full \
     --flush-ranges "$flush" --checkpoint 1000 --flush-ms 1000 --threads 0 2>&1 | grep -v '^ccrfs'
   echo "events: $(wc -l <"$work/audit-$flush.log"), log bytes: $(stat -c %s "$work/audit-$flush.log")"
 done

@@ -4,7 +4,7 @@
 #   open+read+close of every file once (shuffled), one reader and four, in files/s;
 #   `ls -lR` and `find -type f -size +8k` of the whole tree, in entries/s;
 #   the daemon's resident size after every file was opened once;
-#   audit bytes per small file read once (default events, and -o audit_compact).
+#   audit bytes per small file read once (the default compact record, and -o audit_full).
 # Each on: the plaintext folder itself, the same folder through a pass-through FUSE (passfs, built
 # beside ccrfs: what FUSE itself costs), gocryptfs (when installed), and ccrfs over the file store. Ratios against the plaintext folder and gocryptfs are what to compare: absolute
 # figures on a shared machine are noisy. Figures are the best of RUNS (default 2).
@@ -224,17 +224,17 @@ for n in $counts; do
     done
     mount_s=$(tr ' ' '\n' <<<"$mount_times" | grep . | sort -g | head -n 1)
 
-    # Audit bytes per small file read once, default events and the compact form.
-    audit_default=0 audit_compact=0
-    for form in default compact; do
+    # Audit bytes per small file read once: the default (one compact record) and audit_full.
+    audit_default=0 audit_full=0
+    for form in default full; do
         rm -f "$work/audit.log"*
         opts=""
-        [ "$form" = compact ] && opts=audit_compact
+        [ "$form" = full ] && opts=audit_full
         mount_ccrfs "$ds" "$mnt" "$opts"
         read_all "$mnt" 1 >/dev/null
         umount_wait "$mnt" "$PID"
         bytes=$(cat "$work/audit.log"* | wc -c)
-        if [ "$form" = default ]; then audit_default=$((bytes / n)); else audit_compact=$((bytes / n)); fi
+        if [ "$form" = default ]; then audit_default=$((bytes / n)); else audit_full=$((bytes / n)); fi
     done
 
     names=(plain)
@@ -252,7 +252,7 @@ for n in $counts; do
     c4=$(tr ' ' '\n' <<<"${R4[ccrfs]}" | grep . | best)
     echo "  $n files: ccrfs 4 readers / 1 reader = $(ratio "$c4" "$c1");" \
         "read vs plain = $(ratio "$c1" "$(tr ' ' '\n' <<<"${R1[plain]}" | grep . | best)");" \
-        "audit bytes per file read once: $audit_default (default), $audit_compact (audit_compact)"
+        "audit bytes per file read once: $audit_default (default), $audit_full (audit_full)"
     if ((have_gocryptfs)); then
         echo "  ccrfs / gocryptfs: read $(ratio "$c1" "$(tr ' ' '\n' <<<"${R1[gocryptfs]}" | grep . | best)")," \
             "ls -lR $(ratio "$(tr ' ' '\n' <<<"${LS[ccrfs]}" | grep . | best)" "$(tr ' ' '\n' <<<"${LS[gocryptfs]}" | grep . | best)")"
