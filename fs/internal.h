@@ -17,6 +17,9 @@
  *                          (fs/core_keys.c); held briefly, never across I/O
  *   3. the cache's lock, the prefetch queue's lock: internal to those modules, held briefly
  *   fs_mount.open_lock     the list of open files; taken alone, never with another lock
+ *   fs_mount.ahead_lock    fetch-ahead across files (fs/core_ahead.c): the table of folders
+ *                          read in order and each file's fs_node.ahead; taken alone, never
+ *                          with another lock, never held across I/O
  * The tree itself never changes after fs_mount_create, so it needs no lock. Counters are
  * atomics.
  *
@@ -52,8 +55,22 @@
 /* A blob this small is fetched whole when its file is opened: one store request per small
  * file (on a cloud store a request's latency outweighs 128 KiB of transfer). */
 #define FS_WHOLE_BLOB_MAX (128u << 10)
+/* Fetch-ahead across files: folders followed at once (a small table, entries replaced when two
+ * folders meet in one slot), how far ahead an open may land and still be "in order", and how
+ * many in-order steps in a row start fetch-ahead. */
+#define FS_AHEAD_SLOTS 64
+#define FS_AHEAD_GAP   3
+#define FS_AHEAD_STEPS 2
 
 struct fuse_session;
+
+/* One folder a reader goes through in order: child positions in the folder's name order. */
+struct fs_ahead_slot {
+    uint32_t dir_plus1; /* the folder's node index + 1; 0 for an empty slot */
+    uint32_t last;      /* position of the last file opened */
+    uint32_t queued_to; /* positions up to here were considered for fetch-ahead */
+    uint32_t steps;     /* in-order opens in a row */
+};
 
 struct fs_open_file {
     struct fs_open_file *prev, *next; /* the mount's open files, guarded by open_lock */
@@ -90,6 +107,14 @@ struct fs_mount {
     uint32_t lru_head, lru_tail, lru_count, key_lru_max;
     atomic_uint_least64_t keys_live, key_evictions;
     atomic_int key_trim_pending; /* a close left more than key_lru_max keys: trim when free */
+    /* Fetch-ahead across the files of a folder read in order (fs/core_ahead.c). ahead_lock
+     * guards ahead_slots and every fs_node.ahead; ahead_done is signalled when a fetch-ahead of
+     * a file ends. ahead_files is the number of files fetched ahead of a reader (0: off). */
+    pthread_mutex_t ahead_lock;
+    pthread_cond_t ahead_done;
+    struct fs_ahead_slot ahead_slots[FS_AHEAD_SLOTS];
+    unsigned ahead_files;
+    atomic_uint_least64_t ahead_files_queued, ahead_files_used;
     /* Files opened and not yet released: the kernel may drop releases at unmount, and those
      * still get on_release and are freed when the mount ends. */
     pthread_mutex_t open_lock;
@@ -200,6 +225,17 @@ uint8_t *fs_scratch_get(size_t len);
 
 /* The prefetch workers' job: fills missing blocks of a run into the cache. */
 void fs_prefetch_runner(void *arg, const struct fs_prefetch_job *job);
+
+/* ---- fetch-ahead across the files of a folder (fs/core_ahead.c) ---- */
+
+/* Before an open takes its key: waits for a fetch-ahead of n under way, takes a queued one over
+ * (the open fetches it itself), and counts an open that finds its key put there by fetch-ahead. */
+void fs_ahead_claim(struct fs_mount *m, struct fs_node *n);
+/* After an open of dataset file n succeeded: follows the caller through n's folder and, once it
+ * reads in order, queues the next small files the caller may read for fetch-ahead. */
+void fs_ahead_on_open(struct fs_mount *m, struct fs_node *n, const struct fs_caller *who);
+/* The prefetch workers' FS_PREFETCH_OPEN_AHEAD job: opens file node as an open would. */
+void fs_ahead_run(struct fs_mount *m, uint32_t node);
 
 /* ---- open files (fs/core_files.c) ---- */
 

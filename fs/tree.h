@@ -24,6 +24,9 @@ struct fs_node {
     uint32_t key_users;
     uint32_t lru_prev, lru_next;
     uint8_t key_cached, in_lru;
+    /* Files: fetch-ahead of the file before its open (enum fs_ahead_state, fs/core_ahead.c);
+     * guarded by the mount's ahead_lock. */
+    uint8_t ahead;
 };
 
 struct fs_tree {

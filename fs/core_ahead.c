@@ -1,0 +1,204 @@
+/* Fetch-ahead across the files of a folder: a reader that opens the files of one folder in
+ * name order (cat of a folder's files, tar, a DataLoader without shuffle) would otherwise wait for one store
+ * round trip per file. Once its opens go in order, the next small files of the folder are
+ * opened on the prefetch workers, as the open itself would open them (key derived, blob
+ * fetched whole, authenticated, blocks decrypted into the cache), several in flight at once;
+ * the real open and its reads then find everything in memory.
+ *
+ * Fetch-ahead only fills memory: it never hands out bytes, asks no governance hook (each real
+ * open and read is still recorded) and stops at revocation. Keys it opens nobody holds, so they
+ * go into the bounded LRU of recently used keys (fs/core_keys.c) like a closed file's.
+ *
+ * The order of each folder being read is kept in a small table (FS_AHEAD_SLOTS entries, one
+ * folder each, replaced when another folder maps to the same slot), so the state stays bounded
+ * whatever the number of folders. Random order never makes FS_AHEAD_STEPS in-order opens in a
+ * row but by chance, and one open out of order stops fetch-ahead for that folder again. */
+#include "fs/internal.h"
+
+#include <errno.h>
+
+/* fs_node.ahead */
+enum fs_ahead_state {
+    FS_AHEAD_NONE = 0,
+    FS_AHEAD_QUEUED,  /* a job is queued; an open that comes first takes it over */
+    FS_AHEAD_RUNNING, /* a worker is opening the file: an open waits for it */
+    FS_AHEAD_READY,   /* opened by fetch-ahead, not yet by anyone */
+};
+
+static int is_small_file(const struct fs_node *n)
+{
+    uint64_t size;
+
+    if (n->e == NULL || n->e->type != FMT_ENTRY_FILE)
+        return 0;
+    size = fmt_dataset_file_object_size(n->e);
+    return size > FMT_BLOB_HEADER_LEN && size <= FS_WHOLE_BLOB_MAX;
+}
+
+/* What the kernel's default_permissions check lets the caller open (every file belongs to the
+ * mount's uid and gid). Only the caller's primary group is known here: a file readable only
+ * through a supplementary group is not fetched ahead, which costs speed, never access. */
+static int caller_may_read(const struct fs_mount *m, const struct fs_node *n, const struct fs_caller *who)
+{
+    mode_t mode = n->e->mode;
+
+    if (who->uid == 0)
+        return 1;
+    if (who->uid == m->uid)
+        return (mode & S_IRUSR) != 0;
+    if (who->gid == m->gid)
+        return (mode & S_IRGRP) != 0;
+    return (mode & S_IROTH) != 0;
+}
+
+/* The position of node idx among the children of dir (they are kept in node order), or -1. */
+static int64_t child_pos(const struct fs_node *dir, uint32_t idx)
+{
+    size_t lo = 0, hi = dir->nchildren;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (dir->children[mid] == idx)
+            return (int64_t)mid;
+        if (dir->children[mid] < idx)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+static int key_present(struct fs_mount *m, const struct fs_node *n)
+{
+    int have;
+
+    pthread_rwlock_rdlock(&m->key_lock);
+    have = n->key != NULL;
+    pthread_rwlock_unlock(&m->key_lock);
+    return have;
+}
+
+void fs_ahead_claim(struct fs_mount *m, struct fs_node *n)
+{
+    uint8_t was;
+
+    /* Without fetch-ahead no file ever leaves FS_AHEAD_NONE: opens take no lock here. */
+    if (m->ahead_files == 0)
+        return;
+    pthread_mutex_lock(&m->ahead_lock);
+    while (n->ahead == FS_AHEAD_RUNNING)
+        pthread_cond_wait(&m->ahead_done, &m->ahead_lock);
+    was = n->ahead;
+    n->ahead = FS_AHEAD_NONE;
+    pthread_mutex_unlock(&m->ahead_lock);
+    if (was == FS_AHEAD_READY && key_present(m, n))
+        atomic_fetch_add(&m->ahead_files_used, 1);
+}
+
+void fs_ahead_run(struct fs_mount *m, uint32_t node)
+{
+    struct fs_node *n = &m->tree.nodes[node];
+    int fetched = 0;
+
+    pthread_mutex_lock(&m->ahead_lock);
+    if (n->ahead != FS_AHEAD_QUEUED) { /* an open took it over */
+        pthread_mutex_unlock(&m->ahead_lock);
+        return;
+    }
+    n->ahead = FS_AHEAD_RUNNING;
+    pthread_mutex_unlock(&m->ahead_lock);
+    /* Consent withdrawn or the mount ending: nothing more is fetched. The open below also
+     * refuses to install a key once revoked, and fills no cache after that. Errors are counted
+     * and reported there as an open's would be; the real open tries again and fails alike. */
+    if (!atomic_load(&m->revoked) && !key_present(m, n))
+        fetched = fs_node_open_key(m, n) == 0 && !atomic_load(&m->revoked);
+    pthread_mutex_lock(&m->ahead_lock);
+    n->ahead = fetched ? FS_AHEAD_READY : FS_AHEAD_NONE;
+    pthread_cond_broadcast(&m->ahead_done);
+    pthread_mutex_unlock(&m->ahead_lock);
+}
+
+/* Follows the reader through folder dir (node index parent) after its open of the child at
+ * pos; returns in cand/cpos the files to fetch ahead, already marked FS_AHEAD_QUEUED. */
+static size_t ahead_pick(struct fs_mount *m, uint32_t parent, uint32_t pos, const struct fs_caller *who,
+                         uint32_t *cand, uint32_t *cpos)
+{
+    const struct fs_node *dir = &m->tree.nodes[parent];
+    struct fs_ahead_slot *s = &m->ahead_slots[parent % FS_AHEAD_SLOTS];
+    uint32_t from, end;
+    size_t count = 0;
+
+    pthread_mutex_lock(&m->ahead_lock);
+    if (s->dir_plus1 != parent + 1) {
+        *s = (struct fs_ahead_slot){.dir_plus1 = parent + 1, .last = pos, .queued_to = pos, .steps = 0};
+        pthread_mutex_unlock(&m->ahead_lock);
+        return 0;
+    }
+    if (pos > s->last && pos - s->last <= FS_AHEAD_GAP) {
+        if (s->steps < FS_AHEAD_STEPS)
+            s->steps++;
+    } else {
+        /* Out of order: back off until the reader goes in order again. */
+        s->steps = 0;
+        s->queued_to = pos;
+    }
+    s->last = pos;
+    if (s->steps >= FS_AHEAD_STEPS) {
+        from = (s->queued_to > pos ? s->queued_to : pos) + 1;
+        end = dir->nchildren - 1 - pos < m->ahead_files ? dir->nchildren - 1 : pos + m->ahead_files;
+        for (uint32_t j = from; j <= end; j++) {
+            struct fs_node *c = &m->tree.nodes[dir->children[j]];
+            if (!is_small_file(c) || c->ahead != FS_AHEAD_NONE || !caller_may_read(m, c, who))
+                continue;
+            c->ahead = FS_AHEAD_QUEUED;
+            cand[count] = dir->children[j];
+            cpos[count++] = j;
+        }
+        if (end > s->queued_to)
+            s->queued_to = end;
+    }
+    pthread_mutex_unlock(&m->ahead_lock);
+    return count;
+}
+
+void fs_ahead_on_open(struct fs_mount *m, struct fs_node *n, const struct fs_caller *who)
+{
+    uint32_t cand[FS_AHEAD_FILES_MAX], cpos[FS_AHEAD_FILES_MAX], parent = n->parent;
+    int64_t pos;
+    size_t count;
+    int stop = 0;
+
+    if (m->ahead_files == 0 || m->pf == NULL || who == NULL || n->e == NULL || atomic_load(&m->revoked))
+        return;
+    if ((pos = child_pos(&m->tree.nodes[parent], (uint32_t)(n - m->tree.nodes))) < 0)
+        return;
+    count = ahead_pick(m, parent, (uint32_t)pos, who, cand, cpos);
+    for (size_t i = 0; i < count; i++) {
+        struct fs_node *c = &m->tree.nodes[cand[i]];
+        struct fs_prefetch_job job = {.node = cand[i],
+                                      .bytes = fmt_dataset_file_object_size(c->e),
+                                      .first = FS_PREFETCH_OPEN_AHEAD,
+                                      .count = 0};
+        int queued = 0;
+
+        /* A key in memory needs no fetch. The prefetch budget full: stop here, and let a later
+         * open queue the rest. */
+        if (!stop && !key_present(m, c)) {
+            if (fs_prefetch_submit(m->pf, &job) == 0) {
+                atomic_fetch_add(&m->ahead_files_queued, 1);
+                continue;
+            }
+            stop = 1;
+            queued = -1;
+        }
+        pthread_mutex_lock(&m->ahead_lock);
+        if (c->ahead == FS_AHEAD_QUEUED)
+            c->ahead = FS_AHEAD_NONE;
+        if (queued < 0) {
+            struct fs_ahead_slot *s = &m->ahead_slots[parent % FS_AHEAD_SLOTS];
+            if (s->dir_plus1 == parent + 1 && s->queued_to >= cpos[i])
+                s->queued_to = cpos[i] - 1;
+        }
+        pthread_mutex_unlock(&m->ahead_lock);
+    }
+}
