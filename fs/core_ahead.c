@@ -116,6 +116,8 @@ void fs_ahead_run(struct fs_mount *m, uint32_t node)
     n->ahead = fetched ? FS_AHEAD_READY : FS_AHEAD_NONE;
     pthread_cond_broadcast(&m->ahead_done);
     pthread_mutex_unlock(&m->ahead_lock);
+    /* A close that found key_lock held by this job left the LRU over its bound: trim it now. */
+    fs_keys_trim_pending(m);
 }
 
 /* Follows the reader through folder dir (node index parent) after its open of the child at
