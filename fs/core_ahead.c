@@ -11,8 +11,9 @@
  *
  * The order of each folder being read is kept in a small table (FS_AHEAD_SLOTS entries, one
  * folder each, replaced when another folder maps to the same slot), so the state stays bounded
- * whatever the number of folders. Random order never makes FS_AHEAD_STEPS in-order opens in a
- * row but by chance, and one open out of order stops fetch-ahead for that folder again. */
+ * whatever the number of folders. Random order makes FS_AHEAD_STEPS in-order opens of one
+ * stride in a row only by rare chance, and one open out of order stops fetch-ahead for that
+ * folder again. */
 #include "fs/internal.h"
 
 #include <errno.h>
@@ -127,34 +128,49 @@ static size_t ahead_pick(struct fs_mount *m, uint32_t parent, uint32_t pos, cons
 {
     const struct fs_node *dir = &m->tree.nodes[parent];
     struct fs_ahead_slot *s = &m->ahead_slots[parent % FS_AHEAD_SLOTS];
-    uint32_t from, end;
     size_t count = 0;
 
     pthread_mutex_lock(&m->ahead_lock);
     if (s->dir_plus1 != parent + 1) {
-        *s = (struct fs_ahead_slot){.dir_plus1 = parent + 1, .last = pos, .queued_to = pos, .steps = 0};
+        *s = (struct fs_ahead_slot){.dir_plus1 = parent + 1, .last = pos, .queued_to = pos};
         pthread_mutex_unlock(&m->ahead_lock);
         return 0;
     }
     if (pos > s->last && pos - s->last <= FS_AHEAD_GAP) {
-        if (s->steps < FS_AHEAD_STEPS)
-            s->steps++;
+        /* Starting takes FS_AHEAD_STEPS steps of one stride (the next file each time, or every
+         * second or third one); once started, any step forward within the gap keeps it going. */
+        if (s->steps >= FS_AHEAD_STEPS || pos - s->last == s->stride) {
+            if (s->steps < FS_AHEAD_STEPS)
+                s->steps++;
+        } else {
+            s->stride = pos - s->last;
+            s->steps = 1;
+        }
     } else {
         /* Out of order: back off until the reader goes in order again. */
         s->steps = 0;
+        s->stride = 0;
         s->queued_to = pos;
     }
     s->last = pos;
     if (s->steps >= FS_AHEAD_STEPS) {
-        from = (s->queued_to > pos ? s->queued_to : pos) + 1;
-        end = dir->nchildren - 1 - pos < m->ahead_files ? dir->nchildren - 1 : pos + m->ahead_files;
-        for (uint32_t j = from; j <= end; j++) {
-            struct fs_node *c = &m->tree.nodes[dir->children[j]];
-            if (!is_small_file(c) || c->ahead != FS_AHEAD_NONE || !caller_may_read(m, c, who))
+        /* The next ahead_files files the reader will open at its stride (a reader of every
+         * second file, say images beside their labels, gets the files it reads, not the others),
+         * less those already considered. */
+        uint32_t stride = s->stride ? s->stride : 1, end = pos;
+        for (uint32_t k = 1; k <= m->ahead_files; k++) {
+            uint64_t j = (uint64_t)pos + (uint64_t)k * stride;
+            struct fs_node *c;
+            if (j >= dir->nchildren)
+                break;
+            end = (uint32_t)j;
+            c = &m->tree.nodes[dir->children[j]];
+            if (j <= s->queued_to || !is_small_file(c) || c->ahead != FS_AHEAD_NONE ||
+                !caller_may_read(m, c, who))
                 continue;
             c->ahead = FS_AHEAD_QUEUED;
             cand[count] = dir->children[j];
-            cpos[count++] = j;
+            cpos[count++] = (uint32_t)j;
         }
         if (end > s->queued_to)
             s->queued_to = end;

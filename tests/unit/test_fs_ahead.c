@@ -327,9 +327,9 @@ static int open_read_close(struct fixture *f, unsigned i)
     return 0;
 }
 
-/* In order, waiting for the workers before each open: after the three opens that show the
- * order, no open or read makes a store request of its own, and every file is fetched once.
- * Under a contract-like hook set (reads_every_open): every open and read is still asked. */
+/* In order, waiting for the workers before each open: after the opens that show the order, no open or read
+ * makes a store request of its own, and every file is fetched once. Under a contract-like hook set
+ * (reads_every_open): every open and read is still asked. */
 static void test_in_order_opens_make_no_requests(void **state)
 {
     struct fixture *f = *state;
@@ -397,6 +397,40 @@ static void test_shuffled_triggers_nothing(void **state)
     assert_int_equal(jobs_done(f), 0);
     assert_int_equal(atomic_load(&f->counter->worker_reads), 0);
     assert_int_equal(atomic_load(&f->counter->main_reads), NFILES);
+}
+
+/* A reader of every second file gets those fetched ahead, not the ones between. */
+static void test_stride_two_fetches_what_is_read(void **state)
+{
+    struct fixture *f = *state;
+
+    for (unsigned i = 0; i < NFILES; i += 2) {
+        fs_prefetch_wait_idle(f->m->pf);
+        assert_int_equal(open_read_close(f, i), 0);
+    }
+    fs_prefetch_wait_idle(f->m->pf);
+    assert_int_equal(atomic_load(&f->counter->main_reads), FS_AHEAD_STEPS + 1);
+    assert_int_equal(reads_total(f), NFILES / 2);
+    assert_int_equal(atomic_load(&f->m->ahead_files_used), NFILES / 2 - FS_AHEAD_STEPS - 1);
+}
+
+/* Once the order breaks, nothing more is queued until the reader goes in order again. */
+static void test_order_break_backs_off(void **state)
+{
+    struct fixture *f = *state;
+    static const unsigned jumps[] = {30, 5, 22, 14, 37, 1, 26};
+    uint64_t queued;
+
+    for (unsigned i = 0; i < 8; i++) {
+        fs_prefetch_wait_idle(f->m->pf);
+        assert_int_equal(open_read_close(f, i), 0);
+    }
+    queued = atomic_load(&f->m->ahead_files_queued);
+    assert_true(queued > 0);
+    for (size_t i = 0; i < sizeof jumps / sizeof jumps[0]; i++)
+        assert_int_equal(open_read_close(f, jumps[i]), 0);
+    fs_prefetch_wait_idle(f->m->pf);
+    assert_int_equal(atomic_load(&f->m->ahead_files_queued), queued);
 }
 
 /* fetch_ahead_files=0: in order, and still no job. */
@@ -561,8 +595,8 @@ static void test_option_and_stats(void **state)
         assert_int_equal(open_read_close(f, i), 0);
     }
     assert_int_equal(fs_mount_stats_json(f->m, stats, sizeof stats), 0);
-    assert_non_null(strstr(stats, "\"ahead_files_queued\":15,"));
-    assert_non_null(strstr(stats, "\"ahead_files_used\":7,"));
+    assert_non_null(strstr(stats, "\"ahead_files_queued\":14,"));
+    assert_non_null(strstr(stats, "\"ahead_files_used\":6,"));
 }
 
 int main(void)
@@ -571,6 +605,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_in_order_opens_make_no_requests, setup_default, teardown),
         cmocka_unit_test_setup_teardown(test_in_order_racing_fetches_once, setup_default, teardown),
         cmocka_unit_test_setup_teardown(test_shuffled_triggers_nothing, setup_default, teardown),
+        cmocka_unit_test_setup_teardown(test_stride_two_fetches_what_is_read, setup_default, teardown),
+        cmocka_unit_test_setup_teardown(test_order_break_backs_off, setup_default, teardown),
         cmocka_unit_test_setup_teardown(test_off_queues_nothing, setup_off, teardown),
         cmocka_unit_test_setup_teardown(test_tampered_blob_fetched_ahead, setup_default, teardown),
         cmocka_unit_test_setup_teardown(test_revoke_with_jobs_queued, setup_default, teardown),
