@@ -18,14 +18,6 @@
 
 #include <errno.h>
 
-/* fs_node.ahead */
-enum fs_ahead_state {
-    FS_AHEAD_NONE = 0,
-    FS_AHEAD_QUEUED,  /* a job is queued; an open that comes first takes it over */
-    FS_AHEAD_RUNNING, /* a worker is opening the file: an open waits for it */
-    FS_AHEAD_READY,   /* opened by fetch-ahead, not yet by anyone */
-};
-
 static int is_small_file(const struct fs_node *n)
 {
     uint64_t size;
@@ -79,19 +71,28 @@ static int key_present(struct fs_mount *m, const struct fs_node *n)
     return have;
 }
 
+void fs_ahead_forget(struct fs_mount *m, struct fs_node *n)
+{
+    uint_least8_t ready = FS_AHEAD_READY;
+
+    if (atomic_compare_exchange_strong(&n->ahead, &ready, FS_AHEAD_NONE))
+        atomic_fetch_sub(&m->ahead_outstanding, 1);
+}
+
 void fs_ahead_claim(struct fs_mount *m, struct fs_node *n)
 {
     uint8_t was;
 
-    /* Without fetch-ahead no file ever leaves FS_AHEAD_NONE: opens take no lock here. */
-    if (m->ahead_files == 0)
+    /* A file nobody fetches ahead costs its open no lock. */
+    if (m->ahead_files == 0 || atomic_load(&n->ahead) == FS_AHEAD_NONE)
         return;
     pthread_mutex_lock(&m->ahead_lock);
-    while (n->ahead == FS_AHEAD_RUNNING)
+    while (atomic_load(&n->ahead) == FS_AHEAD_RUNNING)
         pthread_cond_wait(&m->ahead_done, &m->ahead_lock);
-    was = n->ahead;
-    n->ahead = FS_AHEAD_NONE;
+    was = atomic_exchange(&n->ahead, FS_AHEAD_NONE);
     pthread_mutex_unlock(&m->ahead_lock);
+    if (was != FS_AHEAD_NONE)
+        atomic_fetch_sub(&m->ahead_outstanding, 1);
     if (was == FS_AHEAD_READY && key_present(m, n))
         atomic_fetch_add(&m->ahead_files_used, 1);
 }
@@ -102,11 +103,11 @@ void fs_ahead_run(struct fs_mount *m, uint32_t node)
     int fetched = 0;
 
     pthread_mutex_lock(&m->ahead_lock);
-    if (n->ahead != FS_AHEAD_QUEUED) { /* an open took it over */
+    if (atomic_load(&n->ahead) != FS_AHEAD_QUEUED) { /* an open took it over */
         pthread_mutex_unlock(&m->ahead_lock);
         return;
     }
-    n->ahead = FS_AHEAD_RUNNING;
+    atomic_store(&n->ahead, FS_AHEAD_RUNNING);
     pthread_mutex_unlock(&m->ahead_lock);
     /* Consent withdrawn or the mount ending: nothing more is fetched. The open below also
      * refuses to install a key once revoked, and fills no cache after that. Errors are counted
@@ -114,9 +115,13 @@ void fs_ahead_run(struct fs_mount *m, uint32_t node)
     if (!atomic_load(&m->revoked) && !key_present(m, n))
         fetched = fs_node_open_key(m, n) == 0 && !atomic_load(&m->revoked);
     pthread_mutex_lock(&m->ahead_lock);
-    n->ahead = fetched ? FS_AHEAD_READY : FS_AHEAD_NONE;
+    atomic_store(&n->ahead, fetched ? FS_AHEAD_READY : FS_AHEAD_NONE);
     pthread_cond_broadcast(&m->ahead_done);
     pthread_mutex_unlock(&m->ahead_lock);
+    if (!fetched)
+        atomic_fetch_sub(&m->ahead_outstanding, 1);
+    else if (!key_present(m, n))
+        fs_ahead_forget(m, n); /* evicted before it was marked ready */
     /* A close that found key_lock held by this job left the LRU over its bound: trim it now. */
     fs_keys_trim_pending(m);
 }
@@ -163,12 +168,15 @@ static size_t ahead_pick(struct fs_mount *m, uint32_t parent, uint32_t pos, cons
             struct fs_node *c;
             if (j >= dir->nchildren)
                 break;
-            end = (uint32_t)j;
             c = &m->tree.nodes[dir->children[j]];
-            if (j <= s->queued_to || !is_small_file(c) || c->ahead != FS_AHEAD_NONE ||
+            if (atomic_load(&m->ahead_outstanding) >= m->ahead_max)
+                break; /* the key LRU could not keep more: a later open goes on from here */
+            end = (uint32_t)j;
+            if (j <= s->queued_to || !is_small_file(c) || atomic_load(&c->ahead) != FS_AHEAD_NONE ||
                 !caller_may_read(m, c, who))
                 continue;
-            c->ahead = FS_AHEAD_QUEUED;
+            atomic_store(&c->ahead, FS_AHEAD_QUEUED);
+            atomic_fetch_add(&m->ahead_outstanding, 1);
             cand[count] = dir->children[j];
             cpos[count++] = (uint32_t)j;
         }
@@ -210,8 +218,10 @@ void fs_ahead_on_open(struct fs_mount *m, struct fs_node *n, const struct fs_cal
             queued = -1;
         }
         pthread_mutex_lock(&m->ahead_lock);
-        if (c->ahead == FS_AHEAD_QUEUED)
-            c->ahead = FS_AHEAD_NONE;
+        if (atomic_load(&c->ahead) == FS_AHEAD_QUEUED) {
+            atomic_store(&c->ahead, FS_AHEAD_NONE);
+            atomic_fetch_sub(&m->ahead_outstanding, 1);
+        }
         if (queued < 0) {
             struct fs_ahead_slot *s = &m->ahead_slots[parent % FS_AHEAD_SLOTS];
             if (s->dir_plus1 == parent + 1 && s->queued_to >= cpos[i])

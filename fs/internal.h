@@ -18,8 +18,9 @@
  *   3. the cache's lock, the prefetch queue's lock: internal to those modules, held briefly
  *   fs_mount.open_lock     the list of open files; taken alone, never with another lock
  *   fs_mount.ahead_lock    fetch-ahead across files (fs/core_ahead.c): the table of folders
- *                          read in order and each file's fs_node.ahead; taken alone, never
- *                          with another lock, never held across I/O
+ *                          read in order and each file's fs_node.ahead (an atomic, so that an
+ *                          eviction may clear it without this lock); taken alone, never with
+ *                          another lock, never held across I/O
  * The tree itself never changes after fs_mount_create, so it needs no lock. Counters are
  * atomics.
  *
@@ -65,6 +66,14 @@
 #define FS_AHEAD_STEPS 3
 
 struct fuse_session;
+
+/* fs_node.ahead: changed under ahead_lock, except READY -> NONE (fs_ahead_forget). */
+enum fs_ahead_state {
+    FS_AHEAD_NONE = 0,
+    FS_AHEAD_QUEUED,  /* a job is queued; an open that comes first takes it over */
+    FS_AHEAD_RUNNING, /* a worker is opening the file: an open waits for it */
+    FS_AHEAD_READY,   /* opened by fetch-ahead, not yet by anyone */
+};
 
 /* One folder a reader goes through in order: child positions in the folder's name order. */
 struct fs_ahead_slot {
@@ -117,6 +126,10 @@ struct fs_mount {
     pthread_cond_t ahead_done;
     struct fs_ahead_slot ahead_slots[FS_AHEAD_SLOTS];
     unsigned ahead_files;
+    /* Files queued, being fetched or fetched and not yet opened, at most ahead_max (half the
+     * key LRU, where their keys wait) for the whole mount. */
+    atomic_uint ahead_outstanding;
+    unsigned ahead_max;
     atomic_uint_least64_t ahead_files_queued, ahead_files_used;
     /* Files opened and not yet released: the kernel may drop releases at unmount, and those
      * still get on_release and are freed when the mount ends. */
@@ -237,6 +250,9 @@ void fs_ahead_claim(struct fs_mount *m, struct fs_node *n);
 /* After an open of dataset file n succeeded: follows the caller through n's folder and, once it
  * reads in order, queues the next small files the caller may read for fetch-ahead. */
 void fs_ahead_on_open(struct fs_mount *m, struct fs_node *n, const struct fs_caller *who);
+/* A key fetch-ahead put there is evicted before its file was opened: no longer counted as
+ * outstanding. Atomics only: called under key_lock and key_lru_lock. */
+void fs_ahead_forget(struct fs_mount *m, struct fs_node *n);
 /* The prefetch workers' FS_PREFETCH_OPEN_AHEAD job: opens file node as an open would. */
 void fs_ahead_run(struct fs_mount *m, uint32_t node);
 

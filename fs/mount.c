@@ -128,10 +128,12 @@ int fs_mount_create(const struct fs_mount_config *conf, struct fs_mount **out)
     if (m->opts.workers > 0 && budget > 0 &&
         (rc = fs_prefetch_create(m->opts.workers, budget, fs_prefetch_runner, m, &m->pf)) != 0)
         goto fail;
-    /* Files fetched ahead wait in the key LRU for their open: never more than it keeps, or they
-     * would evict each other first. */
+    /* Files fetched ahead wait in the key LRU for their open, beside the keys of files just
+     * closed: at most half of it (for one reader and for all), or they would be evicted
+     * before they are opened. */
+    m->ahead_max = m->key_lru_max / 2;
     if (m->pf != NULL)
-        m->ahead_files = m->opts.ahead_files < m->key_lru_max ? m->opts.ahead_files : m->key_lru_max;
+        m->ahead_files = m->opts.ahead_files < m->ahead_max ? m->opts.ahead_files : m->ahead_max;
     ccr_log_info("dataset %s (%s): %u entries, %llu bytes; cache %llu MiB in %llu KiB blocks, fetch-ahead up "
                  "to %llu MiB",
                  m->ds ? m->ds->id : "none", fs_access_mode_name(m->opts.mode), m->tree.count - 1,

@@ -521,7 +521,7 @@ static void test_teardown_with_jobs_queued(void **state)
     start_ahead_slowly(*state);
 }
 
-/* A key LRU of 4 with fetch_ahead_files=8: fetch-ahead goes no further than the LRU keeps, and
+/* A key LRU of 4 with fetch_ahead_files=8: fetch-ahead goes no further than half the LRU, and
  * keys in memory never exceed the open files plus the LRU, also with files held open. */
 static void test_key_bound_holds(void **state)
 {
