@@ -75,8 +75,13 @@ void fs_ahead_forget(struct fs_mount *m, struct fs_node *n)
 {
     uint_least8_t ready = FS_AHEAD_READY;
 
-    if (atomic_compare_exchange_strong(&n->ahead, &ready, FS_AHEAD_NONE))
+    if (atomic_compare_exchange_strong(&n->ahead, &ready, FS_AHEAD_NONE)) {
+        unsigned allowed = atomic_load(&m->ahead_allowed);
         atomic_fetch_sub(&m->ahead_outstanding, 1);
+        /* Fetched for nothing: keep fewer files ahead (never fewer than one). */
+        while (allowed > 1 && !atomic_compare_exchange_weak(&m->ahead_allowed, &allowed, allowed - 1))
+            ;
+    }
 }
 
 void fs_ahead_claim(struct fs_mount *m, struct fs_node *n)
@@ -93,8 +98,13 @@ void fs_ahead_claim(struct fs_mount *m, struct fs_node *n)
     pthread_mutex_unlock(&m->ahead_lock);
     if (was != FS_AHEAD_NONE)
         atomic_fetch_sub(&m->ahead_outstanding, 1);
-    if (was == FS_AHEAD_READY && key_present(m, n))
+    if (was == FS_AHEAD_READY && key_present(m, n)) {
+        unsigned allowed = atomic_load(&m->ahead_allowed);
         atomic_fetch_add(&m->ahead_files_used, 1);
+        while (allowed < m->ahead_max &&
+               !atomic_compare_exchange_weak(&m->ahead_allowed, &allowed, allowed + 1))
+            ;
+    }
 }
 
 void fs_ahead_run(struct fs_mount *m, uint32_t node)
@@ -169,7 +179,7 @@ static size_t ahead_pick(struct fs_mount *m, uint32_t parent, uint32_t pos, cons
             if (j >= dir->nchildren)
                 break;
             c = &m->tree.nodes[dir->children[j]];
-            if (atomic_load(&m->ahead_outstanding) >= m->ahead_max)
+            if (atomic_load(&m->ahead_outstanding) >= atomic_load(&m->ahead_allowed))
                 break; /* the key LRU could not keep more: a later open goes on from here */
             end = (uint32_t)j;
             if (j <= s->queued_to || !is_small_file(c) || atomic_load(&c->ahead) != FS_AHEAD_NONE ||

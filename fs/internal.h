@@ -126,9 +126,11 @@ struct fs_mount {
     pthread_cond_t ahead_done;
     struct fs_ahead_slot ahead_slots[FS_AHEAD_SLOTS];
     unsigned ahead_files;
-    /* Files queued, being fetched or fetched and not yet opened, at most ahead_max (half the
-     * key LRU, where their keys wait) for the whole mount. */
-    atomic_uint ahead_outstanding;
+    /* Files queued, being fetched or fetched and not yet opened, for the whole mount: at most
+     * ahead_allowed, which starts at ahead_max (half the key LRU, where their keys wait), drops
+     * by one whenever a key fetched ahead is evicted before its open (readers of many folders
+     * at once outrun the LRU) and grows by one with each open that finds its key there. */
+    atomic_uint ahead_outstanding, ahead_allowed;
     unsigned ahead_max;
     atomic_uint_least64_t ahead_files_queued, ahead_files_used;
     /* Files opened and not yet released: the kernel may drop releases at unmount, and those

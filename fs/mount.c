@@ -132,6 +132,7 @@ int fs_mount_create(const struct fs_mount_config *conf, struct fs_mount **out)
      * closed: at most half of it (for one reader and for all), or they would be evicted
      * before they are opened. */
     m->ahead_max = m->key_lru_max / 2;
+    atomic_store(&m->ahead_allowed, m->ahead_max);
     if (m->pf != NULL)
         m->ahead_files = m->opts.ahead_files < m->ahead_max ? m->opts.ahead_files : m->ahead_max;
     ccr_log_info("dataset %s (%s): %u entries, %llu bytes; cache %llu MiB in %llu KiB blocks, fetch-ahead up "
