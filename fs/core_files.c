@@ -117,6 +117,8 @@ int fs_core_open(struct fs_mount *m, uint64_t ino, int flags, const struct fs_ca
         return EROFS;
     if ((rc = gate_before_io(m)) != 0)
         return rc;
+    /* A fetch-ahead of this file under way is waited for, not fetched a second time. */
+    fs_ahead_claim(m, n);
     /* Check the blob before anyone records an open that could not succeed; the key stays
      * while the file is open. */
     if ((rc = fs_key_hold(m, n)) != 0)
@@ -129,7 +131,9 @@ int fs_core_open(struct fs_mount *m, uint64_t ino, int flags, const struct fs_ca
         fs_key_drop(m, n);
         return rc;
     }
-    return open_file_new(m, n, n, NULL, handle, flags, out);
+    if ((rc = open_file_new(m, n, n, NULL, handle, flags, out)) == 0)
+        fs_ahead_on_open(m, n, who);
+    return rc;
 }
 
 /* Dataset files need their key before their bytes can be read through: held while open

@@ -63,6 +63,7 @@ static void evict_excess(struct fs_mount *m)
         victim->key = NULL;
         atomic_fetch_sub(&m->keys_live, 1);
         atomic_fetch_add(&m->key_evictions, 1);
+        fs_ahead_forget(m, victim);
     }
 }
 
@@ -143,10 +144,12 @@ int fs_node_open_key(struct fs_mount *m, struct fs_node *n)
         k = NULL;
         pthread_mutex_lock(&m->key_lru_lock);
         n->key_cached = 1;
-        atomic_fetch_add(&m->keys_live, 1);
         if (n->key_users == 0)
             lru_push_head(m, n);
         evict_excess(m);
+        /* Counted once the excess is gone: keys_live is read without the lock (stats, and
+         * fetch-ahead installs keys while files close), and never shows more than the bound. */
+        atomic_fetch_add(&m->keys_live, 1);
         pthread_mutex_unlock(&m->key_lru_lock);
     }
     pthread_rwlock_unlock(&m->key_lock);

@@ -312,6 +312,10 @@ void fs_prefetch_runner(void *arg, const struct fs_prefetch_job *job)
     struct fs_read_pins *p;
     size_t nitems = 0;
 
+    if (job->first == FS_PREFETCH_OPEN_AHEAD) {
+        fs_ahead_run(m, job->node);
+        return;
+    }
     if (atomic_load(&m->revoked) || (p = pins_alloc(job->count)) == NULL)
         return;
     pthread_rwlock_rdlock(&m->key_lock);

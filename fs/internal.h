@@ -17,6 +17,10 @@
  *                          (fs/core_keys.c); held briefly, never across I/O
  *   3. the cache's lock, the prefetch queue's lock: internal to those modules, held briefly
  *   fs_mount.open_lock     the list of open files; taken alone, never with another lock
+ *   fs_mount.ahead_lock    fetch-ahead across files (fs/core_ahead.c): the table of folders
+ *                          read in order and each file's fs_node.ahead (an atomic, so that an
+ *                          eviction may clear it without this lock); taken alone, never with
+ *                          another lock, never held across I/O
  * The tree itself never changes after fs_mount_create, so it needs no lock. Counters are
  * atomics.
  *
@@ -52,8 +56,33 @@
 /* A blob this small is fetched whole when its file is opened: one store request per small
  * file (on a cloud store a request's latency outweighs 128 KiB of transfer). */
 #define FS_WHOLE_BLOB_MAX (128u << 10)
+/* Fetch-ahead across files: folders followed at once (a small table, entries replaced when two
+ * folders meet in one slot), how far ahead an open may land and still be "in order", and how
+ * many in-order steps of one stride in a row start fetch-ahead. Three: with two, about one in
+ * six shuffles of a 40-file folder would look in order somewhere; with three of one stride,
+ * one in 500. */
+#define FS_AHEAD_SLOTS 64
+#define FS_AHEAD_GAP   3
+#define FS_AHEAD_STEPS 3
 
 struct fuse_session;
+
+/* fs_node.ahead: changed under ahead_lock, except READY -> NONE (fs_ahead_forget). */
+enum fs_ahead_state {
+    FS_AHEAD_NONE = 0,
+    FS_AHEAD_QUEUED,  /* a job is queued; an open that comes first takes it over */
+    FS_AHEAD_RUNNING, /* a worker is opening the file: an open waits for it */
+    FS_AHEAD_READY,   /* opened by fetch-ahead, not yet by anyone */
+};
+
+/* One folder a reader goes through in order: child positions in the folder's name order. */
+struct fs_ahead_slot {
+    uint32_t dir_plus1; /* the folder's node index + 1; 0 for an empty slot */
+    uint32_t last;      /* position of the last file opened */
+    uint32_t queued_to; /* positions up to here were considered for fetch-ahead */
+    uint32_t steps;     /* in-order opens in a row (of one stride until FS_AHEAD_STEPS) */
+    uint32_t stride;    /* the distance between those opens */
+};
 
 struct fs_open_file {
     struct fs_open_file *prev, *next; /* the mount's open files, guarded by open_lock */
@@ -90,6 +119,20 @@ struct fs_mount {
     uint32_t lru_head, lru_tail, lru_count, key_lru_max;
     atomic_uint_least64_t keys_live, key_evictions;
     atomic_int key_trim_pending; /* a close left more than key_lru_max keys: trim when free */
+    /* Fetch-ahead across the files of a folder read in order (fs/core_ahead.c). ahead_lock
+     * guards ahead_slots and every fs_node.ahead; ahead_done is signalled when a fetch-ahead of
+     * a file ends. ahead_files is the number of files fetched ahead of a reader (0: off). */
+    pthread_mutex_t ahead_lock;
+    pthread_cond_t ahead_done;
+    struct fs_ahead_slot ahead_slots[FS_AHEAD_SLOTS];
+    unsigned ahead_files;
+    /* Files queued, being fetched or fetched and not yet opened, for the whole mount: at most
+     * ahead_allowed, which starts at ahead_max (half the key LRU, where their keys wait), drops
+     * by one whenever a key fetched ahead is evicted before its open (readers of many folders
+     * at once outrun the LRU) and grows by one with each open that finds its key there. */
+    atomic_uint ahead_outstanding, ahead_allowed;
+    unsigned ahead_max;
+    atomic_uint_least64_t ahead_files_queued, ahead_files_used;
     /* Files opened and not yet released: the kernel may drop releases at unmount, and those
      * still get on_release and are freed when the mount ends. */
     pthread_mutex_t open_lock;
@@ -200,6 +243,20 @@ uint8_t *fs_scratch_get(size_t len);
 
 /* The prefetch workers' job: fills missing blocks of a run into the cache. */
 void fs_prefetch_runner(void *arg, const struct fs_prefetch_job *job);
+
+/* ---- fetch-ahead across the files of a folder (fs/core_ahead.c) ---- */
+
+/* Before an open takes its key: waits for a fetch-ahead of n under way, takes a queued one over
+ * (the open fetches it itself), and counts an open that finds its key put there by fetch-ahead. */
+void fs_ahead_claim(struct fs_mount *m, struct fs_node *n);
+/* After an open of dataset file n succeeded: follows the caller through n's folder and, once it
+ * reads in order, queues the next small files the caller may read for fetch-ahead. */
+void fs_ahead_on_open(struct fs_mount *m, struct fs_node *n, const struct fs_caller *who);
+/* A key fetch-ahead put there is evicted before its file was opened: no longer counted as
+ * outstanding. Atomics only: called under key_lock and key_lru_lock. */
+void fs_ahead_forget(struct fs_mount *m, struct fs_node *n);
+/* The prefetch workers' FS_PREFETCH_OPEN_AHEAD job: opens file node as an open would. */
+void fs_ahead_run(struct fs_mount *m, uint32_t node);
 
 /* ---- open files (fs/core_files.c) ---- */
 

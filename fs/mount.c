@@ -94,6 +94,8 @@ int fs_mount_create(const struct fs_mount_config *conf, struct fs_mount **out)
     pthread_rwlock_init(&m->key_lock, NULL);
     pthread_mutex_init(&m->open_lock, NULL);
     pthread_mutex_init(&m->key_lru_lock, NULL);
+    pthread_mutex_init(&m->ahead_lock, NULL);
+    pthread_cond_init(&m->ahead_done, NULL);
     m->key_lru_max = m->opts.key_cache;
     if ((rc = page_cache_policy(m)) != 0)
         goto fail;
@@ -126,6 +128,13 @@ int fs_mount_create(const struct fs_mount_config *conf, struct fs_mount **out)
     if (m->opts.workers > 0 && budget > 0 &&
         (rc = fs_prefetch_create(m->opts.workers, budget, fs_prefetch_runner, m, &m->pf)) != 0)
         goto fail;
+    /* Files fetched ahead wait in the key LRU for their open, beside the keys of files just
+     * closed: at most half of it (for one reader and for all), or they would be evicted
+     * before they are opened. */
+    m->ahead_max = m->key_lru_max / 2;
+    atomic_store(&m->ahead_allowed, m->ahead_max);
+    if (m->pf != NULL)
+        m->ahead_files = m->opts.ahead_files < m->ahead_max ? m->opts.ahead_files : m->ahead_max;
     ccr_log_info("dataset %s (%s): %u entries, %llu bytes; cache %llu MiB in %llu KiB blocks, fetch-ahead up "
                  "to %llu MiB",
                  m->ds ? m->ds->id : "none", fs_access_mode_name(m->opts.mode), m->tree.count - 1,
@@ -331,6 +340,8 @@ void fs_mount_destroy(struct fs_mount *m)
     pthread_rwlock_destroy(&m->key_lock);
     pthread_mutex_destroy(&m->key_lru_lock);
     pthread_mutex_destroy(&m->open_lock);
+    pthread_mutex_destroy(&m->ahead_lock);
+    pthread_cond_destroy(&m->ahead_done);
     free(m->mountpoint);
     free(m);
 }
@@ -405,7 +416,7 @@ int fs_mount_stats_json(struct fs_mount *m, char *buf, size_t len)
         "\"opens\":%llu,\"cache_hits\":%llu,\"cache_misses\":%llu,\"cache_evictions\":%llu,"
         "\"cache_blocks\":%llu,\"cache_capacity_blocks\":%llu,\"cache_block_size\":%llu,"
         "\"integrity_failures\":%llu,\"store_errors\":%llu,\"memory_errors\":%llu,\"denials\":%llu,"
-        "\"keys_live\":%llu,\"key_evictions\":%llu,"
+        "\"keys_live\":%llu,\"key_evictions\":%llu,\"ahead_files_queued\":%llu,\"ahead_files_used\":%llu,"
         "\"requests_in_flight\":%llu,\"store_requests\":%llu,\"store_retries\":%llu,"
         "\"prefetch_pending_bytes\":%llu,\"prefetch_jobs\":%llu,\"revoked\":%s,\"mode\":\"%s\","
         "\"bytes_written\":%llu,\"uploads\":%llu,\"upload_failures\":%llu,\"upload_refusals\":%llu}",
@@ -417,7 +428,9 @@ int fs_mount_stats_json(struct fs_mount *m, char *buf, size_t len)
         (unsigned long long)atomic_load(&m->integrity_failures),
         (unsigned long long)atomic_load(&m->store_errors), (unsigned long long)atomic_load(&m->memory_errors),
         (unsigned long long)atomic_load(&m->denials), (unsigned long long)atomic_load(&m->keys_live),
-        (unsigned long long)atomic_load(&m->key_evictions), (unsigned long long)fst.in_flight,
+        (unsigned long long)atomic_load(&m->key_evictions),
+        (unsigned long long)atomic_load(&m->ahead_files_queued),
+        (unsigned long long)atomic_load(&m->ahead_files_used), (unsigned long long)fst.in_flight,
         (unsigned long long)fst.requests, (unsigned long long)fst.retries, (unsigned long long)pf_pending,
         (unsigned long long)pf_jobs, atomic_load(&m->revoked) ? "true" : "false",
         fs_access_mode_name(m->opts.mode), (unsigned long long)atomic_load(&m->bytes_written),

@@ -13,6 +13,7 @@ void fs_options_init(struct fs_options *o)
     o->workers = FS_DEFAULT_WORKERS;
     o->readahead_kb = FS_DEFAULT_READAHEAD_KB;
     o->key_cache = FS_DEFAULT_KEY_CACHE;
+    o->ahead_files = FS_DEFAULT_AHEAD_FILES;
     o->allow_other = -1;
 }
 
@@ -155,6 +156,9 @@ static int opt_one(struct fs_options *o, char *opt)
     } else if (IS("key_cache")) {
         if ((rc = opt_uint(opt, v, 1u << 20, &n)) == 0)
             o->key_cache = (unsigned)n;
+    } else if (IS("fetch_ahead_files")) {
+        if ((rc = opt_uint(opt, v, FS_AHEAD_FILES_MAX, &n)) == 0)
+            o->ahead_files = (unsigned)n;
     } else if (IS("page_cache")) {
         if (v != NULL && strcmp(v, "keep") == 0)
             o->page_cache = FS_PAGE_CACHE_KEEP;

@@ -13,6 +13,8 @@
  * would pull it per 4 KiB touched; ccrfs's own fetch-ahead serves sequential readers. */
 #define FS_DEFAULT_READAHEAD_KB 128
 #define FS_DEFAULT_KEY_CACHE    4096
+#define FS_DEFAULT_AHEAD_FILES  8
+#define FS_AHEAD_FILES_MAX      64
 #define FS_DEFAULT_OVERLAY_DIR  "/var/tmp"
 #define FS_MAX_READ             (1u << 20)
 
@@ -36,6 +38,8 @@ struct fs_options {
     unsigned readahead_kb; /* readahead_kb=N (or read_ahead_kb): the kernel's read-ahead for the mount,
                             * 0 leaves it */
     unsigned key_cache;    /* key_cache=N: file keys kept after their last close (LRU) */
+    unsigned ahead_files;  /* fetch_ahead_files=N: small files of a folder read in order fetched
+                            * before their open (0: off) */
     enum fs_page_cache page_cache; /* page_cache=keep|drop */
     int uid_set, gid_set;
     uid_t uid;                 /* uid=N: owner shown for every file */

@@ -9,13 +9,14 @@ struct pf_item {
     struct pf_item *next;
 };
 
-/* lock protects the queue, pending, jobs_done and stopping; wake is signalled when a job is
- * queued or stopping is set. */
+/* lock protects the queue, pending, running, jobs_done and stopping; wake is signalled when a
+ * job is queued or stopping is set, idle when the queue is empty and no job runs. */
 struct fs_prefetch {
     pthread_mutex_t lock;
-    pthread_cond_t wake;
+    pthread_cond_t wake, idle;
     struct pf_item *head, *tail;
     uint64_t budget, pending, jobs_done;
+    unsigned running;
     int stopping;
     fs_prefetch_run_fn run;
     void *arg;
@@ -38,11 +39,15 @@ static void *pf_worker(void *argp)
         p->head = it->next;
         if (p->head == NULL)
             p->tail = NULL;
+        p->running++;
         pthread_mutex_unlock(&p->lock);
         p->run(p->arg, &it->job);
         pthread_mutex_lock(&p->lock);
         p->pending -= it->job.bytes;
         p->jobs_done++;
+        p->running--;
+        if (p->head == NULL && p->running == 0)
+            pthread_cond_broadcast(&p->idle);
         free(it);
     }
     pthread_mutex_unlock(&p->lock);
@@ -61,6 +66,7 @@ int fs_prefetch_create(unsigned workers, uint64_t budget, fs_prefetch_run_fn run
     }
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->wake, NULL);
+    pthread_cond_init(&p->idle, NULL);
     p->budget = budget;
     p->run = run;
     p->arg = arg;
@@ -114,6 +120,16 @@ static void pf_drop_locked(struct fs_prefetch *p)
         free(it);
     }
     p->tail = NULL;
+    if (p->running == 0)
+        pthread_cond_broadcast(&p->idle);
+}
+
+void fs_prefetch_wait_idle(struct fs_prefetch *p)
+{
+    pthread_mutex_lock(&p->lock);
+    while ((p->head != NULL && !p->stopping) || p->running > 0)
+        pthread_cond_wait(&p->idle, &p->lock);
+    pthread_mutex_unlock(&p->lock);
 }
 
 void fs_prefetch_drop(struct fs_prefetch *p)
@@ -136,6 +152,7 @@ void fs_prefetch_destroy(struct fs_prefetch *p)
         pthread_join(p->threads[i], NULL);
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->wake);
+    pthread_cond_destroy(&p->idle);
     free(p->threads);
     free(p);
 }

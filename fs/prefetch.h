@@ -8,11 +8,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A job's first block when the job opens a file ahead of its open instead (count 0): the
+ * runner fetches the whole blob as the open would. */
+#define FS_PREFETCH_OPEN_AHEAD UINT64_MAX
+
 struct fs_prefetch_job {
     uint32_t node;  /* the file, as the caller numbers them */
-    uint64_t first; /* first block */
+    uint64_t first; /* first block, or FS_PREFETCH_OPEN_AHEAD */
     uint64_t count; /* blocks */
-    uint64_t bytes; /* plaintext bytes, counted against the budget */
+    uint64_t bytes; /* bytes counted against the budget */
 };
 
 /* Runs one job on a worker thread; errors are the runner's to log (a later read retries). */
@@ -28,6 +32,8 @@ int fs_prefetch_submit(struct fs_prefetch *p, const struct fs_prefetch_job *job)
 void fs_prefetch_drop(struct fs_prefetch *p);
 /* Drops the queue, waits for the workers and frees everything. */
 void fs_prefetch_destroy(struct fs_prefetch *p);
+/* Waits until no job is queued or running (tests, and callers that need the fills done). */
+void fs_prefetch_wait_idle(struct fs_prefetch *p);
 /* Bytes queued or being fetched, and jobs run so far. */
 void fs_prefetch_get_stats(struct fs_prefetch *p, uint64_t *bytes_pending, uint64_t *jobs_done);
 

@@ -7,6 +7,7 @@
 #include "format/blob.h"
 #include "format/manifest.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,9 @@ struct fs_node {
     uint32_t key_users;
     uint32_t lru_prev, lru_next;
     uint8_t key_cached, in_lru;
+    /* Files: fetch-ahead of the file before its open (enum fs_ahead_state, fs/core_ahead.c);
+     * changed under the mount's ahead_lock (fs/internal.h says the exception). */
+    atomic_uint_least8_t ahead;
 };
 
 struct fs_tree {

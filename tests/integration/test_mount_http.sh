@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The mount over HTTP from nginx on loopback: every file's hash, and the store stopped in the
+# The mount over HTTP from nginx on loopback: small files cost one request each, also when a
+# folder read in order is fetched ahead; every file's hash, and the store stopped in the
 # middle of reading then started again: reads fail with EIO while it is down, the mount stays
 # up, and reading recovers once it is back.
 set -uo pipefail
@@ -13,6 +14,10 @@ mount_make_tree "$SRC"
 head -c 60000000 /dev/urandom >"$SRC/data/sixty_mb.bin"
 mkdir -p "$SRC/small"
 for i in $(seq 1 20); do head -c $((100 + i * 37)) /dev/urandom >"$SRC/small/f$i"; done
+# A folder read in name order (cat of its files): fetch-ahead takes the next files ahead of
+# the reader.
+mkdir -p "$SRC/ordered"
+for i in $(seq -w 1 20); do head -c $((200 + 10#$i * 411)) /dev/urandom >"$SRC/ordered/o$i"; done
 ID=$(mount_pack "$SRC" "$DS")
 chmod -R a+rX "$TMP"
 start_nginx "$TMP"
@@ -31,6 +36,17 @@ before=$(mount_stat "$MNT" store_requests)
 for i in $(seq 1 20); do cat "$MNT/small/f$i" >/dev/null; done
 after=$(mount_stat "$MNT" store_requests)
 check "20 small files read with $((after - before)) store requests (one each)" [ $((after - before)) -le 20 ]
+# In directory order, one process: the files after the first few are fetched ahead by the
+# workers, several at once, and none is fetched twice.
+before=$(mount_stat "$MNT" store_requests)
+used0=$(mount_stat "$MNT" ahead_files_used)
+check "a folder read in order with cat is intact" \
+  cmp -s <(cat "$MNT"/ordered/o*) <(cat "$SRC"/ordered/o*)
+after=$(mount_stat "$MNT" store_requests)
+used=$(( $(mount_stat "$MNT" ahead_files_used) - used0 ))
+check "20 files read in order with $((after - before)) store requests (none twice)" [ $((after - before)) -le 20 ]
+check "opens found $used files fetched ahead" [ "$used" -gt 0 ]
+check "the stats count files queued ahead" [ "$(mount_stat "$MNT" ahead_files_queued)" -gt 0 ]
 same_hashes() {
   (cd "$SRC" && find . -type f -print0 | sort -z | xargs -0 sha256sum) >"$TMP/src.sums"
   (cd "$MNT" && find . -type f -print0 | sort -z | xargs -0 sha256sum) >"$TMP/mnt.sums"
