@@ -29,8 +29,10 @@ static int is_small_file(const struct fs_node *n)
 }
 
 /* What the kernel's default_permissions check lets the caller open (every file belongs to the
- * mount's uid and gid). Only the caller's primary group is known here: a file readable only
- * through a supplementary group is not fetched ahead, which costs speed, never access. */
+ * mount's uid and gid). Only the caller's primary group is known here, and a caller may be in the
+ * mount's group through a supplementary one, where the kernel checks the group bits and not the
+ * others'. So a caller outside the primary group gets fetch-ahead only for files both group and
+ * others may read: a wrong guess costs speed, never fetches what the caller may not open. */
 static int caller_may_read(const struct fs_mount *m, const struct fs_node *n, const struct fs_caller *who)
 {
     mode_t mode = n->e->mode;
@@ -41,7 +43,7 @@ static int caller_may_read(const struct fs_mount *m, const struct fs_node *n, co
         return (mode & S_IRUSR) != 0;
     if (who->gid == m->gid)
         return (mode & S_IRGRP) != 0;
-    return (mode & S_IROTH) != 0;
+    return (mode & S_IROTH) != 0 && (mode & S_IRGRP) != 0;
 }
 
 /* The position of node idx among the children of dir (they are kept in node order), or -1. */

@@ -144,12 +144,13 @@ int fs_node_open_key(struct fs_mount *m, struct fs_node *n)
         k = NULL;
         pthread_mutex_lock(&m->key_lru_lock);
         n->key_cached = 1;
+        /* Counted before the excess goes: the eviction may take this very key (key_cache=0),
+         * and its count must not go below zero. Readers without the lock (stats) may see one
+         * key over the bound for that moment. */
+        atomic_fetch_add(&m->keys_live, 1);
         if (n->key_users == 0)
             lru_push_head(m, n);
         evict_excess(m);
-        /* Counted once the excess is gone: keys_live is read without the lock (stats, and
-         * fetch-ahead installs keys while files close), and never shows more than the bound. */
-        atomic_fetch_add(&m->keys_live, 1);
         pthread_mutex_unlock(&m->key_lru_lock);
     }
     pthread_rwlock_unlock(&m->key_lock);

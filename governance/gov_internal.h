@@ -196,7 +196,8 @@ void gov_flush_reads(struct gov *g, int force);
 int gov_record_open_locked(struct gov *g, struct gov_file *f);
 /* Adds a closed file's compact entry (taking it); seals the batch when it is full. */
 int gov_access_add(struct gov *g, json_object *entry);
-/* A closed compact file's access entry (the file's lock held or the file no longer shared). */
+/* A closed compact file's access entry (the file's lock held or the file no longer shared); NULL
+ * when out of memory. */
 json_object *gov_access_entry(struct gov_file *f);
 /* Seals the waiting access entries as one event (all, or only when the oldest is due). */
 int gov_access_flush(struct gov *g, int force);

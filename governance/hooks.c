@@ -2,6 +2,7 @@
  * failures and uploads. Each asks the gate and records; none waits on the network. */
 #include "common/encoding.h"
 #include "common/err.h"
+#include "common/log.h"
 #include "governance/gov_internal.h"
 
 #include <inttypes.h>
@@ -201,10 +202,21 @@ static void hook_release(void *arg, uint64_t handle)
     if (!f->open_recorded) {
         /* Nothing recorded for this open yet: one compact entry says it all. */
         json_object *entry = gov_access_entry(f);
-        pthread_mutex_unlock(&f->lock);
-        gov_access_add(g, entry);
-        file_free(f);
-        return;
+        if (entry != NULL) {
+            pthread_mutex_unlock(&f->lock);
+            gov_access_add(g, entry);
+            file_free(f);
+            return;
+        }
+        /* No memory for the entry: the open, read and release events, whose seals cover the
+         * journal's record. If even the open cannot be sealed, the record stays in the journal
+         * and the next run of this spool seals it. */
+        if (gov_record_open_locked(g, f) != 0) {
+            pthread_mutex_unlock(&f->lock);
+            ccr_log_error("release %s: the open cannot be recorded now; left in the journal", f->path);
+            file_free(f);
+            return;
+        }
     }
     gov_flush_file_locked(g, f);
     pthread_mutex_unlock(&f->lock);

@@ -176,11 +176,15 @@ json_object *gov_access_entry(struct gov_file *f)
     uint64_t bytes;
     struct gov_pending_file *journal = malloc(sizeof *journal);
 
-    /* The entry's ranges stay in the journal until its access event is sealed. */
-    if (journal != NULL) {
-        *journal = f->journal;
-        json_object_set_userdata(e, journal, entry_journal_free);
+    /* The entry's ranges stay in the journal until its access event is sealed; an entry that
+     * could not say which journal record it covers would hold that record for good. */
+    if (e == NULL || journal == NULL) {
+        json_object_put(e);
+        free(journal);
+        return NULL;
     }
+    *journal = f->journal;
+    json_object_set_userdata(e, journal, entry_journal_free);
 
     gov_ev_str(e, "path", f->path);
     gov_ev_int(e, "flags", f->flags);

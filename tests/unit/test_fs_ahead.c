@@ -172,7 +172,10 @@ static uint8_t file_byte(unsigned i, size_t j)
     return (uint8_t)(i * 13 + j * 7 + j / 4096);
 }
 
-/* mode_from: files from that index on get mode 0600 (readable by the owner only). */
+/* The mode of the files from make_fixture's mode_from on. */
+static unsigned private_mode = 0600;
+
+/* mode_from: files from that index on get private_mode (0600: readable by the owner only). */
 static struct fixture *make_fixture(unsigned ahead_files, unsigned key_cache, unsigned mode_from)
 {
     struct fixture *f = calloc(1, sizeof *f);
@@ -207,7 +210,7 @@ static struct fixture *make_fixture(unsigned ahead_files, unsigned key_cache, un
                                                f->blob_path[i], sizeof f->blob_path[i]),
                          0);
         if (i >= mode_from)
-            man.entries[man.count - 1].mode = 0600;
+            man.entries[man.count - 1].mode = private_mode;
     }
     /* Not small: never fetched ahead (sorted after the f files). */
     memset(data, 0x5a, sizeof data);
@@ -283,7 +286,18 @@ static int setup_small_lru(void **state)
 
 static int setup_private_half(void **state)
 {
+    private_mode = 0600;
     *state = make_fixture(FS_DEFAULT_AHEAD_FILES, FS_DEFAULT_KEY_CACHE, NFILES / 2);
+    return 0;
+}
+
+/* 0604: readable by others but not by the group, which a caller may belong to without it being
+ * its primary group (the kernel then checks the group bits and refuses). */
+static int setup_others_not_group(void **state)
+{
+    private_mode = 0604;
+    *state = make_fixture(FS_DEFAULT_AHEAD_FILES, FS_DEFAULT_KEY_CACHE, NFILES / 2);
+    private_mode = 0600;
     return 0;
 }
 
@@ -613,6 +627,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_teardown_with_jobs_queued, setup_default, teardown),
         cmocka_unit_test_setup_teardown(test_key_bound_holds, setup_small_lru, teardown),
         cmocka_unit_test_setup_teardown(test_unreadable_files_not_fetched, setup_private_half, teardown),
+        cmocka_unit_test_setup_teardown(test_unreadable_files_not_fetched, setup_others_not_group, teardown),
         cmocka_unit_test_setup_teardown(test_option_and_stats, setup_default, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
