@@ -110,6 +110,44 @@ int fmt_blob_key_open(const struct fmt_dek *dek, const struct fmt_blob_header *h
     return 0;
 }
 
+/* The authenticated part of a header as this version writes it (the tag not yet set). */
+static int header_build(unsigned log2_block, uint64_t plain_len, const uint8_t *salt_or_null,
+                        struct fmt_blob_header *h)
+{
+    int rc;
+
+    if (log2_block < FMT_LOG2_BLOCK_MIN || log2_block > FMT_LOG2_BLOCK_MAX)
+        return ccr_err_set(EINVAL, "block size 2^%u outside 4 KiB..1 MiB", log2_block);
+    memset(h, 0, sizeof *h);
+    memcpy(h->raw, FMT_BLOB_MAGIC, 8);
+    ccr_put_le16(h->raw + 8, FMT_BLOB_VERSION);
+    h->raw[10] = FMT_ALG_AES256GCM;
+    h->raw[11] = (uint8_t)log2_block;
+    ccr_put_le64(h->raw + 16, plain_len);
+    if (salt_or_null != NULL)
+        memcpy(h->raw + 24, salt_or_null, FMT_SALT_LEN);
+    else if ((rc = ccr_random(h->raw + 24, FMT_SALT_LEN)) != 0)
+        return rc;
+    h->log2_block = log2_block;
+    h->plain_len = plain_len;
+    memcpy(h->salt, h->raw + 24, FMT_SALT_LEN);
+    return 0;
+}
+
+int fmt_blob_key_reopen(const struct fmt_dek *dek, unsigned log2_block, uint64_t plain_len,
+                        const uint8_t salt[FMT_SALT_LEN], const uint8_t tag[FMT_TAG_LEN],
+                        struct fmt_blob_key **out)
+{
+    struct fmt_blob_header h;
+    int rc;
+
+    if ((rc = header_build(log2_block, plain_len, salt, &h)) != 0)
+        return rc;
+    memcpy(h.tag, tag, FMT_TAG_LEN);
+    memcpy(h.raw + FMT_BLOB_AUTH_LEN, tag, FMT_TAG_LEN);
+    return fmt_blob_key_open(dek, &h, out);
+}
+
 int fmt_blob_key_create(const struct fmt_dek *dek, unsigned log2_block, uint64_t plain_len,
                         const uint8_t *salt_or_null, struct fmt_blob_key **out)
 {
@@ -118,21 +156,8 @@ int fmt_blob_key_create(const struct fmt_dek *dek, unsigned log2_block, uint64_t
     struct fmt_blob_key *k;
     int rc;
 
-    if (log2_block < FMT_LOG2_BLOCK_MIN || log2_block > FMT_LOG2_BLOCK_MAX)
-        return ccr_err_set(EINVAL, "block size 2^%u outside 4 KiB..1 MiB", log2_block);
-    memset(&h, 0, sizeof h);
-    memcpy(h.raw, FMT_BLOB_MAGIC, 8);
-    ccr_put_le16(h.raw + 8, FMT_BLOB_VERSION);
-    h.raw[10] = FMT_ALG_AES256GCM;
-    h.raw[11] = (uint8_t)log2_block;
-    ccr_put_le64(h.raw + 16, plain_len);
-    if (salt_or_null != NULL)
-        memcpy(h.raw + 24, salt_or_null, FMT_SALT_LEN);
-    else if ((rc = ccr_random(h.raw + 24, FMT_SALT_LEN)) != 0)
+    if ((rc = header_build(log2_block, plain_len, salt_or_null, &h)) != 0)
         return rc;
-    h.log2_block = log2_block;
-    h.plain_len = plain_len;
-    memcpy(h.salt, h.raw + 24, FMT_SALT_LEN);
     if ((rc = blob_key_alloc(dek, &h, &k)) != 0)
         return rc;
     blob_nonce(nonce, FMT_NONCE_FLAG_HEADER, 0);

@@ -59,6 +59,12 @@ struct fmt_blob_key {
 /* Derives the file key and authenticates the header; EBADMSG when the tag fails (wrong key,
  * or a tampered header). */
 int fmt_blob_key_open(const struct fmt_dek *dek, const struct fmt_blob_header *h, struct fmt_blob_key **out);
+/* The key of a blob whose header is the one this version writes for these values and tag (the
+ * manifest holds all of them), with no read of the blob: the tag is authenticated as
+ * fmt_blob_key_open does. EBADMSG when it fails (then read the header itself). */
+int fmt_blob_key_reopen(const struct fmt_dek *dek, unsigned log2_block, uint64_t plain_len,
+                        const uint8_t salt[FMT_SALT_LEN], const uint8_t tag[FMT_TAG_LEN],
+                        struct fmt_blob_key **out);
 /* Starts a new blob: random salt (or the given one, for known-answer tests), header and tag. */
 int fmt_blob_key_create(const struct fmt_dek *dek, unsigned log2_block, uint64_t plain_len,
                         const uint8_t *salt_or_null, struct fmt_blob_key **out);

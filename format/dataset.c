@@ -126,6 +126,18 @@ int fmt_dataset_open_file_read(struct fmt_dataset *ds, const struct fmt_manifest
     return 0;
 }
 
+int fmt_dataset_file_key_again(struct fmt_dataset *ds, const struct fmt_manifest_entry *e,
+                               struct fmt_blob_key **out)
+{
+    int rc;
+
+    if (e->type != FMT_ENTRY_FILE)
+        return ccr_err_set(EISDIR, "%s: not a file", e->path);
+    if ((rc = fmt_blob_key_reopen(ds->dek, e->log2_block, e->size, e->salt, e->header_tag, out)) != 0)
+        return ccr_err_wrap(rc, "%s: ", e->path);
+    return 0;
+}
+
 int fmt_dataset_read_blocks(struct fmt_dataset *ds, const struct fmt_manifest_entry *e,
                             const struct fmt_blob_key *k, uint64_t first, uint64_t count, uint8_t *scratch,
                             uint8_t *out)

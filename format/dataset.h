@@ -24,6 +24,13 @@ void fmt_dataset_close(struct fmt_dataset *ds);
 /* The blob object key of an entry: "blobs/<name>". */
 void fmt_dataset_blob_key(const struct fmt_manifest_entry *e, char *out, size_t out_len);
 
+/* The key of file e again, from the manifest alone (no store request), for a file whose blob
+ * this reader already checked with fmt_dataset_open_file_read: its blocks are still
+ * authenticated one by one as they are read. EBADMSG when the manifest's header does not
+ * authenticate. */
+int fmt_dataset_file_key_again(struct fmt_dataset *ds, const struct fmt_manifest_entry *e,
+                               struct fmt_blob_key **out);
+
 /* Reads a file's blob header and checks it against the manifest entry (salt, tag, length,
  * block size) and the object size the store reports; then derives the file key and
  * authenticates the header. EBADMSG with a message naming the file on any mismatch. */

@@ -25,6 +25,10 @@ struct fs_node {
     uint32_t key_users;
     uint32_t lru_prev, lru_next;
     uint8_t key_cached, in_lru;
+    /* Files: the blob was fetched and checked against the manifest once in this mount, so a
+     * key evicted since is derived again from the manifest with no store request; guarded by
+     * the mount's key_lock. */
+    uint8_t blob_checked;
     /* Files: fetch-ahead of the file before its open (enum fs_ahead_state, fs/core_ahead.c);
      * changed under the mount's ahead_lock (fs/internal.h says the exception). */
     atomic_uint_least8_t ahead;

@@ -585,6 +585,44 @@ static void test_unreadable_files_not_fetched(void **state)
     assert_true(atomic_load(&f->m->ahead_files_used) > 0);
 }
 
+static int setup_off_tiny_lru(void **state)
+{
+    *state = make_fixture(0, 2, NFILES);
+    return 0;
+}
+
+/* A second pass over more files than key_cache: every key was evicted, but each blob was
+ * checked once, so the keys come back from the manifest and the blocks from the cache, with no
+ * store request (before, every open fetched its blob again). */
+static void test_reopen_after_eviction_makes_no_request(void **state)
+{
+    struct fixture *f = *state;
+    unsigned after_first;
+
+    for (unsigned i = 0; i < NFILES; i++)
+        assert_int_equal(open_read_close(f, i), 0);
+    after_first = main_requests(f);
+    assert_true(atomic_load(&f->m->key_evictions) >= NFILES - 2);
+    for (unsigned i = 0; i < NFILES; i++)
+        assert_int_equal(open_read_close(f, i), 0);
+    assert_int_equal(main_requests(f), after_first);
+    assert_true(fs_keys_live(f->m) <= 2);
+}
+
+/* A blob whose header does not match the manifest is still caught at its first open, and its
+ * key is never derived from the manifest afterwards (it was never checked). */
+static void test_unchecked_blob_still_fetched(void **state)
+{
+    struct fixture *f = *state;
+    struct fs_node *n = fs_tree_node(&f->m->tree, f->ino[5]);
+
+    tamper_header(f, 5);
+    assert_int_equal(open_read_close(f, 5), EIO);
+    assert_int_equal(n->blob_checked, 0);
+    assert_int_equal(open_read_close(f, 5), EIO);
+    assert_int_equal(atomic_load(&f->m->integrity_failures), 2);
+}
+
 /* The option and the stats. */
 static void test_option_and_stats(void **state)
 {
@@ -629,6 +667,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unreadable_files_not_fetched, setup_private_half, teardown),
         cmocka_unit_test_setup_teardown(test_unreadable_files_not_fetched, setup_others_not_group, teardown),
         cmocka_unit_test_setup_teardown(test_option_and_stats, setup_default, teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_after_eviction_makes_no_request, setup_off_tiny_lru,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_unchecked_blob_still_fetched, setup_off_tiny_lru, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
