@@ -20,12 +20,7 @@
 
 static int is_small_file(const struct fs_node *n)
 {
-    uint64_t size;
-
-    if (n->e == NULL || n->e->type != FMT_ENTRY_FILE)
-        return 0;
-    size = fmt_dataset_file_object_size(n->e);
-    return size > FMT_BLOB_HEADER_LEN && size <= FS_WHOLE_BLOB_MAX;
+    return n->e != NULL && n->e->type == FMT_ENTRY_FILE && fs_whole_blob_len(n->e) != 0;
 }
 
 /* What the kernel's default_permissions check lets the caller open (every file belongs to the

@@ -133,7 +133,7 @@ static int install_key(struct fs_mount *m, struct fs_node *n, struct fmt_blob_ke
 int fs_node_open_key(struct fs_mount *m, struct fs_node *n)
 {
     struct fmt_blob_key *k = NULL;
-    uint64_t whole_len = fmt_dataset_file_object_size(n->e);
+    uint64_t whole_len = fs_whole_blob_len(n->e);
     uint8_t header[FMT_BLOB_HEADER_LEN], *buf = header;
     size_t len = sizeof header;
     int rc, have, checked;
@@ -149,8 +149,7 @@ int fs_node_open_key(struct fs_mount *m, struct fs_node *n)
      * epoch over more files than key_cache then makes no store request for its opens. */
     if (checked && fmt_dataset_file_key_again(m->ds, n->e, &k) == 0)
         return install_key(m, n, k);
-    if (whole_len > FMT_BLOB_HEADER_LEN && whole_len <= FS_WHOLE_BLOB_MAX &&
-        (buf = fs_scratch_get((size_t)whole_len)) != NULL)
+    if (whole_len != 0 && (buf = fs_scratch_get((size_t)whole_len)) != NULL)
         len = (size_t)whole_len;
     else
         buf = header;

@@ -244,6 +244,14 @@ uint8_t *fs_scratch_get(size_t len);
 /* The prefetch workers' job: fills missing blocks of a run into the cache. */
 void fs_prefetch_runner(void *arg, const struct fs_prefetch_job *job);
 
+/* The object size of file e's blob when its open fetches it whole (small enough: see
+ * FS_WHOLE_BLOB_MAX), else 0. */
+static inline uint64_t fs_whole_blob_len(const struct fmt_manifest_entry *e)
+{
+    uint64_t len = fmt_dataset_file_object_size(e);
+    return len > FMT_BLOB_HEADER_LEN && len <= FS_WHOLE_BLOB_MAX ? len : 0;
+}
+
 /* ---- fetch-ahead across the files of a folder (fs/core_ahead.c) ---- */
 
 /* Before an open takes its key: waits for a fetch-ahead of n under way, takes a queued one over
