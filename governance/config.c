@@ -116,7 +116,7 @@ int gov_config_option(struct gov_config *cfg, const char *key, const char *value
         if (value != NULL)
             return ccr_err_set(EINVAL, "option %s takes no value", key);
         /* audit_compact: the default now, still accepted so older command lines keep working. */
-        if (key[6] == 'f')
+        if (strcmp(key, "audit_full") == 0)
             cfg->full_access = 1;
         return 0;
     }
